@@ -1,0 +1,1 @@
+"""PaaS layer: settings, units and routing, engines, writer, messages, idempotency, clock."""

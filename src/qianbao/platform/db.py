@@ -1,0 +1,167 @@
+"""Database access: SQLAlchemy engines for schema and migrations, thin DBAPI transactions for
+the hot path.
+
+Services write SQL once with ``:name`` parameters; ``Tx`` runs it on SQLite (sqlite3) or
+PostgreSQL (psycopg 3), translating the parameter style once per statement text. Going to the
+DBAPI directly keeps the per-statement cost in microseconds, which the group-commit writer needs
+(see docs/decisions/0003-dbapi-on-the-hot-path.md).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+Row = Mapping[str, Any]
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=4096)
+def _to_pyformat(sql: str) -> str:
+    return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+class Tx:
+    """One DBAPI connection with explicit BEGIN/COMMIT; rows come back as mappings."""
+
+    def __init__(self, raw: Any, dialect: str) -> None:
+        self.raw = raw
+        self.dialect = dialect
+        self._pg = dialect == "postgresql"
+
+    def _sql(self, sql: str) -> str:
+        return _to_pyformat(sql) if self._pg else sql
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run a statement and return its rowcount."""
+        cur = self.raw.execute(self._sql(sql), params or {})
+        return int(cur.rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            cur = self.raw.cursor()
+            cur.executemany(self._sql(sql), rows)
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return list(self.raw.execute(self._sql(sql), params or {}).fetchall())
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
+        row: Row | None = self.raw.execute(self._sql(sql), params or {}).fetchone()
+        return row
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        row = self.raw.execute(self._sql(sql), params or {}).fetchone()
+        if row is None:
+            return None
+        return row[0] if not self._pg else next(iter(row.values()))
+
+    def begin(self) -> None:
+        self.raw.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+
+def _sqlite_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> sqlite3.Row:
+    return sqlite3.Row(cursor, row)
+
+
+class Database:
+    """One database: a unit's, the global one, or the bank simulator's."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", name: str = "") -> None:
+        self.url = url
+        self.name = name or url
+        self.synchronous = synchronous
+        self.dialect = "postgresql" if url.startswith("postgres") else "sqlite"
+        if self.dialect == "sqlite":
+            self.path = Path(url.removeprefix("sqlite:///"))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._engine: sa.Engine | None = None
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.dialect == "postgresql":
+            return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", self.url)
+        return self.url
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = sa.create_engine(self.sqlalchemy_url, poolclass=sa.pool.NullPool)
+        return self._engine
+
+    def connect(self) -> Tx:
+        """A new raw connection in autocommit mode (transactions are explicit)."""
+        if self.dialect == "sqlite":
+            raw = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            raw.row_factory = _sqlite_row
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute(f"PRAGMA synchronous={self.synchronous}")
+            raw.execute("PRAGMA busy_timeout=30000")
+        else:
+            import psycopg
+            from psycopg.rows import dict_row
+
+            conninfo = re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", self.url)
+            raw = psycopg.connect(conninfo, autocommit=True, row_factory=dict_row)
+        with self._lock:
+            self._all.append(raw)
+        return Tx(raw, self.dialect)
+
+    def _thread_tx(self) -> Tx:
+        tx: Tx | None = getattr(self._local, "tx", None)
+        if tx is None:
+            tx = self.connect()
+            self._local.tx = tx
+        return tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A consistent read snapshot on this thread's reader connection."""
+        tx = self._thread_tx()
+        tx.execute("BEGIN" if self.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            yield tx
+        finally:
+            tx.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A short read-write transaction outside any unit writer (global data, tools)."""
+        tx = self._thread_tx()
+        tx.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+        try:
+            yield tx
+        except BaseException:
+            tx.rollback()
+            raise
+        tx.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            for raw in self._all:
+                try:
+                    raw.close()
+                except Exception:  # closing is best effort at shutdown
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+        if self._engine is not None:
+            self._engine.dispose()

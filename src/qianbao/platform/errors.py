@@ -1,0 +1,59 @@
+"""Domain errors with stable codes. The API maps each to a 4xx with ``{code, message}``."""
+
+from __future__ import annotations
+
+
+class QianbaoError(Exception):
+    code = "ERROR"
+    http_status = 400
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        if code:
+            self.code = code
+
+
+class InvalidArgument(QianbaoError):
+    code = "INVALID_ARGUMENT"
+
+
+class NotFound(QianbaoError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class Unauthorized(QianbaoError):
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class Forbidden(QianbaoError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class Conflict(QianbaoError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class Busy(QianbaoError):
+    code = "SYSTEM_BUSY"
+    http_status = 503
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class InvalidTransition(Conflict):
+    code = "INVALID_STATE_TRANSITION"
+
+
+class InsufficientBalance(QianbaoError):
+    code = "BALANCE_NOT_ENOUGH"
+
+
+class LimitExceeded(QianbaoError):
+    code = "LIMIT_EXCEEDED"

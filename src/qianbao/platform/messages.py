@@ -1,0 +1,246 @@
+"""Transactional messages between units (the seeds' 消息事务模式).
+
+A command records its message as PREPARED inside its own business transaction (the outbox),
+so the message exists if and only if the business change committed. After the batch commits the
+writer confirms the batch's messages; a relay delivers CONFIRMED messages at least once to the
+destination unit, whose consumer records each message id in an inbox in the same transaction as
+its effect, so redelivery, duplication and reordering never apply an effect twice. A checker asks
+the business side about PREPARED messages left unconfirmed (a crash between commit and confirm)
+and confirms or cancels them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from qianbao.platform.clock import clock
+from qianbao.platform.db import Row, Tx
+from qianbao.platform.ids import new_id
+from qianbao.platform.writer import WriteContext
+
+if TYPE_CHECKING:
+    from qianbao.platform.runtime import Platform
+
+log = logging.getLogger("qianbao.messages")
+
+Handler = Callable[[WriteContext, dict[str, Any]], None]
+Checker = Callable[[Tx, dict[str, Any]], bool]
+_handlers: dict[str, Handler] = {}
+_checkers: dict[str, Checker] = {}
+RELAY_BATCH_MAX = 500
+
+
+def consumer(topic: str) -> Callable[[Handler], Handler]:
+    """Register the idempotent consumer of ``topic`` (runs in the destination unit's writer)."""
+
+    def register(fn: Handler) -> Handler:
+        _handlers[topic] = fn
+        return fn
+
+    return register
+
+
+def checker(topic: str) -> Callable[[Checker], Checker]:
+    """Register the check-back of ``topic``: did the business transaction behind it commit?"""
+
+    def register(fn: Checker) -> Checker:
+        _checkers[topic] = fn
+        return fn
+
+    return register
+
+
+class _Outbox:
+    """Batch participant: remembers which messages to confirm once the batch has committed."""
+
+    def __init__(self, ctx: WriteContext, on_confirmed: Callable[[], None]) -> None:
+        self.tx = ctx.tx
+        self.on_confirmed = on_confirmed
+        self.command_ids: list[str] = []
+        self.batch_ids: list[str] = []
+
+    def command_succeeded(self) -> None:
+        self.batch_ids.extend(self.command_ids)
+        self.command_ids.clear()
+
+    def command_failed(self) -> None:
+        self.command_ids.clear()
+
+    def before_commit(self, tx: Tx) -> None:
+        pass
+
+    def after_commit(self) -> None:
+        if self.batch_ids:
+            confirm(self.tx, self.batch_ids)
+            self.on_confirmed()
+
+
+def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any]) -> str:
+    """Record a message in the current command's transaction (status PREPARED)."""
+    platform: Platform = ctx.platform
+    outbox: _Outbox = ctx.state("outbox", lambda: _Outbox(ctx, platform.relay.wake))
+    message_id = new_id(dest_unit)
+    now_ms = clock.now_ms()
+    ctx.tx.execute(
+        "INSERT INTO messages (id, dest_unit, topic, payload, status, attempts,"
+        " created_at_ms, updated_at_ms)"
+        " VALUES (:id, :dest, :topic, :payload, 'PREPARED', 0, :now, :now)",
+        {"id": message_id, "dest": dest_unit, "topic": topic,
+         "payload": json.dumps(payload, sort_keys=True), "now": now_ms},
+    )
+    outbox.command_ids.append(message_id)
+    return message_id
+
+
+def _set_status(tx: Tx, ids: list[str], status: str, *, durable: bool) -> None:
+    """Mark messages; a lost confirmation is recovered by check-back, so it need not fsync."""
+    if not durable and tx.dialect == "sqlite":
+        tx.execute("PRAGMA synchronous=NORMAL")
+    tx.begin()
+    try:
+        if not durable and tx.dialect == "postgresql":
+            tx.execute("SET LOCAL synchronous_commit = off")
+        tx.executemany(
+            "UPDATE messages SET status = :status, updated_at_ms = :now WHERE id = :id",
+            [{"id": i, "status": status, "now": clock.now_ms()} for i in ids],
+        )
+        tx.commit()
+    except BaseException:
+        tx.rollback()
+        raise
+    finally:
+        if not durable and tx.dialect == "sqlite":
+            tx.execute("PRAGMA synchronous=FULL")
+
+
+def confirm(tx: Tx, ids: list[str]) -> None:
+    _set_status(tx, ids, "CONFIRMED", durable=False)
+
+
+def consume(ctx: WriteContext, message: Row) -> bool:
+    """Apply a delivered message exactly once; False when it was already handled."""
+    fresh = ctx.tx.execute(
+        "INSERT INTO inbox (message_id, topic, handled_at_ms) VALUES (:id, :topic, :now)"
+        " ON CONFLICT (message_id) DO NOTHING",
+        {"id": message["id"], "topic": message["topic"], "now": clock.now_ms()},
+    )
+    if not fresh:
+        return False
+    _handlers[message["topic"]](ctx, json.loads(message["payload"]))
+    return True
+
+
+class Relay:
+    """Delivers confirmed messages and checks back on old prepared ones, on a thread."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.delivered = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._wake.set()
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        interval_s = self.platform.settings.relay_interval_ms / 1000
+        while not self._stop.is_set():
+            self._wake.wait(timeout=interval_s)
+            self._wake.clear()
+            try:
+                self.drain()
+                self.check_back()
+            except Exception:
+                log.exception("relay pass failed; will retry")
+
+    def pending(self, unit: int, status: str = "CONFIRMED") -> list[Row]:
+        with self.platform.units[unit].read() as tx:
+            return tx.all(
+                "SELECT * FROM messages WHERE status = :status ORDER BY created_at_ms, id"
+                " LIMIT :limit",
+                {"status": status, "limit": RELAY_BATCH_MAX},
+            )
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver until no confirmed message is left (bounded); returns how many were sent."""
+        sent = 0
+        for _ in range(max_rounds):
+            moved = 0
+            for unit in range(len(self.platform.units)):
+                batch = self.pending(unit)
+                if batch:
+                    moved += self.deliver(unit, batch)
+            sent += moved
+            if not moved:
+                break
+        return sent
+
+    def deliver(self, source_unit: int, batch: list[Row]) -> int:
+        """Deliver ``batch`` (any order, duplicates allowed) and mark what was handled SENT."""
+        futures: list[tuple[Row, Future[bool]]] = []
+        for message in batch:
+            writer = self.platform.writers[message["dest_unit"]]
+            futures.append(
+                (message, writer.submit_async(lambda ctx, m=message: consume(ctx, m)))
+            )
+        done: list[str] = []
+        for message, future in futures:
+            try:
+                future.result(timeout=60)
+                done.append(message["id"])
+            except Exception:
+                log.exception("message %s (%s) failed; will retry", message["id"], message["topic"])
+        if done:
+            unique = sorted(set(done))
+            self.platform.writers[source_unit].submit(
+                lambda ctx: _mark(ctx.tx, unique, "SENT")
+            )
+            self.delivered += len(unique)
+        return len(set(done))
+
+    def check_back(self) -> int:
+        """Confirm or cancel PREPARED messages older than the check-back age."""
+        cutoff_ms = clock.now_ms() - self.platform.settings.message_checkback_after_s * 1000
+        resolved = 0
+        for unit in range(len(self.platform.units)):
+            old = [m for m in self.pending(unit, "PREPARED") if m["created_at_ms"] <= cutoff_ms]
+            if not old:
+                continue
+
+            def resolve(ctx: WriteContext, old: list[Row] = old) -> int:
+                for m in old:
+                    committed = _checkers[m["topic"]](ctx.tx, json.loads(m["payload"]))
+                    _mark(ctx.tx, [m["id"]], "CONFIRMED" if committed else "CANCELLED")
+                return len(old)
+
+            resolved += self.platform.writers[unit].submit(resolve)
+        if resolved:
+            self.wake()
+        return resolved
+
+
+def _mark(tx: Tx, ids: list[str], status: str) -> None:
+    tx.executemany(
+        "UPDATE messages SET status = :status, updated_at_ms = :now,"
+        " attempts = attempts + 1 WHERE id = :id",
+        [{"id": i, "status": status, "now": clock.now_ms()} for i in ids],
+    )

@@ -1,0 +1,5 @@
+"""Alembic environment for the unit database(s)."""
+
+from qianbao.platform.migrations.env_common import run
+
+run("unit")

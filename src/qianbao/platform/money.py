@@ -1,0 +1,53 @@
+"""Money is an ``int`` of fen. This module is the one place that rounds and splits."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from qianbao.platform.errors import InvalidArgument
+
+FEN_PER_YUAN = 100
+
+
+def round_fen(value: Decimal) -> int:
+    """Half-up rounding to the fen: every fee, interest and split goes through here."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def apply_rate(amount_fen: int, rate: Decimal) -> int:
+    return round_fen(Decimal(amount_fen) * rate)
+
+
+def split_fen(total_fen: int, parts: int) -> list[int]:
+    """Split into ``parts`` near-equal amounts; the remainder goes to the first parts."""
+    if parts <= 0:
+        raise ValueError("parts must be positive")
+    base, remainder = divmod(total_fen, parts)
+    return [base + (1 if i < remainder else 0) for i in range(parts)]
+
+
+def proportional_fen(whole_fen: int, done_fen: int, step_fen: int, total_fen: int) -> int:
+    """The share of ``whole_fen`` that ``step_fen`` of ``total_fen`` carries, given ``done_fen``.
+
+    Cumulative rounding: after all steps the shares sum exactly to ``whole_fen``.
+    """
+    before = round_fen(Decimal(whole_fen) * Decimal(done_fen) / Decimal(total_fen))
+    after = round_fen(Decimal(whole_fen) * Decimal(done_fen + step_fen) / Decimal(total_fen))
+    return after - before
+
+
+def yuan_to_fen(text: str) -> int:
+    """Parse "12.34" (at most two decimals) into fen; anything else is an InvalidArgument."""
+    try:
+        value = Decimal(text.strip())
+    except Exception as exc:  # decimal.InvalidOperation and friends
+        raise InvalidArgument(f"amount {text!r} is not a decimal number") from exc
+    if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidArgument(f"amount {text!r} must have at most two decimals")
+    return int(value * FEN_PER_YUAN)
+
+
+def fen_to_yuan(amount_fen: int) -> str:
+    sign = "-" if amount_fen < 0 else ""
+    whole, cents = divmod(abs(amount_fen), FEN_PER_YUAN)
+    return f"{sign}{whole}.{cents:02d}"

@@ -1,0 +1,86 @@
+"""The running platform: its databases, unit writers, router and relay.
+
+``Platform`` is the composition root of the PaaS layer. Domain services receive it as their
+first argument and reach unit data only through ``unit_of`` / ``writer_for``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from qianbao.platform.db import Database
+from qianbao.platform.ids import BUCKETS, bucket_of
+from qianbao.platform.messages import Relay
+from qianbao.platform.settings import Settings
+from qianbao.platform.writer import UnitWriter
+
+log = logging.getLogger("qianbao.platform")
+
+
+class Platform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.global_db = Database(settings.global_database_url, name="global")
+        self.units = [
+            Database(
+                settings.unit_database_url(u),
+                synchronous=settings.sqlite_synchronous,
+                name=f"unit{u}",
+            )
+            for u in range(settings.unit_count)
+        ]
+        self.writers = [
+            UnitWriter(
+                u,
+                db,
+                self,
+                batch_max=settings.writer_batch_max,
+                queue_max=settings.writer_queue_max,
+                timeout_ms=settings.writer_timeout_ms,
+            )
+            for u, db in enumerate(self.units)
+        ]
+        self.relay = Relay(self)
+        self.channels: dict[str, Any] = {}
+        self.started = False
+
+    # --- routing: id -> bucket -> unit ------------------------------------------------------
+    def unit_of_bucket(self, bucket: int) -> int:
+        return bucket * len(self.units) // BUCKETS
+
+    def unit_of(self, entity_id: str) -> int:
+        return self.unit_of_bucket(bucket_of(entity_id))
+
+    def writer_for(self, entity_id: str) -> UnitWriter:
+        return self.writers[self.unit_of(entity_id)]
+
+    def db_for(self, entity_id: str) -> Database:
+        return self.units[self.unit_of(entity_id)]
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self, *, relay: bool = True) -> Platform:
+        for writer in self.writers:
+            writer.start()
+        if relay:
+            self.relay.start()
+        self.started = True
+        return self
+
+    def close(self) -> None:
+        self.relay.stop()
+        for writer in self.writers:
+            writer.stop()
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close:
+                close()
+        for db in [self.global_db, *self.units]:
+            db.close()
+        self.started = False
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

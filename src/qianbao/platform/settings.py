@@ -1,0 +1,113 @@
+"""Settings from environment variables (``QIANBAO_*``) and an optional ``qianbao.toml``.
+
+Environment variables win over the file; the file wins over the defaults. Every limit of the
+platform (batch sizes, queue lengths, fees, limits) is a setting with a default here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    # Units (LDC). ``unit_urls`` empty means one SQLite file per unit under ``data_dir``.
+    unit_count: int = 2
+    unit_urls: tuple[str, ...] = ()
+    global_url: str = ""
+    # Write path: group commit per unit.
+    writer_batch_max: int = 512
+    writer_wait_ms: float = 2.0
+    writer_queue_max: int = 20_000
+    writer_timeout_ms: int = 10_000
+    sqlite_synchronous: str = "FULL"
+    # Relay of transactional messages.
+    relay_interval_ms: int = 50
+    message_checkback_after_s: int = 30
+    # Credentials.
+    password_time_cost: int = 3
+    password_memory_kib: int = 65_536
+    password_max_failures: int = 5
+    password_lock_minutes: int = 180
+    token_ttl_minutes: int = 24 * 60
+    # Fees and limits.
+    merchant_fee_rate: Decimal = Decimal("0.006")
+    withdraw_fee_rate: Decimal = Decimal("0.001")
+    withdraw_free_quota_fen: int = 2_000_000
+    withdraw_min_fee_fen: int = 10
+    max_amount_fen: int = 100_000_000_000
+    # Bank simulator.
+    bank_latency_ms: float = 0.0
+    bank_failure_rate: float = 0.0
+    bank_timeout_rate: float = 0.0
+    bank_seed: int | None = None
+    # Server.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    timezone: str = "Asia/Shanghai"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def global_database_url(self) -> str:
+        return self.global_url or f"sqlite:///{self.data_dir / 'global.db'}"
+
+    def unit_database_url(self, unit: int) -> str:
+        if self.unit_urls:
+            return self.unit_urls[unit]
+        return f"sqlite:///{self.data_dir / f'unit{unit}.db'}"
+
+    @property
+    def bank_database_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'bank.db'}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _coerce(kind: Any, raw: Any) -> Any:
+    text = str(kind)
+    if isinstance(raw, str):
+        if "tuple" in text:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if "Path" in text:
+            return Path(raw)
+        if "Decimal" in text:
+            return Decimal(raw)
+        if text.startswith("int"):
+            return int(raw)
+        if text.startswith("float"):
+            return float(raw)
+        if "int | None" in text:
+            return int(raw) if raw else None
+        return raw
+    if "tuple" in text:
+        return tuple(raw)
+    if "Decimal" in text:
+        return Decimal(str(raw))
+    if "Path" in text:
+        return Path(raw)
+    return raw
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults, then ``qianbao.toml`` (or ``QIANBAO_CONFIG``), then ``QIANBAO_*``, then overrides."""
+    values: dict[str, Any] = {}
+    path = config_file or Path(os.environ.get("QIANBAO_CONFIG", "qianbao.toml"))
+    known = {f.name: f.type for f in fields(Settings)}
+    if path.exists():
+        for key, raw in tomllib.loads(path.read_text()).items():
+            if key not in known:
+                raise ValueError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(known[key], raw)
+    for key, kind in known.items():
+        env = os.environ.get(f"QIANBAO_{key.upper()}")
+        if env is not None:
+            values[key] = _coerce(kind, env)
+    values.update(overrides)
+    return Settings(**values)

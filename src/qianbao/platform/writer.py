@@ -1,0 +1,182 @@
+"""The unit writer: one thread owns a unit's write connection and group-commits commands.
+
+A command is a function of a ``WriteContext``. The writer takes what is waiting (up to
+``writer_batch_max``), runs each command inside a SAVEPOINT of one transaction (a failing
+command rolls back only its own savepoint and gets its own error), commits once — one fsync for
+the whole batch — and then answers every caller. A full queue is a ``Busy`` error, never an
+unbounded wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol, TypeVar
+
+from qianbao.platform.db import Database, Tx
+from qianbao.platform.errors import Busy
+
+T = TypeVar("T")
+log = logging.getLogger("qianbao.writer")
+_STOP = object()
+
+
+class BatchParticipant(Protocol):
+    """Batch-scoped state that must follow each command's fate (see ``WriteContext.state``)."""
+
+    def command_succeeded(self) -> None: ...
+    def command_failed(self) -> None: ...
+    def before_commit(self, tx: Tx) -> None: ...
+    def after_commit(self) -> None: ...
+
+
+class WriteContext:
+    """What a command sees: the unit, its transaction and batch-scoped state."""
+
+    def __init__(self, unit: int, tx: Tx, platform: Any) -> None:
+        self.unit = unit
+        self.tx = tx
+        self.platform = platform
+        self._state: dict[str, BatchParticipant] = {}
+
+    def state(self, key: str, factory: Callable[[], Any]) -> Any:
+        item = self._state.get(key)
+        if item is None:
+            item = self._state[key] = factory()
+        return item
+
+    def _each(self, method: str, *args: Any) -> None:
+        for item in list(self._state.values()):
+            getattr(item, method)(*args)
+
+
+class UnitWriter:
+    def __init__(
+        self,
+        unit: int,
+        db: Database,
+        platform: Any,
+        *,
+        batch_max: int = 512,
+        queue_max: int = 20_000,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self.unit = unit
+        self.db = db
+        self.platform = platform
+        self.batch_max = batch_max
+        self.timeout_s = timeout_ms / 1000
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_max)
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.commands = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"writer-u{self.unit}", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def submit(self, command: Callable[[WriteContext], T]) -> T:
+        """Run ``command`` in the unit's next batch and return its result (or raise its error)."""
+        return self.submit_async(command).result(timeout=self.timeout_s)
+
+    def submit_async(self, command: Callable[[WriteContext], T]) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            self._queue.put_nowait((command, future))
+        except queue.Full:
+            raise Busy(f"unit {self.unit} is busy, retry later") from None
+        return future
+
+    def _run(self) -> None:
+        tx = self.db.connect()
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            stop = False
+            while len(batch) < self.batch_max:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._execute(tx, batch)
+            if stop:
+                break
+        tx.raw.close()
+
+    def _execute(self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Future[Any]]]) -> None:
+        ctx = WriteContext(self.unit, tx, self.platform)
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            tx.begin()
+            for command, future in batch:
+                if not future.set_running_or_notify_cancel():
+                    continue
+                outcomes.append((future, *self._one(ctx, command)))
+            ctx._each("before_commit", tx)
+            tx.commit()
+        except BaseException as exc:  # the batch as a whole failed: nobody's change stands
+            log.exception("unit %s batch of %s failed", self.unit, len(batch))
+            try:
+                tx.rollback()
+            except Exception:
+                pass
+            for future, _, _ in outcomes:
+                future.set_exception(exc)
+            for _, future in batch[len(outcomes):]:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.commands += len(outcomes)
+        try:
+            ctx._each("after_commit")
+        except Exception:  # after-commit work is recoverable (check-back); never fail callers
+            log.exception("unit %s after-commit hook failed", self.unit)
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    @staticmethod
+    def _one(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
+        tx = ctx.tx
+        tx.execute("SAVEPOINT cmd")
+        try:
+            value = command(ctx)
+        except Exception as exc:
+            tx.execute("ROLLBACK TO SAVEPOINT cmd")
+            tx.execute("RELEASE SAVEPOINT cmd")
+            ctx._each("command_failed")
+            return False, exc
+        tx.execute("RELEASE SAVEPOINT cmd")
+        ctx._each("command_succeeded")
+        return True, value
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
