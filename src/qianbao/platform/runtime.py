@@ -49,6 +49,10 @@ class Platform:
     def unit_of_bucket(self, bucket: int) -> int:
         return bucket * len(self.units) // BUCKETS
 
+    def first_bucket(self, unit: int) -> int:
+        """A bucket that routes to ``unit`` (for ids of unit-local records such as vouchers)."""
+        return -(-unit * BUCKETS // len(self.units))
+
     def unit_of(self, entity_id: str) -> int:
         return self.unit_of_bucket(bucket_of(entity_id))
 

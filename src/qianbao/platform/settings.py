@@ -30,7 +30,8 @@ class Settings:
     # Relay of transactional messages.
     relay_interval_ms: int = 50
     message_checkback_after_s: int = 30
-    # Credentials.
+    # Credentials. ``secret_key`` keys the hashes of ID numbers; set it in production.
+    secret_key: str = "qianbao-dev-secret-change-me"
     password_time_cost: int = 3
     password_memory_kib: int = 65_536
     password_max_failures: int = 5
@@ -47,6 +48,7 @@ class Settings:
     bank_failure_rate: float = 0.0
     bank_timeout_rate: float = 0.0
     bank_seed: int | None = None
+    bank_sandbox_open_balance_fen: int = 10_000_000
     # Server.
     host: str = "127.0.0.1"
     port: int = 8000

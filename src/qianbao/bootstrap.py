@@ -1,0 +1,52 @@
+"""Open a platform: migrate every database, attach the bank channels, open platform accounts."""
+
+from __future__ import annotations
+
+import logging
+
+from qianbao.channels.simulator import BankSimulator
+from qianbao.ledger.chart import in_transit, unit_account
+from qianbao.ledger.service import open_account
+from qianbao.platform.db import Database
+from qianbao.platform.migrations import upgrade
+from qianbao.platform.runtime import Platform
+from qianbao.platform.settings import Settings, load_settings
+
+log = logging.getLogger("qianbao")
+CHANNELS = ("SIMBANK",)
+
+
+def migrate(settings: Settings) -> None:
+    upgrade("global", Database(settings.global_database_url))
+    for unit in range(settings.unit_count):
+        upgrade("unit", Database(settings.unit_database_url(unit)))
+
+
+def platform_accounts(unit: int, units: int) -> list[str]:
+    accounts = [unit_account(s, unit) for s in ("fee_income", "withdrawal_clearing")]
+    accounts += [unit_account("bank_reserve", unit, ch) for ch in CHANNELS]
+    accounts += [in_transit(unit, peer) for peer in range(units) if peer != unit]
+    return accounts
+
+
+def open_platform(settings: Settings | None = None, *, start: bool = True,
+                  run_migrations: bool = True) -> Platform:
+    settings = settings or load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if run_migrations:
+        migrate(settings)
+    p = Platform(settings)
+    p.channels["SIMBANK"] = BankSimulator(
+        Database(settings.bank_database_url, name="bank"),
+        latency_ms=settings.bank_latency_ms,
+        failure_rate=settings.bank_failure_rate,
+        timeout_rate=settings.bank_timeout_rate,
+        seed=settings.bank_seed,
+        sandbox_open_balance_fen=settings.bank_sandbox_open_balance_fen,
+    )
+    p.start(relay=start)
+    for unit, writer in enumerate(p.writers):
+        owner = f"u{unit}"
+        writer.submit(lambda ctx, u=unit: [
+            open_account(ctx.tx, a, owner) for a in platform_accounts(u, len(p.units))])
+    return p

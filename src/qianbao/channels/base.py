@@ -1,0 +1,38 @@
+"""The bank gateway interface (银行网关). Every channel call is idempotent on ``request_id``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from qianbao.platform.errors import QianbaoError
+
+SUCCEEDED, FAILED, UNKNOWN = "SUCCEEDED", "FAILED", "UNKNOWN"
+
+
+class ChannelTimeout(QianbaoError):
+    """The bank did not answer in time: the outcome is unknown until queried."""
+
+    code = "CHANNEL_TIMEOUT"
+    http_status = 504
+
+
+class CardRejected(QianbaoError):
+    code = "CARD_REJECTED"
+
+
+class BankChannel(Protocol):
+    code: str
+
+    def verify_card(self, card_no: str, holder_name: str) -> None: ...
+
+    def charge(self, request_id: str, card_no: str, amount_fen: int) -> str:
+        """Move money from the card to the platform's reserve: SUCCEEDED or FAILED."""
+        ...
+
+    def payout(self, request_id: str, card_no: str, amount_fen: int) -> str:
+        """Move money from the platform's reserve to the card: SUCCEEDED or FAILED."""
+        ...
+
+    def query(self, request_id: str) -> str:
+        """The outcome of an earlier request: SUCCEEDED, FAILED, or UNKNOWN (never received)."""
+        ...

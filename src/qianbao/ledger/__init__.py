@@ -1,0 +1,1 @@
+"""Double-entry bookkeeping: the chart, accounts, vouchers, postings, balances and holds."""

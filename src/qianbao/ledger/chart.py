@@ -1,0 +1,68 @@
+"""The chart of accounts (科目表).
+
+A posting's ``amount_fen`` is signed: credit positive, debit negative, so every voucher and the
+whole ledger sum to zero. An account's balance is ``side × Σ postings``: +1 for credit-normal
+subjects (liabilities, income), −1 for debit-normal ones (assets, expenses), so balances read
+as people expect (a user's 100 CNY is +10000 on a liability account).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Subject:
+    code: str
+    name: str
+    kind: str  # asset | liability | income | expense
+    no_negative: bool = False  # the database refuses to take the balance below zero
+    hot: bool = False  # credited by many payments: credits are group-applied per batch
+
+    @property
+    def side(self) -> int:
+        return 1 if self.kind in ("liability", "income", "equity") else -1
+
+
+SUBJECTS: dict[str, Subject] = {
+    s.code: s
+    for s in [
+        Subject("user_balance", "用户余额 user wallet balances", "liability", no_negative=True),
+        Subject(
+            "merchant_balance", "商户余额 merchant settlement", "liability", no_negative=True,
+            hot=True,
+        ),
+        Subject("withdrawal_clearing", "提现在途 withdrawals sent to banks", "liability"),
+        Subject("escrow", "担保交易 secured-trade escrow", "liability", no_negative=True),
+        Subject("in_transit", "单元间在途 money between units", "liability", hot=True),
+        Subject("bank_reserve", "备付金 reserves at bank channels", "asset", hot=True),
+        Subject("fee_income", "手续费收入 fee income", "income", hot=True),
+        Subject("interest_income", "利息收入 interest income", "income", hot=True),
+        Subject("installment_fee_income", "分期手续费收入 installment fees", "income", hot=True),
+        Subject("credit_receivable", "应收账款 Huabei receivables", "asset"),
+        Subject("provision", "贷款损失准备 loan-loss provision", "liability"),
+        Subject("provision_expense", "信用减值损失 provision expense", "expense"),
+        Subject("compensation_expense", "赔付支出 buyer compensation", "expense"),
+        Subject("marketing_expense", "营销费用 marketing spend", "expense"),
+    ]
+}
+
+
+def subject_of(account_id: str) -> Subject:
+    return SUBJECTS[account_id.split(":", 1)[0]]
+
+
+def account_id(subject: str, owner: str) -> str:
+    """Account ids say what they are: ``user_balance:<user id>``, ``fee_income:u0``."""
+    if subject not in SUBJECTS:
+        raise KeyError(subject)
+    return f"{subject}:{owner}"
+
+
+def unit_account(subject: str, unit: int, qualifier: str = "") -> str:
+    """A platform-owned account of ``unit`` (``bank_reserve:SIMBANK@u0``)."""
+    return account_id(subject, f"{qualifier}@u{unit}" if qualifier else f"u{unit}")
+
+
+def in_transit(unit: int, peer: int) -> str:
+    return account_id("in_transit", f"u{unit}>u{peer}")

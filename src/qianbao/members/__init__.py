@@ -1,0 +1,1 @@
+"""Members: users with real-name data, bank cards, merchants, operators and credentials."""

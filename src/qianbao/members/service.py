@@ -1,0 +1,389 @@
+"""Member use cases: registration, login, payment password, cards, merchants, operators, keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from qianbao.ledger.chart import account_id
+from qianbao.ledger.service import open_account
+from qianbao.members.identity import (
+    ADULT_AGE_YEARS,
+    age_years,
+    check_phone,
+    luhn_ok,
+    mask_id_number,
+    parse_id_number,
+)
+from qianbao.platform.clock import clock
+from qianbao.platform.db import Row, Tx
+from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unauthorized
+from qianbao.platform.ids import bucket_for_key, new_id
+from qianbao.platform.runtime import Platform
+
+ROLES = {"admin": {"read", "write"}, "auditor": {"read"}}
+KYC_BASIC, KYC_CARD_VERIFIED, KYC_ENHANCED = 1, 2, 3
+
+
+@lru_cache(maxsize=8)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def _hash_password(p: Platform, password: str) -> str:
+    s = p.settings
+    return _hasher(s.password_time_cost, s.password_memory_kib).hash(password)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_login_password(password: str) -> None:
+    if not 8 <= len(password) <= 64 or password.isdigit() or password.isalpha():
+        raise InvalidArgument("login password must be 8–64 characters with letters and digits",
+                              code="PASSWORD_TOO_WEAK")
+
+
+def _check_pay_password(password: str) -> None:
+    if len(password) != 6 or not password.isdigit() or len(set(password)) == 1:
+        raise InvalidArgument("payment password must be 6 digits, not all the same",
+                              code="PAY_PASSWORD_INVALID")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    name: str
+    id_number: str
+    phone: str
+    login_password: str
+    pay_password: str
+
+
+def public_user(row: Row) -> dict[str, Any]:
+    return {
+        "user_id": row["id"],
+        "name": row["name"],
+        "phone": row["phone"][:3] + "****" + row["phone"][-4:],
+        "id_number": row["id_number_masked"],
+        "kyc_level": row["kyc_level"],
+        "password_free_limit_fen": row["password_free_limit_fen"],
+        "status": row["status"],
+    }
+
+
+def register_user(p: Platform, new: NewUser) -> Row:
+    """Real-name registration: valid ID, adult, unique phone and ID; opens the wallet account."""
+    name = new.name.strip()
+    if not 2 <= len(name) <= 60:
+        raise InvalidArgument("name must be 2–60 characters", code="NAME_INVALID")
+    today = clock.today()
+    birth = parse_id_number(new.id_number, today)
+    if age_years(birth, today) < ADULT_AGE_YEARS:
+        raise Forbidden("users must be 18 or older", code="USER_UNDERAGE")
+    phone = check_phone(new.phone)
+    _check_login_password(new.login_password)
+    _check_pay_password(new.pay_password)
+    id_hash = hmac.new(p.settings.secret_key.encode(), new.id_number.upper().encode(),
+                       "sha256").hexdigest()
+    user_id = new_id(bucket_for_key(phone))
+    login_hash, pay_hash = _hash_password(p, new.login_password), _hash_password(p, new.pay_password)
+    with p.global_db.transaction() as tx:
+        clash = tx.one(
+            "SELECT phone FROM users WHERE phone = :phone OR id_number_hash = :h",
+            {"phone": phone, "h": id_hash},
+        )
+        if clash is not None:
+            field = "phone" if clash["phone"] == phone else "ID number"
+            raise Conflict(f"a user with this {field} already exists", code="USER_EXISTS")
+        tx.execute(
+            "INSERT INTO users (id, name, id_number_hash, id_number_masked, birth_date, phone,"
+            " login_hash, pay_hash, kyc_level, password_free_limit_fen, login_failures,"
+            " login_locked_until_ms, pay_failures, pay_locked_until_ms, status, created_at_ms)"
+            " VALUES (:id, :name, :h, :masked, :birth, :phone, :lh, :ph, :kyc, 0, 0, 0, 0, 0,"
+            " 'ACTIVE', :now)",
+            {"id": user_id, "name": name, "h": id_hash,
+             "masked": mask_id_number(new.id_number.upper()), "birth": birth.isoformat(),
+             "phone": phone, "lh": login_hash, "ph": pay_hash, "kyc": KYC_BASIC,
+             "now": clock.now_ms()},
+        )
+    open_user_accounts(p, user_id)
+    return get_user(p, user_id)
+
+
+def open_user_accounts(p: Platform, user_id: str) -> None:
+    p.writer_for(user_id).submit(
+        lambda ctx: open_account(ctx.tx, account_id("user_balance", user_id), user_id)
+    )
+
+
+def get_user(p: Platform, user_id: str) -> Row:
+    with p.global_db.read() as tx:
+        row = tx.one("SELECT * FROM users WHERE id = :id", {"id": user_id})
+    if row is None:
+        raise NotFound(f"user {user_id} not found", code="USER_NOT_FOUND")
+    return row
+
+
+def find_user_by_phone(p: Platform, phone: str) -> Row:
+    with p.global_db.read() as tx:
+        row = tx.one("SELECT * FROM users WHERE phone = :phone", {"phone": phone})
+    if row is None:
+        raise NotFound("no user with this phone", code="USER_NOT_FOUND")
+    return row
+
+
+def _verify_with_lockout(p: Platform, user: Row, password: str, kind: str) -> None:
+    """Verify ``kind`` ('login' or 'pay'); too many failures lock that credential for a while."""
+    now_ms = clock.now_ms()
+    if user[f"{kind}_locked_until_ms"] > now_ms:
+        raise Forbidden(f"{kind} password locked after too many failures, try later",
+                        code=f"{kind.upper()}_PASSWORD_LOCKED")
+    s = p.settings
+    try:
+        _hasher(s.password_time_cost, s.password_memory_kib).verify(user[f"{kind}_hash"], password)
+    except VerificationError:
+        failures = user[f"{kind}_failures"] + 1
+        locked_until = now_ms + s.password_lock_minutes * 60_000 if failures >= s.password_max_failures else 0
+        with p.global_db.transaction() as tx:
+            tx.execute(
+                f"UPDATE users SET {kind}_failures = :f, {kind}_locked_until_ms = :until"
+                " WHERE id = :id",
+                {"f": 0 if locked_until else failures, "until": locked_until, "id": user["id"]},
+            )
+        left = s.password_max_failures - failures
+        raise Unauthorized(
+            f"wrong {kind} password" + (f", {left} tries left" if left > 0 else ", now locked"),
+            code=f"WRONG_{kind.upper()}_PASSWORD",
+        ) from None
+    if user[f"{kind}_failures"]:
+        with p.global_db.transaction() as tx:
+            tx.execute(f"UPDATE users SET {kind}_failures = 0 WHERE id = :id", {"id": user["id"]})
+
+
+def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
+    """Returns a bearer token for the user."""
+    try:
+        user = find_user_by_phone(p, phone)
+    except NotFound:
+        raise Unauthorized("wrong phone or password", code="WRONG_LOGIN_PASSWORD") from None
+    _verify_with_lockout(p, user, password, "login")
+    token = "ut_" + secrets.token_urlsafe(32)
+    with p.global_db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO user_tokens (token_hash, user_id, expires_at_ms) VALUES (:h, :u, :exp)",
+            {"h": _sha256(token), "u": user["id"],
+             "exp": clock.now_ms() + p.settings.token_ttl_minutes * 60_000},
+        )
+    return token, user
+
+
+def user_for_token(p: Platform, token: str) -> str:
+    with p.global_db.read() as tx:
+        row = tx.one(
+            "SELECT user_id FROM user_tokens WHERE token_hash = :h AND expires_at_ms > :now",
+            {"h": _sha256(token), "now": clock.now_ms()},
+        )
+    if row is None:
+        raise Unauthorized("token unknown or expired", code="TOKEN_INVALID")
+    return str(row["user_id"])
+
+
+def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: str | None) -> Row:
+    """The payment password, unless the amount is within the user's password-free limit."""
+    user = get_user(p, user_id)
+    if user["status"] != "ACTIVE":
+        raise Forbidden("user is not active", code="USER_FROZEN")
+    if pay_password is None:
+        if amount_fen <= user["password_free_limit_fen"]:
+            return user
+        raise Unauthorized("payment password required", code="PAY_PASSWORD_REQUIRED")
+    _verify_with_lockout(p, user, pay_password, "pay")
+    return user
+
+
+def set_password_free_limit(p: Platform, user_id: str, limit_fen: int, pay_password: str) -> None:
+    if not 0 <= limit_fen <= 200_000:
+        raise InvalidArgument("password-free limit must be 0–2000.00 CNY")
+    _verify_with_lockout(p, get_user(p, user_id), pay_password, "pay")
+    with p.global_db.transaction() as tx:
+        tx.execute("UPDATE users SET password_free_limit_fen = :l WHERE id = :id",
+                   {"l": limit_fen, "id": user_id})
+
+
+# --- bank cards ----------------------------------------------------------------------------
+def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK") -> Row:
+    """Bind a card the bank confirms is the user's; a first card lifts KYC to level 2."""
+    card_no = card_no.replace(" ", "")
+    if not luhn_ok(card_no):
+        raise InvalidArgument("card number fails the Luhn check", code="CARD_INVALID")
+    if channel not in p.channels:
+        raise InvalidArgument(f"unknown channel {channel}", code="CHANNEL_UNKNOWN")
+    user = get_user(p, user_id)
+    p.channels[channel].verify_card(card_no, user["name"])
+    card_id = new_id(bucket_for_key(user_id))
+    with p.global_db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO bank_cards (id, user_id, channel, card_no, card_masked, status,"
+            " created_at_ms) VALUES (:id, :u, :ch, :no, :masked, 'BOUND', :now)"
+            " ON CONFLICT (user_id, card_no) DO NOTHING",
+            {"id": card_id, "u": user_id, "ch": channel, "no": card_no,
+             "masked": card_no[:4] + " **** " + card_no[-4:], "now": clock.now_ms()},
+        )
+        tx.execute("UPDATE users SET kyc_level = :l WHERE id = :id AND kyc_level < :l",
+                   {"l": KYC_CARD_VERIFIED, "id": user_id})
+        row = tx.one("SELECT * FROM bank_cards WHERE user_id = :u AND card_no = :no",
+                     {"u": user_id, "no": card_no})
+    assert row is not None
+    return row
+
+
+def list_cards(p: Platform, user_id: str) -> list[Row]:
+    with p.global_db.read() as tx:
+        return tx.all("SELECT * FROM bank_cards WHERE user_id = :u AND status = 'BOUND'"
+                      " ORDER BY created_at_ms", {"u": user_id})
+
+
+def get_card(p: Platform, user_id: str, card_id: str) -> Row:
+    with p.global_db.read() as tx:
+        row = tx.one("SELECT * FROM bank_cards WHERE id = :id AND user_id = :u AND status = 'BOUND'",
+                     {"id": card_id, "u": user_id})
+    if row is None:
+        raise NotFound("no such bound card", code="CARD_NOT_FOUND")
+    return row
+
+
+def public_card(row: Row) -> dict[str, Any]:
+    return {"card_id": row["id"], "channel": row["channel"], "card": row["card_masked"]}
+
+
+# --- merchants, operators, API keys ----------------------------------------------------------
+def _new_key(tx: Tx, owner_type: str, owner_id: str) -> str:
+    key_id = ("mk_" if owner_type == "merchant" else "ok_") + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(24)
+    tx.execute(
+        "INSERT INTO api_keys (key_id, owner_type, owner_id, secret_hash, status, created_at_ms)"
+        " VALUES (:k, :t, :o, :h, 'ACTIVE', :now)",
+        {"k": key_id, "t": owner_type, "o": owner_id, "h": _sha256(secret), "now": clock.now_ms()},
+    )
+    return f"{key_id}.{secret}"
+
+
+def parse_rate(text: str | Decimal) -> Decimal:
+    try:
+        rate = Decimal(str(text))
+    except InvalidOperation as exc:
+        raise InvalidArgument(f"rate {text!r} is not a decimal") from exc
+    if not Decimal(0) <= rate < Decimal("0.1"):
+        raise InvalidArgument("fee rate must be between 0 and 0.1", code="FEE_RATE_INVALID")
+    return rate
+
+
+def create_merchant(p: Platform, name: str, fee_rate: Decimal | None = None) -> tuple[Row, str]:
+    """A merchant with a contract fee rate, a settlement sub-account in every unit and an API key."""
+    name = name.strip()
+    if not 2 <= len(name) <= 80:
+        raise InvalidArgument("merchant name must be 2–80 characters")
+    rate = parse_rate(fee_rate if fee_rate is not None else p.settings.merchant_fee_rate)
+    merchant_id = new_id(bucket_for_key(name))
+    with p.global_db.transaction() as tx:
+        if tx.one("SELECT 1 AS x FROM merchants WHERE name = :n", {"n": name}):
+            raise Conflict(f"merchant {name!r} exists", code="MERCHANT_EXISTS")
+        tx.execute(
+            "INSERT INTO merchants (id, name, fee_rate, status, created_at_ms)"
+            " VALUES (:id, :n, :r, 'ACTIVE', :now)",
+            {"id": merchant_id, "n": name, "r": str(rate), "now": clock.now_ms()},
+        )
+        api_key = _new_key(tx, "merchant", merchant_id)
+    for unit, writer in enumerate(p.writers):
+        writer.submit(lambda ctx, u=unit: open_account(
+            ctx.tx, merchant_account(merchant_id, u), merchant_id))
+    return get_merchant(p, merchant_id), api_key
+
+
+def merchant_account(merchant_id: str, unit: int) -> str:
+    """A merchant's settlement sub-account in ``unit`` (payments never cross units)."""
+    return account_id("merchant_balance", f"{merchant_id}@u{unit}")
+
+
+def get_merchant(p: Platform, merchant_id: str) -> Row:
+    with p.global_db.read() as tx:
+        row = tx.one("SELECT * FROM merchants WHERE id = :id", {"id": merchant_id})
+    if row is None:
+        raise NotFound(f"merchant {merchant_id} not found", code="MERCHANT_NOT_FOUND")
+    return row
+
+
+_MERCHANT_CACHE_TTL_MS = 5_000
+_merchant_cache: dict[str, tuple[int, Row]] = {}
+
+
+def get_merchant_cached(p: Platform, merchant_id: str) -> Row:
+    """Merchants change rarely: the payment path reads them through a 5-second cache."""
+    now_ms = int(time.monotonic() * 1000)
+    hit = _merchant_cache.get(merchant_id)
+    if hit is not None and 0 <= now_ms - hit[0] < _MERCHANT_CACHE_TTL_MS:
+        return hit[1]
+    row = get_merchant(p, merchant_id)
+    _merchant_cache[merchant_id] = (now_ms, row)
+    return row
+
+
+def list_merchants(p: Platform) -> list[Row]:
+    with p.global_db.read() as tx:
+        return tx.all("SELECT * FROM merchants ORDER BY created_at_ms")
+
+
+def create_operator(p: Platform, name: str, role: str) -> tuple[Row, str]:
+    if role not in ROLES:
+        raise InvalidArgument(f"role must be one of {sorted(ROLES)}")
+    operator_id = new_id(bucket_for_key(name))
+    with p.global_db.transaction() as tx:
+        if tx.one("SELECT 1 AS x FROM operators WHERE name = :n", {"n": name}):
+            raise Conflict(f"operator {name!r} exists", code="OPERATOR_EXISTS")
+        tx.execute(
+            "INSERT INTO operators (id, name, role, created_at_ms) VALUES (:id, :n, :r, :now)",
+            {"id": operator_id, "n": name, "r": role, "now": clock.now_ms()},
+        )
+        api_key = _new_key(tx, "operator", operator_id)
+        row = tx.one("SELECT * FROM operators WHERE id = :id", {"id": operator_id})
+    assert row is not None
+    return row, api_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # merchant | operator
+    id: str
+    role: str = ""
+
+    def require(self, permission: str) -> None:
+        if permission not in ROLES.get(self.role, set()):
+            raise Forbidden(f"role {self.role!r} may not {permission}", code="PERMISSION_DENIED")
+
+
+def principal_for_key(p: Platform, api_key: str) -> Principal:
+    key_id, _, secret = api_key.partition(".")
+    with p.global_db.read() as tx:
+        row = tx.one("SELECT * FROM api_keys WHERE key_id = :k AND status = 'ACTIVE'", {"k": key_id})
+        if row is None or not hmac.compare_digest(row["secret_hash"], _sha256(secret)):
+            raise Unauthorized("API key unknown or wrong", code="API_KEY_INVALID")
+        role = ""
+        if row["owner_type"] == "operator":
+            op = tx.one("SELECT role FROM operators WHERE id = :id", {"id": row["owner_id"]})
+            role = op["role"] if op else ""
+    return Principal(row["owner_type"], row["owner_id"], role)
+
+
+def birth_date_of(user: Row) -> date:
+    return date.fromisoformat(user["birth_date"])

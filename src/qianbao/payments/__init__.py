@@ -1,0 +1,1 @@
+"""Payments: top-up, withdrawal, transfers, merchant payments and refunds, limits and fees."""
