@@ -1,0 +1,81 @@
+"""Fixtures: a real platform on SQLite files (and on PostgreSQL when QIANBAO_TEST_PG_URL is set).
+
+``platform`` is parametrised over the engines available; PostgreSQL databases are created fresh
+per test on the server that ``scripts/pg-test-server.sh`` (or CI) started.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qianbao.bootstrap import open_platform
+from qianbao.ledger.service import check_platform
+from qianbao.platform.clock import clock
+from qianbao.platform.runtime import Platform
+from qianbao.platform.settings import Settings
+
+PG_URL = os.environ.get("QIANBAO_TEST_PG_URL", "")
+ENGINES = ["sqlite", "postgres"]
+
+
+def fast_settings(data_dir: Path, **kw: object) -> Settings:
+    """Real argon2 with small parameters, so tests register many users quickly."""
+    defaults: dict[str, object] = {"data_dir": data_dir, "password_time_cost": 1,
+                                   "password_memory_kib": 1024, "relay_interval_ms": 10}
+    defaults.update(kw)
+    return Settings(**defaults)  # type: ignore[arg-type]
+
+
+def _pg_databases(count: int) -> list[str]:
+    import psycopg
+
+    base = PG_URL.rstrip("/")
+    admin = base.rsplit("/", 1)[0] + "/postgres"
+    names = [f"qb_{uuid.uuid4().hex[:10]}_{i}" for i in range(count)]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"CREATE DATABASE {name}")
+    return [base.rsplit("/", 1)[0] + "/" + n for n in names]
+
+
+def make_platform(engine: str, data_dir: Path, **kw: object) -> Platform:
+    if engine == "postgres":
+        if not PG_URL:
+            pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
+        units = int(kw.get("unit_count", 2))  # type: ignore[call-overload]
+        urls = _pg_databases(units + 1)
+        kw = {**kw, "global_url": urls[0], "unit_urls": tuple(urls[1:])}
+    return open_platform(fast_settings(data_dir, **kw))
+
+
+@pytest.fixture(params=ENGINES)
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    p = make_platform(request.param, tmp_path)
+    try:
+        yield p
+    finally:
+        clock.use_real_time()
+        p.close()
+
+
+@pytest.fixture
+def sqlite_platform(tmp_path: Path) -> Iterator[Platform]:
+    p = make_platform("sqlite", tmp_path)
+    try:
+        yield p
+    finally:
+        clock.use_real_time()
+        p.close()
+
+
+def assert_ledger_clean(p: Platform) -> None:
+    """Relay drained, every unit sums to zero, cached balances equal postings, nothing in transit."""
+    p.relay.drain()
+    result = check_platform(p)
+    assert result.ok, result.units
+    assert result.in_transit_fen == 0
