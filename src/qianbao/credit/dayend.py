@@ -1,0 +1,479 @@
+"""Huabei's scheduled jobs on the business calendar.
+
+``start_of_day(p, day)``: on the bill day, cut statements (出账) and review lines.
+``end_of_day(p, day)``: automatic debit of bills due, due-date outcomes (paid, revolving on the
+minimum, overdue), overdue interest, buckets, lawful reminders, provisions (one voucher per unit)
+and write-offs, then the day's portfolio row for the report.
+
+Each user's work is one command in the user's unit writer; commands are submitted in bulk so
+the writer group-commits them. Every job is idempotent for its day.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from datetime import date, timedelta
+from typing import Any
+
+from qianbao.credit import schedule as sched
+from qianbao.credit import service as svc
+from qianbao.credit.config import CreditConfig, config_for
+from qianbao.ledger.chart import unit_account
+from qianbao.ledger.service import credit, debit, open_account, post
+from qianbao.members import service as members
+from qianbao.payments import service as payments
+from qianbao.platform.clock import TZ, clock, start_of_day_ms
+from qianbao.platform.errors import QianbaoError
+from qianbao.platform.money import apply_rate
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
+
+# Extra automatic-debit sources tried after the wallet and before a bound card (Yu'e Bao plugs in
+# here): fn(p, user_id, shortfall_fen, day) -> fen moved into the user's wallet balance.
+AUTODEBIT_SOURCES: list[Callable[[Platform, str, int, date], int]] = []
+CHUNK = 2000  # commands in flight per unit at once
+
+
+def _run_each(
+    p: Platform, unit: int, user_ids: Iterable[str], command: Callable[[WriteContext, str], Any]
+) -> dict[str, Any]:
+    """Submit ``command`` for each user to the unit's writer in bulk; collect results."""
+    writer = p.writers[unit]
+    results: dict[str, Any] = {}
+    pending: list[tuple[str, Future[Any]]] = []
+
+    def collect() -> None:
+        for uid, fut in pending:
+            try:
+                results[uid] = fut.result(timeout=120)
+            except QianbaoError as exc:
+                results[uid] = exc
+        pending.clear()
+
+    def bind(uid: str) -> Callable[[WriteContext], Any]:
+        return lambda ctx: command(ctx, uid)
+
+    for uid in user_ids:
+        pending.append((uid, writer.submit_async(bind(uid))))
+        if len(pending) >= CHUNK:
+            collect()
+    collect()
+    return results
+
+
+def _users(p: Platform, unit: int, sql: str, params: dict[str, Any]) -> list[str]:
+    with p.units[unit].read() as tx:
+        return [r["user_id"] for r in tx.all(sql, params)]
+
+
+# --- start of day -----------------------------------------------------------------------------
+def start_of_day(p: Platform, day: date) -> dict[str, int]:
+    cfg = config_for(p)
+    out = {"statements": 0, "line_increases": 0}
+    if day.day != cfg.bill_day:
+        return out
+    review_before = sched.add_months(day, -cfg.review_every_months).isoformat()
+    for unit in range(len(p.units)):
+        users = _users(
+            p,
+            unit,
+            "SELECT user_id FROM credit_accounts WHERE status <> 'CLOSED' ORDER BY user_id",
+            {},
+        )
+        billed = _run_each(p, unit, users, lambda ctx, u: svc.bill_user(ctx, u, day))
+        out["statements"] += sum(1 for v in billed.values() if isinstance(v, str))
+        due = _users(
+            p,
+            unit,
+            "SELECT user_id FROM credit_accounts WHERE status = 'ACTIVE'"
+            " AND last_review_date <= :d",
+            {"d": review_before},
+        )
+        raised = _run_each(p, unit, due, lambda ctx, u: svc.auto_review(ctx, cfg, u, day))
+        out["line_increases"] += sum(1 for v in raised.values() if isinstance(v, int))
+    return out
+
+
+# --- end of day -------------------------------------------------------------------------------
+def _due_bills_owed(p: Platform, unit: int, day: date) -> dict[str, int]:
+    with p.units[unit].read() as tx:
+        rows = tx.all(
+            "SELECT * FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING',"
+            " 'OVERDUE') AND deadline <= :d",
+            {"d": day.isoformat()},
+        )
+    owed: dict[str, int] = {}
+    for st in rows:
+        owed[st["user_id"]] = owed.get(st["user_id"], 0) + svc.statement_owed(st)
+    return owed
+
+
+def _autodebit_balance(ctx: WriteContext, user_id: str, day: date) -> int:
+    """Take what the wallet can pay of the bills due (never more than owed on them)."""
+    tx = ctx.tx
+    svc.accrue_interest(ctx, user_id, day)
+    owed = sum(
+        svc.statement_owed(st)
+        for st in tx.all(
+            "SELECT * FROM credit_statements WHERE user_id = :u AND status IN ('OPEN', 'REVOLVING',"
+            " 'OVERDUE') AND deadline <= :d",
+            {"u": user_id, "d": day.isoformat()},
+        )
+    )
+    wallet = tx.one(
+        "SELECT balance_fen - hold_fen AS free FROM accounts WHERE id = :id",
+        {"id": payments.user_account(user_id)},
+    )  # ledger read: available balance
+    take = min(owed, int(wallet["free"]) if wallet else 0)
+    if take > 0:
+        svc.repay_in_ctx(ctx, user_id, take, "AUTO_BALANCE")
+    return take
+
+
+def autodebit(p: Platform, day: date, *, cards: bool = True) -> dict[str, int]:
+    """On the due date: wallet first, then extra sources (Yu'e Bao), then a bound card."""
+    out = {"balance_fen": 0, "card_fen": 0, "other_fen": 0}
+    for unit in range(len(p.units)):
+        owed = _due_bills_owed(p, unit, day)
+        with p.units[unit].read() as tx:
+            enabled = {
+                r["user_id"]
+                for r in tx.all(
+                    "SELECT user_id FROM credit_accounts WHERE autodebit = :t", {"t": True}
+                )
+            }
+        users = sorted(u for u in owed if u in enabled)
+        took = _run_each(p, unit, users, lambda ctx, u: _autodebit_balance(ctx, u, day))
+        for uid in users:
+            paid = took[uid] if isinstance(took[uid], int) else 0
+            out["balance_fen"] += paid
+            short = owed[uid] - paid
+            for source in AUTODEBIT_SOURCES:
+                if short <= 0:
+                    break
+                moved = source(p, uid, short, day)
+                if moved:
+                    _repay_moved(p, uid, moved)
+                    out["other_fen"] += moved
+                    short -= moved
+            if short > 0 and cards:
+                out["card_fen"] += _autodebit_card(p, uid, short, day)
+    return out
+
+
+def _repay_moved(p: Platform, user_id: str, moved_fen: int) -> None:
+    p.writer_for(user_id).submit(
+        lambda ctx: svc.repay_in_ctx(ctx, user_id, moved_fen, "AUTO_OTHER")
+    )
+
+
+def _autodebit_card(p: Platform, user_id: str, short_fen: int, day: date) -> int:
+    cards = members.list_cards(p, user_id)
+    if not cards:
+        return 0
+    try:
+        order = payments.topup(
+            p, user_id, cards[0]["id"], short_fen, f"credit-autodebit-{day.isoformat()}"
+        )
+    except QianbaoError:
+        return 0
+    if order["status"] != "SUCCEEDED":
+        return 0
+
+    def command(ctx: WriteContext) -> int:
+        owed = svc.total_owed(ctx.tx, user_id)
+        take = min(order["amount_fen"], owed)
+        if take > 0:
+            svc.repay_in_ctx(ctx, user_id, take, "AUTO_CARD")
+        return take
+
+    return int(p.writer_for(user_id).submit(command))
+
+
+def _due_outcome(ctx: WriteContext, user_id: str, day: date) -> None:
+    """At the end of a deadline: minimum met -> REVOLVING until next month's due date, else
+    OVERDUE from tomorrow. A revolving bill not cleared by its second deadline goes overdue."""
+    tx = ctx.tx
+    tomorrow = (day + timedelta(days=1)).isoformat()
+    for st in tx.all(
+        "SELECT * FROM credit_statements WHERE user_id = :u AND status IN"
+        " ('OPEN', 'REVOLVING') AND deadline <= :d",
+        {"u": user_id, "d": day.isoformat()},
+    ):
+        if svc.statement_owed(st) == 0:
+            continue
+        if st["status"] == "OPEN" and svc.statement_paid(st) >= st["minimum_fen"]:
+            nxt = sched.add_months(date.fromisoformat(st["due_date"]), 1)
+            svc.STATEMENT.move(tx, st["id"], "OPEN", "REVOLVING", deadline=nxt.isoformat())
+        else:
+            svc.STATEMENT.move(tx, st["id"], st["status"], "OVERDUE", overdue_since=tomorrow)
+
+
+def _day_end_user(ctx: WriteContext, cfg: CreditConfig, user_id: str, day: date) -> int:
+    """Interest through ``day``, the account's days past due, and a reminder when one is due."""
+    tx = ctx.tx
+    svc.accrue_interest(ctx, user_id, day)
+    since = tx.scalar(
+        "SELECT MIN(overdue_since) FROM credit_statements WHERE user_id = :u"
+        " AND status = 'OVERDUE'",
+        {"u": user_id},
+    )
+    dpd = (
+        0
+        if since is None or since > day.isoformat()
+        else (day - date.fromisoformat(since)).days + 1
+    )
+    tx.execute(
+        "UPDATE credit_accounts SET overdue_days = :d, max_overdue_days = CASE WHEN"
+        " max_overdue_days < :d THEN :d ELSE max_overdue_days END WHERE user_id = :u",
+        {"d": dpd, "u": user_id},
+    )
+    if dpd in cfg.reminder_days:
+        a = svc.load_account(tx, user_id)
+        nxt = day + timedelta(days=1)
+        tx.execute(
+            "INSERT INTO credit_reminders (user_id, day, days_past_due, overdue_fen, channel,"
+            " scheduled_at_ms) VALUES (:u, :d, :dpd, :owed, 'SMS', :at)"
+            " ON CONFLICT (user_id, day) DO NOTHING",
+            {
+                "u": user_id,
+                "d": nxt.isoformat(),
+                "dpd": dpd,
+                "owed": svc.receivable_fen(a),
+                "at": start_of_day_ms(nxt) + cfg.reminder_hours[0] * 3_600_000,
+            },
+        )
+    return dpd
+
+
+def _write_off(ctx: WriteContext, user_id: str) -> int:
+    """Book the whole receivable against the provision and close the account."""
+    tx = ctx.tx
+    a = svc.load_account(tx, user_id)
+    amount = svc.receivable_fen(a)
+    if amount:
+        post(
+            ctx,
+            "credit.write_off",
+            user_id,
+            [
+                debit(unit_account("provision", ctx.unit), amount),
+                credit(svc.receivable(user_id), amount),
+            ],
+            f"{a['overdue_days']} days past due",
+        )
+    now = clock.now_ms()
+    tx.execute(
+        "UPDATE credit_statements SET status = 'WRITTEN_OFF', updated_at_ms = :now"
+        " WHERE user_id = :u AND status IN ('OPEN', 'REVOLVING', 'OVERDUE')",
+        {"u": user_id, "now": now},
+    )
+    tx.execute(
+        "UPDATE credit_plan_periods SET status = 'WRITTEN_OFF' WHERE user_id = :u"
+        " AND status = 'PENDING'",
+        {"u": user_id},
+    )
+    tx.execute(
+        "UPDATE credit_plans SET status = 'WRITTEN_OFF', updated_at_ms = :now"
+        " WHERE user_id = :u AND status = 'ACTIVE'",
+        {"u": user_id, "now": now},
+    )
+    tx.execute(
+        "UPDATE credit_accounts SET status = 'CLOSED', frozen_reason = 'written off',"
+        " written_off_fen = written_off_fen + :a, unbilled_fen = 0, billed_fen = 0,"
+        " installment_fen = 0, charges_fen = 0, prepaid_fen = 0, updated_at_ms = :now"
+        " WHERE user_id = :u",
+        {"a": amount, "now": now, "u": user_id},
+    )
+    return amount
+
+
+def _portfolio(tx: Any, cfg: CreditConfig) -> tuple[list[int], int, int, int]:
+    """Receivables by bucket, accounts, overdue accounts, overdue receivables."""
+    buckets = [0] * len(cfg.provision_rates)
+    accounts = overdue_accounts = overdue_fen = 0
+    for r in tx.all(
+        "SELECT overdue_days, COUNT(*) AS n, SUM(unbilled_fen + billed_fen +"
+        " installment_fen + charges_fen) AS owed FROM credit_accounts"
+        " WHERE status <> 'CLOSED' GROUP BY overdue_days"
+    ):
+        owed = int(r["owed"] or 0)
+        buckets[sched.bucket_index(int(r["overdue_days"]), cfg.bucket_bounds_days)] += owed
+        accounts += int(r["n"])
+        if r["overdue_days"] > 0:
+            overdue_accounts += int(r["n"])
+            overdue_fen += owed
+    return buckets, accounts, overdue_accounts, overdue_fen
+
+
+def _provision_and_report(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str, Any]:
+    """Recompute the risk reserve (one voucher for the change) and record the day's row."""
+    tx = ctx.tx
+    for acct in svc.unit_accounts(ctx.unit):
+        open_account(tx, acct, f"u{ctx.unit}")
+    buckets, accounts, overdue_accounts, overdue_fen = _portfolio(tx, cfg)
+    target = sum(apply_rate(b, r) for b, r in zip(buckets, cfg.provision_rates, strict=True))
+
+    def balance(subject: str) -> int:
+        return int(
+            tx.scalar(
+                "SELECT balance_fen FROM accounts WHERE id = :id",
+                {"id": unit_account(subject, ctx.unit)},
+            )
+            or 0
+        )
+
+    delta = target - balance("provision")
+    if delta:
+        legs = [
+            debit(unit_account("provision_expense", ctx.unit), delta),
+            credit(unit_account("provision", ctx.unit), delta),
+        ]
+        if delta < 0:
+            legs = [
+                credit(unit_account("provision_expense", ctx.unit), -delta),
+                debit(unit_account("provision", ctx.unit), -delta),
+            ]
+        post(ctx, "credit.provision", f"u{ctx.unit}", legs, f"provision for {day}")
+    written_off = int(
+        tx.scalar("SELECT COALESCE(SUM(written_off_fen), 0) FROM credit_accounts") or 0
+    )
+    row = {
+        "day": day.isoformat(),
+        "accounts": accounts,
+        "overdue_accounts": overdue_accounts,
+        "receivables_fen": sum(buckets),
+        "overdue_fen": overdue_fen,
+        "bucket_receivables": json.dumps(buckets),
+        "provision_fen": target,
+        "written_off_fen": written_off,
+        # income accounts are hot (credited at batch end): read them before this batch's
+        # credits land, so the figure can lag by one batch; the ledger stays exact
+        "interest_income_fen": balance("interest_income"),
+        "installment_fee_income_fen": balance("installment_fee_income"),
+        "now": clock.now_ms(),
+    }
+    tx.execute(
+        "INSERT INTO credit_day_end (day, accounts, overdue_accounts, receivables_fen,"
+        " overdue_fen, bucket_receivables, provision_fen, written_off_fen, interest_income_fen,"
+        " installment_fee_income_fen, created_at_ms) VALUES (:day, :accounts, :overdue_accounts,"
+        " :receivables_fen, :overdue_fen, :bucket_receivables, :provision_fen, :written_off_fen,"
+        " :interest_income_fen, :installment_fee_income_fen, :now) ON CONFLICT (day) DO UPDATE"
+        " SET accounts = :accounts, overdue_accounts = :overdue_accounts, receivables_fen ="
+        " :receivables_fen, overdue_fen = :overdue_fen, bucket_receivables ="
+        " :bucket_receivables, provision_fen = :provision_fen, written_off_fen ="
+        " :written_off_fen, interest_income_fen = :interest_income_fen,"
+        " installment_fee_income_fen = :installment_fee_income_fen",
+        row,
+    )
+    return row
+
+
+def end_of_day(p: Platform, day: date, *, cards: bool = True) -> dict[str, Any]:
+    cfg = config_for(p)
+    out: dict[str, Any] = {
+        "autodebit": autodebit(p, day, cards=cards),
+        "overdue_accounts": 0,
+        "written_off_fen": 0,
+    }
+    for unit in range(len(p.units)):
+        due = _users(
+            p,
+            unit,
+            "SELECT DISTINCT user_id FROM credit_statements WHERE status IN"
+            " ('OPEN', 'REVOLVING') AND deadline <= :d",
+            {"d": day.isoformat()},
+        )
+        _run_each(p, unit, due, lambda ctx, u: _due_outcome(ctx, u, day))
+        late = _users(
+            p,
+            unit,
+            "SELECT DISTINCT user_id FROM credit_statements WHERE status IN"
+            " ('REVOLVING', 'OVERDUE') UNION SELECT user_id FROM credit_accounts"
+            " WHERE overdue_days > 0",
+            {},
+        )
+        dpd = _run_each(p, unit, late, lambda ctx, u: _day_end_user(ctx, cfg, u, day))
+        out["overdue_accounts"] += sum(1 for v in dpd.values() if isinstance(v, int) and v > 0)
+        # provision first, so the 90+ bucket (100%) covers what is written off next
+        p.writers[unit].submit(lambda ctx: _provision_and_report(ctx, cfg, day))
+        doomed = [u for u, v in dpd.items() if isinstance(v, int) and v > cfg.write_off_days]
+        gone = _run_each(p, unit, doomed, _write_off)
+        out["written_off_fen"] += sum(v for v in gone.values() if isinstance(v, int))
+        if doomed:  # the day's row shows the portfolio after the write-offs
+            p.writers[unit].submit(lambda ctx: _provision_and_report(ctx, cfg, day))
+    return out
+
+
+def run_days(
+    p: Platform,
+    first: date,
+    last: date,
+    *,
+    cards: bool = True,
+    between: Callable[[date], None] | None = None,
+) -> None:
+    """Live through ``first``..``last``: clock at 10:00 each day, start, ``between``, end."""
+    day = first
+    while day <= last:
+        clock.set(_at(day, 10))
+        start_of_day(p, day)
+        if between:
+            between(day)
+        clock.set(_at(day, 23, 30))
+        end_of_day(p, day, cards=cards)
+        day += timedelta(days=1)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> Any:
+    from datetime import datetime
+
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
+
+
+# --- reports ----------------------------------------------------------------------------------
+def portfolio_report(p: Platform, day: date | None = None) -> dict[str, Any]:
+    """Receivables, overdue rate and provision, all units, as of ``day`` (default: latest)."""
+    cfg = config_for(p)
+    total: dict[str, Any] = {
+        "accounts": 0,
+        "overdue_accounts": 0,
+        "receivables_fen": 0,
+        "overdue_fen": 0,
+        "provision_fen": 0,
+        "written_off_fen": 0,
+        "interest_income_fen": 0,
+        "installment_fee_income_fen": 0,
+        "bucket_receivables_fen": [0] * len(cfg.provision_rates),
+    }
+    found = None
+    for db in p.units:
+        with db.read() as tx:
+            row = tx.one(
+                "SELECT * FROM credit_day_end WHERE day <= :d ORDER BY day DESC LIMIT 1",
+                {"d": (day or date.max).isoformat()},
+            )
+        if row is None:
+            continue
+        found = max(found or row["day"], row["day"])
+        for k in (
+            "accounts",
+            "overdue_accounts",
+            "receivables_fen",
+            "overdue_fen",
+            "provision_fen",
+            "written_off_fen",
+            "interest_income_fen",
+            "installment_fee_income_fen",
+        ):
+            total[k] += int(row[k])
+        for i, v in enumerate(json.loads(row["bucket_receivables"])):
+            total["bucket_receivables_fen"][i] += int(v)
+    total["day"] = found
+    total["buckets"] = list(cfg.bucket_names)
+    total["overdue_rate"] = (
+        total["overdue_fen"] / total["receivables_fen"] if total["receivables_fen"] else 0.0
+    )
+    return total
