@@ -76,9 +76,7 @@ def _play(p: Platform, ops: list[tuple], seed_user: int) -> None:
     ]
     shop = merchant(p)
     purchases: list[tuple[str, str]] = []
-    n = 0
-    for op, a, b, c in ops:
-        n += 1
+    for n, (op, a, b, c) in enumerate(ops, start=1):
         user = users[(n + seed_user) % 2]
         try:
             if op == "buy":
