@@ -1286,6 +1286,30 @@ def total_owed(tx: Tx, user_id: str) -> int:
     return bills + int(a["unbilled_fen"])
 
 
+def payoff_fen(p: Platform, user_id: str) -> dict[str, int]:
+    """What clears each unpaid bill if paid today, including today's interest not yet booked."""
+    cfg = config_for(p)
+    today = _today()
+    out: dict[str, int] = {}
+    with p.db_for(user_id).read() as tx:
+        load_account(tx, user_id)
+        for st in tx.all(
+            "SELECT * FROM credit_statements WHERE user_id = :u AND status IN"
+            " ('OPEN', 'REVOLVING', 'OVERDUE')",
+            {"u": user_id},
+        ):
+            parts = owed_parts(st)
+            days = max(0, (today - date.fromisoformat(st["interest_through"])).days)
+            base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
+            extra = (
+                sched.daily_interest(base, cfg.daily_interest_rate) * days
+                if st["status"] != "OPEN"
+                else 0
+            )
+            out[st["id"]] = statement_owed(st) + extra
+    return out
+
+
 def _allocate(
     ctx: WriteContext,
     cfg: CreditConfig,
