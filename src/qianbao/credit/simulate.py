@@ -117,7 +117,7 @@ def build_population(
             p,
             members.NewUser(
                 "模拟用户",
-                make_id_number("310101", birth, i % 1000),
+                make_id_number(f"31{i // 1000:04d}", birth, i % 1000),
                 phone,
                 "sim12345x",
                 PAY_PASSWORD,

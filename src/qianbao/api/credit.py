@@ -1,0 +1,460 @@
+"""Huabei (花呗) endpoints: users use and repay their line, merchants refund Huabei purchases,
+operators change lines, freeze, run the day-end jobs and read the provision report.
+
+Mount with ``create_app(p, extra_routers=[credit.router, credit.merchant_router,
+credit.ops_router])`` (or add them to the app's router list).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, StrictBool, StrictInt
+
+from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.api.models import Body, RequestId
+from qianbao.credit import dayend
+from qianbao.credit import service as credit
+from qianbao.platform.db import Row
+from qianbao.platform.errors import InvalidArgument
+
+router = APIRouter(prefix="/api/v1/huabei", tags=["huabei"])
+merchant_router = APIRouter(prefix="/api/v1/merchant/huabei", tags=["merchant"])
+ops_router = APIRouter(prefix="/api/v1/ops/huabei", tags=["operations"])
+
+
+class OpenIn(Body):
+    request_id: str = RequestId
+    due_day: Literal[9, 10] = 10
+
+
+class SummaryOut(BaseModel):
+    user_id: str
+    status: str
+    line_fen: int
+    everyday_cap_fen: int
+    available_fen: int
+    available_medical_fen: int
+    unbilled_fen: int
+    billed_unpaid_fen: int
+    installment_outstanding_fen: int
+    charges_unpaid_fen: int
+    owed_now_fen: int
+    receivable_fen: int
+    prepaid_fen: int
+    overdue_days: int
+    frozen: bool
+    frozen_reason: str
+    due_day: int
+    autodebit: bool
+    written_off_fen: int
+
+
+class HuabeiPayIn(Body):
+    merchant_id: str
+    amount_fen: StrictInt
+    request_id: str = RequestId
+    pay_password: str | None = Field(
+        None, description="Required unless amount_fen is within the password-free limit"
+    )
+    installments: Literal[3, 6, 12] | None = Field(
+        None, description="Purchase installments (交易分期); the fee is billed with each period"
+    )
+    category: Literal["everyday", "medical"] = "everyday"
+    memo: str = Field("", max_length=100)
+
+
+class PurchaseOut(BaseModel):
+    purchase_id: str
+    user_id: str
+    merchant_id: str
+    amount_fen: int
+    merchant_fee_fen: int
+    refunded_fen: int
+    category: str
+    bill_date: str | None
+    statement_id: str | None
+    plan_id: str | None
+    status: str
+    created_at_ms: int
+
+
+class ItemOut(BaseModel):
+    kind: str
+    ref: str
+    principal_fen: int
+    fee_fen: int
+    memo: str
+
+
+class BillOut(BaseModel):
+    statement_id: str
+    bill_date: str
+    due_date: str
+    deadline: str
+    status: str
+    purchase_fen: int
+    installed_fen: int
+    inst_principal_fen: int
+    inst_fee_fen: int
+    interest_fen: int
+    total_fen: int
+    minimum_fen: int
+    minimum_left_fen: int
+    paid_fen: int
+    owed_fen: int
+    overdue_since: str | None
+    paid_on: str | None
+    items: list[ItemOut] | None = None
+
+
+class SplitIn(Body):
+    periods: Literal[3, 6, 9, 12]
+    request_id: str = RequestId
+
+
+class PeriodOut(BaseModel):
+    number: int
+    bill_date: str
+    principal_fen: int
+    fee_fen: int
+    status: str
+    statement_id: str | None
+
+
+class PlanOut(BaseModel):
+    plan_id: str
+    kind: str
+    source_id: str
+    principal_fen: int
+    fee_fen: int
+    fee_rate: str
+    periods: int
+    subsidised: bool
+    status: str
+    schedule: list[PeriodOut] | None = None
+
+
+class SettleIn(Body):
+    request_id: str = RequestId
+
+
+class RepayIn(Body):
+    amount_fen: StrictInt
+    request_id: str = RequestId
+    pay_password: str | None = None
+    card_id: str | None = Field(None, description="Repay from this bound card, not the wallet")
+
+
+class RepaymentOut(BaseModel):
+    repayment_id: str
+    amount_fen: int
+    source: str
+    allocation: list[dict[str, Any]]
+    created_at_ms: int
+
+
+class PayoffOut(BaseModel):
+    total_fen: int
+    bills: dict[str, int]
+
+
+class LineRequestIn(Body):
+    new_line_fen: StrictInt
+    request_id: str = RequestId
+
+
+class LineChangeOut(BaseModel):
+    kind: str
+    old_line_fen: int
+    new_line_fen: int
+    decision: str
+    reason: str
+    actor: str
+    created_at_ms: int
+
+
+class AutodebitIn(Body):
+    enabled: StrictBool
+
+
+class HuabeiRefundIn(Body):
+    amount_fen: StrictInt
+    request_id: str = RequestId
+    reason: str = Field("", max_length=100)
+
+
+class SetLineIn(Body):
+    line_fen: StrictInt
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class FreezeIn(Body):
+    frozen: StrictBool
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class DayEndIn(Body):
+    day: date
+
+
+def _purchase(row: Row) -> dict[str, Any]:
+    return {
+        "purchase_id": row["id"],
+        **{
+            k: row[k]
+            for k in (
+                "user_id",
+                "merchant_id",
+                "amount_fen",
+                "merchant_fee_fen",
+                "refunded_fen",
+                "category",
+                "bill_date",
+                "statement_id",
+                "plan_id",
+                "status",
+                "created_at_ms",
+            )
+        },
+    }
+
+
+def _plan(plan: dict[str, Any] | Row) -> dict[str, Any]:
+    out = {
+        "plan_id": plan["id"],
+        **{
+            k: plan[k]
+            for k in (
+                "kind",
+                "source_id",
+                "principal_fen",
+                "fee_fen",
+                "fee_rate",
+                "periods",
+                "status",
+            )
+        },
+    }
+    out["subsidised"] = bool(plan["subsidised"])
+    if "schedule" in plan:
+        out["schedule"] = plan["schedule"]
+    return out
+
+
+def _repayment(row: Row) -> dict[str, Any]:
+    import json
+
+    return {
+        "repayment_id": row["id"],
+        "amount_fen": row["amount_fen"],
+        "source": row["source"],
+        "allocation": json.loads(row["allocation"]),
+        "created_at_ms": row["created_at_ms"],
+    }
+
+
+# --- users ---------------------------------------------------------------------------------------
+@router.post(
+    "/account",
+    status_code=201,
+    response_model=SummaryOut,
+    summary="Open Huabei (开通花呗): real-name adults, one per ID number and phone",
+)
+def open_account(body: OpenIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    credit.open_credit_account(p, user_id, body.request_id, body.due_day)
+    return credit.summary(p, user_id)
+
+
+@router.get("", response_model=SummaryOut, summary="Line, available, owed and overdue state")
+def summary(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return credit.summary(p, user_id)
+
+
+@router.put("/autodebit", response_model=SummaryOut, summary="Automatic debit on the due date")
+def autodebit(body: AutodebitIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    credit.set_autodebit(p, user_id, body.enabled)
+    return credit.summary(p, user_id)
+
+
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PurchaseOut,
+    summary="Pay a merchant with Huabei (optionally in installments)",
+)
+def pay(body: HuabeiPayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    row = credit.pay_merchant_with_huabei(
+        p,
+        user_id,
+        body.merchant_id,
+        body.amount_fen,
+        body.request_id,
+        body.pay_password,
+        body.installments,
+        False,
+        body.category,
+        body.memo,
+    )
+    return _purchase(row)
+
+
+@router.get("/purchases", response_model=list[PurchaseOut])
+def purchases(
+    p: PlatformDep, user_id: UserId, limit: int = Query(100, ge=1, le=500)
+) -> list[dict[str, Any]]:
+    return [_purchase(r) for r in credit.list_purchases(p, user_id, limit)]
+
+
+@router.get("/bills", response_model=list[BillOut], summary="Statements, newest first")
+def bills(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
+    return credit.list_statements(p, user_id)
+
+
+@router.get(
+    "/bills/{statement_id}",
+    response_model=BillOut,
+    summary="A statement with its items, minimum and due date",
+)
+def bill(statement_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return credit.get_statement(p, user_id, statement_id)
+
+
+@router.post(
+    "/bills/{statement_id}/installments",
+    status_code=201,
+    response_model=PlanOut,
+    summary="Split a bill into 3/6/9/12 periods (账单分期), by its due date",
+)
+def split(statement_id: str, body: SplitIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    plan = credit.install_bill(p, user_id, statement_id, body.periods, body.request_id)
+    return _plan(credit.plan_schedule(p, user_id, plan["id"]))
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def plans(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
+    return [_plan(r) for r in credit.list_plans(p, user_id)]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut, summary="A plan with its schedule")
+def plan(plan_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return _plan(credit.plan_schedule(p, user_id, plan_id))
+
+
+@router.post(
+    "/plans/{plan_id}/settlement",
+    response_model=PlanOut,
+    summary="Settle a plan early from the wallet",
+)
+def settle(plan_id: str, body: SettleIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    credit.settle_plan(p, user_id, plan_id, body.request_id)
+    return _plan(credit.plan_schedule(p, user_id, plan_id))
+
+
+@router.get(
+    "/payoff",
+    response_model=PayoffOut,
+    summary="What clears every unpaid bill today, including today's interest",
+)
+def payoff(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    bills = credit.payoff_fen(p, user_id)
+    return {"total_fen": sum(bills.values()), "bills": bills}
+
+
+@router.post(
+    "/repayments",
+    status_code=201,
+    response_model=RepaymentOut,
+    summary="Repay any amount: fees and interest first, then installments, then"
+    " principal, oldest first",
+)
+def repay(body: RepayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return _repayment(
+        credit.repay(p, user_id, body.amount_fen, body.request_id, body.pay_password, body.card_id)
+    )
+
+
+@router.get("/repayments", response_model=list[RepaymentOut])
+def repayments(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
+    return [_repayment(r) for r in credit.repayments(p, user_id)]
+
+
+@router.post(
+    "/line-requests",
+    status_code=201,
+    response_model=LineChangeOut,
+    summary="Ask for a higher line; the decision and its reason are recorded",
+)
+def line_request(body: LineRequestIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return dict(credit.request_increase(p, user_id, body.new_line_fen, body.request_id))
+
+
+@router.get("/line-history", response_model=list[LineChangeOut])
+def line_history(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
+    return [dict(r) for r in credit.line_history(p, user_id)]
+
+
+# --- merchants -----------------------------------------------------------------------------------
+@merchant_router.post(
+    "/purchases/{purchase_id}/refunds",
+    response_model=PurchaseOut,
+    summary="Refund (part of) a Huabei purchase: restores the buyer's line",
+)
+def refund(
+    purchase_id: str, body: HuabeiRefundIn, p: PlatformDep, merchant_id: MerchantId
+) -> dict[str, Any]:
+    return _purchase(
+        credit.refund_huabei_purchase(
+            p, merchant_id, purchase_id, body.amount_fen, body.request_id, body.reason
+        )
+    )
+
+
+# --- operators -----------------------------------------------------------------------------------
+@ops_router.get("/users/{user_id}", response_model=SummaryOut)
+def ops_summary(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    return credit.summary(p, user_id)
+
+
+@ops_router.put(
+    "/users/{user_id}/line",
+    response_model=SummaryOut,
+    summary="Set a user's line (e.g. decrease it)",
+)
+def ops_line(user_id: str, body: SetLineIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("write")
+    credit.operator_set_line(p, op.id, user_id, body.line_fen, body.reason)
+    return credit.summary(p, user_id)
+
+
+@ops_router.put(
+    "/users/{user_id}/freeze", response_model=SummaryOut, summary="Freeze or thaw a user's Huabei"
+)
+def ops_freeze(user_id: str, body: FreezeIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("write")
+    credit.operator_freeze(p, op.id, user_id, body.frozen, body.reason)
+    return credit.summary(p, user_id)
+
+
+@ops_router.post("/day-end", summary="Run the start- and end-of-day jobs for one business date")
+def ops_day_end(body: DayEndIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("write")
+    return {"start": dayend.start_of_day(p, body.day), "end": dayend.end_of_day(p, body.day)}
+
+
+@ops_router.get("/report", summary="Receivables by bucket, overdue rate and provision")
+def ops_report(
+    p: PlatformDep,
+    op: Operator,
+    day: date | None = Query(None, description="as of (default: latest)"),
+) -> dict[str, Any]:
+    op.require("read")
+    if day is not None and day > date(9999, 1, 1):
+        raise InvalidArgument("day is out of range")
+    return dayend.portfolio_report(p, day)
+
+
+routers = [router, merchant_router, ops_router]
