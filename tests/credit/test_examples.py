@@ -218,3 +218,16 @@ def _card(p: Platform, user: str) -> str:
 def _reminders(p: Platform, user: str) -> list[Row]:
     with p.db_for(user).read() as tx:
         return tx.all("SELECT * FROM credit_reminders WHERE user_id = :u ORDER BY day", {"u": user})
+
+
+def test_use_is_frozen_from_the_day_after_the_due_date(sqlite_platform: Platform) -> None:
+    p = sqlite_platform
+    at(D(2026, 3, 1))
+    user = huabei_user(p, line_fen=500_000)
+    shop = merchant(p)
+    at(D(2026, 3, 10))
+    credit.pay_merchant_with_huabei(p, user, shop, 10_000, "f1")
+    live(p, D(2026, 3, 10), D(2026, 4, 10))
+    at(D(2026, 4, 11))
+    with pytest.raises(CreditFrozen):
+        credit.pay_merchant_with_huabei(p, user, shop, 100, "f2")

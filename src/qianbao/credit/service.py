@@ -443,7 +443,8 @@ def _take_line(
     tx = ctx.tx
     if tx.execute(
         f"UPDATE credit_accounts SET {column} = {column} + :a, updated_at_ms = :now"
-        " WHERE user_id = :u AND status = 'ACTIVE' AND overdue_days = 0"
+        " WHERE user_id = :u AND status = 'ACTIVE' AND overdue_days = 0 AND NOT EXISTS"
+        " (SELECT 1 FROM credit_statements s WHERE s.user_id = :u AND s.status = 'OVERDUE')"
         " AND line_fen - unbilled_fen - billed_fen - installment_fen >= :a"
         " AND (:medical = 1 OR :cap - unbilled_fen - billed_fen - installment_fen >= :a)",
         {
@@ -458,9 +459,16 @@ def _take_line(
     a = load_account(tx, user_id)
     if a["status"] != "ACTIVE":
         raise CreditFrozen(f"Huabei is {a['status'].lower()}: {a['frozen_reason']}".strip(": "))
-    if a["overdue_days"] > 0:
-        raise CreditFrozen("Huabei is frozen while a bill is overdue", code="CREDIT_OVERDUE")
+    raise_if_overdue(tx, a)
     raise LineExceeded(f"only {available_fen(cfg, a, category)} fen of the line is available")
+
+
+def raise_if_overdue(tx: Tx, a: Row) -> None:
+    if a["overdue_days"] > 0 or tx.one(
+        "SELECT 1 AS x FROM credit_statements WHERE user_id = :u AND status = 'OVERDUE'",
+        {"u": a["user_id"]},
+    ):
+        raise CreditFrozen("Huabei is frozen while a bill is overdue", code="CREDIT_OVERDUE")
 
 
 def charge_huabei(
