@@ -133,6 +133,8 @@ def test_buckets_provision_and_write_off(sqlite_platform: Platform) -> None:
     assert s["status"] == "CLOSED" and s["receivable_fen"] == 0
     # written off at the end of 10 Aug, 181 days past due: principal + 181 days of interest
     assert s["written_off_fen"] == 100_000 + 50 * 181
+    beyond = get_account(p.units[unit], unit_account("credit_write_off", unit))["balance_fen"]
+    assert beyond == 0  # 90+ days at 100%: the provision absorbed the whole loss
     rep = dayend.portfolio_report(p, D(2026, 8, 11))
     assert rep["written_off_fen"] == s["written_off_fen"] and rep["overdue_accounts"] == 0
     counters_match_ledger(p, user)

@@ -254,12 +254,22 @@ def _write_off(ctx: WriteContext, user_id: str) -> int:
     a = svc.load_account(tx, user_id)
     amount = svc.receivable_fen(a)
     if amount:
+        open_account(tx, unit_account("credit_write_off", ctx.unit), f"u{ctx.unit}")
+        reserve = int(
+            tx.scalar(
+                "SELECT balance_fen FROM accounts WHERE id = :id",
+                {"id": unit_account("provision", ctx.unit)},
+            )
+            or 0
+        )
+        covered = max(0, min(amount, reserve))  # the provision absorbs what it holds
         post(
             ctx,
             "credit.write_off",
             user_id,
             [
-                debit(unit_account("provision", ctx.unit), amount),
+                debit(unit_account("provision", ctx.unit), covered),
+                debit(unit_account("credit_write_off", ctx.unit), amount - covered),
                 credit(svc.receivable(user_id), amount),
             ],
             f"{a['overdue_days']} days past due",

@@ -84,6 +84,7 @@ def unit_accounts(unit: int) -> list[str]:
             "provision",
             "provision_expense",
             "fee_income",
+            "credit_write_off",
         )
     ]
 
