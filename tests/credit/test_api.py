@@ -25,8 +25,8 @@ def _login(c: TestClient, p: Platform, user_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {t['token']}"}
 
 
-def test_huabei_over_http(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_huabei_over_http(platform: Platform) -> None:
+    p = platform
     at(date(2026, 3, 2))
     c = _client(p)
     alice, bob = new_user(p, balance_fen=100_000), new_user(p)

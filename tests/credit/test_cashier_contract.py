@@ -22,8 +22,8 @@ def _escrow(ref: str) -> str:
     return account_id("escrow", ref)
 
 
-def test_secured_trade_is_billed_in_the_month_it_is_confirmed(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_secured_trade_is_billed_in_the_month_it_is_confirmed(platform: Platform) -> None:
+    p = platform
     at(date(2026, 3, 1))
     user = huabei_user(p, line_fen=100_000)
     ref = "trade-0001" + user[-2:]

@@ -50,8 +50,8 @@ def test_example_1_bill_paid_in_full(platform: Platform) -> None:
     assert_ledger_clean(p)
 
 
-def test_example_2_bill_paid_17_days_late(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_example_2_bill_paid_17_days_late(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = huabei_user(p, line_fen=500_000)
     shop = merchant(p)
@@ -79,8 +79,8 @@ def test_example_2_bill_paid_17_days_late(sqlite_platform: Platform) -> None:
     assert_ledger_clean(p)
 
 
-def test_example_3_six_period_bill_installment(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_example_3_six_period_bill_installment(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = huabei_user(p, line_fen=500_000)
     shop = merchant(p)
@@ -110,8 +110,8 @@ def test_example_3_six_period_bill_installment(sqlite_platform: Platform) -> Non
     assert_ledger_clean(p)
 
 
-def test_example_4_merchant_subsidised_12_periods(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_example_4_merchant_subsidised_12_periods(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = huabei_user(p, line_fen=1_000_000)
     shop = merchant(p)
@@ -133,8 +133,8 @@ def test_example_4_merchant_subsidised_12_periods(sqlite_platform: Platform) -> 
     assert_ledger_clean(p)
 
 
-def test_example_5_refund_on_a_billed_purchase(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_example_5_refund_on_a_billed_purchase(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = huabei_user(p, line_fen=500_000, balance_fen=100_000)
     shop = merchant(p)
@@ -220,8 +220,8 @@ def _reminders(p: Platform, user: str) -> list[Row]:
         return tx.all("SELECT * FROM credit_reminders WHERE user_id = :u ORDER BY day", {"u": user})
 
 
-def test_use_is_frozen_from_the_day_after_the_due_date(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_use_is_frozen_from_the_day_after_the_due_date(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = huabei_user(p, line_fen=500_000)
     shop = merchant(p)

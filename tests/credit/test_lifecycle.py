@@ -63,8 +63,8 @@ def test_config_overrides_are_checked() -> None:
         load({"no_such_rate": 1})
 
 
-def test_one_account_per_user_and_everyday_cap(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_one_account_per_user_and_everyday_cap(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = huabei_user(p, line_fen=4_000_000)
     with pytest.raises(AccountExists):
@@ -82,9 +82,9 @@ def test_one_account_per_user_and_everyday_cap(sqlite_platform: Platform) -> Non
 
 
 def test_good_behaviour_raises_the_line_and_requests_are_recorded(
-    sqlite_platform: Platform,
+    platform: Platform,
 ) -> None:
-    p = sqlite_platform
+    p = platform
     at(D(2026, 1, 2))
     user = huabei_user(p, line_fen=100_000, balance_fen=1_000_000, autodebit=True)
     shop = merchant(p)
@@ -109,8 +109,8 @@ def test_good_behaviour_raises_the_line_and_requests_are_recorded(
     assert_ledger_clean(p)
 
 
-def test_buckets_provision_and_write_off(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_buckets_provision_and_write_off(platform: Platform) -> None:
+    p = platform
     at(D(2026, 1, 2))
     user = huabei_user(p, line_fen=500_000)
     good = huabei_user(p, line_fen=500_000, balance_fen=500_000, autodebit=True)
@@ -148,8 +148,8 @@ def _day_row(p: Platform, unit: int, day: str) -> dict:
     return dict(row)
 
 
-def test_under_age_users_cannot_register_and_so_cannot_open(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
+def test_under_age_users_cannot_register_and_so_cannot_open(platform: Platform) -> None:
+    p = platform
     at(D(2026, 3, 1))
     user = new_user(p)
     row = credit.open_credit_account(p, user, "o")

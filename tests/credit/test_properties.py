@@ -125,7 +125,7 @@ def _play(p: Platform, ops: list[tuple], seed_user: int) -> None:
     assert_ledger_clean(p)
 
 
-def test_a_scripted_month_exercises_every_path(sqlite_platform: Platform) -> None:
+def test_a_scripted_month_exercises_every_path(platform: Platform) -> None:
     ops = [
         ("buy", 150_000, None, False),
         ("buy", 90_000, 6, False),
@@ -140,4 +140,4 @@ def test_a_scripted_month_exercises_every_path(sqlite_platform: Platform) -> Non
         ("days", 25, None, None),
         ("days", 25, None, None),
     ]
-    _play(sqlite_platform, ops, 0)
+    _play(platform, ops, 0)

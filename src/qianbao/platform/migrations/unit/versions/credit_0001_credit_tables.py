@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('overdue_days', sa.Integer(), server_default='0', nullable=False),
     sa.Column('max_overdue_days', sa.Integer(), server_default='0', nullable=False),
     sa.Column('due_day', sa.Integer(), nullable=False),
-    sa.Column('autodebit', sa.Boolean(), server_default=sa.text('1'), nullable=False),
+    sa.Column('autodebit', sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column('frozen_reason', sa.String(length=200), server_default='', nullable=False),
     sa.Column('last_review_date', sa.String(length=10), nullable=False),
     sa.Column('created_at_ms', sa.BigInteger(), nullable=False),
