@@ -394,3 +394,7 @@ def resolve_bank(older_than_s: int = 0) -> None:
 
     n = _run(lambda p: payments.resolve_pending_bank_orders(p, older_than_s * 1000))
     console.print(f"resolved {n} order(s)")
+
+
+if __name__ == "__main__":
+    app()
