@@ -1,0 +1,54 @@
+"""Scoring many rows at once (evaluation, PSI). Same answers as :meth:`Attribute.points_for`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from qianbao.scoring.card import NUMERIC, Attribute, Scorecard
+
+
+def attribute_points(attribute: Attribute, column: pd.Series) -> np.ndarray:
+    """Points of one attribute for every row; missing or unseen values get ``missing_points``."""
+    out = np.full(len(column), attribute.missing_points, dtype=np.int64)
+    missing_bin = next((b for b in attribute.bins if b.missing), None)
+    absent = column.isna().to_numpy()
+    if attribute.kind == NUMERIC:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(values) & ~absent
+        for b in attribute.bins:
+            if b.missing:
+                continue
+            inside = ~np.isnan(values)
+            if b.lower is not None:
+                inside &= values >= b.lower
+            if b.upper is not None:
+                inside &= values < b.upper
+            out[inside] = b.points
+        out[bad] = attribute.missing_points
+    else:
+        text = column.astype("string")
+        for b in attribute.bins:
+            if b.missing:
+                continue
+            out[text.isin(list(b.categories)).fillna(False).to_numpy(dtype=bool)] = b.points
+    if missing_bin is not None:
+        out[absent] = missing_bin.points
+    return out
+
+
+def card_points(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
+    """Sum of the card's points for every row (not clamped)."""
+    total = np.zeros(len(frame), dtype=np.int64)
+    for attribute in card.attributes:
+        if attribute.name in frame.columns:
+            total += attribute_points(attribute, frame[attribute.name])
+        else:
+            total += attribute.missing_points
+    return total
+
+
+def card_scores(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
+    """The card's score of every row, clamped to the scale (350–950)."""
+    s = card.scaling
+    return np.clip(card_points(card, frame), s.min_score, s.max_score)
