@@ -8,33 +8,38 @@ import pandas as pd
 from qianbao.scoring.card import NUMERIC, Attribute, Scorecard
 
 
-def attribute_points(attribute: Attribute, column: pd.Series) -> np.ndarray:
-    """Points of one attribute for every row; missing or unseen values get ``missing_points``."""
-    out = np.full(len(column), attribute.missing_points, dtype=np.int64)
-    missing_bin = next((b for b in attribute.bins if b.missing), None)
+def bin_index(attribute: Attribute, column: pd.Series) -> np.ndarray:
+    """Position of each row's bin in ``attribute.bins``; ``len(bins)`` when none applies."""
+    none = len(attribute.bins)
+    out = np.full(len(column), none, dtype=np.int64)
     absent = column.isna().to_numpy()
     if attribute.kind == NUMERIC:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(values) & ~absent
-        for b in attribute.bins:
+        known = ~np.isnan(values)
+        for i, b in enumerate(attribute.bins):
             if b.missing:
                 continue
-            inside = ~np.isnan(values)
+            inside = known.copy()
             if b.lower is not None:
                 inside &= values >= b.lower
             if b.upper is not None:
                 inside &= values < b.upper
-            out[inside] = b.points
-        out[bad] = attribute.missing_points
+            out[inside] = i
     else:
         text = column.astype("string")
-        for b in attribute.bins:
-            if b.missing:
-                continue
-            out[text.isin(list(b.categories)).fillna(False).to_numpy(dtype=bool)] = b.points
-    if missing_bin is not None:
-        out[absent] = missing_bin.points
+        for i, b in enumerate(attribute.bins):
+            if not b.missing:
+                out[text.isin(list(b.categories)).fillna(False).to_numpy(dtype=bool)] = i
+    for i, b in enumerate(attribute.bins):
+        if b.missing:
+            out[absent] = i
     return out
+
+
+def attribute_points(attribute: Attribute, column: pd.Series) -> np.ndarray:
+    """Points of one attribute for every row; missing or unseen values get ``missing_points``."""
+    table = np.array([b.points for b in attribute.bins] + [attribute.missing_points])
+    return table[bin_index(attribute, column)]
 
 
 def card_points(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
