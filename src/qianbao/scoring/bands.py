@@ -58,18 +58,41 @@ def _yuan(amount: int) -> int:
 BANDS: tuple[Band, ...] = (
     Band("poor", "较差", 350, 549, False, 0, 0, Decimal("0"), Decimal("0.0005")),
     Band("fair", "中等", 550, 599, True, _yuan(500), _yuan(2_000), Decimal("0"), Decimal("0.0005")),
-    Band("good", "良好", 600, 649, True, _yuan(2_000), _yuan(8_000), Decimal("0"), Decimal("0.0005")),
     Band(
-        "very_good", "优秀", 650, 699, True, _yuan(5_000), _yuan(15_000),
-        Decimal("0.10"), Decimal("0.00045"),
+        "good", "良好", 600, 649, True, _yuan(2_000), _yuan(8_000), Decimal("0"), Decimal("0.0005")
+    ),
+    Band(
+        "very_good",
+        "优秀",
+        650,
+        699,
+        True,
+        _yuan(5_000),
+        _yuan(15_000),
+        Decimal("0.10"),
+        Decimal("0.00045"),
     ),  # fmt: skip
     Band(
-        "excellent", "极好", 700, 749, True, _yuan(10_000), _yuan(25_000),
-        Decimal("0.20"), Decimal("0.0004"),
+        "excellent",
+        "极好",
+        700,
+        749,
+        True,
+        _yuan(10_000),
+        _yuan(25_000),
+        Decimal("0.20"),
+        Decimal("0.0004"),
     ),  # fmt: skip
     Band(
-        "exceptional", "极好+", 750, 950, True, _yuan(20_000), EVERYDAY_CAP_FEN,
-        Decimal("0.30"), Decimal("0.00035"),
+        "exceptional",
+        "极好+",
+        750,
+        950,
+        True,
+        _yuan(20_000),
+        EVERYDAY_CAP_FEN,
+        Decimal("0.30"),
+        Decimal("0.00035"),
     ),  # fmt: skip
 )
 

@@ -150,7 +150,7 @@ def _make_dataset(frame: pd.DataFrame, target: str, source: str) -> Dataset:
 
 def _binary_target(column: pd.Series, name: str) -> pd.Series:
     values = set(pd.unique(column))
-    if values <= {0, 1, 0.0, 1.0, True, False}:
+    if values <= {0, 1}:
         return column.astype(int)
     as_text = {str(v).strip().lower() for v in values}
     if as_text <= {"0", "1"}:

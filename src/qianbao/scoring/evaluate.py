@@ -194,7 +194,8 @@ def _reference(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model_gbm.fit(frame.iloc[train], y[train])
-            return np.asarray(model_gbm.predict_proba(frame.iloc[test])[:, 1])
+            proba = np.asarray(model_gbm.predict_proba(frame.iloc[test]))
+            return proba[:, 1]
     raise ScoringDataError("PARAMS_INVALID", f"unknown reference model {name!r}")
 
 
@@ -217,7 +218,9 @@ def calibration_table(
             "observed_bad_rate": rfloat(float(y[part].mean())),
         }
         if scaling is not None:
-            row["predicted_bad_rate"] = rfloat(float(np.mean([scaling.bad_probability(v) for v in s])))
+            row["predicted_bad_rate"] = rfloat(
+                float(np.mean([scaling.bad_probability(v) for v in s]))
+            )
         rows.append(row)
     return rows
 

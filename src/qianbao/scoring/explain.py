@@ -58,7 +58,11 @@ class ScoreResult:
             "behaviour_points": self.behaviour_points,
             "points_by_attribute": dict(self.points_by_attribute),
             "dimensions": [
-                {"dimension": d, "label": DIMENSION_LABELS[d], "points": self.points_by_dimension[d]}
+                {
+                    "dimension": d,
+                    "label": DIMENSION_LABELS[d],
+                    "points": self.points_by_dimension[d],
+                }
                 for d in DIMENSIONS
             ],
             "reasons": [

@@ -54,7 +54,10 @@ def score_bins(scores: np.ndarray) -> np.ndarray:
 
 def score_labels() -> list[str]:
     e = SCORE_EDGES
-    return [f"{e[i]}–{e[i + 1] - 1}" if i + 2 < len(e) else f"{e[i]}–{e[i + 1]}" for i in range(len(e) - 1)]
+    return [
+        f"{e[i]}–{e[i + 1] - 1}" if i + 2 < len(e) else f"{e[i]}–{e[i + 1]}"
+        for i in range(len(e) - 1)
+    ]
 
 
 def _row(name: str, labels: list[str], expected: np.ndarray, actual: np.ndarray) -> StabilityRow:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from optbinning import OptimalBinning
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from qianbao.scoring.card import (
@@ -124,7 +125,9 @@ def fit_scorecard(dataset: Dataset, params: TrainParams | None = None) -> Scorec
     return card
 
 
-def _bin_attribute(column: pd.Series, y: np.ndarray, name: str, params: TrainParams) -> _Binned | str:
+def _bin_attribute(
+    column: pd.Series, y: np.ndarray, name: str, params: TrainParams
+) -> _Binned | str:
     numeric = is_numeric(column)
     values = column.to_numpy(dtype=float) if numeric else column.to_numpy(dtype=object)
     present = ~pd.isna(column).to_numpy()
@@ -154,12 +157,17 @@ def _bin_attribute(column: pd.Series, y: np.ndarray, name: str, params: TrainPar
     lookup = {c: i for i, group in enumerate(groups) for c in group}
     missing_index = len(groups)
     index = np.array(
-        [lookup.get(str(v), missing_index) if ok else missing_index for v, ok in zip(values, present, strict=True)]
+        [
+            lookup.get(str(v), missing_index) if ok else missing_index
+            for v, ok in zip(values, present, strict=True)
+        ]
     )
     return _Binned(name, CATEGORICAL, "", [], groups, index.astype(int))
 
 
-def _woe_table(index: np.ndarray, y: np.ndarray, k: int, prior: float, m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _woe_table(
+    index: np.ndarray, y: np.ndarray, k: int, prior: float, m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Smoothed WOE (log odds good:bad of a bin minus the portfolio's) of bins 0..k-1.
 
     The bin's bad rate is shrunk toward the prior with ``m`` pseudo-rows, which keeps thin
@@ -177,8 +185,46 @@ def _woe_table(index: np.ndarray, y: np.ndarray, k: int, prior: float, m: float)
 def _weigh(b: _Binned, y: np.ndarray, prior: float, m: float) -> None:
     k = b.n_regular + 1
     woe, counts, bads = _woe_table(b.index, y, k, prior, m)
+    if b.kind == NUMERIC:
+        raw, _, _ = _woe_table(b.index, y, k, prior, 0.0)
+        n = b.n_regular
+        woe[:n] = _keep_shape(woe[:n], raw[:n], counts[:n], b.trend)
     b.woe, b.counts, b.bads = woe, counts, bads
     b.iv = _iv(counts, bads)
+
+
+def _keep_shape(woe: np.ndarray, raw: np.ndarray, counts: np.ndarray, trend: str) -> np.ndarray:
+    """Smoothing must not undo the shape the binning was constrained to.
+
+    Isotonic regression (weighted by rows) puts the smoothed WOE back in the raw WOE's
+    order: monotone either way, or rising then falling around the raw extreme bin.
+    """
+    if len(woe) < 2:
+        return woe
+    weights = np.maximum(counts, 1.0)
+    if trend in ("valley", "peak"):
+        # a bad-rate valley is a WOE peak (and vice versa)
+        top = int(np.argmax(raw)) if trend == "valley" else int(np.argmin(raw))
+        rising = trend == "valley"
+        left = _isotonic(woe[: top + 1], weights[: top + 1], increasing=rising)
+        right = _isotonic(woe[top:], weights[top:], increasing=not rising)
+        out = np.concatenate(
+            [left[:-1], [max(left[-1], right[0]) if rising else min(left[-1], right[0])], right[1:]]
+        )
+        return out
+    increasing = bool(raw[-1] >= raw[0])
+    if trend == "ascending":
+        increasing = False
+    elif trend == "descending":
+        increasing = True
+    return _isotonic(woe, weights, increasing=increasing)
+
+
+def _isotonic(values: np.ndarray, weights: np.ndarray, *, increasing: bool) -> np.ndarray:
+    if len(values) < 2:
+        return values.copy()
+    model = IsotonicRegression(increasing=increasing)
+    return np.asarray(model.fit_transform(np.arange(len(values)), values, sample_weight=weights))
 
 
 def _iv(counts: np.ndarray, bads: np.ndarray) -> float:
