@@ -47,8 +47,12 @@ PAYMENT_FEN = 100
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "platform": host.platform(), "sqlite": sqlite3.sqlite_version}
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": host.platform(),
+        "sqlite": sqlite3.sqlite_version,
+    }
 
 
 # --- references -----------------------------------------------------------------------------
@@ -76,14 +80,19 @@ def bare_sqlite(path: Path, seconds: float, per_commit: int) -> float:
 
 
 def pgbench_tps(pg_url: str, seconds: int, clients: int) -> float | None:
-    exe = shutil.which("pgbench") or next(iter(sorted(Path("/usr/lib/postgresql").glob(
-        "*/bin/pgbench"))), None)
+    exe = shutil.which("pgbench") or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))), None
+    )
     if exe is None:
         return None
     db = _pg_create_db(pg_url, "pgbench")
     subprocess.run([str(exe), "-i", "-s", "4", "-q", db], check=True, capture_output=True)
-    out = subprocess.run([str(exe), "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", db],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(exe), "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", db],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     match = re.search(r"tps = ([\d.]+)", out)
     return float(match.group(1)) if match else None
 
@@ -99,8 +108,11 @@ def _pg_create_db(pg_url: str, prefix: str) -> str:
 
 # --- the platform -------------------------------------------------------------------------------
 def bench_settings(data_dir: Path, pg_url: str | None) -> Settings:
-    kw: dict[str, Any] = {"data_dir": data_dir, "password_time_cost": 1,
-                          "password_memory_kib": 1024}
+    kw: dict[str, Any] = {
+        "data_dir": data_dir,
+        "password_time_cost": 1,
+        "password_memory_kib": 1024,
+    }
     if pg_url:
         urls = [_pg_create_db(pg_url, "qb_bench") for _ in range(3)]
         kw |= {"global_url": urls[0], "unit_urls": tuple(urls[1:])}
@@ -108,20 +120,28 @@ def bench_settings(data_dir: Path, pg_url: str | None) -> Settings:
 
 
 def populate(p: Platform, payers: int) -> tuple[list[str], str]:
-    users = [new_user(p, unit=i % len(p.units), balance_fen=10**7, password_free_fen=100_000)
-             for i in range(payers)]
+    users = [
+        new_user(p, unit=i % len(p.units), balance_fen=10**7, password_free_fen=100_000)
+        for i in range(payers)
+    ]
     merchant = members.create_merchant(p, f"Bench Mart {uuid.uuid4().hex[:6]}")[0]["id"]
     return users, merchant
 
 
-def inprocess(p: Platform, users: list[str], merchant: str, seconds: float) -> float:
+def inprocess(
+    p: Platform, users: list[str], merchant: str, seconds: float, warmup_s: float = 2.0
+) -> float:
+    """Payments per second with one thread per payer, after a warm-up of ``warmup_s``."""
+    if warmup_s:
+        inprocess(p, users, merchant, warmup_s, warmup_s=0)
     stop = time.perf_counter() + seconds
     counts = [0] * len(users)
+    run = uuid.uuid4().hex[:8]  # fresh request ids: a replay would be cheaper than a payment
 
     def payer(i: int) -> None:
         n = 0
         while time.perf_counter() < stop:
-            payments.pay_merchant(p, users[i], merchant, PAYMENT_FEN, f"b{n}")
+            payments.pay_merchant(p, users[i], merchant, PAYMENT_FEN, f"{run}-{n}")
             n += 1
         counts[i] = n
 
@@ -146,10 +166,15 @@ async def _python_load(base: str, tokens: list[str], merchant: str, seconds: flo
             nonlocal done
             n = 0
             while time.perf_counter() < stop:
-                r = await client.post("/api/v1/payments", headers={
-                    "Authorization": f"Bearer {token}"}, json={
-                    "merchant_id": merchant, "amount_fen": PAYMENT_FEN,
-                    "request_id": f"h{k}-{n}"})
+                r = await client.post(
+                    "/api/v1/payments",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={
+                        "merchant_id": merchant,
+                        "amount_fen": PAYMENT_FEN,
+                        "request_id": f"h{k}-{n}",
+                    },
+                )
                 if r.status_code != 200:
                     raise RuntimeError(r.text)
                 n += 1
@@ -165,25 +190,39 @@ def _wrk_load(base: str, tokens: list[str], merchant: str, seconds: float) -> fl
     with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
         f.write("\n".join(tokens) + "\n")
     out = subprocess.run(
-        [wrk, "-t2", f"-c{len(tokens)}", f"-d{int(seconds)}s", "-s",
-         str(ROOT / "bench/pay.lua"), base],
+        [
+            wrk,
+            "-t2",
+            f"-c{len(tokens)}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(ROOT / "bench/pay.lua"),
+            base,
+        ],
         env={**os.environ, "QB_TOKENS": f.name, "QB_MERCHANT": merchant},
-        check=True, capture_output=True, text=True).stdout
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     stats = json.loads(out.strip().splitlines()[-1])
     if stats["non2xx"]:
         raise SystemExit(f"{stats['non2xx']} payments failed over HTTP")
     return float(stats["requests"]) / float(stats["seconds"])
 
 
-def over_http(p: Platform, users: list[str], merchant: str, seconds: float,
-              env: dict[str, str]) -> float:
+def over_http(
+    p: Platform, users: list[str], merchant: str, seconds: float, env: dict[str, str]
+) -> float:
     """Serve with uvicorn in its own process; load it over loopback with wrk (or Python)."""
     tokens = [members.login(p, members.get_user(p, u)["phone"], LOGIN_PASSWORD)[0] for u in users]
     p.close()
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen(
         [sys.executable, "-m", "qianbao.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -205,8 +244,11 @@ def over_http(p: Platform, users: list[str], merchant: str, seconds: float,
 
 
 def settings_env(s: Settings) -> dict[str, str]:
-    env = {"QIANBAO_DATA_DIR": str(s.data_dir), "QIANBAO_PASSWORD_TIME_COST": "1",
-           "QIANBAO_PASSWORD_MEMORY_KIB": "1024"}
+    env = {
+        "QIANBAO_DATA_DIR": str(s.data_dir),
+        "QIANBAO_PASSWORD_TIME_COST": "1",
+        "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+    }
     if s.unit_urls:
         env |= {"QIANBAO_GLOBAL_URL": s.global_url, "QIANBAO_UNIT_URLS": ",".join(s.unit_urls)}
     return env
@@ -263,7 +305,9 @@ def main() -> None:
         "target_inprocess_sqlite_payments_per_s": 3833,
         "machine": machine(),
         "settings": {
-            "seconds": args.seconds, "payers": args.payers, "units": 2,
+            "seconds": args.seconds,
+            "payers": args.payers,
+            "units": 2,
             "sqlite": "WAL, synchronous=FULL (every group commit fsyncs)",
             "postgres": "fsync=on, synchronous_commit=on, default wal settings",
             "writer_batch_max": Settings().writer_batch_max,
