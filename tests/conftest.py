@@ -25,8 +25,12 @@ ENGINES = ["sqlite", "postgres"]
 
 def fast_settings(data_dir: Path, **kw: object) -> Settings:
     """Real argon2 with small parameters, so tests register many users quickly."""
-    defaults: dict[str, object] = {"data_dir": data_dir, "password_time_cost": 1,
-                                   "password_memory_kib": 1024, "relay_interval_ms": 10}
+    defaults: dict[str, object] = {
+        "data_dir": data_dir,
+        "password_time_cost": 1,
+        "password_memory_kib": 1024,
+        "relay_interval_ms": 10,
+    }
     defaults.update(kw)
     return Settings(**defaults)  # type: ignore[arg-type]
 
@@ -46,6 +50,8 @@ def _pg_databases(count: int) -> list[str]:
 def make_platform(engine: str, data_dir: Path, **kw: object) -> Platform:
     if engine == "postgres":
         if not PG_URL:
+            if os.environ.get("QIANBAO_REQUIRE_PG"):
+                pytest.fail("QIANBAO_REQUIRE_PG is set but no PostgreSQL server was started")
             pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
         units = int(kw.get("unit_count", 2))  # type: ignore[call-overload]
         urls = _pg_databases(units + 1)
@@ -74,7 +80,7 @@ def sqlite_platform(tmp_path: Path) -> Iterator[Platform]:
 
 
 def assert_ledger_clean(p: Platform) -> None:
-    """Relay drained, every unit sums to zero, cached balances equal postings, nothing in transit."""
+    """Relay drained; each unit sums to zero, balances equal postings, nothing in transit."""
     p.relay.drain()
     result = check_platform(p)
     assert result.ok, result.units

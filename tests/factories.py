@@ -15,18 +15,30 @@ LOGIN_PASSWORD = "abc12345"
 _seq = itertools.count(1)
 
 
-def new_user(p: Platform, *, unit: int | None = None, name: str = "测试用户",
-             balance_fen: int = 0, password_free_fen: int = 0) -> str:
+def new_user(
+    p: Platform,
+    *,
+    unit: int | None = None,
+    name: str = "测试用户",
+    balance_fen: int = 0,
+    password_free_fen: int = 0,
+) -> str:
     """A real-name user with a bound card, topped up through the bank simulator."""
     while True:
         n = next(_seq)
         phone = f"13{n:09d}"
         if unit is None or p.unit_of_bucket(_bucket(phone)) == unit:
             break
-    user_id = members.register_user(p, members.NewUser(
-        name, make_id_number("110101", date(1970 + n // 1000 % 30, 1 + n % 12, 1 + n % 28),
-                             n % 1000),
-        phone, LOGIN_PASSWORD, PAY_PASSWORD))["id"]
+    user_id = members.register_user(
+        p,
+        members.NewUser(
+            name,
+            make_id_number("110101", date(1970 + n // 1000 % 30, 1 + n % 12, 1 + n % 28), n % 1000),
+            phone,
+            LOGIN_PASSWORD,
+            PAY_PASSWORD,
+        ),
+    )["id"]
     card_id = members.bind_card(p, user_id, make_card_no(f"6222{n:011d}"))["id"]
     if balance_fen:
         payments.topup(p, user_id, card_id, balance_fen, f"seed-{n}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from qianbao.channels.simulator import BankSimulator
 from qianbao.ledger.chart import in_transit, unit_account
@@ -11,6 +12,7 @@ from qianbao.platform.db import Database
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
+from qianbao.platform.writer import WriteContext
 
 log = logging.getLogger("qianbao")
 CHANNELS = ("SIMBANK",)
@@ -29,8 +31,9 @@ def platform_accounts(unit: int, units: int) -> list[str]:
     return accounts
 
 
-def open_platform(settings: Settings | None = None, *, start: bool = True,
-                  run_migrations: bool = True) -> Platform:
+def open_platform(
+    settings: Settings | None = None, *, start: bool = True, run_migrations: bool = True
+) -> Platform:
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if run_migrations:
@@ -46,7 +49,13 @@ def open_platform(settings: Settings | None = None, *, start: bool = True,
     )
     p.start(relay=start)
     for unit, writer in enumerate(p.writers):
-        owner = f"u{unit}"
-        writer.submit(lambda ctx, u=unit: [
-            open_account(ctx.tx, a, owner) for a in platform_accounts(u, len(p.units))])
+        writer.submit(_platform_accounts_opener(unit, len(p.units)))
     return p
+
+
+def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext], None]:
+    def command(ctx: WriteContext) -> None:
+        for account in platform_accounts(unit, units):
+            open_account(ctx.tx, account, f"u{unit}")
+
+    return command

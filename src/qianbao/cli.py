@@ -1,7 +1,396 @@
-"""The ``qianbao`` command."""
+"""The ``qianbao`` command: set up, serve, and operate the platform from a terminal."""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+from dataclasses import asdict
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from qianbao.bootstrap import migrate, open_platform
+from qianbao.platform.errors import QianbaoError
+from qianbao.platform.money import fen_to_yuan
+from qianbao.platform.runtime import Platform
+from qianbao.platform.settings import load_settings
 
 app = typer.Typer(help="Qianbao wallet, payment and credit platform.", no_args_is_help=True)
+user_app = typer.Typer(help="Users (会员).", no_args_is_help=True)
+merchant_app = typer.Typer(help="Merchants (商户).", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger (账务).", no_args_is_help=True)
+operator_app = typer.Typer(help="Operators of the console.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(operator_app, name="operator")
+console = Console()
+
+Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
+
+
+def _open() -> Platform:
+    return open_platform(load_settings())
+
+
+def _run(fn: Any) -> Any:
+    """Run a use case; a domain error is a red message and exit code 1, not a traceback."""
+    p = _open()
+    try:
+        return fn(p)
+    except QianbaoError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        p.close()
+
+
+def _fen(text: str) -> int:
+    from qianbao.platform.money import yuan_to_fen
+
+    try:
+        return yuan_to_fen(text)
+    except QianbaoError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+
+
+def _show(title: str, row: Any) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in dict(row).items():
+        shown = f"{value} ({fen_to_yuan(value)} CNY)" if key.endswith("_fen") else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+
+
+@app.command()
+def init() -> None:
+    """Create the databases and apply every migration."""
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings)
+    console.print(
+        f"[green]migrated[/green] global and {settings.unit_count} unit database(s)"
+        f" under {settings.data_dir}/"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data (once) and print the accounts to log in with."""
+    from qianbao.demo import load_demo
+
+    data, created = _run(load_demo)
+    console.print("[green]demo data loaded[/green]" if created else "demo data already loaded")
+    table = Table(title="Demo accounts")
+    for col in ("who", "login", "secret", "id"):
+        table.add_column(col)
+    for u in data["users"]:
+        table.add_row(
+            f"user {u['name']} (unit {u['unit']})",
+            f"phone {u['phone']}",
+            f"password {u['login_password']}, pay password {u['pay_password']}",
+            u["user_id"],
+        )
+    m, o = data["merchant"], data["operator"]
+    table.add_row(f"merchant {m['name']}", "API key", m["api_key"], m["merchant_id"])
+    table.add_row(f"operator {o['name']}", "API key", o["api_key"], o["operator_id"])
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default from settings: 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default from settings: 8000")] = None,
+) -> None:
+    """Serve the API (/api/v1, /docs) and the console pages."""
+    import uvicorn
+
+    from qianbao.server import build_app
+
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    p = open_platform(settings)
+    stop = threading.Event()
+    try:
+        uvicorn.run(
+            build_app(p, stop),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+        )
+    finally:
+        stop.set()
+        p.close()
+
+
+# --- users and merchants -------------------------------------------------------------------
+@user_app.command("register")
+def user_register(
+    name: str,
+    id_number: str,
+    phone: str,
+    login_password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    pay_password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Register a real-name user."""
+    from qianbao.members import service as members
+
+    row = _run(
+        lambda p: members.register_user(
+            p, members.NewUser(name, id_number, phone, login_password, pay_password)
+        )
+    )
+    _show("user", members.public_user(row))
+
+
+@user_app.command("show")
+def user_show(user_id: str) -> None:
+    """A user and the wallet balance."""
+    from qianbao.members import service as members
+    from qianbao.payments import service as payments
+
+    _show(
+        "user",
+        _run(
+            lambda p: {
+                **members.public_user(members.get_user(p, user_id)),
+                "unit": p.unit_of(user_id),
+                **payments.balance(p, user_id),
+            }
+        ),
+    )
+
+
+@user_app.command("bind-card")
+def user_bind_card(user_id: str, card_no: str) -> None:
+    """Bind a bank card (the bank simulator confirms the holder)."""
+    from qianbao.members import service as members
+
+    _show("card", _run(lambda p: members.public_card(members.bind_card(p, user_id, card_no))))
+
+
+@merchant_app.command("create")
+def merchant_create(name: str, fee_rate: Annotated[str | None, typer.Option()] = None) -> None:
+    """Sign a merchant; prints its API key once."""
+    from decimal import Decimal
+
+    from qianbao.members import service as members
+
+    row, key = _run(
+        lambda p: members.create_merchant(p, name, Decimal(fee_rate) if fee_rate else None)
+    )
+    _show("merchant", {**dict(row), "api_key": key})
+
+
+@merchant_app.command("list")
+def merchant_list() -> None:
+    from qianbao.members import service as members
+
+    rows = _run(members.list_merchants)
+    table = Table("merchant_id", "name", "fee_rate", "status")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["fee_rate"], r["status"])
+    console.print(table)
+
+
+@merchant_app.command("balance")
+def merchant_balance(merchant_id: str) -> None:
+    from qianbao.payments import service as payments
+
+    _show("merchant balance", _run(lambda p: payments.merchant_balance(p, merchant_id)))
+
+
+@operator_app.command("create")
+def operator_create(
+    name: str, role: Annotated[str, typer.Option(help="admin | auditor")] = "auditor"
+) -> None:
+    """Create an operator; prints its API key once."""
+    from qianbao.members import service as members
+
+    row, key = _run(lambda p: members.create_operator(p, name, role))
+    _show("operator", {**dict(row), "api_key": key})
+
+
+# --- money -------------------------------------------------------------------------------------
+@app.command()
+def topup(user_id: str, card_id: str, amount: Amount, request_id: str) -> None:
+    """Top up a wallet from a bound card (yuan)."""
+    from qianbao.payments import service as payments
+
+    fen = _fen(amount)
+    _show(
+        "top-up",
+        _run(
+            lambda p: payments.public_bank_order(
+                payments.topup(p, user_id, card_id, fen, request_id)
+            )
+        ),
+    )
+
+
+@app.command()
+def withdraw(
+    user_id: str,
+    card_id: str,
+    amount: Amount,
+    request_id: str,
+    pay_password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Withdraw to a bound card (yuan); 0.1% above the free quota."""
+    from qianbao.payments import service as payments
+
+    fen = _fen(amount)
+    _show(
+        "withdrawal",
+        _run(
+            lambda p: payments.public_bank_order(
+                payments.withdraw(p, user_id, card_id, fen, request_id, pay_password)
+            )
+        ),
+    )
+
+
+@app.command()
+def transfer(
+    from_user: str,
+    to_user: str,
+    amount: Amount,
+    request_id: str,
+    pay_password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Transfer between users (yuan)."""
+    from qianbao.payments import service as payments
+
+    fen = _fen(amount)
+
+    def run(p: Platform) -> Any:
+        row = payments.transfer(p, from_user, to_user, fen, request_id, pay_password)
+        p.relay.drain()
+        return payments.public_transfer(row)
+
+    _show("transfer", _run(run))
+
+
+@app.command()
+def pay(
+    user_id: str,
+    merchant_id: str,
+    amount: Amount,
+    request_id: str,
+    pay_password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Pay a merchant (yuan)."""
+    from qianbao.payments import service as payments
+
+    fen = _fen(amount)
+
+    def run(p: Platform) -> Any:
+        row = payments.pay_merchant(p, user_id, merchant_id, fen, request_id, pay_password)
+        p.relay.drain()
+        return payments.public_payment(row)
+
+    _show("payment", _run(run))
+
+
+@app.command()
+def refund(merchant_id: str, payment_id: str, amount: Amount, request_id: str) -> None:
+    """Refund (part of) a payment as its merchant (yuan)."""
+    from qianbao.payments import service as payments
+
+    fen = _fen(amount)
+
+    def run(p: Platform) -> Any:
+        row = payments.refund(p, merchant_id, payment_id, fen, request_id)
+        p.relay.drain()
+        return payments.public_refund(row)
+
+    _show("refund", _run(run))
+
+
+@app.command()
+def balance(user_id: str) -> None:
+    """A user's wallet balance."""
+    from qianbao.payments import service as payments
+
+    _show("balance", _run(lambda p: payments.balance(p, user_id)))
+
+
+@app.command()
+def statement(user_id: str, limit: int = 20) -> None:
+    """A user's wallet statement with running balance."""
+    from qianbao.ledger import service as ledger
+    from qianbao.payments import service as payments
+
+    lines = _run(
+        lambda p: ledger.statement(p.db_for(user_id), payments.user_account(user_id), limit)
+    )
+    table = Table("posting", "kind", "ref", "amount", "balance after", title=f"statement {user_id}")
+    for line in lines:
+        table.add_row(
+            str(line["posting_id"]),
+            line["kind"],
+            line["ref"],
+            fen_to_yuan(line["amount_fen"]),
+            fen_to_yuan(line["balance_after_fen"]),
+        )
+    console.print(table)
+
+
+@ledger_app.command("check")
+def ledger_check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Prove the ledger sums to zero and every cached balance equals its postings."""
+    from qianbao.ledger.service import check_platform
+
+    def run(p: Platform) -> Any:
+        p.relay.drain()
+        return check_platform(p)
+
+    result = _run(run)
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "in_transit_fen": result.in_transit_fen,
+                    "units": [asdict(u) for u in result.units],
+                }
+            )
+        )
+    else:
+        table = Table(
+            "unit",
+            "accounts",
+            "Σ postings (fen)",
+            "mismatched",
+            "unbalanced",
+            "negative",
+            "ok",
+            title="ledger check",
+        )
+        for u in result.units:
+            table.add_row(
+                str(u.unit),
+                str(u.accounts),
+                str(u.postings_sum_fen),
+                str(len(u.mismatched)),
+                str(len(u.unbalanced_vouchers)),
+                str(len(u.negative)),
+                "[green]yes[/green]" if u.ok else "[red]NO[/red]",
+            )
+        console.print(table)
+        console.print(f"money in transit between units: {result.in_transit_fen} fen")
+    if not result.ok or result.in_transit_fen:
+        raise typer.Exit(1)
+
+
+@app.command("resolve-bank")
+def resolve_bank(older_than_s: int = 0) -> None:
+    """Query the bank about pending top-ups and withdrawals."""
+    from qianbao.payments import service as payments
+
+    n = _run(lambda p: payments.resolve_pending_bank_orders(p, older_than_s * 1000))
+    console.print(f"resolved {n} order(s)")

@@ -63,8 +63,12 @@ class BankSimulator:
 
     def balance_fen(self, account_no: str = RESERVE) -> int:
         with self.db.read() as tx:
-            return int(tx.scalar("SELECT balance_fen FROM bank_accounts WHERE account_no = :n",
-                                 {"n": account_no}) or 0)
+            return int(
+                tx.scalar(
+                    "SELECT balance_fen FROM bank_accounts WHERE account_no = :n", {"n": account_no}
+                )
+                or 0
+            )
 
     # --- the gateway ---------------------------------------------------------------------------
     def verify_card(self, card_no: str, holder_name: str) -> None:
@@ -85,7 +89,9 @@ class BankSimulator:
     def query(self, request_id: str) -> str:
         self._sleep()
         with self.db.read() as tx:
-            row = tx.one("SELECT status FROM bank_requests WHERE request_id = :r", {"r": request_id})
+            row = tx.one(
+                "SELECT status FROM bank_requests WHERE request_id = :r", {"r": request_id}
+            )
         return str(row["status"]) if row else UNKNOWN
 
     def _sleep(self) -> None:
@@ -106,11 +112,14 @@ class BankSimulator:
             raise ChannelTimeout(f"{self.code} did not answer {request_id}")
         return status
 
-    def _process(self, kind: str, request_id: str, card_no: str, amount_fen: int,
-                 refuse: bool) -> str:
+    def _process(
+        self, kind: str, request_id: str, card_no: str, amount_fen: int, refuse: bool
+    ) -> str:
         source, target = (card_no, RESERVE) if kind == "charge" else (RESERVE, card_no)
         with self._lock, self.db.transaction() as tx:
-            seen = tx.one("SELECT status FROM bank_requests WHERE request_id = :r", {"r": request_id})
+            seen = tx.one(
+                "SELECT status FROM bank_requests WHERE request_id = :r", {"r": request_id}
+            )
             if seen is not None:
                 return str(seen["status"])
             reason = "declined by the bank" if refuse else ""
@@ -128,8 +137,15 @@ class BankSimulator:
             status = FAILED if reason else SUCCEEDED
             tx.execute(
                 "INSERT INTO bank_requests VALUES (:r, :k, :n, :a, :s, :why, :at)",
-                {"r": request_id, "k": kind, "n": card_no, "a": amount_fen, "s": status,
-                 "why": reason, "at": clock.now_ms()},
+                {
+                    "r": request_id,
+                    "k": kind,
+                    "n": card_no,
+                    "a": amount_fen,
+                    "s": status,
+                    "why": reason,
+                    "at": clock.now_ms(),
+                },
             )
         return status
 

@@ -29,7 +29,10 @@ SUBJECTS: dict[str, Subject] = {
     for s in [
         Subject("user_balance", "用户余额 user wallet balances", "liability", no_negative=True),
         Subject(
-            "merchant_balance", "商户余额 merchant settlement", "liability", no_negative=True,
+            "merchant_balance",
+            "商户余额 merchant settlement",
+            "liability",
+            no_negative=True,
             hot=True,
         ),
         Subject("withdrawal_clearing", "提现在途 withdrawals sent to banks", "liability"),

@@ -9,7 +9,7 @@ once per batch, just before the batch commits; a command that fails drops what i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +110,8 @@ def _guarded_decrease(tx: Tx, account: str, subject: Subject, amount_fen: int) -
     raise InsufficientBalance(f"not enough available balance in {subject.code}")
 
 
-def post(
-    ctx: WriteContext, kind: str, ref: str, legs: Iterable[Leg], memo: str = ""
-) -> str:
-    """Book one balanced voucher; returns its id. Raises before anything is written if unbalanced."""
+def post(ctx: WriteContext, kind: str, ref: str, legs: Iterable[Leg], memo: str = "") -> str:
+    """Book one balanced voucher and return its id; an unbalanced one is refused first."""
     legs = [(a, int(x)) for a, x in legs if x]
     if sum(x for _, x in legs) != 0 or not legs:
         raise AssertionError(f"voucher {kind} for {ref} does not balance: {legs}")
@@ -147,9 +145,18 @@ def open_account(tx: Tx, account: str, owner_id: str) -> None:
     tx.execute(
         "INSERT INTO accounts (id, subject, owner_id, balance_fen, hold_fen, created_at_ms)"
         " VALUES (:id, :subject, :owner, 0, 0, :now) ON CONFLICT (id) DO NOTHING",
-        {"id": account, "subject": subject_of(account).code, "owner": owner_id,
-         "now": clock.now_ms()},
+        {
+            "id": account,
+            "subject": subject_of(account).code,
+            "owner": owner_id,
+            "now": clock.now_ms(),
+        },
     )
+
+
+def opener(account: str, owner_id: str) -> Callable[[WriteContext], None]:
+    """A writer command that opens ``account`` if it does not exist yet."""
+    return lambda ctx: open_account(ctx.tx, account, owner_id)
 
 
 # --- holds (frozen amounts) -------------------------------------------------------------------
@@ -159,7 +166,8 @@ def place_hold(ctx: WriteContext, account: str, amount_fen: int, ref: str) -> st
     staged: _Staged = ctx.state("ledger", _Staged)
     staged.flush_credit(ctx.tx, account)
     if not ctx.tx.execute(
-        "UPDATE accounts SET hold_fen = hold_fen + :a WHERE id = :id AND balance_fen - hold_fen >= :a",
+        "UPDATE accounts SET hold_fen = hold_fen + :a"
+        " WHERE id = :id AND balance_fen - hold_fen >= :a",
         {"a": amount_fen, "id": account},
     ):
         raise InsufficientBalance("not enough available balance to freeze")
@@ -198,7 +206,9 @@ def get_account(db: Database, account: str) -> Row:
     return row
 
 
-def statement(db: Database, account: str, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+def statement(
+    db: Database, account: str, limit: int = 50, before_id: int | None = None
+) -> list[dict[str, Any]]:
     """Postings of ``account``, newest first, each with the running balance after it."""
     side = subject_of(account).side
     with db.read() as tx:
@@ -234,8 +244,9 @@ class LedgerCheck:
 
     @property
     def ok(self) -> bool:
-        return not (self.postings_sum_fen or self.mismatched or self.unbalanced_vouchers
-                    or self.negative)
+        return not (
+            self.postings_sum_fen or self.mismatched or self.unbalanced_vouchers or self.negative
+        )
 
 
 def check_unit(unit: int, db: Database) -> LedgerCheck:
@@ -244,7 +255,9 @@ def check_unit(unit: int, db: Database) -> LedgerCheck:
         total = int(tx.scalar("SELECT COALESCE(SUM(amount_fen), 0) AS s FROM postings") or 0)
         sums = {
             r["account_id"]: int(r["s"])
-            for r in tx.all("SELECT account_id, SUM(amount_fen) AS s FROM postings GROUP BY account_id")
+            for r in tx.all(
+                "SELECT account_id, SUM(amount_fen) AS s FROM postings GROUP BY account_id"
+            )
         }
         accounts = tx.all("SELECT id, subject, balance_fen, hold_fen FROM accounts")
         unbalanced = [

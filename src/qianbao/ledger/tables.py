@@ -33,8 +33,12 @@ vouchers = sa.Table(
 postings = sa.Table(
     "postings",
     unit_metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     ident("voucher_id", nullable=False),
     sa.Column("account_id", sa.String(80), nullable=False),
     sa.Column("amount_fen", Money, nullable=False),

@@ -9,8 +9,42 @@ from qianbao.platform.errors import InvalidArgument
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_PROVINCES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45,
-              46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82}
+_PROVINCES = {
+    11,
+    12,
+    13,
+    14,
+    15,
+    21,
+    22,
+    23,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    41,
+    42,
+    43,
+    44,
+    45,
+    46,
+    50,
+    51,
+    52,
+    53,
+    54,
+    61,
+    62,
+    63,
+    64,
+    65,
+    71,
+    81,
+    82,
+}
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 ADULT_AGE_YEARS = 18
 
@@ -23,9 +57,14 @@ def check_digit(first17: str) -> str:
 def parse_id_number(id_number: str, today: date) -> date:
     """Validate an 18-character resident ID; returns the birth date. Raises InvalidArgument."""
     value = id_number.strip().upper()
-    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
-        raise InvalidArgument("ID number must be 17 digits and a check digit or X",
-                              code="ID_NUMBER_INVALID")
+    if (
+        len(value) != 18
+        or not value[:17].isdigit()
+        or not (value[17].isdigit() or value[17] == "X")
+    ):
+        raise InvalidArgument(
+            "ID number must be 17 digits and a check digit or X", code="ID_NUMBER_INVALID"
+        )
     if int(value[:2]) not in _PROVINCES:
         raise InvalidArgument("ID number has an unknown province code", code="ID_NUMBER_INVALID")
     if check_digit(value[:17]) != value[17]:
@@ -33,8 +72,9 @@ def parse_id_number(id_number: str, today: date) -> date:
     try:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
-        raise InvalidArgument("ID number has an impossible birth date",
-                              code="ID_NUMBER_INVALID") from exc
+        raise InvalidArgument(
+            "ID number has an impossible birth date", code="ID_NUMBER_INVALID"
+        ) from exc
     if birth > today:
         raise InvalidArgument("ID number has a birth date in the future", code="ID_NUMBER_INVALID")
     return birth
@@ -52,8 +92,9 @@ def make_id_number(region6: str, birth: date, seq3: int) -> str:
 
 def check_phone(phone: str) -> str:
     if not _PHONE.match(phone):
-        raise InvalidArgument("phone must be a mainland mobile number (11 digits, 1[3-9]…)",
-                              code="PHONE_INVALID")
+        raise InvalidArgument(
+            "phone must be a mainland mobile number (11 digits, 1[3-9]…)", code="PHONE_INVALID"
+        )
     return phone
 
 

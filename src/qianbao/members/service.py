@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
 from qianbao.ledger.chart import account_id
-from qianbao.ledger.service import open_account
+from qianbao.ledger.service import opener
 from qianbao.members.identity import (
     ADULT_AGE_YEARS,
     age_years,
@@ -51,14 +51,17 @@ def _sha256(text: str) -> str:
 
 def _check_login_password(password: str) -> None:
     if not 8 <= len(password) <= 64 or password.isdigit() or password.isalpha():
-        raise InvalidArgument("login password must be 8–64 characters with letters and digits",
-                              code="PASSWORD_TOO_WEAK")
+        raise InvalidArgument(
+            "login password must be 8–64 characters with letters and digits",
+            code="PASSWORD_TOO_WEAK",
+        )
 
 
 def _check_pay_password(password: str) -> None:
     if len(password) != 6 or not password.isdigit() or len(set(password)) == 1:
-        raise InvalidArgument("payment password must be 6 digits, not all the same",
-                              code="PAY_PASSWORD_INVALID")
+        raise InvalidArgument(
+            "payment password must be 6 digits, not all the same", code="PAY_PASSWORD_INVALID"
+        )
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,14 @@ def register_user(p: Platform, new: NewUser) -> Row:
     phone = check_phone(new.phone)
     _check_login_password(new.login_password)
     _check_pay_password(new.pay_password)
-    id_hash = hmac.new(p.settings.secret_key.encode(), new.id_number.upper().encode(),
-                       "sha256").hexdigest()
+    id_hash = hmac.new(
+        p.settings.secret_key.encode(), new.id_number.upper().encode(), "sha256"
+    ).hexdigest()
     user_id = new_id(bucket_for_key(phone))
-    login_hash, pay_hash = _hash_password(p, new.login_password), _hash_password(p, new.pay_password)
+    login_hash, pay_hash = (
+        _hash_password(p, new.login_password),
+        _hash_password(p, new.pay_password),
+    )
     with p.global_db.transaction() as tx:
         clash = tx.one(
             "SELECT phone FROM users WHERE phone = :phone OR id_number_hash = :h",
@@ -112,19 +119,25 @@ def register_user(p: Platform, new: NewUser) -> Row:
             " login_locked_until_ms, pay_failures, pay_locked_until_ms, status, created_at_ms)"
             " VALUES (:id, :name, :h, :masked, :birth, :phone, :lh, :ph, :kyc, 0, 0, 0, 0, 0,"
             " 'ACTIVE', :now)",
-            {"id": user_id, "name": name, "h": id_hash,
-             "masked": mask_id_number(new.id_number.upper()), "birth": birth.isoformat(),
-             "phone": phone, "lh": login_hash, "ph": pay_hash, "kyc": KYC_BASIC,
-             "now": clock.now_ms()},
+            {
+                "id": user_id,
+                "name": name,
+                "h": id_hash,
+                "masked": mask_id_number(new.id_number.upper()),
+                "birth": birth.isoformat(),
+                "phone": phone,
+                "lh": login_hash,
+                "ph": pay_hash,
+                "kyc": KYC_BASIC,
+                "now": clock.now_ms(),
+            },
         )
     open_user_accounts(p, user_id)
     return get_user(p, user_id)
 
 
 def open_user_accounts(p: Platform, user_id: str) -> None:
-    p.writer_for(user_id).submit(
-        lambda ctx: open_account(ctx.tx, account_id("user_balance", user_id), user_id)
-    )
+    p.writer_for(user_id).submit(opener(account_id("user_balance", user_id), user_id))
 
 
 def get_user(p: Platform, user_id: str) -> Row:
@@ -147,14 +160,18 @@ def _verify_with_lockout(p: Platform, user: Row, password: str, kind: str) -> No
     """Verify ``kind`` ('login' or 'pay'); too many failures lock that credential for a while."""
     now_ms = clock.now_ms()
     if user[f"{kind}_locked_until_ms"] > now_ms:
-        raise Forbidden(f"{kind} password locked after too many failures, try later",
-                        code=f"{kind.upper()}_PASSWORD_LOCKED")
+        raise Forbidden(
+            f"{kind} password locked after too many failures, try later",
+            code=f"{kind.upper()}_PASSWORD_LOCKED",
+        )
     s = p.settings
     try:
         _hasher(s.password_time_cost, s.password_memory_kib).verify(user[f"{kind}_hash"], password)
     except VerificationError:
         failures = user[f"{kind}_failures"] + 1
-        locked_until = now_ms + s.password_lock_minutes * 60_000 if failures >= s.password_max_failures else 0
+        locked_until = (
+            now_ms + s.password_lock_minutes * 60_000 if failures >= s.password_max_failures else 0
+        )
         with p.global_db.transaction() as tx:
             tx.execute(
                 f"UPDATE users SET {kind}_failures = :f, {kind}_locked_until_ms = :until"
@@ -182,8 +199,11 @@ def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
     with p.global_db.transaction() as tx:
         tx.execute(
             "INSERT INTO user_tokens (token_hash, user_id, expires_at_ms) VALUES (:h, :u, :exp)",
-            {"h": _sha256(token), "u": user["id"],
-             "exp": clock.now_ms() + p.settings.token_ttl_minutes * 60_000},
+            {
+                "h": _sha256(token),
+                "u": user["id"],
+                "exp": clock.now_ms() + p.settings.token_ttl_minutes * 60_000,
+            },
         )
     return token, user
 
@@ -217,8 +237,10 @@ def set_password_free_limit(p: Platform, user_id: str, limit_fen: int, pay_passw
         raise InvalidArgument("password-free limit must be 0–2000.00 CNY")
     _verify_with_lockout(p, get_user(p, user_id), pay_password, "pay")
     with p.global_db.transaction() as tx:
-        tx.execute("UPDATE users SET password_free_limit_fen = :l WHERE id = :id",
-                   {"l": limit_fen, "id": user_id})
+        tx.execute(
+            "UPDATE users SET password_free_limit_fen = :l WHERE id = :id",
+            {"l": limit_fen, "id": user_id},
+        )
 
 
 # --- bank cards ----------------------------------------------------------------------------
@@ -237,27 +259,42 @@ def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK")
             "INSERT INTO bank_cards (id, user_id, channel, card_no, card_masked, status,"
             " created_at_ms) VALUES (:id, :u, :ch, :no, :masked, 'BOUND', :now)"
             " ON CONFLICT (user_id, card_no) DO NOTHING",
-            {"id": card_id, "u": user_id, "ch": channel, "no": card_no,
-             "masked": card_no[:4] + " **** " + card_no[-4:], "now": clock.now_ms()},
+            {
+                "id": card_id,
+                "u": user_id,
+                "ch": channel,
+                "no": card_no,
+                "masked": card_no[:4] + " **** " + card_no[-4:],
+                "now": clock.now_ms(),
+            },
         )
-        tx.execute("UPDATE users SET kyc_level = :l WHERE id = :id AND kyc_level < :l",
-                   {"l": KYC_CARD_VERIFIED, "id": user_id})
-        row = tx.one("SELECT * FROM bank_cards WHERE user_id = :u AND card_no = :no",
-                     {"u": user_id, "no": card_no})
+        tx.execute(
+            "UPDATE users SET kyc_level = :l WHERE id = :id AND kyc_level < :l",
+            {"l": KYC_CARD_VERIFIED, "id": user_id},
+        )
+        row = tx.one(
+            "SELECT * FROM bank_cards WHERE user_id = :u AND card_no = :no",
+            {"u": user_id, "no": card_no},
+        )
     assert row is not None
     return row
 
 
 def list_cards(p: Platform, user_id: str) -> list[Row]:
     with p.global_db.read() as tx:
-        return tx.all("SELECT * FROM bank_cards WHERE user_id = :u AND status = 'BOUND'"
-                      " ORDER BY created_at_ms", {"u": user_id})
+        return tx.all(
+            "SELECT * FROM bank_cards WHERE user_id = :u AND status = 'BOUND'"
+            " ORDER BY created_at_ms",
+            {"u": user_id},
+        )
 
 
 def get_card(p: Platform, user_id: str, card_id: str) -> Row:
     with p.global_db.read() as tx:
-        row = tx.one("SELECT * FROM bank_cards WHERE id = :id AND user_id = :u AND status = 'BOUND'",
-                     {"id": card_id, "u": user_id})
+        row = tx.one(
+            "SELECT * FROM bank_cards WHERE id = :id AND user_id = :u AND status = 'BOUND'",
+            {"id": card_id, "u": user_id},
+        )
     if row is None:
         raise NotFound("no such bound card", code="CARD_NOT_FOUND")
     return row
@@ -290,7 +327,7 @@ def parse_rate(text: str | Decimal) -> Decimal:
 
 
 def create_merchant(p: Platform, name: str, fee_rate: Decimal | None = None) -> tuple[Row, str]:
-    """A merchant with a contract fee rate, a settlement sub-account in every unit and an API key."""
+    """A merchant with a contract fee rate, a sub-account in every unit and an API key."""
     name = name.strip()
     if not 2 <= len(name) <= 80:
         raise InvalidArgument("merchant name must be 2–80 characters")
@@ -306,8 +343,7 @@ def create_merchant(p: Platform, name: str, fee_rate: Decimal | None = None) -> 
         )
         api_key = _new_key(tx, "merchant", merchant_id)
     for unit, writer in enumerate(p.writers):
-        writer.submit(lambda ctx, u=unit: open_account(
-            ctx.tx, merchant_account(merchant_id, u), merchant_id))
+        writer.submit(opener(merchant_account(merchant_id, unit), merchant_id))
     return get_merchant(p, merchant_id), api_key
 
 
@@ -375,7 +411,9 @@ class Principal:
 def principal_for_key(p: Platform, api_key: str) -> Principal:
     key_id, _, secret = api_key.partition(".")
     with p.global_db.read() as tx:
-        row = tx.one("SELECT * FROM api_keys WHERE key_id = :k AND status = 'ACTIVE'", {"k": key_id})
+        row = tx.one(
+            "SELECT * FROM api_keys WHERE key_id = :k AND status = 'ACTIVE'", {"k": key_id}
+        )
         if row is None or not hmac.compare_digest(row["secret_hash"], _sha256(secret)):
             raise Unauthorized("API key unknown or wrong", code="API_KEY_INVALID")
         role = ""

@@ -31,7 +31,9 @@ def check_per_payment(kyc_level: int, amount_fen: int) -> Limits:
     if amount_fen > limits.per_payment_fen:
         raise LimitExceeded(
             f"amount exceeds the per-payment limit of {limits.per_payment_fen} fen for KYC level"
-            f" {kyc_level}", code="SINGLE_LIMIT_EXCEEDED")
+            f" {kyc_level}",
+            code="SINGLE_LIMIT_EXCEEDED",
+        )
     return limits
 
 
@@ -40,8 +42,13 @@ def count_daily(ctx: WriteContext, owner_id: str, amount_fen: int, limits: Limit
         "INSERT INTO daily_spend (owner_id, day, spent_fen) VALUES (:o, :d, :a)"
         " ON CONFLICT (owner_id, day) DO UPDATE SET spent_fen = daily_spend.spent_fen + :a"
         " WHERE daily_spend.spent_fen + :a <= :limit",
-        {"o": owner_id, "d": clock.today().isoformat(), "a": amount_fen,
-         "limit": limits.per_day_fen},
+        {
+            "o": owner_id,
+            "d": clock.today().isoformat(),
+            "a": amount_fen,
+            "limit": limits.per_day_fen,
+        },
     ):
-        raise LimitExceeded(f"daily limit of {limits.per_day_fen} fen reached",
-                            code="DAILY_LIMIT_EXCEEDED")
+        raise LimitExceeded(
+            f"daily limit of {limits.per_day_fen} fen reached", code="DAILY_LIMIT_EXCEEDED"
+        )

@@ -25,12 +25,15 @@ from qianbao.platform.writer import WriteContext
 
 log = logging.getLogger("qianbao.payments")
 
-BANK_ORDER = StateMachine("bank order", "bank_orders",
-                          {"PENDING": {"SUCCEEDED", "FAILED"}})
-PAYMENT = StateMachine("payment", "payments", {
-    "SUCCEEDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
-    "PARTIALLY_REFUNDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
-})
+BANK_ORDER = StateMachine("bank order", "bank_orders", {"PENDING": {"SUCCEEDED", "FAILED"}})
+PAYMENT = StateMachine(
+    "payment",
+    "payments",
+    {
+        "SUCCEEDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
+        "PARTIALLY_REFUNDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
+    },
+)
 
 
 def check_amount(p: Platform, amount_fen: Any) -> int:
@@ -56,24 +59,33 @@ def _load(tx: Tx, table: str, row_id: str) -> Row:
 
 # --- top-up and withdrawal through a bank channel ----------------------------------------------
 def public_bank_order(row: Row) -> dict[str, Any]:
-    return {"order_id": row["id"], "kind": row["kind"], "user_id": row["user_id"],
-            "card_id": row["card_id"], "amount_fen": row["amount_fen"], "fee_fen": row["fee_fen"],
-            "status": row["status"], "created_at_ms": row["created_at_ms"]}
+    return {
+        "order_id": row["id"],
+        "kind": row["kind"],
+        "user_id": row["user_id"],
+        "card_id": row["card_id"],
+        "amount_fen": row["amount_fen"],
+        "fee_fen": row["fee_fen"],
+        "status": row["status"],
+        "created_at_ms": row["created_at_ms"],
+    }
 
 
 def _withdraw_fee(p: Platform, tx: Tx, user_id: str, amount_fen: int) -> tuple[int, int]:
     """(fee, free quota used): 0.1% above the lifetime free quota, at least the minimum fee."""
     s = p.settings
-    used = int(tx.scalar("SELECT used_fen FROM withdraw_quota WHERE user_id = :u",
-                         {"u": user_id}) or 0)
+    used = int(
+        tx.scalar("SELECT used_fen FROM withdraw_quota WHERE user_id = :u", {"u": user_id}) or 0
+    )
     free_part = max(0, min(amount_fen, s.withdraw_free_quota_fen - used))
     feeable = amount_fen - free_part
     fee = max(apply_rate(feeable, s.withdraw_fee_rate), s.withdraw_min_fee_fen) if feeable else 0
     return fee, free_part
 
 
-def _open_bank_order(p: Platform, kind: str, user_id: str, card_id: str, amount_fen: int,
-                     request_id: str) -> Row:
+def _open_bank_order(
+    p: Platform, kind: str, user_id: str, card_id: str, amount_fen: int, request_id: str
+) -> Row:
     card = members.get_card(p, user_id, card_id)
     request = {"kind": kind, "card_id": card_id, "amount_fen": amount_fen}
     order_id = new_id(bucket_of(user_id))
@@ -86,19 +98,34 @@ def _open_bank_order(p: Platform, kind: str, user_id: str, card_id: str, amount_
         fee, free_used = 0, 0
         if kind == "WITHDRAW":
             fee, free_used = _withdraw_fee(p, tx, user_id, amount_fen)
-            post(ctx, "withdraw", order_id, [
-                debit(user_account(user_id), amount_fen + fee),
-                credit(unit_account("withdrawal_clearing", ctx.unit), amount_fen),
-                credit(unit_account("fee_income", ctx.unit), fee),
-            ])
+            post(
+                ctx,
+                "withdraw",
+                order_id,
+                [
+                    debit(user_account(user_id), amount_fen + fee),
+                    credit(unit_account("withdrawal_clearing", ctx.unit), amount_fen),
+                    credit(unit_account("fee_income", ctx.unit), fee),
+                ],
+            )
             _add_quota(tx, user_id, free_used)
         now = clock.now_ms()
         tx.execute(
             "INSERT INTO bank_orders (id, kind, user_id, card_id, card_no, channel, amount_fen,"
             " fee_fen, free_quota_used_fen, status, created_at_ms, updated_at_ms) VALUES"
             " (:id, :kind, :u, :card, :no, :ch, :a, :fee, :free, 'PENDING', :now, :now)",
-            {"id": order_id, "kind": kind, "u": user_id, "card": card_id, "no": card["card_no"],
-             "ch": card["channel"], "a": amount_fen, "fee": fee, "free": free_used, "now": now},
+            {
+                "id": order_id,
+                "kind": kind,
+                "u": user_id,
+                "card": card_id,
+                "no": card["card_no"],
+                "ch": card["channel"],
+                "a": amount_fen,
+                "fee": fee,
+                "free": free_used,
+                "now": now,
+            },
         )
         return _load(tx, "bank_orders", order_id)
 
@@ -137,8 +164,10 @@ def _settle(ctx: WriteContext, order_id: str, outcome: str) -> Row:
     if order["status"] != "PENDING":
         return order
     if outcome == UNKNOWN:  # remember that the bank has been asked once
-        tx.execute("UPDATE bank_orders SET updated_at_ms = :now WHERE id = :id",
-                   {"now": max(clock.now_ms(), order["created_at_ms"] + 1), "id": order_id})
+        tx.execute(
+            "UPDATE bank_orders SET updated_at_ms = :now WHERE id = :id",
+            {"now": max(clock.now_ms(), order["created_at_ms"] + 1), "id": order_id},
+        )
         return _load(tx, "bank_orders", order_id)
     reserve = unit_account("bank_reserve", ctx.unit, order["channel"])
     clearing = unit_account("withdrawal_clearing", ctx.unit)
@@ -149,11 +178,16 @@ def _settle(ctx: WriteContext, order_id: str, outcome: str) -> Row:
     elif order["kind"] == "WITHDRAW" and outcome == SUCCEEDED:
         post(ctx, "withdraw.paid", order_id, [debit(clearing, amount), credit(reserve, amount)])
     elif order["kind"] == "WITHDRAW" and outcome == FAILED:
-        post(ctx, "withdraw.reversal", order_id, [
-            debit(clearing, amount),
-            debit(unit_account("fee_income", ctx.unit), fee),
-            credit(user, amount + fee),
-        ])
+        post(
+            ctx,
+            "withdraw.reversal",
+            order_id,
+            [
+                debit(clearing, amount),
+                debit(unit_account("fee_income", ctx.unit), fee),
+                credit(user, amount + fee),
+            ],
+        )
         _add_quota(tx, order["user_id"], -order["free_quota_used_fen"])
     BANK_ORDER.move(tx, order_id, "PENDING", outcome)
     return _load(tx, "bank_orders", order_id)
@@ -165,8 +199,9 @@ def topup(p: Platform, user_id: str, card_id: str, amount_fen: int, request_id: 
     return _drive(p, _open_bank_order(p, "TOPUP", user_id, card_id, amount_fen, request_id))
 
 
-def withdraw(p: Platform, user_id: str, card_id: str, amount_fen: int, request_id: str,
-             pay_password: str) -> Row:
+def withdraw(
+    p: Platform, user_id: str, card_id: str, amount_fen: int, request_id: str, pay_password: str
+) -> Row:
     """提现: debits balance and fee at once; a failed payout is reversed in full."""
     check_amount(p, amount_fen)
     members.authorize_payment(p, user_id, amount_fen, pay_password)
@@ -192,9 +227,11 @@ def resolve_pending_bank_orders(p: Platform, older_than_ms: int = 0) -> int:
     done = 0
     for db in p.units:
         with db.read() as tx:
-            pending = tx.all("SELECT * FROM bank_orders WHERE status = 'PENDING'"
-                             " AND created_at_ms <= :c ORDER BY created_at_ms LIMIT 1000",
-                             {"c": cutoff})
+            pending = tx.all(
+                "SELECT * FROM bank_orders WHERE status = 'PENDING'"
+                " AND created_at_ms <= :c ORDER BY created_at_ms LIMIT 1000",
+                {"c": cutoff},
+            )
         for order in pending:
             done += _drive(p, order)["status"] != "PENDING"
     return done
@@ -202,14 +239,27 @@ def resolve_pending_bank_orders(p: Platform, older_than_ms: int = 0) -> int:
 
 # --- transfers between users ---------------------------------------------------------------------
 def public_transfer(row: Row) -> dict[str, Any]:
-    return {"transfer_id": row["id"], "from_user_id": row["from_user_id"],
-            "to_user_id": row["to_user_id"], "amount_fen": row["amount_fen"],
-            "cross_unit": bool(row["cross_unit"]), "memo": row["memo"], "status": row["status"],
-            "created_at_ms": row["created_at_ms"]}
+    return {
+        "transfer_id": row["id"],
+        "from_user_id": row["from_user_id"],
+        "to_user_id": row["to_user_id"],
+        "amount_fen": row["amount_fen"],
+        "cross_unit": bool(row["cross_unit"]),
+        "memo": row["memo"],
+        "status": row["status"],
+        "created_at_ms": row["created_at_ms"],
+    }
 
 
-def transfer(p: Platform, from_user: str, to_user: str, amount_fen: int, request_id: str,
-             pay_password: str | None, memo: str = "") -> Row:
+def transfer(
+    p: Platform,
+    from_user: str,
+    to_user: str,
+    amount_fen: int,
+    request_id: str,
+    pay_password: str | None,
+    memo: str = "",
+) -> Row:
     """转账 (free). Across units: debit here against in-transit, credit there by message."""
     check_amount(p, amount_fen)
     if from_user == to_user:
@@ -228,23 +278,50 @@ def transfer(p: Platform, from_user: str, to_user: str, amount_fen: int, request
             return _load(tx, "transfers", first)
         count_daily(ctx, from_user, amount_fen, limits)
         if source == target:
-            post(ctx, "transfer", transfer_id,
-                 [debit(user_account(from_user), amount_fen), credit(user_account(to_user), amount_fen)])
+            post(
+                ctx,
+                "transfer",
+                transfer_id,
+                [
+                    debit(user_account(from_user), amount_fen),
+                    credit(user_account(to_user), amount_fen),
+                ],
+            )
         else:
-            post(ctx, "transfer.out", transfer_id, [
-                debit(user_account(from_user), amount_fen),
-                credit(in_transit(source, target), amount_fen),
-            ])
-            messages.send(ctx, target, "transfer.credit", {
-                "transfer_id": transfer_id, "to_user_id": to_user, "amount_fen": amount_fen,
-                "source_unit": source})
+            post(
+                ctx,
+                "transfer.out",
+                transfer_id,
+                [
+                    debit(user_account(from_user), amount_fen),
+                    credit(in_transit(source, target), amount_fen),
+                ],
+            )
+            messages.send(
+                ctx,
+                target,
+                "transfer.credit",
+                {
+                    "transfer_id": transfer_id,
+                    "to_user_id": to_user,
+                    "amount_fen": amount_fen,
+                    "source_unit": source,
+                },
+            )
         now = clock.now_ms()
         tx.execute(
             "INSERT INTO transfers (id, from_user_id, to_user_id, amount_fen, cross_unit, memo,"
             " status, created_at_ms, updated_at_ms) VALUES (:id, :f, :t, :a, :x, :m, 'SUCCEEDED',"
             " :now, :now)",
-            {"id": transfer_id, "f": from_user, "t": to_user, "a": amount_fen,
-             "x": source != target, "m": memo[:100], "now": now},
+            {
+                "id": transfer_id,
+                "f": from_user,
+                "t": to_user,
+                "a": amount_fen,
+                "x": source != target,
+                "m": memo[:100],
+                "now": now,
+            },
         )
         return _load(tx, "transfers", transfer_id)
 
@@ -253,28 +330,49 @@ def transfer(p: Platform, from_user: str, to_user: str, amount_fen: int, request
 
 @messages.consumer("transfer.credit")
 def _credit_transfer(ctx: WriteContext, payload: dict[str, Any]) -> None:
-    post(ctx, "transfer.in", payload["transfer_id"], [
-        debit(in_transit(ctx.unit, payload["source_unit"]), payload["amount_fen"]),
-        credit(user_account(payload["to_user_id"]), payload["amount_fen"]),
-    ])
+    post(
+        ctx,
+        "transfer.in",
+        payload["transfer_id"],
+        [
+            debit(in_transit(ctx.unit, payload["source_unit"]), payload["amount_fen"]),
+            credit(user_account(payload["to_user_id"]), payload["amount_fen"]),
+        ],
+    )
 
 
 @messages.checker("transfer.credit")
 def _transfer_committed(tx: Tx, payload: dict[str, Any]) -> bool:
-    return tx.one("SELECT 1 AS x FROM transfers WHERE id = :id",
-                  {"id": payload["transfer_id"]}) is not None
+    return (
+        tx.one("SELECT 1 AS x FROM transfers WHERE id = :id", {"id": payload["transfer_id"]})
+        is not None
+    )
 
 
 # --- paying a merchant (即时到账) and refunds ------------------------------------------------
 def public_payment(row: Row) -> dict[str, Any]:
-    return {"payment_id": row["id"], "payer_id": row["payer_id"],
-            "merchant_id": row["merchant_id"], "amount_fen": row["amount_fen"],
-            "fee_fen": row["fee_fen"], "refunded_fen": row["refunded_fen"], "memo": row["memo"],
-            "status": row["status"], "created_at_ms": row["created_at_ms"]}
+    return {
+        "payment_id": row["id"],
+        "payer_id": row["payer_id"],
+        "merchant_id": row["merchant_id"],
+        "amount_fen": row["amount_fen"],
+        "fee_fen": row["fee_fen"],
+        "refunded_fen": row["refunded_fen"],
+        "memo": row["memo"],
+        "status": row["status"],
+        "created_at_ms": row["created_at_ms"],
+    }
 
 
-def pay_merchant(p: Platform, payer_id: str, merchant_id: str, amount_fen: int, request_id: str,
-                 pay_password: str | None = None, memo: str = "") -> Row:
+def pay_merchant(
+    p: Platform,
+    payer_id: str,
+    merchant_id: str,
+    amount_fen: int,
+    request_id: str,
+    pay_password: str | None = None,
+    memo: str = "",
+) -> Row:
     """Instant payment: the merchant is credited at once, minus its contract fee."""
     check_amount(p, amount_fen)
     merchant = members.get_merchant_cached(p, merchant_id)
@@ -293,35 +391,78 @@ def pay_merchant(p: Platform, payer_id: str, merchant_id: str, amount_fen: int, 
         if first is not None:
             return _load(tx, "payments", first)
         count_daily(ctx, payer_id, amount_fen, limits)
-        post(ctx, "payment", payment_id, [
-            debit(user_account(payer_id), amount_fen),
-            credit(members.merchant_account(merchant_id, ctx.unit), amount_fen - fee),
-            credit(unit_account("fee_income", ctx.unit), fee),
-        ])
+        post(
+            ctx,
+            "payment",
+            payment_id,
+            [
+                debit(user_account(payer_id), amount_fen),
+                credit(members.merchant_account(merchant_id, ctx.unit), amount_fen - fee),
+                credit(unit_account("fee_income", ctx.unit), fee),
+            ],
+        )
         now = clock.now_ms()
         tx.execute(
             "INSERT INTO payments (id, payer_id, merchant_id, amount_fen, fee_fen, refunded_fen,"
             " fee_refunded_fen, memo, status, created_at_ms, updated_at_ms) VALUES (:id, :payer,"
             " :m, :a, :fee, 0, 0, :memo, 'SUCCEEDED', :now, :now)",
-            {"id": payment_id, "payer": payer_id, "m": merchant_id, "a": amount_fen, "fee": fee,
-             "memo": memo[:100], "now": now},
+            {
+                "id": payment_id,
+                "payer": payer_id,
+                "m": merchant_id,
+                "a": amount_fen,
+                "fee": fee,
+                "memo": memo[:100],
+                "now": now,
+            },
         )
-        _record_activity(ctx, home, merchant_id, payment_id, "PAYMENT", payment_id, amount_fen,
-                         fee, now)
-        return {"id": payment_id, "payer_id": payer_id, "merchant_id": merchant_id,
-                "amount_fen": amount_fen, "fee_fen": fee, "refunded_fen": 0,
-                "fee_refunded_fen": 0, "memo": memo[:100], "status": "SUCCEEDED",
-                "created_at_ms": now, "updated_at_ms": now}
+        _record_activity(
+            ctx, home, merchant_id, payment_id, "PAYMENT", payment_id, amount_fen, fee, now
+        )
+        return {
+            "id": payment_id,
+            "payer_id": payer_id,
+            "merchant_id": merchant_id,
+            "amount_fen": amount_fen,
+            "fee_fen": fee,
+            "refunded_fen": 0,
+            "fee_refunded_fen": 0,
+            "memo": memo[:100],
+            "status": "SUCCEEDED",
+            "created_at_ms": now,
+            "updated_at_ms": now,
+        }
 
     return p.writers[p.unit_of(payer_id)].submit(command)
 
 
-def _record_activity(ctx: WriteContext, home: int, merchant_id: str, ref_id: str, kind: str,
-                     payment_id: str, amount_fen: int, fee_fen: int, at_ms: int) -> None:
+def _record_activity(
+    ctx: WriteContext,
+    home: int,
+    merchant_id: str,
+    ref_id: str,
+    kind: str,
+    payment_id: str,
+    amount_fen: int,
+    fee_fen: int,
+    at_ms: int,
+) -> None:
     """Tell the merchant's home unit, so a merchant reads its activity from one place."""
-    messages.send(ctx, home, "merchant.activity", {
-        "merchant_id": merchant_id, "ref_id": ref_id, "kind": kind, "payment_id": payment_id,
-        "amount_fen": amount_fen, "fee_fen": fee_fen, "at_ms": at_ms, "unit": ctx.unit})
+    messages.send(
+        ctx,
+        home,
+        "merchant.activity",
+        {
+            "merchant_id": merchant_id,
+            "ref_id": ref_id,
+            "kind": kind,
+            "payment_id": payment_id,
+            "amount_fen": amount_fen,
+            "fee_fen": fee_fen,
+            "at_ms": at_ms,
+            "unit": ctx.unit,
+        },
+    )
 
 
 @messages.consumer("merchant.activity")
@@ -330,8 +471,18 @@ def _index_activity(ctx: WriteContext, m: dict[str, Any]) -> None:
         "INSERT INTO merchant_activity (merchant_id, ref_id, kind, payment_id, amount_fen, fee_fen,"
         " at_ms) VALUES (:merchant_id, :ref_id, :kind, :payment_id, :amount_fen, :fee_fen, :at_ms)"
         " ON CONFLICT (merchant_id, ref_id) DO NOTHING",
-        {k: m[k] for k in ("merchant_id", "ref_id", "kind", "payment_id", "amount_fen", "fee_fen",
-                           "at_ms")},
+        {
+            k: m[k]
+            for k in (
+                "merchant_id",
+                "ref_id",
+                "kind",
+                "payment_id",
+                "amount_fen",
+                "fee_fen",
+                "at_ms",
+            )
+        },
     )
 
 
@@ -354,13 +505,25 @@ def get_payment(p: Platform, payment_id: str) -> Row:
 
 
 def public_refund(row: Row) -> dict[str, Any]:
-    return {"refund_id": row["id"], "payment_id": row["payment_id"],
-            "amount_fen": row["amount_fen"], "fee_refund_fen": row["fee_refund_fen"],
-            "reason": row["reason"], "status": row["status"], "created_at_ms": row["created_at_ms"]}
+    return {
+        "refund_id": row["id"],
+        "payment_id": row["payment_id"],
+        "amount_fen": row["amount_fen"],
+        "fee_refund_fen": row["fee_refund_fen"],
+        "reason": row["reason"],
+        "status": row["status"],
+        "created_at_ms": row["created_at_ms"],
+    }
 
 
-def refund(p: Platform, merchant_id: str, payment_id: str, amount_fen: int, request_id: str,
-           reason: str = "") -> Row:
+def refund(
+    p: Platform,
+    merchant_id: str,
+    payment_id: str,
+    amount_fen: int,
+    request_id: str,
+    reason: str = "",
+) -> Row:
     """Full or partial refund; never more than paid; the fee comes back in proportion."""
     check_amount(p, amount_fen)
     payment = get_payment(p, payment_id)
@@ -378,29 +541,49 @@ def refund(p: Platform, merchant_id: str, payment_id: str, amount_fen: int, requ
         pay = _load(tx, "payments", payment_id)
         refundable = pay["amount_fen"] - pay["refunded_fen"]
         if amount_fen > refundable:
-            raise InvalidArgument(f"only {refundable} fen can still be refunded",
-                                  code="REFUND_AMOUNT_EXCEEDED")
-        fee_back = proportional_fen(pay["fee_fen"], pay["refunded_fen"], amount_fen,
-                                    pay["amount_fen"])
-        post(ctx, "refund", refund_id, [
-            debit(members.merchant_account(merchant_id, ctx.unit), amount_fen - fee_back),
-            debit(unit_account("fee_income", ctx.unit), fee_back),
-            credit(user_account(pay["payer_id"]), amount_fen),
-        ])
+            raise InvalidArgument(
+                f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
+            )
+        fee_back = proportional_fen(
+            pay["fee_fen"], pay["refunded_fen"], amount_fen, pay["amount_fen"]
+        )
+        post(
+            ctx,
+            "refund",
+            refund_id,
+            [
+                debit(members.merchant_account(merchant_id, ctx.unit), amount_fen - fee_back),
+                debit(unit_account("fee_income", ctx.unit), fee_back),
+                credit(user_account(pay["payer_id"]), amount_fen),
+            ],
+        )
         refunded = pay["refunded_fen"] + amount_fen
-        PAYMENT.move(tx, payment_id, pay["status"],
-                     "REFUNDED" if refunded == pay["amount_fen"] else "PARTIALLY_REFUNDED",
-                     refunded_fen=refunded, fee_refunded_fen=pay["fee_refunded_fen"] + fee_back)
+        PAYMENT.move(
+            tx,
+            payment_id,
+            pay["status"],
+            "REFUNDED" if refunded == pay["amount_fen"] else "PARTIALLY_REFUNDED",
+            refunded_fen=refunded,
+            fee_refunded_fen=pay["fee_refunded_fen"] + fee_back,
+        )
         now = clock.now_ms()
         tx.execute(
             "INSERT INTO refunds (id, payment_id, merchant_id, amount_fen, fee_refund_fen, reason,"
             " status, created_at_ms, updated_at_ms) VALUES (:id, :pid, :m, :a, :fee, :r,"
             " 'SUCCEEDED', :now, :now)",
-            {"id": refund_id, "pid": payment_id, "m": merchant_id, "a": amount_fen,
-             "fee": fee_back, "r": reason[:100], "now": now},
+            {
+                "id": refund_id,
+                "pid": payment_id,
+                "m": merchant_id,
+                "a": amount_fen,
+                "fee": fee_back,
+                "r": reason[:100],
+                "now": now,
+            },
         )
-        _record_activity(ctx, home, merchant_id, refund_id, "REFUND", payment_id, -amount_fen,
-                         -fee_back, now)
+        _record_activity(
+            ctx, home, merchant_id, refund_id, "REFUND", payment_id, -amount_fen, -fee_back, now
+        )
         return _load(tx, "refunds", refund_id)
 
     return p.writer_for(payment_id).submit(command)
@@ -408,15 +591,18 @@ def refund(p: Platform, merchant_id: str, payment_id: str, amount_fen: int, requ
 
 def list_refunds(p: Platform, payment_id: str) -> list[Row]:
     with p.db_for(payment_id).read() as tx:
-        return tx.all("SELECT * FROM refunds WHERE payment_id = :p ORDER BY created_at_ms",
-                      {"p": payment_id})
+        return tx.all(
+            "SELECT * FROM refunds WHERE payment_id = :p ORDER BY created_at_ms", {"p": payment_id}
+        )
 
 
 # --- reads ---------------------------------------------------------------------------------------
 def balance(p: Platform, user_id: str) -> dict[str, int]:
     with p.db_for(user_id).read() as tx:
-        row = tx.one("SELECT balance_fen, hold_fen FROM accounts WHERE id = :id",
-                     {"id": user_account(user_id)})
+        row = tx.one(
+            "SELECT balance_fen, hold_fen FROM accounts WHERE id = :id",
+            {"id": user_account(user_id)},
+        )
     bal, hold = (int(row["balance_fen"]), int(row["hold_fen"])) if row else (0, 0)
     return {"balance_fen": bal, "frozen_fen": hold, "available_fen": bal - hold}
 
@@ -425,12 +611,22 @@ def merchant_balance(p: Platform, merchant_id: str) -> dict[str, Any]:
     per_unit = []
     for unit, db in enumerate(p.units):
         with db.read() as tx:
-            per_unit.append(int(tx.scalar("SELECT balance_fen FROM accounts WHERE id = :id",
-                                          {"id": members.merchant_account(merchant_id, unit)}) or 0))
+            per_unit.append(
+                int(
+                    tx.scalar(
+                        "SELECT balance_fen FROM accounts WHERE id = :id",
+                        {"id": members.merchant_account(merchant_id, unit)},
+                    )
+                    or 0
+                )
+            )
     return {"balance_fen": sum(per_unit), "by_unit_fen": per_unit}
 
 
 def merchant_activity(p: Platform, merchant_id: str, limit: int = 100) -> list[Row]:
     with p.db_for(merchant_id).read() as tx:
-        return tx.all("SELECT * FROM merchant_activity WHERE merchant_id = :m"
-                      " ORDER BY at_ms DESC, ref_id DESC LIMIT :l", {"m": merchant_id, "l": limit})
+        return tx.all(
+            "SELECT * FROM merchant_activity WHERE merchant_id = :m"
+            " ORDER BY at_ms DESC, ref_id DESC LIMIT :l",
+            {"m": merchant_id, "l": limit},
+        )

@@ -8,8 +8,10 @@ from qianbao.platform.schema import Millis, Money, ident, unit_metadata
 
 
 def _timestamps() -> list[sa.Column[int]]:
-    return [sa.Column("created_at_ms", Millis, nullable=False),
-            sa.Column("updated_at_ms", Millis, nullable=False)]
+    return [
+        sa.Column("created_at_ms", Millis, nullable=False),
+        sa.Column("updated_at_ms", Millis, nullable=False),
+    ]
 
 
 bank_orders = sa.Table(

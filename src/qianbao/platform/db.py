@@ -9,6 +9,7 @@ DBAPI directly keeps the per-statement cost in microseconds, which the group-com
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -107,6 +108,7 @@ class Database:
 
     def connect(self) -> Tx:
         """A new raw connection in autocommit mode (transactions are explicit)."""
+        raw: Any
         if self.dialect == "sqlite":
             raw = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -157,10 +159,8 @@ class Database:
     def close(self) -> None:
         with self._lock:
             for raw in self._all:
-                try:
+                with contextlib.suppress(Exception):  # closing is best effort at shutdown
                     raw.close()
-                except Exception:  # closing is best effort at shutdown
-                    pass
             self._all.clear()
         self._local = threading.local()
         if self._engine is not None:

@@ -34,8 +34,13 @@ def claim(tx: Tx, scope: str, key: str, request: dict[str, Any], result_ref: str
     fresh = tx.execute(
         "INSERT INTO idempotency_keys (scope, key, request_hash, result_ref, created_at_ms)"
         " VALUES (:scope, :key, :hash, :ref, :now) ON CONFLICT (scope, key) DO NOTHING",
-        {"scope": scope, "key": check_key(key), "hash": digest, "ref": result_ref,
-         "now": clock.now_ms()},
+        {
+            "scope": scope,
+            "key": check_key(key),
+            "hash": digest,
+            "ref": result_ref,
+            "now": clock.now_ms(),
+        },
     )
     if fresh:
         return None

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qianbao.platform.clock import clock
@@ -90,8 +91,13 @@ def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any])
         "INSERT INTO messages (id, dest_unit, topic, payload, status, attempts,"
         " created_at_ms, updated_at_ms)"
         " VALUES (:id, :dest, :topic, :payload, 'PREPARED', 0, :now, :now)",
-        {"id": message_id, "dest": dest_unit, "topic": topic,
-         "payload": json.dumps(payload, sort_keys=True), "now": now_ms},
+        {
+            "id": message_id,
+            "dest": dest_unit,
+            "topic": topic,
+            "payload": json.dumps(payload, sort_keys=True),
+            "now": now_ms,
+        },
     )
     outbox.command_ids.append(message_id)
     return message_id
@@ -199,9 +205,7 @@ class Relay:
         futures: list[tuple[Row, Future[bool]]] = []
         for message in batch:
             writer = self.platform.writers[message["dest_unit"]]
-            futures.append(
-                (message, writer.submit_async(lambda ctx, m=message: consume(ctx, m)))
-            )
+            futures.append((message, writer.submit_async(partial(consume, message=message))))
         done: list[str] = []
         for message, future in futures:
             try:
@@ -211,9 +215,7 @@ class Relay:
                 log.exception("message %s (%s) failed; will retry", message["id"], message["topic"])
         if done:
             unique = sorted(set(done))
-            self.platform.writers[source_unit].submit(
-                lambda ctx: _mark(ctx.tx, unique, "SENT")
-            )
+            self.platform.writers[source_unit].submit(lambda ctx: _mark(ctx.tx, unique, "SENT"))
             self.delivered += len(unique)
         return len(set(done))
 

@@ -98,7 +98,7 @@ def _coerce(kind: Any, raw: Any) -> Any:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Defaults, then ``qianbao.toml`` (or ``QIANBAO_CONFIG``), then ``QIANBAO_*``, then overrides."""
+    """Defaults, then ``qianbao.toml`` (``QIANBAO_CONFIG``), then ``QIANBAO_*``, then overrides."""
     values: dict[str, Any] = {}
     path = config_file or Path(os.environ.get("QIANBAO_CONFIG", "qianbao.toml"))
     known = {f.name: f.type for f in fields(Settings)}

@@ -9,6 +9,7 @@ unbounded wait.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -122,7 +123,9 @@ class UnitWriter:
                 break
         tx.raw.close()
 
-    def _execute(self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Future[Any]]]) -> None:
+    def _execute(
+        self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Future[Any]]]
+    ) -> None:
         ctx = WriteContext(self.unit, tx, self.platform)
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
@@ -135,13 +138,11 @@ class UnitWriter:
             tx.commit()
         except BaseException as exc:  # the batch as a whole failed: nobody's change stands
             log.exception("unit %s batch of %s failed", self.unit, len(batch))
-            try:
+            with contextlib.suppress(Exception):
                 tx.rollback()
-            except Exception:
-                pass
             for future, _, _ in outcomes:
                 future.set_exception(exc)
-            for _, future in batch[len(outcomes):]:
+            for _, future in batch[len(outcomes) :]:
                 if not future.done():
                     future.set_exception(exc)
             return

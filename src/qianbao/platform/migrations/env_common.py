@@ -11,7 +11,7 @@ from qianbao.platform.schema import global_metadata, load_all_tables, unit_metad
 def run(kind: str) -> None:
     load_all_tables()
     metadata = unit_metadata if kind == "unit" else global_metadata
-    url = context.config.get_main_option("sqlalchemy.url")
+    url = context.config.get_main_option("sqlalchemy.url") or ""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         context.configure(

@@ -1,0 +1,79 @@
+"""The FastAPI application: routers, error mapping, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+
+from qianbao import __version__
+from qianbao.api import merchant, ops, wallet
+from qianbao.api.models import ErrorOut
+from qianbao.platform.errors import QianbaoError
+from qianbao.platform.runtime import Platform
+
+log = logging.getLogger("qianbao.api")
+ERRORS = Counter("qianbao_api_errors_total", "API errors by code", ["code"])
+
+DESCRIPTION = """Wallet, payments and merchant API of Qianbao.
+
+* Amounts are **integer fen** (`amount_fen`: 1 CNY = 100).
+* Every write takes a `request_id`: the same id with the same body returns the first result,
+  with another body it is `409 IDEMPOTENCY_KEY_REUSED`.
+* Errors are `{"code": "...", "message": "..."}` with a stable `code`.
+* Authenticate with `Authorization: Bearer <token>`: a user token from `POST /api/v1/sessions`,
+  or a merchant / operator API key.
+"""
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    ERRORS.labels(code).inc()
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Qianbao API",
+        version=__version__,
+        description=DESCRIPTION,
+        responses={
+            400: {"model": ErrorOut},
+            401: {"model": ErrorOut},
+            403: {"model": ErrorOut},
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut},
+            422: {"model": ErrorOut},
+        },
+    )
+    app.state.platform = platform
+
+    @app.exception_handler(QianbaoError)
+    async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
+        return _error(exc.http_status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return _error(422, "INVALID_ARGUMENT", f"{where}: {first.get('msg')}")
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "INTERNAL_ERROR", "internal error; it has been logged")
+
+    @app.get("/healthz", tags=["platform"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "units": len(platform.units), "version": __version__}
+
+    @app.get("/metrics", tags=["platform"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in [wallet.router, merchant.router, ops.router, *(extra_routers or [])]:
+        app.include_router(router)
+    return app

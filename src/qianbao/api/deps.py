@@ -1,0 +1,55 @@
+"""Request dependencies: the platform and who is calling (user token, merchant or operator key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from qianbao.members import service as members
+from qianbao.platform.errors import Forbidden, Unauthorized
+from qianbao.platform.runtime import Platform
+
+bearer = HTTPBearer(auto_error=False, description="A user token (ut_…) or an API key (mk_…/ok_…)")
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _secret(creds: HTTPAuthorizationCredentials | None) -> str:
+    if creds is None or not creds.credentials:
+        raise Unauthorized("missing Authorization: Bearer header", code="UNAUTHORIZED")
+    return creds.credentials
+
+
+def current_user(p: PlatformDep, creds: Credentials) -> str:
+    secret = _secret(creds)
+    if not secret.startswith("ut_"):
+        raise Forbidden("this endpoint is for users", code="PERMISSION_DENIED")
+    return members.user_for_token(p, secret)
+
+
+def current_merchant(p: PlatformDep, creds: Credentials) -> str:
+    principal = members.principal_for_key(p, _secret(creds))
+    if principal.kind != "merchant":
+        raise Forbidden("this endpoint is for merchants", code="PERMISSION_DENIED")
+    return principal.id
+
+
+def current_operator(p: PlatformDep, creds: Credentials) -> members.Principal:
+    principal = members.principal_for_key(p, _secret(creds))
+    if principal.kind != "operator":
+        raise Forbidden("this endpoint is for operators", code="PERMISSION_DENIED")
+    return principal
+
+
+UserId = Annotated[str, Depends(current_user)]
+MerchantId = Annotated[str, Depends(current_merchant)]
+Operator = Annotated[members.Principal, Depends(current_operator)]

@@ -1,0 +1,57 @@
+"""Operator endpoints (API key with a role): account look-up, ledger check, bank follow-up."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from qianbao.api.deps import Operator, PlatformDep
+from qianbao.ledger import service as ledger
+from qianbao.members import service as members
+from qianbao.payments import service as payments
+from qianbao.platform.errors import NotFound
+
+router = APIRouter(prefix="/api/v1/ops", tags=["operations"])
+
+
+@router.get("/users/{user_id}", summary="A user with balance")
+def user(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    return {
+        **members.public_user(members.get_user(p, user_id)),
+        "unit": p.unit_of(user_id),
+        **payments.balance(p, user_id),
+    }
+
+
+@router.get("/accounts/{account_id}", summary="An account and its latest postings")
+def account(
+    account_id: str, p: PlatformDep, op: Operator, limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    op.require("read")
+    for db in p.units:
+        try:
+            row = ledger.get_account(db, account_id)
+        except (NotFound, KeyError):
+            continue
+        return {"account": dict(row), "statement": ledger.statement(db, account_id, limit)}
+    raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+
+
+@router.post("/ledger/check", summary="Prove every unit's ledger sums to zero")
+def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    result = ledger.check_platform(p)
+    return {
+        "ok": result.ok,
+        "in_transit_fen": result.in_transit_fen,
+        "units": [{**asdict(u), "ok": u.ok} for u in result.units],
+    }
+
+
+@router.post("/bank-orders/resolve", summary="Query the bank about pending top-ups/withdrawals")
+def resolve(p: PlatformDep, op: Operator, older_than_ms: int = Query(0, ge=0)) -> dict[str, int]:
+    op.require("write")
+    return {"resolved": payments.resolve_pending_bank_orders(p, older_than_ms)}

@@ -1,0 +1,85 @@
+"""Demo data: two users in different units with cards and money, a merchant and an operator.
+
+Loads once: the credentials go to ``<data_dir>/demo.json`` (API keys are shown only at creation)
+and a second run finds them there and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from qianbao.members import service as members
+from qianbao.members.identity import make_card_no, make_id_number
+from qianbao.payments import service as payments
+from qianbao.platform.errors import Conflict
+from qianbao.platform.ids import bucket_for_key
+from qianbao.platform.runtime import Platform
+
+DEMO_USERS = [
+    ("张三", "110101199003070011", "13800000001", "6222021234567890"),
+    ("李四", "310104198811120022", "13900000002", "6222031234567890"),
+]
+LOGIN_PASSWORD, PAY_PASSWORD = "demo1234", "258036"
+TOPUP_FEN = 1_000_000
+
+
+def _demo_phone(p: Platform, unit: int, start: int) -> str:
+    """The first phone number from ``start`` that routes to ``unit``."""
+    n = start
+    while p.unit_of_bucket(bucket_for_key(f"{n}")) != unit:
+        n += 1
+    return str(n)
+
+
+def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
+    """Returns (the demo credentials, whether they were created now)."""
+    path = p.settings.data_dir / "demo.json"
+    if path.exists():
+        return json.loads(path.read_text()), False
+    users = []
+    for i, (name, _, phone_seed, card_seed) in enumerate(DEMO_USERS):
+        unit = i % len(p.units)
+        phone = _demo_phone(p, unit, int(phone_seed))
+        id_number = make_id_number(
+            "110101" if i == 0 else "310104", date(1990 - 2 * i, 3 + i, 7 + i), 11 + i
+        )
+        try:
+            user = members.register_user(
+                p, members.NewUser(name, id_number, phone, LOGIN_PASSWORD, PAY_PASSWORD)
+            )
+        except Conflict:
+            user = members.find_user_by_phone(p, phone)
+        card = members.bind_card(p, user["id"], make_card_no(card_seed[:15]))
+        payments.topup(p, user["id"], card["id"], TOPUP_FEN, "demo-topup")
+        members.set_password_free_limit(p, user["id"], 20_000, PAY_PASSWORD)
+        users.append(
+            {
+                "name": name,
+                "phone": phone,
+                "login_password": LOGIN_PASSWORD,
+                "pay_password": PAY_PASSWORD,
+                "user_id": user["id"],
+                "unit": unit,
+                "card_id": card["id"],
+            }
+        )
+    merchant, merchant_key = members.create_merchant(p, "Demo Coffee 演示咖啡")
+    operator, operator_key = members.create_operator(p, "demo-admin", "admin")
+    demo = {
+        "users": users,
+        "merchant": {
+            "name": merchant["name"],
+            "merchant_id": merchant["id"],
+            "api_key": merchant_key,
+        },
+        "operator": {
+            "name": operator["name"],
+            "operator_id": operator["id"],
+            "role": "admin",
+            "api_key": operator_key,
+        },
+    }
+    path.write_text(json.dumps(demo, ensure_ascii=False, indent=2))
+    return demo, True

@@ -1,0 +1,1 @@
+"""Console pages: server-rendered Jinja2 templates."""
