@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_example_client() -> Any:
-    spec = importlib.util.spec_from_file_location("merchant_client",
-                                                  ROOT / "examples" / "merchant_client.py")
+    spec = importlib.util.spec_from_file_location(
+        "merchant_client", ROOT / "examples" / "merchant_client.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -92,13 +93,13 @@ class Gateway:
 
 @pytest.fixture
 def gw(sqlite_platform: Platform, receiver: Receiver) -> Iterator[Gateway]:
-    from qianbao.api.app import create_app
-    from qianbao.api.gateway import router as gateway_router
-    from tests.http_server import free_port
-
     import time
 
     import uvicorn
+
+    from qianbao.api.app import create_app
+    from qianbao.api.gateway import router as gateway_router
+    from tests.http_server import free_port
 
     p = sqlite_platform
     merchant = new_merchant(p)
@@ -112,8 +113,13 @@ def gw(sqlite_platform: Platform, receiver: Receiver) -> Iterator[Gateway]:
         time.sleep(0.02)
     module = load_example_client()
     base = f"http://127.0.0.1:{port}"
-    client = module.GatewayClient(base + "/gateway.do", creds["app_id"], creds["app_private_key"],
-                                  creds["platform_public_key"], notify_url=receiver.url)
+    client = module.GatewayClient(
+        base + "/gateway.do",
+        creds["app_id"],
+        creds["app_private_key"],
+        creds["platform_public_key"],
+        notify_url=receiver.url,
+    )
     try:
         yield Gateway(p, base, merchant, creds, client, module)
     finally:

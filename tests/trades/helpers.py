@@ -38,5 +38,10 @@ def merchant_fen(p: Platform, merchant_id: str) -> int:
 
 def account_fen(p: Platform, subject: str, unit: int) -> int:
     with p.units[unit].read() as tx:
-        return int(tx.scalar("SELECT balance_fen FROM accounts WHERE id = :id",
-                             {"id": unit_account(subject, unit)}) or 0)
+        return int(
+            tx.scalar(
+                "SELECT balance_fen FROM accounts WHERE id = :id",
+                {"id": unit_account(subject, unit)},
+            )
+            or 0
+        )

@@ -27,12 +27,20 @@ def test_daily_bill_reconciles_with_the_ledger(sqlite_platform):
         clock.advance(timedelta(minutes=7))
     trades.refund(p, m, 10_00, "r1", trade_no=paid[2]["id"])
     trades.refund(p, m, 9_99, "r2", trade_no=paid[3]["id"])
-    s = trades.pay(p, trades.create(p, req(m, 77_77, product=trades.SECURED), buyers[1])["id"],
-                   buyers[1], PAY_PASSWORD)
+    s = trades.pay(
+        p,
+        trades.create(p, req(m, 77_77, product=trades.SECURED), buyers[1])["id"],
+        buyers[1],
+        PAY_PASSWORD,
+    )
     trades.ship(p, m, s["id"])
     trades.confirm_receipt(p, buyers[1], s["id"], PAY_PASSWORD)
-    escrow_refund = trades.pay(p, trades.create(p, req(m, 5_00, product=trades.SECURED),
-                                                buyers[0])["id"], buyers[0], PAY_PASSWORD)
+    escrow_refund = trades.pay(
+        p,
+        trades.create(p, req(m, 5_00, product=trades.SECURED), buyers[0])["id"],
+        buyers[0],
+        PAY_PASSWORD,
+    )
     trades.refund(p, m, 5_00, "e1", trade_no=escrow_refund["id"])
     clock.set(datetime(2026, 8, 3, 23, 59, 59))
     trades.pay(p, trades.create(p, req(m, 2_00), buyers[0])["id"], buyers[0], PAY_PASSWORD)

@@ -39,8 +39,10 @@ def test_trade_lifecycle_through_the_gateway(gw):
     trades.pay(p, created["trade_no"], buyer, PAY_PASSWORD)
     q = c.call("qianbao.trade.query", {"trade_no": created["trade_no"]})
     assert q["trade_status"] == "TRADE_SUCCESS" and q["gmt_payment"]
-    r = c.call("qianbao.trade.refund", {"out_trade_no": "gw-1", "refund_amount": "2.50",
-                                        "out_request_no": "rf-1"})
+    r = c.call(
+        "qianbao.trade.refund",
+        {"out_trade_no": "gw-1", "refund_amount": "2.50", "out_request_no": "rf-1"},
+    )
     assert r["code"] == "10000" and r["refund_fee"] == "2.50" and r["fund_change"] == "Y"
     retry = {"out_trade_no": "gw-1", "refund_amount": "2.50", "out_request_no": "rf-1"}
     # a retry is a new signed request (another timestamp), the same refund: idempotent
@@ -56,16 +58,19 @@ def test_trade_lifecycle_through_the_gateway(gw):
     assert c.call("qianbao.trade.query", {"out_trade_no": "gw-2"})["trade_status"] == "TRADE_CLOSED"
 
     code = str(codes.issue_payment_code(p, buyer)["code"])
-    paid = c.call("qianbao.trade.pay", {**_biz("gw-3", "5.00"), "scene": "bar_code",
-                                        "auth_code": code})
+    paid = c.call(
+        "qianbao.trade.pay", {**_biz("gw-3", "5.00"), "scene": "bar_code", "auth_code": code}
+    )
     assert paid["code"] == "10000" and paid["buyer_id"] == buyer
     big = str(codes.issue_payment_code(p, buyer)["code"])
     waiting = c.call("qianbao.trade.pay", {**_biz("gw-4", "50.00"), "auth_code": big})
     assert waiting["code"] == "10003"  # above the password-free limit: the buyer confirms
     cancelled = c.call("qianbao.trade.cancel", {"out_trade_no": "gw-3"})
     assert cancelled["action"] == "refund"
-    secured = c.call("qianbao.trade.create", {**_biz("gw-5", "9.00"), "buyer_id": buyer,
-                                              "product_code": "SECURED_TRADE"})
+    secured = c.call(
+        "qianbao.trade.create",
+        {**_biz("gw-5", "9.00"), "buyer_id": buyer, "product_code": "SECURED_TRADE"},
+    )
     trades.pay(p, secured["trade_no"], buyer, PAY_PASSWORD)
     shipped = c.call("qianbao.trade.ship", {"out_trade_no": "gw-5"})
     assert shipped["trade_status"] == "WAIT_BUYER_CONFIRM_GOODS"
@@ -73,14 +78,19 @@ def test_trade_lifecycle_through_the_gateway(gw):
     assert_ledger_clean(p)
 
 
-@pytest.mark.parametrize("biz,sub_code", [
-    ({"out_trade_no": "b1", "total_amount": "1.001", "subject": "x", "buyer_id": "X"},
-     "ACQ.INVALID_ARGUMENT"),
-    ({"out_trade_no": "b2", "total_amount": 1.5, "subject": "x"}, "ACQ.INVALID_AMOUNT"),
-    ({"out_trade_no": "b3", "total_amount": "-1.00", "subject": "x"}, "ACQ.AMOUNT_INVALID"),
-    ({"out_trade_no": "b4", "total_amount": "1.00"}, "ACQ.MISSING_SUBJECT"),
-    ({"trade_no": "nope"}, "ACQ.TRADE_NOT_EXIST"),
-])
+@pytest.mark.parametrize(
+    "biz,sub_code",
+    [
+        (
+            {"out_trade_no": "b1", "total_amount": "1.001", "subject": "x", "buyer_id": "X"},
+            "ACQ.INVALID_ARGUMENT",
+        ),
+        ({"out_trade_no": "b2", "total_amount": 1.5, "subject": "x"}, "ACQ.INVALID_AMOUNT"),
+        ({"out_trade_no": "b3", "total_amount": "-1.00", "subject": "x"}, "ACQ.AMOUNT_INVALID"),
+        ({"out_trade_no": "b4", "total_amount": "1.00"}, "ACQ.MISSING_SUBJECT"),
+        ({"trade_no": "nope"}, "ACQ.TRADE_NOT_EXIST"),
+    ],
+)
 def test_business_failures_are_40004_with_a_sub_code(gw, biz, sub_code):
     method = "qianbao.trade.query" if "trade_no" in biz else "qianbao.trade.precreate"
     out = gw.client.call(method, biz)
@@ -104,14 +114,18 @@ def test_signed_requests_reject_tampering_wrong_keys_old_timestamps_and_replays(
     assert (out["code"], out["sub_code"]) == ("40002", "isv.invalid-signature")
 
     other_private, _ = signing.new_key_pair()
-    impostor = gw.module.GatewayClient(c.url, c.app_id, other_private,
-                                       gw.creds["platform_public_key"])
+    impostor = gw.module.GatewayClient(
+        c.url, c.app_id, other_private, gw.creds["platform_public_key"]
+    )
     out = impostor.call("qianbao.trade.precreate", biz)
     assert (out["code"], out["sub_code"]) == ("40002", "isv.signature-key-mismatch")
     impostor.http.close()
 
-    old = c.signed_params("qianbao.trade.precreate", biz,
-                          timestamp=datetime.now().astimezone() - timedelta(minutes=10))
+    old = c.signed_params(
+        "qianbao.trade.precreate",
+        biz,
+        timestamp=datetime.now().astimezone() - timedelta(minutes=10),
+    )
     out = c.post(old)
     assert (out["code"], out["sub_code"]) == ("40002", "isv.invalid-timestamp")
     assert _trade_count(p) == 0  # none of the rejected calls changed anything

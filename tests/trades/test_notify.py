@@ -12,8 +12,10 @@ from tests.factories import PAY_PASSWORD, new_user
 
 def _paid_trade(gw, out: str) -> str:
     buyer = new_user(gw.p, balance_fen=50_00)
-    created = gw.client.call("qianbao.trade.create", {
-        "out_trade_no": out, "total_amount": "20.00", "subject": "notify", "buyer_id": buyer})
+    created = gw.client.call(
+        "qianbao.trade.create",
+        {"out_trade_no": out, "total_amount": "20.00", "subject": "notify", "buyer_id": buyer},
+    )
     clock.set(datetime.now())  # freeze the business clock: the test drives retries
     trades.pay(gw.p, created["trade_no"], buyer, PAY_PASSWORD)
     return str(created["trade_no"])
@@ -38,7 +40,10 @@ def test_retries_after_failures_and_stops_after_success(gw, receiver):
     assert (task["status"], task["attempts"]) == ("DELIVERED", 3)
     log = notify.attempts(p, task["id"])
     assert [(a["http_status"], a["outcome"]) for a in log] == [
-        (500, "FAILED"), (200, "FAILED"), (200, "SUCCESS")]
+        (500, "FAILED"),
+        (200, "FAILED"),
+        (200, "SUCCESS"),
+    ]
     assert [f["notify_id"] for f in receiver.received] == [task["id"]] * 3
     form = receiver.received[-1]
     assert form["trade_status"] == "TRADE_SUCCESS" and form["total_amount"] == "20.00"
@@ -73,13 +78,18 @@ def test_refund_and_close_are_notified(gw, receiver):
     p = gw.p
     trade_no = _paid_trade(gw, "n-3")
     clock.use_real_time()
-    gw.client.call("qianbao.trade.refund", {"trade_no": trade_no, "refund_amount": "5.00",
-                                            "out_request_no": "rq-1"})
-    gw.client.call("qianbao.trade.precreate", {"out_trade_no": "n-4", "total_amount": "1.00",
-                                               "subject": "unscanned"})
+    gw.client.call(
+        "qianbao.trade.refund",
+        {"trade_no": trade_no, "refund_amount": "5.00", "out_request_no": "rq-1"},
+    )
+    gw.client.call(
+        "qianbao.trade.precreate",
+        {"out_trade_no": "n-4", "total_amount": "1.00", "subject": "unscanned"},
+    )
     notify.deliver_due(p)
-    events = {(f["out_trade_no"], f["trade_status"], f.get("out_biz_no", "")) for f in
-              receiver.received}
+    events = {
+        (f["out_trade_no"], f["trade_status"], f.get("out_biz_no", "")) for f in receiver.received
+    }
     assert ("n-3", "TRADE_SUCCESS", "rq-1") in events
     refund_form = next(f for f in receiver.received if f.get("out_biz_no") == "rq-1")
     assert refund_form["refund_amount"] == "5.00" and refund_form["refund_fee"] == "5.00"

@@ -97,9 +97,11 @@ def test_dispute_freezes_until_the_operator_splits(sqlite_platform):
         trades.open_dispute(p, new_user(p), t["id"])  # a stranger cannot
     frozen = trades.open_dispute(p, buyer, t["id"], "goods never arrived")
     assert frozen["status"] == trades.TRADE_DISPUTED
-    for action in (lambda: trades.refund(p, m, 1_00, "x", trade_no=t["id"]),
-                   lambda: trades.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD),
-                   lambda: trades.ship(p, m, t["id"])):
+    for action in (
+        lambda: trades.refund(p, m, 1_00, "x", trade_no=t["id"]),
+        lambda: trades.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD),
+        lambda: trades.ship(p, m, t["id"]),
+    ):
         with pytest.raises(QianbaoError) as e:
             action()
         assert e.value.code == "TRADE_IN_DISPUTE"
@@ -116,8 +118,10 @@ def test_dispute_freezes_until_the_operator_splits(sqlite_platform):
     assert_ledger_clean(p)
 
 
-@pytest.mark.parametrize("decision,buyer_back,status", [
-    ("release", 0, trades.TRADE_FINISHED), ("refund", 30_00, trades.TRADE_CLOSED)])
+@pytest.mark.parametrize(
+    "decision,buyer_back,status",
+    [("release", 0, trades.TRADE_FINISHED), ("refund", 30_00, trades.TRADE_CLOSED)],
+)
 def test_dispute_release_or_refund(sqlite_platform, decision, buyer_back, status):
     p = sqlite_platform
     m = new_merchant(p)
@@ -158,7 +162,7 @@ def test_instant_trades_refuse_secured_actions(sqlite_platform):
     assert e.value.code == "TRADE_NOT_SECURED"
 
 
-# --- payment codes ---------------------------------------------------------------------------------
+# --- payment codes --------------------------------------------------------------------------------
 def test_payment_code_is_single_use_bound_and_short_lived(sqlite_platform):
     p = sqlite_platform
     clock.set(datetime(2026, 7, 1, 9, 0))
@@ -208,7 +212,7 @@ def test_static_qr_pays_an_amount_typed_by_the_buyer(sqlite_platform):
     assert again["id"] == t["id"] and balance(p, buyer) == 6_50
 
 
-# --- card quick pay --------------------------------------------------------------------------------
+# --- card quick pay -------------------------------------------------------------------------------
 def _card_no(p, user_id):
     return members.get_card(p, user_id, card_of(p, user_id))["card_no"]
 
@@ -221,8 +225,9 @@ def test_card_quick_pay_and_refund_go_back_to_the_card(sqlite_platform):
     card_no = _card_no(p, buyer)
     before = bank.balance_fen(card_no)
     t = trades.create(p, req(m, 25_00), buyer)
-    paid = trades.pay(p, t["id"], buyer, PAY_PASSWORD, funding=trades.CARD,
-                      card_id=card_of(p, buyer))
+    paid = trades.pay(
+        p, t["id"], buyer, PAY_PASSWORD, funding=trades.CARD, card_id=card_of(p, buyer)
+    )
     assert paid["funding"] == trades.CARD and balance(p, buyer) == 0
     assert bank.balance_fen(card_no) == before - 25_00
     trades.refund(p, m, 5_00, "c1", trade_no=t["id"])
@@ -245,8 +250,9 @@ def test_card_payment_failing_half_way_moves_no_money(sqlite_platform):
 
     def by_card() -> None:
         try:
-            trades.pay(p, t["id"], buyer, PAY_PASSWORD, funding=trades.CARD,
-                       card_id=card_of(p, buyer))
+            trades.pay(
+                p, t["id"], buyer, PAY_PASSWORD, funding=trades.CARD, card_id=card_of(p, buyer)
+            )
         except QianbaoError as exc:
             errors.append(exc.code)
 

@@ -135,8 +135,9 @@ def test_unscanned_precreate_times_out_and_close_is_final(sqlite_platform):
 def test_partial_and_full_refunds(platform):
     m = new_merchant(platform)
     buyer = new_user(platform, balance_fen=100_00)
-    trade = trades.pay(platform, trades.create(platform, req(m, 100_00), buyer)["id"], buyer,
-                       PAY_PASSWORD)
+    trade = trades.pay(
+        platform, trades.create(platform, req(m, 100_00), buyer)["id"], buyer, PAY_PASSWORD
+    )
     assert trade["fee_fen"] == 60
     r1 = trades.refund(platform, m, 33_33, "r1", trade_no=trade["id"])
     assert r1["fee_refund_fen"] == 20  # 60 × 33.33/100 = 19.998 -> 20
@@ -172,9 +173,11 @@ def test_refund_window_finishes_the_trade(sqlite_platform):
     clock.advance(timedelta(days=2))
     assert trades.run_due_jobs(p)["finished"] == 1
     assert trades.get_trade(p, trade["id"])["status"] == trades.TRADE_FINISHED
-    for action in (lambda: trades.refund(p, m, 1_00, "late", trade_no=trade["id"]),
-                   lambda: trades.close(p, m, trade_no=trade["id"]),
-                   lambda: trades.cancel(p, m, trade_no=trade["id"])):
+    for action in (
+        lambda: trades.refund(p, m, 1_00, "late", trade_no=trade["id"]),
+        lambda: trades.close(p, m, trade_no=trade["id"]),
+        lambda: trades.cancel(p, m, trade_no=trade["id"]),
+    ):
         with pytest.raises(QianbaoError) as e:
             action()
         assert _code(e) == "TRADE_HAS_FINISHED"
@@ -203,9 +206,11 @@ def test_close_and_cancel(sqlite_platform):
 
 def test_forbidden_transitions_name_their_error():
     sm = trades.INSTANT_TRADE
-    for current, target in [(trades.TRADE_CLOSED, trades.TRADE_SUCCESS),
-                            (trades.TRADE_FINISHED, trades.TRADE_CLOSED),
-                            (trades.WAIT_BUYER_PAY, trades.TRADE_FINISHED)]:
+    for current, target in [
+        (trades.TRADE_CLOSED, trades.TRADE_SUCCESS),
+        (trades.TRADE_FINISHED, trades.TRADE_CLOSED),
+        (trades.WAIT_BUYER_PAY, trades.TRADE_FINISHED),
+    ]:
         with pytest.raises(QianbaoError) as e:
             sm.check(current, target)
         assert _code(e) == "INVALID_STATE_TRANSITION"

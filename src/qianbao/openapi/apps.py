@@ -16,8 +16,14 @@ from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.runtime import Platform
 
 
-def create_app(p: Platform, merchant_id: str, name: str, app_public_key_pem: str,
-               notify_url: str = "", app_id: str | None = None) -> Row:
+def create_app(
+    p: Platform,
+    merchant_id: str,
+    name: str,
+    app_public_key_pem: str,
+    notify_url: str = "",
+    app_id: str | None = None,
+) -> Row:
     members.get_merchant(p, merchant_id)
     try:
         signing.load_public(app_public_key_pem)
@@ -32,8 +38,16 @@ def create_app(p: Platform, merchant_id: str, name: str, app_public_key_pem: str
             "INSERT INTO open_apps (app_id, merchant_id, name, app_public_key,"
             " platform_private_key, platform_public_key, notify_url, status, created_at_ms)"
             " VALUES (:a, :m, :n, :apk, :ppriv, :ppub, :url, 'ACTIVE', :now)",
-            {"a": app_id, "m": merchant_id, "n": name.strip(), "apk": app_public_key_pem,
-             "ppriv": private, "ppub": public, "url": notify_url, "now": clock.now_ms()},
+            {
+                "a": app_id,
+                "m": merchant_id,
+                "n": name.strip(),
+                "apk": app_public_key_pem,
+                "ppriv": private,
+                "ppub": public,
+                "url": notify_url,
+                "now": clock.now_ms(),
+            },
         )
     return get_app(p, app_id)
 
@@ -48,15 +62,24 @@ def get_app(p: Platform, app_id: str) -> Row:
 
 def list_apps(p: Platform, merchant_id: str) -> list[Row]:
     with p.global_db.read() as tx:
-        return [dict(r) for r in tx.all(
-            "SELECT * FROM open_apps WHERE merchant_id = :m ORDER BY created_at_ms",
-            {"m": merchant_id})]
+        return [
+            dict(r)
+            for r in tx.all(
+                "SELECT * FROM open_apps WHERE merchant_id = :m ORDER BY created_at_ms",
+                {"m": merchant_id},
+            )
+        ]
 
 
 def public_app(row: Row) -> dict[str, Any]:
-    return {"app_id": row["app_id"], "merchant_id": row["merchant_id"], "name": row["name"],
-            "notify_url": row["notify_url"], "status": row["status"],
-            "platform_public_key": row["platform_public_key"]}
+    return {
+        "app_id": row["app_id"],
+        "merchant_id": row["merchant_id"],
+        "name": row["name"],
+        "notify_url": row["notify_url"],
+        "status": row["status"],
+        "platform_public_key": row["platform_public_key"],
+    }
 
 
 def create_sandbox_app(p: Platform, merchant_id: str, name: str = "Sandbox app") -> dict[str, str]:
@@ -64,8 +87,12 @@ def create_sandbox_app(p: Platform, merchant_id: str, name: str = "Sandbox app")
     developer can call the gateway at once. Never do this for a real merchant."""
     app_private, app_public = signing.new_key_pair()
     app = create_app(p, merchant_id, name, app_public)
-    return {"app_id": app["app_id"], "merchant_id": merchant_id,
-            "app_private_key": app_private, "platform_public_key": app["platform_public_key"]}
+    return {
+        "app_id": app["app_id"],
+        "merchant_id": merchant_id,
+        "app_private_key": app_private,
+        "platform_public_key": app["platform_public_key"],
+    }
 
 
 def ensure_sandbox_app(p: Platform, merchant_id: str) -> dict[str, str]:

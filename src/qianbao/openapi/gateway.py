@@ -68,8 +68,9 @@ def _invalid(sub_code: str, sub_msg: str) -> GatewayError:
 def _check_envelope(p: Platform, params: dict[str, str]) -> Row:
     for name in REQUIRED:
         if not params.get(name):
-            raise GatewayError("40001", "Missing Required Arguments", f"isv.missing-{name}",
-                               f"{name} is required")
+            raise GatewayError(
+                "40001", "Missing Required Arguments", f"isv.missing-{name}", f"{name} is required"
+            )
     if any(len(v) > PARAM_MAX_CHARS for v in params.values()):
         raise _invalid("isv.invalid-parameter", "a parameter is too long")
     try:
@@ -87,17 +88,22 @@ def _check_envelope(p: Platform, params: dict[str, str]) -> Row:
     text = signing.content_to_sign(params)
     if not signing.verify_text(app["app_public_key"], text, params["sign"]):
         if signing.signed_by_key(app["app_public_key"], params["sign"]):
-            raise _invalid("isv.invalid-signature",
-                           "signature does not match the parameters (were they changed?)")
-        raise _invalid("isv.signature-key-mismatch",
-                       "not signed with the app's private key (wrong key?)")
+            raise _invalid(
+                "isv.invalid-signature",
+                "signature does not match the parameters (were they changed?)",
+            )
+        raise _invalid(
+            "isv.signature-key-mismatch", "not signed with the app's private key (wrong key?)"
+        )
     try:
         sent = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=TZ)
     except ValueError:
         raise _invalid("isv.invalid-timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss") from None
     if abs(clock.now_ms() - sent.timestamp() * 1000) > TIMESTAMP_WINDOW_S * 1000:
-        raise _invalid("isv.invalid-timestamp",
-                       f"timestamp is more than {TIMESTAMP_WINDOW_S} s from the server's time")
+        raise _invalid(
+            "isv.invalid-timestamp",
+            f"timestamp is more than {TIMESTAMP_WINDOW_S} s from the server's time",
+        )
     _remember(p, params["app_id"], params["sign"])
     return app
 
@@ -107,8 +113,10 @@ def _remember(p: Platform, app_id: str, sign: str) -> None:
     now = clock.now_ms()
     digest = hashlib.sha256(sign.encode()).hexdigest()
     with p.global_db.transaction() as tx:
-        tx.execute("DELETE FROM gateway_seen WHERE seen_at_ms < :cut",
-                   {"cut": now - 2 * TIMESTAMP_WINDOW_S * 1000})
+        tx.execute(
+            "DELETE FROM gateway_seen WHERE seen_at_ms < :cut",
+            {"cut": now - 2 * TIMESTAMP_WINDOW_S * 1000},
+        )
         fresh = tx.execute(
             "INSERT INTO gateway_seen (app_id, sign_hash, seen_at_ms) VALUES (:a, :h, :now)"
             " ON CONFLICT (app_id, sign_hash) DO NOTHING",
@@ -118,7 +126,7 @@ def _remember(p: Platform, app_id: str, sign: str) -> None:
         raise _invalid("isv.duplicate-request", "this signed request was already received")
 
 
-# --- biz_content helpers ---------------------------------------------------------------------------
+# --- biz_content helpers --------------------------------------------------------------------------
 def _str(biz: dict[str, Any], name: str, required: bool = True) -> str:
     value = biz.get(name)
     if value is None or value == "":
@@ -133,8 +141,9 @@ def _str(biz: dict[str, Any], name: str, required: bool = True) -> str:
 def _yuan(biz: dict[str, Any], name: str) -> int:
     value = biz.get(name)
     if not isinstance(value, str):  # a JSON number would be a float: amounts are strings
-        raise InvalidArgument(f"{name} must be a decimal string like \"12.34\"",
-                              code="INVALID_AMOUNT")
+        raise InvalidArgument(
+            f'{name} must be a decimal string like "12.34"', code="INVALID_AMOUNT"
+        )
     return yuan_to_fen(value)
 
 
@@ -162,15 +171,22 @@ def _request(app: Row, params: dict[str, str], biz: dict[str, Any]) -> trades.Tr
     if notify_url and not re.fullmatch(r"https?://[^\s]{1,240}", notify_url):
         raise InvalidArgument("notify_url must be an http(s) URL", code="INVALID_NOTIFY_URL")
     return trades.TradeRequest(
-        merchant_id=app["merchant_id"], out_trade_no=_str(biz, "out_trade_no"),
-        subject=_str(biz, "subject"), total_amount_fen=_yuan(biz, "total_amount"),
-        product=_product(biz), timeout_minutes=_timeout_minutes(biz), app_id=app["app_id"],
-        notify_url=notify_url)
+        merchant_id=app["merchant_id"],
+        out_trade_no=_str(biz, "out_trade_no"),
+        subject=_str(biz, "subject"),
+        total_amount_fen=_yuan(biz, "total_amount"),
+        product=_product(biz),
+        timeout_minutes=_timeout_minutes(biz),
+        app_id=app["app_id"],
+        notify_url=notify_url,
+    )
 
 
 def _ref(biz: dict[str, Any]) -> dict[str, str | None]:
-    ref = {"trade_no": _str(biz, "trade_no", False) or None,
-           "out_trade_no": _str(biz, "out_trade_no", False) or None}
+    ref = {
+        "trade_no": _str(biz, "trade_no", False) or None,
+        "out_trade_no": _str(biz, "out_trade_no", False) or None,
+    }
     if not any(ref.values()):
         raise InvalidArgument("trade_no or out_trade_no is required", code="MISSING_TRADE_NO")
     return ref
@@ -180,13 +196,15 @@ def _ids(t: Row) -> dict[str, str]:
     return {"trade_no": t["id"] or "", "out_trade_no": t["out_trade_no"]}
 
 
-# --- methods ---------------------------------------------------------------------------------------
+# --- methods --------------------------------------------------------------------------------------
 def m_create(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
     t = trades.create(p, _request(app, params, biz), _str(biz, "buyer_id"))
     return {**_ids(t), "pay_url": f"{codes.public_base_url(p)}/cashier/t/{t['id']}"}
 
 
-def m_precreate(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+def m_precreate(
+    p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]
+) -> dict[str, Any]:
     order = trades.precreate(p, _request(app, params, biz))
     return {"out_trade_no": order["out_trade_no"], "qr_code": order["qr_code"]}
 
@@ -196,8 +214,12 @@ def m_pay(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) ->
     if scene != "bar_code":
         raise InvalidArgument("scene must be bar_code", code="INVALID_SCENE")
     t = trades.pay_by_code(p, _request(app, params, biz), _str(biz, "auth_code"))
-    out = {**_ids(t), "buyer_id": t["buyer_id"], "total_amount": fen_to_yuan(t["total_amount_fen"]),
-           "gmt_payment": notify.ms_to_text(t["paid_at_ms"])}
+    out = {
+        **_ids(t),
+        "buyer_id": t["buyer_id"],
+        "total_amount": fen_to_yuan(t["total_amount_fen"]),
+        "gmt_payment": notify.ms_to_text(t["paid_at_ms"]),
+    }
     if t["status"] == trades.WAIT_BUYER_PAY:
         return {"code": "10003", "msg": "Waiting for the buyer to confirm the payment", **out}
     return out
@@ -211,12 +233,24 @@ def m_query(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) 
 def m_refund(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
     amount = _yuan(biz, "refund_amount")
     out_request_no = _str(biz, "out_request_no", required=False) or "DEFAULT"
-    r = trades.refund(p, app["merchant_id"], amount, out_request_no,
-                      reason=_str(biz, "refund_reason", required=False), **_ref(biz))
+    r = trades.refund(
+        p,
+        app["merchant_id"],
+        amount,
+        out_request_no,
+        reason=_str(biz, "refund_reason", required=False),
+        **_ref(biz),
+    )
     t = trades.get_trade(p, r["trade_id"])
-    return {**_ids(t), "buyer_id": t["buyer_id"], "refund_fee": fen_to_yuan(t["refunded_fen"]),
-            "send_back_fee": fen_to_yuan(r["amount_fen"]), "out_request_no": out_request_no,
-            "gmt_refund_pay": notify.ms_to_text(r["created_at_ms"]), "fund_change": "Y"}
+    return {
+        **_ids(t),
+        "buyer_id": t["buyer_id"],
+        "refund_fee": fen_to_yuan(t["refunded_fen"]),
+        "send_back_fee": fen_to_yuan(r["amount_fen"]),
+        "out_request_no": out_request_no,
+        "gmt_refund_pay": notify.ms_to_text(r["created_at_ms"]),
+        "fund_change": "Y",
+    }
 
 
 def m_close(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
@@ -233,8 +267,11 @@ def m_ship(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -
     if t["id"] is None:
         raise trades.refuse(t, "ship")
     shipped = trades.ship(p, app["merchant_id"], t["id"])
-    return {**_ids(shipped), "trade_status": shipped["status"],
-            "auto_confirm_time": notify.ms_to_text(shipped["auto_confirm_at_ms"])}
+    return {
+        **_ids(shipped),
+        "trade_status": shipped["status"],
+        "auto_confirm_time": notify.ms_to_text(shipped["auto_confirm_at_ms"]),
+    }
 
 
 Method = Callable[[Platform, Row, dict[str, str], dict[str, Any]], dict[str, Any]]

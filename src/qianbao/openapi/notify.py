@@ -46,12 +46,17 @@ def ms_to_text(ms: int | None) -> str:
 def trade_params(trade: Row) -> dict[str, str]:
     """The fields of a trade that notifications and gateway queries share (amounts in yuan)."""
     return {
-        "trade_no": trade["id"] or "", "out_trade_no": trade["out_trade_no"],
-        "trade_status": trade["status"], "total_amount": fen_to_yuan(trade["total_amount_fen"]),
+        "trade_no": trade["id"] or "",
+        "out_trade_no": trade["out_trade_no"],
+        "trade_status": trade["status"],
+        "total_amount": fen_to_yuan(trade["total_amount_fen"]),
         "receipt_amount": fen_to_yuan(trade["total_amount_fen"] - trade["refunded_fen"])
-        if trade["paid_at_ms"] else "0.00",
-        "refund_fee": fen_to_yuan(trade["refunded_fen"]), "subject": trade["subject"],
-        "buyer_id": trade["buyer_id"] or "", "seller_id": trade["merchant_id"],
+        if trade["paid_at_ms"]
+        else "0.00",
+        "refund_fee": fen_to_yuan(trade["refunded_fen"]),
+        "subject": trade["subject"],
+        "buyer_id": trade["buyer_id"] or "",
+        "seller_id": trade["merchant_id"],
         "gmt_create": ms_to_text(trade["created_at_ms"]),
         "gmt_payment": ms_to_text(trade["paid_at_ms"]),
         "gmt_close": ms_to_text(trade["ended_at_ms"]),
@@ -65,8 +70,14 @@ def enqueue(ctx: WriteContext, trade: Row, event: str, extra: dict[str, Any] | N
         return ""
     task_id = new_id(bucket_of(trade["id"]))
     now = clock.now_ms()
-    params = {**trade_params(trade), "notify_id": task_id, "notify_type": "trade_status_sync",
-              "app_id": trade["app_id"], "charset": "utf-8", "version": "1.0"}
+    params = {
+        **trade_params(trade),
+        "notify_id": task_id,
+        "notify_type": "trade_status_sync",
+        "app_id": trade["app_id"],
+        "charset": "utf-8",
+        "version": "1.0",
+    }
     if extra:
         if "refund_amount_fen" in extra:
             params["refund_amount"] = fen_to_yuan(extra["refund_amount_fen"])
@@ -76,17 +87,27 @@ def enqueue(ctx: WriteContext, trade: Row, event: str, extra: dict[str, Any] | N
         "INSERT INTO notify_tasks (id, trade_id, merchant_id, app_id, notify_url, event, params,"
         " status, attempts, next_at_ms, last_result, created_at_ms, updated_at_ms) VALUES (:id,"
         " :t, :m, :app, :url, :e, :p, 'PENDING', 0, :now, '', :now, :now)",
-        {"id": task_id, "t": trade["id"], "m": trade["merchant_id"], "app": trade["app_id"],
-         "url": trade["notify_url"], "e": event, "p": json.dumps(params, ensure_ascii=False),
-         "now": now},
+        {
+            "id": task_id,
+            "t": trade["id"],
+            "m": trade["merchant_id"],
+            "app": trade["app_id"],
+            "url": trade["notify_url"],
+            "e": event,
+            "p": json.dumps(params, ensure_ascii=False),
+            "now": now,
+        },
     )
     return task_id
 
 
 def signed_form(p: Platform, task: Row) -> dict[str, str]:
     app = apps.get_app(p, task["app_id"])
-    form = {**json.loads(task["params"]), "notify_time": ms_to_text(clock.now_ms()),
-            "sign_type": "RSA2"}
+    form = {
+        **json.loads(task["params"]),
+        "notify_time": ms_to_text(clock.now_ms()),
+        "sign_type": "RSA2",
+    }
     text = signing.content_to_sign(form, exclude=("sign", "sign_type"))
     form["sign"] = signing.sign_text(app["platform_private_key"], text)
     return form
@@ -102,8 +123,9 @@ def _post(client: httpx.Client, url: str, form: dict[str, str]) -> tuple[bool, i
     return ok, response.status_code, body[:200] or "(empty body)"
 
 
-def deliver_due(p: Platform, limit: int = DELIVER_BATCH_MAX,
-                client: httpx.Client | None = None) -> dict[str, int]:
+def deliver_due(
+    p: Platform, limit: int = DELIVER_BATCH_MAX, client: httpx.Client | None = None
+) -> dict[str, int]:
     """Send every PENDING notification whose time has come; returns counts."""
     now = clock.now_ms()
     counts = {"delivered": 0, "failed": 0}
@@ -112,18 +134,23 @@ def deliver_due(p: Platform, limit: int = DELIVER_BATCH_MAX,
     try:
         for unit, db in enumerate(p.units):
             with db.read() as tx:
-                due = tx.all("SELECT * FROM notify_tasks WHERE status = 'PENDING'"
-                             " AND next_at_ms <= :now ORDER BY next_at_ms LIMIT :l",
-                             {"now": now, "l": limit})
+                due = tx.all(
+                    "SELECT * FROM notify_tasks WHERE status = 'PENDING'"
+                    " AND next_at_ms <= :now ORDER BY next_at_ms LIMIT :l",
+                    {"now": now, "l": limit},
+                )
             for task in due:
                 ok, status, detail = _post(http, task["notify_url"], signed_form(p, task))
-                p.writers[unit].submit(lambda ctx, t=task, o=ok, s=status, d=detail:
-                                       _record(ctx, t, o, s, d))
+                p.writers[unit].submit(_recorder(task, ok, status, detail))
                 counts["delivered" if ok else "failed"] += 1
     finally:
         if own:
             http.close()
     return counts
+
+
+def _recorder(task: Row, ok: bool, http_status: int | None, detail: str) -> Any:
+    return lambda ctx: _record(ctx, task, ok, http_status, detail)
 
 
 def _record(ctx: WriteContext, task: Row, ok: bool, http_status: int | None, detail: str) -> None:
@@ -139,21 +166,41 @@ def _record(ctx: WriteContext, task: Row, ok: bool, http_status: int | None, det
     tx.execute(
         "UPDATE notify_tasks SET status = :s, attempts = :a, next_at_ms = :next,"
         " last_result = :d, updated_at_ms = :now WHERE id = :id AND attempts = :before",
-        {"s": status, "a": attempt, "next": next_at, "d": detail, "now": now, "id": task["id"],
-         "before": task["attempts"]},
+        {
+            "s": status,
+            "a": attempt,
+            "next": next_at,
+            "d": detail,
+            "now": now,
+            "id": task["id"],
+            "before": task["attempts"],
+        },
     )
     tx.execute(
         "INSERT INTO notify_attempts (task_id, attempt, at_ms, http_status, outcome, detail)"
         " VALUES (:t, :a, :now, :hs, :o, :d)",
-        {"t": task["id"], "a": attempt, "now": now, "hs": http_status,
-         "o": "SUCCESS" if ok else "FAILED", "d": detail},
+        {
+            "t": task["id"],
+            "a": attempt,
+            "now": now,
+            "hs": http_status,
+            "o": "SUCCESS" if ok else "FAILED",
+            "d": detail,
+        },
     )
 
 
-# --- the operator's view ---------------------------------------------------------------------------
-def list_tasks(p: Platform, *, merchant_id: str | None = None, trade_id: str | None = None,
-               status: str | None = None, limit: int = 100) -> list[Row]:
-    where, args = ["1 = 1"], {"l": limit}
+# --- the operator's view --------------------------------------------------------------------------
+def list_tasks(
+    p: Platform,
+    *,
+    merchant_id: str | None = None,
+    trade_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[Row]:
+    where: list[str] = ["1 = 1"]
+    args: dict[str, Any] = {"l": limit}
     for col, value in (("merchant_id", merchant_id), ("trade_id", trade_id), ("status", status)):
         if value:
             where.append(f"{col} = :{col}")
@@ -162,16 +209,25 @@ def list_tasks(p: Platform, *, merchant_id: str | None = None, trade_id: str | N
     rows: list[Row] = []
     for db in dbs:
         with db.read() as tx:
-            rows += [dict(r) for r in tx.all(
-                f"SELECT * FROM notify_tasks WHERE {' AND '.join(where)}"
-                " ORDER BY created_at_ms DESC LIMIT :l", args)]
+            rows += [
+                dict(r)
+                for r in tx.all(
+                    f"SELECT * FROM notify_tasks WHERE {' AND '.join(where)}"
+                    " ORDER BY created_at_ms DESC LIMIT :l",
+                    args,
+                )
+            ]
     return sorted(rows, key=lambda r: r["created_at_ms"], reverse=True)[:limit]
 
 
 def attempts(p: Platform, task_id: str) -> list[Row]:
     with p.db_for(task_id).read() as tx:
-        return [dict(r) for r in tx.all(
-            "SELECT * FROM notify_attempts WHERE task_id = :t ORDER BY attempt", {"t": task_id})]
+        return [
+            dict(r)
+            for r in tx.all(
+                "SELECT * FROM notify_attempts WHERE task_id = :t ORDER BY attempt", {"t": task_id}
+            )
+        ]
 
 
 def resend(p: Platform, task_id: str) -> Row:
@@ -180,7 +236,8 @@ def resend(p: Platform, task_id: str) -> Row:
     def command(ctx: WriteContext) -> Row:
         if not ctx.tx.execute(
             "UPDATE notify_tasks SET status = 'PENDING', next_at_ms = :now, updated_at_ms = :now"
-            " WHERE id = :id", {"now": clock.now_ms(), "id": task_id},
+            " WHERE id = :id",
+            {"now": clock.now_ms(), "id": task_id},
         ):
             raise NotFound("no such notification", code="NOTIFY_NOT_FOUND")
         row = ctx.tx.one("SELECT * FROM notify_tasks WHERE id = :id", {"id": task_id})

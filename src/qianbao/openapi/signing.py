@@ -24,15 +24,19 @@ _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 def new_key_pair() -> tuple[str, str]:
     """(private key PEM in PKCS#8, public key PEM in SubjectPublicKeyInfo)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return private, public_pem_of(private)
 
 
 def public_pem_of(private_pem: str) -> str:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def load_public(pem: str) -> rsa.RSAPublicKey:
@@ -43,8 +47,11 @@ def load_public(pem: str) -> rsa.RSAPublicKey:
 
 
 def content_to_sign(params: Mapping[str, str], exclude: tuple[str, ...] = ("sign",)) -> str:
-    return "&".join(f"{k}={params[k]}" for k in sorted(params)
-                    if k not in exclude and params[k] not in ("", None))
+    return "&".join(
+        f"{k}={params[k]}"
+        for k in sorted(params)
+        if k not in exclude and params[k] not in ("", None)
+    )
 
 
 def sign_text(private_pem: str, text: str) -> str:
@@ -57,8 +64,9 @@ def sign_text(private_pem: str, text: str) -> str:
 def verify_text(public_pem: str, text: str, signature_b64: str) -> bool:
     try:
         raw = base64.b64decode(signature_b64, validate=True)
-        load_public(public_pem).verify(raw, text.encode("utf-8"), padding.PKCS1v15(),
-                                       hashes.SHA256())
+        load_public(public_pem).verify(
+            raw, text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
+        )
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
@@ -82,6 +90,9 @@ def signed_by_key(public_pem: str, signature_b64: str) -> bool:
     block = pow(int.from_bytes(raw, "big"), numbers.e, numbers.n).to_bytes(size, "big")
     tail = _SHA256_DIGEST_INFO + b"\0" * hashlib.sha256().digest_size
     pad_len = size - len(tail) - 3
-    return (block[:2] == b"\x00\x01" and block[2:2 + pad_len] == b"\xff" * pad_len
-            and block[2 + pad_len] == 0 and block[3 + pad_len:3 + pad_len + 19]
-            == _SHA256_DIGEST_INFO)
+    return (
+        block[:2] == b"\x00\x01"
+        and block[2 : 2 + pad_len] == b"\xff" * pad_len
+        and block[2 + pad_len] == 0
+        and block[3 + pad_len : 3 + pad_len + 19] == _SHA256_DIGEST_INFO
+    )

@@ -49,8 +49,9 @@ def issue_payment_code(p: Platform, user_id: str) -> dict[str, object]:
 
 def check_code_format(code: str) -> str:
     if len(code) != CODE_DIGITS or not code.isdigit() or not code.startswith(CODE_PREFIX):
-        raise InvalidArgument("payment code must be 18 digits starting with 28",
-                              code="PAYMENT_CODE_INVALID")
+        raise InvalidArgument(
+            "payment code must be 18 digits starting with 28", code="PAYMENT_CODE_INVALID"
+        )
     return code
 
 
@@ -58,8 +59,10 @@ def buyer_of_code(p: Platform, code: str) -> str:
     """The buyer behind a valid, unused, unexpired code (read only; the pay command re-checks)."""
     check_code_format(code)
     with p.db_for(code).read() as tx:
-        row = tx.one("SELECT user_id, expires_at_ms, trade_id FROM payment_codes WHERE code = :c",
-                     {"c": code})
+        row = tx.one(
+            "SELECT user_id, expires_at_ms, trade_id FROM payment_codes WHERE code = :c",
+            {"c": code},
+        )
     if row is None or row["trade_id"] is not None or row["expires_at_ms"] <= clock.now_ms():
         raise NotFound("payment code unknown, used or expired", code="PAYMENT_CODE_INVALID")
     return str(row["user_id"])
@@ -91,7 +94,9 @@ def qr_svg(data: str) -> str:
 
 
 def public_base_url(p: Platform) -> str:
-    return str(p.settings.extra.get("public_base_url", f"http://{p.settings.host}:{p.settings.port}"))
+    return str(
+        p.settings.extra.get("public_base_url", f"http://{p.settings.host}:{p.settings.port}")
+    )
 
 
 def order_qr_content(p: Platform, order_id: str) -> str:

@@ -20,8 +20,17 @@ from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 
 TRADE_VOUCHERS = ("trade.pay", "trade.release", "trade.refund")
-COLUMNS = ("type", "trade_no", "out_trade_no", "out_request_no", "subject", "time",
-           "gross_fen", "fee_fen", "net_fen")
+COLUMNS = (
+    "type",
+    "trade_no",
+    "out_trade_no",
+    "out_request_no",
+    "subject",
+    "time",
+    "gross_fen",
+    "fee_fen",
+    "net_fen",
+)
 
 
 @dataclass
@@ -53,35 +62,67 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
     lines: list[dict[str, Any]] = []
     for db in p.units:
         with db.read() as tx:
-            for t in tx.all("SELECT * FROM trades WHERE merchant_id = :m AND product = 'INSTANT'"
-                            " AND paid_at_ms >= :a AND paid_at_ms < :b", args):
-                lines.append(_line("PAYMENT", t, "", t["paid_at_ms"], t["total_amount_fen"],
-                                   t["fee_fen"]))
-            for t in tx.all("SELECT * FROM trades WHERE merchant_id = :m AND product = 'SECURED'"
-                            " AND status = 'TRADE_FINISHED' AND ended_at_ms >= :a"
-                            " AND ended_at_ms < :b", args):
-                lines.append(_line("RELEASE", t, "", t["ended_at_ms"], t["released_fen"],
-                                   t["fee_fen"]))
-            for r in tx.all("SELECT r.*, t.out_trade_no, t.subject, t.product FROM trade_refunds r"
-                            " JOIN trades t ON t.id = r.trade_id WHERE r.merchant_id = :m"
-                            " AND r.created_at_ms >= :a AND r.created_at_ms < :b", args):
+            for t in tx.all(
+                "SELECT * FROM trades WHERE merchant_id = :m AND product = 'INSTANT'"
+                " AND paid_at_ms >= :a AND paid_at_ms < :b",
+                args,
+            ):
+                lines.append(
+                    _line("PAYMENT", t, "", t["paid_at_ms"], t["total_amount_fen"], t["fee_fen"])
+                )
+            for t in tx.all(
+                "SELECT * FROM trades WHERE merchant_id = :m AND product = 'SECURED'"
+                " AND status = 'TRADE_FINISHED' AND ended_at_ms >= :a"
+                " AND ended_at_ms < :b",
+                args,
+            ):
+                lines.append(
+                    _line("RELEASE", t, "", t["ended_at_ms"], t["released_fen"], t["fee_fen"])
+                )
+            for r in tx.all(
+                "SELECT r.*, t.out_trade_no, t.subject, t.product FROM trade_refunds r"
+                " JOIN trades t ON t.id = r.trade_id WHERE r.merchant_id = :m"
+                " AND r.created_at_ms >= :a AND r.created_at_ms < :b",
+                args,
+            ):
                 if r["product"] == "SECURED":  # from escrow: the merchant had not been paid
                     continue
-                trade = {"id": r["trade_id"], "out_trade_no": r["out_trade_no"],
-                         "subject": r["subject"]}
-                lines.append(_line("REFUND", trade, r["out_request_no"], r["created_at_ms"],
-                                   -r["amount_fen"], -r["fee_refund_fen"]))
+                trade = {
+                    "id": r["trade_id"],
+                    "out_trade_no": r["out_trade_no"],
+                    "subject": r["subject"],
+                }
+                lines.append(
+                    _line(
+                        "REFUND",
+                        trade,
+                        r["out_request_no"],
+                        r["created_at_ms"],
+                        -r["amount_fen"],
+                        -r["fee_refund_fen"],
+                    )
+                )
     lines.sort(key=lambda x: (x["time_ms"], x["trade_no"], x["type"]))
     return Bill(merchant_id, day, lines)
 
 
-def _line(kind: str, t: Any, out_request_no: str, at_ms: int, gross: int, fee: int) -> dict[str, Any]:
+def _line(
+    kind: str, t: Any, out_request_no: str, at_ms: int, gross: int, fee: int
+) -> dict[str, Any]:
     from qianbao.openapi.notify import ms_to_text
 
-    return {"type": kind, "trade_no": t["id"], "out_trade_no": t["out_trade_no"],
-            "out_request_no": out_request_no, "subject": t["subject"], "time": ms_to_text(at_ms),
-            "time_ms": at_ms, "gross_fen": int(gross), "fee_fen": int(fee),
-            "net_fen": int(gross) - int(fee)}
+    return {
+        "type": kind,
+        "trade_no": t["id"],
+        "out_trade_no": t["out_trade_no"],
+        "out_request_no": out_request_no,
+        "subject": t["subject"],
+        "time": ms_to_text(at_ms),
+        "time_ms": at_ms,
+        "gross_fen": int(gross),
+        "fee_fen": int(fee),
+        "net_fen": int(gross) - int(fee),
+    }
 
 
 def ledger_net_fen(p: Platform, merchant_id: str, day: date) -> int:
@@ -89,20 +130,27 @@ def ledger_net_fen(p: Platform, merchant_id: str, day: date) -> int:
     total = 0
     for unit, db in enumerate(p.units):
         with db.read() as tx:
-            total += int(tx.scalar(
-                "SELECT COALESCE(SUM(ps.amount_fen), 0) FROM postings ps"
-                " JOIN vouchers v ON v.id = ps.voucher_id WHERE ps.account_id = :acct"
-                " AND v.kind IN ('trade.pay', 'trade.release', 'trade.refund')"
-                " AND v.created_at_ms >= :a AND v.created_at_ms < :b",
-                {"acct": members.merchant_account(merchant_id, unit), **_window(day)}) or 0)
+            total += int(
+                tx.scalar(
+                    "SELECT COALESCE(SUM(ps.amount_fen), 0) FROM postings ps"
+                    " JOIN vouchers v ON v.id = ps.voucher_id WHERE ps.account_id = :acct"
+                    " AND v.kind IN ('trade.pay', 'trade.release', 'trade.refund')"
+                    " AND v.created_at_ms >= :a AND v.created_at_ms < :b",
+                    {"acct": members.merchant_account(merchant_id, unit), **_window(day)},
+                )
+                or 0
+            )
     return total  # credit-positive: a liability to the merchant
 
 
 def reconcile(p: Platform, merchant_id: str, day: date) -> dict[str, int]:
     bill = merchant_bill(p, merchant_id, day)
     ledger = ledger_net_fen(p, merchant_id, day)
-    return {"bill_net_fen": bill.net_fen, "ledger_net_fen": ledger,
-            "difference_fen": bill.net_fen - ledger}
+    return {
+        "bill_net_fen": bill.net_fen,
+        "ledger_net_fen": ledger,
+        "difference_fen": bill.net_fen - ledger,
+    }
 
 
 def bill_csv(bill: Bill) -> str:
@@ -110,13 +158,44 @@ def bill_csv(bill: Bill) -> str:
     out = io.StringIO()
     out.write(f"# Qianbao merchant bill {bill.day.isoformat()} merchant {bill.merchant_id}\n")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["type", "trade_no", "out_trade_no", "out_request_no", "subject", "time",
-                     "gross_amount", "fee", "net_amount"])
+    writer.writerow(
+        [
+            "type",
+            "trade_no",
+            "out_trade_no",
+            "out_request_no",
+            "subject",
+            "time",
+            "gross_amount",
+            "fee",
+            "net_amount",
+        ]
+    )
     for x in bill.lines:
-        writer.writerow([x["type"], x["trade_no"], x["out_trade_no"], x["out_request_no"],
-                         x["subject"], x["time"], fen_to_yuan(x["gross_fen"]),
-                         fen_to_yuan(x["fee_fen"]), fen_to_yuan(x["net_fen"])])
-    writer.writerow(["TOTAL", "", "", "", f"{len(bill.lines)} lines", "",
-                     fen_to_yuan(bill.gross_fen), fen_to_yuan(bill.fee_fen),
-                     fen_to_yuan(bill.net_fen)])
+        writer.writerow(
+            [
+                x["type"],
+                x["trade_no"],
+                x["out_trade_no"],
+                x["out_request_no"],
+                x["subject"],
+                x["time"],
+                fen_to_yuan(x["gross_fen"]),
+                fen_to_yuan(x["fee_fen"]),
+                fen_to_yuan(x["net_fen"]),
+            ]
+        )
+    writer.writerow(
+        [
+            "TOTAL",
+            "",
+            "",
+            "",
+            f"{len(bill.lines)} lines",
+            "",
+            fen_to_yuan(bill.gross_fen),
+            fen_to_yuan(bill.fee_fen),
+            fen_to_yuan(bill.net_fen),
+        ]
+    )
     return out.getvalue()

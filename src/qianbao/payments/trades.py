@@ -57,18 +57,34 @@ WAIT_BUYER_CONFIRM_GOODS = "WAIT_BUYER_CONFIRM_GOODS"
 TRADE_DISPUTED = "TRADE_DISPUTED"
 ESCROWED = (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS, TRADE_DISPUTED)
 
-INSTANT_TRADE = StateMachine("trade", "trades", {
-    WAIT_BUYER_PAY: {TRADE_SUCCESS, TRADE_CLOSED},
-    TRADE_SUCCESS: {TRADE_SUCCESS, TRADE_CLOSED, TRADE_FINISHED},  # partial refund stays
-})
-SECURED_TRADE = StateMachine("secured trade", "trades", {
-    WAIT_BUYER_PAY: {WAIT_SELLER_SEND_GOODS, TRADE_CLOSED},
-    WAIT_SELLER_SEND_GOODS: {WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS, TRADE_CLOSED,
-                             TRADE_DISPUTED},
-    WAIT_BUYER_CONFIRM_GOODS: {WAIT_BUYER_CONFIRM_GOODS, TRADE_FINISHED, TRADE_CLOSED,
-                               TRADE_DISPUTED},
-    TRADE_DISPUTED: {TRADE_FINISHED, TRADE_CLOSED},
-})
+INSTANT_TRADE = StateMachine(
+    "trade",
+    "trades",
+    {
+        WAIT_BUYER_PAY: {TRADE_SUCCESS, TRADE_CLOSED},
+        TRADE_SUCCESS: {TRADE_SUCCESS, TRADE_CLOSED, TRADE_FINISHED},  # partial refund stays
+    },
+)
+SECURED_TRADE = StateMachine(
+    "secured trade",
+    "trades",
+    {
+        WAIT_BUYER_PAY: {WAIT_SELLER_SEND_GOODS, TRADE_CLOSED},
+        WAIT_SELLER_SEND_GOODS: {
+            WAIT_SELLER_SEND_GOODS,
+            WAIT_BUYER_CONFIRM_GOODS,
+            TRADE_CLOSED,
+            TRADE_DISPUTED,
+        },
+        WAIT_BUYER_CONFIRM_GOODS: {
+            WAIT_BUYER_CONFIRM_GOODS,
+            TRADE_FINISHED,
+            TRADE_CLOSED,
+            TRADE_DISPUTED,
+        },
+        TRADE_DISPUTED: {TRADE_FINISHED, TRADE_CLOSED},
+    },
+)
 ORDER = StateMachine("trade order", "trade_orders", {"OPEN": {"BOUND", "CLOSED"}})
 
 # Defaults; override with ``Settings.extra`` keys of the same name.
@@ -97,13 +113,16 @@ class TradeError(Conflict):
 def refuse(trade: Row, action: str) -> TradeError:
     """The named error for an action the trade's status does not allow."""
     status = trade["status"]
-    code = {TRADE_CLOSED: "TRADE_HAS_CLOSED", TRADE_FINISHED: "TRADE_HAS_FINISHED",
-            TRADE_SUCCESS: "TRADE_HAS_SUCCESS", TRADE_DISPUTED: "TRADE_IN_DISPUTE"}.get(
-        status, "TRADE_STATUS_ERROR")
+    code = {
+        TRADE_CLOSED: "TRADE_HAS_CLOSED",
+        TRADE_FINISHED: "TRADE_HAS_FINISHED",
+        TRADE_SUCCESS: "TRADE_HAS_SUCCESS",
+        TRADE_DISPUTED: "TRADE_IN_DISPUTE",
+    }.get(status, "TRADE_STATUS_ERROR")
     return TradeError(f"cannot {action} a trade in status {status}", code=code)
 
 
-# --- requests --------------------------------------------------------------------------------------
+# --- requests -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TradeRequest:
     merchant_id: str
@@ -165,13 +184,16 @@ def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
-        old = tx.one("SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
-                     {"m": req.merchant_id, "o": req.out_trade_no})
+        old = tx.one(
+            "SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
+            {"m": req.merchant_id, "o": req.out_trade_no},
+        )
         if old is not None:
             if old["request_hash"] != digest:
                 raise IdempotencyKeyReused(
                     f"out_trade_no {req.out_trade_no!r} was used for another trade",
-                    code="OUT_TRADE_NO_USED")
+                    code="OUT_TRADE_NO_USED",
+                )
             return dict(old)
         trade_id = new_id(bucket_of(buyer_id)) if buyer_id else None
         tx.execute(
@@ -179,10 +201,22 @@ def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
             " subject, total_amount_fen, timeout_at_ms, app_id, notify_url, trade_id, buyer_id,"
             " status, created_at_ms, updated_at_ms) VALUES (:id, :m, :o, :h, :prod, :s, :a, :t,"
             " :app, :url, :trade, :buyer, :st, :now, :now)",
-            {"id": order_id, "m": req.merchant_id, "o": req.out_trade_no, "h": digest,
-             "prod": req.product, "s": req.subject.strip(), "a": req.total_amount_fen,
-             "t": timeout_at, "app": req.app_id, "url": req.notify_url, "trade": trade_id,
-             "buyer": buyer_id, "st": "BOUND" if buyer_id else "OPEN", "now": now},
+            {
+                "id": order_id,
+                "m": req.merchant_id,
+                "o": req.out_trade_no,
+                "h": digest,
+                "prod": req.product,
+                "s": req.subject.strip(),
+                "a": req.total_amount_fen,
+                "t": timeout_at,
+                "app": req.app_id,
+                "url": req.notify_url,
+                "trade": trade_id,
+                "buyer": buyer_id,
+                "st": "BOUND" if buyer_id else "OPEN",
+                "now": now,
+            },
         )
         return _load(tx, "trade_orders", order_id)
 
@@ -203,11 +237,21 @@ def _ensure_trade(p: Platform, order: Row) -> Row:
             " funding, status, timeout_at_ms, app_id, notify_url, created_at_ms, updated_at_ms)"
             " VALUES (:id, :oid, :m, :o, :b, :prod, :s, :a, 0, 0, 0, 0, '', :st, :t, :app, :url,"
             " :now, :now) ON CONFLICT (id) DO NOTHING",
-            {"id": trade_id, "oid": order["id"], "m": order["merchant_id"],
-             "o": order["out_trade_no"], "b": order["buyer_id"], "prod": order["product"],
-             "s": order["subject"], "a": order["total_amount_fen"], "st": WAIT_BUYER_PAY,
-             "t": order["timeout_at_ms"], "app": order["app_id"], "url": order["notify_url"],
-             "now": now},
+            {
+                "id": trade_id,
+                "oid": order["id"],
+                "m": order["merchant_id"],
+                "o": order["out_trade_no"],
+                "b": order["buyer_id"],
+                "prod": order["product"],
+                "s": order["subject"],
+                "a": order["total_amount_fen"],
+                "st": WAIT_BUYER_PAY,
+                "t": order["timeout_at_ms"],
+                "app": order["app_id"],
+                "url": order["notify_url"],
+                "now": now,
+            },
         )
         return _load(tx, "trades", trade_id)
 
@@ -265,7 +309,7 @@ def bind_buyer(p: Platform, order_id: str, buyer_id: str) -> Row:
     return _ensure_trade(p, bound)
 
 
-# --- reads -----------------------------------------------------------------------------------------
+# --- reads ----------------------------------------------------------------------------------------
 def get_trade(p: Platform, trade_id: str) -> Row:
     try:
         db = p.db_for(trade_id)
@@ -281,15 +325,18 @@ def get_trade(p: Platform, trade_id: str) -> Row:
 def find_order(p: Platform, merchant_id: str, out_trade_no: str) -> Row:
     idempotency.check_key(out_trade_no)
     with p.units[_order_unit(p, merchant_id, out_trade_no)].read() as tx:
-        row = tx.one("SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
-                     {"m": merchant_id, "o": out_trade_no})
+        row = tx.one(
+            "SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
+            {"m": merchant_id, "o": out_trade_no},
+        )
     if row is None:
         raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
     return dict(row)
 
 
-def lookup(p: Platform, merchant_id: str, *, trade_no: str | None = None,
-           out_trade_no: str | None = None) -> Row:
+def lookup(
+    p: Platform, merchant_id: str, *, trade_no: str | None = None, out_trade_no: str | None = None
+) -> Row:
     """The merchant's trade by ``trade_no`` or ``out_trade_no``. An unbound precreated order is
     returned as a trade-shaped row without an id (status WAIT_BUYER_PAY or TRADE_CLOSED)."""
     if trade_no:
@@ -302,32 +349,63 @@ def lookup(p: Platform, merchant_id: str, *, trade_no: str | None = None,
     order = find_order(p, merchant_id, out_trade_no)
     if order["trade_id"]:
         return _ensure_trade(p, order)
-    return {"id": None, "order_id": order["id"], "merchant_id": merchant_id,
-            "out_trade_no": out_trade_no, "buyer_id": None, "product": order["product"],
-            "subject": order["subject"], "total_amount_fen": order["total_amount_fen"],
-            "fee_fen": 0, "refunded_fen": 0, "fee_refunded_fen": 0, "released_fen": 0,
-            "funding": "", "status": WAIT_BUYER_PAY if order["status"] == "OPEN" else TRADE_CLOSED,
-            "timeout_at_ms": order["timeout_at_ms"], "paid_at_ms": None, "shipped_at_ms": None,
-            "auto_confirm_at_ms": None, "ended_at_ms": None, "created_at_ms": order["created_at_ms"],
-            "updated_at_ms": order["updated_at_ms"], "app_id": order["app_id"],
-            "notify_url": order["notify_url"]}
+    return {
+        "id": None,
+        "order_id": order["id"],
+        "merchant_id": merchant_id,
+        "out_trade_no": out_trade_no,
+        "buyer_id": None,
+        "product": order["product"],
+        "subject": order["subject"],
+        "total_amount_fen": order["total_amount_fen"],
+        "fee_fen": 0,
+        "refunded_fen": 0,
+        "fee_refunded_fen": 0,
+        "released_fen": 0,
+        "funding": "",
+        "status": WAIT_BUYER_PAY if order["status"] == "OPEN" else TRADE_CLOSED,
+        "timeout_at_ms": order["timeout_at_ms"],
+        "paid_at_ms": None,
+        "shipped_at_ms": None,
+        "auto_confirm_at_ms": None,
+        "ended_at_ms": None,
+        "created_at_ms": order["created_at_ms"],
+        "updated_at_ms": order["updated_at_ms"],
+        "app_id": order["app_id"],
+        "notify_url": order["notify_url"],
+    }
 
 
 def public_trade(t: Row) -> dict[str, Any]:
-    return {"trade_no": t["id"], "out_trade_no": t["out_trade_no"], "merchant_id": t["merchant_id"],
-            "buyer_id": t["buyer_id"], "product": t["product"], "subject": t["subject"],
-            "trade_status": t["status"], "total_amount_fen": t["total_amount_fen"],
-            "fee_fen": t["fee_fen"], "refunded_fen": t["refunded_fen"],
-            "released_fen": t["released_fen"], "funding": t["funding"],
-            "created_at_ms": t["created_at_ms"], "paid_at_ms": t["paid_at_ms"],
-            "shipped_at_ms": t["shipped_at_ms"], "auto_confirm_at_ms": t["auto_confirm_at_ms"]}
+    return {
+        "trade_no": t["id"],
+        "out_trade_no": t["out_trade_no"],
+        "merchant_id": t["merchant_id"],
+        "buyer_id": t["buyer_id"],
+        "product": t["product"],
+        "subject": t["subject"],
+        "trade_status": t["status"],
+        "total_amount_fen": t["total_amount_fen"],
+        "fee_fen": t["fee_fen"],
+        "refunded_fen": t["refunded_fen"],
+        "released_fen": t["released_fen"],
+        "funding": t["funding"],
+        "created_at_ms": t["created_at_ms"],
+        "paid_at_ms": t["paid_at_ms"],
+        "shipped_at_ms": t["shipped_at_ms"],
+        "auto_confirm_at_ms": t["auto_confirm_at_ms"],
+    }
 
 
 def list_refunds(p: Platform, trade_id: str) -> list[Row]:
     with p.db_for(trade_id).read() as tx:
-        return [dict(r) for r in tx.all(
-            "SELECT * FROM trade_refunds WHERE trade_id = :t ORDER BY created_at_ms, id",
-            {"t": trade_id})]
+        return [
+            dict(r)
+            for r in tx.all(
+                "SELECT * FROM trade_refunds WHERE trade_id = :t ORDER BY created_at_ms, id",
+                {"t": trade_id},
+            )
+        ]
 
 
 def list_merchant_trades(p: Platform, merchant_id: str, limit: int = 100) -> list[Row]:
@@ -335,20 +413,29 @@ def list_merchant_trades(p: Platform, merchant_id: str, limit: int = 100) -> lis
     rows: list[Row] = []
     for db in p.units:
         with db.read() as tx:
-            rows += [dict(r) for r in tx.all(
-                "SELECT * FROM trades WHERE merchant_id = :m ORDER BY created_at_ms DESC LIMIT :l",
-                {"m": merchant_id, "l": limit})]
+            rows += [
+                dict(r)
+                for r in tx.all(
+                    "SELECT * FROM trades WHERE merchant_id = :m"
+                    " ORDER BY created_at_ms DESC LIMIT :l",
+                    {"m": merchant_id, "l": limit},
+                )
+            ]
     return sorted(rows, key=lambda r: (r["created_at_ms"], r["id"]), reverse=True)[:limit]
 
 
 def list_buyer_trades(p: Platform, buyer_id: str, limit: int = 50) -> list[Row]:
     with p.db_for(buyer_id).read() as tx:
-        return [dict(r) for r in tx.all(
-            "SELECT * FROM trades WHERE buyer_id = :b ORDER BY created_at_ms DESC LIMIT :l",
-            {"b": buyer_id, "l": limit})]
+        return [
+            dict(r)
+            for r in tx.all(
+                "SELECT * FROM trades WHERE buyer_id = :b ORDER BY created_at_ms DESC LIMIT :l",
+                {"b": buyer_id, "l": limit},
+            )
+        ]
 
 
-# --- paying ----------------------------------------------------------------------------------------
+# --- paying ---------------------------------------------------------------------------------------
 def _check_payable(trade: Row) -> None:
     if trade["status"] != WAIT_BUYER_PAY:
         raise refuse(trade, "pay")
@@ -378,8 +465,16 @@ def _reverse_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
         log.error("card reversal %sR for %s fen not confirmed: %s", ref, amount_fen, outcome)
 
 
-def pay(p: Platform, trade_id: str, buyer_id: str, pay_password: str | None, *,
-        funding: str = BALANCE, card_id: str | None = None, auth_code: str | None = None) -> Row:
+def pay(
+    p: Platform,
+    trade_id: str,
+    buyer_id: str,
+    pay_password: str | None,
+    *,
+    funding: str = BALANCE,
+    card_id: str | None = None,
+    auth_code: str | None = None,
+) -> Row:
     """The buyer pays: balance or a bound card (quick pay). Instant trades credit the merchant
     minus its fee; secured trades put the money into escrow. Nothing moves unless all of it does.
     """
@@ -408,22 +503,34 @@ def pay(p: Platform, trade_id: str, buyer_id: str, pay_password: str | None, *,
         if auth_code:
             codes.use_code(ctx, auth_code, buyer_id, trade_id)
         count_daily(ctx, buyer_id, amount, limits)
-        source = (unit_account("bank_reserve", ctx.unit, card["channel"]) if card is not None
-                  else user_account(buyer_id))
+        source = (
+            unit_account("bank_reserve", ctx.unit, card["channel"])
+            if card is not None
+            else user_account(buyer_id)
+        )
         if t["product"] == SECURED:
             escrow = unit_account("escrow", ctx.unit)
             open_account(tx, escrow, f"u{ctx.unit}")
             legs = [debit(source, amount), credit(escrow, amount)]
             target = WAIT_SELLER_SEND_GOODS
         else:
-            legs = [debit(source, amount),
-                    credit(members.merchant_account(t["merchant_id"], ctx.unit), amount - fee),
-                    credit(unit_account("fee_income", ctx.unit), fee)]
+            legs = [
+                debit(source, amount),
+                credit(members.merchant_account(t["merchant_id"], ctx.unit), amount - fee),
+                credit(unit_account("fee_income", ctx.unit), fee),
+            ]
             target = TRADE_SUCCESS
         post(ctx, "trade.pay", trade_id, legs, memo=funding)
-        machine(t).move(tx, trade_id, WAIT_BUYER_PAY, target, fee_fen=fee, funding=funding,
-                        card_id=card["id"] if card is not None else None,
-                        paid_at_ms=clock.now_ms())
+        machine(t).move(
+            tx,
+            trade_id,
+            WAIT_BUYER_PAY,
+            target,
+            fee_fen=fee,
+            funding=funding,
+            card_id=card["id"] if card is not None else None,
+            paid_at_ms=clock.now_ms(),
+        )
         paid = _load(tx, "trades", trade_id)
         notify.enqueue(ctx, paid, "TRADE_PAID")
         return paid
@@ -452,24 +559,40 @@ def pay_by_code(p: Platform, req: TradeRequest, auth_code: str) -> Row:
         raise
 
 
-def pay_static_qr(p: Platform, merchant_id: str, buyer_id: str, amount_fen: int,
-                  pay_password: str | None, request_id: str, *, funding: str = BALANCE,
-                  card_id: str | None = None) -> Row:
+def pay_static_qr(
+    p: Platform,
+    merchant_id: str,
+    buyer_id: str,
+    amount_fen: int,
+    pay_password: str | None,
+    request_id: str,
+    *,
+    funding: str = BALANCE,
+    card_id: str | None = None,
+) -> Row:
     """The buyer scanned the merchant's static QR and typed the amount: one instant trade."""
     idempotency.check_key(request_id)
     merchant = members.get_merchant_cached(p, merchant_id)
     digest = hashlib.sha256(f"{buyer_id}|{request_id}".encode()).hexdigest()[:30]
-    req = TradeRequest(merchant_id, f"QR{digest}", f"{merchant['name']} 扫码付款", amount_fen,
-                       timeout_minutes=15)
+    req = TradeRequest(
+        merchant_id, f"QR{digest}", f"{merchant['name']} 扫码付款", amount_fen, timeout_minutes=15
+    )
     trade = create(p, req, buyer_id)
     if trade["status"] != WAIT_BUYER_PAY:
         return trade
     return pay(p, trade["id"], buyer_id, pay_password, funding=funding, card_id=card_id)
 
 
-# --- refunds ---------------------------------------------------------------------------------------
-def _refund_in(ctx: WriteContext, t: Row, refund_id: str, amount_fen: int, out_request_no: str,
-               reason: str, kind: str = "REFUND") -> Row:
+# --- refunds --------------------------------------------------------------------------------------
+def _refund_in(
+    ctx: WriteContext,
+    t: Row,
+    refund_id: str,
+    amount_fen: int,
+    out_request_no: str,
+    reason: str,
+    kind: str = "REFUND",
+) -> Row:
     """Book one refund inside a command and move the trade; returns the refund row.
 
     Instant: from the merchant's account, the fee coming back in proportion. Secured before
@@ -479,8 +602,9 @@ def _refund_in(ctx: WriteContext, t: Row, refund_id: str, amount_fen: int, out_r
     tx = ctx.tx
     refundable = t["total_amount_fen"] - t["refunded_fen"]
     if amount_fen > refundable:
-        raise InvalidArgument(f"only {refundable} fen can still be refunded",
-                              code="REFUND_AMOUNT_EXCEEDED")
+        raise InvalidArgument(
+            f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
+        )
     if t["funding"] == CARD:
         back_to = unit_account("bank_reserve", ctx.unit, _card_channel(ctx.platform, t))
     else:
@@ -489,38 +613,60 @@ def _refund_in(ctx: WriteContext, t: Row, refund_id: str, amount_fen: int, out_r
     if t["product"] == SECURED:
         legs = [debit(unit_account("escrow", ctx.unit), amount_fen), credit(back_to, amount_fen)]
     else:
-        fee_back = proportional_fen(t["fee_fen"], t["refunded_fen"], amount_fen,
-                                    t["total_amount_fen"])
-        legs = [debit(members.merchant_account(t["merchant_id"], ctx.unit), amount_fen - fee_back),
-                debit(unit_account("fee_income", ctx.unit), fee_back),
-                credit(back_to, amount_fen)]
+        fee_back = proportional_fen(
+            t["fee_fen"], t["refunded_fen"], amount_fen, t["total_amount_fen"]
+        )
+        legs = [
+            debit(members.merchant_account(t["merchant_id"], ctx.unit), amount_fen - fee_back),
+            debit(unit_account("fee_income", ctx.unit), fee_back),
+            credit(back_to, amount_fen),
+        ]
     post(ctx, "trade.refund", refund_id, legs, memo=t["id"])
     refunded = t["refunded_fen"] + amount_fen
     target = TRADE_CLOSED if refunded == t["total_amount_fen"] else t["status"]
     if t["status"] == TRADE_DISPUTED and target != TRADE_CLOSED:
         target = TRADE_DISPUTED  # a split keeps the trade frozen until the release that follows
-    cols: dict[str, Any] = {"refunded_fen": refunded,
-                            "fee_refunded_fen": t["fee_refunded_fen"] + fee_back}
+    cols: dict[str, Any] = {
+        "refunded_fen": refunded,
+        "fee_refunded_fen": t["fee_refunded_fen"] + fee_back,
+    }
     if target == TRADE_CLOSED:
         cols["ended_at_ms"] = clock.now_ms()
     if target != t["status"]:
         machine(t).move(tx, t["id"], t["status"], target, **cols)
     else:
-        tx.execute("UPDATE trades SET refunded_fen = :r, fee_refunded_fen = :f,"
-                   " updated_at_ms = :now WHERE id = :id AND status = :s",
-                   {"r": refunded, "f": cols["fee_refunded_fen"], "now": clock.now_ms(),
-                    "id": t["id"], "s": t["status"]})
+        tx.execute(
+            "UPDATE trades SET refunded_fen = :r, fee_refunded_fen = :f,"
+            " updated_at_ms = :now WHERE id = :id AND status = :s",
+            {
+                "r": refunded,
+                "f": cols["fee_refunded_fen"],
+                "now": clock.now_ms(),
+                "id": t["id"],
+                "s": t["status"],
+            },
+        )
     now = clock.now_ms()
     tx.execute(
         "INSERT INTO trade_refunds (id, trade_id, merchant_id, out_request_no, kind, amount_fen,"
         " fee_refund_fen, reason, status, created_at_ms, updated_at_ms) VALUES (:id, :t, :m, :o,"
         " :k, :a, :f, :r, 'SUCCEEDED', :now, :now)",
-        {"id": refund_id, "t": t["id"], "m": t["merchant_id"], "o": out_request_no, "k": kind,
-         "a": amount_fen, "f": fee_back, "r": reason[:100], "now": now},
+        {
+            "id": refund_id,
+            "t": t["id"],
+            "m": t["merchant_id"],
+            "o": out_request_no,
+            "k": kind,
+            "a": amount_fen,
+            "f": fee_back,
+            "r": reason[:100],
+            "now": now,
+        },
     )
     after = _load(tx, "trades", t["id"])
-    notify.enqueue(ctx, after, "REFUND", {"out_biz_no": out_request_no,
-                                          "refund_amount_fen": amount_fen})
+    notify.enqueue(
+        ctx, after, "REFUND", {"out_biz_no": out_request_no, "refund_amount_fen": amount_fen}
+    )
     return _load(tx, "trade_refunds", refund_id)
 
 
@@ -544,9 +690,16 @@ def _pay_out_card_refund(p: Platform, t: Row, refund: Row) -> None:
 _REFUNDABLE = {TRADE_SUCCESS, WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS}
 
 
-def refund(p: Platform, merchant_id: str, amount_fen: int, out_request_no: str, *,
-           trade_no: str | None = None, out_trade_no: str | None = None,
-           reason: str = "") -> Row:
+def refund(
+    p: Platform,
+    merchant_id: str,
+    amount_fen: int,
+    out_request_no: str,
+    *,
+    trade_no: str | None = None,
+    out_trade_no: str | None = None,
+    reason: str = "",
+) -> Row:
     """Full or partial refund, each with its own ``out_request_no`` (idempotent).
 
     Secured trades: before shipping, or after shipping when the seller agrees (the seller is the
@@ -563,8 +716,9 @@ def refund(p: Platform, merchant_id: str, amount_fen: int, out_request_no: str, 
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
-        first = idempotency.claim(tx, f"trade-refund:{trade_id}", out_request_no, request,
-                                  refund_id)
+        first = idempotency.claim(
+            tx, f"trade-refund:{trade_id}", out_request_no, request, refund_id
+        )
         if first is not None:
             return _load(tx, "trade_refunds", first)
         t = _load(tx, "trades", trade_id)
@@ -578,7 +732,7 @@ def refund(p: Platform, merchant_id: str, amount_fen: int, out_request_no: str, 
     return row
 
 
-# --- close and cancel ------------------------------------------------------------------------------
+# --- close and cancel -----------------------------------------------------------------------------
 def _close_trade_cmd(trade_id: str, reason: str) -> Any:
     def command(ctx: WriteContext) -> Row:
         t = _load(ctx.tx, "trades", trade_id)
@@ -604,8 +758,9 @@ def _close_order_cmd(order_id: str) -> Any:
     return command
 
 
-def close(p: Platform, merchant_id: str, *, trade_no: str | None = None,
-          out_trade_no: str | None = None) -> Row:
+def close(
+    p: Platform, merchant_id: str, *, trade_no: str | None = None, out_trade_no: str | None = None
+) -> Row:
     """The merchant closes an unpaid trade (a paid one must be refunded instead)."""
     trade = lookup(p, merchant_id, trade_no=trade_no, out_trade_no=out_trade_no)
     if trade["id"] is None:
@@ -616,8 +771,9 @@ def close(p: Platform, merchant_id: str, *, trade_no: str | None = None,
     return p.writer_for(trade["id"]).submit(_close_trade_cmd(trade["id"], "merchant"))
 
 
-def cancel(p: Platform, merchant_id: str, *, trade_no: str | None = None,
-           out_trade_no: str | None = None) -> tuple[Row, str]:
+def cancel(
+    p: Platform, merchant_id: str, *, trade_no: str | None = None, out_trade_no: str | None = None
+) -> tuple[Row, str]:
     """撤销: undo whatever happened: close if unpaid, refund in full if paid (instant, or
     secured not yet shipped). Returns the trade and the action, "close" or "refund"."""
     trade = lookup(p, merchant_id, trade_no=trade_no, out_trade_no=out_trade_no)
@@ -640,13 +796,25 @@ def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
     """Pay ``seller_fen`` from escrow to the seller minus the contract fee; the trade finishes."""
     merchant = members.get_merchant_cached(ctx.platform, t["merchant_id"])
     fee = apply_rate(seller_fen, Decimal(merchant["fee_rate"]))
-    post(ctx, "trade.release", t["id"], [
-        debit(unit_account("escrow", ctx.unit), seller_fen),
-        credit(members.merchant_account(t["merchant_id"], ctx.unit), seller_fen - fee),
-        credit(unit_account("fee_income", ctx.unit), fee),
-    ])
-    machine(t).move(ctx.tx, t["id"], t["status"], TRADE_FINISHED, released_fen=seller_fen,
-                    fee_fen=fee, ended_at_ms=clock.now_ms())
+    post(
+        ctx,
+        "trade.release",
+        t["id"],
+        [
+            debit(unit_account("escrow", ctx.unit), seller_fen),
+            credit(members.merchant_account(t["merchant_id"], ctx.unit), seller_fen - fee),
+            credit(unit_account("fee_income", ctx.unit), fee),
+        ],
+    )
+    machine(t).move(
+        ctx.tx,
+        t["id"],
+        t["status"],
+        TRADE_FINISHED,
+        released_fen=seller_fen,
+        fee_fen=fee,
+        ended_at_ms=clock.now_ms(),
+    )
     done = _load(ctx.tx, "trades", t["id"])
     notify.enqueue(ctx, done, "TRADE_FINISHED")
     return done
@@ -674,8 +842,14 @@ def ship(p: Platform, merchant_id: str, trade_id: str) -> Row:
         if t["status"] != WAIT_SELLER_SEND_GOODS:
             raise refuse(t, "ship")
         now = clock.now_ms()
-        SECURED_TRADE.move(ctx.tx, trade_id, t["status"], WAIT_BUYER_CONFIRM_GOODS,
-                           shipped_at_ms=now, auto_confirm_at_ms=now + days * DAY_MS)
+        SECURED_TRADE.move(
+            ctx.tx,
+            trade_id,
+            t["status"],
+            WAIT_BUYER_CONFIRM_GOODS,
+            shipped_at_ms=now,
+            auto_confirm_at_ms=now + days * DAY_MS,
+        )
         return _load(ctx.tx, "trades", trade_id)
 
     return _secured_cmd(p, trade_id, "ship", body)
@@ -705,15 +879,15 @@ def open_dispute(p: Platform, party_id: str, trade_id: str, reason: str = "") ->
     def body(ctx: WriteContext, t: Row) -> Row:
         if t["status"] not in (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS):
             raise refuse(t, "dispute")
-        SECURED_TRADE.move(ctx.tx, trade_id, t["status"], TRADE_DISPUTED,
-                           dispute_from=t["status"])
+        SECURED_TRADE.move(ctx.tx, trade_id, t["status"], TRADE_DISPUTED, dispute_from=t["status"])
         return _load(ctx.tx, "trades", trade_id)
 
     return _secured_cmd(p, trade_id, "dispute", body)
 
 
-def resolve_dispute(p: Platform, operator_id: str, trade_id: str, decision: str,
-                    buyer_fen: int = 0, note: str = "") -> Row:
+def resolve_dispute(
+    p: Platform, operator_id: str, trade_id: str, decision: str, buyer_fen: int = 0, note: str = ""
+) -> Row:
     """The operator decides: ``release`` to the seller, ``refund`` to the buyer, or ``split``
     (``buyer_fen`` back to the buyer, the rest released to the seller minus the fee)."""
     if decision not in ("release", "refund", "split"):
@@ -726,11 +900,19 @@ def resolve_dispute(p: Platform, operator_id: str, trade_id: str, decision: str,
         left = t["total_amount_fen"] - t["refunded_fen"]
         back = {"release": 0, "refund": left, "split": buyer_fen}[decision]
         if not 0 <= back <= left or (decision == "split" and not 0 < back < left):
-            raise InvalidArgument(f"the buyer's part must be within 1–{left - 1} fen",
-                                  code="SPLIT_INVALID")
+            raise InvalidArgument(
+                f"the buyer's part must be within 1–{left - 1} fen", code="SPLIT_INVALID"
+            )
         if back:
-            _refund_in(ctx, t, refund_id, back, f"DISPUTE-{operator_id}"[:64],
-                       f"dispute {decision} {note}", kind="DISPUTE_REFUND")
+            _refund_in(
+                ctx,
+                t,
+                refund_id,
+                back,
+                f"DISPUTE-{operator_id}"[:64],
+                f"dispute {decision} {note}",
+                kind="DISPUTE_REFUND",
+            )
             t = _load(ctx.tx, "trades", trade_id)
         if t["status"] == TRADE_CLOSED:
             return t
@@ -739,8 +921,7 @@ def resolve_dispute(p: Platform, operator_id: str, trade_id: str, decision: str,
     return _secured_cmd(p, trade_id, "resolve", body)
 
 
-def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int,
-               reason: str) -> Row:
+def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int, reason: str) -> Row:
     """全额赔付: a proven fraud loss on a trade is paid to the buyer from the platform's
     compensation expense (once per trade, at most the trade amount)."""
     check_amount(p, amount_fen)
@@ -754,27 +935,39 @@ def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int,
         if t["paid_at_ms"] is None:
             raise refuse(t, "compensate")
         if amount_fen > t["total_amount_fen"]:
-            raise InvalidArgument("compensation above the trade amount",
-                                  code="COMPENSATION_EXCEEDED")
+            raise InvalidArgument(
+                "compensation above the trade amount", code="COMPENSATION_EXCEEDED"
+            )
         if tx.one("SELECT 1 AS x FROM trade_compensations WHERE trade_id = :t", {"t": trade_id}):
             raise Conflict("this trade was already compensated", code="ALREADY_COMPENSATED")
         expense = unit_account("compensation_expense", ctx.unit)
         open_account(tx, expense, f"u{ctx.unit}")
-        post(ctx, "trade.compensation", comp_id,
-             [debit(expense, amount_fen), credit(user_account(t["buyer_id"]), amount_fen)],
-             memo=trade_id)
+        post(
+            ctx,
+            "trade.compensation",
+            comp_id,
+            [debit(expense, amount_fen), credit(user_account(t["buyer_id"]), amount_fen)],
+            memo=trade_id,
+        )
         tx.execute(
             "INSERT INTO trade_compensations (id, trade_id, buyer_id, amount_fen, operator_id,"
             " reason, created_at_ms) VALUES (:id, :t, :b, :a, :op, :r, :now)",
-            {"id": comp_id, "t": trade_id, "b": t["buyer_id"], "a": amount_fen,
-             "op": operator_id, "r": reason[:200], "now": clock.now_ms()},
+            {
+                "id": comp_id,
+                "t": trade_id,
+                "b": t["buyer_id"],
+                "a": amount_fen,
+                "op": operator_id,
+                "r": reason[:200],
+                "now": clock.now_ms(),
+            },
         )
         return _load(tx, "trade_compensations", comp_id)
 
     return p.writer_for(trade_id).submit(command)
 
 
-# --- the scheduler (business clock) ----------------------------------------------------------------
+# --- the scheduler (business clock) ---------------------------------------------------------------
 def run_due_jobs(p: Platform, limit: int = JOB_BATCH_MAX) -> dict[str, int]:
     """Close unpaid trades past their timeout, auto-confirm secured trades, and finish instant
     trades whose refund window is over. Safe to run from several places: every move is guarded.
@@ -784,15 +977,23 @@ def run_due_jobs(p: Platform, limit: int = JOB_BATCH_MAX) -> dict[str, int]:
     done = {"orders_closed": 0, "trades_closed": 0, "auto_confirmed": 0, "finished": 0}
     for unit, db in enumerate(p.units):
         with db.read() as tx:
-            orders = tx.all("SELECT id FROM trade_orders WHERE status = 'OPEN'"
-                            " AND timeout_at_ms <= :now LIMIT :l", {"now": now, "l": limit})
-            unpaid = tx.all("SELECT id FROM trades WHERE status = :s AND timeout_at_ms <= :now"
-                            " LIMIT :l", {"s": WAIT_BUYER_PAY, "now": now, "l": limit})
-            confirm = tx.all("SELECT id FROM trades WHERE status = :s"
-                             " AND auto_confirm_at_ms <= :now LIMIT :l",
-                             {"s": WAIT_BUYER_CONFIRM_GOODS, "now": now, "l": limit})
-            finish = tx.all("SELECT id FROM trades WHERE status = :s AND paid_at_ms <= :cut"
-                            " LIMIT :l", {"s": TRADE_SUCCESS, "cut": now - window_ms, "l": limit})
+            orders = tx.all(
+                "SELECT id FROM trade_orders WHERE status = 'OPEN'"
+                " AND timeout_at_ms <= :now LIMIT :l",
+                {"now": now, "l": limit},
+            )
+            unpaid = tx.all(
+                "SELECT id FROM trades WHERE status = :s AND timeout_at_ms <= :now LIMIT :l",
+                {"s": WAIT_BUYER_PAY, "now": now, "l": limit},
+            )
+            confirm = tx.all(
+                "SELECT id FROM trades WHERE status = :s AND auto_confirm_at_ms <= :now LIMIT :l",
+                {"s": WAIT_BUYER_CONFIRM_GOODS, "now": now, "l": limit},
+            )
+            finish = tx.all(
+                "SELECT id FROM trades WHERE status = :s AND paid_at_ms <= :cut LIMIT :l",
+                {"s": TRADE_SUCCESS, "cut": now - window_ms, "l": limit},
+            )
         writer = p.writers[unit]
         for r in orders:
             done["orders_closed"] += writer.submit(_close_order_cmd(r["id"]))["status"] == "CLOSED"
@@ -829,8 +1030,9 @@ def _finish_cmd(trade_id: str) -> Any:
         t = _load(ctx.tx, "trades", trade_id)
         if t["status"] != TRADE_SUCCESS:
             raise refuse(t, "finish")
-        INSTANT_TRADE.move(ctx.tx, trade_id, TRADE_SUCCESS, TRADE_FINISHED,
-                           ended_at_ms=clock.now_ms())
+        INSTANT_TRADE.move(
+            ctx.tx, trade_id, TRADE_SUCCESS, TRADE_FINISHED, ended_at_ms=clock.now_ms()
+        )
         return _load(ctx.tx, "trades", trade_id)
 
     return command
@@ -838,7 +1040,13 @@ def _finish_cmd(trade_id: str) -> Any:
 
 def open_trade_accounts(p: Platform) -> None:
     """Open the platform accounts trades use in every unit (bootstrap calls this once)."""
+
+    def opener(unit: int) -> Any:
+        def command(ctx: WriteContext) -> None:
+            for subject in ("escrow", "compensation_expense"):
+                open_account(ctx.tx, unit_account(subject, unit), f"u{unit}")
+
+        return command
+
     for unit, writer in enumerate(p.writers):
-        writer.submit(lambda ctx, u=unit: [
-            open_account(ctx.tx, unit_account(s, u), f"u{u}")
-            for s in ("escrow", "compensation_expense")])
+        writer.submit(opener(unit))

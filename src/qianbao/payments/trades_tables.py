@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+import qianbao.openapi.tables  # noqa: F401  (the open platform's global tables load with these)
 from qianbao.platform.schema import Millis, Money, ident, unit_metadata
 
 
 def _timestamps() -> list[sa.Column[int]]:
-    return [sa.Column("created_at_ms", Millis, nullable=False),
-            sa.Column("updated_at_ms", Millis, nullable=False)]
+    return [
+        sa.Column("created_at_ms", Millis, nullable=False),
+        sa.Column("updated_at_ms", Millis, nullable=False),
+    ]
 
 
 trade_orders = sa.Table(
@@ -136,8 +139,12 @@ notify_tasks = sa.Table(
 notify_attempts = sa.Table(
     "notify_attempts",
     unit_metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     ident("task_id", nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("at_ms", Millis, nullable=False),

@@ -23,6 +23,6 @@ def load_all_tables() -> None:
     """Import every domain's tables so the metadata is complete (for migrations and tests)."""
     import qianbao.ledger.tables
     import qianbao.members.tables
-    import qianbao.openapi.tables, qianbao.payments.trades_tables  # trades (issue 3)
     import qianbao.payments.tables
+    import qianbao.payments.trades_tables
     import qianbao.platform.tables  # noqa: F401
