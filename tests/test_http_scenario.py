@@ -24,14 +24,20 @@ def _phone_in_unit(p, unit: int, start: int) -> str:
 
 def _register(c: httpx.Client, p, name: str, unit: int, seq: int) -> tuple[str, dict]:
     phone = _phone_in_unit(p, unit, 13700000000 + seq * 1000)
-    body = {"name": name, "id_number": make_id_number("440106", date(1988, 6, seq), seq),
-            "phone": phone, "login_password": "pass1234", "pay_password": PAY}
+    body = {
+        "name": name,
+        "id_number": make_id_number("440106", date(1988, 6, seq), seq),
+        "phone": phone,
+        "login_password": "pass1234",
+        "pay_password": PAY,
+    }
     r = c.post("/api/v1/users", json=body)
     assert r.status_code == 201, r.text
     token = c.post("/api/v1/sessions", json={"phone": phone, "password": "pass1234"}).json()
     headers = {"Authorization": f"Bearer {token['token']}"}
-    card = c.post("/api/v1/me/cards", json={"card_no": make_card_no(f"62258{seq:010d}")},
-                  headers=headers)
+    card = c.post(
+        "/api/v1/me/cards", json={"card_no": make_card_no(f"62258{seq:010d}")}, headers=headers
+    )
     assert card.status_code == 201, card.text
     return card.json()["card_id"], headers
 
@@ -50,49 +56,104 @@ def test_two_units_one_merchant_to_the_fen(platform):
 
         # A tops up 30,000.00 (twice the same request: one top-up).
         for _ in range(2):
-            r = c.post("/api/v1/topups", headers=ha,
-                       json={"card_id": card_a, "amount_fen": 3_000_000, "request_id": "top-1"})
+            r = c.post(
+                "/api/v1/topups",
+                headers=ha,
+                json={"card_id": card_a, "amount_fen": 3_000_000, "request_id": "top-1"},
+            )
             assert r.status_code == 200 and r.json()["status"] == "SUCCEEDED", r.text
         # A sends B 1,200.00 across units (replayed: one transfer).
         for _ in range(2):
-            r = c.post("/api/v1/transfers", headers=ha, json={
-                "to_user_id": me_b["user_id"], "amount_fen": 120_000, "request_id": "tr-1",
-                "pay_password": PAY})
+            r = c.post(
+                "/api/v1/transfers",
+                headers=ha,
+                json={
+                    "to_user_id": me_b["user_id"],
+                    "amount_fen": 120_000,
+                    "request_id": "tr-1",
+                    "pay_password": PAY,
+                },
+            )
             assert r.status_code == 200 and r.json()["cross_unit"] is True, r.text
         # A pays the merchant 333.33; fee 0.6% = 2.00 (1.99998 rounded half-up).
-        r = c.post("/api/v1/payments", headers=ha, json={
-            "merchant_id": merchant["id"], "amount_fen": 33_333, "request_id": "pay-1",
-            "pay_password": PAY})
+        r = c.post(
+            "/api/v1/payments",
+            headers=ha,
+            json={
+                "merchant_id": merchant["id"],
+                "amount_fen": 33_333,
+                "request_id": "pay-1",
+                "pay_password": PAY,
+            },
+        )
         assert r.status_code == 200, r.text
         payment = r.json()
         assert payment["fee_fen"] == 200
         # Two partial refunds: 100.00 then 233.33; the fee comes back 0.60 + 1.40.
-        r1 = c.post(f"/api/v1/merchant/payments/{payment['payment_id']}/refunds", headers=mh,
-                    json={"amount_fen": 10_000, "request_id": "rf-1"})
-        r2 = c.post(f"/api/v1/merchant/payments/{payment['payment_id']}/refunds", headers=mh,
-                    json={"amount_fen": 23_333, "request_id": "rf-2"})
+        r1 = c.post(
+            f"/api/v1/merchant/payments/{payment['payment_id']}/refunds",
+            headers=mh,
+            json={"amount_fen": 10_000, "request_id": "rf-1"},
+        )
+        r2 = c.post(
+            f"/api/v1/merchant/payments/{payment['payment_id']}/refunds",
+            headers=mh,
+            json={"amount_fen": 23_333, "request_id": "rf-2"},
+        )
         assert (r1.json()["fee_refund_fen"], r2.json()["fee_refund_fen"]) == (60, 140)
-        over = c.post(f"/api/v1/merchant/payments/{payment['payment_id']}/refunds", headers=mh,
-                      json={"amount_fen": 1, "request_id": "rf-3"})
+        over = c.post(
+            f"/api/v1/merchant/payments/{payment['payment_id']}/refunds",
+            headers=mh,
+            json={"amount_fen": 1, "request_id": "rf-3"},
+        )
         assert over.status_code == 400 and over.json()["code"] == "REFUND_AMOUNT_EXCEEDED"
         # B pays the merchant 100.00 and keeps it (fee 0.60).
-        r = c.post("/api/v1/payments", headers=hb, json={
-            "merchant_id": merchant["id"], "amount_fen": 10_000, "request_id": "pay-b",
-            "pay_password": PAY})
+        r = c.post(
+            "/api/v1/payments",
+            headers=hb,
+            json={
+                "merchant_id": merchant["id"],
+                "amount_fen": 10_000,
+                "request_id": "pay-b",
+                "pay_password": PAY,
+            },
+        )
         assert r.status_code == 200
         # B withdraws 1,000.00: within the free quota, no fee.
-        r = c.post("/api/v1/withdrawals", headers=hb, json={
-            "card_id": card_b, "amount_fen": 100_000, "request_id": "wd-1", "pay_password": PAY})
+        r = c.post(
+            "/api/v1/withdrawals",
+            headers=hb,
+            json={
+                "card_id": card_b,
+                "amount_fen": 100_000,
+                "request_id": "wd-1",
+                "pay_password": PAY,
+            },
+        )
         assert r.json()["fee_fen"] == 0 and r.json()["status"] == "SUCCEEDED", r.text
         # A withdraws 20,500.00: the lifetime free quota is 20,000.00, 500.00 at 0.1% = 0.50.
-        r = c.post("/api/v1/withdrawals", headers=ha, json={
-            "card_id": card_a, "amount_fen": 2_050_000, "request_id": "wd-a",
-            "pay_password": PAY})
+        r = c.post(
+            "/api/v1/withdrawals",
+            headers=ha,
+            json={
+                "card_id": card_a,
+                "amount_fen": 2_050_000,
+                "request_id": "wd-a",
+                "pay_password": PAY,
+            },
+        )
         assert r.json()["fee_fen"] == 50, r.text
         # Then 50.00 more: all above the quota, 0.05 rounds below the 0.10 minimum fee.
-        r = c.post("/api/v1/withdrawals", headers=ha, json={
-            "card_id": card_a, "amount_fen": 5_000, "request_id": "wd-a2",
-            "pay_password": PAY})
+        r = c.post(
+            "/api/v1/withdrawals",
+            headers=ha,
+            json={
+                "card_id": card_a,
+                "amount_fen": 5_000,
+                "request_id": "wd-a2",
+                "pay_password": PAY,
+            },
+        )
         assert r.json()["fee_fen"] == 10, r.text
 
         assert_ledger_clean(p)

@@ -142,16 +142,22 @@ def _add_quota(tx: Tx, user_id: str, delta_fen: int) -> None:
 
 
 def _drive(p: Platform, order: Row) -> Row:
-    """Ask the bank (first call, or a query after a timeout) and settle the order if it can."""
+    """Ask the bank (the first call, or a query after a timeout) and settle what it answers.
+
+    A query is only made after the first call has returned, so a bank with no record of the
+    request never received it: the order fails (and a withdrawal is reversed).
+    """
     if order["status"] != "PENDING":
         return order
     channel = p.channels[order["channel"]]
+    first_call = order["created_at_ms"] == order["updated_at_ms"]
     try:
-        if order["created_at_ms"] == order["updated_at_ms"]:
+        if first_call:
             call = channel.charge if order["kind"] == "TOPUP" else channel.payout
             outcome = call(order["id"], order["card_no"], order["amount_fen"])
         else:
             outcome = channel.query(order["id"])
+            outcome = FAILED if outcome == UNKNOWN else outcome
     except ChannelTimeout:
         log.warning("bank order %s timed out; outcome unknown until queried", order["id"])
         outcome = UNKNOWN

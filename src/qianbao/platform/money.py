@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from qianbao.platform.errors import InvalidArgument
 
 FEN_PER_YUAN = 100
+MAX_YUAN = Decimal(10) ** 12
 
 
 def round_fen(value: Decimal) -> int:
@@ -42,8 +43,10 @@ def yuan_to_fen(text: str) -> int:
         value = Decimal(text.strip())
     except Exception as exc:  # decimal.InvalidOperation and friends
         raise InvalidArgument(f"amount {text!r} is not a decimal number") from exc
-    if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
+    if not value.is_finite() or int(value.as_tuple().exponent) < -2:
         raise InvalidArgument(f"amount {text!r} must have at most two decimals")
+    if abs(value) >= MAX_YUAN:
+        raise InvalidArgument(f"amount {text!r} is too large", code="AMOUNT_TOO_LARGE")
     return int(value * FEN_PER_YUAN)
 
 
