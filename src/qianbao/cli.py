@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qianbao.bootstrap import migrate, open_platform
+from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -28,6 +29,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator")
+app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
