@@ -255,12 +255,20 @@ def settings_env(s: Settings) -> dict[str, str]:
     return env
 
 
-def run_engine(pg_url: str | None, seconds: float, payers: int, http: bool) -> dict[str, float]:
+def run_engine(
+    pg_url: str | None, seconds: float, payers: int, http: bool, trades: int = 0
+) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
     settings = bench_settings(tmp, pg_url)
     p = open_platform(settings)
     users, merchant = populate(p, payers)
     result = {"inprocess": inprocess(p, users, merchant, seconds)}
+    if trades:
+        from bench.trades_scenario import run_scenario
+
+        reference, trade = run_scenario(p, trades, threads=32)
+        result["trade_reference"] = reference["per_second"]
+        result["trade"] = trade["per_second"]
     p.relay.drain()
     from qianbao.ledger.service import check_platform
 
@@ -279,6 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--payers", type=int, default=64)
+    parser.add_argument("--trades", type=int, default=3000, help="trades in the trade scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
     args = parser.parse_args()
     pg_url = os.environ.get("QIANBAO_TEST_PG_URL")
@@ -287,7 +296,7 @@ def main() -> None:
         bare_each = bare_sqlite(tmp / "a.db", args.seconds / 2, 1)
         bare_1000 = bare_sqlite(tmp / "b.db", args.seconds / 2, 1000)
     with console.status("Qianbao on SQLite (in-process, then HTTP)"):
-        sqlite_r = run_engine(None, args.seconds, args.payers, http=True)
+        sqlite_r = run_engine(None, args.seconds, args.payers, http=True, trades=args.trades)
     pg_r: dict[str, float] = {}
     tpcb = None
     if pg_url:
@@ -301,6 +310,8 @@ def main() -> None:
         "inprocess_postgres_payments_per_s": round(pg_r["inprocess"]) if pg_r else None,
         "http_postgres_payments_per_s": round(pg_r["http"]) if pg_r else None,
         "pgbench_tpcb_tps": round(tpcb) if tpcb else None,
+        "inprocess_sqlite_trade_pays_per_s": round(sqlite_r["trade"]),
+        "inprocess_sqlite_trade_reference_instant_per_s": round(sqlite_r["trade_reference"]),
         "reference_bare_sqlite_commit_each_per_s": round(bare_each),
         "reference_bare_sqlite_commit_1000_per_s": round(bare_1000),
         "target_inprocess_sqlite_payments_per_s": 3833,
@@ -320,6 +331,7 @@ def main() -> None:
         "inprocess_sqlite_vs_bare_commit_1000": round(sqlite_r["inprocess"] / bare_1000, 3),
         "inprocess_sqlite_vs_target_3833": round(sqlite_r["inprocess"] / 3833, 2),
         "http_vs_inprocess_sqlite": round(sqlite_r["http"] / sqlite_r["inprocess"], 2),
+        "trade_vs_instant_same_threads": round(sqlite_r["trade"] / sqlite_r["trade_reference"], 2),
     }
     if pg_r and tpcb:
         results["ratios"]["inprocess_postgres_vs_pgbench_tpcb"] = round(pg_r["inprocess"] / tpcb, 2)

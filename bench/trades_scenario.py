@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ def main() -> None:
             f"{r['scenario']:40} {r['operations']:>6} {r['seconds']:>7} {r['per_second']:>8}"
             f" {r['p50_ms']:>8} {r['p99_ms']:>8}"
         )
-    out = Path(__file__).parent / "results" / f"trades-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out = Path(__file__).parent / "results" / "trades.json"
     out.write_text(
         json.dumps({"machine": machine, "threads": args.threads, "rows": rows}, indent=2)
     )
