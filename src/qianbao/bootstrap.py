@@ -8,6 +8,7 @@ from collections.abc import Callable
 from qianbao.channels.simulator import BankSimulator
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
+from qianbao.payments import trades
 from qianbao.platform.db import Database
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -50,6 +51,7 @@ def open_platform(
     p.start(relay=start)
     for unit, writer in enumerate(p.writers):
         writer.submit(_platform_accounts_opener(unit, len(p.units)))
+    trades.open_trade_accounts(p)
     return p
 
 

@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from qianbao.bootstrap import migrate, open_platform
+from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
+from qianbao.scoring.cli import app as score_app
 
 app = typer.Typer(help="Qianbao wallet, payment and credit platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Users (会员).", no_args_is_help=True)
@@ -27,6 +29,10 @@ app.add_typer(user_app, name="user")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator")
+app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
+app.add_typer(
+    score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
+)
 console = Console()
 
 Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
@@ -394,3 +400,7 @@ def resolve_bank(older_than_s: int = 0) -> None:
 
     n = _run(lambda p: payments.resolve_pending_bank_orders(p, older_than_s * 1000))
     console.print(f"resolved {n} order(s)")
+
+
+if __name__ == "__main__":
+    app()

@@ -81,5 +81,8 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
             "api_key": operator_key,
         },
     }
+    from qianbao.openapi.apps import ensure_sandbox_app
+
+    demo["sandbox_app_id"] = ensure_sandbox_app(p, merchant["id"])["app_id"]
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2))
     return demo, True

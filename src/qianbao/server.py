@@ -4,29 +4,54 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 
+from qianbao.api import gateway
+from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
+from qianbao.openapi import notify
 from qianbao.payments import service as payments
+from qianbao.payments import trades
 from qianbao.platform.runtime import Platform
 from qianbao.web import pages
 
 log = logging.getLogger("qianbao.jobs")
+JOB_TICK_S = 5
 BANK_FOLLOW_UP_S = 30
 
 
 def _jobs(p: Platform, stop: threading.Event) -> None:
-    """Periodic work: ask the bank about orders whose outcome is still unknown."""
-    while not stop.wait(BANK_FOLLOW_UP_S):
-        try:
-            payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000)
-        except Exception:
-            log.exception("bank follow-up failed; will retry")
+    """Periodic work on the business clock: trade timeouts and auto-confirmation, merchant
+    notifications due for (re)delivery, and bank orders whose outcome was lost in a timeout."""
+    due: list[tuple[str, float, Callable[[], Any]]] = [
+        ("trade jobs", JOB_TICK_S, lambda: trades.run_due_jobs(p)),
+        ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
+        (
+            "bank follow-up",
+            BANK_FOLLOW_UP_S,
+            lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
+        ),
+    ]
+    last = {name: 0.0 for name, _, _ in due}
+    while not stop.wait(JOB_TICK_S):
+        for name, every_s, job in due:
+            if time.monotonic() - last[name] < every_s:
+                continue
+            last[name] = time.monotonic()
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed; will retry", name)
 
 
 def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
-    app = create_app(p, extra_routers=[pages.router])
+    app = create_app(
+        p, extra_routers=[pages.router, trade_api.pages, trade_api.router, gateway.router]
+    )
     if stop is not None:
         threading.Thread(target=_jobs, args=(p, stop), name="jobs", daemon=True).start()
     return app

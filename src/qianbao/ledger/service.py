@@ -32,44 +32,36 @@ def credit(account: str, amount_fen: int) -> Leg:
 
 
 class _Staged:
-    """Batch participant holding vouchers, postings and hot credits until the batch commits."""
+    """Batch participant: vouchers, postings and hot-account credits staged until the batch
+    commits. ``log`` records every change to ``pending`` so a savepoint can undo its own."""
 
     def __init__(self) -> None:
         self.vouchers: list[dict[str, Any]] = []
         self.postings: list[dict[str, Any]] = []
-        self.credits: dict[str, int] = defaultdict(int)
-        self.cmd_vouchers: list[dict[str, Any]] = []
-        self.cmd_postings: list[dict[str, Any]] = []
-        self.cmd_credits: dict[str, int] = defaultdict(int)
-        self.cmd_flushed: dict[str, int] = defaultdict(int)
+        self.pending: dict[str, int] = defaultdict(int)
+        self.log: list[tuple[str, int]] = []
+
+    def add_credit(self, account: str, amount_fen: int) -> None:
+        self.pending[account] += amount_fen
+        self.log.append((account, amount_fen))
 
     def flush_credit(self, tx: Tx, account: str) -> None:
-        """Apply the batch's pending credit to ``account`` before it is debited."""
-        pending = self.credits.pop(account, 0)
-        own = self.cmd_credits.pop(account, 0)
-        if own:
-            _apply(tx, account, own)
-        if pending:
-            _apply(tx, account, pending)
-            self.cmd_flushed[account] += pending
+        """Apply the staged credit of ``account`` before it is debited."""
+        amount = self.pending.pop(account, 0)
+        if amount:
+            _apply(tx, account, amount)
+            self.log.append((account, -amount))
 
-    def command_succeeded(self) -> None:
-        self.vouchers.extend(self.cmd_vouchers)
-        self.postings.extend(self.cmd_postings)
-        for account, amount in self.cmd_credits.items():
-            self.credits[account] += amount
-        self._clear_command()
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.vouchers), len(self.postings), len(self.log)
 
-    def command_failed(self) -> None:
-        for account, amount in self.cmd_flushed.items():  # its savepoint undid the flush
-            self.credits[account] += amount
-        self._clear_command()
-
-    def _clear_command(self) -> None:
-        self.cmd_vouchers = []
-        self.cmd_postings = []
-        self.cmd_credits = defaultdict(int)
-        self.cmd_flushed = defaultdict(int)
+    def rollback_to(self, mark: tuple[int, int, int] | None) -> None:
+        vouchers, postings, log = mark or (0, 0, 0)
+        del self.vouchers[vouchers:]
+        del self.postings[postings:]
+        for account, delta in reversed(self.log[log:]):
+            self.pending[account] -= delta
+        del self.log[log:]
 
     def before_commit(self, tx: Tx) -> None:
         tx.executemany(
@@ -82,9 +74,10 @@ class _Staged:
             " VALUES (:voucher_id, :account_id, :amount_fen, :at)",
             self.postings,
         )
-        for account, amount in sorted(self.credits.items()):
-            _apply(tx, account, amount)
-        self.credits.clear()
+        for account, amount in sorted(self.pending.items()):
+            if amount:
+                _apply(tx, account, amount)
+        self.pending.clear()
 
     def after_commit(self) -> None:
         pass
@@ -129,13 +122,13 @@ def post(ctx: WriteContext, kind: str, ref: str, legs: Iterable[Leg], memo: str 
             else:
                 _apply(tx, account, change)
         elif subject.hot:
-            staged.cmd_credits[account] += change
+            staged.add_credit(account, change)
         else:
             _apply(tx, account, change)
-        staged.cmd_postings.append(
+        staged.postings.append(
             {"voucher_id": voucher_id, "account_id": account, "amount_fen": amount, "at": now_ms}
         )
-    staged.cmd_vouchers.append(
+    staged.vouchers.append(
         {"id": voucher_id, "kind": kind, "ref": ref, "memo": memo[:200], "at": now_ms}
     )
     return voucher_id
@@ -251,7 +244,7 @@ class LedgerCheck:
 
 def check_unit(unit: int, db: Database) -> LedgerCheck:
     """Prove the unit's ledger sums to zero and every cached balance equals its postings."""
-    with db.read() as tx:
+    with db.read(snapshot=True) as tx:
         total = int(tx.scalar("SELECT COALESCE(SUM(amount_fen), 0) AS s FROM postings") or 0)
         sums = {
             r["account_id"]: int(r["s"])

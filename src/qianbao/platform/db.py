@@ -135,9 +135,13 @@ class Database:
         return tx
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
-        """A consistent read snapshot on this thread's reader connection."""
+    def read(self, *, snapshot: bool = False) -> Iterator[Tx]:
+        """This thread's reader connection. Each statement sees committed data; with
+        ``snapshot`` all statements in the block see the same moment (ledger checks, reports)."""
         tx = self._thread_tx()
+        if not snapshot:
+            yield tx
+            return
         tx.execute("BEGIN" if self.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
         try:
             yield tx

@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -57,27 +56,25 @@ def checker(topic: str) -> Callable[[Checker], Checker]:
 
 
 class _Outbox:
-    """Batch participant: remembers which messages to confirm once the batch has committed."""
+    """Batch participant: the batch's messages, confirmed once the batch has committed."""
 
     def __init__(self, ctx: WriteContext, on_confirmed: Callable[[], None]) -> None:
         self.tx = ctx.tx
         self.on_confirmed = on_confirmed
-        self.command_ids: list[str] = []
-        self.batch_ids: list[str] = []
+        self.ids: list[str] = []
 
-    def command_succeeded(self) -> None:
-        self.batch_ids.extend(self.command_ids)
-        self.command_ids.clear()
+    def mark(self) -> int:
+        return len(self.ids)
 
-    def command_failed(self) -> None:
-        self.command_ids.clear()
+    def rollback_to(self, mark: int | None) -> None:
+        del self.ids[mark or 0 :]
 
     def before_commit(self, tx: Tx) -> None:
         pass
 
     def after_commit(self) -> None:
-        if self.batch_ids:
-            confirm(self.tx, self.batch_ids)
+        if self.ids:
+            confirm(self.tx, self.ids)
             self.on_confirmed()
 
 
@@ -99,7 +96,7 @@ def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any])
             "now": now_ms,
         },
     )
-    outbox.command_ids.append(message_id)
+    outbox.ids.append(message_id)
     return message_id
 
 
@@ -139,6 +136,21 @@ def consume(ctx: WriteContext, message: Row) -> bool:
         return False
     _handlers[message["topic"]](ctx, json.loads(message["payload"]))
     return True
+
+
+def _consume_all(ctx: WriteContext, messages: list[Row]) -> list[str]:
+    """One command for many messages, each in its own savepoint: a failing one is retried
+    later and does not hold the others back."""
+    handled = []
+    for message in messages:
+        try:
+            with ctx.savepoint():
+                consume(ctx, message)
+        except Exception:
+            log.exception("message %s (%s) failed; will retry", message["id"], message["topic"])
+            continue
+        handled.append(message["id"])
+    return handled
 
 
 class Relay:
@@ -202,22 +214,20 @@ class Relay:
 
     def deliver(self, source_unit: int, batch: list[Row]) -> int:
         """Deliver ``batch`` (any order, duplicates allowed) and mark what was handled SENT."""
-        futures: list[tuple[Row, Future[bool]]] = []
+        by_dest: dict[int, list[Row]] = {}
         for message in batch:
-            writer = self.platform.writers[message["dest_unit"]]
-            futures.append((message, writer.submit_async(partial(consume, message=message))))
-        done: list[str] = []
-        for message, future in futures:
-            try:
-                future.result(timeout=60)
-                done.append(message["id"])
-            except Exception:
-                log.exception("message %s (%s) failed; will retry", message["id"], message["topic"])
+            by_dest.setdefault(message["dest_unit"], []).append(message)
+        futures = [
+            self.platform.writers[dest].submit_async(partial(_consume_all, messages=group))
+            for dest, group in by_dest.items()
+        ]
+        done: set[str] = set()
+        for future in futures:
+            done.update(future.result(timeout=60))
         if done:
-            unique = sorted(set(done))
-            self.platform.writers[source_unit].submit(lambda ctx: _mark(ctx.tx, unique, "SENT"))
-            self.delivered += len(unique)
-        return len(set(done))
+            self.platform.writers[source_unit].submit(_marker(sorted(done), "SENT"))
+            self.delivered += len(done)
+        return len(done)
 
     def check_back(self) -> int:
         """Confirm or cancel PREPARED messages older than the check-back age."""
@@ -238,6 +248,10 @@ class Relay:
         if resolved:
             self.wake()
         return resolved
+
+
+def _marker(ids: list[str], status: str) -> Callable[[WriteContext], None]:
+    return lambda ctx: _mark(ctx.tx, ids, status)
 
 
 def _mark(tx: Tx, ids: list[str], status: str) -> None:

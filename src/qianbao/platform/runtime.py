@@ -7,6 +7,7 @@ first argument and reach unit data only through ``unit_of`` / ``writer_for``.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from qianbao.platform.db import Database
@@ -64,6 +65,7 @@ class Platform:
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self, *, relay: bool = True) -> Platform:
+        sys.setswitchinterval(self.settings.gil_switch_interval_ms / 1000)
         for writer in self.writers:
             writer.start()
         if relay:

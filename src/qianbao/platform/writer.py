@@ -14,8 +14,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 from qianbao.platform.db import Database, Tx
@@ -27,10 +28,11 @@ _STOP = object()
 
 
 class BatchParticipant(Protocol):
-    """Batch-scoped state that must follow each command's fate (see ``WriteContext.state``)."""
+    """Batch-scoped state (see ``WriteContext.state``) that must follow savepoints: what a
+    rolled-back command staged is dropped, what committed is written before the batch commits."""
 
-    def command_succeeded(self) -> None: ...
-    def command_failed(self) -> None: ...
+    def mark(self) -> Any: ...
+    def rollback_to(self, mark: Any) -> None: ...
     def before_commit(self, tx: Tx) -> None: ...
     def after_commit(self) -> None: ...
 
@@ -43,12 +45,33 @@ class WriteContext:
         self.tx = tx
         self.platform = platform
         self._state: dict[str, BatchParticipant] = {}
+        self._depth = 0
 
     def state(self, key: str, factory: Callable[[], Any]) -> Any:
         item = self._state.get(key)
         if item is None:
             item = self._state[key] = factory()
         return item
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Run a block in a SAVEPOINT: if it raises, its rows and its staged state are undone."""
+        marks = {key: item.mark() for key, item in self._state.items()}
+        self._depth += 1
+        name = f"sp{self._depth}"
+        self.tx.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.tx.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.tx.execute(f"RELEASE SAVEPOINT {name}")
+            for key, item in self._state.items():
+                item.rollback_to(marks.get(key))
+            raise
+        else:
+            self.tx.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._depth -= 1
 
     def _each(self, method: str, *args: Any) -> None:
         for item in list(self._state.values()):
@@ -160,18 +183,11 @@ class UnitWriter:
 
     @staticmethod
     def _one(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
-        tx = ctx.tx
-        tx.execute("SAVEPOINT cmd")
         try:
-            value = command(ctx)
+            with ctx.savepoint():
+                return True, command(ctx)
         except Exception as exc:
-            tx.execute("ROLLBACK TO SAVEPOINT cmd")
-            tx.execute("RELEASE SAVEPOINT cmd")
-            ctx._each("command_failed")
             return False, exc
-        tx.execute("RELEASE SAVEPOINT cmd")
-        ctx._each("command_succeeded")
-        return True, value
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:

@@ -1,0 +1,354 @@
+"""Payments per second: in-process and over HTTP, on SQLite and PostgreSQL, beside references
+measured in the same run (a bare sqlite3 loop and pgbench's TPC-B on the same server).
+
+    make bench            # or: python bench/payments.py [--seconds 10] [--payers 64]
+
+Every payment applies every rule of the wallet core: idempotency key, KYC limits (per payment and
+daily), merchant fee, a balanced voucher, the outbox message to the merchant's home unit. Commits
+are durable: SQLite in WAL mode with synchronous=FULL; PostgreSQL with fsync=on and
+synchronous_commit=on. Prints one table and writes bench/results/payments.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform as host
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import LOGIN_PASSWORD, new_user  # noqa: E402
+
+from qianbao.bootstrap import open_platform  # noqa: E402
+from qianbao.members import service as members  # noqa: E402
+from qianbao.payments import service as payments  # noqa: E402
+from qianbao.platform.runtime import Platform  # noqa: E402
+from qianbao.platform.settings import Settings  # noqa: E402
+
+console = Console()
+PAYMENT_FEN = 100
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": host.platform(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+# --- references -----------------------------------------------------------------------------
+def bare_sqlite(path: Path, seconds: float, per_commit: int) -> float:
+    """Balance updates and journal inserts only, in a plain loop (the floor of what we add)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER NOT NULL)")
+    db.execute("CREATE TABLE journal (id INTEGER PRIMARY KEY, src INT, dst INT, amt INT)")
+    db.executemany("INSERT INTO acct VALUES (?, ?)", [(i, 10**9) for i in range(1000)])
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        db.execute("BEGIN")
+        for _ in range(per_commit):
+            src = done % 999 + 1
+            db.execute("UPDATE acct SET bal = bal - 100 WHERE id = ? AND bal >= 100", (src,))
+            db.execute("UPDATE acct SET bal = bal + 100 WHERE id = 0")
+            db.execute("INSERT INTO journal (src, dst, amt) VALUES (?, 0, 100)", (src,))
+            done += 1
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return done / elapsed
+
+
+def pgbench_tps(pg_url: str, seconds: int, clients: int) -> float | None:
+    exe = shutil.which("pgbench") or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))), None
+    )
+    if exe is None:
+        return None
+    db = _pg_create_db(pg_url, "pgbench")
+    subprocess.run([str(exe), "-i", "-s", "4", "-q", db], check=True, capture_output=True)
+    out = subprocess.run(
+        [str(exe), "-c", str(clients), "-j", "2", "-T", str(seconds), "-n", db],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"tps = ([\d.]+)", out)
+    return float(match.group(1)) if match else None
+
+
+def _pg_create_db(pg_url: str, prefix: str) -> str:
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
+# --- the platform -------------------------------------------------------------------------------
+def bench_settings(data_dir: Path, pg_url: str | None) -> Settings:
+    kw: dict[str, Any] = {
+        "data_dir": data_dir,
+        "password_time_cost": 1,
+        "password_memory_kib": 1024,
+    }
+    if pg_url:
+        urls = [_pg_create_db(pg_url, "qb_bench") for _ in range(3)]
+        kw |= {"global_url": urls[0], "unit_urls": tuple(urls[1:])}
+    return Settings(**kw)
+
+
+def populate(p: Platform, payers: int) -> tuple[list[str], str]:
+    users = [
+        new_user(p, unit=i % len(p.units), balance_fen=10**7, password_free_fen=100_000)
+        for i in range(payers)
+    ]
+    merchant = members.create_merchant(p, f"Bench Mart {uuid.uuid4().hex[:6]}")[0]["id"]
+    return users, merchant
+
+
+def inprocess(
+    p: Platform, users: list[str], merchant: str, seconds: float, warmup_s: float = 2.0
+) -> float:
+    """Payments per second with one thread per payer, after a warm-up of ``warmup_s``."""
+    if warmup_s:
+        inprocess(p, users, merchant, warmup_s, warmup_s=0)
+    stop = time.perf_counter() + seconds
+    counts = [0] * len(users)
+    run = uuid.uuid4().hex[:8]  # fresh request ids: a replay would be cheaper than a payment
+
+    def payer(i: int) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            payments.pay_merchant(p, users[i], merchant, PAYMENT_FEN, f"{run}-{n}")
+            n += 1
+        counts[i] = n
+
+    threads = [threading.Thread(target=payer, args=(i,)) for i in range(len(users))]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+async def _python_load(base: str, tokens: list[str], merchant: str, seconds: float) -> int:
+    """A fallback load generator when wrk is missing (slower: it competes for the same CPUs)."""
+    import httpx
+
+    done = 0
+    stop = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def payer(k: int, token: str) -> None:
+            nonlocal done
+            n = 0
+            while time.perf_counter() < stop:
+                r = await client.post(
+                    "/api/v1/payments",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={
+                        "merchant_id": merchant,
+                        "amount_fen": PAYMENT_FEN,
+                        "request_id": f"h{k}-{n}",
+                    },
+                )
+                if r.status_code != 200:
+                    raise RuntimeError(r.text)
+                n += 1
+                done += 1
+
+        await asyncio.gather(*(payer(k, t) for k, t in enumerate(tokens[:8])))
+    return done
+
+
+def _wrk_load(base: str, tokens: list[str], merchant: str, seconds: float) -> float:
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
+        f.write("\n".join(tokens) + "\n")
+    out = subprocess.run(
+        [
+            wrk,
+            "-t2",
+            f"-c{len(tokens)}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(ROOT / "bench/pay.lua"),
+            base,
+        ],
+        env={**os.environ, "QB_TOKENS": f.name, "QB_MERCHANT": merchant},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    stats = json.loads(out.strip().splitlines()[-1])
+    if stats["non2xx"]:
+        raise SystemExit(f"{stats['non2xx']} payments failed over HTTP")
+    return float(stats["requests"]) / float(stats["seconds"])
+
+
+def over_http(
+    p: Platform, users: list[str], merchant: str, seconds: float, env: dict[str, str]
+) -> float:
+    """Serve with uvicorn in its own process; load it over loopback with wrk (or Python)."""
+    tokens = [members.login(p, members.get_user(p, u)["phone"], LOGIN_PASSWORD)[0] for u in users]
+    p.close()
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qianbao.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        if shutil.which("wrk"):
+            return _wrk_load(base, tokens, merchant, seconds)
+        start = time.perf_counter()
+        done = asyncio.run(_python_load(base, tokens, merchant, seconds))
+        return done / (time.perf_counter() - start)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    env = {
+        "QIANBAO_DATA_DIR": str(s.data_dir),
+        "QIANBAO_PASSWORD_TIME_COST": "1",
+        "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+    }
+    if s.unit_urls:
+        env |= {"QIANBAO_GLOBAL_URL": s.global_url, "QIANBAO_UNIT_URLS": ",".join(s.unit_urls)}
+    return env
+
+
+def run_engine(
+    pg_url: str | None, seconds: float, payers: int, http: bool, trades: int = 0
+) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
+    settings = bench_settings(tmp, pg_url)
+    p = open_platform(settings)
+    users, merchant = populate(p, payers)
+    result = {"inprocess": inprocess(p, users, merchant, seconds)}
+    if trades:
+        from bench.trades_scenario import run_scenario
+
+        reference, trade = run_scenario(p, trades, threads=32)
+        result["trade_reference"] = reference["per_second"]
+        result["trade"] = trade["per_second"]
+    p.relay.drain()
+    from qianbao.ledger.service import check_platform
+
+    check = check_platform(p)
+    if not check.ok or check.in_transit_fen:
+        raise SystemExit(f"ledger check failed after the benchmark: {check}")
+    if http:
+        result["http"] = over_http(p, users, merchant, seconds, settings_env(settings))
+    else:
+        p.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--payers", type=int, default=64)
+    parser.add_argument("--trades", type=int, default=3000, help="trades in the trade scenario")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
+    args = parser.parse_args()
+    pg_url = os.environ.get("QIANBAO_TEST_PG_URL")
+    tmp = Path(tempfile.mkdtemp(prefix="qb-ref-"))
+    with console.status("reference: bare sqlite3 loop"):
+        bare_each = bare_sqlite(tmp / "a.db", args.seconds / 2, 1)
+        bare_1000 = bare_sqlite(tmp / "b.db", args.seconds / 2, 1000)
+    with console.status("Qianbao on SQLite (in-process, then HTTP)"):
+        sqlite_r = run_engine(None, args.seconds, args.payers, http=True, trades=args.trades)
+    pg_r: dict[str, float] = {}
+    tpcb = None
+    if pg_url:
+        with console.status("pgbench TPC-B"):
+            tpcb = pgbench_tps(pg_url, int(args.seconds), clients=16)
+        with console.status("Qianbao on PostgreSQL (in-process, then HTTP)"):
+            pg_r = run_engine(pg_url, args.seconds, args.payers, http=True)
+    results = {
+        "inprocess_sqlite_payments_per_s": round(sqlite_r["inprocess"]),
+        "http_sqlite_payments_per_s": round(sqlite_r["http"]),
+        "inprocess_postgres_payments_per_s": round(pg_r["inprocess"]) if pg_r else None,
+        "http_postgres_payments_per_s": round(pg_r["http"]) if pg_r else None,
+        "pgbench_tpcb_tps": round(tpcb) if tpcb else None,
+        "inprocess_sqlite_trade_pays_per_s": round(sqlite_r["trade"]),
+        "inprocess_sqlite_trade_reference_instant_per_s": round(sqlite_r["trade_reference"]),
+        "reference_bare_sqlite_commit_each_per_s": round(bare_each),
+        "reference_bare_sqlite_commit_1000_per_s": round(bare_1000),
+        "target_inprocess_sqlite_payments_per_s": 3833,
+        "machine": machine(),
+        "settings": {
+            "seconds": args.seconds,
+            "payers": args.payers,
+            "units": 2,
+            "sqlite": "WAL, synchronous=FULL (every group commit fsyncs)",
+            "postgres": "fsync=on, synchronous_commit=on, default wal settings",
+            "writer_batch_max": Settings().writer_batch_max,
+            "payment_fen": PAYMENT_FEN,
+        },
+    }
+    results["ratios"] = {
+        "inprocess_sqlite_vs_bare_commit_each": round(sqlite_r["inprocess"] / bare_each, 2),
+        "inprocess_sqlite_vs_bare_commit_1000": round(sqlite_r["inprocess"] / bare_1000, 3),
+        "inprocess_sqlite_vs_target_3833": round(sqlite_r["inprocess"] / 3833, 2),
+        "http_vs_inprocess_sqlite": round(sqlite_r["http"] / sqlite_r["inprocess"], 2),
+        "trade_vs_instant_same_threads": round(sqlite_r["trade"] / sqlite_r["trade_reference"], 2),
+    }
+    if pg_r and tpcb:
+        results["ratios"]["inprocess_postgres_vs_pgbench_tpcb"] = round(pg_r["inprocess"] / tpcb, 2)
+    table = Table(title="Qianbao payments benchmark (durable commits)")
+    table.add_column("measure")
+    table.add_column("per second", justify="right")
+    for key, value in results.items():
+        if isinstance(value, int | float) and value is not None:
+            table.add_row(key, f"{value:,}")
+    for key, value in results["ratios"].items():
+        table.add_row(f"ratio {key}", f"{value}")
+    console.print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"written to {args.out}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""Trade pages and endpoints: the cashier (收银台) for buyers, the merchant centre, QR images,
+bills, and the operator's notification log. Thin: every rule lives in the services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.members import service as members
+from qianbao.openapi import notify
+from qianbao.payments import codes, settlement, trades
+from qianbao.payments import service as payments
+from qianbao.platform.clock import clock
+from qianbao.platform.db import Row
+from qianbao.platform.errors import InvalidArgument, QianbaoError, Unauthorized
+from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.runtime import Platform
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
+pages = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/api/v1", tags=["trades"])
+USER_COOKIE, MERCHANT_COOKIE = "qb_user", "qb_merchant"
+UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
+MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
+
+
+def _user(p: Platform, token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return members.user_for_token(p, token)
+    except Unauthorized:
+        return None
+
+
+def _funding_context(p: Platform, user_id: str | None) -> dict[str, Any]:
+    if not user_id:
+        return {"cards": [], "balance": "0.00"}
+    return {
+        "cards": members.list_cards(p, user_id),
+        "balance": fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
+    }
+
+
+def _cashier(
+    request: Request, p: Platform, user_id: str | None, trade: Row | None, **extra: Any
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "user_id": user_id,
+        "trade": trade,
+        "next": str(request.url.path),
+        **_funding_context(p, user_id),
+        **extra,
+    }
+    if trade is not None:
+        ctx["amount"] = fen_to_yuan(trade["total_amount_fen"])
+        ctx["merchant_name"] = members.get_merchant_cached(p, trade["merchant_id"])["name"]
+    return templates.TemplateResponse(request, "trades_cashier.html", ctx)
+
+
+def _result(request: Request, trade: Row | None, error: QianbaoError | None) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "trades_result.html",
+        {
+            "ok": error is None,
+            "trade": trade,
+            "code": error.code if error else "",
+            "message": error.message if error else "",
+            "amount": fen_to_yuan(trade["total_amount_fen"]) if trade else "",
+        },
+        status_code=200 if error is None else 400,
+    )
+
+
+def _funding(choice: str) -> tuple[str, str | None]:
+    if choice.startswith("CARD:"):
+        return trades.CARD, choice.removeprefix("CARD:")
+    return trades.BALANCE, None
+
+
+# --- the cashier ----------------------------------------------------------------------------------
+@pages.post("/cashier/login")
+def cashier_login(
+    request: Request,
+    p: PlatformDep,
+    phone: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    if not next.startswith("/cashier/"):
+        next = "/"
+    try:
+        token, _ = members.login(p, phone.strip(), password)
+    except QianbaoError as exc:
+        return _cashier(request, p, None, None, error=exc.message, next=next)
+    response = RedirectResponse(next, status_code=303)
+    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
+    return response
+
+
+@pages.get("/cashier/t/{trade_id}", response_class=HTMLResponse)
+def cashier_trade(
+    trade_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
+) -> HTMLResponse:
+    user_id = _user(p, qb_user)
+    try:
+        trade = trades.get_trade(p, trade_id)
+    except QianbaoError as exc:
+        return _cashier(request, p, user_id, None, error=exc.message)
+    if user_id and trade["buyer_id"] != user_id:
+        return _cashier(request, p, user_id, None, error="this trade belongs to another buyer")
+    return _cashier(request, p, user_id, trade)
+
+
+@pages.post("/cashier/t/{trade_id}/pay", response_class=HTMLResponse)
+def cashier_pay(
+    trade_id: str,
+    request: Request,
+    p: PlatformDep,
+    pay_password: Annotated[str, Form()],
+    funding: Annotated[str, Form()] = "BALANCE",
+    qb_user: UserCookie = None,
+) -> Response:
+    user_id = _user(p, qb_user)
+    if not user_id:
+        return RedirectResponse(f"/cashier/t/{trade_id}", status_code=303)
+    kind, card_id = _funding(funding)
+    try:
+        trade = trades.pay(p, trade_id, user_id, pay_password, funding=kind, card_id=card_id)
+    except QianbaoError as exc:
+        try:
+            return _result(request, trades.get_trade(p, trade_id), exc)
+        except QianbaoError:
+            return _result(request, None, exc)
+    return _result(request, trade, None)
+
+
+@pages.get("/cashier/o/{order_id}")
+def cashier_order(
+    order_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
+) -> Response:
+    """A scanned dynamic QR: bind the buyer to the order, then show its trade."""
+    user_id = _user(p, qb_user)
+    if not user_id:
+        return _cashier(request, p, None, None)
+    try:
+        trade = trades.bind_buyer(p, order_id, user_id)
+    except QianbaoError as exc:
+        return _cashier(request, p, user_id, None, error=exc.message)
+    return RedirectResponse(f"/cashier/t/{trade['id']}", status_code=303)
+
+
+@pages.get("/cashier/m/{merchant_id}", response_class=HTMLResponse)
+def cashier_static(
+    merchant_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
+) -> HTMLResponse:
+    user_id = _user(p, qb_user)
+    try:
+        name = members.get_merchant_cached(p, merchant_id)["name"]
+    except QianbaoError as exc:
+        return _cashier(request, p, user_id, None, error=exc.message)
+    return _cashier(
+        request,
+        p,
+        user_id,
+        None,
+        static_merchant=merchant_id,
+        merchant_name=name,
+        request_id=uuid.uuid4().hex,
+    )
+
+
+@pages.post("/cashier/m/{merchant_id}", response_class=HTMLResponse)
+def cashier_static_pay(
+    merchant_id: str,
+    request: Request,
+    p: PlatformDep,
+    amount: Annotated[str, Form()],
+    pay_password: Annotated[str, Form()],
+    request_id: Annotated[str, Form()],
+    funding: Annotated[str, Form()] = "BALANCE",
+    qb_user: UserCookie = None,
+) -> Response:
+    user_id = _user(p, qb_user)
+    if not user_id:
+        return RedirectResponse(f"/cashier/m/{merchant_id}", status_code=303)
+    kind, card_id = _funding(funding)
+    try:
+        trade = trades.pay_static_qr(
+            p,
+            merchant_id,
+            user_id,
+            yuan_to_fen(amount),
+            pay_password,
+            request_id,
+            funding=kind,
+            card_id=card_id,
+        )
+    except QianbaoError as exc:
+        return _result(request, None, exc)
+    return _result(request, trade, None)
+
+
+# --- the merchant centre --------------------------------------------------------------------------
+def _merchant(p: Platform, key: str | None) -> str | None:
+    if not key:
+        return None
+    try:
+        principal = members.principal_for_key(p, key)
+    except QianbaoError:
+        return None
+    return principal.id if principal.kind == "merchant" else None
+
+
+def _merchant_page(
+    request: Request, p: Platform, merchant_id: str | None, **extra: Any
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {"merchant": {"id": None, "name": ""}, **extra}
+    if merchant_id:
+        ctx["merchant"] = members.get_merchant(p, merchant_id)
+        ctx["balance"] = fen_to_yuan(payments.merchant_balance(p, merchant_id)["balance_fen"])
+        ctx["qr_content"] = codes.merchant_qr_content(p, merchant_id)
+        ctx["today"] = clock.today().isoformat()
+        ctx["trades"] = [
+            {
+                **t,
+                "amount": fen_to_yuan(t["total_amount_fen"]),
+                "fee": fen_to_yuan(t["fee_fen"]),
+                "refunded": fen_to_yuan(t["refunded_fen"]),
+            }
+            for t in trades.list_merchant_trades(p, merchant_id, 50)
+        ]
+    return templates.TemplateResponse(request, "trades_merchant.html", ctx)
+
+
+@pages.get("/merchant", response_class=HTMLResponse)
+def merchant_home(
+    request: Request, p: PlatformDep, qb_merchant: MerchantCookie = None
+) -> HTMLResponse:
+    return _merchant_page(request, p, _merchant(p, qb_merchant))
+
+
+@pages.post("/merchant/login")
+def merchant_login(request: Request, p: PlatformDep, api_key: Annotated[str, Form()]) -> Response:
+    if not _merchant(p, api_key.strip()):
+        return _merchant_page(request, p, None, error="API key unknown or not a merchant's")
+    response = RedirectResponse("/merchant", status_code=303)
+    response.set_cookie(MERCHANT_COOKIE, api_key.strip(), httponly=True, samesite="strict")
+    return response
+
+
+@pages.post("/merchant/trades/{trade_id}/refund", response_class=HTMLResponse)
+def merchant_refund(
+    trade_id: str,
+    request: Request,
+    p: PlatformDep,
+    amount: Annotated[str, Form()],
+    qb_merchant: MerchantCookie = None,
+) -> Response:
+    merchant_id = _merchant(p, qb_merchant)
+    if not merchant_id:
+        return RedirectResponse("/merchant", status_code=303)
+    try:
+        trades.refund(
+            p,
+            merchant_id,
+            yuan_to_fen(amount),
+            f"web-{uuid.uuid4().hex[:16]}",
+            trade_no=trade_id,
+            reason="merchant centre",
+        )
+    except QianbaoError as exc:
+        return _merchant_page(request, p, merchant_id, error=f"{exc.code}: {exc.message}")
+    return _merchant_page(request, p, merchant_id, notice=f"refunded {amount} CNY")
+
+
+@pages.get("/merchant/qr.png")
+def merchant_qr_page(p: PlatformDep, qb_merchant: MerchantCookie = None) -> Response:
+    merchant_id = _merchant(p, qb_merchant)
+    if not merchant_id:
+        return Response(status_code=401)
+    return Response(codes.qr_png(codes.merchant_qr_content(p, merchant_id)), media_type="image/png")
+
+
+@pages.get("/merchant/bill.csv")
+def merchant_bill_page(
+    p: PlatformDep, day: str = Query(...), qb_merchant: MerchantCookie = None
+) -> Response:
+    merchant_id = _merchant(p, qb_merchant)
+    if not merchant_id:
+        return Response(status_code=401)
+    return _bill_response(p, merchant_id, day)
+
+
+def _bill_response(p: Platform, merchant_id: str, day: str) -> Response:
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise InvalidArgument("day must be YYYY-MM-DD", code="DAY_INVALID") from None
+    text = settlement.bill_csv(settlement.merchant_bill(p, merchant_id, when))
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="bill-{merchant_id}-{when}.csv"'},
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------------
+@router.get("/merchant/trades", summary="The merchant's trades, newest first")
+def merchant_trades(
+    p: PlatformDep, merchant_id: MerchantId, limit: int = Query(100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
+    return [trades.public_trade(t) for t in trades.list_merchant_trades(p, merchant_id, limit)]
+
+
+@router.get("/merchant/bills/{day}", summary="The daily bill (对账单) as CSV")
+def merchant_bill_api(day: str, p: PlatformDep, merchant_id: MerchantId) -> Response:
+    return _bill_response(p, merchant_id, day)
+
+
+@router.get("/merchant/qr", summary="The merchant's static QR (PNG, or SVG with ?format=svg)")
+def merchant_qr_api(p: PlatformDep, merchant_id: MerchantId, format: str = "png") -> Response:
+    content = codes.merchant_qr_content(p, merchant_id)
+    if format == "svg":
+        return Response(codes.qr_svg(content), media_type="image/svg+xml")
+    return Response(codes.qr_png(content), media_type="image/png")
+
+
+@router.post("/merchant/trades/{trade_id}/ship", summary="Secured trade: goods shipped")
+def ship(trade_id: str, p: PlatformDep, merchant_id: MerchantId) -> dict[str, Any]:
+    return trades.public_trade(trades.ship(p, merchant_id, trade_id))
+
+
+@router.post("/me/payment-code", summary="A one-time payment code (付款码), valid 60 s")
+def payment_code(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return codes.issue_payment_code(p, user_id)
+
+
+@router.get("/me/trades", summary="The buyer's trades")
+def my_trades(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
+    return [trades.public_trade(t) for t in trades.list_buyer_trades(p, user_id)]
+
+
+@router.post("/me/trades/{trade_id}/confirm", summary="Secured trade: confirm receipt")
+def confirm(
+    trade_id: str, p: PlatformDep, user_id: UserId, pay_password: Annotated[str, Form()]
+) -> dict[str, Any]:
+    return trades.public_trade(trades.confirm_receipt(p, user_id, trade_id, pay_password))
+
+
+@router.post("/me/trades/{trade_id}/dispute", summary="Secured trade: open a dispute")
+def dispute(trade_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return trades.public_trade(trades.open_dispute(p, user_id, trade_id))
+
+
+@router.post("/ops/trades/{trade_id}/dispute", summary="Operator decides a dispute")
+def resolve(
+    trade_id: str,
+    p: PlatformDep,
+    operator: Operator,
+    decision: Annotated[str, Form()],
+    buyer_amount: Annotated[str, Form()] = "0",
+) -> dict[str, Any]:
+    operator.require("write")
+    return trades.public_trade(
+        trades.resolve_dispute(p, operator.id, trade_id, decision, yuan_to_fen(buyer_amount))
+    )
+
+
+@router.post("/ops/trades/{trade_id}/compensation", summary="Compensate a buyer (全额赔付)")
+def compensation(
+    trade_id: str,
+    p: PlatformDep,
+    operator: Operator,
+    amount: Annotated[str, Form()],
+    reason: Annotated[str, Form()],
+) -> dict[str, Any]:
+    operator.require("write")
+    return dict(trades.compensate(p, operator.id, trade_id, yuan_to_fen(amount), reason))
+
+
+@router.get("/ops/notifications", summary="The notification log")
+def notifications(
+    p: PlatformDep, operator: Operator, status: str | None = None, trade_id: str | None = None
+) -> list[dict[str, Any]]:
+    operator.require("read")
+    rows = notify.list_tasks(p, status=status, trade_id=trade_id)
+    return [{**t, "attempt_log": notify.attempts(p, t["id"])} for t in rows]
+
+
+@router.post("/ops/notifications/{task_id}/resend", summary="Send a notification again")
+def resend(task_id: str, p: PlatformDep, operator: Operator) -> dict[str, Any]:
+    operator.require("write")
+    return dict(notify.resend(p, task_id))

@@ -1,0 +1,316 @@
+"""The signed gateway (``POST /gateway.do``): check the envelope, then run one trade method.
+
+Envelope checks, in order, each with its own ``sub_code`` (and nothing recorded on failure):
+missing parameters (40001), unknown app, unsupported charset / sign type / version, a bad
+signature (content altered: ``isv.invalid-signature``; signed with another key:
+``isv.signature-key-mismatch``), a timestamp outside the window (``isv.invalid-timestamp``), and
+a replayed request (``isv.duplicate-request``, keyed by the signature). Business failures are
+code 40004 with ``sub_code`` ``ACQ.<domain code>``. Amounts in ``biz_content`` are yuan strings
+with at most two decimals; every response is signed with the platform's key for the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from qianbao.openapi import apps, notify, signing
+from qianbao.payments import codes, trades
+from qianbao.platform.clock import TZ, clock
+from qianbao.platform.db import Row
+from qianbao.platform.errors import InvalidArgument, QianbaoError
+from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.runtime import Platform
+
+REQUIRED = ("app_id", "method", "charset", "sign_type", "timestamp", "version", "sign")
+TIMESTAMP_WINDOW_S = 300
+PARAM_MAX_CHARS = 8_192
+SUCCESS = {"code": "10000", "msg": "Success"}
+
+
+@dataclass
+class GatewayError(Exception):
+    code: str
+    msg: str
+    sub_code: str
+    sub_msg: str
+
+
+@dataclass
+class Reply:
+    key: str  # "qianbao_trade_create_response"
+    body: dict[str, Any]
+    private_key: str | None  # None: the app is unknown, nothing to sign with
+
+    def render(self) -> str:
+        text = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        out = '{"' + self.key + '":' + text
+        if self.private_key:
+            out += ',"sign":"' + signing.sign_text(self.private_key, text) + '"'
+        return out + "}"
+
+
+def response_key(method: str) -> str:
+    if not re.fullmatch(r"[a-z]+(\.[a-z]+){1,5}", method or ""):
+        return "error_response"
+    return method.replace(".", "_") + "_response"
+
+
+def _invalid(sub_code: str, sub_msg: str) -> GatewayError:
+    return GatewayError("40002", "Invalid Arguments", sub_code, sub_msg)
+
+
+def _check_envelope(p: Platform, params: dict[str, str]) -> Row:
+    for name in REQUIRED:
+        if not params.get(name):
+            raise GatewayError(
+                "40001", "Missing Required Arguments", f"isv.missing-{name}", f"{name} is required"
+            )
+    if any(len(v) > PARAM_MAX_CHARS for v in params.values()):
+        raise _invalid("isv.invalid-parameter", "a parameter is too long")
+    try:
+        app = apps.get_app(p, params["app_id"])
+    except QianbaoError:
+        raise _invalid("isv.invalid-app-id", "no such app") from None
+    if app["status"] != "ACTIVE":
+        raise _invalid("isv.app-unavailable", "the app is disabled")
+    if params["charset"].lower() not in ("utf-8", "utf8"):
+        raise _invalid("isv.invalid-charset", "only utf-8 is supported")
+    if params["sign_type"] != "RSA2":
+        raise _invalid("isv.invalid-signature-type", "only RSA2 is supported")
+    if params["version"] != "1.0":
+        raise _invalid("isv.invalid-version", "version must be 1.0")
+    text = signing.content_to_sign(params)
+    if not signing.verify_text(app["app_public_key"], text, params["sign"]):
+        if signing.signed_by_key(app["app_public_key"], params["sign"]):
+            raise _invalid(
+                "isv.invalid-signature",
+                "signature does not match the parameters (were they changed?)",
+            )
+        raise _invalid(
+            "isv.signature-key-mismatch", "not signed with the app's private key (wrong key?)"
+        )
+    try:
+        sent = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=TZ)
+    except ValueError:
+        raise _invalid("isv.invalid-timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss") from None
+    if abs(clock.now_ms() - sent.timestamp() * 1000) > TIMESTAMP_WINDOW_S * 1000:
+        raise _invalid(
+            "isv.invalid-timestamp",
+            f"timestamp is more than {TIMESTAMP_WINDOW_S} s from the server's time",
+        )
+    _remember(p, params["app_id"], params["sign"])
+    return app
+
+
+def _remember(p: Platform, app_id: str, sign: str) -> None:
+    """Each signed request is accepted once within the window (its signature is its nonce)."""
+    now = clock.now_ms()
+    digest = hashlib.sha256(sign.encode()).hexdigest()
+    with p.global_db.transaction() as tx:
+        tx.execute(
+            "DELETE FROM gateway_seen WHERE seen_at_ms < :cut",
+            {"cut": now - 2 * TIMESTAMP_WINDOW_S * 1000},
+        )
+        fresh = tx.execute(
+            "INSERT INTO gateway_seen (app_id, sign_hash, seen_at_ms) VALUES (:a, :h, :now)"
+            " ON CONFLICT (app_id, sign_hash) DO NOTHING",
+            {"a": app_id, "h": digest, "now": now},
+        )
+    if not fresh:
+        raise _invalid("isv.duplicate-request", "this signed request was already received")
+
+
+# --- biz_content helpers --------------------------------------------------------------------------
+def _str(biz: dict[str, Any], name: str, required: bool = True) -> str:
+    value = biz.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidArgument(f"{name} is required", code="MISSING_" + name.upper())
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be a string", code="INVALID_PARAMETER")
+    return str(value)
+
+
+def _yuan(biz: dict[str, Any], name: str) -> int:
+    value = biz.get(name)
+    if not isinstance(value, str):  # a JSON number would be a float: amounts are strings
+        raise InvalidArgument(
+            f'{name} must be a decimal string like "12.34"', code="INVALID_AMOUNT"
+        )
+    return yuan_to_fen(value)
+
+
+def _timeout_minutes(biz: dict[str, Any]) -> int | None:
+    text = _str(biz, "timeout_express", required=False)
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d{1,5})([mhd])", text)
+    if not match:
+        raise InvalidArgument("timeout_express is like 90m, 2h or 1d", code="INVALID_TIMEOUT")
+    return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)]
+
+
+def _product(biz: dict[str, Any]) -> str:
+    code = _str(biz, "product_code", required=False) or "FACE_TO_FACE_PAYMENT"
+    if code == "SECURED_TRADE":
+        return trades.SECURED
+    if code in ("FACE_TO_FACE_PAYMENT", "FAST_INSTANT_TRADE_PAY", "QUICK_MSECURITY_PAY"):
+        return trades.INSTANT
+    raise InvalidArgument(f"unknown product_code {code}", code="INVALID_PRODUCT_CODE")
+
+
+def _request(app: Row, params: dict[str, str], biz: dict[str, Any]) -> trades.TradeRequest:
+    notify_url = params.get("notify_url") or app["notify_url"]
+    if notify_url and not re.fullmatch(r"https?://[^\s]{1,240}", notify_url):
+        raise InvalidArgument("notify_url must be an http(s) URL", code="INVALID_NOTIFY_URL")
+    return trades.TradeRequest(
+        merchant_id=app["merchant_id"],
+        out_trade_no=_str(biz, "out_trade_no"),
+        subject=_str(biz, "subject"),
+        total_amount_fen=_yuan(biz, "total_amount"),
+        product=_product(biz),
+        timeout_minutes=_timeout_minutes(biz),
+        app_id=app["app_id"],
+        notify_url=notify_url,
+    )
+
+
+def _ref(biz: dict[str, Any]) -> dict[str, str | None]:
+    ref = {
+        "trade_no": _str(biz, "trade_no", False) or None,
+        "out_trade_no": _str(biz, "out_trade_no", False) or None,
+    }
+    if not any(ref.values()):
+        raise InvalidArgument("trade_no or out_trade_no is required", code="MISSING_TRADE_NO")
+    return ref
+
+
+def _ids(t: Row) -> dict[str, str]:
+    return {"trade_no": t["id"] or "", "out_trade_no": t["out_trade_no"]}
+
+
+# --- methods --------------------------------------------------------------------------------------
+def m_create(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    t = trades.create(p, _request(app, params, biz), _str(biz, "buyer_id"))
+    return {**_ids(t), "pay_url": f"{codes.public_base_url(p)}/cashier/t/{t['id']}"}
+
+
+def m_precreate(
+    p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]
+) -> dict[str, Any]:
+    order = trades.precreate(p, _request(app, params, biz))
+    return {"out_trade_no": order["out_trade_no"], "qr_code": order["qr_code"]}
+
+
+def m_pay(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    scene = _str(biz, "scene", required=False) or "bar_code"
+    if scene != "bar_code":
+        raise InvalidArgument("scene must be bar_code", code="INVALID_SCENE")
+    t = trades.pay_by_code(p, _request(app, params, biz), _str(biz, "auth_code"))
+    out = {
+        **_ids(t),
+        "buyer_id": t["buyer_id"],
+        "total_amount": fen_to_yuan(t["total_amount_fen"]),
+        "gmt_payment": notify.ms_to_text(t["paid_at_ms"]),
+    }
+    if t["status"] == trades.WAIT_BUYER_PAY:
+        return {"code": "10003", "msg": "Waiting for the buyer to confirm the payment", **out}
+    return out
+
+
+def m_query(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    t = trades.lookup(p, app["merchant_id"], **_ref(biz))
+    return notify.trade_params(t)
+
+
+def m_refund(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    amount = _yuan(biz, "refund_amount")
+    out_request_no = _str(biz, "out_request_no", required=False) or "DEFAULT"
+    r = trades.refund(
+        p,
+        app["merchant_id"],
+        amount,
+        out_request_no,
+        reason=_str(biz, "refund_reason", required=False),
+        **_ref(biz),
+    )
+    t = trades.get_trade(p, r["trade_id"])
+    return {
+        **_ids(t),
+        "buyer_id": t["buyer_id"],
+        "refund_fee": fen_to_yuan(t["refunded_fen"]),
+        "send_back_fee": fen_to_yuan(r["amount_fen"]),
+        "out_request_no": out_request_no,
+        "gmt_refund_pay": notify.ms_to_text(r["created_at_ms"]),
+        "fund_change": "Y",
+    }
+
+
+def m_close(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    return _ids(trades.close(p, app["merchant_id"], **_ref(biz)))
+
+
+def m_cancel(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    t, action = trades.cancel(p, app["merchant_id"], **_ref(biz))
+    return {**_ids(t), "retry_flag": "N", "action": action}
+
+
+def m_ship(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    t = trades.lookup(p, app["merchant_id"], **_ref(biz))
+    if t["id"] is None:
+        raise trades.refuse(t, "ship")
+    shipped = trades.ship(p, app["merchant_id"], t["id"])
+    return {
+        **_ids(shipped),
+        "trade_status": shipped["status"],
+        "auto_confirm_time": notify.ms_to_text(shipped["auto_confirm_at_ms"]),
+    }
+
+
+Method = Callable[[Platform, Row, dict[str, str], dict[str, Any]], dict[str, Any]]
+METHODS: dict[str, Method] = {
+    "qianbao.trade.create": m_create,
+    "qianbao.trade.precreate": m_precreate,
+    "qianbao.trade.pay": m_pay,
+    "qianbao.trade.query": m_query,
+    "qianbao.trade.refund": m_refund,
+    "qianbao.trade.close": m_close,
+    "qianbao.trade.cancel": m_cancel,
+    "qianbao.trade.ship": m_ship,
+}
+
+
+def handle(p: Platform, params: dict[str, str]) -> Reply:
+    """One gateway call: envelope checks, then the method; never raises for caller mistakes."""
+    key = response_key(params.get("method", ""))
+    private_key: str | None = None
+    try:
+        try:
+            private_key = apps.get_app(p, params.get("app_id", ""))["platform_private_key"]
+        except QianbaoError:
+            private_key = None
+        app = _check_envelope(p, params)
+        method = METHODS.get(params["method"])
+        if method is None:
+            raise _invalid("isv.invalid-method", f"unknown method {params['method']}")
+        try:
+            biz = json.loads(params.get("biz_content") or "{}")
+        except json.JSONDecodeError:
+            raise _invalid("isv.invalid-biz-content", "biz_content is not JSON") from None
+        if not isinstance(biz, dict):
+            raise _invalid("isv.invalid-biz-content", "biz_content must be a JSON object")
+        try:
+            result = method(p, app, params, biz)
+        except QianbaoError as exc:
+            raise GatewayError("40004", "Business Failed", f"ACQ.{exc.code}", exc.message) from None
+        return Reply(key, {**SUCCESS, **result}, private_key)
+    except GatewayError as err:
+        body = {"code": err.code, "msg": err.msg, "sub_code": err.sub_code, "sub_msg": err.sub_msg}
+        return Reply(key, body, private_key)

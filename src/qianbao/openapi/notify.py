@@ -1,0 +1,247 @@
+"""Asynchronous notifications (异步通知) to a merchant's ``notify_url``.
+
+A notification is queued in the same unit transaction as the trade change it reports (so it
+exists if and only if the change committed), then POSTed form-encoded and signed with the
+platform's key for the app, until the merchant answers the body ``success``. Failures are
+retried on a growing schedule on the business clock and every attempt is logged; an operator
+can read the log and send again. Merchants must treat a notification as "at least once" and
+check ``out_trade_no`` and ``notify_id`` (duplicates carry the same ``notify_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from qianbao.openapi import apps, signing
+from qianbao.platform.clock import TZ, clock
+from qianbao.platform.db import Row
+from qianbao.platform.errors import NotFound
+from qianbao.platform.ids import bucket_of, new_id
+from qianbao.platform.money import fen_to_yuan
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
+
+log = logging.getLogger("qianbao.notify")
+
+# Seconds to wait after the n-th failed attempt (the gateway convention: 4m, 10m, 10m, 1h, 2h,
+# 6h, 15h); after the last one the task gives up and waits for an operator's resend.
+RETRY_SCHEDULE_S = (4 * 60, 10 * 60, 10 * 60, 3600, 2 * 3600, 6 * 3600, 15 * 3600)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
+DELIVERY_TIMEOUT_S = 5.0
+DELIVER_BATCH_MAX = 200
+SUCCESS_BODY = "success"
+
+
+def ms_to_text(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def trade_params(trade: Row) -> dict[str, str]:
+    """The fields of a trade that notifications and gateway queries share (amounts in yuan)."""
+    return {
+        "trade_no": trade["id"] or "",
+        "out_trade_no": trade["out_trade_no"],
+        "trade_status": trade["status"],
+        "total_amount": fen_to_yuan(trade["total_amount_fen"]),
+        "receipt_amount": fen_to_yuan(trade["total_amount_fen"] - trade["refunded_fen"])
+        if trade["paid_at_ms"]
+        else "0.00",
+        "refund_fee": fen_to_yuan(trade["refunded_fen"]),
+        "subject": trade["subject"],
+        "buyer_id": trade["buyer_id"] or "",
+        "seller_id": trade["merchant_id"],
+        "gmt_create": ms_to_text(trade["created_at_ms"]),
+        "gmt_payment": ms_to_text(trade["paid_at_ms"]),
+        "gmt_close": ms_to_text(trade["ended_at_ms"]),
+    }
+
+
+def enqueue(ctx: WriteContext, trade: Row, event: str, extra: dict[str, Any] | None = None) -> str:
+    """Queue a notification of ``trade``'s new state, in the caller's command (if the trade came
+    through an app with a ``notify_url``). Returns the task id or ''."""
+    if not trade["notify_url"] or not trade["app_id"]:
+        return ""
+    task_id = new_id(bucket_of(trade["id"]))
+    now = clock.now_ms()
+    params = {
+        **trade_params(trade),
+        "notify_id": task_id,
+        "notify_type": "trade_status_sync",
+        "app_id": trade["app_id"],
+        "charset": "utf-8",
+        "version": "1.0",
+    }
+    if extra:
+        if "refund_amount_fen" in extra:
+            params["refund_amount"] = fen_to_yuan(extra["refund_amount_fen"])
+        if "out_biz_no" in extra:
+            params["out_biz_no"] = extra["out_biz_no"]
+    ctx.tx.execute(
+        "INSERT INTO notify_tasks (id, trade_id, merchant_id, app_id, notify_url, event, params,"
+        " status, attempts, next_at_ms, last_result, created_at_ms, updated_at_ms) VALUES (:id,"
+        " :t, :m, :app, :url, :e, :p, 'PENDING', 0, :now, '', :now, :now)",
+        {
+            "id": task_id,
+            "t": trade["id"],
+            "m": trade["merchant_id"],
+            "app": trade["app_id"],
+            "url": trade["notify_url"],
+            "e": event,
+            "p": json.dumps(params, ensure_ascii=False),
+            "now": now,
+        },
+    )
+    return task_id
+
+
+def signed_form(p: Platform, task: Row) -> dict[str, str]:
+    app = apps.get_app(p, task["app_id"])
+    form = {
+        **json.loads(task["params"]),
+        "notify_time": ms_to_text(clock.now_ms()),
+        "sign_type": "RSA2",
+    }
+    text = signing.content_to_sign(form, exclude=("sign", "sign_type"))
+    form["sign"] = signing.sign_text(app["platform_private_key"], text)
+    return form
+
+
+def _post(client: httpx.Client, url: str, form: dict[str, str]) -> tuple[bool, int | None, str]:
+    try:
+        response = client.post(url, data=form)
+    except httpx.HTTPError as exc:
+        return False, None, f"{type(exc).__name__}: {exc}"[:200]
+    body = response.text.strip()
+    ok = response.status_code == 200 and body == SUCCESS_BODY
+    return ok, response.status_code, body[:200] or "(empty body)"
+
+
+def deliver_due(
+    p: Platform, limit: int = DELIVER_BATCH_MAX, client: httpx.Client | None = None
+) -> dict[str, int]:
+    """Send every PENDING notification whose time has come; returns counts."""
+    now = clock.now_ms()
+    counts = {"delivered": 0, "failed": 0}
+    own = client is None
+    http = client or httpx.Client(timeout=DELIVERY_TIMEOUT_S, follow_redirects=False)
+    try:
+        for unit, db in enumerate(p.units):
+            with db.read() as tx:
+                due = tx.all(
+                    "SELECT * FROM notify_tasks WHERE status = 'PENDING'"
+                    " AND next_at_ms <= :now ORDER BY next_at_ms LIMIT :l",
+                    {"now": now, "l": limit},
+                )
+            for task in due:
+                ok, status, detail = _post(http, task["notify_url"], signed_form(p, task))
+                p.writers[unit].submit(_recorder(task, ok, status, detail))
+                counts["delivered" if ok else "failed"] += 1
+    finally:
+        if own:
+            http.close()
+    return counts
+
+
+def _recorder(task: Row, ok: bool, http_status: int | None, detail: str) -> Any:
+    return lambda ctx: _record(ctx, task, ok, http_status, detail)
+
+
+def _record(ctx: WriteContext, task: Row, ok: bool, http_status: int | None, detail: str) -> None:
+    tx = ctx.tx
+    now = clock.now_ms()
+    attempt = task["attempts"] + 1
+    if ok:
+        status, next_at = "DELIVERED", task["next_at_ms"]
+    elif attempt >= MAX_ATTEMPTS:
+        status, next_at = "GAVE_UP", task["next_at_ms"]
+    else:
+        status, next_at = "PENDING", now + RETRY_SCHEDULE_S[attempt - 1] * 1000
+    tx.execute(
+        "UPDATE notify_tasks SET status = :s, attempts = :a, next_at_ms = :next,"
+        " last_result = :d, updated_at_ms = :now WHERE id = :id AND attempts = :before",
+        {
+            "s": status,
+            "a": attempt,
+            "next": next_at,
+            "d": detail,
+            "now": now,
+            "id": task["id"],
+            "before": task["attempts"],
+        },
+    )
+    tx.execute(
+        "INSERT INTO notify_attempts (task_id, attempt, at_ms, http_status, outcome, detail)"
+        " VALUES (:t, :a, :now, :hs, :o, :d)",
+        {
+            "t": task["id"],
+            "a": attempt,
+            "now": now,
+            "hs": http_status,
+            "o": "SUCCESS" if ok else "FAILED",
+            "d": detail,
+        },
+    )
+
+
+# --- the operator's view --------------------------------------------------------------------------
+def list_tasks(
+    p: Platform,
+    *,
+    merchant_id: str | None = None,
+    trade_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[Row]:
+    where: list[str] = ["1 = 1"]
+    args: dict[str, Any] = {"l": limit}
+    for col, value in (("merchant_id", merchant_id), ("trade_id", trade_id), ("status", status)):
+        if value:
+            where.append(f"{col} = :{col}")
+            args[col] = value
+    dbs = [p.db_for(trade_id)] if trade_id else p.units
+    rows: list[Row] = []
+    for db in dbs:
+        with db.read() as tx:
+            rows += [
+                dict(r)
+                for r in tx.all(
+                    f"SELECT * FROM notify_tasks WHERE {' AND '.join(where)}"
+                    " ORDER BY created_at_ms DESC LIMIT :l",
+                    args,
+                )
+            ]
+    return sorted(rows, key=lambda r: r["created_at_ms"], reverse=True)[:limit]
+
+
+def attempts(p: Platform, task_id: str) -> list[Row]:
+    with p.db_for(task_id).read() as tx:
+        return [
+            dict(r)
+            for r in tx.all(
+                "SELECT * FROM notify_attempts WHERE task_id = :t ORDER BY attempt", {"t": task_id}
+            )
+        ]
+
+
+def resend(p: Platform, task_id: str) -> Row:
+    """An operator sends a notification again now (also after it gave up or was delivered)."""
+
+    def command(ctx: WriteContext) -> Row:
+        if not ctx.tx.execute(
+            "UPDATE notify_tasks SET status = 'PENDING', next_at_ms = :now, updated_at_ms = :now"
+            " WHERE id = :id",
+            {"now": clock.now_ms(), "id": task_id},
+        ):
+            raise NotFound("no such notification", code="NOTIFY_NOT_FOUND")
+        row = ctx.tx.one("SELECT * FROM notify_tasks WHERE id = :id", {"id": task_id})
+        assert row is not None
+        return dict(row)
+
+    return p.writer_for(task_id).submit(command)

@@ -1,0 +1,109 @@
+"""Payment codes (付款码) and QR images.
+
+A payment code is 18 digits: ``28`` + 14 random digits + the buyer's 2-digit route bucket, so a
+merchant till's code finds the buyer's unit without a lookup. It is valid for 60 seconds, used
+at most once (a guarded update inside the paying command) and bound to the buyer who asked for it.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+import qrcode
+import qrcode.image.svg
+
+from qianbao.platform.clock import clock
+from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.ids import bucket_of
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
+
+CODE_PREFIX = "28"
+CODE_DIGITS = 18
+CODE_TTL_MS = 60_000
+_RANDOM_DIGITS = CODE_DIGITS - len(CODE_PREFIX) - 2
+
+
+def issue_payment_code(p: Platform, user_id: str) -> dict[str, object]:
+    """A fresh one-time code for ``user_id`` (shown on the buyer's phone as a barcode/QR)."""
+    code = f"{CODE_PREFIX}{secrets.randbelow(10**_RANDOM_DIGITS):0{_RANDOM_DIGITS}d}"
+    code += f"{bucket_of(user_id):02d}"
+    now_ms = clock.now_ms()
+    expires_ms = now_ms + CODE_TTL_MS
+
+    def command(ctx: WriteContext) -> None:
+        ctx.tx.execute(  # expired codes are swept as the user asks for new ones
+            "DELETE FROM payment_codes WHERE user_id = :u AND expires_at_ms < :old",
+            {"u": user_id, "old": now_ms - CODE_TTL_MS},
+        )
+        ctx.tx.execute(
+            "INSERT INTO payment_codes (code, user_id, expires_at_ms, trade_id, created_at_ms)"
+            " VALUES (:c, :u, :exp, NULL, :now)",
+            {"c": code, "u": user_id, "exp": expires_ms, "now": now_ms},
+        )
+
+    p.writer_for(user_id).submit(command)
+    return {"code": code, "expires_at_ms": expires_ms}
+
+
+def check_code_format(code: str) -> str:
+    if len(code) != CODE_DIGITS or not code.isdigit() or not code.startswith(CODE_PREFIX):
+        raise InvalidArgument(
+            "payment code must be 18 digits starting with 28", code="PAYMENT_CODE_INVALID"
+        )
+    return code
+
+
+def buyer_of_code(p: Platform, code: str) -> str:
+    """The buyer behind a valid, unused, unexpired code (read only; the pay command re-checks)."""
+    check_code_format(code)
+    with p.db_for(code).read() as tx:
+        row = tx.one(
+            "SELECT user_id, expires_at_ms, trade_id FROM payment_codes WHERE code = :c",
+            {"c": code},
+        )
+    if row is None or row["trade_id"] is not None or row["expires_at_ms"] <= clock.now_ms():
+        raise NotFound("payment code unknown, used or expired", code="PAYMENT_CODE_INVALID")
+    return str(row["user_id"])
+
+
+def use_code(ctx: WriteContext, code: str, buyer_id: str, trade_id: str) -> None:
+    """Spend the code on ``trade_id`` in the paying command (rolled back with it on failure)."""
+    if not ctx.tx.execute(
+        "UPDATE payment_codes SET trade_id = :t WHERE code = :c AND user_id = :u"
+        " AND trade_id IS NULL AND expires_at_ms > :now",
+        {"t": trade_id, "c": code, "u": buyer_id, "now": clock.now_ms()},
+    ):
+        raise NotFound("payment code unknown, used or expired", code="PAYMENT_CODE_INVALID")
+
+
+# --- QR images -----------------------------------------------------------------------------------
+def qr_png(data: str, box_size: int = 8) -> bytes:
+    img = qrcode.make(data, box_size=box_size, border=2)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def qr_svg(data: str) -> str:
+    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buf = io.BytesIO()
+    img.save(buf)
+    return buf.getvalue().decode()
+
+
+def public_base_url(p: Platform) -> str:
+    return str(
+        p.settings.extra.get("public_base_url", f"http://{p.settings.host}:{p.settings.port}")
+    )
+
+
+def order_qr_content(p: Platform, order_id: str) -> str:
+    """The dynamic QR of a precreated trade: the cashier link of its order."""
+    return f"{public_base_url(p)}/cashier/o/{order_id}"
+
+
+def merchant_qr_content(p: Platform, merchant_id: str) -> str:
+    """A merchant's static QR: the buyer scans it and types the amount."""
+    return f"{public_base_url(p)}/cashier/m/{merchant_id}"

@@ -1,0 +1,59 @@
+"""Scoring many rows at once (evaluation, PSI). Same answers as :meth:`Attribute.points_for`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from qianbao.scoring.card import NUMERIC, Attribute, Scorecard
+
+
+def bin_index(attribute: Attribute, column: pd.Series) -> np.ndarray:
+    """Position of each row's bin in ``attribute.bins``; ``len(bins)`` when none applies."""
+    none = len(attribute.bins)
+    out = np.full(len(column), none, dtype=np.int64)
+    absent = column.isna().to_numpy()
+    if attribute.kind == NUMERIC:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        known = ~np.isnan(values)
+        for i, b in enumerate(attribute.bins):
+            if b.missing:
+                continue
+            inside = known.copy()
+            if b.lower is not None:
+                inside &= values >= b.lower
+            if b.upper is not None:
+                inside &= values < b.upper
+            out[inside] = i
+    else:
+        text = column.astype("string")
+        for i, b in enumerate(attribute.bins):
+            if not b.missing:
+                out[text.isin(list(b.categories)).fillna(False).to_numpy(dtype=bool)] = i
+    for i, b in enumerate(attribute.bins):
+        if b.missing:
+            out[absent] = i
+    return out
+
+
+def attribute_points(attribute: Attribute, column: pd.Series) -> np.ndarray:
+    """Points of one attribute for every row; missing or unseen values get ``missing_points``."""
+    table = np.array([b.points for b in attribute.bins] + [attribute.missing_points])
+    return table[bin_index(attribute, column)]
+
+
+def card_points(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
+    """Sum of the card's points for every row (not clamped)."""
+    total = np.zeros(len(frame), dtype=np.int64)
+    for attribute in card.attributes:
+        if attribute.name in frame.columns:
+            total += attribute_points(attribute, frame[attribute.name])
+        else:
+            total += attribute.missing_points
+    return total
+
+
+def card_scores(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
+    """The card's score of every row, clamped to the scale (350–950)."""
+    s = card.scaling
+    return np.clip(card_points(card, frame), s.min_score, s.max_score)
