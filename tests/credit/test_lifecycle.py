@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from qianbao.credit import dayend
 from qianbao.credit import service as credit
 from qianbao.credit.config import CreditConfig, load
-from qianbao.credit.errors import AccountExists, LineExceeded
+from qianbao.credit.errors import AccountExists, LineExceeded, NotEligible
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import get_account
 from qianbao.platform.runtime import Platform
@@ -39,18 +39,11 @@ def test_initial_line_rule_uses_the_users_data() -> None:
         ]
         == 800_000 * 2 + 1_000_000 + 200_000
     )
-    assert (
-        credit.initial_line(
-            cfg, age=30, kyc_level=1, tenure_days=0, cards=0, balance_fen=0, score=950
-        )[0]
-        == cfg.everyday_cap_fen
-    )
-    assert (
-        credit.initial_line(
-            cfg, age=30, kyc_level=1, tenure_days=0, cards=0, balance_fen=0, score=350
-        )[0]
-        == cfg.line_min_fen
-    )
+    same = {"age": 30, "kyc_level": 1, "tenure_days": 0, "cards": 0, "balance_fen": 0}
+    assert credit.initial_line(cfg, **same, score=950)[0] == 2_000_000  # band exceptional
+    assert credit.initial_line(cfg, **same, score=620)[0] == 200_000  # band good
+    with pytest.raises(NotEligible):
+        credit.initial_line(cfg, **same, score=500)  # band poor
 
 
 def test_config_overrides_are_checked() -> None:

@@ -145,17 +145,20 @@ def initial_line(
 ) -> tuple[int, str]:
     """The opening line and why (docs/credit.md, "Initial line").
 
-    With a credit score: linear from the minimum line at 350 to the everyday cap at 950.
+    With a credit score (``score_provider``): the initial line of the score's band in
+    ``scoring.bands`` (a score in a band that is not eligible refuses the opening).
     Without one, from the user's own data: a base by KYC level, times an age factor, times a
     tenure factor, plus 20% of the wallet balance (at most 10,000 CNY) and 1,000 CNY per extra
     bound card (at most 2); whole hundreds, within the minimum and the everyday cap.
     """
-    if score is not None:
-        share = Decimal(max(350, min(950, score)) - 350) / Decimal(600)
-        span = cfg.everyday_cap_fen - cfg.line_min_fen
-        raw = cfg.line_min_fen + round_fen(span * share)
-        line = min(cfg.everyday_cap_fen, round_line(cfg, raw))
-        return line, f"score {score}"
+    if score is not None:  # the scoring package's bands (configuration there)
+        from qianbao.scoring.bands import score_band
+
+        band = score_band(max(350, min(950, score)))
+        if not band.eligible:
+            raise NotEligible(f"credit score {score} ({band.name}) is below the Huabei bands")
+        line = min(cfg.everyday_cap_fen, round_line(cfg, band.initial_line_fen))
+        return line, f"score {score}, band {band.name}"
     base = KYC_BASE_FEN.get(kyc_level, KYC_BASE_FEN[1])
     age_factor = next(f for upper, f in AGE_FACTORS if age <= upper)
     tenure = Decimal("2.0") if tenure_days >= 365 else Decimal("1.5") if tenure_days >= 90 else 1
