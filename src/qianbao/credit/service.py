@@ -581,6 +581,35 @@ def pay_merchant_with_huabei(
 ) -> Row:
     """Instant merchant payment funded by Huabei: the merchant is paid at once (minus its fee,
     and minus the installment fee when it subsidises the plan); the user owes the platform."""
+    command = huabei_payment_command(
+        p,
+        user_id,
+        merchant_id,
+        amount_fen,
+        request_id,
+        pay_password,
+        installments,
+        subsidised,
+        category,
+        memo,
+    )
+    return p.writer_for(user_id).submit(command)
+
+
+def huabei_payment_command(
+    p: Platform,
+    user_id: str,
+    merchant_id: str,
+    amount_fen: int,
+    request_id: str,
+    pay_password: str | None = None,
+    installments: int | None = None,
+    subsidised: bool = False,
+    category: str = "everyday",
+    memo: str = "",
+) -> Callable[[WriteContext], Row]:
+    """Check and authorize a Huabei payment; returns the writer command that books it (for
+    callers that submit many payments at once, e.g. the simulation)."""
     payments.check_amount(p, amount_fen)
     merchant = members.get_merchant_cached(p, merchant_id)
     if merchant["status"] != "ACTIVE":
@@ -631,7 +660,7 @@ def pay_merchant_with_huabei(
         )
         return _purchase_by_ref(tx, ref)
 
-    return p.writer_for(user_id).submit(command)
+    return command
 
 
 def _purchase_by_ref(tx: Tx, ref: str) -> Row:

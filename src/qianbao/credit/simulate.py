@@ -286,18 +286,33 @@ def _shop(
             sub = rng.random() < 0.3
         orders.append((person, rng.choice(merchants), amount, inst, sub, rng.random()))
 
-    def buy(order: tuple[Person, str, int, int | None, bool, float]) -> None:
-        person, merchant, amount, inst, sub, luck = order
-        row = svc.pay_merchant_with_huabei(
-            p,
-            person.user_id,
-            merchant,
-            amount,
-            f"sim-{day}-{luck}",
-            PAY_PASSWORD if amount > 200_000 else None,
-            installments=inst,
-            subsidised=sub,
+    # authorize each payment, then hand every unit's writer the whole day's commands at once
+    # so it group-commits them (the real service command; only the submission is batched)
+    pending = []
+    for person, merchant, amount, inst, sub, luck in orders:
+        try:
+            command = svc.huabei_payment_command(
+                p,
+                person.user_id,
+                merchant,
+                amount,
+                f"sim-{day}-{luck}",
+                PAY_PASSWORD if amount > 200_000 else None,
+                installments=inst,
+                subsidised=sub,
+            )
+        except QianbaoError as exc:
+            stats.refuse(exc.code)
+            continue
+        pending.append(
+            (merchant, amount, inst, luck, p.writer_for(person.user_id).submit_async(command))
         )
+    for merchant, amount, inst, luck, future in pending:
+        try:
+            row = future.result(timeout=300)
+        except QianbaoError as exc:
+            stats.refuse(exc.code)
+            continue
         stats.add("purchases")
         stats.add("purchase_fen", amount)
         stats.add("installment_purchases", int(inst is not None))
@@ -306,8 +321,6 @@ def _shop(
             refunds_due.setdefault(day + timedelta(days=1 + int(luck * 600)), []).append(
                 (merchant, row["id"], back)
             )
-
-    _parallel(pool, buy, orders, stats)
 
 
 def _refund(
