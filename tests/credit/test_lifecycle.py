@@ -15,6 +15,7 @@ from qianbao.credit.config import CreditConfig, load
 from qianbao.credit.errors import AccountExists, LineExceeded, NotEligible
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import get_account
+from qianbao.payments import service as payments
 from qianbao.platform.runtime import Platform
 from tests.conftest import assert_ledger_clean
 from tests.credit.helpers import at, counters_match_ledger, huabei_user, live, merchant
@@ -187,3 +188,21 @@ def test_cli_and_small_simulation(tmp_path: Path) -> None:
         "monthly.csv",
     ):
         assert (out / name).stat().st_size > 0
+
+
+def test_automatic_debit_wallet_then_card_on_the_due_date_only(platform: Platform) -> None:
+    p = platform
+    at(D(2026, 3, 1))
+    user = huabei_user(p, line_fen=500_000, balance_fen=30_000, autodebit=True)
+    shop = merchant(p)
+    at(D(2026, 3, 5))
+    credit.pay_merchant_with_huabei(p, user, shop, 100_000, "ad", PAY_PASSWORD)
+    live(p, D(2026, 3, 5), D(2026, 4, 9))
+    assert credit.list_statements(p, user)[0]["paid_fen"] == 0  # nothing before the due date
+    live(p, D(2026, 4, 10), D(2026, 4, 10))
+    bill = credit.list_statements(p, user)[0]
+    assert (bill["status"], bill["paid_fen"], bill["interest_fen"]) == ("PAID", 100_000, 0)
+    sources = sorted((r["source"], r["amount_fen"]) for r in credit.repayments(p, user))
+    assert sources == [("AUTO_BALANCE", 30_000), ("AUTO_CARD", 70_000)]
+    assert payments.balance(p, user)["balance_fen"] == 0
+    assert_ledger_clean(p)

@@ -98,12 +98,22 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
 
 # --- end of day -------------------------------------------------------------------------------
 def _due_bills_owed(p: Platform, unit: int, day: date) -> dict[str, int]:
+    """Users with a bill whose deadline is today -> what all their bills due by today owe."""
     with p.units[unit].read() as tx:
+        users = {
+            r["user_id"]
+            for r in tx.all(
+                "SELECT user_id FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING')"
+                " AND deadline = :d",
+                {"d": day.isoformat()},
+            )
+        }
         rows = tx.all(
             "SELECT * FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING',"
             " 'OVERDUE') AND deadline <= :d",
             {"d": day.isoformat()},
         )
+        rows = [r for r in rows if r["user_id"] in users]
     owed: dict[str, int] = {}
     for st in rows:
         owed[st["user_id"]] = owed.get(st["user_id"], 0) + svc.statement_owed(st)
