@@ -112,6 +112,7 @@ def _play(p: Platform, ops: list[tuple], seed_user: int) -> None:
                 "CREDIT_OVERDUE",
                 "CREDIT_FROZEN",
                 "CREDIT_INSTALLMENT_NOT_ALLOWED",
+                "CREDIT_INSTALLMENT_TOO_SMALL",
                 "BALANCE_NOT_ENOUGH",
                 "DAILY_LIMIT_EXCEEDED",
                 "SINGLE_LIMIT_EXCEEDED",

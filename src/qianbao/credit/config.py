@@ -40,6 +40,7 @@ class CreditConfig:
     purchase_installment_rates: dict[int, Decimal] = field(
         default_factory=lambda: _rates(p3="0.023", p6="0.045", p12="0.075")
     )
+    installment_min_fen: int = 10_000  # a plan splits at least 100 CNY
     early_settlement_fee_waived: bool = True  # remaining fees of an early-settled plan
     # Provisions: rate per bucket (current, 1-30, 31-60, 61-90, 90+ days past due).
     provision_rates: tuple[Decimal, ...] = (

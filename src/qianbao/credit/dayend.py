@@ -221,40 +221,73 @@ def _due_outcome(ctx: WriteContext, user_id: str, day: date) -> None:
             svc.STATEMENT.move(tx, st["id"], st["status"], "OVERDUE", overdue_since=tomorrow)
 
 
-def _day_end_user(ctx: WriteContext, cfg: CreditConfig, user_id: str, day: date) -> int:
-    """Interest through ``day``, the account's days past due, and a reminder when one is due."""
+def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str, int]:
+    """The whole unit in one command: interest through ``day`` on every revolving or overdue
+    bill (one voucher: a debit per user's receivable, one credit to interest income), each
+    account's days past due, and the reminders due. Returns days past due by user."""
     tx = ctx.tx
-    svc.accrue_interest(ctx, user_id, day)
-    since = tx.scalar(
-        "SELECT MIN(overdue_since) FROM credit_statements WHERE user_id = :u"
-        " AND status = 'OVERDUE'",
-        {"u": user_id},
+    through = day.isoformat()
+    interest: dict[str, int] = {}
+    updates = []
+    for st in tx.all(
+        "SELECT * FROM credit_statements WHERE status IN ('REVOLVING', 'OVERDUE')"
+        " AND interest_through < :d ORDER BY user_id, bill_date",
+        {"d": through},
+    ):
+        parts = svc.owed_parts(st)
+        base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
+        days = (day - date.fromisoformat(st["interest_through"])).days
+        amount = sched.daily_interest(base, cfg.daily_interest_rate) * days
+        updates.append({"i": amount, "d": through, "now": clock.now_ms(), "id": st["id"]})
+        if amount:
+            interest[st["user_id"]] = interest.get(st["user_id"], 0) + amount
+    tx.executemany(
+        "UPDATE credit_statements SET interest_fen = interest_fen + :i, interest_through = :d,"
+        " updated_at_ms = :now WHERE id = :id",
+        updates,
     )
-    dpd = (
-        0
-        if since is None or since > day.isoformat()
-        else (day - date.fromisoformat(since)).days + 1
-    )
-    tx.execute(
+    if interest:
+        tx.executemany(
+            "UPDATE credit_accounts SET charges_fen = charges_fen + :i WHERE user_id = :u",
+            [{"i": v, "u": u} for u, v in interest.items()],
+        )
+        legs = [debit(svc.receivable(u), v) for u, v in sorted(interest.items())]
+        legs.append(credit(unit_account("interest_income", ctx.unit), sum(interest.values())))
+        post(ctx, "credit.interest", f"u{ctx.unit}", legs, f"overdue interest through {day}")
+    dpd: dict[str, int] = {}
+    for r in tx.all(
+        "SELECT user_id, MIN(overdue_since) AS since FROM credit_statements"
+        " WHERE status = 'OVERDUE' GROUP BY user_id"
+    ):
+        if r["since"] <= through:
+            dpd[r["user_id"]] = (day - date.fromisoformat(r["since"])).days + 1
+    for r in tx.all("SELECT user_id FROM credit_accounts WHERE overdue_days > 0"):
+        dpd.setdefault(r["user_id"], 0)  # cured since yesterday
+    tx.executemany(
         "UPDATE credit_accounts SET overdue_days = :d, max_overdue_days = CASE WHEN"
         " max_overdue_days < :d THEN :d ELSE max_overdue_days END WHERE user_id = :u",
-        {"d": dpd, "u": user_id},
+        [{"d": d, "u": u} for u, d in dpd.items()],
     )
-    if dpd in cfg.reminder_days:
-        a = svc.load_account(tx, user_id)
-        nxt = day + timedelta(days=1)
-        tx.execute(
-            "INSERT INTO credit_reminders (user_id, day, days_past_due, overdue_fen, channel,"
-            " scheduled_at_ms) VALUES (:u, :d, :dpd, :owed, 'SMS', :at)"
-            " ON CONFLICT (user_id, day) DO NOTHING",
+    nxt = day + timedelta(days=1)
+    remind = [u for u, d in dpd.items() if d in cfg.reminder_days]
+    rows = []
+    for u in remind:
+        a = svc.load_account(tx, u)
+        rows.append(
             {
-                "u": user_id,
+                "u": u,
                 "d": nxt.isoformat(),
-                "dpd": dpd,
+                "dpd": dpd[u],
                 "owed": svc.receivable_fen(a),
                 "at": start_of_day_ms(nxt) + cfg.reminder_hours[0] * 3_600_000,
-            },
+            }
         )
+    tx.executemany(
+        "INSERT INTO credit_reminders (user_id, day, days_past_due, overdue_fen, channel,"
+        " scheduled_at_ms) VALUES (:u, :d, :dpd, :owed, 'SMS', :at)"
+        " ON CONFLICT (user_id, day) DO NOTHING",
+        rows,
+    )
     return dpd
 
 
@@ -407,15 +440,7 @@ def end_of_day(p: Platform, day: date, *, cards: bool = True) -> dict[str, Any]:
             {"d": day.isoformat()},
         )
         _run_each(p, unit, due, lambda ctx, u: _due_outcome(ctx, u, day))
-        late = _users(
-            p,
-            unit,
-            "SELECT DISTINCT user_id FROM credit_statements WHERE status IN"
-            " ('REVOLVING', 'OVERDUE') UNION SELECT user_id FROM credit_accounts"
-            " WHERE overdue_days > 0",
-            {},
-        )
-        dpd = _run_each(p, unit, late, lambda ctx, u: _day_end_user(ctx, cfg, u, day))
+        dpd: dict[str, int] = p.writers[unit].submit(lambda ctx: _accrue_and_age(ctx, cfg, day))
         out["overdue_accounts"] += sum(1 for v in dpd.values() if isinstance(v, int) and v > 0)
         # provision first, so the 90+ bucket (100%) covers what is written off next
         p.writers[unit].submit(lambda ctx: _provision_and_report(ctx, cfg, day))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from qianbao.credit.errors import InstallmentNotAllowed
 from qianbao.platform.errors import InvalidArgument
 from qianbao.platform.money import apply_rate, fen_to_yuan, split_fen
 
@@ -52,7 +53,14 @@ class Period:
         return self.principal_fen + self.fee_fen
 
 
-def installment_fee(principal_fen: int, periods: int, rates: dict[int, Decimal]) -> int:
+def installment_fee(
+    principal_fen: int, periods: int, rates: dict[int, Decimal], minimum_fen: int = 0
+) -> int:
+    if principal_fen < max(minimum_fen, periods):
+        raise InstallmentNotAllowed(
+            f"installments need at least {max(minimum_fen, periods)} fen",
+            code="CREDIT_INSTALLMENT_TOO_SMALL",
+        )
     if periods not in rates:
         raise InvalidArgument(
             f"installments must be one of {sorted(rates)} periods",

@@ -504,7 +504,9 @@ def charge_huabei(
     purchase_id = new_id(bucket_of(user_id))
     plan_fee = 0
     if installments is not None:
-        plan_fee = sched.installment_fee(amount_fen, installments, cfg.purchase_installment_rates)
+        plan_fee = sched.installment_fee(
+            amount_fen, installments, cfg.purchase_installment_rates, cfg.installment_min_fen
+        )
         if deferred:
             raise InstallmentNotAllowed("a secured trade cannot be split at the cashier")
     _take_line(
@@ -923,7 +925,11 @@ def _reduce_plan(tx: Tx, plan: Row, amount_fen: int) -> int:
             break
         cut = min(left, period["principal_fen"])
         remaining = period["principal_fen"] - cut
-        fee = round_fen(Decimal(period["fee_fen"]) * remaining / period["principal_fen"])
+        fee = (
+            round_fen(Decimal(period["fee_fen"]) * remaining / period["principal_fen"])
+            if remaining
+            else 0
+        )
         tx.execute(
             "UPDATE credit_plan_periods SET principal_fen = :p, fee_fen = :f, status = :s"
             " WHERE plan_id = :plan AND number = :n",
@@ -988,7 +994,9 @@ def install_bill(
         amount = st["purchase_fen"] - st["installed_fen"] - st["purchase_paid_fen"]
         if amount <= 0:
             raise InstallmentNotAllowed("nothing of this bill's purchases is left to split")
-        fee = sched.installment_fee(amount, periods, cfg.bill_installment_rates)
+        fee = sched.installment_fee(
+            amount, periods, cfg.bill_installment_rates, cfg.installment_min_fen
+        )
         first_bill = sched.add_months(date.fromisoformat(st["bill_date"]), 1, on_day=cfg.bill_day)
         _create_plan(
             tx,
