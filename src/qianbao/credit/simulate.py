@@ -16,7 +16,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -74,6 +74,21 @@ class Stats:
     def refuse(self, code: str) -> None:
         with self.lock:
             self.refused[code] = self.refused.get(code, 0) + 1
+
+
+class Phases:
+    """Wall time spent in each part of the simulated day."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - began
 
 
 def _parallel(
@@ -167,6 +182,7 @@ def simulate(
     began = time.monotonic()
     rng = random.Random(seed)
     stats = Stats()
+    phases = Phases()
     out_dir.mkdir(parents=True, exist_ok=True)
     clock.set(dayend._at(start - timedelta(days=1), 9))
     merchants = [members.create_merchant(p, f"模拟商户{seed}-{m}")[0]["id"] for m in range(40)]
@@ -189,13 +205,18 @@ def simulate(
         while day <= last:
             m = _month_index(start, day)
             clock.set(dayend._at(day, 9))
-            dayend.start_of_day(p, day)
+            with phases.time("start_of_day"):
+                dayend.start_of_day(p, day)
             clock.set(dayend._at(day, 12))
-            _shop(p, pool, people, merchants, rng, day, m, stats, refunds_due)
-            _refund(p, pool, refunds_due.pop(day, []), stats)
-            _repay(p, pool, people, rng, day, m, stats)
+            with phases.time("purchases"):
+                _shop(p, pool, people, merchants, rng, day, m, stats, refunds_due)
+            with phases.time("refunds"):
+                _refund(p, pool, refunds_due.pop(day, []), stats)
+            with phases.time("repayments"):
+                _repay(p, pool, people, rng, day, m, stats)
             clock.set(dayend._at(day, 23, 30))
-            dayend.end_of_day(p, day)
+            with phases.time("end_of_day"):
+                dayend.end_of_day(p, day)
             if (day + timedelta(days=1)).day == 1:
                 income_now = _income(p)
                 report = dayend.portfolio_report(p, day)
@@ -227,6 +248,7 @@ def simulate(
         "end": last.isoformat(),
         "seconds": round(seconds, 1),
         "setup_seconds": round(setup_seconds, 1),
+        "phase_seconds": {k: round(v, 1) for k, v in phases.seconds.items()},
         "ledger_check_ok": bool(check.ok and check.in_transit_fen == 0),
         "ledger_accounts": sum(u.accounts for u in check.units),
         "profiles": {name: sum(1 for x in people if x.profile == name) for name, _ in PROFILES},
