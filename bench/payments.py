@@ -35,13 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from tests.factories import LOGIN_PASSWORD, new_user  # noqa: E402
+from tests.factories import LOGIN_PASSWORD, new_user
 
-from qianbao.bootstrap import open_platform  # noqa: E402
-from qianbao.members import service as members  # noqa: E402
-from qianbao.payments import service as payments  # noqa: E402
-from qianbao.platform.runtime import Platform  # noqa: E402
-from qianbao.platform.settings import Settings  # noqa: E402
+from qianbao.bootstrap import open_platform
+from qianbao.members import service as members
+from qianbao.payments import service as payments
+from qianbao.platform.runtime import Platform
+from qianbao.platform.settings import Settings
 
 console = Console()
 PAYMENT_FEN = 100
