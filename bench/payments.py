@@ -155,6 +155,31 @@ def inprocess(
     return sum(counts) / (time.perf_counter() - start)
 
 
+def inprocess_async(
+    p: Platform, users: list[str], merchant: str, seconds: float, warmup_s: float = 2.0
+) -> float:
+    """Payments per second with one asyncio task per payer on one event loop (as the API)."""
+
+    async def drive(duration_s: float) -> int:
+        stop = time.perf_counter() + duration_s
+        run = uuid.uuid4().hex[:8]
+
+        async def payer(user: str) -> int:
+            n = 0
+            while time.perf_counter() < stop:
+                await payments.pay_merchant_async(p, user, merchant, PAYMENT_FEN, f"{run}-{n}")
+                n += 1
+            return n
+
+        return sum(await asyncio.gather(*(payer(u) for u in users)))
+
+    if warmup_s:
+        asyncio.run(drive(warmup_s))
+    start = time.perf_counter()
+    done = asyncio.run(drive(seconds))
+    return done / (time.perf_counter() - start)
+
+
 async def _python_load(base: str, tokens: list[str], merchant: str, seconds: float) -> int:
     """A fallback load generator when wrk is missing (slower: it competes for the same CPUs)."""
     import httpx
@@ -262,7 +287,10 @@ def run_engine(
     settings = bench_settings(tmp, pg_url)
     p = open_platform(settings)
     users, merchant = populate(p, payers)
-    result = {"inprocess": inprocess(p, users, merchant, seconds)}
+    result = {
+        "inprocess": inprocess_async(p, users, merchant, seconds),
+        "inprocess_threads": inprocess(p, users, merchant, seconds),
+    }
     if trades:
         from bench.trades_scenario import run_scenario
 
@@ -286,7 +314,7 @@ def run_engine(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--payers", type=int, default=64)
+    parser.add_argument("--payers", type=int, default=256)
     parser.add_argument("--trades", type=int, default=3000, help="trades in the trade scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
     args = parser.parse_args()
@@ -307,6 +335,7 @@ def main() -> None:
     results = {
         "inprocess_sqlite_payments_per_s": round(sqlite_r["inprocess"]),
         "http_sqlite_payments_per_s": round(sqlite_r["http"]),
+        "inprocess_sqlite_threads_payments_per_s": round(sqlite_r["inprocess_threads"]),
         "inprocess_postgres_payments_per_s": round(pg_r["inprocess"]) if pg_r else None,
         "http_postgres_payments_per_s": round(pg_r["http"]) if pg_r else None,
         "pgbench_tpcb_tps": round(tpcb) if tpcb else None,
