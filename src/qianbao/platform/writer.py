@@ -123,13 +123,18 @@ class UnitWriter:
         return future
 
     async def run(self, command: Callable[[WriteContext], T]) -> T:
-        """``submit`` for asyncio callers: the batch answers each event loop with one wake-up."""
+        """``submit`` for asyncio callers: the batch answers each event loop with one wake-up.
+
+        No timer per call: a running writer answers every command it takes, success or error.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._put(command, _AioWaiter(loop, future))
-        return await asyncio.wait_for(future, self.timeout_s)
+        return await future
 
     def _put(self, command: Callable[[WriteContext], Any], waiter: Waiter) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            raise Busy(f"unit {self.unit} writer is not running")
         try:
             self._queue.put_nowait((command, waiter))
         except queue.Full:
