@@ -98,8 +98,8 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
     from qianbao.openapi.apps import ensure_sandbox_app
     from qianbao.scoring import service as scoring
 
-    card = scoring.active_card(p)  # trains the first scorecard on German Credit (seconds)
-    names = {a.name for a in card.attributes}
+    scorecard = scoring.active_card(p)  # trains the first card on German Credit (seconds)
+    names = {a.name for a in scorecard.attributes}
     scoring.score_user(
         p,
         users[0]["user_id"],
