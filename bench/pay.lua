@@ -23,7 +23,9 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format('{"requests": %d, "non2xx": %d, "seconds": %.3f, "p50_ms": %.2f, "p99_ms": %.2f}\n',
-    summary.requests, summary.errors.status + summary.errors.connect + summary.errors.timeout,
-    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+  local e = summary.errors
+  io.write(string.format('{"requests": %d, "non2xx": %d, "connect": %d, "read": %d, "write": %d, "timeout": %d, "seconds": %.3f, "p50_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f}\n',
+    summary.requests, e.status, e.connect, e.read, e.write, e.timeout,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000))
 end

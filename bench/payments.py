@@ -35,16 +35,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from tests.factories import LOGIN_PASSWORD, new_user  # noqa: E402
+from tests.factories import LOGIN_PASSWORD, new_user
 
-from qianbao.bootstrap import open_platform  # noqa: E402
-from qianbao.members import service as members  # noqa: E402
-from qianbao.payments import service as payments  # noqa: E402
-from qianbao.platform.runtime import Platform  # noqa: E402
-from qianbao.platform.settings import Settings  # noqa: E402
+from qianbao.bootstrap import open_platform
+from qianbao.members import service as members
+from qianbao.payments import service as payments
+from qianbao.platform.runtime import Platform
+from qianbao.platform.settings import Settings
 
 console = Console()
 PAYMENT_FEN = 100
+HTTP_CONNECTIONS = 64
 
 
 def machine() -> dict[str, Any]:
@@ -155,6 +156,31 @@ def inprocess(
     return sum(counts) / (time.perf_counter() - start)
 
 
+def inprocess_async(
+    p: Platform, users: list[str], merchant: str, seconds: float, warmup_s: float = 2.0
+) -> float:
+    """Payments per second with one asyncio task per payer on one event loop (as the API)."""
+
+    async def drive(duration_s: float) -> int:
+        stop = time.perf_counter() + duration_s
+        run = uuid.uuid4().hex[:8]
+
+        async def payer(user: str) -> int:
+            n = 0
+            while time.perf_counter() < stop:
+                await payments.pay_merchant_async(p, user, merchant, PAYMENT_FEN, f"{run}-{n}")
+                n += 1
+            return n
+
+        return sum(await asyncio.gather(*(payer(u) for u in users)))
+
+    if warmup_s:
+        asyncio.run(drive(warmup_s))
+    start = time.perf_counter()
+    done = asyncio.run(drive(seconds))
+    return done / (time.perf_counter() - start)
+
+
 async def _python_load(base: str, tokens: list[str], merchant: str, seconds: float) -> int:
     """A fallback load generator when wrk is missing (slower: it competes for the same CPUs)."""
     import httpx
@@ -185,7 +211,9 @@ async def _python_load(base: str, tokens: list[str], merchant: str, seconds: flo
     return done
 
 
-def _wrk_load(base: str, tokens: list[str], merchant: str, seconds: float) -> float:
+def _wrk_load(
+    base: str, tokens: list[str], merchant: str, seconds: float
+) -> tuple[float, dict[str, Any]]:
     wrk = shutil.which("wrk")
     assert wrk is not None
     with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
@@ -206,23 +234,28 @@ def _wrk_load(base: str, tokens: list[str], merchant: str, seconds: float) -> fl
         text=True,
     ).stdout
     stats = json.loads(out.strip().splitlines()[-1])
-    if stats["non2xx"]:
-        raise SystemExit(f"{stats['non2xx']} payments failed over HTTP")
-    return float(stats["requests"]) / float(stats["seconds"])
+    failed = sum(stats[k] for k in ("non2xx", "connect", "read", "write", "timeout"))
+    if failed:
+        raise SystemExit(f"{failed} payments failed over HTTP: {stats}")
+    return float(stats["requests"]) / float(stats["seconds"]), stats
 
 
 def over_http(
     p: Platform, users: list[str], merchant: str, seconds: float, env: dict[str, str]
-) -> float:
+) -> tuple[float, dict[str, Any]]:
     """Serve with uvicorn in its own process; load it over loopback with wrk (or Python)."""
-    tokens = [members.login(p, members.get_user(p, u)["phone"], LOGIN_PASSWORD)[0] for u in users]
+    tokens = [
+        members.login(p, members.get_user(p, u)["phone"], LOGIN_PASSWORD)[0]
+        for u in users[:HTTP_CONNECTIONS]
+    ]
     p.close()
     port = 18000 + os.getpid() % 1000
+    log_path = Path(env["QIANBAO_DATA_DIR"]) / "server.log"
     server = subprocess.Popen(
         [sys.executable, "-m", "qianbao.cli", "serve", "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log_path.open("w"),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -235,10 +268,15 @@ def over_http(
             except httpx.HTTPError:
                 time.sleep(0.1)
         if shutil.which("wrk"):
-            return _wrk_load(base, tokens, merchant, seconds)
+            try:
+                return _wrk_load(base, tokens, merchant, seconds)
+            except SystemExit:
+                errors = [x for x in log_path.read_text().splitlines() if " 200 " not in x]
+                print("\n".join(errors[-20:]), file=sys.stderr)
+                raise
         start = time.perf_counter()
         done = asyncio.run(_python_load(base, tokens, merchant, seconds))
-        return done / (time.perf_counter() - start)
+        return done / (time.perf_counter() - start), {}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -257,12 +295,15 @@ def settings_env(s: Settings) -> dict[str, str]:
 
 def run_engine(
     pg_url: str | None, seconds: float, payers: int, http: bool, trades: int = 0
-) -> dict[str, float]:
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
     settings = bench_settings(tmp, pg_url)
     p = open_platform(settings)
     users, merchant = populate(p, payers)
-    result = {"inprocess": inprocess(p, users, merchant, seconds)}
+    result = {
+        "inprocess": inprocess_async(p, users, merchant, seconds),
+        "inprocess_threads": inprocess(p, users, merchant, seconds),
+    }
     if trades:
         from bench.trades_scenario import run_scenario
 
@@ -276,7 +317,8 @@ def run_engine(
     if not check.ok or check.in_transit_fen:
         raise SystemExit(f"ledger check failed after the benchmark: {check}")
     if http:
-        result["http"] = over_http(p, users, merchant, seconds, settings_env(settings))
+        result["http"], stats = over_http(p, users, merchant, seconds, settings_env(settings))
+        result["http_latency"] = {k: stats.get(k) for k in ("p50_ms", "p99_ms", "max_ms")}
     else:
         p.close()
     shutil.rmtree(tmp, ignore_errors=True)
@@ -286,7 +328,7 @@ def run_engine(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--payers", type=int, default=64)
+    parser.add_argument("--payers", type=int, default=256)
     parser.add_argument("--trades", type=int, default=3000, help="trades in the trade scenario")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
     args = parser.parse_args()
@@ -297,7 +339,7 @@ def main() -> None:
         bare_1000 = bare_sqlite(tmp / "b.db", args.seconds / 2, 1000)
     with console.status("Qianbao on SQLite (in-process, then HTTP)"):
         sqlite_r = run_engine(None, args.seconds, args.payers, http=True, trades=args.trades)
-    pg_r: dict[str, float] = {}
+    pg_r: dict[str, Any] = {}
     tpcb = None
     if pg_url:
         with console.status("pgbench TPC-B"):
@@ -307,6 +349,7 @@ def main() -> None:
     results = {
         "inprocess_sqlite_payments_per_s": round(sqlite_r["inprocess"]),
         "http_sqlite_payments_per_s": round(sqlite_r["http"]),
+        "inprocess_sqlite_threads_payments_per_s": round(sqlite_r["inprocess_threads"]),
         "inprocess_postgres_payments_per_s": round(pg_r["inprocess"]) if pg_r else None,
         "http_postgres_payments_per_s": round(pg_r["http"]) if pg_r else None,
         "pgbench_tpcb_tps": round(tpcb) if tpcb else None,
@@ -324,8 +367,11 @@ def main() -> None:
             "postgres": "fsync=on, synchronous_commit=on, default wal settings",
             "writer_batch_max": Settings().writer_batch_max,
             "payment_fen": PAYMENT_FEN,
+            "http": f"uvicorn, one process; wrk -t2 -c{HTTP_CONNECTIONS} (one user per connection)",
         },
     }
+    results["http_sqlite_latency_ms"] = sqlite_r["http_latency"]
+    results["http_postgres_latency_ms"] = pg_r.get("http_latency")
     results["ratios"] = {
         "inprocess_sqlite_vs_bare_commit_each": round(sqlite_r["inprocess"] / bare_each, 2),
         "inprocess_sqlite_vs_bare_commit_1000": round(sqlite_r["inprocess"] / bare_1000, 3),

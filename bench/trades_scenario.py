@@ -1,6 +1,6 @@
 """Trade-pay benchmark: create + pay + notification queued, against instant pay in the same run.
 
-    PYTHONPATH=src python bench/trades_scenario.py [--trades 2000] [--threads 32]
+    python bench/trades_scenario.py [--trades 2000] [--threads 32]
 
 Prints one table and writes JSON to bench/results/. ``run_scenario(p, ...)`` is what the
 payments benchmark calls with its own platform.
@@ -13,46 +13,34 @@ import json
 import os
 import platform as host
 import statistics
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tests.factories import new_user
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
 from qianbao.bootstrap import open_platform
 from qianbao.members import service as members
-from qianbao.members.identity import make_card_no, make_id_number
 from qianbao.openapi import apps, signing
 from qianbao.payments import service as payments
 from qianbao.payments import trades
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
 
-PAY_PASSWORD = "135790"
-
 
 def _users(p: Platform, count: int, balance_fen: int) -> list[str]:
-    ids = []
-    for n in range(count):
-        phone = f"15{n + 1:09d}"
-        uid = members.register_user(
-            p,
-            members.NewUser(
-                "压测用户",
-                make_id_number("110101", datetime(1980, 1 + n % 12, 1 + n % 28).date(), n % 1000),
-                phone,
-                "abc12345",
-                PAY_PASSWORD,
-            ),
-        )["id"]
-        card = members.bind_card(p, uid, make_card_no(f"6222{n + 1:011d}"))["id"]
-        payments.topup(p, uid, card, balance_fen, f"bench-{n}")
-        members.set_password_free_limit(p, uid, 200_000, PAY_PASSWORD)
-        ids.append(uid)
-    return ids
+    return [
+        new_user(p, unit=n % len(p.units), balance_fen=balance_fen, password_free_fen=200_000)
+        for n in range(count)
+    ]
 
 
 def _timed(threads: int, jobs: list[Callable[[], None]]) -> tuple[float, list[float]]:

@@ -146,9 +146,17 @@ def test_statement_running_balance(sqlite_platform):
 
 def test_full_queue_is_busy_not_a_wait(sqlite_platform):
     p = sqlite_platform
-    writer = UnitWriter(0, p.units[0], p, queue_max=2)  # not started: nothing drains it
-    writer.submit_async(lambda ctx: None)
-    writer.submit_async(lambda ctx: None)
+    writer = UnitWriter(0, p.units[0], p, queue_max=2)
+    with pytest.raises(Busy):  # not started: nobody would answer
+        writer.submit_async(lambda ctx: None)
+    writer.start()
+    gate, taken = threading.Event(), threading.Event()
+    writer.submit_async(lambda ctx: (taken.set(), gate.wait(5)))
+    assert taken.wait(5)  # the writer is busy with the first command
+    queued = [writer.submit_async(lambda ctx: "ok") for _ in range(2)]
     with pytest.raises(Busy) as err:
         writer.submit_async(lambda ctx: None)
     assert err.value.code == "SYSTEM_BUSY"
+    gate.set()
+    assert [f.result(5) for f in queued] == ["ok", "ok"]
+    writer.stop()

@@ -23,6 +23,20 @@ DEMO_USERS = [
 ]
 LOGIN_PASSWORD, PAY_PASSWORD = "demo1234", "258036"
 TOPUP_FEN = 1_000_000
+# The first demo user's answers to the scorecard's application questions.
+SAMPLE_ANSWERS = {
+    "status_of_existing_checking_account": "0 <= ... < 200 DM",
+    "duration_in_month": 12,
+    "credit_history": "existing credits paid back duly till now",
+    "purpose": "radio/television",
+    "credit_amount": 2500,
+    "savings_account_and_bonds": "100 <= ... < 500 DM",
+    "present_employment_since": "1 <= ... < 4 years",
+    "installment_rate_in_percentage_of_disposable_income": 2,
+    "property": "real estate",
+    "other_installment_plans": "none",
+    "housing": "own",
+}
 
 
 def _demo_phone(p: Platform, unit: int, start: int) -> str:
@@ -82,6 +96,16 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
         },
     }
     from qianbao.openapi.apps import ensure_sandbox_app
+    from qianbao.scoring import service as scoring
+
+    scorecard = scoring.active_card(p)  # trains the first card on German Credit (seconds)
+    names = {a.name for a in scorecard.attributes}
+    scoring.score_user(
+        p,
+        users[0]["user_id"],
+        {k: v for k, v in SAMPLE_ANSWERS.items() if k in names},
+        reason="APPLICATION",
+    )
 
     demo["sandbox_app_id"] = ensure_sandbox_app(p, merchant["id"])["app_id"]
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2))

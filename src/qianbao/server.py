@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from qianbao.api import gateway
+from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.openapi import notify
@@ -50,7 +51,14 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
 
 def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
     app = create_app(
-        p, extra_routers=[pages.router, trade_api.pages, trade_api.router, gateway.router]
+        p,
+        extra_routers=[
+            pages.router,
+            trade_api.pages,
+            trade_api.router,
+            gateway.router,
+            scoring_api.router,
+        ],
     )
     if stop is not None:
         threading.Thread(target=_jobs, args=(p, stop), name="jobs", daemon=True).start()

@@ -4,7 +4,9 @@ idempotency key first, and books every movement as a voucher.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -380,11 +382,47 @@ def pay_merchant(
     memo: str = "",
 ) -> Row:
     """Instant payment: the merchant is credited at once, minus its contract fee."""
+    merchant = _payable_merchant(p, merchant_id, amount_fen)
+    payer = members.authorize_payment(p, payer_id, amount_fen, pay_password)
+    command = _payment_command(p, payer, merchant, amount_fen, request_id, memo)
+    return p.writers[p.unit_of(payer_id)].submit(command)
+
+
+async def pay_merchant_async(
+    p: Platform,
+    payer_id: str,
+    merchant_id: str,
+    amount_fen: int,
+    request_id: str,
+    pay_password: str | None = None,
+    memo: str = "",
+) -> Row:
+    """``pay_merchant`` for asyncio callers (the HTTP API): a payment password (a slow argon2
+    check) is verified on a worker thread; the command joins the unit's next batch."""
+    merchant = _payable_merchant(p, merchant_id, amount_fen)
+    if pay_password is None:
+        payer = members.authorize_payment(p, payer_id, amount_fen, None)
+    else:
+        payer = await asyncio.to_thread(
+            members.authorize_payment, p, payer_id, amount_fen, pay_password
+        )
+    command = _payment_command(p, payer, merchant, amount_fen, request_id, memo)
+    return await p.writers[p.unit_of(payer_id)].run(command)
+
+
+def _payable_merchant(p: Platform, merchant_id: str, amount_fen: int) -> Row:
     check_amount(p, amount_fen)
     merchant = members.get_merchant_cached(p, merchant_id)
     if merchant["status"] != "ACTIVE":
         raise Forbidden("merchant is not active", code="MERCHANT_FROZEN")
-    payer = members.authorize_payment(p, payer_id, amount_fen, pay_password)
+    return merchant
+
+
+def _payment_command(
+    p: Platform, payer: Row, merchant: Row, amount_fen: int, request_id: str, memo: str
+) -> Callable[[WriteContext], Row]:
+    """The writer command of one instant payment (limits, fee, voucher, outbox)."""
+    payer_id, merchant_id = str(payer["id"]), str(merchant["id"])
     limits = check_per_payment(payer["kyc_level"], amount_fen)
     fee = apply_rate(amount_fen, Decimal(merchant["fee_rate"]))
     request = {"merchant_id": merchant_id, "amount_fen": amount_fen, "memo": memo}
@@ -439,7 +477,7 @@ def pay_merchant(
             "updated_at_ms": now,
         }
 
-    return p.writers[p.unit_of(payer_id)].submit(command)
+    return command
 
 
 def _record_activity(

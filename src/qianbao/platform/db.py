@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qianbao.platform.errors import Busy
+
 Row = Mapping[str, Any]
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -81,7 +83,9 @@ def _sqlite_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> sqlite3.Row:
 class Database:
     """One database: a unit's, the global one, or the bank simulator's."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL", name: str = "") -> None:
+    def __init__(
+        self, url: str, *, synchronous: str = "FULL", name: str = "", pool_size: int = 32
+    ) -> None:
         self.url = url
         self.name = name or url
         self.synchronous = synchronous
@@ -93,6 +97,8 @@ class Database:
         self._engine: sa.Engine | None = None
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._idle: list[Tx] = []
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -127,38 +133,61 @@ class Database:
             self._all.append(raw)
         return Tx(raw, self.dialect)
 
-    def _thread_tx(self) -> Tx:
-        tx: Tx | None = getattr(self._local, "tx", None)
-        if tx is None:
-            tx = self.connect()
+    @contextmanager
+    def _borrow(self) -> Iterator[Tx]:
+        """A connection for this thread: its own SQLite connection (cheap, one per thread), or
+        one from a bounded pool of PostgreSQL connections (server connections are not)."""
+        held: Tx | None = getattr(self._local, "tx", None)
+        if held is not None:  # nested use on the same thread shares the connection
+            yield held
+            return
+        if self.dialect == "sqlite":
+            self._local.tx = self.connect()
+            yield self._local.tx
+            return
+        if not self._slots.acquire(timeout=30):
+            raise Busy(f"no free connection to {self.name}")
+        try:
+            tx = self._idle.pop() if self._idle else self.connect()
             self._local.tx = tx
-        return tx
+            try:
+                yield tx
+            finally:
+                self._local.tx = None
+                if tx.raw.closed or tx.raw.info.transaction_status:  # not idle: drop it
+                    tx.raw.close()
+                else:
+                    self._idle.append(tx)
+        finally:
+            self._slots.release()
 
     @contextmanager
     def read(self, *, snapshot: bool = False) -> Iterator[Tx]:
-        """This thread's reader connection. Each statement sees committed data; with
-        ``snapshot`` all statements in the block see the same moment (ledger checks, reports)."""
-        tx = self._thread_tx()
-        if not snapshot:
-            yield tx
-            return
-        tx.execute("BEGIN" if self.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
-        try:
-            yield tx
-        finally:
-            tx.execute("COMMIT")
+        """A reader connection. Each statement sees committed data; with ``snapshot`` all
+        statements in the block see the same moment (ledger checks, reports)."""
+        with self._borrow() as tx:
+            if not snapshot:
+                yield tx
+                return
+            tx.execute(
+                "BEGIN" if self.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ"
+            )
+            try:
+                yield tx
+            finally:
+                tx.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A short read-write transaction outside any unit writer (global data, tools)."""
-        tx = self._thread_tx()
-        tx.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
-        try:
-            yield tx
-        except BaseException:
-            tx.rollback()
-            raise
-        tx.commit()
+        with self._borrow() as tx:
+            tx.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
+            tx.commit()
 
     def close(self) -> None:
         with self._lock:
@@ -167,5 +196,6 @@ class Database:
                     raw.close()
             self._all.clear()
         self._local = threading.local()
+        self._idle.clear()
         if self._engine is not None:
             self._engine.dispose()

@@ -26,4 +26,5 @@ def load_all_tables() -> None:
     import qianbao.members.tables
     import qianbao.payments.tables
     import qianbao.payments.trades_tables
-    import qianbao.platform.tables  # noqa: F401
+    import qianbao.platform.tables
+    import qianbao.scoring.tables  # noqa: F401

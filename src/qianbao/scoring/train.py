@@ -72,6 +72,19 @@ class TrainParams:
                 raise ScoringDataError("PARAMS_INVALID", f"trend {trend!r} of {name} unknown")
 
 
+def german_params(seed: int = 0) -> TrainParams:
+    """The documented choices for German Credit: business trends, the five-dimension mapping,
+    protected attributes left out (docs/scoring.md)."""
+    from qianbao.scoring.dimensions import GERMAN_DIMENSIONS, GERMAN_EXCLUDED, GERMAN_TRENDS
+
+    return TrainParams(
+        seed=seed,
+        trends=dict(GERMAN_TRENDS),
+        dimensions=dict(GERMAN_DIMENSIONS),
+        exclude=tuple(GERMAN_EXCLUDED),
+    )
+
+
 @dataclass
 class _Binned:
     """An attribute after binning on the training rows: its bins and each row's bin index."""

@@ -1,0 +1,175 @@
+"""The score on the platform: the applicant's answers plus behaviour read from our own books,
+scored with the active card, stored with the versions that produced it.
+
+The card is the registry's active version under ``<data_dir>/scorecards``; a platform with
+none trains one on German Credit the first time it is needed (a few seconds) — `qianbao demo`
+does that at set-up.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from typing import Any
+
+from qianbao.members import service as members
+from qianbao.members.identity import age_years
+from qianbao.platform.clock import TZ, clock
+from qianbao.platform.db import Row
+from qianbao.platform.errors import NotFound
+from qianbao.platform.ids import bucket_of, new_id
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
+from qianbao.scoring import registry
+from qianbao.scoring.behaviour import BehaviourFeatures
+from qianbao.scoring.card import Scorecard
+from qianbao.scoring.explain import score
+
+DAY_MS = 86_400_000
+AGE_ATTRIBUTE = "age_in_years"
+_cards: dict[str, Scorecard] = {}
+_train_lock = threading.Lock()
+
+
+def registry_dir(p: Platform) -> Any:
+    return p.settings.data_dir / "scorecards"
+
+
+def active_card(p: Platform) -> Scorecard:
+    """The active card, trained on German Credit on first use when the registry is empty."""
+    directory = registry_dir(p)
+    with _train_lock:
+        if not registry.versions(directory):
+            from qianbao.scoring.data import load_german_credit
+            from qianbao.scoring.train import german_params
+
+            registry.train_and_register(directory, load_german_credit(), german_params(0))
+        version = registry.active_version(directory)
+        if version not in _cards:
+            _cards[version] = registry.get(directory, version)
+        return _cards[version]
+
+
+def questions(p: Platform) -> list[dict[str, Any]]:
+    """What an applicant answers: each attribute of the card with its allowed values."""
+    out = []
+    for a in active_card(p).attributes:
+        item: dict[str, Any] = {"name": a.name, "kind": a.kind, "dimension": a.dimension}
+        if a.kind == "categorical":
+            item["choices"] = list(a.categories())
+        else:
+            bounds = [b for b in a.bins if not b.missing]
+            item["bins"] = [b.label for b in bounds]
+        out.append(item)
+    return out
+
+
+def behaviour_of(p: Platform, user_id: str) -> BehaviourFeatures:
+    """Platform behaviour from the ledger's records: account age, how often and how regularly
+    the user pays; Huabei repayment history once the credit package records it."""
+    user = members.get_user(p, user_id)
+    now_ms = clock.now_ms()
+    since_ms = now_ms - 180 * DAY_MS
+    with p.db_for(user_id).read() as tx:
+        moments = [
+            int(r["at"])
+            for r in tx.all(
+                "SELECT created_at_ms AS at FROM payments"
+                " WHERE payer_id = :u AND created_at_ms >= :s"
+                " UNION ALL SELECT created_at_ms AS at FROM transfers"
+                " WHERE from_user_id = :u AND created_at_ms >= :s"
+                " UNION ALL SELECT paid_at_ms AS at FROM trades"
+                " WHERE buyer_id = :u AND paid_at_ms >= :s",
+                {"u": user_id, "s": since_ms},
+            )
+        ]
+    months = {datetime.fromtimestamp(m / 1000, TZ).strftime("%Y-%m") for m in moments}
+    history = huabei_history(p, user_id)
+    return BehaviourFeatures(
+        account_age_days=max(0, (now_ms - int(user["created_at_ms"])) // DAY_MS),
+        payments_last_90d=sum(1 for m in moments if m >= now_ms - 90 * DAY_MS),
+        active_months_last_6=min(6, len(months)),
+        **history,
+    )
+
+
+def huabei_history(p: Platform, user_id: str) -> dict[str, int]:
+    """Huabei repayment history (zeros without a credit account)."""
+    return {}
+
+
+def score_user(p: Platform, user_id: str, answers: dict[str, Any], *, reason: str) -> Row:
+    """Score ``answers`` plus behaviour with the active card and store the result. What the
+    platform knows for certain (the age on the verified ID) replaces the applicant's answer."""
+    card = active_card(p)
+    user = members.get_user(p, user_id)
+    answers = {**answers, AGE_ATTRIBUTE: age_years(members.birth_date_of(user), clock.today())}
+    result = score(card, answers, behaviour_of(p, user_id), strict=True)
+    score_id = new_id(bucket_of(user_id))
+    row = {
+        "id": score_id,
+        "user_id": user_id,
+        "score": result.score,
+        "card_version": card.version,
+        "behaviour_version": result.behaviour_version or "",
+        "reason": reason,
+        "answers": json.dumps(answers, sort_keys=True, ensure_ascii=False),
+        "result": json.dumps(result.to_dict(), sort_keys=True, ensure_ascii=False),
+        "created_at_ms": clock.now_ms(),
+    }
+
+    def command(ctx: WriteContext) -> None:
+        ctx.tx.execute(
+            "INSERT INTO credit_scores (id, user_id, score, card_version, behaviour_version,"
+            " reason, answers, result, created_at_ms) VALUES (:id, :user_id, :score,"
+            " :card_version, :behaviour_version, :reason, :answers, :result, :created_at_ms)",
+            row,
+        )
+
+    p.writer_for(user_id).submit(command)
+    return row
+
+
+def history(p: Platform, user_id: str, limit: int = 20) -> list[Row]:
+    with p.db_for(user_id).read() as tx:
+        return tx.all(
+            "SELECT * FROM credit_scores WHERE user_id = :u ORDER BY created_at_ms DESC, id DESC"
+            " LIMIT :l",
+            {"u": user_id, "l": limit},
+        )
+
+
+def latest(p: Platform, user_id: str) -> Row:
+    rows = history(p, user_id, 1)
+    if not rows:
+        raise NotFound("no credit score yet: answer the application first", code="NO_SCORE")
+    return rows[0]
+
+
+def latest_score(p: Platform, user_id: str) -> int | None:
+    """The score provider of Huabei: the user's latest score, if any."""
+    rows = history(p, user_id, 1)
+    return int(rows[0]["score"]) if rows else None
+
+
+def rescore(p: Platform, user_id: str) -> Row:
+    """Score again with the stored answers and today's behaviour (periodic re-scoring)."""
+    answers = json.loads(latest(p, user_id)["answers"])
+    return score_user(p, user_id, answers, reason="RESCORE")
+
+
+def public_score(row: Row) -> dict[str, Any]:
+    result = json.loads(row["result"])
+    return {
+        "score_id": row["id"],
+        "score": row["score"],
+        "card_version": row["card_version"],
+        "behaviour_version": row["behaviour_version"],
+        "reason": row["reason"],
+        "created_at_ms": row["created_at_ms"],
+        "dimensions": result["dimensions"],
+        "reasons": result["reasons"],
+        "points_by_attribute": result["points_by_attribute"],
+        "behaviour_points": result["behaviour_points"],
+    }

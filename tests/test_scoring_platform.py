@@ -1,0 +1,104 @@
+"""The score on the platform: questions, application, stored versions, behaviour, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qianbao.members import service as members
+from qianbao.payments import service as payments
+from qianbao.scoring import registry
+from qianbao.scoring import service as scoring
+from qianbao.server import build_app
+from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
+
+ANSWERS = {
+    "status_of_existing_checking_account": "0 <= ... < 200 DM",
+    "duration_in_month": 12,
+    "credit_history": "existing credits paid back duly till now",
+    "purpose": "radio/television",
+    "credit_amount": 2500,
+    "savings_account_and_bonds": "... < 100 DM",
+    "present_employment_since": "1 <= ... < 4 years",
+    "installment_rate_in_percentage_of_disposable_income": 2,
+    "property": "real estate",
+    "other_installment_plans": "none",
+    "housing": "own",
+}
+
+
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from qianbao.scoring.data import load_german_credit
+    from qianbao.scoring.train import german_params
+
+    directory = tmp_path_factory.mktemp("scorecards")
+    registry.train_and_register(directory, load_german_credit(), german_params(0))
+    return directory
+
+
+@pytest.fixture
+def scored(sqlite_platform, trained_registry):
+    p = sqlite_platform
+    shutil.copytree(trained_registry, scoring.registry_dir(p))
+    client = TestClient(build_app(p))
+    user = new_user(p, unit=0, balance_fen=100_000, password_free_fen=10_000)
+    phone = members.get_user(p, user)["phone"]
+    token = client.post("/api/v1/sessions", json={"phone": phone, "password": LOGIN_PASSWORD})
+    return p, client, user, {"Authorization": f"Bearer {token.json()['token']}"}
+
+
+def _only_card_answers(p, answers):
+    names = {a.name for a in scoring.active_card(p).attributes}
+    return {k: v for k, v in answers.items() if k in names}
+
+
+def test_apply_explain_and_trace(scored):
+    p, c, user, h = scored
+    asked = {q["name"] for q in c.get("/api/v1/score/questions", headers=h).json()}
+    assert asked >= set(_only_card_answers(p, ANSWERS))
+    r = c.post("/api/v1/me/score", headers=h, json={"answers": _only_card_answers(p, ANSWERS)})
+    assert r.status_code == 200, r.text
+    view = r.json()
+    assert 350 <= view["score"] <= 950
+    assert view["card_version"] == registry.active_version(scoring.registry_dir(p))
+    # The score is the sum of its five dimensions (no clamping at this score).
+    assert sum(d["points"] for d in view["dimensions"]) == view["score"]
+    assert {d["dimension"] for d in view["dimensions"]} == {
+        "identity", "ability", "history", "connections", "behaviour"}
+    assert view["reasons"] and all(x["points_lost"] > 0 for x in view["reasons"])
+    # Age comes from the verified ID, not from the form.
+    assert "age_in_years" in view["points_by_attribute"]
+    assert c.get("/api/v1/me/score", headers=h).json()["score_id"] == view["score_id"]
+    assert scoring.latest_score(p, user) == view["score"]
+
+
+def test_behaviour_moves_the_score(scored):
+    p, c, user, h = scored
+    first = scoring.score_user(p, user, _only_card_answers(p, ANSWERS), reason="APPLICATION")
+    merchant = members.create_merchant(p, "Score Shop")[0]["id"]
+    for i in range(12):
+        payments.pay_merchant(p, user, merchant, 1_000, f"s{i}", PAY_PASSWORD)
+    again = scoring.rescore(p, user)
+    assert again["score"] > first["score"]
+    history = c.get("/api/v1/me/score/history", headers=h).json()
+    assert [x["reason"] for x in history] == ["RESCORE", "APPLICATION"]
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"housing": "castle"}, "APPLICANT_VALUE_UNKNOWN"),
+    ({"housing": None}, "INVALID_ARGUMENT"),
+])
+def test_bad_answers_are_400(scored, change, code):
+    p, c, user, h = scored
+    answers = {**_only_card_answers(p, ANSWERS), **change}
+    r = c.post("/api/v1/me/score", headers=h, json={"answers": answers})
+    assert (r.status_code // 100, r.json()["code"]) == (4, code)
+    missing = dict(_only_card_answers(p, ANSWERS))
+    missing.pop("housing")
+    r = c.post("/api/v1/me/score", headers=h, json={"answers": missing})
+    assert r.json()["code"] == "APPLICANT_ATTRIBUTE_MISSING"
+    assert c.get("/api/v1/me/score", headers=h).json()["code"] == "NO_SCORE"
