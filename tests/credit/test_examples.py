@@ -72,6 +72,10 @@ def test_example_2_bill_paid_17_days_late(platform: Platform) -> None:
     assert (st["status"], st["interest_fen"], st["owed_fen"]) == ("PAID", 2_941, 0)
     assert credit.summary(p, user)["overdue_days"] == 0  # thawed at once
     credit.pay_merchant_with_huabei(p, user, shop, 100, "ex2-thawed")
+    assert credit.repayment_history(p, user) == {
+        "huabei_bills_paid_on_time": 0,
+        "huabei_bills_overdue": 1,
+    }
     reminders = _reminders(p, user)
     assert [r["days_past_due"] for r in reminders] == [1, 3, 7, 15]
     assert all(r["scheduled_at_ms"] % 86_400_000 == 0 for r in reminders)  # 08:00 Shanghai

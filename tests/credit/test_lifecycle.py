@@ -206,3 +206,20 @@ def test_automatic_debit_wallet_then_card_on_the_due_date_only(platform: Platfor
     assert sources == [("AUTO_BALANCE", 30_000), ("AUTO_CARD", 70_000)]
     assert payments.balance(p, user)["balance_fen"] == 0
     assert_ledger_clean(p)
+
+
+def test_the_score_sets_the_opening_line_and_history_feeds_the_score(platform: Platform) -> None:
+    p = platform
+    at(D(2026, 3, 1))
+    low, good = new_user(p), new_user(p)
+    try:
+        credit.score_provider = lambda _p, user_id: 500 if user_id == low else 700
+        with pytest.raises(NotEligible):
+            credit.open_credit_account(p, low, "o-low")
+        assert credit.open_credit_account(p, good, "o-good")["line_fen"] == 1_000_000
+    finally:
+        credit.score_provider = None
+    assert credit.repayment_history(p, good) == {
+        "huabei_bills_paid_on_time": 0,
+        "huabei_bills_overdue": 0,
+    }

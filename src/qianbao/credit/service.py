@@ -67,7 +67,8 @@ PLAN = StateMachine(
 )
 UNPAID = ("OPEN", "REVOLVING", "OVERDUE")
 
-# A credit score provider (user_id -> score 350–950 or None) set by the scoring package.
+# The credit score of a user (350–950 or None). Default: the latest score the scoring package
+# stored; tests and operators may replace it.
 score_provider: Callable[[Platform, str], int | None] | None = None
 
 
@@ -220,7 +221,7 @@ def open_credit_account(
             )
         if clash is not None:
             raise AccountExists("a Huabei account exists for this ID number or phone")
-    score = score_provider(p, user_id) if score_provider else None
+    score = (score_provider or _stored_score)(p, user_id)
     line, why = initial_line(
         cfg,
         age=age,
@@ -263,6 +264,27 @@ def open_credit_account(
         return load_account(tx, user_id)
 
     return p.writer_for(user_id).submit(command)
+
+
+def _stored_score(p: Platform, user_id: str) -> int | None:
+    """The user's latest stored credit score (scoring package), if any."""
+    from qianbao.scoring import service as scoring
+
+    return scoring.latest_score(p, user_id)
+
+
+def repayment_history(p: Platform, user_id: str) -> dict[str, int]:
+    """Huabei behaviour for the score: bills paid on time and bills that went overdue
+    (zeros without an account). Field names match ``scoring.behaviour.BehaviourFeatures``."""
+    with p.db_for(user_id).read() as tx:
+        row = tx.one(
+            "SELECT SUM(CASE WHEN status = 'PAID' AND paid_on <= due_date THEN 1 ELSE 0 END)"
+            " AS on_time, SUM(CASE WHEN overdue_since IS NOT NULL THEN 1 ELSE 0 END) AS late"
+            " FROM credit_statements WHERE user_id = :u",
+            {"u": user_id},
+        )
+    on_time, late = (row["on_time"], row["late"]) if row is not None else (0, 0)
+    return {"huabei_bills_paid_on_time": int(on_time or 0), "huabei_bills_overdue": int(late or 0)}
 
 
 def _on_time_statements(tx: Tx, user_id: str) -> int:
