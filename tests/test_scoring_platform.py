@@ -68,7 +68,12 @@ def test_apply_explain_and_trace(scored):
     # The score is the sum of its five dimensions (no clamping at this score).
     assert sum(d["points"] for d in view["dimensions"]) == view["score"]
     assert {d["dimension"] for d in view["dimensions"]} == {
-        "identity", "ability", "history", "connections", "behaviour"}
+        "identity",
+        "ability",
+        "history",
+        "connections",
+        "behaviour",
+    }
     assert view["reasons"] and all(x["points_lost"] > 0 for x in view["reasons"])
     # Age comes from the verified ID, not from the form.
     assert "age_in_years" in view["points_by_attribute"]
@@ -88,10 +93,13 @@ def test_behaviour_moves_the_score(scored):
     assert [x["reason"] for x in history] == ["RESCORE", "APPLICATION"]
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"housing": "castle"}, "APPLICANT_VALUE_UNKNOWN"),
-    ({"housing": None}, "INVALID_ARGUMENT"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"housing": "castle"}, "APPLICANT_VALUE_UNKNOWN"),
+        ({"housing": None}, "INVALID_ARGUMENT"),
+    ],
+)
 def test_bad_answers_are_400(scored, change, code):
     p, c, user, h = scored
     answers = {**_only_card_answers(p, ANSWERS), **change}

@@ -75,6 +75,8 @@ def test_example_2_bill_paid_17_days_late(platform: Platform) -> None:
     assert credit.repayment_history(p, user) == {
         "huabei_bills_paid_on_time": 0,
         "huabei_bills_overdue": 1,
+        "max_overdue_days": 17,
+        "current_overdue_fen": 0,
     }
     reminders = _reminders(p, user)
     assert [r["days_past_due"] for r in reminders] == [1, 3, 7, 15]

@@ -222,4 +222,6 @@ def test_the_score_sets_the_opening_line_and_history_feeds_the_score(platform: P
     assert credit.repayment_history(p, good) == {
         "huabei_bills_paid_on_time": 0,
         "huabei_bills_overdue": 0,
+        "max_overdue_days": 0,
+        "current_overdue_fen": 0,
     }

@@ -274,17 +274,29 @@ def _stored_score(p: Platform, user_id: str) -> int | None:
 
 
 def repayment_history(p: Platform, user_id: str) -> dict[str, int]:
-    """Huabei behaviour for the score: bills paid on time and bills that went overdue
-    (zeros without an account). Field names match ``scoring.behaviour.BehaviourFeatures``."""
+    """Huabei behaviour for the score: bills paid on time, bills that went overdue, the longest
+    overdue in days and what is overdue now (zeros without an account). Field names match
+    ``scoring.behaviour.BehaviourFeatures``."""
     with p.db_for(user_id).read() as tx:
-        row = tx.one(
-            "SELECT SUM(CASE WHEN status = 'PAID' AND paid_on <= due_date THEN 1 ELSE 0 END)"
-            " AS on_time, SUM(CASE WHEN overdue_since IS NOT NULL THEN 1 ELSE 0 END) AS late"
-            " FROM credit_statements WHERE user_id = :u",
-            {"u": user_id},
-        )
-    on_time, late = (row["on_time"], row["late"]) if row is not None else (0, 0)
-    return {"huabei_bills_paid_on_time": int(on_time or 0), "huabei_bills_overdue": int(late or 0)}
+        statements = tx.all("SELECT * FROM credit_statements WHERE user_id = :u", {"u": user_id})
+    today = _today()
+    on_time = late = longest = overdue_now = 0
+    for st in statements:
+        if st["status"] == "PAID" and st["paid_on"] and st["paid_on"] <= st["due_date"]:
+            on_time += 1
+        if st["overdue_since"] is None:
+            continue
+        late += 1
+        until = date.fromisoformat(st["paid_on"]) if st["paid_on"] else today
+        longest = max(longest, (until - date.fromisoformat(st["overdue_since"])).days + 1)
+        if st["status"] != "PAID":
+            overdue_now += statement_owed(st)
+    return {
+        "huabei_bills_paid_on_time": on_time,
+        "huabei_bills_overdue": late,
+        "max_overdue_days": max(0, longest),
+        "current_overdue_fen": max(0, overdue_now),
+    }
 
 
 def _on_time_statements(tx: Tx, user_id: str) -> int:

@@ -95,8 +95,10 @@ def behaviour_of(p: Platform, user_id: str) -> BehaviourFeatures:
 
 
 def huabei_history(p: Platform, user_id: str) -> dict[str, int]:
-    """Huabei repayment history (zeros without a credit account)."""
-    return {}
+    """Huabei repayment history from the credit package (zeros without a credit account)."""
+    from qianbao.credit.service import repayment_history
+
+    return repayment_history(p, user_id)
 
 
 def score_user(p: Platform, user_id: str, answers: dict[str, Any], *, reason: str) -> Row:
