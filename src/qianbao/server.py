@@ -6,17 +6,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 
+from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
+from qianbao.credit import dayend
 from qianbao.openapi import notify
 from qianbao.payments import service as payments
 from qianbao.payments import trades
+from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.web import pages
 
@@ -37,6 +41,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
             lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
         ),
     ]
+    due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -49,6 +54,25 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
                 log.exception("%s failed; will retry", name)
 
 
+def _credit_days(p: Platform) -> Callable[[], None]:
+    """Huabei's start of day (bills, reminders) once per business date, and the end of day
+    (auto-debit, overdue, interest, provisions) of a date once it is over. Both are idempotent
+    for their date, so a restart that runs them again changes nothing."""
+    done: set[tuple[str, date]] = set()
+
+    def run() -> None:
+        today = clock.today()
+        for job, day, fn in (
+            ("end", today - timedelta(days=1), dayend.end_of_day),
+            ("start", today, dayend.start_of_day),
+        ):
+            if (job, day) not in done:
+                fn(p, day)
+                done.add((job, day))
+
+    return run
+
+
 def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
     app = create_app(
         p,
@@ -58,6 +82,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             trade_api.router,
             gateway.router,
             scoring_api.router,
+            *credit_api.routers,
         ],
     )
     if stop is not None:
