@@ -85,3 +85,23 @@ def assert_ledger_clean(p: Platform) -> None:
     result = check_platform(p)
     assert result.ok, result.units
     assert result.in_transit_fen == 0
+
+
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scorecard trained once per test session on German Credit (a few seconds)."""
+    from qianbao.scoring import registry
+    from qianbao.scoring.data import load_german_credit
+    from qianbao.scoring.train import german_params
+
+    directory = tmp_path_factory.mktemp("scorecards")
+    registry.train_and_register(directory, load_german_credit(), german_params(0))
+    return directory
+
+
+def use_trained_card(p: Platform, trained: Path) -> None:
+    import shutil
+
+    from qianbao.scoring import service as scoring
+
+    shutil.copytree(trained, scoring.registry_dir(p))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,6 +10,7 @@ from qianbao.payments import service as payments
 from qianbao.scoring import registry
 from qianbao.scoring import service as scoring
 from qianbao.server import build_app
+from tests.conftest import use_trained_card
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 
 ANSWERS = {
@@ -30,20 +28,10 @@ ANSWERS = {
 }
 
 
-@pytest.fixture(scope="session")
-def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from qianbao.scoring.data import load_german_credit
-    from qianbao.scoring.train import german_params
-
-    directory = tmp_path_factory.mktemp("scorecards")
-    registry.train_and_register(directory, load_german_credit(), german_params(0))
-    return directory
-
-
 @pytest.fixture
 def scored(sqlite_platform, trained_registry):
     p = sqlite_platform
-    shutil.copytree(trained_registry, scoring.registry_dir(p))
+    use_trained_card(p, trained_registry)
     client = TestClient(build_app(p))
     user = new_user(p, unit=0, balance_fen=100_000, password_free_fen=10_000)
     phone = members.get_user(p, user)["phone"]

@@ -103,6 +103,38 @@ def test_good_behaviour_raises_the_line_and_requests_are_recorded(
     assert_ledger_clean(p)
 
 
+def test_reviews_rescore_and_respect_the_score_band(platform: Platform, trained_registry) -> None:
+    from qianbao.demo import SAMPLE_ANSWERS
+    from qianbao.scoring import service as scoring
+    from qianbao.scoring.bands import score_band
+    from tests.conftest import use_trained_card
+
+    p = platform
+    use_trained_card(p, trained_registry)
+    at(D(2026, 1, 2))
+    user = huabei_user(p, line_fen=100_000, balance_fen=1_000_000, autodebit=True)
+    names = {a.name for a in scoring.active_card(p).attributes}
+    scoring.score_user(
+        p, user, {k: v for k, v in SAMPLE_ANSWERS.items() if k in names}, reason="APPLICATION"
+    )
+    shop = merchant(p)
+    buys = {
+        D(2026, m, 15): (
+            lambda m=m: credit.pay_merchant_with_huabei(
+                p, user, shop, 40_000, f"r{m}", PAY_PASSWORD
+            )
+        )
+        for m in (1, 2, 3, 4)
+    }
+    live(p, D(2026, 1, 2), D(2026, 5, 1), buys)
+    reasons = [s["reason"] for s in scoring.history(p, user)]
+    assert "RESCORE" in reasons and reasons[-1] == "APPLICATION"
+    band = score_band(scoring.latest(p, user)["score"])
+    line = credit.summary(p, user)["line_fen"]
+    assert line == (min(120_000, band.max_line_fen) if band.eligible else 100_000)
+    assert_ledger_clean(p)
+
+
 def test_buckets_provision_and_write_off(platform: Platform) -> None:
     p = platform
     at(D(2026, 1, 2))

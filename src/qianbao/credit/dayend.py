@@ -71,7 +71,7 @@ def _users(p: Platform, unit: int, sql: str, params: dict[str, Any]) -> list[str
 # --- start of day -----------------------------------------------------------------------------
 def start_of_day(p: Platform, day: date) -> dict[str, int]:
     cfg = config_for(p)
-    out = {"statements": 0, "line_increases": 0}
+    out = {"statements": 0, "line_increases": 0, "rescored": 0}
     if day.day != cfg.bill_day:
         return out
     review_before = sched.add_months(day, -cfg.review_every_months).isoformat()
@@ -91,6 +91,9 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
             " AND last_review_date <= :d",
             {"d": review_before},
         )
+        from qianbao.scoring.service import rescore_scored
+
+        out["rescored"] += rescore_scored(p, due)
         raised = _run_each(p, unit, due, lambda ctx, u: svc.auto_review(ctx, cfg, u, day))
         out["line_increases"] += sum(1 for v in raised.values() if isinstance(v, int))
     return out

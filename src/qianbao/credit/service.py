@@ -345,11 +345,25 @@ def auto_review(ctx: WriteContext, cfg: CreditConfig, user_id: str, today: date)
     )
     ok, why = review_decision(cfg, tx, a, today)
     new = round_line(cfg, round_fen(Decimal(a["line_fen"]) * (1 + cfg.increase_rate)))
+    new = min(new, _score_ceiling_fen(tx, user_id, new))
     if not ok or new <= a["line_fen"]:
         return None
     _set_line(tx, user_id, new)
     _record_line_change(tx, user_id, "AUTO_INCREASE", a["line_fen"], new, "APPROVED", why, "system")
     return new
+
+
+def _score_ceiling_fen(tx: Tx, user_id: str, default_fen: int) -> int:
+    """A user with a stored credit score cannot be raised above the ceiling of its band
+    (scoring.bands); without a score the configured rules alone decide."""
+    from qianbao.scoring.bands import score_band
+    from qianbao.scoring.service import latest_score_in
+
+    score = latest_score_in(tx, user_id)
+    if score is None:
+        return default_fen
+    band = score_band(max(350, min(950, score)))
+    return band.max_line_fen if band.eligible else 0
 
 
 def _set_line(tx: Tx, user_id: str, line_fen: int) -> None:

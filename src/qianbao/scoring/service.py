@@ -16,7 +16,7 @@ from typing import Any
 from qianbao.members import service as members
 from qianbao.members.identity import age_years
 from qianbao.platform.clock import TZ, clock
-from qianbao.platform.db import Row
+from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import NotFound
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
@@ -151,8 +151,29 @@ def latest(p: Platform, user_id: str) -> Row:
 
 def latest_score(p: Platform, user_id: str) -> int | None:
     """The score provider of Huabei: the user's latest score, if any."""
-    rows = history(p, user_id, 1)
-    return int(rows[0]["score"]) if rows else None
+    with p.db_for(user_id).read() as tx:
+        return latest_score_in(tx, user_id)
+
+
+def latest_score_in(tx: Tx, user_id: str) -> int | None:
+    """The latest score inside a unit command (the user's unit)."""
+    value = tx.scalar(
+        "SELECT score FROM credit_scores WHERE user_id = :u ORDER BY created_at_ms DESC, id DESC"
+        " LIMIT 1",
+        {"u": user_id},
+    )
+    return None if value is None else int(value)
+
+
+def rescore_scored(p: Platform, user_ids: list[str]) -> int:
+    """Periodic re-scoring before line reviews: each user who applied with a score gets a fresh
+    one (same answers, today's behaviour). Returns how many were re-scored."""
+    done = 0
+    for user_id in user_ids:
+        if latest_score(p, user_id) is not None:
+            rescore(p, user_id)
+            done += 1
+    return done
 
 
 def rescore(p: Platform, user_id: str) -> Row:
