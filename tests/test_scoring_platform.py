@@ -98,3 +98,23 @@ def test_bad_answers_are_400(scored, change, code):
     r = c.post("/api/v1/me/score", headers=h, json={"answers": missing})
     assert r.json()["code"] == "APPLICANT_ATTRIBUTE_MISSING"
     assert c.get("/api/v1/me/score", headers=h).json()["code"] == "NO_SCORE"
+
+
+def test_stability_against_recent_applicants(scored, tmp_path):
+    p, c, user, h = scored
+    names = {a.name for a in scoring.active_card(p).attributes}
+    for i in range(5):
+        other = new_user(p, unit=i % 2)
+        answers = {k: v for k, v in ANSWERS.items() if k in names}
+        scoring.score_user(
+            p, other, {**answers, "credit_amount": 1000 + 900 * i}, reason="APPLICATION"
+        )
+    _, key = members.create_operator(p, "risk-analyst", "auditor")
+    rows = c.get("/api/v1/ops/score/stability", headers={"Authorization": f"Bearer {key}"})
+    assert rows.status_code == 200, rows.text
+    names_seen = [r["name"] for r in rows.json()]
+    assert names_seen[0] == "score" and set(names_seen[1:]) == names
+    assert all(r["psi"] >= 0 for r in rows.json())
+    path = scoring.write_platform_report(p, tmp_path / "report")
+    html = path.read_text()
+    assert "PSI" in html and "credit_amount" in html

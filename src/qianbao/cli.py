@@ -397,6 +397,20 @@ def ledger_check(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         raise typer.Exit(1)
 
 
+@score_app.command("platform-report")
+def score_platform_report(
+    days: Annotated[int, typer.Option(help="applications of the last N days")] = 90,
+    out: Annotated[str, typer.Option(help="output directory")] = "reports/scorecard-platform",
+) -> None:
+    """The analyst's page for the platform's active card, with PSI against recent applicants."""
+    from pathlib import Path
+
+    from qianbao.scoring import service as scoring
+
+    path = _run(lambda p: scoring.write_platform_report(p, Path(out), days))
+    console.print(f"report written to {path}")
+
+
 @app.command("resolve-bank")
 def resolve_bank(older_than_s: int = 0) -> None:
     """Query the bank about pending top-ups and withdrawals."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import Field
 
 from qianbao.api.deps import Operator, PlatformDep, UserId
@@ -39,6 +39,16 @@ def mine(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 @router.get("/me/score/history", summary="My scores, newest first, each with its card version")
 def my_history(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
     return [scoring.public_score(r) for r in scoring.history(p, user_id)]
+
+
+@router.get(
+    "/ops/score/stability",
+    tags=["operations"],
+    summary="PSI of the score and each attribute: training data vs recent applicants",
+)
+def stability(p: PlatformDep, op: Operator, days: int = Query(90, ge=1, le=3650)) -> Any:
+    op.require("read")
+    return [vars(row) for row in scoring.platform_stability(p, days)]
 
 
 @router.get("/ops/users/{user_id}/score", tags=["operations"], summary="A user's latest score")

@@ -196,3 +196,48 @@ def public_score(row: Row) -> dict[str, Any]:
         "points_by_attribute": result["points_by_attribute"],
         "behaviour_points": result["behaviour_points"],
     }
+
+
+def recent_applications(p: Platform, days: int = 90) -> list[dict[str, Any]]:
+    """The answers of every application scored in the last ``days`` (all units)."""
+    since_ms = clock.now_ms() - days * DAY_MS
+    answers: list[dict[str, Any]] = []
+    for db in p.units:
+        with db.read() as tx:
+            answers += [
+                json.loads(r["answers"])
+                for r in tx.all(
+                    "SELECT answers FROM credit_scores WHERE reason = 'APPLICATION'"
+                    " AND created_at_ms >= :s",
+                    {"s": since_ms},
+                )
+            ]
+    return answers
+
+
+def platform_stability(p: Platform, days: int = 90) -> list[Any]:
+    """PSI of the score and of each attribute: the card's training data against the
+    platform's recent applicants (needs the card's training data: German Credit here)."""
+    import pandas as pd
+
+    from qianbao.scoring.data import load_german_credit
+    from qianbao.scoring.psi import stability_report
+
+    card = active_card(p)
+    training = load_german_credit()
+    if training.fingerprint != card.data.get("fingerprint"):
+        raise NotFound("the active card was not trained on German Credit", code="NO_TRAINING_DATA")
+    recent = recent_applications(p, days)
+    if not recent:
+        raise NotFound(f"no applications in the last {days} days", code="NO_APPLICATIONS")
+    return stability_report(card, training.frame, pd.DataFrame(recent))
+
+
+def write_platform_report(p: Platform, out_dir: Any, days: int = 90) -> Any:
+    """The analyst's page for the active card with PSI against recent applicants."""
+    from qianbao.scoring.report import write_report
+
+    stability = platform_stability(p, days)
+    return write_report(
+        out_dir, active_card(p), None, None, stability, f"Qianbao applicants, last {days} days"
+    )
