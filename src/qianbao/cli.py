@@ -9,18 +9,20 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.openapi.cli import app as openapi_app
-from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
 from qianbao.scoring.cli import app as score_app
+from qianbao.terminal import console
+from qianbao.terminal import parse_yuan as _fen
+from qianbao.terminal import run as _run
+from qianbao.terminal import show as _show
 
 app = typer.Typer(help="Qianbao wallet, payment and credit platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Users (会员).", no_args_is_help=True)
@@ -37,43 +39,12 @@ app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, job
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
-console = Console()
 
 Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
 
 
 def _open() -> Platform:
     return open_platform(load_settings())
-
-
-def _run(fn: Any) -> Any:
-    """Run a use case; a domain error is a red message and exit code 1, not a traceback."""
-    p = _open()
-    try:
-        return fn(p)
-    except QianbaoError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        p.close()
-
-
-def _fen(text: str) -> int:
-    from qianbao.platform.money import yuan_to_fen
-
-    try:
-        return yuan_to_fen(text)
-    except QianbaoError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.message}")
-        raise typer.Exit(2) from None
-
-
-def _show(title: str, row: Any) -> None:
-    table = Table(title=title, show_header=False)
-    for key, value in dict(row).items():
-        shown = f"{value} ({fen_to_yuan(value)} CNY)" if key.endswith("_fen") else str(value)
-        table.add_row(key, shown)
-    console.print(table)
 
 
 @app.command()

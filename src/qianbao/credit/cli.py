@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,14 +18,16 @@ from qianbao.bootstrap import open_platform
 from qianbao.credit import dayend
 from qianbao.credit import schedule as sched
 from qianbao.credit import service as svc
-from qianbao.platform.errors import QianbaoError
-from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
+from qianbao.terminal import console
+from qianbao.terminal import parse_yuan as _fen
+from qianbao.terminal import run as _run
+from qianbao.terminal import show as _show
 
 app = typer.Typer(help="Huabei consumer credit (花呗).", no_args_is_help=True)
 simulate_app = typer.Typer(help="Simulations on the business clock.", no_args_is_help=True)
-console = Console()
 
 
 @simulate_app.callback()
@@ -35,38 +36,6 @@ def _simulations() -> None:
 
 
 Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
-
-
-def _run(fn: Any, platform: Platform | None = None) -> Any:
-    p = platform or open_platform(load_settings())
-    try:
-        return fn(p)
-    except QianbaoError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        if platform is None:
-            p.close()
-
-
-def _fen(text: str) -> int:
-    try:
-        return yuan_to_fen(text)
-    except QianbaoError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.message}")
-        raise typer.Exit(2) from None
-
-
-def _show(title: str, row: Any) -> None:
-    table = Table(title=title, show_header=False)
-    for key, value in dict(row).items():
-        shown = (
-            f"{value} ({fen_to_yuan(value)} CNY)"
-            if key.endswith("_fen") and isinstance(value, int)
-            else str(value)
-        )
-        table.add_row(key, shown)
-    console.print(table)
 
 
 @app.command("open")

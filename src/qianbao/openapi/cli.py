@@ -1,6 +1,6 @@
 """``qianbao openapi …``: the sandbox app's credentials, trade jobs and the notification log.
 
-The lead mounts it: ``app.add_typer(openapi_cli.app, name="openapi")`` in ``qianbao/cli.py``.
+Mounted as ``qianbao openapi`` by ``qianbao/cli.py``.
 """
 
 from __future__ import annotations
@@ -9,33 +9,19 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from qianbao.bootstrap import open_platform
 from qianbao.members import service as members
 from qianbao.openapi import apps, notify
 from qianbao.payments import trades
-from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
-from qianbao.platform.settings import load_settings
+from qianbao.terminal import console
+from qianbao.terminal import run as _run
 
 app = typer.Typer(
     help="Open platform (开放平台): apps, gateway, notifications.", no_args_is_help=True
 )
-console = Console()
 SANDBOX_MERCHANT = "沙箱商户 Sandbox merchant"
-
-
-def _run(fn: Any) -> Any:
-    p = open_platform(load_settings())
-    try:
-        return fn(p)
-    except QianbaoError as exc:
-        console.print(f"[red]{exc.code}[/red]: {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        p.close()
 
 
 def sandbox_merchant(p: Platform) -> str:
