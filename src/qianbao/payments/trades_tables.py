@@ -57,7 +57,7 @@ trades = sa.Table(
     sa.Column("refunded_fen", Money, nullable=False, server_default="0"),
     sa.Column("fee_refunded_fen", Money, nullable=False, server_default="0"),
     sa.Column("released_fen", Money, nullable=False, server_default="0"),  # escrow -> seller
-    sa.Column("funding", sa.String(12), nullable=False, server_default=""),  # BALANCE | CARD
+    sa.Column("funding", sa.String(12), nullable=False, server_default=""),  # BALANCE|CARD|HUABEI
     ident("card_id", nullable=True),
     sa.Column("status", sa.String(28), nullable=False),
     sa.Column("dispute_from", sa.String(28), nullable=True),
