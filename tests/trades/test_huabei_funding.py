@@ -12,7 +12,7 @@ from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.credit import service as credit
 from qianbao.members import service as members
-from qianbao.payments import trades
+from qianbao.payments import settlement, trades
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from tests.conftest import assert_ledger_clean
@@ -95,7 +95,18 @@ def test_installments_and_merchant_subsidy(sqlite_platform: Platform) -> None:
     trades.refund(p, m, 20_000, "r-sub", trade_no=t2["id"])
     assert merchant_fen(p, m) == 30_000 - 180
     assert credit.summary(p, buyer)["available_fen"] == 70_000
-    assert trades.get_trade(p, t2["id"])["status"] == "TRADE_CLOSED"
+    closed = trades.get_trade(p, t2["id"])
+    assert (closed["status"], closed["subsidy_fen"], closed["subsidy_refunded_fen"]) == (
+        "TRADE_CLOSED",
+        plan_fee,
+        plan_fee,
+    )
+    bill = settlement.merchant_bill(p, m, D(2026, 3, 2))  # the subsidy shows as a fee
+    assert [(x["type"], x["fee_fen"]) for x in bill.lines if x["trade_no"] == t2["id"]] == [
+        ("PAYMENT", 120 + plan_fee),
+        ("REFUND", -(120 + plan_fee)),
+    ]
+    assert settlement.reconcile(p, m, D(2026, 3, 2))["difference_fen"] == 0
     counters_match_ledger(p, buyer)
     assert_ledger_clean(p)
 

@@ -556,6 +556,7 @@ def pay(
             WAIT_BUYER_PAY,
             target,
             fee_fen=fee,
+            subsidy_fen=merchant_pays,
             funding=funding,
             card_id=card["id"] if card is not None else None,
             paid_at_ms=clock.now_ms(),
@@ -697,6 +698,7 @@ def _refund_in(
     cols: dict[str, Any] = {
         "refunded_fen": refunded,
         "fee_refunded_fen": t["fee_refunded_fen"] + fee_back,
+        "subsidy_refunded_fen": t["subsidy_refunded_fen"] + merchant_back,
     }
     if target == TRADE_CLOSED:
         cols["ended_at_ms"] = clock.now_ms()
@@ -705,10 +707,11 @@ def _refund_in(
     else:
         tx.execute(
             "UPDATE trades SET refunded_fen = :r, fee_refunded_fen = :f,"
-            " updated_at_ms = :now WHERE id = :id AND status = :s",
+            " subsidy_refunded_fen = :sub, updated_at_ms = :now WHERE id = :id AND status = :s",
             {
                 "r": refunded,
                 "f": cols["fee_refunded_fen"],
+                "sub": cols["subsidy_refunded_fen"],
                 "now": clock.now_ms(),
                 "id": t["id"],
                 "s": t["status"],
@@ -717,8 +720,8 @@ def _refund_in(
     now = clock.now_ms()
     tx.execute(
         "INSERT INTO trade_refunds (id, trade_id, merchant_id, out_request_no, kind, amount_fen,"
-        " fee_refund_fen, reason, status, created_at_ms, updated_at_ms) VALUES (:id, :t, :m, :o,"
-        " :k, :a, :f, :r, 'SUCCEEDED', :now, :now)",
+        " fee_refund_fen, subsidy_refund_fen, reason, status, created_at_ms, updated_at_ms)"
+        " VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :r, 'SUCCEEDED', :now, :now)",
         {
             "id": refund_id,
             "t": t["id"],
@@ -727,6 +730,7 @@ def _refund_in(
             "k": kind,
             "a": amount_fen,
             "f": fee_back,
+            "sub": merchant_back,
             "r": reason[:100],
             "now": now,
         },
