@@ -11,8 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Cookie, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import Field, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.api.models import Body
+from qianbao.credit import service as credit
+from qianbao.credit.errors import AccountNotFound
 from qianbao.members import service as members
 from qianbao.openapi import notify
 from qianbao.payments import codes, settlement, trades
@@ -40,12 +44,28 @@ def _user(p: Platform, token: str | None) -> str | None:
         return None
 
 
+def _huabei_choice(p: Platform, user_id: str) -> dict[str, Any] | None:
+    """Huabei is offered when the buyer has an account (shown disabled while frozen)."""
+    try:
+        s = credit.summary(p, user_id)
+    except AccountNotFound:
+        return None
+    if s["status"] == "CLOSED":
+        return None
+    return {
+        "available": fen_to_yuan(s["available_fen"]),
+        "frozen": s["frozen"],
+        "installments": trades.HUABEI_INSTALLMENTS,
+    }
+
+
 def _funding_context(p: Platform, user_id: str | None) -> dict[str, Any]:
     if not user_id:
-        return {"cards": [], "balance": "0.00"}
+        return {"cards": [], "balance": "0.00", "huabei": None}
     return {
         "cards": members.list_cards(p, user_id),
         "balance": fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
+        "huabei": _huabei_choice(p, user_id),
     }
 
 
@@ -83,7 +103,18 @@ def _result(request: Request, trade: Row | None, error: QianbaoError | None) -> 
 def _funding(choice: str) -> tuple[str, str | None]:
     if choice.startswith("CARD:"):
         return trades.CARD, choice.removeprefix("CARD:")
+    if choice == trades.HUABEI:
+        return trades.HUABEI, None
     return trades.BALANCE, None
+
+
+def _installments(kind: str, choice: str) -> int | None:
+    """The installments field of the cashier form; ignored unless paying with Huabei."""
+    if kind != trades.HUABEI or not choice.strip():
+        return None
+    if not choice.strip().isdigit():
+        raise InvalidArgument("installments must be 3, 6 or 12", code="INSTALLMENTS_INVALID")
+    return int(choice)
 
 
 # --- the cashier ----------------------------------------------------------------------------------
@@ -127,6 +158,7 @@ def cashier_pay(
     p: PlatformDep,
     pay_password: Annotated[str, Form()],
     funding: Annotated[str, Form()] = "BALANCE",
+    installments: Annotated[str, Form()] = "",
     qb_user: UserCookie = None,
 ) -> Response:
     user_id = _user(p, qb_user)
@@ -134,7 +166,15 @@ def cashier_pay(
         return RedirectResponse(f"/cashier/t/{trade_id}", status_code=303)
     kind, card_id = _funding(funding)
     try:
-        trade = trades.pay(p, trade_id, user_id, pay_password, funding=kind, card_id=card_id)
+        trade = trades.pay(
+            p,
+            trade_id,
+            user_id,
+            pay_password,
+            funding=kind,
+            card_id=card_id,
+            installments=_installments(kind, installments),
+        )
     except QianbaoError as exc:
         try:
             return _result(request, trades.get_trade(p, trade_id), exc)
@@ -187,6 +227,7 @@ def cashier_static_pay(
     pay_password: Annotated[str, Form()],
     request_id: Annotated[str, Form()],
     funding: Annotated[str, Form()] = "BALANCE",
+    installments: Annotated[str, Form()] = "",
     qb_user: UserCookie = None,
 ) -> Response:
     user_id = _user(p, qb_user)
@@ -203,6 +244,7 @@ def cashier_static_pay(
             request_id,
             funding=kind,
             card_id=card_id,
+            installments=_installments(kind, installments),
         )
     except QianbaoError as exc:
         return _result(request, None, exc)
@@ -347,6 +389,28 @@ def payment_code(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 @router.get("/me/trades", summary="The buyer's trades")
 def my_trades(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
     return [trades.public_trade(t) for t in trades.list_buyer_trades(p, user_id)]
+
+
+class TradePayIn(Body):
+    funding: str = Field("BALANCE", description="BALANCE, CARD or HUABEI")
+    card_id: str | None = Field(None, max_length=64, description="Required with CARD")
+    installments: StrictInt | None = Field(None, description="With HUABEI: 3, 6 or 12 periods")
+    pay_password: str | None = Field(None, max_length=6)
+
+
+@router.post("/me/trades/{trade_id}/pay", summary="Pay a trade (balance, card or Huabei)")
+def pay_trade(trade_id: str, body: TradePayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return trades.public_trade(
+        trades.pay(
+            p,
+            trade_id,
+            user_id,
+            body.pay_password,
+            funding=body.funding,
+            card_id=body.card_id,
+            installments=body.installments,
+        )
+    )
 
 
 @router.post("/me/trades/{trade_id}/confirm", summary="Secured trade: confirm receipt")

@@ -67,9 +67,8 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                 " AND paid_at_ms >= :a AND paid_at_ms < :b",
                 args,
             ):
-                lines.append(
-                    _line("PAYMENT", t, "", t["paid_at_ms"], t["total_amount_fen"], t["fee_fen"])
-                )
+                fee = t["fee_fen"] + t["subsidy_fen"]  # a subsidised Huabei installment fee
+                lines.append(_line("PAYMENT", t, "", t["paid_at_ms"], t["total_amount_fen"], fee))
             for t in tx.all(
                 "SELECT * FROM trades WHERE merchant_id = :m AND product = 'SECURED'"
                 " AND status = 'TRADE_FINISHED' AND ended_at_ms >= :a"
@@ -99,7 +98,7 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                         r["out_request_no"],
                         r["created_at_ms"],
                         -r["amount_fen"],
-                        -r["fee_refund_fen"],
+                        -(r["fee_refund_fen"] + r["subsidy_refund_fen"]),
                     )
                 )
     lines.sort(key=lambda x: (x["time_ms"], x["trade_no"], x["type"]))

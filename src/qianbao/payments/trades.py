@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from qianbao.channels.base import SUCCEEDED, UNKNOWN, ChannelTimeout
+from qianbao.credit import service as huabei
+from qianbao.credit.errors import InstallmentNotAllowed
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, open_account, post
 from qianbao.members import service as members
@@ -47,7 +49,9 @@ from qianbao.platform.writer import WriteContext
 log = logging.getLogger("qianbao.trades")
 
 INSTANT, SECURED = "INSTANT", "SECURED"
-BALANCE, CARD = "BALANCE", "CARD"
+BALANCE, CARD, HUABEI = "BALANCE", "CARD", "HUABEI"
+FUNDINGS = (BALANCE, CARD, HUABEI)
+HUABEI_INSTALLMENTS = (3, 6, 12)  # purchase installment periods offered at the cashier
 WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
 TRADE_SUCCESS = "TRADE_SUCCESS"
 TRADE_FINISHED = "TRADE_FINISHED"
@@ -474,16 +478,24 @@ def pay(
     funding: str = BALANCE,
     card_id: str | None = None,
     auth_code: str | None = None,
+    installments: int | None = None,
+    subsidised: bool = False,
 ) -> Row:
-    """The buyer pays: balance or a bound card (quick pay). Instant trades credit the merchant
-    minus its fee; secured trades put the money into escrow. Nothing moves unless all of it does.
+    """The buyer pays: balance, a bound card (quick pay) or Huabei. Instant trades credit the
+    merchant minus its fee; secured trades put the money into escrow. Nothing moves unless all
+    of it does.
+
+    Huabei (花呗) takes the buyer's credit line inside the same command and voucher: the
+    receivable is debited instead of the wallet. ``installments`` (3/6/12) makes an instant
+    trade a purchase installment plan; ``subsidised`` (a server-side choice of the merchant,
+    never the buyer's) has the merchant pay that plan's fee out of its proceeds. A secured
+    trade's purchase stays off the bills until the buyer confirms receipt.
     """
     trade = get_trade(p, trade_id)
     if trade["buyer_id"] != buyer_id:
         raise Forbidden("this trade belongs to another buyer", code="TRADE_BUYER_NOT_MATCH")
     _check_payable(trade)
-    if funding not in (BALANCE, CARD):
-        raise InvalidArgument("funding must be BALANCE or CARD", code="FUNDING_INVALID")
+    _check_funding(trade, funding, installments, subsidised)
     amount = int(trade["total_amount_fen"])
     merchant = members.get_merchant_cached(p, trade["merchant_id"])
     if merchant["status"] != "ACTIVE":
@@ -503,20 +515,37 @@ def pay(
         if auth_code:
             codes.use_code(ctx, auth_code, buyer_id, trade_id)
         count_daily(ctx, buyer_id, amount, limits)
-        source = (
-            unit_account("bank_reserve", ctx.unit, card["channel"])
-            if card is not None
-            else user_account(buyer_id)
-        )
+        merchant_pays = 0  # a subsidised installment fee, out of the merchant's proceeds
+        if funding == HUABEI:
+            charge = huabei.charge_huabei(
+                ctx,
+                buyer_id,
+                amount,
+                trade_id,
+                merchant_id=t["merchant_id"],
+                merchant_fee_fen=fee,
+                deferred=t["product"] == SECURED,
+                installments=installments,
+                subsidised=subsidised,
+            )
+            source_legs = charge.legs
+            merchant_pays = charge.merchant_pays_fen
+        elif card is not None:
+            source_legs = [debit(unit_account("bank_reserve", ctx.unit, card["channel"]), amount)]
+        else:
+            source_legs = [debit(user_account(buyer_id), amount)]
         if t["product"] == SECURED:
             escrow = unit_account("escrow", ctx.unit)
             open_account(tx, escrow, f"u{ctx.unit}")
-            legs = [debit(source, amount), credit(escrow, amount)]
+            legs = [*source_legs, credit(escrow, amount)]
             target = WAIT_SELLER_SEND_GOODS
         else:
             legs = [
-                debit(source, amount),
-                credit(members.merchant_account(t["merchant_id"], ctx.unit), amount - fee),
+                *source_legs,
+                credit(
+                    members.merchant_account(t["merchant_id"], ctx.unit),
+                    amount - fee - merchant_pays,
+                ),
                 credit(unit_account("fee_income", ctx.unit), fee),
             ]
             target = TRADE_SUCCESS
@@ -527,6 +556,7 @@ def pay(
             WAIT_BUYER_PAY,
             target,
             fee_fen=fee,
+            subsidy_fen=merchant_pays,
             funding=funding,
             card_id=card["id"] if card is not None else None,
             paid_at_ms=clock.now_ms(),
@@ -541,6 +571,24 @@ def pay(
         if card is not None:
             _reverse_card(p, card, charge_ref, amount)
         raise
+
+
+def _check_funding(trade: Row, funding: str, installments: int | None, subsidised: bool) -> None:
+    if funding not in FUNDINGS:
+        raise InvalidArgument("funding must be BALANCE, CARD or HUABEI", code="FUNDING_INVALID")
+    if installments is None:
+        if subsidised:
+            raise InvalidArgument(
+                "only an installment plan can be subsidised", code="INSTALLMENTS_INVALID"
+            )
+        return
+    if funding != HUABEI or installments not in HUABEI_INSTALLMENTS:
+        raise InvalidArgument(
+            f"installments must be one of {HUABEI_INSTALLMENTS}, with Huabei",
+            code="INSTALLMENTS_INVALID",
+        )
+    if trade["product"] == SECURED:
+        raise InstallmentNotAllowed("a secured trade cannot be split at the cashier")
 
 
 def pay_by_code(p: Platform, req: TradeRequest, auth_code: str) -> Row:
@@ -569,6 +617,7 @@ def pay_static_qr(
     *,
     funding: str = BALANCE,
     card_id: str | None = None,
+    installments: int | None = None,
 ) -> Row:
     """The buyer scanned the merchant's static QR and typed the amount: one instant trade."""
     idempotency.check_key(request_id)
@@ -580,7 +629,15 @@ def pay_static_qr(
     trade = create(p, req, buyer_id)
     if trade["status"] != WAIT_BUYER_PAY:
         return trade
-    return pay(p, trade["id"], buyer_id, pay_password, funding=funding, card_id=card_id)
+    return pay(
+        p,
+        trade["id"],
+        buyer_id,
+        pay_password,
+        funding=funding,
+        card_id=card_id,
+        installments=installments,
+    )
 
 
 # --- refunds --------------------------------------------------------------------------------------
@@ -597,7 +654,10 @@ def _refund_in(
 
     Instant: from the merchant's account, the fee coming back in proportion. Secured before
     release: from escrow, no fee was taken. The money goes back where it came from: the balance,
-    or for card-funded trades the bank reserve (the card is paid out by the bank).
+    or for card-funded trades the bank reserve (the card is paid out by the bank), or for
+    Huabei-funded trades the credit line (``restore_huabei``: what the buyer owes shrinks, and
+    anything already repaid goes to the wallet; a subsidised installment fee goes back to the
+    merchant).
     """
     tx = ctx.tx
     refundable = t["total_amount_fen"] - t["refunded_fen"]
@@ -605,21 +665,30 @@ def _refund_in(
         raise InvalidArgument(
             f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
         )
-    if t["funding"] == CARD:
-        back_to = unit_account("bank_reserve", ctx.unit, _card_channel(ctx.platform, t))
+    merchant_back = 0  # a subsidised installment fee the merchant gets back
+    if t["funding"] == HUABEI:
+        restored = huabei.restore_huabei(ctx, t["id"], amount_fen, refund_id)
+        back_legs = restored.legs
+        merchant_back = restored.merchant_back_fen
+    elif t["funding"] == CARD:
+        channel = _card_channel(ctx.platform, t)
+        back_legs = [credit(unit_account("bank_reserve", ctx.unit, channel), amount_fen)]
     else:
-        back_to = user_account(t["buyer_id"])
+        back_legs = [credit(user_account(t["buyer_id"]), amount_fen)]
     fee_back = 0
     if t["product"] == SECURED:
-        legs = [debit(unit_account("escrow", ctx.unit), amount_fen), credit(back_to, amount_fen)]
+        legs = [debit(unit_account("escrow", ctx.unit), amount_fen), *back_legs]
     else:
         fee_back = proportional_fen(
             t["fee_fen"], t["refunded_fen"], amount_fen, t["total_amount_fen"]
         )
         legs = [
-            debit(members.merchant_account(t["merchant_id"], ctx.unit), amount_fen - fee_back),
+            debit(
+                members.merchant_account(t["merchant_id"], ctx.unit),
+                amount_fen - fee_back - merchant_back,
+            ),
             debit(unit_account("fee_income", ctx.unit), fee_back),
-            credit(back_to, amount_fen),
+            *back_legs,
         ]
     post(ctx, "trade.refund", refund_id, legs, memo=t["id"])
     refunded = t["refunded_fen"] + amount_fen
@@ -629,6 +698,7 @@ def _refund_in(
     cols: dict[str, Any] = {
         "refunded_fen": refunded,
         "fee_refunded_fen": t["fee_refunded_fen"] + fee_back,
+        "subsidy_refunded_fen": t["subsidy_refunded_fen"] + merchant_back,
     }
     if target == TRADE_CLOSED:
         cols["ended_at_ms"] = clock.now_ms()
@@ -637,10 +707,11 @@ def _refund_in(
     else:
         tx.execute(
             "UPDATE trades SET refunded_fen = :r, fee_refunded_fen = :f,"
-            " updated_at_ms = :now WHERE id = :id AND status = :s",
+            " subsidy_refunded_fen = :sub, updated_at_ms = :now WHERE id = :id AND status = :s",
             {
                 "r": refunded,
                 "f": cols["fee_refunded_fen"],
+                "sub": cols["subsidy_refunded_fen"],
                 "now": clock.now_ms(),
                 "id": t["id"],
                 "s": t["status"],
@@ -649,8 +720,8 @@ def _refund_in(
     now = clock.now_ms()
     tx.execute(
         "INSERT INTO trade_refunds (id, trade_id, merchant_id, out_request_no, kind, amount_fen,"
-        " fee_refund_fen, reason, status, created_at_ms, updated_at_ms) VALUES (:id, :t, :m, :o,"
-        " :k, :a, :f, :r, 'SUCCEEDED', :now, :now)",
+        " fee_refund_fen, subsidy_refund_fen, reason, status, created_at_ms, updated_at_ms)"
+        " VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :r, 'SUCCEEDED', :now, :now)",
         {
             "id": refund_id,
             "t": t["id"],
@@ -659,6 +730,7 @@ def _refund_in(
             "k": kind,
             "a": amount_fen,
             "f": fee_back,
+            "sub": merchant_back,
             "r": reason[:100],
             "now": now,
         },
@@ -793,8 +865,11 @@ def cancel(
 
 # --- secured trades: ship, confirm, release, disputes, compensation ---------------------------
 def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
-    """Pay ``seller_fen`` from escrow to the seller minus the contract fee; the trade finishes."""
+    """Pay ``seller_fen`` from escrow to the seller minus the contract fee; the trade finishes.
+    A Huabei-funded trade's purchase enters the bill of the month it is released in."""
     merchant = members.get_merchant_cached(ctx.platform, t["merchant_id"])
+    if t["funding"] == HUABEI:
+        huabei.confirm_huabei(ctx, t["id"])
     fee = apply_rate(seller_fen, Decimal(merchant["fee_rate"]))
     post(
         ctx,

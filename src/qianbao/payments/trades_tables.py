@@ -57,7 +57,10 @@ trades = sa.Table(
     sa.Column("refunded_fen", Money, nullable=False, server_default="0"),
     sa.Column("fee_refunded_fen", Money, nullable=False, server_default="0"),
     sa.Column("released_fen", Money, nullable=False, server_default="0"),  # escrow -> seller
-    sa.Column("funding", sa.String(12), nullable=False, server_default=""),  # BALANCE | CARD
+    sa.Column("funding", sa.String(12), nullable=False, server_default=""),  # BALANCE|CARD|HUABEI
+    # Huabei installment fee the merchant subsidises (out of its proceeds), and what came back
+    sa.Column("subsidy_fen", Money, nullable=False, server_default="0"),
+    sa.Column("subsidy_refunded_fen", Money, nullable=False, server_default="0"),
     ident("card_id", nullable=True),
     sa.Column("status", sa.String(28), nullable=False),
     sa.Column("dispute_from", sa.String(28), nullable=True),
@@ -86,6 +89,7 @@ trade_refunds = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # REFUND | DISPUTE_REFUND
     sa.Column("amount_fen", Money, nullable=False),
     sa.Column("fee_refund_fen", Money, nullable=False),
+    sa.Column("subsidy_refund_fen", Money, nullable=False, server_default="0"),
     sa.Column("reason", sa.String(100), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     *_timestamps(),
