@@ -708,6 +708,9 @@ def huabei_payment_command(
             ],
             memo,
         )
+        payments.record_activity(
+            ctx, merchant_id, ref, "PAYMENT", charge.purchase_id, amount_fen, fee
+        )
         return _purchase_by_ref(tx, ref)
 
     return command
@@ -887,6 +890,9 @@ def refund_huabei_purchase(
                     *back.legs,
                 ],
                 reason,
+            )
+            payments.record_activity(
+                ctx, merchant_id, refund_ref, "REFUND", purchase_id, -amount_fen, -fee_back
             )
         row = tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": purchase_id})
         assert row is not None

@@ -427,7 +427,6 @@ def _payment_command(
     fee = apply_rate(amount_fen, Decimal(merchant["fee_rate"]))
     request = {"merchant_id": merchant_id, "amount_fen": amount_fen, "memo": memo}
     payment_id = new_id(bucket_of(payer_id))
-    home = p.unit_of(merchant_id)
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
@@ -460,9 +459,7 @@ def _payment_command(
                 "now": now,
             },
         )
-        _record_activity(
-            ctx, home, merchant_id, payment_id, "PAYMENT", payment_id, amount_fen, fee, now
-        )
+        record_activity(ctx, merchant_id, payment_id, "PAYMENT", payment_id, amount_fen, fee)
         return {
             "id": payment_id,
             "payer_id": payer_id,
@@ -480,21 +477,20 @@ def _payment_command(
     return command
 
 
-def _record_activity(
+def record_activity(
     ctx: WriteContext,
-    home: int,
     merchant_id: str,
     ref_id: str,
     kind: str,
     payment_id: str,
     amount_fen: int,
     fee_fen: int,
-    at_ms: int,
 ) -> None:
-    """Tell the merchant's home unit, so a merchant reads its activity from one place."""
+    """Tell the merchant's home unit about a payment or refund (``ref_id`` is its voucher ref),
+    so a merchant reads its activity from one place whatever paid it."""
     messages.send(
         ctx,
-        home,
+        ctx.platform.unit_of(merchant_id),
         "merchant.activity",
         {
             "merchant_id": merchant_id,
@@ -503,7 +499,7 @@ def _record_activity(
             "payment_id": payment_id,
             "amount_fen": amount_fen,
             "fee_fen": fee_fen,
-            "at_ms": at_ms,
+            "at_ms": clock.now_ms(),
             "unit": ctx.unit,
         },
     )
@@ -532,8 +528,8 @@ def _index_activity(ctx: WriteContext, m: dict[str, Any]) -> None:
 
 @messages.checker("merchant.activity")
 def _activity_committed(tx: Tx, m: dict[str, Any]) -> bool:
-    table = "payments" if m["kind"] == "PAYMENT" else "refunds"
-    return tx.one(f"SELECT 1 AS x FROM {table} WHERE id = :id", {"id": m["ref_id"]}) is not None
+    """Every activity has a voucher under its ref, written in the same transaction."""
+    return tx.one("SELECT 1 AS x FROM vouchers WHERE ref = :r", {"r": m["ref_id"]}) is not None
 
 
 def get_payment(p: Platform, payment_id: str) -> Row:
@@ -575,7 +571,6 @@ def refund(
         raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
     request = {"amount_fen": amount_fen, "reason": reason}
     refund_id = new_id(bucket_of(payment_id))
-    home = p.unit_of(merchant_id)
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
@@ -625,9 +620,7 @@ def refund(
                 "now": now,
             },
         )
-        _record_activity(
-            ctx, home, merchant_id, refund_id, "REFUND", payment_id, -amount_fen, -fee_back, now
-        )
+        record_activity(ctx, merchant_id, refund_id, "REFUND", payment_id, -amount_fen, -fee_back)
         return _load(tx, "refunds", refund_id)
 
     return p.writer_for(payment_id).submit(command)
