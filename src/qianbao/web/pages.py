@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,22 @@ def demo_accounts(data_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+LEDGER_CHECK_EVERY_S = 60
+_last_check: dict[int, tuple[float, Any]] = {}
+
+
+def _recent_check(p: Any) -> Any:
+    """The ledger check scans every posting: the home page shows one at most a minute old."""
+    now = time.monotonic()
+    hit = _last_check.get(id(p))
+    if hit is None or now - hit[0] > LEDGER_CHECK_EVERY_S:
+        hit = _last_check[id(p)] = (now, check_platform(p))
+    return hit[1]
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, p: PlatformDep) -> HTMLResponse:
-    check = check_platform(p)
+    check = _recent_check(p)
     return templates.TemplateResponse(
         request,
         "home.html",
