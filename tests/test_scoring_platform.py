@@ -118,3 +118,37 @@ def test_stability_against_recent_applicants(scored, tmp_path):
     path = scoring.write_platform_report(p, tmp_path / "report")
     html = path.read_text()
     assert "PSI" in html and "credit_amount" in html
+
+
+def _best_answers(p) -> dict:
+    """For each attribute the answer its best bin stands for."""
+    answers = {}
+    for a in scoring.active_card(p).attributes:
+        best = max((b for b in a.bins if not b.missing), key=lambda b: b.points)
+        if a.kind == "categorical":
+            answers[a.name] = best.categories[0]
+        else:
+            answers[a.name] = best.lower if best.lower is not None else best.upper - 1
+    return answers
+
+
+def test_a_better_score_buys_cheaper_installments(scored):
+    from decimal import Decimal
+
+    from qianbao.credit import service as credit
+    from qianbao.credit.config import config_for
+    from qianbao.platform.money import apply_rate
+    from qianbao.scoring.bands import score_band
+
+    p, c, user, h = scored
+    stored = scoring.score_user(p, user, _best_answers(p), reason="APPLICATION")
+    band = score_band(stored["score"])
+    assert band.installment_fee_discount > 0, stored["score"]
+    credit.open_credit_account(p, user, "open-1")
+    shop = members.create_merchant(p, "Pricing Shop")[0]["id"]
+    credit.pay_merchant_with_huabei(p, user, shop, 300_000, "inst-1", PAY_PASSWORD, installments=3)
+    plan = credit.list_plans(p, user)[0]
+    standard = config_for(p).purchase_installment_rates[3]
+    priced = standard * (Decimal(1) - band.installment_fee_discount)
+    assert Decimal(plan["fee_rate"]) == priced < standard
+    assert plan["fee_fen"] == apply_rate(300_000, priced)

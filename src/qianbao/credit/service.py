@@ -366,6 +366,19 @@ def _score_ceiling_fen(tx: Tx, user_id: str, default_fen: int) -> int:
     return band.max_line_fen if band.eligible else 0
 
 
+def priced_rates(tx: Tx, user_id: str, standard: dict[int, Decimal]) -> dict[int, Decimal]:
+    """Risk-based pricing: the installment fee tier of the user's score band (its discount off
+    the standard total fee rates, scoring.bands); without a score, the standard rates."""
+    from qianbao.scoring.bands import installment_fee_rate, score_band
+    from qianbao.scoring.service import latest_score_in
+
+    score = latest_score_in(tx, user_id)
+    if score is None:
+        return standard
+    band = score_band(max(350, min(950, score)))
+    return {periods: installment_fee_rate(band, rate) for periods, rate in standard.items()}
+
+
 def _set_line(tx: Tx, user_id: str, line_fen: int) -> None:
     tx.execute(
         "UPDATE credit_accounts SET line_fen = :l, updated_at_ms = :now WHERE user_id = :u",
@@ -551,10 +564,9 @@ def charge_huabei(
     tx = ctx.tx
     purchase_id = new_id(bucket_of(user_id))
     plan_fee = 0
+    rates = priced_rates(tx, user_id, cfg.purchase_installment_rates)
     if installments is not None:
-        plan_fee = sched.installment_fee(
-            amount_fen, installments, cfg.purchase_installment_rates, cfg.installment_min_fen
-        )
+        plan_fee = sched.installment_fee(amount_fen, installments, rates, cfg.installment_min_fen)
         if deferred:
             raise InstallmentNotAllowed("a secured trade cannot be split at the cashier")
     _take_line(
@@ -575,7 +587,7 @@ def charge_huabei(
             purchase_id,
             amount_fen,
             installments,
-            cfg.purchase_installment_rates[installments],
+            rates[installments],
             plan_fee,
             subsidised,
             sched.next_bill_date(today, cfg.bill_day),
@@ -1048,9 +1060,8 @@ def install_bill(
         amount = st["purchase_fen"] - st["installed_fen"] - st["purchase_paid_fen"]
         if amount <= 0:
             raise InstallmentNotAllowed("nothing of this bill's purchases is left to split")
-        fee = sched.installment_fee(
-            amount, periods, cfg.bill_installment_rates, cfg.installment_min_fen
-        )
+        rates = priced_rates(tx, user_id, cfg.bill_installment_rates)
+        fee = sched.installment_fee(amount, periods, rates, cfg.installment_min_fen)
         first_bill = sched.add_months(date.fromisoformat(st["bill_date"]), 1, on_day=cfg.bill_day)
         _create_plan(
             tx,
@@ -1060,7 +1071,7 @@ def install_bill(
             statement_id,
             amount,
             periods,
-            cfg.bill_installment_rates[periods],
+            rates[periods],
             fee,
             False,
             first_bill,
