@@ -68,7 +68,7 @@ def demo() -> None:
     console.print("[green]demo data loaded[/green]" if created else "demo data already loaded")
     table = Table(title="Demo accounts")
     for col in ("who", "login", "secret", "id"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # keys must be copyable whole
     for u in data["users"]:
         table.add_row(
             f"user {u['name']} (unit {u['unit']})",
