@@ -48,7 +48,11 @@ def test_apply_explain_and_trace(scored):
     p, c, user, h = scored
     asked = {q["name"] for q in c.get("/api/v1/score/questions", headers=h).json()}
     assert asked >= set(_only_card_answers(p, ANSWERS))
-    r = c.post("/api/v1/me/score", headers=h, json={"answers": _only_card_answers(p, ANSWERS)})
+    r = c.post(
+        "/api/v1/me/score",
+        headers=h,
+        json={"answers": _only_card_answers(p, ANSWERS), "request_id": "apply-1"},
+    )
     assert r.status_code == 200, r.text
     view = r.json()
     assert 350 <= view["score"] <= 950
@@ -66,6 +70,22 @@ def test_apply_explain_and_trace(scored):
     # Age comes from the verified ID, not from the form.
     assert "age_in_years" in view["points_by_attribute"]
     assert c.get("/api/v1/me/score", headers=h).json()["score_id"] == view["score_id"]
+    again = c.post(
+        "/api/v1/me/score",
+        headers=h,
+        json={"answers": _only_card_answers(p, ANSWERS), "request_id": "apply-1"},
+    )
+    assert again.json()["score_id"] == view["score_id"]  # a replay scores nothing new
+    other = c.post(
+        "/api/v1/me/score",
+        headers=h,
+        json={
+            "answers": {**_only_card_answers(p, ANSWERS), "housing": "rent"},
+            "request_id": "apply-1",
+        },
+    )
+    assert (other.status_code, other.json()["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
+    assert len(c.get("/api/v1/me/score/history", headers=h).json()) == 1
     assert scoring.latest_score(p, user) == view["score"]
 
 
@@ -91,11 +111,11 @@ def test_behaviour_moves_the_score(scored):
 def test_bad_answers_are_400(scored, change, code):
     p, c, user, h = scored
     answers = {**_only_card_answers(p, ANSWERS), **change}
-    r = c.post("/api/v1/me/score", headers=h, json={"answers": answers})
+    r = c.post("/api/v1/me/score", headers=h, json={"answers": answers, "request_id": "b1"})
     assert (r.status_code // 100, r.json()["code"]) == (4, code)
     missing = dict(_only_card_answers(p, ANSWERS))
     missing.pop("housing")
-    r = c.post("/api/v1/me/score", headers=h, json={"answers": missing})
+    r = c.post("/api/v1/me/score", headers=h, json={"answers": missing, "request_id": "b2"})
     assert r.json()["code"] == "APPLICANT_ATTRIBUTE_MISSING"
     assert c.get("/api/v1/me/score", headers=h).json()["code"] == "NO_SCORE"
 

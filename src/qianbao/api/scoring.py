@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from qianbao.api.deps import Operator, PlatformDep, UserId
-from qianbao.api.models import Body
+from qianbao.api.models import Body, RequestId
 from qianbao.scoring import service as scoring
 
 router = APIRouter(prefix="/api/v1", tags=["credit score"])
@@ -19,6 +19,7 @@ class ScoreIn(Body):
         description="One answer per attribute of GET /api/v1/score/questions (age comes from the"
         " verified ID)"
     )
+    request_id: str = RequestId
 
 
 @router.get("/score/questions", summary="What a Huabei applicant answers for the scorecard")
@@ -28,7 +29,10 @@ def questions(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
 
 @router.post("/me/score", summary="Score my application (350–950, five dimensions, reasons)")
 def apply(body: ScoreIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return scoring.public_score(scoring.score_user(p, user_id, body.answers, reason="APPLICATION"))
+    row = scoring.score_user(
+        p, user_id, body.answers, reason="APPLICATION", request_id=body.request_id
+    )
+    return scoring.public_score(row)
 
 
 @router.get("/me/score", summary="My latest score, its dimensions and the reasons it is not higher")

@@ -15,6 +15,7 @@ from typing import Any
 
 from qianbao.members import service as members
 from qianbao.members.identity import age_years
+from qianbao.platform import idempotency
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import NotFound
@@ -101,11 +102,20 @@ def huabei_history(p: Platform, user_id: str) -> dict[str, int]:
     return repayment_history(p, user_id)
 
 
-def score_user(p: Platform, user_id: str, answers: dict[str, Any], *, reason: str) -> Row:
+def score_user(
+    p: Platform,
+    user_id: str,
+    answers: dict[str, Any],
+    *,
+    reason: str,
+    request_id: str | None = None,
+) -> Row:
     """Score ``answers`` plus behaviour with the active card and store the result. What the
-    platform knows for certain (the age on the verified ID) replaces the applicant's answer."""
+    platform knows for certain (the age on the verified ID) replaces the applicant's answer.
+    With ``request_id`` a repeated application returns the first score."""
     card = active_card(p)
     user = members.get_user(p, user_id)
+    given = dict(answers)
     answers = {**answers, AGE_ATTRIBUTE: age_years(members.birth_date_of(user), clock.today())}
     result = score(card, answers, behaviour_of(p, user_id), strict=True)
     score_id = new_id(bucket_of(user_id))
@@ -121,16 +131,22 @@ def score_user(p: Platform, user_id: str, answers: dict[str, Any], *, reason: st
         "created_at_ms": clock.now_ms(),
     }
 
-    def command(ctx: WriteContext) -> None:
+    def command(ctx: WriteContext) -> Row:
+        if request_id is not None:
+            first = idempotency.claim(ctx.tx, f"score:{user_id}", request_id, given, score_id)
+            if first is not None:
+                stored = ctx.tx.one("SELECT * FROM credit_scores WHERE id = :id", {"id": first})
+                assert stored is not None
+                return stored
         ctx.tx.execute(
             "INSERT INTO credit_scores (id, user_id, score, card_version, behaviour_version,"
             " reason, answers, result, created_at_ms) VALUES (:id, :user_id, :score,"
             " :card_version, :behaviour_version, :reason, :answers, :result, :created_at_ms)",
             row,
         )
+        return row
 
-    p.writer_for(user_id).submit(command)
-    return row
+    return p.writer_for(user_id).submit(command)
 
 
 def history(p: Platform, user_id: str, limit: int = 20) -> list[Row]:
