@@ -118,3 +118,29 @@ def test_failed_withdrawal_is_reversed_with_its_fee_and_quota(tmp_path):
         assert_ledger_clean(p)
     finally:
         p.close()
+
+
+def test_a_consumer_that_keeps_failing_goes_dead_then_requeues(tmp_path):
+    p = make_platform("sqlite", tmp_path, message_max_attempts=3)
+    p.relay.stop()
+    real = messages._handlers["transfer.credit"]
+    messages._handlers["transfer.credit"] = lambda ctx, payload: 1 / 0
+    try:
+        a = new_user(p, unit=0, balance_fen=5_000)
+        b = new_user(p, unit=1)
+        payments.transfer(p, a, b, 900, "dead-1", PAY_PASSWORD)
+        for _ in range(5):  # bounded: stops after 3 failures
+            p.relay.drain()
+        [dead] = p.relay.dead()
+        assert (dead["topic"], dead["attempts"]) == ("transfer.credit", 3)
+        from qianbao.ledger.service import check_platform
+
+        assert check_platform(p).in_transit_fen == 900  # visible to operators
+    finally:
+        messages._handlers["transfer.credit"] = real
+    assert p.relay.requeue_dead() == 1
+    p.relay.drain()
+    assert payments.balance(p, b)["balance_fen"] == 900
+    assert p.relay.dead() == []
+    assert_ledger_clean(p)
+    p.close()

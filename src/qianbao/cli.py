@@ -33,6 +33,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator")
+messages_app = typer.Typer(help="Transactional messages between units.", no_args_is_help=True)
+app.add_typer(messages_app, name="messages")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
 app.add_typer(simulate_app, name="simulate", help="Simulations on the business clock.")
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
@@ -380,6 +382,28 @@ def score_platform_report(
 
     path = _run(lambda p: scoring.write_platform_report(p, Path(out), days))
     console.print(f"report written to {path}")
+
+
+@messages_app.command("dead")
+def messages_dead() -> None:
+    """Messages that failed their maximum number of deliveries (the relay stopped trying)."""
+    rows = _run(lambda p: p.relay.dead())
+    table = Table("id", "topic", "to unit", "attempts", "payload", title="dead messages")
+    for m in rows:
+        table.add_row(m["id"], m["topic"], str(m["dest_unit"]), str(m["attempts"]), m["payload"])
+    console.print(table if rows else "no dead messages")
+
+
+@messages_app.command("requeue")
+def messages_requeue() -> None:
+    """Deliver dead messages again (after fixing what made them fail), then drain."""
+
+    def run(p: Platform) -> int:
+        n = p.relay.requeue_dead()
+        p.relay.drain()
+        return n
+
+    console.print(f"requeued {_run(run)} message(s)")
 
 
 @app.command("resolve-bank")

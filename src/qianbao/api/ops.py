@@ -52,6 +52,8 @@ def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
 
 
 @router.post("/bank-orders/resolve", summary="Query the bank about pending top-ups/withdrawals")
-def resolve(p: PlatformDep, op: Operator, older_than_ms: int = Query(0, ge=0)) -> dict[str, int]:
+def resolve(
+    p: PlatformDep, op: Operator, older_than_ms: int = Query(0, ge=0, le=10 * 365 * 86_400_000)
+) -> dict[str, int]:
     op.require("write")
     return {"resolved": payments.resolve_pending_bank_orders(p, older_than_ms)}

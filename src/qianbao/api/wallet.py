@@ -83,7 +83,7 @@ def statement(
     p: PlatformDep,
     user_id: UserId,
     limit: int = Query(50, ge=1, le=500),
-    before: int | None = Query(None, ge=1),
+    before: int | None = Query(None, ge=1, le=2**62),
 ) -> list[dict[str, Any]]:
     return ledger.statement(p.db_for(user_id), payments.user_account(user_id), limit, before)
 

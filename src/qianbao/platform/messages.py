@@ -227,7 +227,29 @@ class Relay:
         if done:
             self.platform.writers[source_unit].submit(_marker(sorted(done), "SENT"))
             self.delivered += len(done)
+        failed = sorted({m["id"] for m in batch} - done)
+        if failed:
+            limit = self.platform.settings.message_max_attempts
+            self.platform.writers[source_unit].submit(partial(_failed, ids=failed, limit=limit))
         return len(done)
+
+    def dead(self) -> list[Row]:
+        """Messages that failed ``message_max_attempts`` times, oldest first (all units)."""
+        rows: list[Row] = []
+        for unit in range(len(self.platform.units)):
+            rows += self.pending(unit, "DEAD")
+        return rows
+
+    def requeue_dead(self) -> int:
+        """Give every DEAD message a fresh set of attempts (after the cause is fixed)."""
+        requeued = 0
+        for unit, writer in enumerate(self.platform.writers):
+            ids = [m["id"] for m in self.pending(unit, "DEAD")]
+            if ids:
+                writer.submit(partial(_requeue, ids=ids))
+                requeued += len(ids)
+        self.wake()
+        return requeued
 
     def check_back(self) -> int:
         """Confirm or cancel PREPARED messages older than the check-back age."""
@@ -248,6 +270,29 @@ class Relay:
         if resolved:
             self.wake()
         return resolved
+
+
+def _failed(ctx: WriteContext, ids: list[str], limit: int) -> None:
+    """Count a failed delivery; at ``limit`` failures the message is DEAD (logged), so a broken
+    consumer is retried a bounded number of times and shows up for an operator."""
+    ctx.tx.executemany(
+        "UPDATE messages SET attempts = attempts + 1, updated_at_ms = :now,"
+        " status = CASE WHEN attempts + 1 >= :limit THEN 'DEAD' ELSE status END"
+        " WHERE id = :id AND status = 'CONFIRMED'",
+        [{"id": i, "now": clock.now_ms(), "limit": limit} for i in ids],
+    )
+    for i in ids:
+        row = ctx.tx.one("SELECT status, topic FROM messages WHERE id = :id", {"id": i})
+        if row is not None and row["status"] == "DEAD":
+            log.error("message %s (%s) is DEAD after %s attempts", i, row["topic"], limit)
+
+
+def _requeue(ctx: WriteContext, ids: list[str]) -> None:
+    ctx.tx.executemany(
+        "UPDATE messages SET status = 'CONFIRMED', attempts = 0, updated_at_ms = :now"
+        " WHERE id = :id AND status = 'DEAD'",
+        [{"id": i, "now": clock.now_ms()} for i in ids],
+    )
 
 
 def _marker(ids: list[str], status: str) -> Callable[[WriteContext], None]:

@@ -33,6 +33,7 @@ class Settings:
     # Relay of transactional messages.
     relay_interval_ms: int = 50
     message_checkback_after_s: int = 30
+    message_max_attempts: int = 20  # then DEAD: an operator looks, fixes, requeues
     # Credentials. ``secret_key`` keys the hashes of ID numbers; set it in production.
     secret_key: str = "qianbao-dev-secret-change-me"
     password_time_cost: int = 3
