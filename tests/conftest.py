@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from qianbao.bootstrap import open_platform
@@ -20,6 +21,12 @@ from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
 
 PG_URL = os.environ.get("QIANBAO_TEST_PG_URL", "")
+
+# CI replays the same hypothesis examples on every run, so a red build means a change broke
+# something; developers' runs keep drawing new examples (that is how bugs are found).
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 ENGINES = ["sqlite", "postgres"]
 
 

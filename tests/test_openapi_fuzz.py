@@ -3,6 +3,8 @@ user) never get a 5xx. Bounded: a few examples per operation."""
 
 from __future__ import annotations
 
+import os
+
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
@@ -12,6 +14,9 @@ from qianbao.server import build_app
 from tests.conftest import make_platform
 
 EXAMPLES_PER_OPERATION = 6
+# The suite replays the same examples every run (a red build must mean a change broke
+# something); QIANBAO_FUZZ_EXPLORE=1 draws new ones to look for more.
+EXPLORE = os.environ.get("QIANBAO_FUZZ_EXPLORE") == "1"
 
 
 def test_no_operation_answers_a_server_error(tmp_path):
