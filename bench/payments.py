@@ -99,13 +99,26 @@ def pgbench_tps(pg_url: str, seconds: int, clients: int) -> float | None:
     return float(match.group(1)) if match else None
 
 
+_pg_created: list[str] = []
+
+
 def _pg_create_db(pg_url: str, prefix: str) -> str:
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
+    _pg_created.append(name)
     return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _pg_drop_created(pg_url: str) -> None:
+    """The benchmark's databases go when it ends, so the test server does not grow run by run."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while _pg_created:
+            conn.execute(f"DROP DATABASE IF EXISTS {_pg_created.pop()} WITH (FORCE)")
 
 
 # --- the platform -------------------------------------------------------------------------------
@@ -346,6 +359,7 @@ def main() -> None:
             tpcb = pgbench_tps(pg_url, int(args.seconds), clients=16)
         with console.status("Qianbao on PostgreSQL (in-process, then HTTP)"):
             pg_r = run_engine(pg_url, args.seconds, args.payers, http=True)
+        _pg_drop_created(pg_url)
     results = {
         "inprocess_sqlite_payments_per_s": round(sqlite_r["inprocess"]),
         "http_sqlite_payments_per_s": round(sqlite_r["http"]),

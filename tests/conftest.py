@@ -42,16 +42,35 @@ def fast_settings(data_dir: Path, **kw: object) -> Settings:
     return Settings(**defaults)  # type: ignore[arg-type]
 
 
+_pg_created: list[str] = []
+
+
+def _pg_admin_url() -> str:
+    return PG_URL.rstrip("/").rsplit("/", 1)[0] + "/postgres"
+
+
 def _pg_databases(count: int) -> list[str]:
     import psycopg
 
-    base = PG_URL.rstrip("/")
-    admin = base.rsplit("/", 1)[0] + "/postgres"
     names = [f"qb_{uuid.uuid4().hex[:10]}_{i}" for i in range(count)]
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
         for name in names:
             conn.execute(f"CREATE DATABASE {name}")
-    return [base.rsplit("/", 1)[0] + "/" + n for n in names]
+            _pg_created.append(name)
+    return [_pg_admin_url().rsplit("/", 1)[0] + "/" + n for n in names]
+
+
+@pytest.fixture(autouse=True)
+def _drop_pg_databases() -> Iterator[None]:
+    """Each test's PostgreSQL databases are dropped after it, so the test server stays small."""
+    yield
+    if not _pg_created:
+        return
+    import psycopg
+
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        while _pg_created:
+            conn.execute(f"DROP DATABASE IF EXISTS {_pg_created.pop()} WITH (FORCE)")
 
 
 def make_platform(engine: str, data_dir: Path, **kw: object) -> Platform:
