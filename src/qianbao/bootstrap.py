@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
@@ -40,7 +41,7 @@ def open_platform(
     if run_migrations:
         migrate(settings)
     p = Platform(settings)
-    p.channels["SIMBANK"] = BankSimulator(
+    bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
         failure_rate=settings.bank_failure_rate,
@@ -48,6 +49,7 @@ def open_platform(
         seed=settings.bank_seed,
         sandbox_open_balance_fen=settings.bank_sandbox_open_balance_fen,
     )
+    p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db)
     p.start(relay=start)
     for unit, writer in enumerate(p.writers):
         writer.submit(_platform_accounts_opener(unit, len(p.units)))

@@ -415,5 +415,50 @@ def resolve_bank(older_than_s: int = 0) -> None:
     console.print(f"resolved {n} order(s)")
 
 
+@app.command("reconcile")
+def reconcile_bank(
+    day: Annotated[str, typer.Option(help="business day YYYY-MM-DD; default yesterday")] = "",
+    channel: str = "SIMBANK",
+    csv_file: Annotated[str, typer.Option("--csv", help="write the differences here")] = "",
+) -> None:
+    """Reconcile a bank channel's statement of a day with our journal and ledger (渠道对账)."""
+    from datetime import date, timedelta
+
+    from qianbao.channels import reconcile as recon
+    from qianbao.platform.clock import clock
+
+    try:
+        when = date.fromisoformat(day) if day else clock.today() - timedelta(days=1)
+    except ValueError:
+        console.print(f"[red]INVALID_ARGUMENT[/red]: {day!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+    report = _run(lambda p: recon.reconcile(p, channel, when)).as_dict()
+    colour = "green" if report["status"] == recon.BALANCED else "red"
+    console.print(f"[{colour}]{channel} {report['day']}: {report['status']}[/{colour}]")
+    _show(
+        "reconciliation",
+        {k: v for k, v in report.items() if k not in ("differences", "failed_payouts")},
+    )
+    if report["differences"]:
+        table = Table("request", "problem", "bank", "ours", "bank fen", "our fen", "what to do")
+        for d in report["differences"]:
+            table.add_row(
+                d["request_id"],
+                d["problem"],
+                d["bank_status"],
+                d["platform_status"],
+                str(d["bank_amount_fen"]),
+                str(d["platform_amount_fen"]),
+                d["hint"],
+            )
+        console.print(table)
+    if csv_file:
+        with open(csv_file, "w", encoding="utf-8") as out:
+            out.write(recon.differences_csv(report))
+        console.print(f"differences written to {csv_file}")
+    if report["status"] != recon.BALANCED:
+        raise typer.Exit(3)
+
+
 if __name__ == "__main__":
     app()

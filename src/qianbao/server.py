@@ -16,6 +16,7 @@ from qianbao.api import gateway
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
+from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.openapi import notify
 from qianbao.payments import service as payments
@@ -31,7 +32,8 @@ BANK_FOLLOW_UP_S = 30
 
 def _jobs(p: Platform, stop: threading.Event) -> None:
     """Periodic work on the business clock: trade timeouts and auto-confirmation, merchant
-    notifications due for (re)delivery, and bank orders whose outcome was lost in a timeout."""
+    notifications due for (re)delivery, bank orders whose outcome was lost in a timeout, Huabei's
+    day jobs and the daily reconciliation of each bank channel."""
     due: list[tuple[str, float, Callable[[], Any]]] = [
         ("trade jobs", JOB_TICK_S, lambda: trades.run_due_jobs(p)),
         ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
@@ -42,6 +44,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
         ),
     ]
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
+    due.append(("channel reconciliation", JOB_TICK_S, _reconcile_days(p)))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -69,6 +72,30 @@ def _credit_days(p: Platform) -> Callable[[], None]:
             if (job, day) not in done:
                 fn(p, day)
                 done.add((job, day))
+
+    return run
+
+
+def _reconcile_days(p: Platform) -> Callable[[], None]:
+    """Each bank channel's statement of yesterday, reconciled once per business date (a restart
+    reconciles again: the report is replaced, nothing else changes). Differences are logged."""
+    done: set[date] = set()
+
+    def run() -> None:
+        day = clock.today() - timedelta(days=1)
+        if day in done:
+            return
+        for channel in p.channels:
+            report = recon.reconcile(p, channel, day)
+            if report.status != recon.BALANCED:
+                log.error(
+                    "reconciliation %s %s: %s differences, ledger - bank = %s fen",
+                    channel,
+                    day,
+                    len(report.differences),
+                    report.balance_difference_fen,
+                )
+        done.add(day)
 
     return run
 

@@ -118,6 +118,8 @@ def test_buyer_pays_a_trade_end_to_end_through_the_cashier(sqlite_platform, site
     page.wait_for_selector("#trades")
     rows = page.inner_text("#trades")
     assert "拿铁 Latte" in rows and "司康 Scone" in rows
+    # the QR image loads after the page (slowly on a busy machine): wait for it, then measure
+    page.wait_for_function("document.querySelector('#qr').complete")
     assert page.evaluate("document.querySelector('#qr').naturalWidth") > 100
     page.fill(f"form[action='/merchant/trades/{trade['id']}/refund'] input[name=amount]", "8.80")
     page.click(f"form[action='/merchant/trades/{trade['id']}/refund'] button")

@@ -1,13 +1,17 @@
-"""Operator endpoints (API key with a role): account look-up, ledger check, bank follow-up."""
+"""Operator endpoints (API key with a role): account look-up, ledger check, bank follow-up and
+channel reconciliation."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from qianbao.api.deps import Operator, PlatformDep
+from qianbao.channels import reconcile as recon
 from qianbao.ledger import service as ledger
 from qianbao.members import service as members
 from qianbao.payments import service as payments
@@ -57,3 +61,29 @@ def resolve(
 ) -> dict[str, int]:
     op.require("write")
     return {"resolved": payments.resolve_pending_bank_orders(p, older_than_ms)}
+
+
+@router.post(
+    "/reconciliations/{channel}/{day}",
+    summary="Reconcile a bank channel's statement of a finished day (渠道对账)",
+)
+def reconcile(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("write")
+    return recon.reconcile(p, channel, day).as_dict()
+
+
+@router.get("/reconciliations/{channel}/{day}", summary="A stored reconciliation report")
+def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    return recon.stored_report(p, channel, day)
+
+
+@router.get(
+    "/reconciliations/{channel}/{day}/differences.csv",
+    summary="The differences of a stored reconciliation as CSV",
+    response_class=PlainTextResponse,
+)
+def reconciliation_csv(channel: str, day: date, p: PlatformDep, op: Operator) -> PlainTextResponse:
+    op.require("read")
+    body = recon.differences_csv(recon.stored_report(p, channel, day))
+    return PlainTextResponse(body, media_type="text/csv")

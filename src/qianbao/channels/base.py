@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from qianbao.platform.errors import QianbaoError
@@ -20,6 +22,27 @@ class CardRejected(QianbaoError):
     code = "CARD_REJECTED"
 
 
+@dataclass(frozen=True)
+class StatementLine:
+    request_id: str
+    kind: str  # charge | payout
+    account_no: str
+    amount_fen: int
+    status: str  # SUCCEEDED | FAILED
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class BankStatement:
+    """The bank's daily file for the platform (对账文件): every request it processed that day
+    and the platform's reserve account balance at the start and the end of the day."""
+
+    day: date
+    lines: list[StatementLine]
+    opening_balance_fen: int
+    closing_balance_fen: int
+
+
 class BankChannel(Protocol):
     code: str
 
@@ -35,4 +58,8 @@ class BankChannel(Protocol):
 
     def query(self, request_id: str) -> str:
         """The outcome of an earlier request: SUCCEEDED, FAILED, or UNKNOWN (never received)."""
+        ...
+
+    def statement(self, day: date) -> BankStatement:
+        """The bank's statement of ``day`` (business time zone)."""
         ...

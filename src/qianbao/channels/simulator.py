@@ -10,9 +10,19 @@ from __future__ import annotations
 import random
 import threading
 import time
+from datetime import date, timedelta
+from typing import Any
 
-from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, CardRejected, ChannelTimeout
-from qianbao.platform.clock import clock
+from qianbao.channels.base import (
+    FAILED,
+    SUCCEEDED,
+    UNKNOWN,
+    BankStatement,
+    CardRejected,
+    ChannelTimeout,
+    StatementLine,
+)
+from qianbao.platform.clock import clock, start_of_day_ms
 from qianbao.platform.db import Database
 
 RESERVE = "PLATFORM-RESERVE"
@@ -93,6 +103,39 @@ class BankSimulator:
                 "SELECT status FROM bank_requests WHERE request_id = :r", {"r": request_id}
             )
         return str(row["status"]) if row else UNKNOWN
+
+    def statement(self, day: date) -> BankStatement:
+        start, end = start_of_day_ms(day), start_of_day_ms(day + timedelta(days=1))
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT * FROM bank_requests WHERE at_ms >= :s AND at_ms < :e ORDER BY at_ms",
+                {"s": start, "e": end},
+            )
+            opening, closing = (self._reserve_before(tx, t) for t in (start, end))
+        lines = [
+            StatementLine(
+                r["request_id"],
+                r["kind"],
+                r["account_no"],
+                r["amount_fen"],
+                r["status"],
+                r["at_ms"],
+            )
+            for r in rows
+        ]
+        return BankStatement(day, lines, opening, closing)
+
+    @staticmethod
+    def _reserve_before(tx: Any, before_ms: int) -> int:
+        """The reserve's balance from its movements (charges in, payouts out) before a time."""
+        return int(
+            tx.scalar(
+                "SELECT COALESCE(SUM(CASE kind WHEN 'charge' THEN amount_fen ELSE -amount_fen END),"
+                " 0) FROM bank_requests WHERE status = 'SUCCEEDED' AND at_ms < :t",
+                {"t": before_ms},
+            )
+            or 0
+        )
 
     def _sleep(self) -> None:
         if self.latency_ms:

@@ -21,6 +21,7 @@ def ident(name: str, **kw: object) -> sa.Column[str]:
 
 def load_all_tables() -> None:
     """Import every domain's tables so the metadata is complete (for migrations and tests)."""
+    import qianbao.channels.tables
     import qianbao.credit.tables
     import qianbao.ledger.tables
     import qianbao.members.tables

@@ -1,0 +1,76 @@
+"""The channel journal (渠道流水): our own record of every money request sent to a bank.
+
+``JournaledChannel`` wraps a channel. Before a charge or payout leaves, the request is written as
+SENT; the bank's answer (or a query's) updates it to SUCCEEDED / FAILED, and a timeout leaves it
+UNKNOWN. Reconciliation compares this journal with the bank's statement line by line, so a
+request the bank processed but we never settled (or the reverse) is found the next day instead of
+hiding in a log. Everything else (card checks, the simulator's own administration) passes
+through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qianbao.channels.base import UNKNOWN, BankChannel, ChannelTimeout
+from qianbao.platform.clock import clock
+from qianbao.platform.db import Database
+
+
+class JournaledChannel:
+    __slots__ = ("inner", "db", "code")
+
+    def __init__(self, inner: BankChannel, db: Database) -> None:
+        object.__setattr__(self, "inner", inner)
+        object.__setattr__(self, "db", db)
+        object.__setattr__(self, "code", inner.code)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.inner, name, value)  # e.g. a test turning the simulator's failure rate up
+
+    def charge(self, request_id: str, card_no: str, amount_fen: int) -> str:
+        return self._send("charge", request_id, card_no, amount_fen)
+
+    def payout(self, request_id: str, card_no: str, amount_fen: int) -> str:
+        return self._send("payout", request_id, card_no, amount_fen)
+
+    def query(self, request_id: str) -> str:
+        status = self.inner.query(request_id)
+        if status != UNKNOWN:
+            self._answer(request_id, status)
+        return status
+
+    def _send(self, kind: str, request_id: str, account_no: str, amount_fen: int) -> str:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO channel_requests (channel, request_id, kind, account_no, amount_fen,"
+                " status, sent_at_ms) VALUES (:c, :r, :k, :a, :f, 'SENT', :now)"
+                " ON CONFLICT (channel, request_id) DO NOTHING",
+                {
+                    "c": self.code,
+                    "r": request_id,
+                    "k": kind,
+                    "a": account_no,
+                    "f": amount_fen,
+                    "now": clock.now_ms(),
+                },
+            )
+        call = self.inner.charge if kind == "charge" else self.inner.payout
+        try:
+            status = call(request_id, account_no, amount_fen)
+        except ChannelTimeout:
+            self._answer(request_id, UNKNOWN)
+            raise
+        self._answer(request_id, status)
+        return status
+
+    def _answer(self, request_id: str, status: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE channel_requests SET status = :s, answered_at_ms = :now"
+                " WHERE channel = :c AND request_id = :r AND status IN ('SENT', 'UNKNOWN')",
+                {"s": status, "now": clock.now_ms(), "c": self.code, "r": request_id},
+            )
