@@ -19,7 +19,7 @@ from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
 from qianbao.scoring.cli import app as score_app
-from qianbao.terminal import console
+from qianbao.terminal import console, parse_day
 from qianbao.terminal import parse_yuan as _fen
 from qianbao.terminal import run as _run
 from qianbao.terminal import show as _show
@@ -415,23 +415,62 @@ def resolve_bank(older_than_s: int = 0) -> None:
     console.print(f"resolved {n} order(s)")
 
 
+DayOption = Annotated[str, typer.Option(help="business day YYYY-MM-DD; default yesterday")]
+
+
+@ledger_app.command("close-day")
+def ledger_close_day(day: DayOption = "") -> None:
+    """Close a finished day (日结): daily balances, subject summary, trial balance."""
+    from qianbao.ledger import closing
+
+    when = parse_day(day)
+    _print_trial_balance(_run(lambda p: closing.close_day(p, when)))
+
+
+@ledger_app.command("trial-balance")
+def ledger_trial_balance(day: DayOption = "") -> None:
+    """Show a day's subject summary and trial balance (closed figures if the day is closed)."""
+    from qianbao.ledger import closing
+
+    when = parse_day(day)
+    _print_trial_balance(_run(lambda p: closing.trial_balance(p, when)))
+
+
+def _print_trial_balance(tb: Any) -> None:
+    table = Table("subject", "accounts", "opening", "debit", "credit", "closing", title=str(tb.day))
+    for s in tb.subjects():
+        if s.accounts or s.debit_fen or s.credit_fen:
+            table.add_row(
+                s.subject,
+                str(s.accounts),
+                *(
+                    fen_to_yuan(v)
+                    for v in (s.opening_fen, s.debit_fen, s.credit_fen, s.closing_fen)
+                ),
+            )
+    console.print(table)
+    for u in tb.units:
+        state = "[green]closed[/green]" if u.closed else "[yellow]open[/yellow]"
+        console.print(
+            f"unit {u.unit}: {state}, {u.vouchers} vouchers, {u.postings} postings,"
+            f" debits {fen_to_yuan(u.debit_fen)} = credits {fen_to_yuan(u.credit_fen)} CNY"
+        )
+        for problem in u.problems:
+            console.print(f"  [red]{problem}[/red]")
+    if not tb.ok:
+        raise typer.Exit(1)
+
+
 @app.command("reconcile")
 def reconcile_bank(
-    day: Annotated[str, typer.Option(help="business day YYYY-MM-DD; default yesterday")] = "",
+    day: DayOption = "",
     channel: str = "SIMBANK",
     csv_file: Annotated[str, typer.Option("--csv", help="write the differences here")] = "",
 ) -> None:
     """Reconcile a bank channel's statement of a day with our journal and ledger (渠道对账)."""
-    from datetime import date, timedelta
-
     from qianbao.channels import reconcile as recon
-    from qianbao.platform.clock import clock
 
-    try:
-        when = date.fromisoformat(day) if day else clock.today() - timedelta(days=1)
-    except ValueError:
-        console.print(f"[red]INVALID_ARGUMENT[/red]: {day!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2) from None
+    when = parse_day(day)
     report = _run(lambda p: recon.reconcile(p, channel, when)).as_dict()
     colour = "green" if report["status"] == recon.BALANCED else "red"
     console.print(f"[{colour}]{channel} {report['day']}: {report['status']}[/{colour}]")

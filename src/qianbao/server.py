@@ -18,6 +18,7 @@ from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
+from qianbao.ledger import closing
 from qianbao.openapi import notify
 from qianbao.payments import service as payments
 from qianbao.payments import trades
@@ -33,7 +34,7 @@ BANK_FOLLOW_UP_S = 30
 def _jobs(p: Platform, stop: threading.Event) -> None:
     """Periodic work on the business clock: trade timeouts and auto-confirmation, merchant
     notifications due for (re)delivery, bank orders whose outcome was lost in a timeout, Huabei's
-    day jobs and the daily reconciliation of each bank channel."""
+    day jobs, and the books' day end (closing, then each bank channel's reconciliation)."""
     due: list[tuple[str, float, Callable[[], Any]]] = [
         ("trade jobs", JOB_TICK_S, lambda: trades.run_due_jobs(p)),
         ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
@@ -44,7 +45,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
         ),
     ]
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
-    due.append(("channel reconciliation", JOB_TICK_S, _reconcile_days(p)))
+    due.append(("books day end", JOB_TICK_S, _books_days(p)))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -76,15 +77,21 @@ def _credit_days(p: Platform) -> Callable[[], None]:
     return run
 
 
-def _reconcile_days(p: Platform) -> Callable[[], None]:
-    """Each bank channel's statement of yesterday, reconciled once per business date (a restart
-    reconciles again: the report is replaced, nothing else changes). Differences are logged."""
+def _books_days(p: Platform) -> Callable[[], None]:
+    """Once per business date: close yesterday's books in every unit (日结), then reconcile each
+    bank channel's statement of yesterday. Both are idempotent for their date (a closed day stays
+    as it was, a reconciliation report is replaced), so a restart changes nothing. What does not
+    balance is logged."""
     done: set[date] = set()
 
     def run() -> None:
         day = clock.today() - timedelta(days=1)
         if day in done:
             return
+        books = closing.close_day(p, day)
+        for unit in books.units:
+            for problem in unit.problems:
+                log.error("day close %s unit %s: %s", day, unit.unit, problem)
         for channel in p.channels:
             report = recon.reconcile(p, channel, day)
             if report.status != recon.BALANCED:

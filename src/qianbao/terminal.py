@@ -1,9 +1,10 @@
 """What every CLI shares: the console, running a use case with domain errors as red messages,
-yuan parsing, and a two-column table of a record."""
+yuan and day parsing, and a two-column table of a record."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import typer
@@ -41,6 +42,17 @@ def parse_yuan(text: str) -> int:
         return yuan_to_fen(text)
     except QianbaoError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+
+
+def parse_day(text: str) -> date:
+    """ "2026-11-24" → that date; "" → yesterday on the business clock; else exit code 2."""
+    from qianbao.platform.clock import clock
+
+    try:
+        return date.fromisoformat(text) if text else clock.today() - timedelta(days=1)
+    except ValueError:
+        console.print(f"[red]INVALID_ARGUMENT[/red]: {text!r} is not a date (YYYY-MM-DD)")
         raise typer.Exit(2) from None
 
 

@@ -1,5 +1,5 @@
-"""Operator endpoints (API key with a role): account look-up, ledger check, bank follow-up and
-channel reconciliation."""
+"""Operator endpoints (API key with a role): account look-up, ledger check and day closing, bank
+follow-up and channel reconciliation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from qianbao.api.deps import Operator, PlatformDep
 from qianbao.channels import reconcile as recon
+from qianbao.ledger import closing
 from qianbao.ledger import service as ledger
 from qianbao.members import service as members
 from qianbao.payments import service as payments
@@ -53,6 +54,18 @@ def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
         "in_transit_fen": result.in_transit_fen,
         "units": [{**asdict(u), "ok": u.ok} for u in result.units],
     }
+
+
+@router.post("/ledger/days/{day}/close", summary="Close a finished day (日结) in every unit")
+def close_day(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("write")
+    return closing.close_day(p, day).as_dict()
+
+
+@router.get("/ledger/days/{day}", summary="A day's subject summary and trial balance (试算平衡)")
+def trial_balance(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    return closing.trial_balance(p, day).as_dict()
 
 
 @router.post("/bank-orders/resolve", summary="Query the bank about pending top-ups/withdrawals")

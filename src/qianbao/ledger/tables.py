@@ -59,3 +59,39 @@ holds = sa.Table(
     sa.Column("updated_at_ms", Millis, nullable=False),
     sa.Index("ix_holds_account", "account_id", "status"),
 )
+
+# --- end of day (日终): per-account daily balances, subject summary, daily closing --------------
+account_days = sa.Table(
+    "ledger_account_days",  # 分户日余额: every account that moved on the day
+    unit_metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("account_id", sa.String(80), primary_key=True),
+    sa.Column("subject", sa.String(40), nullable=False),
+    sa.Column("opening_fen", Money, nullable=False),
+    sa.Column("debit_fen", Money, nullable=False),
+    sa.Column("credit_fen", Money, nullable=False),
+    sa.Column("closing_fen", Money, nullable=False),
+)
+
+subject_days = sa.Table(
+    "ledger_subject_days",  # 科目汇总: every subject of the chart
+    unit_metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("subject", sa.String(40), primary_key=True),
+    sa.Column("accounts", sa.Integer, nullable=False),
+    sa.Column("opening_fen", Money, nullable=False),
+    sa.Column("debit_fen", Money, nullable=False),
+    sa.Column("credit_fen", Money, nullable=False),
+    sa.Column("closing_fen", Money, nullable=False),
+)
+
+day_closings = sa.Table(
+    "ledger_day_closings",  # 日结: a closed day is never rewritten
+    unit_metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("vouchers", sa.Integer, nullable=False),
+    sa.Column("postings", sa.Integer, nullable=False),
+    sa.Column("debit_fen", Money, nullable=False),
+    sa.Column("credit_fen", Money, nullable=False),
+    sa.Column("closed_at_ms", Millis, nullable=False),
+)
