@@ -179,3 +179,54 @@ def test_cli_reconciles_yesterday_and_explains_bad_input(
     monkeypatch.setenv("QIANBAO_PASSWORD_MEMORY_KIB", "1024")
     result = CliRunner().invoke(app, ["reconcile", *args])
     assert result.exit_code == exit_code and says in result.output, result.output
+
+
+def test_a_declined_card_refund_is_redriven_once_and_the_day_balances(platform):
+    p = platform
+    bank = p.channels["SIMBANK"]
+    c = TestClient(build_app(p))
+    _, admin_key = members.create_operator(p, "payout-admin", "admin")
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    try:
+        _at(DAY)
+        buyer = new_user(p, unit=0)
+        paid = _card_trade(p, buyer, 2_500)
+        card_no = _card(p, buyer)["card_no"]
+        before = bank.balance_fen(card_no)
+        bank.failure_rate = 1.0
+        refund = trades.refund(p, paid["merchant_id"], 2_500, "r-d", trade_no=paid["id"])
+        bank.failure_rate = 0.0
+        request_id = f"R{refund['id']}"
+        url = f"/api/v1/ops/channel-requests/SIMBANK/{request_id}/redrive"
+        r = c.post(url, headers=admin)
+        assert r.status_code == 200 and r.json() == {
+            "request_id": f"{request_id}~1",
+            "redrive_of": request_id,
+            "status": "SUCCEEDED",
+        }
+        assert bank.balance_fen(card_no) == before + 2_500  # the buyer has the money now
+        again = c.post(url, headers=admin)  # a second click pays nothing more
+        assert again.status_code == 409 and again.json()["code"] == "PAYOUT_ALREADY_PAID"
+        assert bank.balance_fen(card_no) == before + 2_500
+        _at(DAY + timedelta(days=1), 9)
+        report = recon.reconcile(p, "SIMBANK", DAY)
+        assert report.status == recon.BALANCED, report.as_dict()
+        # What cannot be re-driven says why, and changes nothing.
+        order = members.list_cards(p, buyer)  # a top-up's bank order id is not a payout
+        topup_id = payments.topup(p, buyer, order[0]["id"], 100, "t-x")["id"]
+        cases = {
+            "nope": (404, "REQUEST_NOT_FOUND"),
+            topup_id: (400, "NOT_A_PAYOUT"),
+        }
+        for rid, (status, code) in cases.items():
+            r = c.post(f"/api/v1/ops/channel-requests/SIMBANK/{rid}/redrive", headers=admin)
+            assert (r.status_code, r.json()["code"]) == (status, code)
+        p.channels["SIMBANK"].failure_rate = 1.0
+        w = payments.withdraw(p, buyer, order[0]["id"], 50, "w-x", PAY_PASSWORD)
+        p.channels["SIMBANK"].failure_rate = 0.0
+        r = c.post(f"/api/v1/ops/channel-requests/SIMBANK/{w['id']}/redrive", headers=admin)
+        assert r.json()["code"] == "BANK_ORDER_NOT_REDRIVEN"
+        assert bank.balance_fen(card_no) == before + 2_500 - 100
+        assert_ledger_clean(p)
+    finally:
+        clock.use_real_time()

@@ -499,5 +499,13 @@ def reconcile_bank(
         raise typer.Exit(3)
 
 
+@app.command("redrive-payout")
+def redrive_payout(request_id: str, channel: str = "SIMBANK") -> None:
+    """Send a payout the bank declined (a card refund, a reversal) again (see `reconcile`)."""
+    from qianbao.channels import reconcile as recon
+
+    _show("payout", _run(lambda p: recon.redrive_payout(p, channel, request_id)))
+
+
 if __name__ == "__main__":
     app()

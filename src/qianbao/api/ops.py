@@ -85,6 +85,15 @@ def reconcile(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str
     return recon.reconcile(p, channel, day).as_dict()
 
 
+@router.post(
+    "/channel-requests/{channel}/{request_id}/redrive",
+    summary="Send a declined payout (card refund or reversal) again under a new request id",
+)
+def redrive(channel: str, request_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("write")
+    return recon.redrive_payout(p, channel, request_id)
+
+
 @router.get("/reconciliations/{channel}/{day}", summary="A stored reconciliation report")
 def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")

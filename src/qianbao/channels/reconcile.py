@@ -22,14 +22,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from qianbao.channels.base import SUCCEEDED, BankStatement, StatementLine
+from qianbao.channels.base import SUCCEEDED, UNKNOWN, BankStatement, ChannelTimeout, StatementLine
 from qianbao.ledger.chart import SUBJECTS, unit_account
 from qianbao.platform.clock import clock, start_of_day_ms
-from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.errors import Conflict, InvalidArgument, NotFound
 from qianbao.platform.runtime import Platform
 
 BALANCED, DIFFERENCES = "BALANCED", "DIFFERENCES"
@@ -241,3 +242,65 @@ def differences_csv(report: dict[str, Any]) -> str:
     for row in report["differences"]:
         writer.writerow(row)
     return out.getvalue()
+
+
+# --- resolving a difference -----------------------------------------------------------------------
+def redrive_payout(p: Platform, channel: str, request_id: str) -> dict[str, Any]:
+    """Send a payout the bank declined (a card refund, a reversed card charge) again.
+
+    The ledger booked these payouts as made, so a declined one is money the platform still owes
+    the card holder: reconciliation shows it as a failed payout and a reserve difference. Each
+    attempt is a new bank request ``<id>~<n>`` (the bank keeps each id's answer); concurrent
+    attempts compute the same id, so the bank pays at most once. Top-ups and withdrawals are not
+    re-driven here: their failures are booked (a withdrawal is reversed) by ``resolve-bank``.
+    """
+    if channel not in p.channels:
+        raise NotFound(f"no channel {channel!r}", code="CHANNEL_NOT_FOUND")
+    bank = p.channels[channel]
+    with p.global_db.read() as tx:
+        row = tx.one(
+            "SELECT * FROM channel_requests WHERE channel = :c AND request_id = :r",
+            {"c": channel, "r": request_id},
+        )
+        attempts = tx.all(
+            "SELECT request_id, status FROM channel_requests WHERE channel = :c"
+            " AND redrive_of = :r",
+            {"c": channel, "r": request_id},
+        )
+    if row is None:
+        raise NotFound(f"we never sent {request_id!r} to {channel}", code="REQUEST_NOT_FOUND")
+    if row["kind"] != "payout":
+        raise InvalidArgument("only a payout can be re-driven", code="NOT_A_PAYOUT")
+    if _is_bank_order(p, request_id):
+        raise InvalidArgument(
+            "top-ups and withdrawals settle through resolve-bank (a failed withdrawal is"
+            " reversed to the wallet)",
+            code="BANK_ORDER_NOT_REDRIVEN",
+        )
+    paid = [a["request_id"] for a in attempts if a["status"] == SUCCEEDED]
+    if bank.query(request_id) == SUCCEEDED or paid:
+        raise Conflict(f"{request_id} is already paid", code="PAYOUT_ALREADY_PAID")
+    retry_id = f"{request_id}~{len(attempts) + 1}"
+    status = _send_redrive(p, bank, row, retry_id)
+    return {"request_id": retry_id, "redrive_of": request_id, "status": status}
+
+
+def _send_redrive(p: Platform, bank: Any, row: Mapping[str, Any], retry_id: str) -> str:
+    try:
+        status = str(bank.payout(retry_id, row["account_no"], int(row["amount_fen"])))
+    except ChannelTimeout:
+        status = UNKNOWN
+    with p.global_db.transaction() as tx:
+        tx.execute(
+            "UPDATE channel_requests SET redrive_of = :o WHERE channel = :c AND request_id = :r",
+            {"o": row["request_id"], "c": row["channel"], "r": retry_id},
+        )
+    return status
+
+
+def _is_bank_order(p: Platform, request_id: str) -> bool:
+    for db in p.units:
+        with db.read() as tx:
+            if tx.scalar("SELECT COUNT(*) FROM bank_orders WHERE id = :r", {"r": request_id}):
+                return True
+    return False

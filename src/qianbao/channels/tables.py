@@ -18,6 +18,7 @@ channel_requests = sa.Table(
     sa.Column("status", sa.String(12), nullable=False),  # SENT | SUCCEEDED | FAILED | UNKNOWN
     sa.Column("sent_at_ms", Millis, nullable=False),
     sa.Column("answered_at_ms", Millis),
+    sa.Column("redrive_of", sa.String(64)),  # an operator re-sent this failed payout
     sa.Index("ix_channel_requests_sent", "channel", "sent_at_ms"),
 )
 

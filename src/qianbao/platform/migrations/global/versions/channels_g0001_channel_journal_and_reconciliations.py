@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('sent_at_ms', sa.BigInteger(), nullable=False),
     sa.Column('answered_at_ms', sa.BigInteger(), nullable=True),
+    sa.Column('redrive_of', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('channel', 'request_id')
     )
     with op.batch_alter_table('channel_requests', schema=None) as batch_op:
