@@ -139,3 +139,25 @@ def test_day_close_over_http_and_cli(sqlite_platform, tmp_path, monkeypatch):
     assert result.exit_code == 0 and "closed" in result.output, result.output
     result = runner.invoke(app, ["ledger", "trial-balance", "--day", "someday"])
     assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output
+
+
+def test_days_close_in_order_and_a_missed_day_is_caught_up(sqlite_platform):
+    p = sqlite_platform
+    merchant, _ = members.create_merchant(p, "Gap Shop")
+    try:
+        days = [D1 + timedelta(days=i) for i in range(4)]
+        for day in days:
+            _at(day)
+            _traffic(p, merchant["id"])
+        _at(days[-1] + timedelta(days=1))
+        assert closing.close_day(p, days[0]).closed
+        skipped = closing.close_day(p, days[2])  # days[1] is still open
+        assert not skipped.closed
+        assert skipped.units[0].problems == [
+            f"{days[1]} is not closed: close the days in order (from {days[1]})"
+        ]
+        caught_up = closing.close_through(p, days[-1])
+        assert [tb.day for tb in caught_up] == days[1:] and all(tb.closed for tb in caught_up)
+        assert closing.close_through(p, days[-1]) == []  # nothing left to close
+    finally:
+        clock.use_real_time()

@@ -78,20 +78,21 @@ def _credit_days(p: Platform) -> Callable[[], None]:
 
 
 def _books_days(p: Platform) -> Callable[[], None]:
-    """Once per business date: close yesterday's books in every unit (日结), then reconcile each
-    bank channel's statement of yesterday. Both are idempotent for their date (a closed day stays
-    as it was, a reconciliation report is replaced), so a restart changes nothing. What does not
-    balance is logged."""
+    """Once per business date: close the books in every unit up to yesterday (日结; days missed
+    while the server was down first), then reconcile each bank channel's statement of
+    yesterday. Both are idempotent for their date (a closed day stays as it was, a
+    reconciliation report is replaced), so a restart changes nothing. What does not balance is
+    logged."""
     done: set[date] = set()
 
     def run() -> None:
         day = clock.today() - timedelta(days=1)
         if day in done:
             return
-        books = closing.close_day(p, day)
-        for unit in books.units:
-            for problem in unit.problems:
-                log.error("day close %s unit %s: %s", day, unit.unit, problem)
+        for books in closing.close_through(p, day):
+            for unit in books.units:
+                for problem in unit.problems:
+                    log.error("day close %s unit %s: %s", books.day, unit.unit, problem)
         for channel in p.channels:
             report = recon.reconcile(p, channel, day)
             if report.status != recon.BALANCED:

@@ -145,10 +145,16 @@ def _compute(db: Database, unit: int, day: date) -> UnitDay:
             )
             or 0
         )
-        previous = _previous_closings(tx, day)
+        previous_day, previous = _previous_closings(tx, day)
     subject_of = {a["id"]: a["subject"] for a in accounts}
     summary = {code: SubjectDay(code, 0, 0, 0, 0, 0) for code in SUBJECTS}
     problems: list[str] = []
+    if previous_day is not None and previous_day != day - timedelta(days=1):
+        problems.append(
+            f"{day - timedelta(days=1)} is not closed: close the days in order"
+            f" (from {previous_day + timedelta(days=1)})"
+        )
+        previous = None  # its subjects would differ by the open days' movements
     for a in accounts:
         side = SUBJECTS[a["subject"]].side
         line = summary[a["subject"]]
@@ -215,19 +221,46 @@ def _sums(tx: Tx, where: str, at_ms: int) -> dict[str, int]:
     }
 
 
-def _previous_closings(tx: Tx, day: date) -> dict[str, int] | None:
-    """Each subject's closing on the latest closed day before ``day`` (None: nothing closed)."""
-    last = tx.scalar(
-        "SELECT MAX(day) FROM ledger_day_closings WHERE day < :d", {"d": day.isoformat()}
-    )
+def _previous_closings(tx: Tx, day: date) -> tuple[date | None, dict[str, int] | None]:
+    """The latest closed day before ``day`` and each subject's closing on it (None, None: no
+    day was closed before)."""
+    last = _last_closed(tx, before=day)
     if last is None:
-        return None
-    return {
+        return None, None
+    closings = {
         r["subject"]: int(r["closing_fen"])
         for r in tx.all(
-            "SELECT subject, closing_fen FROM ledger_subject_days WHERE day = :d", {"d": last}
+            "SELECT subject, closing_fen FROM ledger_subject_days WHERE day = :d",
+            {"d": last.isoformat()},
         )
     }
+    return last, closings
+
+
+def _last_closed(tx: Tx, before: date) -> date | None:
+    last = tx.scalar(
+        "SELECT MAX(day) FROM ledger_day_closings WHERE day < :d", {"d": before.isoformat()}
+    )
+    return date.fromisoformat(last) if last else None
+
+
+def close_through(p: Platform, last_day: date, max_days: int = 366) -> list[TrialBalance]:
+    """Close every day not yet closed up to ``last_day``, oldest first (a server that was down
+    for a few days catches up). With nothing closed before, the first day closed is
+    ``last_day`` itself: everything before it is in its opening balances. Stops at the first
+    day that does not balance."""
+    starts = []
+    for db in p.units:
+        with db.read() as tx:
+            last = _last_closed(tx, before=last_day + timedelta(days=1))
+        starts.append(last + timedelta(days=1) if last else last_day)
+    day, done = max(min(starts), last_day - timedelta(days=max_days - 1)), []
+    while day <= last_day:
+        done.append(close_day(p, day))
+        if not done[-1].ok:
+            break
+        day += timedelta(days=1)
+    return done
 
 
 def _stored(db: Database, unit: int, day: date) -> UnitDay | None:
