@@ -55,3 +55,9 @@ def _bucket(phone: str) -> int:
     from qianbao.platform.ids import bucket_for_key
 
     return bucket_for_key(phone)
+
+
+def operator_headers(p: Platform, role: str) -> dict[str, str]:
+    """Authorization headers of a new operator with ``role`` (admin or auditor)."""
+    _, key = members.create_operator(p, f"{role}-{next(_seq)}", role)
+    return {"Authorization": f"Bearer {key}"}

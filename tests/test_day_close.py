@@ -13,7 +13,7 @@ from qianbao.payments import service as payments
 from qianbao.platform.clock import TZ, clock
 from qianbao.server import build_app
 from tests.conftest import assert_ledger_clean
-from tests.factories import PAY_PASSWORD, new_user
+from tests.factories import PAY_PASSWORD, new_user, operator_headers
 
 D1 = date(2026, 4, 1)
 
@@ -114,10 +114,7 @@ def test_a_day_that_does_not_balance_stays_open_and_says_why(sqlite_platform):
 def test_day_close_over_http_and_cli(sqlite_platform, tmp_path, monkeypatch):
     p = sqlite_platform
     c = TestClient(build_app(p))
-    _, admin_key = members.create_operator(p, "books-admin", "admin")
-    _, auditor_key = members.create_operator(p, "books-auditor", "auditor")
-    admin = {"Authorization": f"Bearer {admin_key}"}
-    auditor = {"Authorization": f"Bearer {auditor_key}"}
+    admin, auditor = operator_headers(p, "admin"), operator_headers(p, "auditor")
     yesterday = (clock.today() - timedelta(days=1)).isoformat()
     path = f"/api/v1/ops/ledger/days/{yesterday}"
     assert c.get(path, headers=auditor).json()["closed"] is False

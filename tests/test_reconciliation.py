@@ -14,7 +14,7 @@ from qianbao.payments import trades
 from qianbao.platform.clock import TZ, clock
 from qianbao.server import build_app
 from tests.conftest import assert_ledger_clean, make_platform
-from tests.factories import PAY_PASSWORD, new_user
+from tests.factories import PAY_PASSWORD, new_user, operator_headers
 from tests.trades.helpers import new_merchant, req
 
 DAY = date(2026, 3, 10)
@@ -134,10 +134,7 @@ def test_every_kind_of_difference_is_found_and_named(tmp_path):
 def test_reconciliation_over_http_needs_an_operator_and_a_finished_day(sqlite_platform):
     p = sqlite_platform
     c = TestClient(build_app(p))
-    _, admin_key = members.create_operator(p, "finance-admin", "admin")
-    _, auditor_key = members.create_operator(p, "finance-auditor", "auditor")
-    admin = {"Authorization": f"Bearer {admin_key}"}
-    auditor = {"Authorization": f"Bearer {auditor_key}"}
+    admin, auditor = operator_headers(p, "admin"), operator_headers(p, "auditor")
     yesterday = (clock.today() - timedelta(days=1)).isoformat()
     base = "/api/v1/ops/reconciliations/SIMBANK"
     assert c.get(f"{base}/{yesterday}", headers=auditor).json()["code"] == "RECON_NOT_FOUND"
@@ -185,8 +182,7 @@ def test_a_declined_card_refund_is_redriven_once_and_the_day_balances(platform):
     p = platform
     bank = p.channels["SIMBANK"]
     c = TestClient(build_app(p))
-    _, admin_key = members.create_operator(p, "payout-admin", "admin")
-    admin = {"Authorization": f"Bearer {admin_key}"}
+    admin = operator_headers(p, "admin")
     try:
         _at(DAY)
         buyer = new_user(p, unit=0)
