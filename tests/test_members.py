@@ -1,3 +1,4 @@
+import threading
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -106,6 +107,31 @@ def test_passwords_are_argon2_hashes_and_login_locks(sqlite_platform):
     token, _ = members.login(p, row["phone"], LOGIN_PASSWORD)
     assert members.user_for_token(p, token) == u
     clock.use_real_time()
+
+
+def test_concurrent_wrong_payment_passwords_all_count(platform):
+    """Eight wrong tries at once must lock the credential (limit 5): each one is counted."""
+    p = platform
+    u = new_user(p)
+    barrier = threading.Barrier(8)
+    codes: list[str] = []
+
+    def wrong_try() -> None:
+        barrier.wait()
+        try:
+            members.authorize_payment(p, u, 100, "000000")
+        except (Unauthorized, Forbidden) as exc:
+            codes.append(exc.code)
+
+    threads = [threading.Thread(target=wrong_try) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(codes) == 8 and set(codes) <= {"WRONG_PAY_PASSWORD", "PAY_PASSWORD_LOCKED"}
+    with pytest.raises(Forbidden) as err:
+        members.authorize_payment(p, u, 100, PAY_PASSWORD)
+    assert err.value.code == "PAY_PASSWORD_LOCKED"
 
 
 def test_cards_need_luhn_and_the_holder_the_bank_knows(sqlite_platform):

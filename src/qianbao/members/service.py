@@ -168,16 +168,7 @@ def _verify_with_lockout(p: Platform, user: Row, password: str, kind: str) -> No
     try:
         _hasher(s.password_time_cost, s.password_memory_kib).verify(user[f"{kind}_hash"], password)
     except VerificationError:
-        failures = user[f"{kind}_failures"] + 1
-        locked_until = (
-            now_ms + s.password_lock_minutes * 60_000 if failures >= s.password_max_failures else 0
-        )
-        with p.global_db.transaction() as tx:
-            tx.execute(
-                f"UPDATE users SET {kind}_failures = :f, {kind}_locked_until_ms = :until"
-                " WHERE id = :id",
-                {"f": 0 if locked_until else failures, "until": locked_until, "id": user["id"]},
-            )
+        failures = _count_failure(p, user["id"], kind, now_ms)
         left = s.password_max_failures - failures
         raise Unauthorized(
             f"wrong {kind} password" + (f", {left} tries left" if left > 0 else ", now locked"),
@@ -208,15 +199,30 @@ def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
     return token, user
 
 
+_TOKEN_CACHE_MAX = 100_000
+_token_cache: dict[str, tuple[str, int]] = {}  # token hash → (user id, expires at)
+
+
 def user_for_token(p: Platform, token: str) -> str:
-    with p.global_db.read() as tx:
-        row = tx.one(
-            "SELECT user_id FROM user_tokens WHERE token_hash = :h AND expires_at_ms > :now",
-            {"h": _sha256(token), "now": clock.now_ms()},
-        )
-    if row is None:
+    """The user of a valid token. A token never changes until it expires (there is no revocation
+    yet), so a token seen once is answered from memory until its expiry: every API call saves a
+    database read. Revoking tokens would have to clear this cache."""
+    digest, now_ms = _sha256(token), clock.now_ms()
+    hit = _token_cache.get(digest)
+    if hit is None:
+        with p.global_db.read() as tx:
+            row = tx.one(
+                "SELECT user_id, expires_at_ms FROM user_tokens WHERE token_hash = :h",
+                {"h": digest},
+            )
+        if row is None:
+            raise Unauthorized("token unknown or expired", code="TOKEN_INVALID")
+        if len(_token_cache) >= _TOKEN_CACHE_MAX:
+            _token_cache.clear()
+        hit = _token_cache[digest] = (str(row["user_id"]), int(row["expires_at_ms"]))
+    if hit[1] <= now_ms:
         raise Unauthorized("token unknown or expired", code="TOKEN_INVALID")
-    return str(row["user_id"])
+    return hit[0]
 
 
 def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: str | None) -> Row:
@@ -230,6 +236,27 @@ def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: 
         raise Unauthorized("payment password required", code="PAY_PASSWORD_REQUIRED")
     _verify_with_lockout(p, user, pay_password, "pay")
     return user
+
+
+def _count_failure(p: Platform, user_id: str, kind: str, now_ms: int) -> int:
+    """Count a wrong password atomically (concurrent wrong tries all count) and lock the
+    credential when the count reaches the limit. Returns the count including this one."""
+    s = p.settings
+    with p.global_db.transaction() as tx:
+        tx.execute(
+            f"UPDATE users SET {kind}_failures = {kind}_failures + 1 WHERE id = :id",
+            {"id": user_id},
+        )
+        failures = int(
+            tx.scalar(f"SELECT {kind}_failures FROM users WHERE id = :id", {"id": user_id})
+        )
+        if failures >= s.password_max_failures:
+            tx.execute(
+                f"UPDATE users SET {kind}_failures = 0, {kind}_locked_until_ms = :until"
+                " WHERE id = :id",
+                {"until": now_ms + s.password_lock_minutes * 60_000, "id": user_id},
+            )
+    return failures
 
 
 def set_password_free_limit(p: Platform, user_id: str, limit_fen: int, pay_password: str) -> None:
