@@ -36,6 +36,21 @@ def _recent_check(p: Any) -> Any:
     return hit[1]
 
 
+def books_state(p: Any) -> dict[str, Any]:
+    """The last closed day of each unit and the last reconciliation of each channel."""
+    closed = []
+    for db in p.units:
+        with db.read() as tx:
+            closed.append(tx.scalar("SELECT MAX(day) FROM ledger_day_closings"))
+    with p.global_db.read() as tx:
+        recons = tx.all(
+            "SELECT r.channel, r.day, r.status, r.differences FROM channel_reconciliations r"
+            " WHERE r.day = (SELECT MAX(day) FROM channel_reconciliations x"
+            " WHERE x.channel = r.channel) ORDER BY r.channel"
+        )
+    return {"closed_days": closed, "reconciliations": [dict(r) for r in recons]}
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, p: PlatformDep) -> HTMLResponse:
     check = _recent_check(p)
@@ -47,5 +62,6 @@ def home(request: Request, p: PlatformDep) -> HTMLResponse:
             "units": len(p.units),
             "ledger_ok": check.ok,
             "in_transit_fen": check.in_transit_fen,
+            "books": books_state(p),
         },
     )
