@@ -448,7 +448,10 @@ def _print_trial_balance(tb: Any) -> None:
                     for v in (s.opening_fen, s.debit_fen, s.credit_fen, s.closing_fen)
                 ),
             )
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print(f"nothing was booked by the end of {tb.day}")
     for u in tb.units:
         state = "[green]closed[/green]" if u.closed else "[yellow]open[/yellow]"
         console.print(
