@@ -226,3 +226,37 @@ def test_a_declined_card_refund_is_redriven_once_and_the_day_balances(platform):
         assert_ledger_clean(p)
     finally:
         clock.use_real_time()
+
+
+def test_money_the_bank_moved_unasked_is_booked_to_suspense_once(platform):
+    p = platform
+    bank = p.channels["SIMBANK"]
+    c = TestClient(build_app(p))
+    admin = operator_headers(p, "admin")
+    try:
+        _at(DAY)
+        user = new_user(p, unit=1, balance_fen=1_000)
+        card_no = _card(p, user)["card_no"]
+        bank.inner.charge("stray-in", card_no, 450)  # 长款: the bank has more than our books
+        bank.inner.payout("stray-out", card_no, 120)  # 短款: the bank has less
+        _at(DAY + timedelta(days=1), 9)
+        report = recon.reconcile(p, "SIMBANK", DAY)
+        assert _problems(report) == {"stray-in": "BANK_ONLY", "stray-out": "BANK_ONLY"}
+        assert report.balance_difference_fen == -450 + 120
+        base = f"/api/v1/ops/reconciliations/SIMBANK/{DAY}/differences"
+        for _ in range(2):  # booking twice books once
+            r = c.post(f"{base}/stray-in/suspense", headers=admin)
+            assert r.status_code == 200 and r.json()["amount_fen"] == 450, r.text
+        assert c.post(f"{base}/stray-out/suspense", headers=admin).status_code == 200
+        r = c.post(f"{base}/nope/suspense", headers=admin)
+        assert (r.status_code, r.json()["code"]) == (404, "DIFFERENCE_NOT_FOUND")
+        with p.units[0].read() as tx:
+            suspense = tx.scalar("SELECT balance_fen FROM accounts WHERE id = 'suspense:u0'")
+        assert suspense == 450 - 120
+        # The lines are ours now; the bookings are dated today, so today's books balance.
+        _at(DAY + timedelta(days=2), 9)
+        report = recon.reconcile(p, "SIMBANK", DAY + timedelta(days=1))
+        assert report.status == recon.BALANCED, report.as_dict()
+        assert_ledger_clean(p)
+    finally:
+        clock.use_real_time()

@@ -94,6 +94,17 @@ def redrive(channel: str, request_id: str, p: PlatformDep, op: Operator) -> dict
     return recon.redrive_payout(p, channel, request_id)
 
 
+@router.post(
+    "/reconciliations/{channel}/{day}/differences/{request_id}/suspense",
+    summary="Book a BANK_ONLY line to suspense until it is identified (长款/短款)",
+)
+def book_suspense(
+    channel: str, day: date, request_id: str, p: PlatformDep, op: Operator
+) -> dict[str, Any]:
+    op.require("write")
+    return recon.adopt_bank_only(p, channel, day, request_id)
+
+
 @router.get("/reconciliations/{channel}/{day}", summary="A stored reconciliation report")
 def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")

@@ -29,9 +29,12 @@ from typing import Any
 
 from qianbao.channels.base import SUCCEEDED, UNKNOWN, BankStatement, ChannelTimeout, StatementLine
 from qianbao.ledger.chart import SUBJECTS, unit_account
+from qianbao.ledger.service import credit, debit, open_account, post
+from qianbao.platform import idempotency
 from qianbao.platform.clock import clock, start_of_day_ms
 from qianbao.platform.errors import Conflict, InvalidArgument, NotFound
 from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
 
 BALANCED, DIFFERENCES = "BALANCED", "DIFFERENCES"
 HINTS = {
@@ -304,3 +307,62 @@ def _is_bank_order(p: Platform, request_id: str) -> bool:
             if tx.scalar("SELECT COUNT(*) FROM bank_orders WHERE id = :r", {"r": request_id}):
                 return True
     return False
+
+
+def adopt_bank_only(p: Platform, channel: str, day: date, request_id: str) -> dict[str, Any]:
+    """Book a ``BANK_ONLY`` line of a stored reconciliation to suspense (长款/短款 待处理).
+
+    The bank moved money on a request we never sent: until someone identifies it, the reserve
+    follows the bank (a charge: debit the reserve, credit ``suspense``; a payout: the reverse)
+    and the request enters our journal, so the day reconciles. Booking twice changes nothing.
+    Clearing suspense (returning the money, or recognising it) is a later, separate decision.
+    """
+    line = _bank_only_line(p, channel, day, request_id)
+    if p.channels[channel].query(request_id) != SUCCEEDED:
+        raise Conflict(f"the bank no longer shows {request_id} as done", code="NOT_AT_BANK")
+    amount = int(line["bank_amount_fen"])
+    reserve, suspense = unit_account("bank_reserve", 0, channel), unit_account("suspense", 0)
+    legs = [debit(reserve, amount), credit(suspense, amount)]
+    if line["kind"] == "payout":
+        legs = [credit(reserve, amount), debit(suspense, amount)]
+
+    def command(ctx: WriteContext) -> str:
+        first = idempotency.claim(ctx.tx, f"suspense:{channel}", request_id, line, request_id)
+        if first is None:
+            open_account(ctx.tx, suspense, "u0")
+            post(ctx, "recon.suspense", request_id, legs, memo=f"{channel} {day}")
+        return request_id
+
+    p.writers[0].submit(command)
+    _adopt_into_journal(p, channel, line)
+    return {
+        "request_id": request_id,
+        "kind": line["kind"],
+        "amount_fen": amount,
+        "account": suspense,
+    }
+
+
+def _bank_only_line(p: Platform, channel: str, day: date, request_id: str) -> dict[str, Any]:
+    for d in stored_report(p, channel, day)["differences"]:
+        if d["request_id"] == request_id and d["problem"] == "BANK_ONLY":
+            return dict(d)
+    raise NotFound(
+        f"{request_id} is not a BANK_ONLY line of {channel} {day}", code="DIFFERENCE_NOT_FOUND"
+    )
+
+
+def _adopt_into_journal(p: Platform, channel: str, line: dict[str, Any]) -> None:
+    with p.global_db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO channel_requests (channel, request_id, kind, account_no, amount_fen,"
+            " status, sent_at_ms, answered_at_ms) VALUES (:c, :r, :k, '', :a, 'SUCCEEDED', :now,"
+            " :now) ON CONFLICT (channel, request_id) DO NOTHING",
+            {
+                "c": channel,
+                "r": line["request_id"],
+                "k": line["kind"],
+                "a": line["bank_amount_fen"],
+                "now": clock.now_ms(),
+            },
+        )

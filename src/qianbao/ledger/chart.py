@@ -39,6 +39,7 @@ SUBJECTS: dict[str, Subject] = {
         Subject("escrow", "担保交易 secured-trade escrow", "liability", no_negative=True),
         Subject("in_transit", "单元间在途 money between units", "liability", hot=True),
         Subject("bank_reserve", "备付金 reserves at bank channels", "asset", hot=True),
+        Subject("suspense", "待处理款项 bank movements not yet identified", "liability"),
         Subject("fee_income", "手续费收入 fee income", "income", hot=True),
         Subject("interest_income", "利息收入 interest income", "income", hot=True),
         Subject("installment_fee_income", "分期手续费收入 installment fees", "income", hot=True),
