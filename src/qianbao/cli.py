@@ -505,18 +505,18 @@ def reconcile_bank(
 @app.command("redrive-payout")
 def redrive_payout(request_id: str, channel: str = "SIMBANK") -> None:
     """Send a payout the bank declined (a card refund, a reversal) again (see `reconcile`)."""
-    from qianbao.channels import reconcile as recon
+    from qianbao.channels import resolve
 
-    _show("payout", _run(lambda p: recon.redrive_payout(p, channel, request_id)))
+    _show("payout", _run(lambda p: resolve.redrive_payout(p, channel, request_id)))
 
 
 @app.command("book-suspense")
 def book_suspense(request_id: str, day: DayOption = "", channel: str = "SIMBANK") -> None:
     """Book a BANK_ONLY line of a day's reconciliation to suspense (see `reconcile`)."""
-    from qianbao.channels import reconcile as recon
+    from qianbao.channels import resolve
 
     when = parse_day(day)
-    _show("suspense", _run(lambda p: recon.adopt_bank_only(p, channel, when, request_id)))
+    _show("suspense", _run(lambda p: resolve.adopt_bank_only(p, channel, when, request_id)))
 
 
 if __name__ == "__main__":

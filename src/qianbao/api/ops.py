@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from qianbao.api.deps import Operator, PlatformDep
 from qianbao.channels import reconcile as recon
+from qianbao.channels import resolve as fixes
 from qianbao.ledger import closing
 from qianbao.ledger import service as ledger
 from qianbao.members import service as members
@@ -91,7 +92,7 @@ def reconcile(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str
 )
 def redrive(channel: str, request_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
-    return recon.redrive_payout(p, channel, request_id)
+    return fixes.redrive_payout(p, channel, request_id)
 
 
 @router.post(
@@ -102,7 +103,7 @@ def book_suspense(
     channel: str, day: date, request_id: str, p: PlatformDep, op: Operator
 ) -> dict[str, Any]:
     op.require("write")
-    return recon.adopt_bank_only(p, channel, day, request_id)
+    return fixes.adopt_bank_only(p, channel, day, request_id)
 
 
 @router.get("/reconciliations/{channel}/{day}", summary="A stored reconciliation report")

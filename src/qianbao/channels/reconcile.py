@@ -22,19 +22,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from qianbao.channels.base import SUCCEEDED, UNKNOWN, BankStatement, ChannelTimeout, StatementLine
+from qianbao.channels.base import SUCCEEDED, BankStatement, StatementLine
 from qianbao.ledger.chart import SUBJECTS, unit_account
-from qianbao.ledger.service import credit, debit, open_account, post
-from qianbao.platform import idempotency
 from qianbao.platform.clock import clock, start_of_day_ms
-from qianbao.platform.errors import Conflict, InvalidArgument, NotFound
+from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.runtime import Platform
-from qianbao.platform.writer import WriteContext
 
 BALANCED, DIFFERENCES = "BALANCED", "DIFFERENCES"
 HINTS = {
@@ -84,14 +80,13 @@ class Report:
 
 def reconcile(p: Platform, channel: str, day: date) -> Report:
     """Reconcile ``channel`` for ``day`` (a finished business day) and store the report."""
-    if channel not in p.channels:
-        raise NotFound(f"no channel {channel!r}", code="CHANNEL_NOT_FOUND")
+    bank = channel_of(p, channel)
     if day >= clock.today():
         raise InvalidArgument(
             f"{day.isoformat()} is not over yet: only a finished day can be reconciled",
             code="DAY_NOT_OVER",
         )
-    statement = p.channels[channel].statement(day)
+    statement = bank.statement(day)
     journal = _journal(p, channel, day, statement)
     differences, matched = _compare(p, channel, statement, journal)
     ledger_closing = _ledger_reserve_before(p, channel, start_of_day_ms(day + timedelta(days=1)))
@@ -109,6 +104,12 @@ def reconcile(p: Platform, channel: str, day: date) -> Report:
     )
     _store(p, report)
     return report
+
+
+def channel_of(p: Platform, channel: str) -> Any:
+    if channel not in p.channels:
+        raise NotFound(f"no channel {channel!r}", code="CHANNEL_NOT_FOUND")
+    return p.channels[channel]
 
 
 def _journal(
@@ -245,124 +246,3 @@ def differences_csv(report: dict[str, Any]) -> str:
     for row in report["differences"]:
         writer.writerow(row)
     return out.getvalue()
-
-
-# --- resolving a difference -----------------------------------------------------------------------
-def redrive_payout(p: Platform, channel: str, request_id: str) -> dict[str, Any]:
-    """Send a payout the bank declined (a card refund, a reversed card charge) again.
-
-    The ledger booked these payouts as made, so a declined one is money the platform still owes
-    the card holder: reconciliation shows it as a failed payout and a reserve difference. Each
-    attempt is a new bank request ``<id>~<n>`` (the bank keeps each id's answer); concurrent
-    attempts compute the same id, so the bank pays at most once. Top-ups and withdrawals are not
-    re-driven here: their failures are booked (a withdrawal is reversed) by ``resolve-bank``.
-    """
-    if channel not in p.channels:
-        raise NotFound(f"no channel {channel!r}", code="CHANNEL_NOT_FOUND")
-    bank = p.channels[channel]
-    with p.global_db.read() as tx:
-        row = tx.one(
-            "SELECT * FROM channel_requests WHERE channel = :c AND request_id = :r",
-            {"c": channel, "r": request_id},
-        )
-        attempts = tx.all(
-            "SELECT request_id, status FROM channel_requests WHERE channel = :c"
-            " AND redrive_of = :r",
-            {"c": channel, "r": request_id},
-        )
-    if row is None:
-        raise NotFound(f"we never sent {request_id!r} to {channel}", code="REQUEST_NOT_FOUND")
-    if row["kind"] != "payout":
-        raise InvalidArgument("only a payout can be re-driven", code="NOT_A_PAYOUT")
-    if _is_bank_order(p, request_id):
-        raise InvalidArgument(
-            "top-ups and withdrawals settle through resolve-bank (a failed withdrawal is"
-            " reversed to the wallet)",
-            code="BANK_ORDER_NOT_REDRIVEN",
-        )
-    paid = [a["request_id"] for a in attempts if a["status"] == SUCCEEDED]
-    if bank.query(request_id) == SUCCEEDED or paid:
-        raise Conflict(f"{request_id} is already paid", code="PAYOUT_ALREADY_PAID")
-    retry_id = f"{request_id}~{len(attempts) + 1}"
-    status = _send_redrive(p, bank, row, retry_id)
-    return {"request_id": retry_id, "redrive_of": request_id, "status": status}
-
-
-def _send_redrive(p: Platform, bank: Any, row: Mapping[str, Any], retry_id: str) -> str:
-    try:
-        status = str(bank.payout(retry_id, row["account_no"], int(row["amount_fen"])))
-    except ChannelTimeout:
-        status = UNKNOWN
-    with p.global_db.transaction() as tx:
-        tx.execute(
-            "UPDATE channel_requests SET redrive_of = :o WHERE channel = :c AND request_id = :r",
-            {"o": row["request_id"], "c": row["channel"], "r": retry_id},
-        )
-    return status
-
-
-def _is_bank_order(p: Platform, request_id: str) -> bool:
-    for db in p.units:
-        with db.read() as tx:
-            if tx.scalar("SELECT COUNT(*) FROM bank_orders WHERE id = :r", {"r": request_id}):
-                return True
-    return False
-
-
-def adopt_bank_only(p: Platform, channel: str, day: date, request_id: str) -> dict[str, Any]:
-    """Book a ``BANK_ONLY`` line of a stored reconciliation to suspense (长款/短款 待处理).
-
-    The bank moved money on a request we never sent: until someone identifies it, the reserve
-    follows the bank (a charge: debit the reserve, credit ``suspense``; a payout: the reverse)
-    and the request enters our journal, so the day reconciles. Booking twice changes nothing.
-    Clearing suspense (returning the money, or recognising it) is a later, separate decision.
-    """
-    line = _bank_only_line(p, channel, day, request_id)
-    if p.channels[channel].query(request_id) != SUCCEEDED:
-        raise Conflict(f"the bank no longer shows {request_id} as done", code="NOT_AT_BANK")
-    amount = int(line["bank_amount_fen"])
-    reserve, suspense = unit_account("bank_reserve", 0, channel), unit_account("suspense", 0)
-    legs = [debit(reserve, amount), credit(suspense, amount)]
-    if line["kind"] == "payout":
-        legs = [credit(reserve, amount), debit(suspense, amount)]
-
-    def command(ctx: WriteContext) -> str:
-        first = idempotency.claim(ctx.tx, f"suspense:{channel}", request_id, line, request_id)
-        if first is None:
-            open_account(ctx.tx, suspense, "u0")
-            post(ctx, "recon.suspense", request_id, legs, memo=f"{channel} {day}")
-        return request_id
-
-    p.writers[0].submit(command)
-    _adopt_into_journal(p, channel, line)
-    return {
-        "request_id": request_id,
-        "kind": line["kind"],
-        "amount_fen": amount,
-        "account": suspense,
-    }
-
-
-def _bank_only_line(p: Platform, channel: str, day: date, request_id: str) -> dict[str, Any]:
-    for d in stored_report(p, channel, day)["differences"]:
-        if d["request_id"] == request_id and d["problem"] == "BANK_ONLY":
-            return dict(d)
-    raise NotFound(
-        f"{request_id} is not a BANK_ONLY line of {channel} {day}", code="DIFFERENCE_NOT_FOUND"
-    )
-
-
-def _adopt_into_journal(p: Platform, channel: str, line: dict[str, Any]) -> None:
-    with p.global_db.transaction() as tx:
-        tx.execute(
-            "INSERT INTO channel_requests (channel, request_id, kind, account_no, amount_fen,"
-            " status, sent_at_ms, answered_at_ms) VALUES (:c, :r, :k, '', :a, 'SUCCEEDED', :now,"
-            " :now) ON CONFLICT (channel, request_id) DO NOTHING",
-            {
-                "c": channel,
-                "r": line["request_id"],
-                "k": line["kind"],
-                "a": line["bank_amount_fen"],
-                "now": clock.now_ms(),
-            },
-        )
