@@ -19,7 +19,7 @@ from qianbao.api.app import create_app
 from qianbao.credit import dayend
 from qianbao.openapi import notify
 from qianbao.payments import service as payments
-from qianbao.payments import trades
+from qianbao.payments import settlement, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.web import pages
@@ -42,6 +42,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
         ),
     ]
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
+    due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -69,6 +70,19 @@ def _credit_days(p: Platform) -> Callable[[], None]:
             if (job, day) not in done:
                 fn(p, day)
                 done.add((job, day))
+
+    return run
+
+
+def _settlement_days(p: Platform) -> Callable[[], None]:
+    """The T+1 settlement of a business date once it is over (idempotent per merchant and day,
+    so a restart that runs it again changes nothing; a batch that failed is retried next tick)."""
+    done: set[date] = set()
+
+    def run() -> None:
+        day = clock.today() - timedelta(days=1)
+        if day not in done and not settlement.run_settlement(p, day)["failed"]:
+            done.add(day)
 
     return run
 

@@ -270,6 +270,20 @@ def _merchant_page(
         ctx["merchant"] = members.get_merchant(p, merchant_id)
         ctx["balance"] = fen_to_yuan(payments.merchant_balance(p, merchant_id)["balance_fen"])
         ctx["qr_content"] = codes.merchant_qr_content(p, merchant_id)
+        pending = settlement.pending_fen(p, merchant_id)
+        ctx["pending"] = fen_to_yuan(pending) if pending else ""
+        ctx["batches"] = [
+            {
+                "day": b["day"],
+                "unit": b["unit"],
+                "status": b["status"],
+                "gross": fen_to_yuan(b["gross_fen"]),
+                "refunds": fen_to_yuan(b["refund_fen"]),
+                "fee": fen_to_yuan(b["fee_fen"]),
+                "net": fen_to_yuan(b["net_fen"]),
+            }
+            for b in settlement.list_batches(p, merchant_id, limit=14)
+        ]
         ctx["today"] = clock.today().isoformat()
         ctx["trades"] = [
             {
@@ -366,6 +380,55 @@ def merchant_trades(
 @router.get("/merchant/bills/{day}", summary="The daily bill (对账单) as CSV")
 def merchant_bill_api(day: str, p: PlatformDep, merchant_id: MerchantId) -> Response:
     return _bill_response(p, merchant_id, day)
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument("day must be YYYY-MM-DD", code="DAY_INVALID") from None
+
+
+@router.get("/merchant/settlements", summary="T+1 settlement batches and money pending")
+def merchant_settlements(
+    p: PlatformDep,
+    merchant_id: MerchantId,
+    day: str | None = Query(None, max_length=10, description="YYYY-MM-DD"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    return {
+        "settle_cycle": settlement.cycle_of(p, merchant_id),
+        "pending_fen": settlement.pending_fen(p, merchant_id),
+        "batches": [
+            settlement.public_batch(b)
+            for b in settlement.list_batches(p, merchant_id, day=_day(day), limit=limit)
+        ],
+    }
+
+
+class SettleCycleIn(Body):
+    settle_cycle: str = Field(..., max_length=8, description="INSTANT or T1")
+
+
+@router.post("/ops/merchants/{merchant_id}/settle-cycle", summary="Set a merchant's cycle")
+def set_settle_cycle(
+    merchant_id: str, body: SettleCycleIn, p: PlatformDep, operator: Operator
+) -> dict[str, Any]:
+    operator.require("write")
+    row = members.set_settle_cycle(p, merchant_id, body.settle_cycle)
+    return {"merchant_id": row["id"], "settle_cycle": row["settle_cycle"]}
+
+
+@router.post("/ops/settlement/run", summary="Run the T+1 settlement of a day that is over")
+def run_settlement(
+    p: PlatformDep,
+    operator: Operator,
+    day: str | None = Query(None, max_length=10, description="YYYY-MM-DD, default yesterday"),
+) -> dict[str, Any]:
+    operator.require("write")
+    return settlement.run_settlement(p, _day(day))
 
 
 @router.get("/merchant/qr", summary="The merchant's static QR (PNG, or SVG with ?format=svg)")

@@ -26,7 +26,7 @@ from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, open_account, post
 from qianbao.members import service as members
 from qianbao.openapi import notify
-from qianbao.payments import codes
+from qianbao.payments import codes, settlement
 from qianbao.payments.limits import check_per_payment, count_daily
 from qianbao.payments.service import check_amount, user_account
 from qianbao.platform import idempotency
@@ -542,10 +542,7 @@ def pay(
         else:
             legs = [
                 *source_legs,
-                credit(
-                    members.merchant_account(t["merchant_id"], ctx.unit),
-                    amount - fee - merchant_pays,
-                ),
+                *settlement.book_in(ctx, t["merchant_id"], amount, fee + merchant_pays),
                 credit(unit_account("fee_income", ctx.unit), fee),
             ]
             target = TRADE_SUCCESS
@@ -683,10 +680,7 @@ def _refund_in(
             t["fee_fen"], t["refunded_fen"], amount_fen, t["total_amount_fen"]
         )
         legs = [
-            debit(
-                members.merchant_account(t["merchant_id"], ctx.unit),
-                amount_fen - fee_back - merchant_back,
-            ),
+            *settlement.book_out(ctx, t["merchant_id"], amount_fen, fee_back + merchant_back),
             debit(unit_account("fee_income", ctx.unit), fee_back),
             *back_legs,
         ]
@@ -877,7 +871,7 @@ def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
         t["id"],
         [
             debit(unit_account("escrow", ctx.unit), seller_fen),
-            credit(members.merchant_account(t["merchant_id"], ctx.unit), seller_fen - fee),
+            *settlement.book_in(ctx, t["merchant_id"], seller_fen, fee),
             credit(unit_account("fee_income", ctx.unit), fee),
         ],
     )
