@@ -14,6 +14,7 @@ from rich.table import Table
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
+from qianbao.marketing.cli import app as coupon_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -35,6 +36,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator")
 messages_app = typer.Typer(help="Transactional messages between units.", no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
+app.add_typer(coupon_app, name="coupon")
 settle_app = typer.Typer(help="T+1 merchant settlement (结算).", no_args_is_help=True)
 app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")

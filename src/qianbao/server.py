@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
+from qianbao.api import marketing as marketing_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
@@ -96,6 +97,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             trade_api.router,
             gateway.router,
             scoring_api.router,
+            marketing_api.router,
             *credit_api.routers,
         ],
     )

@@ -17,6 +17,7 @@ from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.models import Body
 from qianbao.credit import service as credit
 from qianbao.credit.errors import AccountNotFound
+from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.openapi import notify
 from qianbao.payments import codes, settlement, trades
@@ -59,13 +60,30 @@ def _huabei_choice(p: Platform, user_id: str) -> dict[str, Any] | None:
     }
 
 
-def _funding_context(p: Platform, user_id: str | None) -> dict[str, Any]:
+def _coupon_choices(p: Platform, user_id: str, trade: Row | None) -> list[dict[str, Any]]:
+    """The buyer's coupons usable now (instant trades; the amount is checked when paying)."""
+    if trade is not None and trade["product"] != trades.INSTANT:
+        return []
+    merchant = trade["merchant_id"] if trade is not None else None
+    return [
+        {
+            **c,
+            "face": fen_to_yuan(c["face_fen"]),
+            "min_spend": fen_to_yuan(c["min_spend_fen"]),
+        }
+        for c in map(marketing.public_coupon, marketing.list_coupons(p, user_id, "AVAILABLE"))
+        if c["usable_now"] and (not c["merchant_id"] or c["merchant_id"] == merchant)
+    ]
+
+
+def _funding_context(p: Platform, user_id: str | None, trade: Row | None = None) -> dict[str, Any]:
     if not user_id:
-        return {"cards": [], "balance": "0.00", "huabei": None}
+        return {"cards": [], "balance": "0.00", "huabei": None, "coupons": []}
     return {
         "cards": members.list_cards(p, user_id),
         "balance": fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
         "huabei": _huabei_choice(p, user_id),
+        "coupons": _coupon_choices(p, user_id, trade),
     }
 
 
@@ -76,7 +94,7 @@ def _cashier(
         "user_id": user_id,
         "trade": trade,
         "next": str(request.url.path),
-        **_funding_context(p, user_id),
+        **_funding_context(p, user_id, trade),
         **extra,
     }
     if trade is not None:
@@ -159,6 +177,7 @@ def cashier_pay(
     pay_password: Annotated[str, Form()],
     funding: Annotated[str, Form()] = "BALANCE",
     installments: Annotated[str, Form()] = "",
+    coupon_id: Annotated[str, Form(max_length=40)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
     user_id = _user(p, qb_user)
@@ -174,6 +193,7 @@ def cashier_pay(
             funding=kind,
             card_id=card_id,
             installments=_installments(kind, installments),
+            coupon_id=coupon_id.strip() or None,
         )
     except QianbaoError as exc:
         try:
@@ -228,6 +248,7 @@ def cashier_static_pay(
     request_id: Annotated[str, Form()],
     funding: Annotated[str, Form()] = "BALANCE",
     installments: Annotated[str, Form()] = "",
+    coupon_id: Annotated[str, Form(max_length=40)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
     user_id = _user(p, qb_user)
@@ -245,6 +266,7 @@ def cashier_static_pay(
             funding=kind,
             card_id=card_id,
             installments=_installments(kind, installments),
+            coupon_id=coupon_id.strip() or None,
         )
     except QianbaoError as exc:
         return _result(request, None, exc)
@@ -459,6 +481,7 @@ class TradePayIn(Body):
     card_id: str | None = Field(None, max_length=64, description="Required with CARD")
     installments: StrictInt | None = Field(None, description="With HUABEI: 3, 6 or 12 periods")
     pay_password: str | None = Field(None, max_length=6)
+    coupon_id: str | None = Field(None, max_length=40, description="One of my coupons")
 
 
 @router.post("/me/trades/{trade_id}/pay", summary="Pay a trade (balance, card or Huabei)")
@@ -472,6 +495,7 @@ def pay_trade(trade_id: str, body: TradePayIn, p: PlatformDep, user_id: UserId) 
             funding=body.funding,
             card_id=body.card_id,
             installments=body.installments,
+            coupon_id=body.coupon_id,
         )
     )
 

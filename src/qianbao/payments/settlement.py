@@ -289,7 +289,8 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                 args,
             ):
                 fee = t["fee_fen"] + t["subsidy_fen"]  # a subsidised Huabei installment fee
-                lines.append(_line("PAYMENT", t, "", t["paid_at_ms"], t["total_amount_fen"], fee))
+                gross = t["total_amount_fen"] - _discount(t["coupon_funder"], t["coupon_fen"])
+                lines.append(_line("PAYMENT", t, "", t["paid_at_ms"], gross, fee))
             for t in tx.all(
                 "SELECT * FROM trades WHERE merchant_id = :m AND product = 'SECURED'"
                 " AND status = 'TRADE_FINISHED' AND ended_at_ms >= :a"
@@ -300,7 +301,8 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                     _line("RELEASE", t, "", t["ended_at_ms"], t["released_fen"], t["fee_fen"])
                 )
             for r in tx.all(
-                "SELECT r.*, t.out_trade_no, t.subject, t.product FROM trade_refunds r"
+                "SELECT r.*, t.out_trade_no, t.subject, t.product, t.coupon_funder"
+                " FROM trade_refunds r"
                 " JOIN trades t ON t.id = r.trade_id WHERE r.merchant_id = :m"
                 " AND r.created_at_ms >= :a AND r.created_at_ms < :b",
                 args,
@@ -318,13 +320,19 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                         trade,
                         r["out_request_no"],
                         r["created_at_ms"],
-                        -r["amount_fen"],
+                        -(r["amount_fen"] - _discount(r["coupon_funder"], r["coupon_refund_fen"])),
                         -(r["fee_refund_fen"] + r["subsidy_refund_fen"]),
                     )
                 )
     lines.sort(key=lambda x: (x["time_ms"], x["trade_no"], x["type"]))
     batches = sorted(list_batches(p, merchant_id, day=day), key=lambda b: b["unit"])
     return Bill(merchant_id, day, lines, merchant["settle_cycle"], batches)
+
+
+def _discount(funder: str, coupon_fen: int) -> int:
+    """A merchant-funded coupon is a discount: the merchant's gross is that much less. A
+    platform-funded coupon is paid by the platform: the merchant's gross is the full amount."""
+    return int(coupon_fen) if funder == "MERCHANT" else 0
 
 
 def _line(

@@ -23,6 +23,7 @@ def load_all_tables() -> None:
     """Import every domain's tables so the metadata is complete (for migrations and tests)."""
     import qianbao.credit.tables
     import qianbao.ledger.tables
+    import qianbao.marketing.tables
     import qianbao.members.tables
     import qianbao.payments.settlement_tables
     import qianbao.payments.tables
