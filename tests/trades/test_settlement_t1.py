@@ -237,3 +237,22 @@ def test_settlement_api_and_cli(sqlite_platform, tmp_path, monkeypatch):
     assert out.exit_code == 0 and "batches" in out.output, out.output
     out = runner.invoke(cli.app, ["settlement", "list", mid])
     assert out.exit_code == 0 and "T1" in out.output
+
+
+def test_the_server_job_settles_yesterday_once(sqlite_platform):
+    from qianbao.server import _settlement_days
+
+    p = sqlite_platform
+    clock.set(datetime(D.year, D.month, D.day, 22, 0))
+    m = _t1_merchant(p)
+    buyer = new_user(p, balance_fen=10_00)
+    _paid(p, m, buyer, 10_00)
+    job = _settlement_days(p)
+    job()  # the day is not over: nothing moves
+    assert merchant_fen(p, m) == 0
+    clock.set(datetime(2026, 8, 4, 0, 0, 5))
+    job()
+    job()
+    assert merchant_fen(p, m) == 10_00 - 6 and settlement.pending_fen(p, m) == 0
+    assert len(settlement.list_batches(p, m)) == 1
+    assert_ledger_clean(p)
