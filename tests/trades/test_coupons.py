@@ -107,6 +107,9 @@ def test_platform_coupon_with_balance_and_proportional_refunds(platform):
     assert balance(p, buyer) == 100_00 and merchant_fen(p, m) == 0
     assert account_fen(p, "marketing_expense", 1) == 0
     assert _status(p, coupon) == "AVAILABLE"  # a full refund gives a valid coupon back
+    assert _code(lambda: marketing.COUPON.check("AVAILABLE", "AVAILABLE")) == (
+        "INVALID_STATE_TRANSITION"
+    )
     assert trades.get_trade(p, t["id"])["status"] == trades.TRADE_CLOSED
     assert settlement.reconcile(p, m, D)["difference_fen"] == 0
     assert_ledger_clean(p)
