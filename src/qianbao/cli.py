@@ -14,6 +14,7 @@ from rich.table import Table
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
+from qianbao.marketing.cli import app as coupon_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -35,6 +36,9 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator")
 messages_app = typer.Typer(help="Transactional messages between units.", no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
+app.add_typer(coupon_app, name="coupon")
+settle_app = typer.Typer(help="T+1 merchant settlement (结算).", no_args_is_help=True)
+app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
 app.add_typer(simulate_app, name="simulate", help="Simulations on the business clock.")
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
@@ -174,9 +178,9 @@ def merchant_list() -> None:
     from qianbao.members import service as members
 
     rows = _run(members.list_merchants)
-    table = Table("merchant_id", "name", "fee_rate", "status")
+    table = Table("merchant_id", "name", "fee_rate", "settle_cycle", "status")
     for r in rows:
-        table.add_row(r["id"], r["name"], r["fee_rate"], r["status"])
+        table.add_row(r["id"], r["name"], r["fee_rate"], r["settle_cycle"], r["status"])
     console.print(table)
 
 
@@ -185,6 +189,67 @@ def merchant_balance(merchant_id: str) -> None:
     from qianbao.payments import service as payments
 
     _show("merchant balance", _run(lambda p: payments.merchant_balance(p, merchant_id)))
+
+
+@merchant_app.command("set-cycle")
+def merchant_set_cycle(
+    merchant_id: str, cycle: Annotated[str, typer.Argument(help="INSTANT or T1")]
+) -> None:
+    """Set the settlement cycle of a merchant's contract (INSTANT or T1)."""
+    from qianbao.members import service as members
+
+    row = _run(lambda p: members.set_settle_cycle(p, merchant_id, cycle))
+    console.print(f"merchant {row['id']} settles [green]{row['settle_cycle']}[/green]")
+
+
+@settle_app.command("run")
+def settlement_run(
+    day: Annotated[str | None, typer.Option(help="YYYY-MM-DD, default yesterday")] = None,
+) -> None:
+    """Settle the T+1 batches of a day that is over (safe to run again)."""
+    from datetime import date
+
+    from qianbao.payments import settlement
+
+    when = date.fromisoformat(day) if day else None
+    _show("settlement run", _run(lambda p: settlement.run_settlement(p, when)))
+
+
+@settle_app.command("list")
+def settlement_list(merchant_id: str, limit: int = 30) -> None:
+    """A merchant's settlement batches, newest day first, and what is pending."""
+    from qianbao.payments import settlement
+
+    def run(p: Platform) -> Any:
+        rows = settlement.list_batches(p, merchant_id, limit=limit)
+        return settlement.cycle_of(p, merchant_id), settlement.pending_fen(p, merchant_id), rows
+
+    cycle, pending, rows = _run(run)
+    table = Table(
+        "day",
+        "unit",
+        "status",
+        "gross",
+        "refunds",
+        "fee",
+        "from balance",
+        "settled",
+        "voucher",
+        title=f"merchant {merchant_id}: {cycle}, pending {fen_to_yuan(pending)} CNY",
+    )
+    for b in rows:
+        table.add_row(
+            b["day"],
+            str(b["unit"]),
+            b["status"],
+            fen_to_yuan(b["gross_fen"]),
+            fen_to_yuan(b["refund_fen"]),
+            fen_to_yuan(b["fee_fen"]),
+            fen_to_yuan(b["from_balance_fen"]),
+            fen_to_yuan(b["net_fen"]),
+            b["voucher_id"] or "",
+        )
+    console.print(table)
 
 
 @operator_app.command("create")

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
+from qianbao.api import marketing as marketing_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
@@ -21,7 +22,7 @@ from qianbao.credit import dayend
 from qianbao.ledger import closing
 from qianbao.openapi import notify
 from qianbao.payments import service as payments
-from qianbao.payments import trades
+from qianbao.payments import settlement, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.web import pages
@@ -45,6 +46,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
         ),
     ]
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
+    due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
@@ -73,6 +75,19 @@ def _credit_days(p: Platform) -> Callable[[], None]:
             if (job, day) not in done:
                 fn(p, day)
                 done.add((job, day))
+
+    return run
+
+
+def _settlement_days(p: Platform) -> Callable[[], None]:
+    """The T+1 settlement of a business date once it is over (idempotent per merchant and day,
+    so a restart that runs it again changes nothing; a batch that failed is retried next tick)."""
+    done: set[date] = set()
+
+    def run() -> None:
+        day = clock.today() - timedelta(days=1)
+        if day not in done and not settlement.run_settlement(p, day)["failed"]:
+            done.add(day)
 
     return run
 
@@ -117,6 +132,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             trade_api.router,
             gateway.router,
             scoring_api.router,
+            marketing_api.router,
             *credit_api.routers,
         ],
     )

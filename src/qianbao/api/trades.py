@@ -17,6 +17,7 @@ from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.models import Body
 from qianbao.credit import service as credit
 from qianbao.credit.errors import AccountNotFound
+from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.openapi import notify
 from qianbao.payments import codes, settlement, trades
@@ -59,13 +60,30 @@ def _huabei_choice(p: Platform, user_id: str) -> dict[str, Any] | None:
     }
 
 
-def _funding_context(p: Platform, user_id: str | None) -> dict[str, Any]:
+def _coupon_choices(p: Platform, user_id: str, trade: Row | None) -> list[dict[str, Any]]:
+    """The buyer's coupons usable now (instant trades; the amount is checked when paying)."""
+    if trade is not None and trade["product"] != trades.INSTANT:
+        return []
+    merchant = trade["merchant_id"] if trade is not None else None
+    return [
+        {
+            **c,
+            "face": fen_to_yuan(c["face_fen"]),
+            "min_spend": fen_to_yuan(c["min_spend_fen"]),
+        }
+        for c in map(marketing.public_coupon, marketing.list_coupons(p, user_id, "AVAILABLE"))
+        if c["usable_now"] and (not c["merchant_id"] or c["merchant_id"] == merchant)
+    ]
+
+
+def _funding_context(p: Platform, user_id: str | None, trade: Row | None = None) -> dict[str, Any]:
     if not user_id:
-        return {"cards": [], "balance": "0.00", "huabei": None}
+        return {"cards": [], "balance": "0.00", "huabei": None, "coupons": []}
     return {
         "cards": members.list_cards(p, user_id),
         "balance": fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
         "huabei": _huabei_choice(p, user_id),
+        "coupons": _coupon_choices(p, user_id, trade),
     }
 
 
@@ -76,7 +94,7 @@ def _cashier(
         "user_id": user_id,
         "trade": trade,
         "next": str(request.url.path),
-        **_funding_context(p, user_id),
+        **_funding_context(p, user_id, trade),
         **extra,
     }
     if trade is not None:
@@ -159,6 +177,7 @@ def cashier_pay(
     pay_password: Annotated[str, Form()],
     funding: Annotated[str, Form()] = "BALANCE",
     installments: Annotated[str, Form()] = "",
+    coupon_id: Annotated[str, Form(max_length=40)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
     user_id = _user(p, qb_user)
@@ -174,6 +193,7 @@ def cashier_pay(
             funding=kind,
             card_id=card_id,
             installments=_installments(kind, installments),
+            coupon_id=coupon_id.strip() or None,
         )
     except QianbaoError as exc:
         try:
@@ -228,6 +248,7 @@ def cashier_static_pay(
     request_id: Annotated[str, Form()],
     funding: Annotated[str, Form()] = "BALANCE",
     installments: Annotated[str, Form()] = "",
+    coupon_id: Annotated[str, Form(max_length=40)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
     user_id = _user(p, qb_user)
@@ -245,6 +266,7 @@ def cashier_static_pay(
             funding=kind,
             card_id=card_id,
             installments=_installments(kind, installments),
+            coupon_id=coupon_id.strip() or None,
         )
     except QianbaoError as exc:
         return _result(request, None, exc)
@@ -270,6 +292,20 @@ def _merchant_page(
         ctx["merchant"] = members.get_merchant(p, merchant_id)
         ctx["balance"] = fen_to_yuan(payments.merchant_balance(p, merchant_id)["balance_fen"])
         ctx["qr_content"] = codes.merchant_qr_content(p, merchant_id)
+        pending = settlement.pending_fen(p, merchant_id)
+        ctx["pending"] = fen_to_yuan(pending) if pending else ""
+        ctx["batches"] = [
+            {
+                "day": b["day"],
+                "unit": b["unit"],
+                "status": b["status"],
+                "gross": fen_to_yuan(b["gross_fen"]),
+                "refunds": fen_to_yuan(b["refund_fen"]),
+                "fee": fen_to_yuan(b["fee_fen"]),
+                "net": fen_to_yuan(b["net_fen"]),
+            }
+            for b in settlement.list_batches(p, merchant_id, limit=14)
+        ]
         ctx["today"] = clock.today().isoformat()
         ctx["trades"] = [
             {
@@ -368,6 +404,55 @@ def merchant_bill_api(day: str, p: PlatformDep, merchant_id: MerchantId) -> Resp
     return _bill_response(p, merchant_id, day)
 
 
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument("day must be YYYY-MM-DD", code="DAY_INVALID") from None
+
+
+@router.get("/merchant/settlements", summary="T+1 settlement batches and money pending")
+def merchant_settlements(
+    p: PlatformDep,
+    merchant_id: MerchantId,
+    day: str | None = Query(None, max_length=10, description="YYYY-MM-DD"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    return {
+        "settle_cycle": settlement.cycle_of(p, merchant_id),
+        "pending_fen": settlement.pending_fen(p, merchant_id),
+        "batches": [
+            settlement.public_batch(b)
+            for b in settlement.list_batches(p, merchant_id, day=_day(day), limit=limit)
+        ],
+    }
+
+
+class SettleCycleIn(Body):
+    settle_cycle: str = Field(..., max_length=8, description="INSTANT or T1")
+
+
+@router.post("/ops/merchants/{merchant_id}/settle-cycle", summary="Set a merchant's cycle")
+def set_settle_cycle(
+    merchant_id: str, body: SettleCycleIn, p: PlatformDep, operator: Operator
+) -> dict[str, Any]:
+    operator.require("write")
+    row = members.set_settle_cycle(p, merchant_id, body.settle_cycle)
+    return {"merchant_id": row["id"], "settle_cycle": row["settle_cycle"]}
+
+
+@router.post("/ops/settlement/run", summary="Run the T+1 settlement of a day that is over")
+def run_settlement(
+    p: PlatformDep,
+    operator: Operator,
+    day: str | None = Query(None, max_length=10, description="YYYY-MM-DD, default yesterday"),
+) -> dict[str, Any]:
+    operator.require("write")
+    return settlement.run_settlement(p, _day(day))
+
+
 @router.get("/merchant/qr", summary="The merchant's static QR (PNG, or SVG with ?format=svg)")
 def merchant_qr_api(p: PlatformDep, merchant_id: MerchantId, format: str = "png") -> Response:
     content = codes.merchant_qr_content(p, merchant_id)
@@ -396,6 +481,7 @@ class TradePayIn(Body):
     card_id: str | None = Field(None, max_length=64, description="Required with CARD")
     installments: StrictInt | None = Field(None, description="With HUABEI: 3, 6 or 12 periods")
     pay_password: str | None = Field(None, max_length=6)
+    coupon_id: str | None = Field(None, max_length=40, description="One of my coupons")
 
 
 @router.post("/me/trades/{trade_id}/pay", summary="Pay a trade (balance, card or Huabei)")
@@ -409,6 +495,7 @@ def pay_trade(trade_id: str, body: TradePayIn, p: PlatformDep, user_id: UserId) 
             funding=body.funding,
             card_id=body.card_id,
             installments=body.installments,
+            coupon_id=body.coupon_id,
         )
     )
 

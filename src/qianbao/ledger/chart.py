@@ -35,6 +35,12 @@ SUBJECTS: dict[str, Subject] = {
             no_negative=True,
             hot=True,
         ),
+        Subject(
+            "merchant_unsettled",
+            "待结算 merchant T+1 money awaiting the day-end settlement",
+            "liability",
+            no_negative=True,
+        ),
         Subject("withdrawal_clearing", "提现在途 withdrawals sent to banks", "liability"),
         Subject("escrow", "担保交易 secured-trade escrow", "liability", no_negative=True),
         Subject("in_transit", "单元间在途 money between units", "liability", hot=True),

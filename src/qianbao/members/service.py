@@ -374,6 +374,24 @@ def create_merchant(p: Platform, name: str, fee_rate: Decimal | None = None) -> 
     return get_merchant(p, merchant_id), api_key
 
 
+SETTLE_CYCLES = ("INSTANT", "T1")
+
+
+def set_settle_cycle(p: Platform, merchant_id: str, cycle: str) -> Row:
+    """The operator changes the settlement cycle of a merchant's contract. New trade money follows
+    the new cycle; money already waiting for a T+1 settlement is still settled at day end."""
+    cycle = cycle.strip().upper()
+    if cycle not in SETTLE_CYCLES:
+        raise InvalidArgument("settlement cycle must be INSTANT or T1", code="SETTLE_CYCLE_INVALID")
+    with p.global_db.transaction() as tx:
+        if not tx.execute(
+            "UPDATE merchants SET settle_cycle = :c WHERE id = :id", {"c": cycle, "id": merchant_id}
+        ):
+            raise NotFound(f"merchant {merchant_id} not found", code="MERCHANT_NOT_FOUND")
+    _merchant_cache.pop(merchant_id, None)
+    return get_merchant(p, merchant_id)
+
+
 def merchant_account(merchant_id: str, unit: int) -> str:
     """A merchant's settlement sub-account in ``unit`` (payments never cross units)."""
     return account_id("merchant_balance", f"{merchant_id}@u{unit}")

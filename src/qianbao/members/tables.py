@@ -47,6 +47,8 @@ merchants = sa.Table(
     ident("id", primary_key=True),
     sa.Column("name", sa.String(80), nullable=False, unique=True),
     sa.Column("fee_rate", sa.String(12), nullable=False),
+    # contract settlement cycle: INSTANT (paid at once) | T1 (day-end settlement of the day)
+    sa.Column("settle_cycle", sa.String(8), nullable=False, server_default="INSTANT"),
     sa.Column("status", sa.String(12), nullable=False, server_default="ACTIVE"),
     sa.Column("created_at_ms", Millis, nullable=False),
 )

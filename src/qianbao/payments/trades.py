@@ -24,9 +24,10 @@ from qianbao.credit import service as huabei
 from qianbao.credit.errors import InstallmentNotAllowed
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, open_account, post
+from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.openapi import notify
-from qianbao.payments import codes
+from qianbao.payments import codes, settlement
 from qianbao.payments.limits import check_per_payment, count_daily
 from qianbao.payments.service import check_amount, user_account
 from qianbao.platform import idempotency
@@ -394,6 +395,8 @@ def public_trade(t: Row) -> dict[str, Any]:
         "refunded_fen": t["refunded_fen"],
         "released_fen": t["released_fen"],
         "funding": t["funding"],
+        "coupon_id": t.get("coupon_id"),
+        "coupon_fen": t.get("coupon_fen", 0),
         "created_at_ms": t["created_at_ms"],
         "paid_at_ms": t["paid_at_ms"],
         "shipped_at_ms": t["shipped_at_ms"],
@@ -480,6 +483,7 @@ def pay(
     auth_code: str | None = None,
     installments: int | None = None,
     subsidised: bool = False,
+    coupon_id: str | None = None,
 ) -> Row:
     """The buyer pays: balance, a bound card (quick pay) or Huabei. Instant trades credit the
     merchant minus its fee; secured trades put the money into escrow. Nothing moves unless all
@@ -490,6 +494,11 @@ def pay(
     trade a purchase installment plan; ``subsidised`` (a server-side choice of the merchant,
     never the buyer's) has the merchant pay that plan's fee out of its proceeds. A secured
     trade's purchase stays off the bills until the buyer confirms receipt.
+
+    ``coupon_id``: one coupon with the funding source (instant trades). The buyer pays the amount
+    minus its face value; a platform coupon pays the rest from marketing expense (the merchant
+    gets the full amount minus its fee), a merchant coupon is a discount (the merchant gets
+    the paid amount minus the fee on it). The coupon turns USED in the same command.
     """
     trade = get_trade(p, trade_id)
     if trade["buyer_id"] != buyer_id:
@@ -500,13 +509,24 @@ def pay(
     merchant = members.get_merchant_cached(p, trade["merchant_id"])
     if merchant["status"] != "ACTIVE":
         raise Forbidden("merchant is not active", code="MERCHANT_FROZEN")
-    payer = members.authorize_payment(p, buyer_id, amount, pay_password)
-    limits = check_per_payment(payer["kyc_level"], amount)
-    fee = apply_rate(amount, Decimal(merchant["fee_rate"])) if trade["product"] == INSTANT else 0
+    coupon_fen, funder = 0, ""
+    if coupon_id is not None:
+        if trade["product"] != INSTANT:
+            raise InvalidArgument(
+                "coupons apply to instant trades only", code="COUPON_NOT_APPLICABLE"
+            )
+        coupon = marketing.peek(p, coupon_id, buyer_id, trade["merchant_id"], amount)
+        coupon_fen, funder = int(coupon["face_fen"]), str(coupon["funder"])
+    pays = amount - coupon_fen  # what the buyer's funding source pays
+    merchant_gross = pays if funder == marketing.MERCHANT else amount
+    payer = members.authorize_payment(p, buyer_id, pays, pay_password)
+    limits = check_per_payment(payer["kyc_level"], pays)
+    rate = Decimal(merchant["fee_rate"])
+    fee = apply_rate(merchant_gross, rate) if trade["product"] == INSTANT else 0
     card = members.get_card(p, buyer_id, card_id or "") if funding == CARD else None
     charge_ref = f"T{trade_id}{new_id(bucket_of(trade_id))[-8:]}"
     if card is not None:
-        _charge_card(p, card, charge_ref, amount)
+        _charge_card(p, card, charge_ref, pays)
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
@@ -514,13 +534,15 @@ def pay(
         _check_payable(t)
         if auth_code:
             codes.use_code(ctx, auth_code, buyer_id, trade_id)
-        count_daily(ctx, buyer_id, amount, limits)
+        if coupon_id is not None:
+            marketing.take(ctx, coupon_id, buyer_id, t["merchant_id"], amount, trade_id)
+        count_daily(ctx, buyer_id, pays, limits)
         merchant_pays = 0  # a subsidised installment fee, out of the merchant's proceeds
         if funding == HUABEI:
             charge = huabei.charge_huabei(
                 ctx,
                 buyer_id,
-                amount,
+                pays,
                 trade_id,
                 merchant_id=t["merchant_id"],
                 merchant_fee_fen=fee,
@@ -531,9 +553,10 @@ def pay(
             source_legs = charge.legs
             merchant_pays = charge.merchant_pays_fen
         elif card is not None:
-            source_legs = [debit(unit_account("bank_reserve", ctx.unit, card["channel"]), amount)]
+            source_legs = [debit(unit_account("bank_reserve", ctx.unit, card["channel"]), pays)]
         else:
-            source_legs = [debit(user_account(buyer_id), amount)]
+            source_legs = [debit(user_account(buyer_id), pays)]
+        source_legs += marketing.funder_legs(ctx, funder, coupon_fen, back=False)
         if t["product"] == SECURED:
             escrow = unit_account("escrow", ctx.unit)
             open_account(tx, escrow, f"u{ctx.unit}")
@@ -542,10 +565,7 @@ def pay(
         else:
             legs = [
                 *source_legs,
-                credit(
-                    members.merchant_account(t["merchant_id"], ctx.unit),
-                    amount - fee - merchant_pays,
-                ),
+                *settlement.book_in(ctx, t["merchant_id"], merchant_gross, fee + merchant_pays),
                 credit(unit_account("fee_income", ctx.unit), fee),
             ]
             target = TRADE_SUCCESS
@@ -559,6 +579,9 @@ def pay(
             subsidy_fen=merchant_pays,
             funding=funding,
             card_id=card["id"] if card is not None else None,
+            coupon_id=coupon_id,
+            coupon_fen=coupon_fen,
+            coupon_funder=funder,
             paid_at_ms=clock.now_ms(),
         )
         paid = _load(tx, "trades", trade_id)
@@ -569,7 +592,7 @@ def pay(
         return p.writer_for(trade_id).submit(command)
     except QianbaoError:
         if card is not None:
-            _reverse_card(p, card, charge_ref, amount)
+            _reverse_card(p, card, charge_ref, pays)
         raise
 
 
@@ -618,6 +641,7 @@ def pay_static_qr(
     funding: str = BALANCE,
     card_id: str | None = None,
     installments: int | None = None,
+    coupon_id: str | None = None,
 ) -> Row:
     """The buyer scanned the merchant's static QR and typed the amount: one instant trade."""
     idempotency.check_key(request_id)
@@ -637,6 +661,7 @@ def pay_static_qr(
         funding=funding,
         card_id=card_id,
         installments=installments,
+        coupon_id=coupon_id,
     )
 
 
@@ -666,15 +691,26 @@ def _refund_in(
             f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
         )
     merchant_back = 0  # a subsidised installment fee the merchant gets back
-    if t["funding"] == HUABEI:
-        restored = huabei.restore_huabei(ctx, t["id"], amount_fen, refund_id)
+    coupon_back = 0  # the coupon's share of the refund goes back to whoever funded the coupon
+    if t["coupon_fen"]:
+        coupon_back = proportional_fen(
+            t["coupon_fen"], t["coupon_refunded_fen"], amount_fen, t["total_amount_fen"]
+        )
+    buyer_back = amount_fen - coupon_back
+    back_legs: list[Any] = []
+    if not buyer_back:
+        pass
+    elif t["funding"] == HUABEI:
+        restored = huabei.restore_huabei(ctx, t["id"], buyer_back, refund_id)
         back_legs = restored.legs
         merchant_back = restored.merchant_back_fen
     elif t["funding"] == CARD:
         channel = _card_channel(ctx.platform, t)
-        back_legs = [credit(unit_account("bank_reserve", ctx.unit, channel), amount_fen)]
+        back_legs = [credit(unit_account("bank_reserve", ctx.unit, channel), buyer_back)]
     else:
-        back_legs = [credit(user_account(t["buyer_id"]), amount_fen)]
+        back_legs = [credit(user_account(t["buyer_id"]), buyer_back)]
+    back_legs += marketing.funder_legs(ctx, t["coupon_funder"], coupon_back, back=True)
+    merchant_gross = amount_fen - (coupon_back if t["coupon_funder"] == marketing.MERCHANT else 0)
     fee_back = 0
     if t["product"] == SECURED:
         legs = [debit(unit_account("escrow", ctx.unit), amount_fen), *back_legs]
@@ -683,10 +719,7 @@ def _refund_in(
             t["fee_fen"], t["refunded_fen"], amount_fen, t["total_amount_fen"]
         )
         legs = [
-            debit(
-                members.merchant_account(t["merchant_id"], ctx.unit),
-                amount_fen - fee_back - merchant_back,
-            ),
+            *settlement.book_out(ctx, t["merchant_id"], merchant_gross, fee_back + merchant_back),
             debit(unit_account("fee_income", ctx.unit), fee_back),
             *back_legs,
         ]
@@ -699,19 +732,24 @@ def _refund_in(
         "refunded_fen": refunded,
         "fee_refunded_fen": t["fee_refunded_fen"] + fee_back,
         "subsidy_refunded_fen": t["subsidy_refunded_fen"] + merchant_back,
+        "coupon_refunded_fen": t["coupon_refunded_fen"] + coupon_back,
     }
     if target == TRADE_CLOSED:
         cols["ended_at_ms"] = clock.now_ms()
+        if t["coupon_id"]:
+            marketing.give_back(ctx, t["coupon_id"])
     if target != t["status"]:
         machine(t).move(tx, t["id"], t["status"], target, **cols)
     else:
         tx.execute(
             "UPDATE trades SET refunded_fen = :r, fee_refunded_fen = :f,"
-            " subsidy_refunded_fen = :sub, updated_at_ms = :now WHERE id = :id AND status = :s",
+            " subsidy_refunded_fen = :sub, coupon_refunded_fen = :cb, updated_at_ms = :now"
+            " WHERE id = :id AND status = :s",
             {
                 "r": refunded,
                 "f": cols["fee_refunded_fen"],
                 "sub": cols["subsidy_refunded_fen"],
+                "cb": cols["coupon_refunded_fen"],
                 "now": clock.now_ms(),
                 "id": t["id"],
                 "s": t["status"],
@@ -720,8 +758,9 @@ def _refund_in(
     now = clock.now_ms()
     tx.execute(
         "INSERT INTO trade_refunds (id, trade_id, merchant_id, out_request_no, kind, amount_fen,"
-        " fee_refund_fen, subsidy_refund_fen, reason, status, created_at_ms, updated_at_ms)"
-        " VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :r, 'SUCCEEDED', :now, :now)",
+        " fee_refund_fen, subsidy_refund_fen, coupon_refund_fen, reason, status, created_at_ms,"
+        " updated_at_ms) VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :cb, :r, 'SUCCEEDED', :now,"
+        " :now)",
         {
             "id": refund_id,
             "t": t["id"],
@@ -731,6 +770,7 @@ def _refund_in(
             "a": amount_fen,
             "f": fee_back,
             "sub": merchant_back,
+            "cb": coupon_back,
             "r": reason[:100],
             "now": now,
         },
@@ -749,10 +789,13 @@ def _card_channel(p: Platform, t: Row) -> str:
 
 def _pay_out_card_refund(p: Platform, t: Row, refund: Row) -> None:
     """Card-funded refunds were booked to the bank reserve; the bank now pays the card."""
+    to_card = refund["amount_fen"] - refund["coupon_refund_fen"]  # a coupon's share went back
+    if not to_card:
+        return
     card = members.get_card(p, t["buyer_id"], t["card_id"] or "")
     channel = p.channels[card["channel"]]
     try:
-        outcome = channel.payout(f"R{refund['id']}", card["card_no"], refund["amount_fen"])
+        outcome = channel.payout(f"R{refund['id']}", card["card_no"], to_card)
     except ChannelTimeout:
         outcome = UNKNOWN
     if outcome != SUCCEEDED:
@@ -877,7 +920,7 @@ def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
         t["id"],
         [
             debit(unit_account("escrow", ctx.unit), seller_fen),
-            credit(members.merchant_account(t["merchant_id"], ctx.unit), seller_fen - fee),
+            *settlement.book_in(ctx, t["merchant_id"], seller_fen, fee),
             credit(unit_account("fee_income", ctx.unit), fee),
         ],
     )

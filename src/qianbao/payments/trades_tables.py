@@ -62,6 +62,11 @@ trades = sa.Table(
     sa.Column("subsidy_fen", Money, nullable=False, server_default="0"),
     sa.Column("subsidy_refunded_fen", Money, nullable=False, server_default="0"),
     ident("card_id", nullable=True),
+    # one coupon at the cashier: its face value, who funds it (PLATFORM | MERCHANT), refunded part
+    ident("coupon_id", nullable=True),
+    sa.Column("coupon_fen", Money, nullable=False, server_default="0"),
+    sa.Column("coupon_funder", sa.String(12), nullable=False, server_default=""),
+    sa.Column("coupon_refunded_fen", Money, nullable=False, server_default="0"),
     sa.Column("status", sa.String(28), nullable=False),
     sa.Column("dispute_from", sa.String(28), nullable=True),
     sa.Column("timeout_at_ms", Millis, nullable=True),
@@ -90,6 +95,7 @@ trade_refunds = sa.Table(
     sa.Column("amount_fen", Money, nullable=False),
     sa.Column("fee_refund_fen", Money, nullable=False),
     sa.Column("subsidy_refund_fen", Money, nullable=False, server_default="0"),
+    sa.Column("coupon_refund_fen", Money, nullable=False, server_default="0"),  # to the funder
     sa.Column("reason", sa.String(100), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     *_timestamps(),

@@ -24,7 +24,9 @@ def load_all_tables() -> None:
     import qianbao.channels.tables
     import qianbao.credit.tables
     import qianbao.ledger.tables
+    import qianbao.marketing.tables
     import qianbao.members.tables
+    import qianbao.payments.settlement_tables
     import qianbao.payments.tables
     import qianbao.payments.trades_tables
     import qianbao.platform.tables

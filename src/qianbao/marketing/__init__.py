@@ -1,0 +1,1 @@
+"""Marketing (营销): coupon campaigns, coupons issued to users, coupons at the cashier."""
