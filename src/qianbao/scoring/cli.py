@@ -253,7 +253,7 @@ def show(registry_dir: RegistryOpt = registry.DEFAULT_REGISTRY, version: Version
             for i, b in enumerate(a.bins):
                 table.add_row(
                     a.dimension if i == 0 else "",
-                    a.name if i == 0 else "",
+                    (a.name + (f"\n= {a.formula_text}" if a.formula else "")) if i == 0 else "",
                     b.label,
                     str(b.points),
                     str(b.count),
