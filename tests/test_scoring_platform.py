@@ -24,6 +24,7 @@ ANSWERS = {
     "installment_rate_in_percentage_of_disposable_income": 2,
     "property": "real estate",
     "other_installment_plans": "none",
+    "other_debtors_or_guarantors": "none",
     "housing": "own",
 }
 
@@ -40,7 +41,7 @@ def scored(sqlite_platform, trained_registry):
 
 
 def _only_card_answers(p, answers):
-    names = {a.name for a in scoring.active_card(p).attributes}
+    names = set(scoring.active_card(p).inputs)  # attributes and inputs of derived ones
     return {k: v for k, v in answers.items() if k in names}
 
 
@@ -125,7 +126,7 @@ def test_stability_against_recent_applicants(scored, tmp_path):
     names = {a.name for a in scoring.active_card(p).attributes}
     for i in range(5):
         other = new_user(p, unit=i % 2)
-        answers = {k: v for k, v in ANSWERS.items() if k in names}
+        answers = _only_card_answers(p, ANSWERS)
         scoring.score_user(
             p, other, {**answers, "credit_amount": 1000 + 900 * i}, reason="APPLICATION"
         )
@@ -141,14 +142,21 @@ def test_stability_against_recent_applicants(scored, tmp_path):
 
 
 def _best_answers(p) -> dict:
-    """For each attribute the answer its best bin stands for."""
+    """For each attribute the answer its best bin stands for (derived attributes are
+    computed from the other answers; an input used only by them keeps its usual answer)."""
     answers = {}
-    for a in scoring.active_card(p).attributes:
+    card = scoring.active_card(p)
+    for a in card.attributes:
+        if a.formula:
+            continue
         best = max((b for b in a.bins if not b.missing), key=lambda b: b.points)
         if a.kind == "categorical":
             answers[a.name] = best.categories[0]
         else:
             answers[a.name] = best.lower if best.lower is not None else best.upper - 1
+    for name in card.inputs:
+        if name not in answers:
+            answers[name] = ANSWERS[name]
     return answers
 
 

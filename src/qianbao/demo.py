@@ -35,6 +35,7 @@ SAMPLE_ANSWERS = {
     "installment_rate_in_percentage_of_disposable_income": 2,
     "property": "real estate",
     "other_installment_plans": "none",
+    "other_debtors_or_guarantors": "none",
     "housing": "own",
 }
 
@@ -99,7 +100,7 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
     from qianbao.scoring import service as scoring
 
     scorecard = scoring.active_card(p)  # trains the first card on German Credit (seconds)
-    names = {a.name for a in scorecard.attributes}
+    names = set(scorecard.inputs)  # the card's attributes and the inputs of derived ones
     scoring.score_user(
         p,
         users[0]["user_id"],

@@ -113,7 +113,7 @@ def test_reviews_rescore_and_respect_the_score_band(platform: Platform, trained_
     use_trained_card(p, trained_registry)
     at(D(2026, 1, 2))
     user = huabei_user(p, line_fen=100_000, balance_fen=1_000_000, autodebit=True)
-    names = {a.name for a in scoring.active_card(p).attributes}
+    names = set(scoring.active_card(p).inputs)
     scoring.score_user(
         p, user, {k: v for k, v in SAMPLE_ANSWERS.items() if k in names}, reason="APPLICATION"
     )

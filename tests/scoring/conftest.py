@@ -4,14 +4,13 @@ import pytest
 
 from qianbao.scoring.card import Scorecard
 from qianbao.scoring.data import Dataset, load_german_credit
-from qianbao.scoring.dimensions import GERMAN_DIMENSIONS, GERMAN_EXCLUDED, GERMAN_TRENDS
 from qianbao.scoring.train import TrainParams, fit_scorecard
+from qianbao.scoring.train import german_params as documented_params
 
 
 def german_params(seed: int = 0) -> TrainParams:
-    return TrainParams(
-        seed=seed, trends=GERMAN_TRENDS, exclude=GERMAN_EXCLUDED, dimensions=GERMAN_DIMENSIONS
-    )
+    """The documented German Credit choices (trends, exclusions, derived attributes)."""
+    return documented_params(seed)
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,13 @@ def by_hand(card_json: dict, applicant: dict) -> int:
     """What an analyst does with the printed card: find each row, add the points."""
     total = 0
     for attribute in card_json["attributes"]:
-        value = applicant[attribute["name"]]
+        if "formula" in attribute:  # printed with the attribute, e.g. a ÷ b ÷ c
+            (first, _), *rest = attribute["formula"]
+            value = applicant[first]
+            for name, power in rest:
+                value = value * applicant[name] if power > 0 else value / applicant[name]
+        else:
+            value = applicant[attribute["name"]]
         for row in attribute["bins"]:
             if attribute["kind"] == "numeric":
                 low, high = row["lower"], row["upper"]
@@ -131,3 +137,37 @@ def test_missing_and_unknown_answers(card):
     with pytest.raises(ScoringInputError) as err:
         score(card, {**KNOWN, "duration_in_month": "long"})
     assert err.value.code == "APPLICANT_VALUE_INVALID"
+
+
+def test_derived_attributes_are_computed_by_the_card(card):
+    derived = [a for a in card.attributes if a.formula]
+    assert derived, "the German card uses its derived attributes"
+    assert set(card.inputs) >= {n for a in derived for n in a.inputs}
+    assert not set(card.inputs) & {a.name for a in derived}
+    name = "instalment_per_rate_class"
+    if name in card.attribute_names:
+        income = card.attribute(name)
+        assert income.formula_text == (
+            "credit_amount ÷ duration_in_month ÷ "
+            "installment_rate_in_percentage_of_disposable_income"
+        )
+        assert income.value_in(KNOWN) == 1169 / 6 / 4
+    back = Scorecard.from_json(card.to_json())
+    assert [a.formula for a in back.attributes] == [a.formula for a in card.attributes]
+
+
+def test_a_derived_input_missing_or_zero(card):
+    derived = next(a for a in card.attributes if a.formula)
+    first = derived.inputs[0]
+    partial = {k: v for k, v in KNOWN.items() if k != first}
+    assert score(card, partial).points_by_attribute[derived.name] == derived.missing_points
+    with pytest.raises(ScoringInputError) as err:
+        score(card, partial, strict=True)
+    assert err.value.code == "APPLICANT_ATTRIBUTE_MISSING"
+    divisor = next((n for n, p in derived.formula if p < 0), None)
+    if divisor is not None:
+        with pytest.raises(ScoringInputError) as err:
+            score(card, {**KNOWN, divisor: 0}, strict=True)
+        assert err.value.code == "APPLICANT_VALUE_INVALID"
+        lenient = score(card, {**KNOWN, divisor: 0})
+        assert lenient.points_by_attribute[derived.name] == derived.missing_points

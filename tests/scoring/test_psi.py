@@ -34,4 +34,5 @@ def test_stability_of_score_and_attributes(german, card):
     rows = {r.name: r for r in shifted}
     assert rows["age_in_years"].status == "shifted"
     assert rows["score"].psi > 0.02
-    assert sum(rows["score"].actual_share) == pytest.approx(1.0)
+    # each share is rounded to 6 digits (rfloat), so their sum is 1 within bands × 5e-7
+    assert sum(rows["score"].actual_share) == pytest.approx(1.0, abs=1e-5)

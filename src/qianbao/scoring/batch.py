@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from qianbao.scoring.card import NUMERIC, Attribute, Scorecard
+from qianbao.scoring.card import NUMERIC, Attribute, Scorecard, derive_column
 
 
 def bin_index(attribute: Attribute, column: pd.Series) -> np.ndarray:
@@ -36,6 +36,15 @@ def bin_index(attribute: Attribute, column: pd.Series) -> np.ndarray:
     return out
 
 
+def attribute_column(attribute: Attribute, frame: pd.DataFrame) -> pd.Series | None:
+    """The attribute's values in ``frame`` (computed for a derived one); None when absent."""
+    if attribute.formula:
+        if any(name not in frame.columns for name in attribute.inputs):
+            return None
+        return derive_column(attribute.formula, frame)
+    return frame[attribute.name] if attribute.name in frame.columns else None
+
+
 def attribute_points(attribute: Attribute, column: pd.Series) -> np.ndarray:
     """Points of one attribute for every row; missing or unseen values get ``missing_points``."""
     table = np.array([b.points for b in attribute.bins] + [attribute.missing_points])
@@ -46,8 +55,9 @@ def card_points(card: Scorecard, frame: pd.DataFrame) -> np.ndarray:
     """Sum of the card's points for every row (not clamped)."""
     total = np.zeros(len(frame), dtype=np.int64)
     for attribute in card.attributes:
-        if attribute.name in frame.columns:
-            total += attribute_points(attribute, frame[attribute.name])
+        column = attribute_column(attribute, frame)
+        if column is not None:
+            total += attribute_points(attribute, column)
         else:
             total += attribute.missing_points
     return total

@@ -10,8 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from qianbao.platform.errors import InvalidArgument
 
@@ -112,6 +116,25 @@ class Attribute:
     bins: tuple[Bin, ...]
     missing_points: int
     trend: str = ""
+    # A derived attribute: the first input, then multiplied (+1) or divided (-1) by the next
+    # ones, e.g. (("credit_amount", 1), ("duration_in_month", -1)). Empty for a plain answer.
+    formula: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def inputs(self) -> list[str]:
+        """The answers this attribute is read from: itself, or the inputs of its formula."""
+        return [name for name, _ in self.formula] if self.formula else [self.name]
+
+    @property
+    def formula_text(self) -> str:
+        return formula_text(self.formula)
+
+    def value_in(self, applicant: Mapping[str, Any], *, strict: bool = False) -> Any:
+        """The attribute's value for an applicant: the answer, or the formula applied to the
+        answers (None when an input is missing or a divisor is 0)."""
+        if not self.formula:
+            return applicant.get(self.name)
+        return derive_value(self.formula, applicant, strict=strict)
 
     @property
     def max_points(self) -> int:
@@ -156,7 +179,7 @@ class Attribute:
         return self.missing_points
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "dimension": self.dimension,
@@ -166,6 +189,9 @@ class Attribute:
             "missing_points": self.missing_points,
             "trend": self.trend,
         }
+        if self.formula:
+            data["formula"] = [[name, power] for name, power in self.formula]
+        return data
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Attribute:
@@ -178,6 +204,7 @@ class Attribute:
             bins=tuple(Bin.from_dict(b) for b in data["bins"]),
             missing_points=int(data["missing_points"]),
             trend=str(data.get("trend", "")),
+            formula=tuple((str(n), int(p)) for n, p in data.get("formula", [])),
         )
 
 
@@ -213,9 +240,20 @@ class Scorecard:
     def max_points(self) -> int:
         return sum(a.max_points for a in self.attributes)
 
+    @property
+    def inputs(self) -> list[str]:
+        """What an applicant answers: the plain attributes and the inputs of derived ones."""
+        names: list[str] = []
+        for a in self.attributes:
+            names += [n for n in a.inputs if n not in names]
+        return names
+
     def points(self, applicant: dict[str, Any], *, strict: bool = False) -> dict[str, int]:
         """Points of every attribute for one applicant (no clamping, no behaviour)."""
-        return {a.name: a.points_for(applicant.get(a.name), strict=strict) for a in self.attributes}
+        return {
+            a.name: a.points_for(a.value_in(applicant, strict=strict), strict=strict)
+            for a in self.attributes
+        }
 
     def to_dict(self, *, with_version: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -300,6 +338,65 @@ def with_content_version(card: Scorecard) -> Scorecard:
         dropped=card.dropped,
         schema=card.schema,
     )
+
+
+def formula_text(formula: tuple[tuple[str, int], ...] | list[tuple[str, int]]) -> str:
+    """``credit_amount ÷ duration_in_month``: how a person computes a derived attribute."""
+    parts = []
+    for i, (name, power) in enumerate(formula):
+        parts.append(name if i == 0 else f"{'×' if power > 0 else '÷'} {name}")
+    return " ".join(parts)
+
+
+def check_formula(name: str, formula: tuple[tuple[str, int], ...]) -> None:
+    if not formula or formula[0][1] != 1 or any(p not in (1, -1) for _, p in formula):
+        raise ValueError(f"formula of {name!r} must start with an input and use × or ÷ only")
+
+
+def derive_value(
+    formula: tuple[tuple[str, int], ...], applicant: Mapping[str, Any], *, strict: bool = False
+) -> float | None:
+    """One applicant's derived value, computed exactly like :func:`derive_column`."""
+    value = 0.0
+    for i, (name, power) in enumerate(formula):
+        raw = applicant.get(name)
+        if _is_missing(raw):
+            if strict:
+                raise ScoringInputError(
+                    "APPLICANT_ATTRIBUTE_MISSING", f"attribute {name!r} needs an answer"
+                )
+            return None
+        number = _as_number(name, raw)
+        if i == 0:
+            value = number
+        elif power > 0:
+            value = value * number
+        elif number == 0:
+            if strict:
+                raise ScoringInputError("APPLICANT_VALUE_INVALID", f"{name!r} must not be 0")
+            return None
+        else:
+            value = value / number
+    return value if math.isfinite(value) else None
+
+
+def derive_column(formula: tuple[tuple[str, int], ...], frame: pd.DataFrame) -> pd.Series:
+    """The derived attribute for every row (NaN when an input is missing, not a number or a
+    divisor is 0). Same float operations, in the same order, as :func:`derive_value`."""
+    if any(name not in frame.columns for name, _ in formula):
+        return pd.Series(np.nan, index=frame.index, dtype=float)
+    values = np.zeros(len(frame), dtype=float)
+    for i, (name, power) in enumerate(formula):
+        number = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+        if i == 0:
+            values = number.copy()
+        elif power > 0:
+            values = values * number
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.where(number == 0, np.nan, values / np.where(number == 0, 1, number))
+    values[~np.isfinite(values)] = np.nan
+    return pd.Series(values, index=frame.index, dtype=float)
 
 
 def _is_missing(value: Any) -> bool:

@@ -253,7 +253,7 @@ def show(registry_dir: RegistryOpt = registry.DEFAULT_REGISTRY, version: Version
             for i, b in enumerate(a.bins):
                 table.add_row(
                     a.dimension if i == 0 else "",
-                    a.name if i == 0 else "",
+                    (a.name + (" *" if a.formula else "")) if i == 0 else "",
                     b.label,
                     str(b.points),
                     str(b.count),
@@ -262,6 +262,9 @@ def show(registry_dir: RegistryOpt = registry.DEFAULT_REGISTRY, version: Version
             table.add_row("", "", "[i]missing / unseen[/i]", str(a.missing_points), "", "",
                           end_section=True)  # fmt: skip
         console.print(table)
+        for a in card.attributes:
+            if a.formula:
+                console.print(f"* {a.name} = {a.formula_text}")
         if card.metrics:
             console.print("metrics: " + json.dumps(card.metrics, sort_keys=True))
 

@@ -50,17 +50,45 @@ GERMAN_DIMENSIONS: dict[str, str] = {
     "purpose": BEHAVIOUR,
     "duration_in_month": BEHAVIOUR,
     "credit_amount": BEHAVIOUR,
+    # derived (GERMAN_DERIVED)
+    "instalment_per_rate_class": ABILITY,
+    "duration_x_rate": ABILITY,
 }
+
+# Derived attributes, computed from the answers by the card itself (the formula is printed
+# with the attribute). German Credit gives the instalment rate as a class 1–4 of the share of
+# disposable income the instalment takes (higher class, higher bad rate in this data), so
+# - instalment_per_rate_class = credit_amount ÷ duration_in_month ÷ instalment rate: the
+#   monthly instalment per rate class, a proxy of the disposable income behind the loan;
+# - duration_x_rate = duration_in_month × instalment rate: how long and how heavily the loan
+#   weighs on that income.
+GERMAN_RATE = "installment_rate_in_percentage_of_disposable_income"
+GERMAN_DERIVED: dict[str, tuple[tuple[str, int], ...]] = {
+    "instalment_per_rate_class": (
+        ("credit_amount", 1),
+        ("duration_in_month", -1),
+        (GERMAN_RATE, -1),
+    ),
+    "duration_x_rate": (("duration_in_month", 1), (GERMAN_RATE, 1)),
+}
+
+# Categories rarer than 5 % of the training rows (the minimum bin size) are grouped before
+# binning: e.g. purpose "repairs | domestic appliances | others | retraining".
+GERMAN_CAT_CUTOFF = 0.05
 
 # Business expectation of how the bad rate moves with a numeric attribute (optbinning's
 # ``monotonic_trend``). Longer loans and higher instalment burden are riskier; risk falls
 # with age; credit amount is U-shaped (very small and very large loans are both riskier),
-# so it is a documented "valley". The rest only have to be monotone, either way.
+# so it is a documented "valley". More income behind each rate class
+# (instalment_per_rate_class) is safer, a longer and heavier burden (duration_x_rate)
+# riskier. The rest only have to be monotone, either way.
 GERMAN_TRENDS: dict[str, str] = {
     "duration_in_month": "ascending",
     "installment_rate_in_percentage_of_disposable_income": "ascending",
     "age_in_years": "descending",
     "credit_amount": "valley",
+    "instalment_per_rate_class": "descending",
+    "duration_x_rate": "ascending",
 }
 
 # Not used by default: sex / marital status and nationality are protected characteristics

@@ -99,7 +99,9 @@ def score(
         by_dimension[attribute.dimension] += got
         lost = attribute.max_points - got
         if lost > 0:
-            value = applicant.get(attribute.name)
+            value = attribute.value_in(applicant)
+            if attribute.formula and isinstance(value, float):
+                value = round(value, 2)  # a derived ratio
             reasons.append(
                 Reason(
                     code=f"CARD:{attribute.name.upper()}",

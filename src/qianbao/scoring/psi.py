@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from qianbao.scoring.batch import bin_index, card_scores
+from qianbao.scoring.batch import attribute_column, bin_index, card_scores
 from qianbao.scoring.card import Attribute, Scorecard, rfloat
 
 EPSILON = 1e-4
@@ -107,6 +107,7 @@ def stability_report(
 
 
 def _positions(attribute: Attribute, frame: pd.DataFrame) -> np.ndarray:
-    if attribute.name not in frame.columns:
+    column = attribute_column(attribute, frame)
+    if column is None:
         return np.full(len(frame), len(attribute.bins), dtype=np.int64)
-    return bin_index(attribute, frame[attribute.name])
+    return bin_index(attribute, column)

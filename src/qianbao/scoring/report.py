@@ -44,7 +44,8 @@ def scorecard_table(card: Scorecard) -> str:
         for b in a.bins:
             head = (
                 f"<td rowspan={len(a.bins) + 1}>{_e(DIMENSION_LABELS[a.dimension])}</td>"
-                f"<td rowspan={len(a.bins) + 1}><b>{_e(a.name)}</b><br>IV {a.iv:.3f}"
+                f"<td rowspan={len(a.bins) + 1}><b>{_e(a.name)}</b>"
+                f"{'<br>= ' + _e(a.formula_text) if a.formula else ''}<br>IV {a.iv:.3f}"
                 f"{'<br>trend ' + _e(a.trend) if a.trend else ''}</td>"
                 if first
                 else ""

@@ -53,9 +53,24 @@ def active_card(p: Platform) -> Scorecard:
 
 
 def questions(p: Platform) -> list[dict[str, Any]]:
-    """What an applicant answers: each attribute of the card with its allowed values."""
+    """What an applicant answers: each attribute of the card with its allowed values, and
+    the inputs of derived attributes (the card computes those itself)."""
+    card = active_card(p)
+    plain = {a.name: a for a in card.attributes if not a.formula}
     out = []
-    for a in active_card(p).attributes:
+    for name in card.inputs:
+        a = plain.get(name)
+        if a is None:  # only an input of derived attributes (e.g. the instalment rate)
+            users = [d for d in card.attributes if name in d.inputs]
+            out.append(
+                {
+                    "name": name,
+                    "kind": "numeric",
+                    "dimension": users[0].dimension,
+                    "used_in": [f"{d.name} = {d.formula_text}" for d in users],
+                }
+            )
+            continue
         item: dict[str, Any] = {"name": a.name, "kind": a.kind, "dimension": a.dimension}
         if a.kind == "categorical":
             item["choices"] = list(a.categories())

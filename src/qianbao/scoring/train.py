@@ -24,6 +24,8 @@ from qianbao.scoring.card import (
     Bin,
     Scaling,
     Scorecard,
+    check_formula,
+    derive_column,
     rfloat,
     with_content_version,
 )
@@ -42,6 +44,9 @@ class TrainParams:
     min_bin_size: float = 0.05
     min_prebin_size: float = 0.05
     max_n_bins: int = 8
+    # categorical levels rarer than this share are grouped before binning (optbinning
+    # ``cat_cutoff``: they become one "others" group, shown with its categories on the card)
+    cat_cutoff: float | None = None
     default_trend: str = "auto_asc_desc"
     trends: dict[str, str] = field(default_factory=dict)
     iv_min: float = 0.02
@@ -49,8 +54,13 @@ class TrainParams:
     stability_min: float = 0.0
     woe_smoothing: float = 20.0
     c: float = 0.3
+    # weigh goods and bads equally in the regression (then put the intercept back on the
+    # portfolio's bad rate, so the points keep their odds meaning)
+    balance_classes: bool = True
     missing_min_count: int = 10
     exclude: tuple[str, ...] = ()
+    # derived attributes: name -> formula over other columns (see ``card.derive_value``)
+    derived: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     dimensions: dict[str, str] = field(default_factory=dict)
     scaling: Scaling = field(default_factory=Scaling)
 
@@ -60,6 +70,9 @@ class TrainParams:
         for key in ("min_bin_size", "min_prebin_size", "iv_min", "stability_min", "c"):
             data[key] = rfloat(data[key])
         data["woe_smoothing"] = rfloat(self.woe_smoothing)
+        if self.cat_cutoff is not None:
+            data["cat_cutoff"] = rfloat(self.cat_cutoff)
+        data["derived"] = {k: [list(t) for t in v] for k, v in sorted(self.derived.items())}
         return data
 
     def validate(self) -> None:
@@ -67,6 +80,13 @@ class TrainParams:
             raise ScoringDataError("PARAMS_INVALID", "bin sizes must be fractions in (0, 0.5)")
         if self.c <= 0 or self.woe_smoothing < 0 or self.max_n_bins < 2:
             raise ScoringDataError("PARAMS_INVALID", "C > 0, smoothing >= 0, max bins >= 2")
+        if self.cat_cutoff is not None and not 0 < self.cat_cutoff < 0.5:
+            raise ScoringDataError("PARAMS_INVALID", "cat_cutoff must be a fraction in (0, 0.5)")
+        for name, formula in self.derived.items():
+            try:
+                check_formula(name, formula)
+            except ValueError as exc:
+                raise ScoringDataError("PARAMS_INVALID", str(exc)) from exc
         for name, trend in [("default", self.default_trend), *self.trends.items()]:
             if trend not in TRENDS:
                 raise ScoringDataError("PARAMS_INVALID", f"trend {trend!r} of {name} unknown")
@@ -75,13 +95,21 @@ class TrainParams:
 def german_params(seed: int = 0) -> TrainParams:
     """The documented choices for German Credit: business trends, the five-dimension mapping,
     protected attributes left out (docs/scoring.md)."""
-    from qianbao.scoring.dimensions import GERMAN_DIMENSIONS, GERMAN_EXCLUDED, GERMAN_TRENDS
+    from qianbao.scoring.dimensions import (
+        GERMAN_CAT_CUTOFF,
+        GERMAN_DERIVED,
+        GERMAN_DIMENSIONS,
+        GERMAN_EXCLUDED,
+        GERMAN_TRENDS,
+    )
 
     return TrainParams(
         seed=seed,
         trends=dict(GERMAN_TRENDS),
         dimensions=dict(GERMAN_DIMENSIONS),
         exclude=tuple(GERMAN_EXCLUDED),
+        derived=dict(GERMAN_DERIVED),
+        cat_cutoff=GERMAN_CAT_CUTOFF,
     )
 
 
@@ -110,10 +138,11 @@ def fit_scorecard(dataset: Dataset, params: TrainParams | None = None) -> Scorec
     params = params or TrainParams()
     params.validate()
     x, y = dataset.frame, dataset.target.to_numpy(dtype=int)
+    dropped: dict[str, str] = {c: "excluded by policy" for c in x.columns if c in params.exclude}
+    x = _with_derived(x, params, dropped)
     columns = [c for c in x.columns if c not in set(params.exclude)]
     if not columns:
         raise ScoringDataError("NO_ATTRIBUTES", "every attribute was excluded")
-    dropped: dict[str, str] = {c: "excluded by policy" for c in x.columns if c in params.exclude}
     prior = float(y.mean())
     binned: list[_Binned] = []
     for name in columns:
@@ -138,6 +167,22 @@ def fit_scorecard(dataset: Dataset, params: TrainParams | None = None) -> Scorec
     return card
 
 
+def _with_derived(x: pd.DataFrame, params: TrainParams, dropped: dict[str, str]) -> pd.DataFrame:
+    """The training columns plus each derived attribute whose inputs are all there."""
+    out = x
+    for name, formula in sorted(params.derived.items()):
+        absent = [c for c, _ in formula if c not in x.columns]
+        if name in x.columns:
+            raise ScoringDataError("PARAMS_INVALID", f"derived {name!r} is already a column")
+        if absent:
+            dropped[name] = "inputs not in the data: " + ", ".join(absent)
+            continue
+        if out is x:
+            out = x.copy()
+        out[name] = derive_column(formula, x)
+    return out
+
+
 def _bin_attribute(
     column: pd.Series, y: np.ndarray, name: str, params: TrainParams
 ) -> _Binned | str:
@@ -157,6 +202,7 @@ def _bin_attribute(
         min_bin_size=params.min_bin_size,
         min_prebin_size=params.min_prebin_size,
         max_n_bins=params.max_n_bins,
+        cat_cutoff=None if numeric else params.cat_cutoff,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -167,6 +213,9 @@ def _bin_attribute(
         index[~present] = len(edges) + 1
         return _Binned(name, NUMERIC, trend, edges, [], index.astype(int))
     groups = [sorted(str(c) for c in group) for group in optb.splits]
+    others = [str(c) for c in getattr(optb, "_cat_others", None) or []]
+    if others and not any(set(others) <= set(g) for g in groups):
+        groups.append(sorted(others))  # the rare levels grouped by ``cat_cutoff``
     lookup = {c: i for i, group in enumerate(groups) for c in group}
     missing_index = len(groups)
     index = np.array(
@@ -285,15 +334,39 @@ def _fit_regression(
     kept = list(binned)
     while True:
         matrix = np.column_stack([b.woe[b.index] for b in kept])
-        model = LogisticRegression(C=params.c, max_iter=2000, random_state=params.seed)
+        model = LogisticRegression(
+            C=params.c,
+            max_iter=2000,
+            random_state=params.seed,
+            class_weight="balanced" if params.balance_classes else None,
+        )
         model.fit(matrix, y)
         coefs = model.coef_[0]
         wrong = [i for i, c in enumerate(coefs) if c >= 0]
         if not wrong or len(kept) == 1:
+            if params.balance_classes:
+                model.intercept_ = np.array([_calibrated_intercept(matrix @ coefs, y)])
             return model, kept, dropped
         worst = max(wrong, key=lambda i: (coefs[i], kept[i].name))
         dropped[kept[worst].name] = f"coefficient {coefs[worst]:+.4f} has the wrong sign"
         kept.pop(worst)
+
+
+def _calibrated_intercept(linear: np.ndarray, y: np.ndarray) -> float:
+    """The intercept that makes the mean predicted bad rate the observed one (coefficients
+    fixed): balanced class weights shift the intercept toward even odds; this undoes it."""
+    b0 = math.log(max(y.mean(), 1e-6) / max(1 - y.mean(), 1e-6)) - float(np.mean(linear))
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(linear + b0)))
+        gradient = float(np.sum(p - y))
+        curvature = float(np.sum(p * (1 - p)))
+        if curvature <= 0:
+            break
+        step = gradient / curvature
+        b0 -= step
+        if abs(step) < 1e-12:
+            break
+    return b0
 
 
 def _to_card(
@@ -326,6 +399,7 @@ def _to_card(
                 bins=tuple(bins),
                 missing_points=missing_points,
                 trend=b.trend,
+                formula=tuple(tuple(t) for t in params.derived.get(b.name, ())),  # type: ignore[misc]
             )
         )
     data = {
