@@ -56,25 +56,31 @@ def checker(topic: str) -> Callable[[Checker], Checker]:
 
 
 class _Outbox:
-    """Batch participant: the batch's messages, confirmed once the batch has committed."""
+    """Batch participant: the batch's messages, written with one statement just before the batch
+    commits (in the same transaction as the business changes) and confirmed once it has."""
 
     def __init__(self, ctx: WriteContext, on_confirmed: Callable[[], None]) -> None:
         self.tx = ctx.tx
         self.on_confirmed = on_confirmed
-        self.ids: list[str] = []
+        self.rows: list[dict[str, Any]] = []
 
     def mark(self) -> int:
-        return len(self.ids)
+        return len(self.rows)
 
     def rollback_to(self, mark: int | None) -> None:
-        del self.ids[mark or 0 :]
+        del self.rows[mark or 0 :]
 
     def before_commit(self, tx: Tx) -> None:
-        pass
+        tx.executemany(
+            "INSERT INTO messages (id, dest_unit, topic, payload, status, attempts,"
+            " created_at_ms, updated_at_ms)"
+            " VALUES (:id, :dest, :topic, :payload, 'PREPARED', 0, :now, :now)",
+            self.rows,
+        )
 
     def after_commit(self) -> None:
-        if self.ids:
-            confirm(self.tx, self.ids)
+        if self.rows:
+            confirm(self.tx, [row["id"] for row in self.rows])
             self.on_confirmed()
 
 
@@ -83,20 +89,15 @@ def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any])
     platform: Platform = ctx.platform
     outbox: _Outbox = ctx.state("outbox", lambda: _Outbox(ctx, platform.relay.wake))
     message_id = new_id(dest_unit)
-    now_ms = clock.now_ms()
-    ctx.tx.execute(
-        "INSERT INTO messages (id, dest_unit, topic, payload, status, attempts,"
-        " created_at_ms, updated_at_ms)"
-        " VALUES (:id, :dest, :topic, :payload, 'PREPARED', 0, :now, :now)",
+    outbox.rows.append(
         {
             "id": message_id,
             "dest": dest_unit,
             "topic": topic,
             "payload": json.dumps(payload, sort_keys=True),
-            "now": now_ms,
-        },
+            "now": clock.now_ms(),
+        }
     )
-    outbox.ids.append(message_id)
     return message_id
 
 

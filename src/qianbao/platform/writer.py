@@ -1,10 +1,12 @@
 """The unit writer: one thread owns a unit's write connection and group-commits commands.
 
 A command is a function of a ``WriteContext``. The writer takes what is waiting (up to
-``writer_batch_max``), runs each command inside a SAVEPOINT of one transaction (a failing
-command rolls back only its own savepoint and gets its own error), commits once — one fsync for
-the whole batch — and then answers every caller. A full queue is a ``Busy`` error, never an
-unbounded wait.
+``writer_batch_max``), runs the commands in one transaction, commits once — one fsync for the
+whole batch — and then answers every caller. A failing command fails alone: the batch is then
+run again with each command inside its own SAVEPOINT (savepoints cost two statements a
+command, so the common batch where everything succeeds goes without them). A command must
+therefore only change the database and its ``WriteContext`` state, as it may run twice. A full
+queue is a ``Busy`` error, never an unbounded wait.
 """
 
 from __future__ import annotations
@@ -163,21 +165,25 @@ class UnitWriter:
         tx.raw.close()
 
     def _execute(self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Waiter]]) -> None:
-        ctx = WriteContext(self.unit, tx, self.platform)
-        outcomes: list[tuple[Waiter, bool, Any]] = []
+        """Run a batch in one transaction. Commands run without savepoints first (two statements
+        fewer each); if one fails, that attempt is rolled back and the batch runs again with a
+        savepoint per command, so the failing command fails alone and the others commit."""
+        live = [
+            (command, waiter)
+            for command, waiter in batch
+            if not isinstance(waiter, Future) or waiter.set_running_or_notify_cancel()
+        ]
         try:
-            tx.begin()
-            for command, waiter in batch:
-                if isinstance(waiter, Future) and not waiter.set_running_or_notify_cancel():
-                    continue
-                outcomes.append((waiter, *self._one(ctx, command)))
-            ctx._each("before_commit", tx)
-            tx.commit()
+            done = self._attempt(tx, live, savepoints=False) or self._attempt(
+                tx, live, savepoints=True
+            )
+            assert done is not None  # the savepoint attempt always finishes
+            ctx, outcomes = done
         except BaseException as exc:  # the batch as a whole failed: nobody's change stands
             log.exception("unit %s batch of %s failed", self.unit, len(batch))
             with contextlib.suppress(Exception):
                 tx.rollback()
-            _answer([(waiter, False, exc) for _, waiter in batch])
+            _answer([(waiter, False, exc) for _, waiter in live])
             return
         self.batches += 1
         self.commands += len(outcomes)
@@ -187,6 +193,30 @@ class UnitWriter:
             log.exception("unit %s after-commit hook failed", self.unit)
         _answer(outcomes)
 
+    def _attempt(
+        self,
+        tx: Tx,
+        live: list[tuple[Callable[[WriteContext], Any], Waiter]],
+        *,
+        savepoints: bool,
+    ) -> tuple[WriteContext, list[tuple[Waiter, bool, Any]]] | None:
+        """One try at the batch: committed outcomes, or None when a command failed without
+        savepoints (the transaction is then rolled back and nothing of the try remains)."""
+        ctx = WriteContext(self.unit, tx, self.platform)
+        outcomes: list[tuple[Waiter, bool, Any]] = []
+        tx.begin()
+        for command, waiter in live:
+            ok, value = self._one(ctx, command) if savepoints else _bare(ctx, command)
+            if not ok and not savepoints:
+                tx.rollback()
+                if len(live) == 1:  # alone in its batch: its failure is the batch's answer
+                    return WriteContext(self.unit, tx, self.platform), [(waiter, False, value)]
+                return None
+            outcomes.append((waiter, ok, value))
+        ctx._each("before_commit", tx)
+        tx.commit()
+        return ctx, outcomes
+
     @staticmethod
     def _one(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
         try:
@@ -194,6 +224,13 @@ class UnitWriter:
                 return True, command(ctx)
         except Exception as exc:
             return False, exc
+
+
+def _bare(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
+    try:
+        return True, command(ctx)
+    except Exception as exc:
+        return False, exc
 
 
 class _AioWaiter:
