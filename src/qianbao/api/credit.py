@@ -50,6 +50,9 @@ class SummaryOut(BaseModel):
     due_day: int
     autodebit: bool
     written_off_fen: int
+    interest_rate: str = Field(description="Daily overdue interest rate fixed on the account")
+    interest_band: str = Field(description="Score band that priced it ('' without a score)")
+    interest_priced_by: str
 
 
 class HuabeiPayIn(Body):
@@ -107,6 +110,9 @@ class BillOut(BaseModel):
     owed_fen: int
     overdue_since: str | None
     paid_on: str | None
+    interest_rate: str = Field(description="Daily interest rate of this bill (its tier when cut)")
+    interest_band: str
+    interest_priced_by: str
     items: list[ItemOut] | None = None
 
 

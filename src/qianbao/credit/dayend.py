@@ -236,7 +236,7 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
         parts = svc.owed_parts(st)
         base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
         days = (day - date.fromisoformat(st["interest_through"])).days
-        amount = sched.daily_interest(base, cfg.daily_interest_rate) * days
+        amount = sched.daily_interest(base, svc.statement_rate(cfg, st)) * days
         updates.append({"i": amount, "d": through, "now": clock.now_ms(), "id": st["id"]})
         if amount:
             interest[st["user_id"]] = interest.get(st["user_id"], 0) + amount

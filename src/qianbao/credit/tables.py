@@ -36,6 +36,11 @@ credit_accounts = sa.Table(
     sa.Column("autodebit", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("frozen_reason", sa.String(200), nullable=False, server_default=""),
     sa.Column("last_review_date", sa.String(10), nullable=False),
+    # Overdue interest tier fixed at opening and at each re-scoring (docs/decisions/0205):
+    # the daily rate, the score band that priced it ("" = no score) and what priced it.
+    sa.Column("interest_rate", sa.String(12), nullable=False, server_default=""),
+    sa.Column("interest_band", sa.String(20), nullable=False, server_default=""),
+    sa.Column("interest_priced_by", sa.String(80), nullable=False, server_default=""),
     *_timestamps(),
     sa.CheckConstraint(
         "unbilled_fen >= 0 AND billed_fen >= 0 AND installment_fen >= 0"
@@ -87,6 +92,10 @@ credit_statements = sa.Table(
     sa.Column("interest_through", sa.String(10), nullable=False),
     sa.Column("overdue_since", sa.String(10)),
     sa.Column("paid_on", sa.String(10)),
+    # The account's interest tier when the bill was cut ("" on bills cut before 0205: default).
+    sa.Column("interest_rate", sa.String(12), nullable=False, server_default=""),
+    sa.Column("interest_band", sa.String(20), nullable=False, server_default=""),
+    sa.Column("interest_priced_by", sa.String(80), nullable=False, server_default=""),
     *_timestamps(),
     sa.UniqueConstraint("user_id", "bill_date", name="uq_credit_statements_user_bill"),
     sa.Index("ix_credit_statements_status", "status", "deadline"),
