@@ -206,3 +206,16 @@ credit_day_end = sa.Table(
     sa.Column("installment_fee_income_fen", Money, nullable=False),
     sa.Column("created_at_ms", Millis, nullable=False),
 )
+
+# A merchant's installment offer on a trade (花呗分期, ``hb_fq_num`` / ``hb_fq_seller_percent``):
+# kept in the trade's *order unit*, keyed like the order by (merchant, out_trade_no), declared
+# once with the trade and never changed. seller_percent 100: the merchant pays the plan's fee.
+credit_installment_offers = sa.Table(
+    "credit_installment_offers",
+    unit_metadata,
+    ident("merchant_id", primary_key=True),
+    sa.Column("out_trade_no", sa.String(64), primary_key=True),
+    sa.Column("periods", sa.Integer, nullable=False),
+    sa.Column("seller_percent", sa.Integer, nullable=False),  # 0 | 100
+    sa.Column("created_at_ms", Millis, nullable=False),
+)
