@@ -141,3 +141,15 @@ def test_rescoring_fixes_a_new_tier_and_cut_bills_keep_theirs(platform: Platform
     assert april["status"] == "OVERDUE" and april["interest_fen"] == 50 * 21  # 11 Apr–1 May
     counters_match_ledger(p, user)
     assert_ledger_clean(p)
+
+
+def test_a_platform_with_bad_interest_rates_does_not_start(tmp_path) -> None:
+    from tests.conftest import make_platform
+
+    with pytest.raises(ValueError, match="platinum"):
+        make_platform(
+            "sqlite",
+            tmp_path,
+            extra={"credit": {"band_daily_interest_rates": {"platinum": "0.0001"}}},
+        )
+    assert not (tmp_path / "global.db").exists()  # refused before any database was touched
