@@ -128,7 +128,11 @@ def test_payment_codes_draw_on_huabei_when_the_buyer_chooses(platform: Platform)
     assert merchant_fen(p, h.merchant) == 12_345 - 74 - (2_345 - 14)  # fee back 74×2345/12345
 
     # per-code choice: a balance code still pays from the wallet
-    wallet_code = codes.issue_payment_code(p, buyer, funding="BALANCE")
+    r = h.c.post("/api/v1/me/payment-code?funding=CARD", headers=hb)
+    assert r.status_code == 422
+    r = h.c.post("/api/v1/me/payment-code?funding=HUABEI", headers=hp)
+    assert (r.status_code, r.json()["code"]) == (404, "CREDIT_ACCOUNT_NOT_FOUND")
+    wallet_code = h.c.post("/api/v1/me/payment-code?funding=BALANCE", headers=hb).json()
     assert wallet_code["funding"] == "BALANCE"
     w = h.call(
         "qianbao.trade.pay",
