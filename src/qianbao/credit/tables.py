@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+import qianbao.payments.codes_tables  # noqa: F401  (payment-code funding loads with these)
 from qianbao.platform.schema import Millis, Money, ident, unit_metadata
 
 

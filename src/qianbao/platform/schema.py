@@ -24,7 +24,6 @@ def load_all_tables() -> None:
     import qianbao.credit.tables
     import qianbao.ledger.tables
     import qianbao.members.tables
-    import qianbao.payments.codes_tables
     import qianbao.payments.tables
     import qianbao.payments.trades_tables
     import qianbao.platform.tables
