@@ -111,6 +111,10 @@ def test_holds_freeze_available_balance(sqlite_platform):
     acct = payments.user_account(u)
     hold = p.writers[0].submit(lambda ctx: ledger.place_hold(ctx, acct, 800, "escrow-1"))
     assert payments.balance(p, u) == {"balance_fen": 1_000, "frozen_fen": 800, "available_fen": 200}
+    with p.units[0].read() as tx:  # the read used inside commands (credit day end)
+        assert ledger.balance_in(tx, acct) == 1_000
+        assert ledger.balance_in(tx, acct, available=True) == 200
+        assert ledger.balance_in(tx, account_id("user_balance", "nobody")) == 0
     with pytest.raises(InsufficientBalance):
         payments.pay_merchant(p, u, _merchant(p), 300, "h1", PAY_PASSWORD)
     assert p.writers[0].submit(lambda ctx: ledger.release_hold(ctx, hold)) == 800

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
+from qianbao.credit import config as credit_config
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
 from qianbao.payments import trades
@@ -37,6 +38,7 @@ def open_platform(
     settings: Settings | None = None, *, start: bool = True, run_migrations: bool = True
 ) -> Platform:
     settings = settings or load_settings()
+    credit_config.load(settings.extra.get("credit"))  # a bad rate stops the start, not a bill
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if run_migrations:
         migrate(settings)

@@ -132,6 +132,12 @@ def test_reviews_rescore_and_respect_the_score_band(platform: Platform, trained_
     band = score_band(scoring.latest(p, user)["score"])
     line = credit.summary(p, user)["line_fen"]
     assert line == (min(120_000, band.max_line_fen) if band.eligible else 100_000)
+    # every stored score (application, re-scores) fixes the account's interest tier
+    tier = credit.summary(p, user)
+    assert (tier["interest_band"], tier["interest_rate"]) == (
+        band.name,
+        str(credit.interest_tier(credit.config_for(p), scoring.latest(p, user)["score"]).rate),
+    )
     assert_ledger_clean(p)
 
 

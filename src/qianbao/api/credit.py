@@ -17,12 +17,14 @@ from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.models import Body, RequestId
 from qianbao.credit import dayend
 from qianbao.credit import service as credit
+from qianbao.payments import codes, trades
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument
+from qianbao.platform.errors import InvalidArgument, NotFound
 
 router = APIRouter(prefix="/api/v1/huabei", tags=["huabei"])
 merchant_router = APIRouter(prefix="/api/v1/merchant/huabei", tags=["merchant"])
 ops_router = APIRouter(prefix="/api/v1/ops/huabei", tags=["operations"])
+code_router = APIRouter(prefix="/api/v1/me/payment-code", tags=["trades"])
 
 
 class OpenIn(Body):
@@ -50,6 +52,9 @@ class SummaryOut(BaseModel):
     due_day: int
     autodebit: bool
     written_off_fen: int
+    interest_rate: str = Field(description="Daily overdue interest rate fixed on the account")
+    interest_band: str = Field(description="Score band that priced it ('' without a score)")
+    interest_priced_by: str
 
 
 class HuabeiPayIn(Body):
@@ -107,6 +112,9 @@ class BillOut(BaseModel):
     owed_fen: int
     overdue_since: str | None
     paid_on: str | None
+    interest_rate: str = Field(description="Daily interest rate of this bill (its tier when cut)")
+    interest_band: str
+    interest_priced_by: str
     items: list[ItemOut] | None = None
 
 
@@ -457,4 +465,49 @@ def ops_report(
     return dayend.portfolio_report(p, day)
 
 
-routers = [router, merchant_router, ops_router]
+# --- payment codes drawing on Huabei ------------------------------------------------------------
+class CodeFundingIn(Body):
+    funding: Literal["BALANCE", "HUABEI"] = Field(
+        description="What new payment codes (付款码) draw on: the balance or Huabei"
+    )
+
+
+class CodeFundingOut(BaseModel):
+    funding: str
+
+
+@code_router.get("/funding", response_model=CodeFundingOut, summary="What payment codes draw on")
+def code_funding(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return codes.code_funding_setting(p, user_id)
+
+
+@code_router.put(
+    "/funding",
+    response_model=CodeFundingOut,
+    summary="Choose the balance or Huabei for payment codes issued from now on",
+)
+def set_code_funding(body: CodeFundingIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    return codes.set_code_funding(p, user_id, body.funding)
+
+
+class OfferOut(BaseModel):
+    hb_fq_num: int
+    hb_fq_seller_percent: int
+
+
+@router.get(
+    "/trades/{trade_id}/offer",
+    response_model=OfferOut,
+    summary="The merchant's installment offer on a trade (hb_fq_num / hb_fq_seller_percent)",
+)
+def trade_offer(trade_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    trade = trades.get_trade(p, trade_id)
+    if trade["buyer_id"] != user_id:
+        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+    offer = credit.offer_for(p, trade["merchant_id"], trade["out_trade_no"])
+    if offer is None:
+        raise NotFound("this trade has no installment offer", code="INSTALLMENT_OFFER_NOT_FOUND")
+    return offer.to_dict()
+
+
+routers = [router, merchant_router, ops_router, code_router]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Cookie, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -467,8 +467,14 @@ def ship(trade_id: str, p: PlatformDep, merchant_id: MerchantId) -> dict[str, An
 
 
 @router.post("/me/payment-code", summary="A one-time payment code (付款码), valid 60 s")
-def payment_code(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return codes.issue_payment_code(p, user_id)
+def payment_code(
+    p: PlatformDep,
+    user_id: UserId,
+    funding: Literal["BALANCE", "HUABEI"] | None = Query(
+        None, description="What this code draws on (default: the buyer's standing choice)"
+    ),
+) -> dict[str, Any]:
+    return codes.issue_payment_code(p, user_id, funding)
 
 
 @router.get("/me/trades", summary="The buyer's trades")

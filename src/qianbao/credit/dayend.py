@@ -21,7 +21,7 @@ from qianbao.credit import schedule as sched
 from qianbao.credit import service as svc
 from qianbao.credit.config import CreditConfig, config_for
 from qianbao.ledger.chart import unit_account
-from qianbao.ledger.service import credit, debit, open_account, post
+from qianbao.ledger.service import balance_in, credit, debit, open_account, post
 from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.platform.clock import TZ, clock, start_of_day_ms
@@ -135,11 +135,7 @@ def _autodebit_balance(ctx: WriteContext, user_id: str, day: date) -> int:
             {"u": user_id, "d": day.isoformat()},
         )
     )
-    wallet = tx.one(
-        "SELECT balance_fen - hold_fen AS free FROM accounts WHERE id = :id",
-        {"id": payments.user_account(user_id)},
-    )  # ledger read: available balance
-    take = min(owed, int(wallet["free"]) if wallet else 0)
+    take = min(owed, balance_in(tx, payments.user_account(user_id), available=True))
     if take > 0:
         svc.repay_in_ctx(ctx, user_id, take, "AUTO_BALANCE")
     return take
@@ -240,7 +236,7 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
         parts = svc.owed_parts(st)
         base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
         days = (day - date.fromisoformat(st["interest_through"])).days
-        amount = sched.daily_interest(base, cfg.daily_interest_rate) * days
+        amount = sched.daily_interest(base, svc.statement_rate(cfg, st)) * days
         updates.append({"i": amount, "d": through, "now": clock.now_ms(), "id": st["id"]})
         if amount:
             interest[st["user_id"]] = interest.get(st["user_id"], 0) + amount
@@ -301,13 +297,7 @@ def _write_off(ctx: WriteContext, user_id: str) -> int:
     amount = svc.receivable_fen(a)
     if amount:
         open_account(tx, unit_account("credit_write_off", ctx.unit), f"u{ctx.unit}")
-        reserve = int(
-            tx.scalar(
-                "SELECT balance_fen FROM accounts WHERE id = :id",
-                {"id": unit_account("provision", ctx.unit)},
-            )
-            or 0
-        )
+        reserve = balance_in(tx, unit_account("provision", ctx.unit))
         covered = max(0, min(amount, reserve))  # the provision absorbs what it holds
         post(
             ctx,
@@ -373,13 +363,7 @@ def _provision_and_report(ctx: WriteContext, cfg: CreditConfig, day: date) -> di
     target = sum(apply_rate(b, r) for b, r in zip(buckets, cfg.provision_rates, strict=True))
 
     def balance(subject: str) -> int:
-        return int(
-            tx.scalar(
-                "SELECT balance_fen FROM accounts WHERE id = :id",
-                {"id": unit_account(subject, ctx.unit)},
-            )
-            or 0
-        )
+        return balance_in(tx, unit_account(subject, ctx.unit))
 
     delta = target - balance("provision")
     if delta:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from qianbao.credit import schedule as sched
-from qianbao.credit.config import CreditConfig, config_for
+from qianbao.credit.config import CreditConfig, band_interest_rate, config_for
 from qianbao.credit.errors import (
     AccountExists,
     AccountNotFound,
@@ -39,7 +39,7 @@ from qianbao.payments.limits import check_per_payment, count_daily
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock, day_of
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import Forbidden, InvalidArgument
+from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import apply_rate, proportional_fen, round_fen
 from qianbao.platform.runtime import Platform
@@ -193,6 +193,74 @@ def _record_line_change(
     )
 
 
+@dataclass(frozen=True)
+class InterestTier:
+    """The overdue interest tier of an account: its daily rate and what priced it."""
+
+    rate: Decimal
+    band: str  # the score band, "" without a score
+    priced_by: str  # e.g. "bands-v1, score 712, card sc-…" or "default rate"
+
+    def columns(self) -> dict[str, str]:
+        return {
+            "interest_rate": str(self.rate),
+            "interest_band": self.band,
+            "interest_priced_by": self.priced_by[:80],
+        }
+
+
+def interest_tier(cfg: CreditConfig, score: int | None, source: str = "") -> InterestTier:
+    """Risk-based pricing of overdue interest: the daily rate of the score's band
+    (``cfg.band_daily_interest_rates``, never above the default rate); without a score the
+    default rate (``cfg.daily_interest_rate``, the SPEC's 0.05% a day)."""
+    if score is None:
+        return InterestTier(cfg.daily_interest_rate, "", "default rate")
+    from qianbao.scoring.bands import BANDS_VERSION, score_band
+
+    band = score_band(max(350, min(950, score)))
+    why = f"{BANDS_VERSION}, score {score}" + (f", {source}" if source else "")
+    return InterestTier(band_interest_rate(cfg, band.name), band.name, why)
+
+
+def statement_rate(cfg: CreditConfig, st: Row) -> Decimal:
+    """The daily interest rate of a bill: the tier fixed when it was cut (bills cut before
+    tiers existed: the default), never above today's default rate."""
+    rate = Decimal(st["interest_rate"]) if st["interest_rate"] else cfg.daily_interest_rate
+    return min(rate, cfg.daily_interest_rate)
+
+
+def reprice(ctx: WriteContext, user_id: str, score: int, source: str, actor: str) -> bool:
+    """Re-scoring fixes a new interest tier on the account (no-op without an account or when
+    nothing changes); the change is recorded with the line history. Bills already cut keep
+    theirs. Runs inside the command that stores the score (the user's unit)."""
+    cfg = config_for(ctx.platform)
+    tx = ctx.tx
+    a = tx.one("SELECT * FROM credit_accounts WHERE user_id = :u", {"u": user_id})
+    if a is None or a["status"] == "CLOSED":
+        return False
+    tier = interest_tier(cfg, score, source)
+    if a["interest_rate"] == str(tier.rate) and a["interest_band"] == tier.band:
+        return False
+    tx.execute(
+        "UPDATE credit_accounts SET interest_rate = :interest_rate, interest_band ="
+        " :interest_band, interest_priced_by = :interest_priced_by, updated_at_ms = :now"
+        " WHERE user_id = :u",
+        {**tier.columns(), "now": _now(), "u": user_id},
+    )
+    old = f"{a['interest_rate'] or cfg.daily_interest_rate} ({a['interest_band'] or 'no band'})"
+    _record_line_change(
+        tx,
+        user_id,
+        "INTEREST_TIER",
+        a["line_fen"],
+        a["line_fen"],
+        "APPROVED",
+        f"daily interest {old} -> {tier.rate} ({tier.band}): {tier.priced_by}",
+        actor,
+    )
+    return True
+
+
 def open_credit_account(
     p: Platform, user_id: str, request_id: str, due_day: int | None = None
 ) -> Row:
@@ -231,6 +299,7 @@ def open_credit_account(
         balance_fen=payments.balance(p, user_id)["balance_fen"],
         score=score,
     )
+    tier = interest_tier(cfg, score)
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
@@ -244,9 +313,12 @@ def open_credit_account(
         now = _now()
         tx.execute(
             "INSERT INTO credit_accounts (user_id, id_number_hash, phone, status, line_fen,"
-            " due_day, autodebit, last_review_date, created_at_ms, updated_at_ms) VALUES"
-            " (:u, :h, :ph, 'ACTIVE', :line, :due, :auto, :today, :now, :now)",
+            " due_day, autodebit, last_review_date, interest_rate, interest_band,"
+            " interest_priced_by, created_at_ms, updated_at_ms) VALUES (:u, :h, :ph, 'ACTIVE',"
+            " :line, :due, :auto, :today, :interest_rate, :interest_band, :interest_priced_by,"
+            " :now, :now)",
             {
+                **tier.columns(),
                 "u": user_id,
                 "h": user["id_number_hash"],
                 "ph": user["phone"],
@@ -260,7 +332,8 @@ def open_credit_account(
         open_account(tx, receivable(user_id), user_id)
         for acct in unit_accounts(ctx.unit):
             open_account(tx, acct, f"u{ctx.unit}")
-        _record_line_change(tx, user_id, "OPEN", 0, line, "APPROVED", why, "system")
+        why_tier = f"{why}; daily interest {tier.rate} ({tier.priced_by})"
+        _record_line_change(tx, user_id, "OPEN", 0, line, "APPROVED", why_tier, "system")
         return load_account(tx, user_id)
 
     return p.writer_for(user_id).submit(command)
@@ -726,6 +799,161 @@ def huabei_payment_command(
         return _purchase_by_ref(tx, ref)
 
     return command
+
+
+# --- merchant installment offers (花呗分期 hb_fq_num / hb_fq_seller_percent) --------------------
+SELLER_PERCENTS = (0, 100)  # the merchant pays none or all of the installment fee
+
+
+@dataclass(frozen=True)
+class InstallmentOffer:
+    """A merchant's offer on one trade: ``periods`` at the cashier; with ``seller_percent`` 100
+    the merchant pays that plan's fee (免息 for the buyer)."""
+
+    periods: int
+    seller_percent: int
+
+    @property
+    def subsidised(self) -> bool:
+        return self.seller_percent == 100
+
+    def to_dict(self) -> dict[str, int]:
+        return {"hb_fq_num": self.periods, "hb_fq_seller_percent": self.seller_percent}
+
+
+def _offer_int(value: Any, name: str) -> int:
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not text.isdigit() or len(text) > 3:
+        raise InvalidArgument(f"{name} must be a whole number", code="INSTALLMENT_OFFER_INVALID")
+    return int(text)
+
+
+def check_offer(
+    p: Platform,
+    periods: Any,
+    seller_percent: Any,
+    *,
+    amount_fen: int,
+    secured: bool = False,
+) -> InstallmentOffer:
+    """Validate an offer before anything is recorded (400 ``INSTALLMENT_OFFER_INVALID``)."""
+    cfg = config_for(p)
+    n = _offer_int(periods, "hb_fq_num")
+    pct = 0 if seller_percent in (None, "") else _offer_int(seller_percent, "hb_fq_seller_percent")
+    offered = sorted(cfg.purchase_installment_rates)
+    if n not in cfg.purchase_installment_rates:
+        raise InvalidArgument(
+            f"hb_fq_num must be one of {offered}", code="INSTALLMENT_OFFER_INVALID"
+        )
+    if pct not in SELLER_PERCENTS:
+        raise InvalidArgument(
+            f"hb_fq_seller_percent must be one of {SELLER_PERCENTS}",
+            code="INSTALLMENT_OFFER_INVALID",
+        )
+    if secured:
+        raise InvalidArgument(
+            "a secured trade cannot be paid in installments", code="INSTALLMENT_OFFER_INVALID"
+        )
+    if amount_fen < max(cfg.installment_min_fen, n):
+        raise InvalidArgument(
+            f"installments need at least {max(cfg.installment_min_fen, n)} fen",
+            code="INSTALLMENT_OFFER_INVALID",
+        )
+    return InstallmentOffer(n, pct)
+
+
+def _offer_writer(p: Platform, merchant_id: str, out_trade_no: str) -> Any:
+    from qianbao.payments.trades import order_bucket  # the trade's order unit (0301)
+
+    return p.writers[p.unit_of_bucket(order_bucket(merchant_id, out_trade_no))]
+
+
+def declare_offer(
+    p: Platform, merchant_id: str, out_trade_no: str, offer: InstallmentOffer
+) -> InstallmentOffer:
+    """Record ``offer`` for the merchant's trade ``out_trade_no`` *before* the trade is
+    created. The same offer again is a no-op; another offer, or an offer for an out_trade_no
+    already used without one, is 409 ``INSTALLMENT_OFFER_CONFLICT``."""
+
+    def command(ctx: WriteContext) -> InstallmentOffer:
+        tx = ctx.tx
+        key = {"m": merchant_id, "o": out_trade_no}
+        old = tx.one(
+            "SELECT periods, seller_percent FROM credit_installment_offers"
+            " WHERE merchant_id = :m AND out_trade_no = :o",
+            key,
+        )
+        if old is not None:
+            if InstallmentOffer(int(old["periods"]), int(old["seller_percent"])) != offer:
+                raise Conflict(
+                    "this trade already has another installment offer",
+                    code="INSTALLMENT_OFFER_CONFLICT",
+                )
+            return offer
+        if tx.one(
+            "SELECT 1 AS x FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o", key
+        ):
+            raise Conflict(
+                f"out_trade_no {out_trade_no!r} was used for a trade without an installment offer",
+                code="INSTALLMENT_OFFER_CONFLICT",
+            )
+        tx.execute(
+            "INSERT INTO credit_installment_offers (merchant_id, out_trade_no, periods,"
+            " seller_percent, created_at_ms) VALUES (:m, :o, :n, :pct, :now)",
+            {**key, "n": offer.periods, "pct": offer.seller_percent, "now": _now()},
+        )
+        return offer
+
+    return _offer_writer(p, merchant_id, out_trade_no).submit(command)  # type: ignore[no-any-return]
+
+
+def discard_orphan_offer(p: Platform, merchant_id: str, out_trade_no: str) -> None:
+    """The trade could not be created: forget its offer unless a trade holds the number."""
+
+    def command(ctx: WriteContext) -> None:
+        ctx.tx.execute(
+            "DELETE FROM credit_installment_offers WHERE merchant_id = :m AND out_trade_no = :o"
+            " AND NOT EXISTS (SELECT 1 FROM trade_orders t WHERE t.merchant_id = :m"
+            " AND t.out_trade_no = :o)",
+            {"m": merchant_id, "o": out_trade_no},
+        )
+
+    _offer_writer(p, merchant_id, out_trade_no).submit(command)
+
+
+def offer_for(p: Platform, merchant_id: str, out_trade_no: str) -> InstallmentOffer | None:
+    """The offer of a trade, if its merchant declared one (offers never change once set)."""
+    from qianbao.payments.trades import order_bucket
+
+    db = p.units[p.unit_of_bucket(order_bucket(merchant_id, out_trade_no))]
+    with db.read() as tx:
+        row = tx.one(
+            "SELECT periods, seller_percent FROM credit_installment_offers"
+            " WHERE merchant_id = :m AND out_trade_no = :o",
+            {"m": merchant_id, "o": out_trade_no},
+        )
+    return (
+        None if row is None else InstallmentOffer(int(row["periods"]), int(row["seller_percent"]))
+    )
+
+
+def offer_subsidises(p: Platform, trade: Row, funding: str, installments: int | None) -> bool:
+    """Hook of the trade pay path: the merchant pays the fee when the buyer pays with Huabei in
+    exactly the periods its offer on this trade subsidises."""
+    if funding != "HUABEI" or installments is None:
+        return False
+    offer = offer_for(p, trade["merchant_id"], trade["out_trade_no"])
+    return offer is not None and offer.subsidised and offer.periods == installments
+
+
+def code_installments(p: Platform, trade: Row, funding: str) -> int | None:
+    """Hook of the payment-code path: a Huabei code pays a trade carrying a merchant-subsidised
+    offer in the offered periods, fee-free for the buyer. A buyer at a till cannot choose, so
+    an offer the buyer would pay a fee for is not applied (the purchase is billed in full)."""
+    if funding != "HUABEI":
+        return None
+    offer = offer_for(p, trade["merchant_id"], trade["out_trade_no"])
+    return offer.periods if offer is not None and offer.subsidised else None
 
 
 def _purchase_by_ref(tx: Tx, ref: str) -> Row:
@@ -1273,9 +1501,13 @@ def bill_user(ctx: WriteContext, user_id: str, bill_date: date) -> str | None:
     tx.execute(
         "INSERT INTO credit_statements (id, user_id, bill_date, due_date, deadline, status,"
         " purchase_fen, inst_principal_fen, inst_fee_fen, purchase_paid_fen, minimum_fen,"
-        " interest_through, paid_on, created_at_ms, updated_at_ms) VALUES (:id, :u, :b, :due,"
-        " :due, :st, :pf, :ip, :if, :paid, :min, :due, :paid_on, :now, :now)",
+        " interest_through, paid_on, interest_rate, interest_band, interest_priced_by,"
+        " created_at_ms, updated_at_ms) VALUES (:id, :u, :b, :due, :due, :st, :pf, :ip, :if,"
+        " :paid, :min, :due, :paid_on, :ir, :ib, :ipb, :now, :now)",
         {
+            "ir": a["interest_rate"] or str(cfg.daily_interest_rate),
+            "ib": a["interest_band"],
+            "ipb": a["interest_priced_by"] or "default rate",
             "id": statement_id,
             "u": user_id,
             "b": day,
@@ -1332,7 +1564,7 @@ def accrue_interest(ctx: WriteContext, user_id: str, through: date) -> int:
         parts = owed_parts(st)
         base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
         days = (through - date.fromisoformat(st["interest_through"])).days
-        interest = sched.daily_interest(base, cfg.daily_interest_rate) * days
+        interest = sched.daily_interest(base, statement_rate(cfg, st)) * days
         tx.execute(
             "UPDATE credit_statements SET interest_fen = interest_fen + :i,"
             " interest_through = :d, updated_at_ms = :now WHERE id = :id",
@@ -1416,7 +1648,7 @@ def payoff_fen(p: Platform, user_id: str) -> dict[str, int]:
             days = max(0, (today - date.fromisoformat(st["interest_through"])).days)
             base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
             extra = (
-                sched.daily_interest(base, cfg.daily_interest_rate) * days
+                sched.daily_interest(base, statement_rate(cfg, st)) * days
                 if st["status"] != "OPEN"
                 else 0
             )
@@ -1589,6 +1821,9 @@ def summary(p: Platform, user_id: str) -> dict[str, Any]:
         "due_day": a["due_day"],
         "autodebit": bool(a["autodebit"]),
         "written_off_fen": a["written_off_fen"],
+        "interest_rate": a["interest_rate"] or str(cfg.daily_interest_rate),
+        "interest_band": a["interest_band"],
+        "interest_priced_by": a["interest_priced_by"] or "default rate",
     }
 
 
@@ -1608,8 +1843,11 @@ def public_statement(st: Row, items: list[Row] | None = None) -> dict[str, Any]:
             "minimum_fen",
             "overdue_since",
             "paid_on",
+            "interest_band",
+            "interest_priced_by",
         )
     }
+    out["interest_rate"] = st["interest_rate"] or "default"  # cut before tiers existed
     out["statement_id"] = st["id"]
     out["total_fen"] = (
         st["purchase_fen"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+import qianbao.payments.codes_tables  # noqa: F401  (payment-code funding loads with these)
 from qianbao.platform.schema import Millis, Money, ident, unit_metadata
 
 
@@ -36,6 +37,11 @@ credit_accounts = sa.Table(
     sa.Column("autodebit", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("frozen_reason", sa.String(200), nullable=False, server_default=""),
     sa.Column("last_review_date", sa.String(10), nullable=False),
+    # Overdue interest tier fixed at opening and at each re-scoring (docs/decisions/0205):
+    # the daily rate, the score band that priced it ("" = no score) and what priced it.
+    sa.Column("interest_rate", sa.String(12), nullable=False, server_default=""),
+    sa.Column("interest_band", sa.String(20), nullable=False, server_default=""),
+    sa.Column("interest_priced_by", sa.String(80), nullable=False, server_default=""),
     *_timestamps(),
     sa.CheckConstraint(
         "unbilled_fen >= 0 AND billed_fen >= 0 AND installment_fen >= 0"
@@ -87,6 +93,10 @@ credit_statements = sa.Table(
     sa.Column("interest_through", sa.String(10), nullable=False),
     sa.Column("overdue_since", sa.String(10)),
     sa.Column("paid_on", sa.String(10)),
+    # The account's interest tier when the bill was cut ("" on bills cut before 0205: default).
+    sa.Column("interest_rate", sa.String(12), nullable=False, server_default=""),
+    sa.Column("interest_band", sa.String(20), nullable=False, server_default=""),
+    sa.Column("interest_priced_by", sa.String(80), nullable=False, server_default=""),
     *_timestamps(),
     sa.UniqueConstraint("user_id", "bill_date", name="uq_credit_statements_user_bill"),
     sa.Index("ix_credit_statements_status", "status", "deadline"),
@@ -195,5 +205,18 @@ credit_day_end = sa.Table(
     sa.Column("written_off_fen", Money, nullable=False),
     sa.Column("interest_income_fen", Money, nullable=False),
     sa.Column("installment_fee_income_fen", Money, nullable=False),
+    sa.Column("created_at_ms", Millis, nullable=False),
+)
+
+# A merchant's installment offer on a trade (花呗分期, ``hb_fq_num`` / ``hb_fq_seller_percent``):
+# kept in the trade's *order unit*, keyed like the order by (merchant, out_trade_no), declared
+# once with the trade and never changed. seller_percent 100: the merchant pays the plan's fee.
+credit_installment_offers = sa.Table(
+    "credit_installment_offers",
+    unit_metadata,
+    ident("merchant_id", primary_key=True),
+    sa.Column("out_trade_no", sa.String(64), primary_key=True),
+    sa.Column("periods", sa.Integer, nullable=False),
+    sa.Column("seller_percent", sa.Integer, nullable=False),  # 0 | 100
     sa.Column("created_at_ms", Millis, nullable=False),
 )

@@ -191,6 +191,16 @@ def release_hold(ctx: WriteContext, hold_id: str) -> int:
 
 
 # --- reads ---------------------------------------------------------------------------------------
+def balance_in(tx: Tx, account: str, *, available: bool = False) -> int:
+    """The balance of ``account`` read inside a unit command (0 when it does not exist yet);
+    ``available`` subtracts the frozen (held) amount. Credits to hot accounts staged by the
+    running batch are not included: they land when the batch commits."""
+    row = tx.one("SELECT balance_fen, hold_fen FROM accounts WHERE id = :id", {"id": account})
+    if row is None:
+        return 0
+    return int(row["balance_fen"]) - (int(row["hold_fen"]) if available else 0)
+
+
 def get_account(db: Database, account: str) -> Row:
     with db.read() as tx:
         row = tx.one("SELECT * FROM accounts WHERE id = :id", {"id": account})

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from qianbao.credit import service as huabei
 from qianbao.openapi import apps, notify, signing
 from qianbao.payments import codes, trades
 from qianbao.platform.clock import TZ, clock
@@ -196,16 +197,71 @@ def _ids(t: Row) -> dict[str, str]:
     return {"trade_no": t["id"] or "", "out_trade_no": t["out_trade_no"]}
 
 
+OFFER_FIELDS = ("hb_fq_num", "hb_fq_seller_percent")
+
+
+def _offer(
+    p: Platform, req: trades.TradeRequest, biz: dict[str, Any]
+) -> huabei.InstallmentOffer | None:
+    """A Huabei installment offer (花呗分期): ``hb_fq_num`` and ``hb_fq_seller_percent`` (0 or
+    100) in ``extend_params`` as Alipay merchants send them, or at the top of biz_content."""
+    extend = biz.get("extend_params")
+    if extend is not None and not isinstance(extend, dict):
+        raise InvalidArgument("extend_params must be a JSON object", code="INVALID_PARAMETER")
+    given: dict[str, Any] = {}
+    for source in (extend or {}, biz):
+        for name in OFFER_FIELDS:
+            if source.get(name) not in (None, ""):
+                if name in given and str(given[name]) != str(source[name]):
+                    raise InvalidArgument(
+                        f"{name} differs between biz_content and extend_params",
+                        code="INSTALLMENT_OFFER_INVALID",
+                    )
+                given[name] = source[name]
+    if "hb_fq_num" not in given:
+        if given:
+            raise InvalidArgument(
+                "hb_fq_seller_percent needs hb_fq_num", code="INSTALLMENT_OFFER_INVALID"
+            )
+        return None
+    return huabei.check_offer(
+        p,
+        given["hb_fq_num"],
+        given.get("hb_fq_seller_percent"),
+        amount_fen=req.total_amount_fen,
+        secured=req.product == trades.SECURED,
+    )
+
+
+def _with_offer(
+    p: Platform, req: trades.TradeRequest, biz: dict[str, Any], make: Callable[[], Row]
+) -> Row:
+    """Open the trade (``make``) carrying the merchant's installment offer, if any: the offer is
+    recorded first, and forgotten again if the trade cannot be created."""
+    offer = _offer(p, req, biz)
+    if offer is None:
+        return make()
+    huabei.declare_offer(p, req.merchant_id, req.out_trade_no, offer)
+    try:
+        return make()
+    except QianbaoError:
+        huabei.discard_orphan_offer(p, req.merchant_id, req.out_trade_no)
+        raise
+
+
 # --- methods --------------------------------------------------------------------------------------
 def m_create(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
-    t = trades.create(p, _request(app, params, biz), _str(biz, "buyer_id"))
+    req = _request(app, params, biz)
+    buyer_id = _str(biz, "buyer_id")
+    t = _with_offer(p, req, biz, lambda: trades.create(p, req, buyer_id))
     return {**_ids(t), "pay_url": f"{codes.public_base_url(p)}/cashier/t/{t['id']}"}
 
 
 def m_precreate(
     p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]
 ) -> dict[str, Any]:
-    order = trades.precreate(p, _request(app, params, biz))
+    req = _request(app, params, biz)
+    order = _with_offer(p, req, biz, lambda: trades.precreate(p, req))
     return {"out_trade_no": order["out_trade_no"], "qr_code": order["qr_code"]}
 
 
@@ -213,7 +269,9 @@ def m_pay(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) ->
     scene = _str(biz, "scene", required=False) or "bar_code"
     if scene != "bar_code":
         raise InvalidArgument("scene must be bar_code", code="INVALID_SCENE")
-    t = trades.pay_by_code(p, _request(app, params, biz), _str(biz, "auth_code"))
+    req = _request(app, params, biz)
+    auth_code = _str(biz, "auth_code")
+    t = _with_offer(p, req, biz, lambda: trades.pay_by_code(p, req, auth_code))
     out = {
         **_ids(t),
         "buyer_id": t["buyer_id"],

@@ -3,6 +3,10 @@
 A payment code is 18 digits: ``28`` + 14 random digits + the buyer's 2-digit route bucket, so a
 merchant till's code finds the buyer's unit without a lookup. It is valid for 60 seconds, used
 at most once (a guarded update inside the paying command) and bound to the buyer who asked for it.
+
+Funding: the buyer chooses what codes draw on, the balance (default) or Huabei
+(``set_code_funding``, ``PUT /api/v1/me/payment-code/funding``); each issued code fixes the
+choice then in force (or one given for that code), and the till's payment uses it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import qrcode
 import qrcode.image.svg
 
 from qianbao.platform.clock import clock
+from qianbao.platform.db import Tx
 from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.ids import bucket_of
 from qianbao.platform.runtime import Platform
@@ -23,28 +28,102 @@ CODE_PREFIX = "28"
 CODE_DIGITS = 18
 CODE_TTL_MS = 60_000
 _RANDOM_DIGITS = CODE_DIGITS - len(CODE_PREFIX) - 2
+BALANCE, HUABEI = "BALANCE", "HUABEI"
+CODE_FUNDINGS = (BALANCE, HUABEI)
 
 
-def issue_payment_code(p: Platform, user_id: str) -> dict[str, object]:
-    """A fresh one-time code for ``user_id`` (shown on the buyer's phone as a barcode/QR)."""
+def check_funding(funding: str) -> str:
+    if funding not in CODE_FUNDINGS:
+        raise InvalidArgument(
+            f"payment code funding must be one of {CODE_FUNDINGS}", code="CODE_FUNDING_INVALID"
+        )
+    return funding
+
+
+def _require_huabei(p: Platform, user_id: str) -> None:
+    """Choosing Huabei needs an open Huabei account (whether it can pay is checked at payment)."""
+    from qianbao.credit.errors import AccountNotFound
+
+    with p.db_for(user_id).read() as tx:
+        status = tx.scalar("SELECT status FROM credit_accounts WHERE user_id = :u", {"u": user_id})
+    if status is None or status == "CLOSED":
+        raise AccountNotFound("no open Huabei account: payment codes can only use the balance")
+
+
+def _preference(tx: Tx, user_id: str) -> str:
+    value = tx.scalar(
+        "SELECT funding FROM payment_code_settings WHERE user_id = :u", {"u": user_id}
+    )
+    return str(value) if value else BALANCE
+
+
+def code_funding_setting(p: Platform, user_id: str) -> dict[str, object]:
+    with p.db_for(user_id).read() as tx:
+        return {"funding": _preference(tx, user_id)}
+
+
+def set_code_funding(p: Platform, user_id: str, funding: str) -> dict[str, object]:
+    """The buyer's standing choice for new payment codes (setting it again changes nothing)."""
+    check_funding(funding)
+    if funding == HUABEI:
+        _require_huabei(p, user_id)
+    now_ms = clock.now_ms()
+
+    def command(ctx: WriteContext) -> None:
+        ctx.tx.execute(
+            "INSERT INTO payment_code_settings (user_id, funding, updated_at_ms) VALUES"
+            " (:u, :f, :now) ON CONFLICT (user_id) DO UPDATE SET funding = :f,"
+            " updated_at_ms = :now",
+            {"u": user_id, "f": funding, "now": now_ms},
+        )
+
+    p.writer_for(user_id).submit(command)
+    return {"funding": funding}
+
+
+def issue_payment_code(p: Platform, user_id: str, funding: str | None = None) -> dict[str, object]:
+    """A fresh one-time code for ``user_id`` (shown on the buyer's phone as a barcode/QR),
+    drawing on ``funding`` or, by default, the buyer's standing choice."""
+    if funding is not None:
+        check_funding(funding)
+        if funding == HUABEI:
+            _require_huabei(p, user_id)
     code = f"{CODE_PREFIX}{secrets.randbelow(10**_RANDOM_DIGITS):0{_RANDOM_DIGITS}d}"
     code += f"{bucket_of(user_id):02d}"
     now_ms = clock.now_ms()
     expires_ms = now_ms + CODE_TTL_MS
 
-    def command(ctx: WriteContext) -> None:
-        ctx.tx.execute(  # expired codes are swept as the user asks for new ones
-            "DELETE FROM payment_codes WHERE user_id = :u AND expires_at_ms < :old",
-            {"u": user_id, "old": now_ms - CODE_TTL_MS},
-        )
-        ctx.tx.execute(
+    def command(ctx: WriteContext) -> str:
+        tx = ctx.tx
+        for table in ("payment_codes", "payment_code_funding"):  # swept as new ones are asked
+            tx.execute(
+                f"DELETE FROM {table} WHERE user_id = :u AND expires_at_ms < :old",
+                {"u": user_id, "old": now_ms - CODE_TTL_MS},
+            )
+        tx.execute(
             "INSERT INTO payment_codes (code, user_id, expires_at_ms, trade_id, created_at_ms)"
             " VALUES (:c, :u, :exp, NULL, :now)",
             {"c": code, "u": user_id, "exp": expires_ms, "now": now_ms},
         )
+        chosen = funding or _preference(tx, user_id)
+        if chosen != BALANCE:
+            tx.execute(
+                "INSERT INTO payment_code_funding (code, user_id, funding, expires_at_ms)"
+                " VALUES (:c, :u, :f, :exp)",
+                {"c": code, "u": user_id, "f": chosen, "exp": expires_ms},
+            )
+        return chosen
 
-    p.writer_for(user_id).submit(command)
-    return {"code": code, "expires_at_ms": expires_ms}
+    chosen = p.writer_for(user_id).submit(command)
+    return {"code": code, "expires_at_ms": expires_ms, "funding": chosen}
+
+
+def funding_of_code(p: Platform, code: str) -> str:
+    """What a (valid) code draws on: the funding fixed when it was issued, else the balance."""
+    check_code_format(code)
+    with p.db_for(code).read() as tx:
+        value = tx.scalar("SELECT funding FROM payment_code_funding WHERE code = :c", {"c": code})
+    return str(value) if value else BALANCE
 
 
 def check_code_format(code: str) -> str:

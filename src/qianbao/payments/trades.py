@@ -505,6 +505,7 @@ def pay(
         raise Forbidden("this trade belongs to another buyer", code="TRADE_BUYER_NOT_MATCH")
     _check_payable(trade)
     _check_funding(trade, funding, installments, subsidised)
+    subsidised = subsidised or huabei.offer_subsidises(p, trade, funding, installments)
     amount = int(trade["total_amount_fen"])
     merchant = members.get_merchant_cached(p, trade["merchant_id"])
     if merchant["status"] != "ACTIVE":
@@ -616,14 +617,20 @@ def _check_funding(trade: Row, funding: str, installments: int | None, subsidise
 
 def pay_by_code(p: Platform, req: TradeRequest, auth_code: str) -> Row:
     """付款码: a merchant till scanned the buyer's code. Creates the trade for that buyer and
-    pays it from the balance, password-free within the buyer's limit. Above it the trade stays
-    WAIT_BUYER_PAY for the buyer to confirm with the password, and the code stays unused."""
+    pays it from what the code draws on (balance or Huabei, the buyer's choice; a merchant's
+    subsidised installment offer applies to Huabei), password-free within the buyer's limit.
+    Above it the trade stays WAIT_BUYER_PAY for the buyer to confirm with the password, and the
+    code stays unused."""
     buyer_id = codes.buyer_of_code(p, auth_code)
+    funding = codes.funding_of_code(p, auth_code)  # the buyer's choice: balance or Huabei
     trade = create(p, req, buyer_id)
     if trade["status"] != WAIT_BUYER_PAY:
         return trade  # the same out_trade_no again: the first outcome
     try:
-        return pay(p, trade["id"], buyer_id, None, auth_code=auth_code)
+        n = huabei.code_installments(p, trade, funding)
+        return pay(
+            p, trade["id"], buyer_id, None, auth_code=auth_code, funding=funding, installments=n
+        )
     except QianbaoError as exc:
         if exc.code == "PAY_PASSWORD_REQUIRED":
             return trade

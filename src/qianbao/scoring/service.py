@@ -159,6 +159,10 @@ def score_user(
             " :card_version, :behaviour_version, :reason, :answers, :result, :created_at_ms)",
             row,
         )
+        from qianbao.credit.service import reprice
+
+        # a Huabei account takes the new score's interest tier in the same command
+        reprice(ctx, user_id, result.score, f"card {card.version}", f"score:{reason}"[:60])
         return row
 
     return p.writer_for(user_id).submit(command)
