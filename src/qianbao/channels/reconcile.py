@@ -88,7 +88,7 @@ def reconcile(p: Platform, channel: str, day: date) -> Report:
         )
     statement = bank.statement(day)
     journal = _journal(p, channel, day, statement)
-    differences, matched = _compare(p, channel, statement, journal)
+    differences, matched = _compare(bank, statement, journal)
     ledger_closing = _ledger_reserve_before(p, channel, start_of_day_ms(day + timedelta(days=1)))
     report = Report(
         channel,
@@ -135,7 +135,7 @@ def _journal(
 
 
 def _compare(
-    p: Platform, channel: str, statement: BankStatement, journal: dict[str, dict[str, Any]]
+    bank: Any, statement: BankStatement, journal: dict[str, dict[str, Any]]
 ) -> tuple[list[Difference], int]:
     differences: list[Difference] = []
     matched = 0
@@ -151,7 +151,7 @@ def _compare(
         if request_id in on_statement or ours["status"] != SUCCEEDED:
             continue
         # Processed on another day? The bank's query is the authority on the request itself.
-        if p.channels[channel].query(request_id) != SUCCEEDED:
+        if bank.query(request_id) != SUCCEEDED:
             differences.append(_difference(request_id, "PLATFORM_ONLY", None, ours))
     return differences, matched
 
