@@ -20,7 +20,13 @@ qb_pg_start() {
     run=(runuser -u postgres --)
   fi
   if ! "${run[@]}" "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
-    "${run[@]}" "$bin/pg_ctl" -D "$data" stop -m immediate >/dev/null 2>&1
+    local pid
+    pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null)
+    # Stop a leftover server of ours, but only if that pid really is a postgres process (in a
+    # copied machine image the pid file's number may belong to anything, even this shell).
+    if [ -n "$pid" ] && [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = postgres ]; then
+      "${run[@]}" "$bin/pg_ctl" -D "$data" stop -m immediate >/dev/null 2>&1
+    fi
     rm -rf "$data" && mkdir -p "$data" && chmod 700 "$data"
     [ "$(id -u)" = 0 ] && chown postgres "$data"
     "${run[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null || return 1
