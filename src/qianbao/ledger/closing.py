@@ -106,24 +106,22 @@ def _finished(day: date) -> None:
 def trial_balance(p: Platform, day: date) -> TrialBalance:
     """The day's figures: as closed where a unit closed it, else computed now (nothing stored)."""
     _finished(day)
-    return TrialBalance(day, [_stored(db, u, day) or _compute(db, u, day) for u, db in _units(p)])
+    return TrialBalance(
+        day, [_stored(db, u, day) or _compute(db, u, day) for u, db in enumerate(p.units)]
+    )
 
 
 def close_day(p: Platform, day: date) -> TrialBalance:
     """Close ``day`` in every unit whose trial balance holds; a closed unit stays as it was."""
     _finished(day)
     units = []
-    for unit, db in _units(p):
+    for unit, db in enumerate(p.units):
         figures = _stored(db, unit, day) or _compute(db, unit, day)
         if not figures.closed and not figures.problems:
             p.writers[unit].submit(_storer(figures))
             figures.closed = True
         units.append(figures)
     return TrialBalance(day, units)
-
-
-def _units(p: Platform) -> list[tuple[int, Database]]:
-    return list(enumerate(p.units))
 
 
 def _compute(db: Database, unit: int, day: date) -> UnitDay:
