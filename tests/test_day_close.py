@@ -158,3 +158,17 @@ def test_days_close_in_order_and_a_missed_day_is_caught_up(sqlite_platform):
         assert closing.close_through(p, days[-1]) == []  # nothing left to close
     finally:
         clock.use_real_time()
+
+
+def test_empty_days_between_closings_do_not_block_the_books(sqlite_platform):
+    """An operator closing a long-gone day (nothing booked since) must not block the next close."""
+    p = sqlite_platform
+    merchant, _ = members.create_merchant(p, "Quiet Shop")
+    try:
+        _at(D1)
+        _traffic(p, merchant["id"])
+        _at(D1 + timedelta(days=1))
+        assert closing.close_day(p, date(2001, 1, 1)).closed  # nothing was booked back then
+        assert closing.close_day(p, D1).closed  # the empty days in between need no closing
+    finally:
+        clock.use_real_time()

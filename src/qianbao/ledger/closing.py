@@ -144,10 +144,19 @@ def _compute(db: Database, unit: int, day: date) -> UnitDay:
             or 0
         )
         previous_day, previous = _previous_closings(tx, day)
+        gap_start = start_of_day_ms(previous_day + timedelta(days=1)) if previous_day else start
+        gap_postings = int(
+            tx.scalar(
+                "SELECT COUNT(*) FROM postings WHERE created_at_ms >= :g AND created_at_ms < :s",
+                {"g": gap_start, "s": start},
+            )
+            or 0
+        )
     subject_of = {a["id"]: a["subject"] for a in accounts}
     summary = {code: SubjectDay(code, 0, 0, 0, 0, 0) for code in SUBJECTS}
     problems: list[str] = []
-    if previous_day is not None and previous_day != day - timedelta(days=1):
+    if gap_postings:  # days after the last closed one have bookings: they close first
+        assert previous_day is not None
         problems.append(
             f"{day - timedelta(days=1)} is not closed: close the days in order"
             f" (from {previous_day + timedelta(days=1)})"
