@@ -76,11 +76,13 @@ def _send_redrive(p: Platform, bank: Any, row: Mapping[str, Any], retry_id: str)
 
 
 def _is_bank_order(p: Platform, request_id: str) -> bool:
-    for db in p.units:
-        with db.read() as tx:
-            if tx.scalar("SELECT COUNT(*) FROM bank_orders WHERE id = :r", {"r": request_id}):
-                return True
-    return False
+    """Top-up and withdrawal orders use their own id as the bank request id (routed by it)."""
+    try:
+        db = p.db_for(request_id)
+    except ValueError:  # not one of our ids: a card refund or reversal reference
+        return False
+    with db.read() as tx:
+        return bool(tx.scalar("SELECT COUNT(*) FROM bank_orders WHERE id = :r", {"r": request_id}))
 
 
 def adopt_bank_only(p: Platform, channel: str, day: date, request_id: str) -> dict[str, Any]:

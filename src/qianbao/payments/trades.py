@@ -697,25 +697,13 @@ def _refund_in(
         raise InvalidArgument(
             f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
         )
-    merchant_back = 0  # a subsidised installment fee the merchant gets back
     coupon_back = 0  # the coupon's share of the refund goes back to whoever funded the coupon
     if t["coupon_fen"]:
         coupon_back = proportional_fen(
             t["coupon_fen"], t["coupon_refunded_fen"], amount_fen, t["total_amount_fen"]
         )
     buyer_back = amount_fen - coupon_back
-    back_legs: list[Any] = []
-    if not buyer_back:
-        pass
-    elif t["funding"] == HUABEI:
-        restored = huabei.restore_huabei(ctx, t["id"], buyer_back, refund_id)
-        back_legs = restored.legs
-        merchant_back = restored.merchant_back_fen
-    elif t["funding"] == CARD:
-        channel = _card_channel(ctx.platform, t)
-        back_legs = [credit(unit_account("bank_reserve", ctx.unit, channel), buyer_back)]
-    else:
-        back_legs = [credit(user_account(t["buyer_id"]), buyer_back)]
+    back_legs, merchant_back = _buyer_back(ctx, t, buyer_back, refund_id)
     back_legs += marketing.funder_legs(ctx, t["coupon_funder"], coupon_back, back=True)
     merchant_gross = amount_fen - (coupon_back if t["coupon_funder"] == marketing.MERCHANT else 0)
     fee_back = 0
@@ -787,6 +775,23 @@ def _refund_in(
         ctx, after, "REFUND", {"out_biz_no": out_request_no, "refund_amount_fen": amount_fen}
     )
     return _load(tx, "trade_refunds", refund_id)
+
+
+def _buyer_back(
+    ctx: WriteContext, t: Row, amount_fen: int, refund_id: str
+) -> tuple[list[Any], int]:
+    """The legs returning the buyer's part of a refund where it came from (balance, the bank
+    reserve for a card, or the Huabei line), and what a subsidised installment fee gives back to
+    the merchant."""
+    if not amount_fen:  # a coupon covered the whole refund
+        return [], 0
+    if t["funding"] == HUABEI:
+        restored = huabei.restore_huabei(ctx, t["id"], amount_fen, refund_id)
+        return restored.legs, restored.merchant_back_fen
+    if t["funding"] == CARD:
+        channel = _card_channel(ctx.platform, t)
+        return [credit(unit_account("bank_reserve", ctx.unit, channel), amount_fen)], 0
+    return [credit(user_account(t["buyer_id"]), amount_fen)], 0
 
 
 def _card_channel(p: Platform, t: Row) -> str:

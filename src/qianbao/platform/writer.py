@@ -206,7 +206,7 @@ class UnitWriter:
         outcomes: list[tuple[Waiter, bool, Any]] = []
         tx.begin()
         for command, waiter in live:
-            ok, value = self._one(ctx, command) if savepoints else _bare(ctx, command)
+            ok, value = (_in_savepoint if savepoints else _bare)(ctx, command)
             if not ok and not savepoints:
                 tx.rollback()
                 if len(live) == 1:  # alone in its batch: its failure is the batch's answer
@@ -217,18 +217,18 @@ class UnitWriter:
         tx.commit()
         return ctx, outcomes
 
-    @staticmethod
-    def _one(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
-        try:
-            with ctx.savepoint():
-                return True, command(ctx)
-        except Exception as exc:
-            return False, exc
-
 
 def _bare(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
     try:
         return True, command(ctx)
+    except Exception as exc:
+        return False, exc
+
+
+def _in_savepoint(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
+    try:
+        with ctx.savepoint():
+            return True, command(ctx)
     except Exception as exc:
         return False, exc
 
