@@ -8,9 +8,26 @@ from collections.abc import Callable
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
+from qianbao.credit import service as huabei
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
-from qianbao.payments import trades
+from qianbao.marketing import service as marketing
+from qianbao.money_movement.commands import (
+    BALANCE,
+    CARD,
+    HUABEI,
+    HUABEI_PURCHASE,
+    PAYMENT,
+    TRADE,
+    Pay,
+    Refund,
+)
+from qianbao.money_movement.funding import BalanceFunding, CardFunding
+from qianbao.money_movement.pay import handle_pay
+from qianbao.money_movement.ports import Ports
+from qianbao.money_movement.refund import handle_refund
+from qianbao.payments import service as payments
+from qianbao.payments import settlement, trades
 from qianbao.platform.db import Database
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -43,6 +60,7 @@ def open_platform(
     if run_migrations:
         migrate(settings)
     p = Platform(settings)
+    wire_money_movement(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
@@ -57,6 +75,23 @@ def open_platform(
         writer.submit(_platform_accounts_opener(unit, len(p.units)))
     trades.open_trade_accounts(p)
     return p
+
+
+def wire_money_movement(p: Platform) -> None:
+    """The one engine's ports: funding sources, proceeds by contract, purposes, coupons; and
+    the handlers of its commands."""
+    p.money = Ports(
+        funding={BALANCE: BalanceFunding(), CARD: CardFunding(), HUABEI: huabei.HuabeiFunding()},
+        proceeds=dict(settlement.PROCEEDS),
+        purposes={
+            PAYMENT: payments.PaymentPurpose(),
+            TRADE: trades.TradePurpose(),
+            HUABEI_PURCHASE: huabei.HuabeiPurchasePurpose(),
+        },
+        coupons=marketing.CouponFunding(),
+    )
+    p.commands.register(Pay, handle_pay)
+    p.commands.register(Refund, handle_refund)
 
 
 def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext], None]:

@@ -34,8 +34,13 @@ from qianbao.ledger.chart import account_id, unit_account
 from qianbao.ledger.service import Leg, credit, debit, open_account, post
 from qianbao.members import service as members
 from qianbao.members.identity import age_years
+from qianbao.money_movement import guards
+from qianbao.money_movement import pay as money_pay
+from qianbao.money_movement.commands import HUABEI, HUABEI_PURCHASE, INSTANT, Pay, Refund
+from qianbao.money_movement.guards import check_amount
+from qianbao.money_movement.ports import Funded
+from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.payments import service as payments
-from qianbao.payments.limits import check_per_payment, count_daily
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock, day_of
 from qianbao.platform.db import Row, Tx
@@ -462,7 +467,7 @@ def _set_line(tx: Tx, user_id: str, line_fen: int) -> None:
 def request_increase(p: Platform, user_id: str, new_line_fen: int, request_id: str) -> Row:
     """A user asks for a higher line; the decision and its reason are recorded either way."""
     cfg = config_for(p)
-    payments.check_amount(p, new_line_fen)
+    check_amount(p, new_line_fen)
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
@@ -714,8 +719,9 @@ def pay_merchant_with_huabei(
     category: str = "everyday",
     memo: str = "",
 ) -> Row:
-    """Instant merchant payment funded by Huabei: the merchant is paid at once (minus its fee,
-    and minus the installment fee when it subsidises the plan); the user owes the platform."""
+    """Instant merchant payment funded by Huabei: the merchant is paid by its contract (minus
+    its fee, and minus the installment fee when it subsidises the plan); the user owes the
+    platform. One ``Pay`` through the money-movement engine."""
     command = huabei_payment_command(
         p,
         user_id,
@@ -728,7 +734,8 @@ def pay_merchant_with_huabei(
         category,
         memo,
     )
-    return p.writer_for(user_id).submit(command)
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
 
 
 def huabei_payment_command(
@@ -742,63 +749,115 @@ def huabei_payment_command(
     subsidised: bool = False,
     category: str = "everyday",
     memo: str = "",
-) -> Callable[[WriteContext], Row]:
-    """Check and authorize a Huabei payment; returns the writer command that books it (for
-    callers that submit many payments at once, e.g. the simulation)."""
-    payments.check_amount(p, amount_fen)
-    merchant = members.get_merchant_cached(p, merchant_id)
-    if merchant["status"] != "ACTIVE":
-        raise Forbidden("merchant is not active", code="MERCHANT_FROZEN")
-    payer = members.authorize_payment(p, user_id, amount_fen, pay_password)
-    limits = check_per_payment(payer["kyc_level"], amount_fen)
-    fee = apply_rate(amount_fen, Decimal(merchant["fee_rate"]))
-    request = {
-        "merchant_id": merchant_id,
-        "amount_fen": amount_fen,
-        "installments": installments,
-        "subsidised": subsidised,
-        "category": category,
-        "memo": memo,
-    }
-    ref = new_id(bucket_of(user_id))
+) -> Pay:
+    """Check and authorize a Huabei payment; returns its ``Pay`` command (for callers that
+    submit many payments at once, e.g. the simulation: ``p.commands.bind(command)``)."""
+    check_amount(p, amount_fen)
+    merchant = guards.payable_merchant(p, merchant_id)
+    payer = guards.authorise(p, user_id, amount_fen, pay_password)
+    return money_pay.command(
+        purpose=HUABEI_PURCHASE,
+        payment_id=new_id(bucket_of(user_id)),
+        payer=payer,
+        merchant=merchant,
+        amount_fen=amount_fen,
+        request_id=request_id,
+        memo=memo,
+        funding=HUABEI,
+        installments=installments,
+        subsidised=subsidised,
+        category=category,
+    )
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(tx, f"credit.pay:{user_id}", request_id, request, ref)
-        if first is not None:
-            return _purchase_by_ref(tx, first)
-        count_daily(ctx, user_id, amount_fen, limits)
+
+class HuabeiFunding:
+    """Huabei as the engine's funding source: the line pays, the user owes the platform."""
+
+    def take(self, ctx: WriteContext, pay: Pay, quote: Quote) -> Funded:
         charge = charge_huabei(
             ctx,
-            user_id,
-            amount_fen,
-            ref,
-            merchant_id=merchant_id,
-            merchant_fee_fen=fee,
-            category=category,
-            installments=installments,
-            subsidised=subsidised,
+            pay.payer_id,
+            quote.pays_fen,
+            pay.payment_id,
+            merchant_id=pay.merchant_id,
+            merchant_fee_fen=quote.fee_fen,
+            category=pay.category,
+            deferred=pay.escrowed,
+            installments=pay.installments,
+            subsidised=pay.subsidised,
         )
-        post(
-            ctx,
-            "credit.purchase",
-            ref,
-            [
-                *charge.legs,
-                credit(
-                    members.merchant_account(merchant_id, ctx.unit),
-                    amount_fen - fee - charge.merchant_pays_fen,
-                ),
-                credit(unit_account("fee_income", ctx.unit), fee),
-            ],
-            memo,
-        )
-        payments.record_activity(
-            ctx, merchant_id, ref, "PAYMENT", charge.purchase_id, amount_fen, fee
-        )
-        return _purchase_by_ref(tx, ref)
+        return Funded(charge.legs, charge.merchant_pays_fen, charge.purchase_id)
 
-    return command
+    def give_back(self, ctx: WriteContext, refund: Refund, paid: Paid, amount_fen: int) -> Funded:
+        back = restore_huabei(ctx, paid.funding_ref, amount_fen, refund.refund_id)
+        return Funded(back.legs, back.merchant_back_fen)
+
+
+class HuabeiPurchasePurpose:
+    """A direct Huabei payment to a merchant: its record is the credit purchase itself."""
+
+    pay_voucher, refund_voucher, scope = "credit.purchase", "credit.refund", "credit.pay"
+
+    def open(self, ctx: WriteContext, pay: Pay) -> None:
+        pass
+
+    def replay(self, ctx: WriteContext, first_id: str) -> Row:
+        return _purchase_by_ref(ctx.tx, first_id)
+
+    def voucher_ref(self, pay: Pay, funded: Funded) -> str:
+        return pay.payment_id
+
+    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
+        payments.record_activity(
+            ctx,
+            pay.merchant_id,
+            pay.payment_id,
+            "PAYMENT",
+            funded.record_id,
+            pay.amount_fen,
+            quote.fee_fen,
+        )
+        return _purchase_by_ref(ctx.tx, pay.payment_id)
+
+    def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
+        pur = ctx.tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": refund.paid_id})
+        if pur is None or pur["merchant_id"] != refund.merchant_id:
+            raise PurchaseNotFound("no such Huabei purchase")
+        return Paid(
+            paid_id=pur["id"],
+            payer_id=pur["user_id"],
+            merchant_id=pur["merchant_id"],
+            amount_fen=int(pur["amount_fen"]),
+            refunded_fen=int(pur["refunded_fen"]),
+            fee_fen=int(pur["merchant_fee_fen"]),
+            funding=HUABEI,
+            funding_ref=pur["ref"],
+        )
+
+    def check_refundable(self, ctx: WriteContext, paid: Paid) -> None:
+        pass  # restore_huabei refuses more than is left
+
+    def replay_refund(self, ctx: WriteContext, refund: Refund, first_id: str) -> Row:
+        return self._purchase(ctx, refund.paid_id)
+
+    def record_refund(
+        self, ctx: WriteContext, refund: Refund, paid: Paid, quote: RefundQuote, funded: Funded
+    ) -> Row:
+        payments.record_activity(
+            ctx,
+            paid.merchant_id,
+            refund.refund_id,
+            "REFUND",
+            paid.paid_id,
+            -refund.amount_fen,
+            -quote.fee_back_fen,
+        )
+        return self._purchase(ctx, paid.paid_id)
+
+    def _purchase(self, ctx: WriteContext, purchase_id: str) -> Row:
+        row = ctx.tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": purchase_id})
+        assert row is not None
+        return row
 
 
 # --- merchant installment offers (花呗分期 hb_fq_num / hb_fq_seller_percent) --------------------
@@ -1092,53 +1151,25 @@ def refund_huabei_purchase(
     request_id: str,
     reason: str = "",
 ) -> Row:
-    """A merchant refunds (part of) an instant Huabei payment; the fee comes back in proportion."""
-    payments.check_amount(p, amount_fen)
+    """A merchant refunds (part of) an instant Huabei payment; the fee comes back in proportion
+    (one ``Refund`` through the money-movement engine)."""
+    check_amount(p, amount_fen)
     try:
-        writer = p.writer_for(purchase_id)
+        unit = p.unit_of(purchase_id)
     except ValueError:
         raise PurchaseNotFound("no such Huabei purchase") from None
-    refund_ref = new_id(bucket_of(purchase_id))
-
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        pur = tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": purchase_id})
-        if pur is None or pur["merchant_id"] != merchant_id:
-            raise PurchaseNotFound("no such Huabei purchase")
-        first = idempotency.claim(
-            tx,
-            f"credit.refund:{purchase_id}",
-            request_id,
-            {"amount_fen": amount_fen, "reason": reason},
-            refund_ref,
-        )
-        if first is None:
-            fee_back = proportional_fen(
-                pur["merchant_fee_fen"], pur["refunded_fen"], amount_fen, pur["amount_fen"]
-            )
-            back = restore_huabei(ctx, pur["ref"], amount_fen, refund_ref)
-            post(
-                ctx,
-                "credit.refund",
-                refund_ref,
-                [
-                    debit(
-                        members.merchant_account(merchant_id, ctx.unit),
-                        amount_fen - fee_back - back.merchant_back_fen,
-                    ),
-                    debit(unit_account("fee_income", ctx.unit), fee_back),
-                    *back.legs,
-                ],
-                reason,
-            )
-            payments.record_activity(
-                ctx, merchant_id, refund_ref, "REFUND", purchase_id, -amount_fen, -fee_back
-            )
-        row = tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": purchase_id})
-        assert row is not None
-        return row
-
-    return writer.submit(command)
+    command = Refund(
+        purpose=HUABEI_PURCHASE,
+        refund_id=new_id(bucket_of(purchase_id)),
+        merchant_id=merchant_id,
+        paid_id=purchase_id,
+        amount_fen=amount_fen,
+        request_id=idempotency.check_key(request_id),
+        reason=reason[:100],
+        settle_cycle=str(members.get_merchant_cached(p, merchant_id)["settle_cycle"] or INSTANT),
+    )
+    result: Row = p.commands.submit(unit, command)
+    return result
 
 
 # --- installment plans ------------------------------------------------------------------------
@@ -1766,7 +1797,7 @@ def repay(
     card_id: str | None = None,
 ) -> Row:
     """还款: any amount up to what is owed, at any time, from the wallet or a bound card."""
-    payments.check_amount(p, amount_fen)
+    check_amount(p, amount_fen)
     members.authorize_payment(p, user_id, amount_fen, pay_password)
     source = "BALANCE"
     if card_id is not None:

@@ -327,7 +327,13 @@ def _shop(
             stats.refuse(exc.code)
             continue
         pending.append(
-            (merchant, amount, inst, luck, p.writer_for(person.user_id).submit_async(command))
+            (
+                merchant,
+                amount,
+                inst,
+                luck,
+                p.writer_for(person.user_id).submit_async(p.commands.bind(command)),
+            )
         )
     for merchant, amount, inst, luck, future in pending:
         try:

@@ -77,3 +77,8 @@ def unit_account(subject: str, unit: int, qualifier: str = "") -> str:
 
 def in_transit(unit: int, peer: int) -> str:
     return account_id("in_transit", f"u{unit}>u{peer}")
+
+
+def user_account(user_id: str) -> str:
+    """A user's wallet balance."""
+    return account_id("user_balance", user_id)

@@ -19,7 +19,8 @@ from typing import Any
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import Leg, credit, debit, open_account
 from qianbao.members import service as members
-from qianbao.payments.service import check_amount
+from qianbao.money_movement.commands import Pay
+from qianbao.money_movement.guards import check_amount
 from qianbao.platform import idempotency
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row, Tx
@@ -334,3 +335,16 @@ def funder_legs(ctx: WriteContext, funder: str, amount_fen: int, *, back: bool) 
     account = unit_account("marketing_expense", ctx.unit)
     open_account(ctx.tx, account, f"u{ctx.unit}")
     return [credit(account, amount_fen) if back else debit(account, amount_fen)]
+
+
+class CouponFunding:
+    """The money-movement engine's ``Coupons`` port: a coupon used with a funding source."""
+
+    def take(self, ctx: WriteContext, pay: Pay) -> None:
+        assert pay.coupon_id is not None
+        take(ctx, pay.coupon_id, pay.payer_id, pay.merchant_id, pay.amount_fen, pay.payment_id)
+
+    def funder_legs(
+        self, ctx: WriteContext, funder: str, amount_fen: int, *, back: bool
+    ) -> list[Leg]:
+        return funder_legs(ctx, funder, amount_fen, back=back)

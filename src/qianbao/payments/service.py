@@ -4,23 +4,26 @@ idempotency key first, and books every movement as a voucher.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, ChannelTimeout
-from qianbao.ledger.chart import account_id, in_transit, unit_account
+from qianbao.ledger.chart import in_transit, unit_account, user_account
 from qianbao.ledger.service import credit, debit, post
 from qianbao.members import service as members
-from qianbao.payments.limits import check_per_payment, count_daily
+from qianbao.money_movement import guards
+from qianbao.money_movement import pay as money_pay
+from qianbao.money_movement.commands import BALANCE, PAYMENT, Pay, Refund
+from qianbao.money_movement.guards import check_amount
+from qianbao.money_movement.ports import Funded
+from qianbao.money_movement.quote import Paid, Quote, RefundQuote
+from qianbao.payments import settlement
 from qianbao.platform import idempotency, messages
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound
+from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.ids import bucket_of, new_id
-from qianbao.platform.money import apply_rate, proportional_fen
+from qianbao.platform.money import apply_rate
 from qianbao.platform.runtime import Platform
 from qianbao.platform.states import StateMachine
 from qianbao.platform.writer import WriteContext
@@ -28,7 +31,7 @@ from qianbao.platform.writer import WriteContext
 log = logging.getLogger("qianbao.payments")
 
 BANK_ORDER = StateMachine("bank order", "bank_orders", {"PENDING": {"SUCCEEDED", "FAILED"}})
-PAYMENT = StateMachine(
+PAYMENT_STATES = StateMachine(
     "payment",
     "payments",
     {
@@ -36,21 +39,6 @@ PAYMENT = StateMachine(
         "PARTIALLY_REFUNDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
     },
 )
-
-
-def check_amount(p: Platform, amount_fen: Any) -> int:
-    """Amounts are positive whole fen within the platform's maximum."""
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-        raise InvalidArgument("amount_fen must be a whole number of fen", code="AMOUNT_INVALID")
-    if amount_fen <= 0:
-        raise InvalidArgument("amount_fen must be positive", code="AMOUNT_INVALID")
-    if amount_fen > p.settings.max_amount_fen:
-        raise InvalidArgument("amount_fen is too large", code="AMOUNT_TOO_LARGE")
-    return amount_fen
-
-
-def user_account(user_id: str) -> str:
-    return account_id("user_balance", user_id)
 
 
 def _load(tx: Tx, table: str, row_id: str) -> Row:
@@ -273,8 +261,7 @@ def transfer(
     if from_user == to_user:
         raise InvalidArgument("cannot transfer to yourself", code="TRANSFER_TO_SELF")
     members.get_user(p, to_user)
-    payer = members.authorize_payment(p, from_user, amount_fen, pay_password)
-    limits = check_per_payment(payer["kyc_level"], amount_fen)
+    payer = guards.authorise(p, from_user, amount_fen, pay_password)
     source, target = p.unit_of(from_user), p.unit_of(to_user)
     request = {"to": to_user, "amount_fen": amount_fen, "memo": memo}
     transfer_id = new_id(bucket_of(from_user))
@@ -284,7 +271,7 @@ def transfer(
         first = idempotency.claim(tx, f"transfer:{from_user}", request_id, request, transfer_id)
         if first is not None:
             return _load(tx, "transfers", first)
-        count_daily(ctx, from_user, amount_fen, limits)
+        guards.count_daily(ctx, from_user, amount_fen, payer.daily_limit_fen)
         if source == target:
             post(
                 ctx,
@@ -381,11 +368,12 @@ def pay_merchant(
     pay_password: str | None = None,
     memo: str = "",
 ) -> Row:
-    """Instant payment: the merchant is credited at once, minus its contract fee."""
-    merchant = _payable_merchant(p, merchant_id, amount_fen)
-    payer = members.authorize_payment(p, payer_id, amount_fen, pay_password)
-    command = _payment_command(p, payer, merchant, amount_fen, request_id, memo)
-    return p.writers[p.unit_of(payer_id)].submit(command)
+    """Instant payment: the merchant is paid by its contract (at once, or T+1), minus its fee."""
+    check_amount(p, amount_fen)
+    merchant = guards.payable_merchant(p, merchant_id)
+    payer = guards.authorise(p, payer_id, amount_fen, pay_password)
+    pay = _payment(payer, merchant, amount_fen, request_id, memo)
+    return money_pay.submit(p, p.unit_of(payer_id), pay)
 
 
 async def pay_merchant_async(
@@ -399,82 +387,133 @@ async def pay_merchant_async(
 ) -> Row:
     """``pay_merchant`` for asyncio callers (the HTTP API): a payment password (a slow argon2
     check) is verified on a worker thread; the command joins the unit's next batch."""
-    merchant = _payable_merchant(p, merchant_id, amount_fen)
-    if pay_password is None:
-        payer = members.authorize_payment(p, payer_id, amount_fen, None)
-    else:
-        payer = await asyncio.to_thread(
-            members.authorize_payment, p, payer_id, amount_fen, pay_password
-        )
-    command = _payment_command(p, payer, merchant, amount_fen, request_id, memo)
-    return await p.writers[p.unit_of(payer_id)].run(command)
-
-
-def _payable_merchant(p: Platform, merchant_id: str, amount_fen: int) -> Row:
     check_amount(p, amount_fen)
-    merchant = members.get_merchant_cached(p, merchant_id)
-    if merchant["status"] != "ACTIVE":
-        raise Forbidden("merchant is not active", code="MERCHANT_FROZEN")
-    return merchant
+    merchant = guards.payable_merchant(p, merchant_id)
+    payer = await guards.authorise_async(p, payer_id, amount_fen, pay_password)
+    pay = _payment(payer, merchant, amount_fen, request_id, memo)
+    return await money_pay.run(p, p.unit_of(payer_id), pay)
 
 
-def _payment_command(
-    p: Platform, payer: Row, merchant: Row, amount_fen: int, request_id: str, memo: str
-) -> Callable[[WriteContext], Row]:
-    """The writer command of one instant payment (limits, fee, voucher, outbox)."""
-    payer_id, merchant_id = str(payer["id"]), str(merchant["id"])
-    limits = check_per_payment(payer["kyc_level"], amount_fen)
-    fee = apply_rate(amount_fen, Decimal(merchant["fee_rate"]))
-    request = {"merchant_id": merchant_id, "amount_fen": amount_fen, "memo": memo}
-    payment_id = new_id(bucket_of(payer_id))
+def _payment(
+    payer: guards.Authorised, merchant: Row, amount_fen: int, request_id: str, memo: str
+) -> Pay:
+    return money_pay.command(
+        purpose=PAYMENT,
+        payment_id=new_id(bucket_of(str(payer.payer["id"]))),
+        payer=payer,
+        merchant=merchant,
+        amount_fen=amount_fen,
+        request_id=request_id,
+        memo=memo,
+    )
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(tx, f"pay:{payer_id}", request_id, request, payment_id)
-        if first is not None:
-            return _load(tx, "payments", first)
-        count_daily(ctx, payer_id, amount_fen, limits)
-        post(
-            ctx,
-            "payment",
-            payment_id,
-            [
-                debit(user_account(payer_id), amount_fen),
-                credit(members.merchant_account(merchant_id, ctx.unit), amount_fen - fee),
-                credit(unit_account("fee_income", ctx.unit), fee),
-            ],
-        )
+
+class PaymentPurpose:
+    """A plain payment to a merchant: a ``payments`` row, refunded through ``refunds`` rows."""
+
+    pay_voucher, refund_voucher, scope = "payment", "refund", "pay"
+
+    def open(self, ctx: WriteContext, pay: Pay) -> None:
+        pass
+
+    def replay(self, ctx: WriteContext, first_id: str) -> Row:
+        return _load(ctx.tx, "payments", first_id)
+
+    def voucher_ref(self, pay: Pay, funded: Funded) -> str:
+        return pay.payment_id
+
+    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
         now = clock.now_ms()
-        tx.execute(
-            "INSERT INTO payments (id, payer_id, merchant_id, amount_fen, fee_fen, refunded_fen,"
-            " fee_refunded_fen, memo, status, created_at_ms, updated_at_ms) VALUES (:id, :payer,"
-            " :m, :a, :fee, 0, 0, :memo, 'SUCCEEDED', :now, :now)",
-            {
-                "id": payment_id,
-                "payer": payer_id,
-                "m": merchant_id,
-                "a": amount_fen,
-                "fee": fee,
-                "memo": memo[:100],
-                "now": now,
-            },
-        )
-        record_activity(ctx, merchant_id, payment_id, "PAYMENT", payment_id, amount_fen, fee)
-        return {
-            "id": payment_id,
-            "payer_id": payer_id,
-            "merchant_id": merchant_id,
-            "amount_fen": amount_fen,
-            "fee_fen": fee,
+        row = {
+            "id": pay.payment_id,
+            "payer_id": pay.payer_id,
+            "merchant_id": pay.merchant_id,
+            "amount_fen": pay.amount_fen,
+            "fee_fen": quote.fee_fen,
             "refunded_fen": 0,
             "fee_refunded_fen": 0,
-            "memo": memo[:100],
+            "memo": pay.memo,
             "status": "SUCCEEDED",
             "created_at_ms": now,
             "updated_at_ms": now,
         }
+        ctx.tx.execute(
+            "INSERT INTO payments (id, payer_id, merchant_id, amount_fen, fee_fen, refunded_fen,"
+            " fee_refunded_fen, memo, status, created_at_ms, updated_at_ms) VALUES (:id,"
+            " :payer_id, :merchant_id, :amount_fen, :fee_fen, 0, 0, :memo, 'SUCCEEDED',"
+            " :created_at_ms, :updated_at_ms)",
+            row,
+        )
+        record_activity(
+            ctx,
+            pay.merchant_id,
+            pay.payment_id,
+            "PAYMENT",
+            pay.payment_id,
+            pay.amount_fen,
+            quote.fee_fen,
+        )
+        return row
 
-    return command
+    def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
+        pay = ctx.tx.one("SELECT * FROM payments WHERE id = :id", {"id": refund.paid_id})
+        if pay is None or pay["merchant_id"] != refund.merchant_id:
+            raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
+        return Paid(
+            paid_id=pay["id"],
+            payer_id=pay["payer_id"],
+            merchant_id=pay["merchant_id"],
+            amount_fen=int(pay["amount_fen"]),
+            refunded_fen=int(pay["refunded_fen"]),
+            fee_fen=int(pay["fee_fen"]),
+            funding=BALANCE,
+            funding_ref=pay["id"],
+        )
+
+    def check_refundable(self, ctx: WriteContext, paid: Paid) -> None:
+        pass  # any payment with money left can be refunded (quote_refund checks the amount)
+
+    def replay_refund(self, ctx: WriteContext, refund: Refund, first_id: str) -> Row:
+        return _load(ctx.tx, "refunds", first_id)
+
+    def record_refund(
+        self, ctx: WriteContext, refund: Refund, paid: Paid, quote: RefundQuote, funded: Funded
+    ) -> Row:
+        refunded = paid.refunded_fen + refund.amount_fen
+        pay = _load(ctx.tx, "payments", paid.paid_id)
+        PAYMENT_STATES.move(
+            ctx.tx,
+            paid.paid_id,
+            pay["status"],
+            "REFUNDED" if refunded == paid.amount_fen else "PARTIALLY_REFUNDED",
+            refunded_fen=refunded,
+            fee_refunded_fen=pay["fee_refunded_fen"] + quote.fee_back_fen,
+        )
+        now = clock.now_ms()
+        ctx.tx.execute(
+            "INSERT INTO refunds (id, payment_id, merchant_id, amount_fen, fee_refund_fen, reason,"
+            " status, created_at_ms, updated_at_ms) VALUES (:id, :pid, :m, :a, :fee, :r,"
+            " 'SUCCEEDED', :now, :now)",
+            {
+                "id": refund.refund_id,
+                "pid": paid.paid_id,
+                "m": paid.merchant_id,
+                "a": refund.amount_fen,
+                "fee": quote.fee_back_fen,
+                "r": refund.reason,
+                "now": now,
+            },
+        )
+        record_activity(
+            ctx,
+            paid.merchant_id,
+            refund.refund_id,
+            "REFUND",
+            paid.paid_id,
+            -refund.amount_fen,
+            -quote.fee_back_fen,
+        )
+        return _load(ctx.tx, "refunds", refund.refund_id)
 
 
 def record_activity(
@@ -569,61 +608,18 @@ def refund(
     payment = get_payment(p, payment_id)
     if payment["merchant_id"] != merchant_id:
         raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
-    request = {"amount_fen": amount_fen, "reason": reason}
-    refund_id = new_id(bucket_of(payment_id))
-
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(tx, f"refund:{payment_id}", request_id, request, refund_id)
-        if first is not None:
-            return _load(tx, "refunds", first)
-        pay = _load(tx, "payments", payment_id)
-        refundable = pay["amount_fen"] - pay["refunded_fen"]
-        if amount_fen > refundable:
-            raise InvalidArgument(
-                f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
-            )
-        fee_back = proportional_fen(
-            pay["fee_fen"], pay["refunded_fen"], amount_fen, pay["amount_fen"]
-        )
-        post(
-            ctx,
-            "refund",
-            refund_id,
-            [
-                debit(members.merchant_account(merchant_id, ctx.unit), amount_fen - fee_back),
-                debit(unit_account("fee_income", ctx.unit), fee_back),
-                credit(user_account(pay["payer_id"]), amount_fen),
-            ],
-        )
-        refunded = pay["refunded_fen"] + amount_fen
-        PAYMENT.move(
-            tx,
-            payment_id,
-            pay["status"],
-            "REFUNDED" if refunded == pay["amount_fen"] else "PARTIALLY_REFUNDED",
-            refunded_fen=refunded,
-            fee_refunded_fen=pay["fee_refunded_fen"] + fee_back,
-        )
-        now = clock.now_ms()
-        tx.execute(
-            "INSERT INTO refunds (id, payment_id, merchant_id, amount_fen, fee_refund_fen, reason,"
-            " status, created_at_ms, updated_at_ms) VALUES (:id, :pid, :m, :a, :fee, :r,"
-            " 'SUCCEEDED', :now, :now)",
-            {
-                "id": refund_id,
-                "pid": payment_id,
-                "m": merchant_id,
-                "a": amount_fen,
-                "fee": fee_back,
-                "r": reason[:100],
-                "now": now,
-            },
-        )
-        record_activity(ctx, merchant_id, refund_id, "REFUND", payment_id, -amount_fen, -fee_back)
-        return _load(tx, "refunds", refund_id)
-
-    return p.writer_for(payment_id).submit(command)
+    command = Refund(
+        purpose=PAYMENT,
+        refund_id=new_id(bucket_of(payment_id)),
+        merchant_id=merchant_id,
+        paid_id=payment_id,
+        amount_fen=amount_fen,
+        request_id=idempotency.check_key(request_id),
+        reason=reason[:100],
+        settle_cycle=settlement.cycle_of(p, merchant_id),
+    )
+    result: Row = p.commands.submit(p.unit_of(payment_id), command)
+    return result
 
 
 def list_refunds(p: Platform, payment_id: str) -> list[Row]:

@@ -89,36 +89,54 @@ def _add(ctx: WriteContext, batch: Row, **deltas: int) -> None:
 def book_in(ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int) -> list[Leg]:
     """The credit leg of a trade's money reaching the merchant (payment or release): the balance
     for an INSTANT contract, the pending account and today's batch for a T1 contract."""
-    net = gross_fen - fee_fen
-    if cycle_of(ctx.platform, merchant_id) != T1:
-        return [credit(members.merchant_account(merchant_id, ctx.unit), net)]
-    batch = _open_batch(ctx, merchant_id, create=True)
-    assert batch is not None
-    _add(ctx, batch, gross_fen=gross_fen, fee_fen=fee_fen, net_fen=net)
-    return [credit(unsettled_account(merchant_id, ctx.unit), net)]
+    policy = PROCEEDS[cycle_of(ctx.platform, merchant_id)]
+    return policy.book_in(ctx, merchant_id, gross_fen, fee_fen)
 
 
-def book_out(ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int) -> list[Leg]:
-    """The debit legs of a refund: out of today's pending batch while it has money, the rest
-    from the merchant's balance. A refund of an INSTANT merchant with no batch today is all
-    from the balance."""
-    net = gross_fen - fee_fen
-    batch = _open_batch(ctx, merchant_id, create=cycle_of(ctx.platform, merchant_id) == T1)
-    if batch is None:
-        return [debit(members.merchant_account(merchant_id, ctx.unit), net)]
-    take = min(net, int(batch["net_fen"]))
-    _add(
-        ctx,
-        batch,
-        refund_fen=gross_fen,
-        fee_fen=-fee_fen,
-        net_fen=-take,
-        from_balance_fen=net - take,
-    )
-    return [
-        debit(unsettled_account(merchant_id, ctx.unit), take),
-        debit(members.merchant_account(merchant_id, ctx.unit), net - take),
-    ]
+class ContractProceeds:
+    """How a merchant is paid and refunds are taken back, by its settlement cycle (the
+    money-movement engine's ``ProceedsPolicy`` for every kind of payment)."""
+
+    def __init__(self, cycle: str) -> None:
+        self.cycle = cycle
+
+    def book_in(
+        self, ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int
+    ) -> list[Leg]:
+        net = gross_fen - fee_fen
+        if self.cycle != T1:
+            return [credit(members.merchant_account(merchant_id, ctx.unit), net)]
+        batch = _open_batch(ctx, merchant_id, create=True)
+        assert batch is not None
+        _add(ctx, batch, gross_fen=gross_fen, fee_fen=fee_fen, net_fen=net)
+        return [credit(unsettled_account(merchant_id, ctx.unit), net)]
+
+    def book_out(
+        self, ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int
+    ) -> list[Leg]:
+        """A refund: out of today's pending batch while it has money, the rest from the
+        merchant's balance. An INSTANT merchant with no batch today pays all from the balance
+        (one that was T+1 earlier today still has its batch)."""
+        net = gross_fen - fee_fen
+        batch = _open_batch(ctx, merchant_id, create=self.cycle == T1)
+        if batch is None:
+            return [debit(members.merchant_account(merchant_id, ctx.unit), net)]
+        take = min(net, int(batch["net_fen"]))
+        _add(
+            ctx,
+            batch,
+            refund_fen=gross_fen,
+            fee_fen=-fee_fen,
+            net_fen=-take,
+            from_balance_fen=net - take,
+        )
+        return [
+            debit(unsettled_account(merchant_id, ctx.unit), take),
+            debit(members.merchant_account(merchant_id, ctx.unit), net - take),
+        ]
+
+
+PROCEEDS = {cycle: ContractProceeds(cycle) for cycle in (INSTANT_CYCLE, T1)}
 
 
 # --- the day-end settlement job ---------------------------------------------------------------

@@ -19,17 +19,22 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from qianbao.channels.base import SUCCEEDED, UNKNOWN, ChannelTimeout
 from qianbao.credit import service as huabei
 from qianbao.credit.errors import InstallmentNotAllowed
-from qianbao.ledger.chart import unit_account
+from qianbao.ledger.chart import unit_account, user_account
 from qianbao.ledger.service import credit, debit, open_account, post
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
+from qianbao.money_movement import guards
+from qianbao.money_movement import pay as money_pay
+from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, TRADE, Pay, Refund
+from qianbao.money_movement.funding import payout_card
+from qianbao.money_movement.guards import check_amount
+from qianbao.money_movement.ports import Funded
+from qianbao.money_movement.quote import Paid, Quote, RefundQuote
+from qianbao.money_movement.refund import refund_in
 from qianbao.openapi import notify
 from qianbao.payments import codes, settlement
-from qianbao.payments.limits import check_per_payment, count_daily
-from qianbao.payments.service import check_amount, user_account
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
@@ -42,7 +47,7 @@ from qianbao.platform.errors import (
     QianbaoError,
 )
 from qianbao.platform.ids import bucket_for_key, bucket_of, new_id
-from qianbao.platform.money import apply_rate, proportional_fen
+from qianbao.platform.money import apply_rate
 from qianbao.platform.runtime import Platform
 from qianbao.platform.states import StateMachine
 from qianbao.platform.writer import WriteContext
@@ -50,7 +55,6 @@ from qianbao.platform.writer import WriteContext
 log = logging.getLogger("qianbao.trades")
 
 INSTANT, SECURED = "INSTANT", "SECURED"
-BALANCE, CARD, HUABEI = "BALANCE", "CARD", "HUABEI"
 FUNDINGS = (BALANCE, CARD, HUABEI)
 HUABEI_INSTALLMENTS = (3, 6, 12)  # purchase installment periods offered at the cashier
 WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
@@ -87,7 +91,7 @@ SECURED_TRADE = StateMachine(
             TRADE_CLOSED,
             TRADE_DISPUTED,
         },
-        TRADE_DISPUTED: {TRADE_FINISHED, TRADE_CLOSED},
+        TRADE_DISPUTED: {TRADE_DISPUTED, TRADE_FINISHED, TRADE_CLOSED},  # a split refunds first
     },
 )
 ORDER = StateMachine("trade order", "trade_orders", {"OPEN": {"BOUND", "CLOSED"}})
@@ -450,28 +454,6 @@ def _check_payable(trade: Row) -> None:
         raise TradeError("the trade has timed out", code="TRADE_HAS_CLOSED")
 
 
-def _charge_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
-    """Quick pay: take the money from the card first; only a confirmed charge goes on."""
-    channel = p.channels[card["channel"]]
-    try:
-        outcome = channel.charge(ref, card["card_no"], amount_fen)
-    except ChannelTimeout:
-        outcome = channel.query(ref)  # UNKNOWN means the bank never got it: nothing moved
-    if outcome != SUCCEEDED:
-        raise QianbaoError("the bank declined the card payment", code="CARD_CHARGE_FAILED")
-
-
-def _reverse_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
-    """The trade refused a charged payment: send the money straight back to the card."""
-    channel = p.channels[card["channel"]]
-    try:
-        outcome = channel.payout(ref + "R", card["card_no"], amount_fen)
-    except ChannelTimeout:
-        outcome = UNKNOWN
-    if outcome != SUCCEEDED:  # the bank keeps the request id; an operator re-drives it
-        log.error("card reversal %sR for %s fen not confirmed: %s", ref, amount_fen, outcome)
-
-
 def pay(
     p: Platform,
     trade_id: str,
@@ -485,20 +467,15 @@ def pay(
     subsidised: bool = False,
     coupon_id: str | None = None,
 ) -> Row:
-    """The buyer pays: balance, a bound card (quick pay) or Huabei. Instant trades credit the
-    merchant minus its fee; secured trades put the money into escrow. Nothing moves unless all
-    of it does.
+    """The buyer pays: balance, a bound card (quick pay) or Huabei. Instant trades pay the
+    merchant by its contract minus its fee; secured trades put the money into escrow. Nothing
+    moves unless all of it does (one ``Pay`` through the money-movement engine).
 
-    Huabei (花呗) takes the buyer's credit line inside the same command and voucher: the
-    receivable is debited instead of the wallet. ``installments`` (3/6/12) makes an instant
-    trade a purchase installment plan; ``subsidised`` (a server-side choice of the merchant,
-    never the buyer's) has the merchant pay that plan's fee out of its proceeds. A secured
-    trade's purchase stays off the bills until the buyer confirms receipt.
-
-    ``coupon_id``: one coupon with the funding source (instant trades). The buyer pays the amount
-    minus its face value; a platform coupon pays the rest from marketing expense (the merchant
-    gets the full amount minus its fee), a merchant coupon is a discount (the merchant gets
-    the paid amount minus the fee on it). The coupon turns USED in the same command.
+    ``installments`` (3/6/12) makes an instant trade a Huabei purchase installment plan;
+    ``subsidised`` (a server-side choice of the merchant, never the buyer's) has the merchant
+    pay that plan's fee out of its proceeds. A secured trade's purchase stays off the bills
+    until the buyer confirms receipt. ``coupon_id``: one coupon with the funding source
+    (instant trades), see ``money_movement.quote``.
     """
     trade = get_trade(p, trade_id)
     if trade["buyer_id"] != buyer_id:
@@ -507,94 +484,125 @@ def pay(
     _check_funding(trade, funding, installments, subsidised)
     subsidised = subsidised or huabei.offer_subsidises(p, trade, funding, installments)
     amount = int(trade["total_amount_fen"])
-    merchant = members.get_merchant_cached(p, trade["merchant_id"])
-    if merchant["status"] != "ACTIVE":
-        raise Forbidden("merchant is not active", code="MERCHANT_FROZEN")
-    coupon_fen, funder = 0, ""
-    if coupon_id is not None:
-        if trade["product"] != INSTANT:
-            raise InvalidArgument(
-                "coupons apply to instant trades only", code="COUPON_NOT_APPLICABLE"
-            )
-        coupon = marketing.peek(p, coupon_id, buyer_id, trade["merchant_id"], amount)
-        coupon_fen, funder = int(coupon["face_fen"]), str(coupon["funder"])
-    pays = amount - coupon_fen  # what the buyer's funding source pays
-    merchant_gross = pays if funder == marketing.MERCHANT else amount
-    payer = members.authorize_payment(p, buyer_id, pays, pay_password)
-    limits = check_per_payment(payer["kyc_level"], pays)
-    rate = Decimal(merchant["fee_rate"])
-    fee = apply_rate(merchant_gross, rate) if trade["product"] == INSTANT else 0
+    merchant = guards.payable_merchant(p, trade["merchant_id"])
+    coupon = _peek_coupon(p, trade, buyer_id, coupon_id)
+    coupon_fen = int(coupon["face_fen"]) if coupon else 0
+    payer = guards.authorise(p, buyer_id, amount - coupon_fen, pay_password)
     card = members.get_card(p, buyer_id, card_id or "") if funding == CARD else None
-    charge_ref = f"T{trade_id}{new_id(bucket_of(trade_id))[-8:]}"
-    if card is not None:
-        _charge_card(p, card, charge_ref, pays)
+    command = money_pay.command(
+        purpose=TRADE,
+        payment_id=trade_id,
+        payer=payer,
+        merchant=merchant,
+        amount_fen=amount,
+        request_id=None,  # the trade's own state makes a second pay fail
+        memo=funding,
+        funding=funding,
+        escrowed=trade["product"] == SECURED,
+        coupon_id=coupon_id,
+        coupon_fen=coupon_fen,
+        coupon_funder=str(coupon["funder"]) if coupon else "",
+        card_id=card["id"] if card else None,
+        card_channel=str(card["channel"]) if card else "",
+        charge_ref=f"T{trade_id}{new_id(bucket_of(trade_id))[-8:]}",
+        installments=installments,
+        subsidised=subsidised,
+        auth_code=auth_code,
+    )
+    return money_pay.submit(p, p.unit_of(trade_id), command)
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        t = _load(tx, "trades", trade_id)
-        _check_payable(t)
-        if auth_code:
-            codes.use_code(ctx, auth_code, buyer_id, trade_id)
-        if coupon_id is not None:
-            marketing.take(ctx, coupon_id, buyer_id, t["merchant_id"], amount, trade_id)
-        count_daily(ctx, buyer_id, pays, limits)
-        merchant_pays = 0  # a subsidised installment fee, out of the merchant's proceeds
-        if funding == HUABEI:
-            charge = huabei.charge_huabei(
-                ctx,
-                buyer_id,
-                pays,
-                trade_id,
-                merchant_id=t["merchant_id"],
-                merchant_fee_fen=fee,
-                deferred=t["product"] == SECURED,
-                installments=installments,
-                subsidised=subsidised,
-            )
-            source_legs = charge.legs
-            merchant_pays = charge.merchant_pays_fen
-        elif card is not None:
-            source_legs = [debit(unit_account("bank_reserve", ctx.unit, card["channel"]), pays)]
-        else:
-            source_legs = [debit(user_account(buyer_id), pays)]
-        source_legs += marketing.funder_legs(ctx, funder, coupon_fen, back=False)
-        if t["product"] == SECURED:
-            escrow = unit_account("escrow", ctx.unit)
-            open_account(tx, escrow, f"u{ctx.unit}")
-            legs = [*source_legs, credit(escrow, amount)]
-            target = WAIT_SELLER_SEND_GOODS
-        else:
-            legs = [
-                *source_legs,
-                *settlement.book_in(ctx, t["merchant_id"], merchant_gross, fee + merchant_pays),
-                credit(unit_account("fee_income", ctx.unit), fee),
-            ]
-            target = TRADE_SUCCESS
-        post(ctx, "trade.pay", trade_id, legs, memo=funding)
+
+def _peek_coupon(p: Platform, trade: Row, buyer_id: str, coupon_id: str | None) -> Row | None:
+    if coupon_id is None:
+        return None
+    if trade["product"] != INSTANT:
+        raise InvalidArgument("coupons apply to instant trades only", code="COUPON_NOT_APPLICABLE")
+    return marketing.peek(p, coupon_id, buyer_id, trade["merchant_id"], trade["total_amount_fen"])
+
+
+class TradePurpose:
+    """A trade paid and refunded through the engine: the trade row moves, the merchant hears."""
+
+    pay_voucher, refund_voucher, scope = "trade.pay", "trade.refund", "trade"
+
+    def open(self, ctx: WriteContext, pay: Pay) -> None:
+        _check_payable(_load(ctx.tx, "trades", pay.payment_id))
+        if pay.auth_code:
+            codes.use_code(ctx, pay.auth_code, pay.payer_id, pay.payment_id)
+
+    def replay(self, ctx: WriteContext, first_id: str) -> Row:
+        return _load(ctx.tx, "trades", first_id)
+
+    def voucher_ref(self, pay: Pay, funded: Funded) -> str:
+        return pay.payment_id
+
+    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
+        t = _load(ctx.tx, "trades", pay.payment_id)
         machine(t).move(
-            tx,
-            trade_id,
+            ctx.tx,
+            pay.payment_id,
             WAIT_BUYER_PAY,
-            target,
-            fee_fen=fee,
-            subsidy_fen=merchant_pays,
-            funding=funding,
-            card_id=card["id"] if card is not None else None,
-            coupon_id=coupon_id,
-            coupon_fen=coupon_fen,
-            coupon_funder=funder,
+            WAIT_SELLER_SEND_GOODS if pay.escrowed else TRADE_SUCCESS,
+            fee_fen=quote.fee_fen,
+            subsidy_fen=funded.merchant_share_fen,
+            funding=pay.funding,
+            card_id=pay.card_id,
+            coupon_id=pay.coupon_id,
+            coupon_fen=quote.coupon_fen,
+            coupon_funder=pay.coupon_funder,
             paid_at_ms=clock.now_ms(),
         )
-        paid = _load(tx, "trades", trade_id)
+        paid = _load(ctx.tx, "trades", pay.payment_id)
         notify.enqueue(ctx, paid, "TRADE_PAID")
         return paid
 
-    try:
-        return p.writer_for(trade_id).submit(command)
-    except QianbaoError:
-        if card is not None:
-            _reverse_card(p, card, charge_ref, pays)
-        raise
+    def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
+        t = _load(ctx.tx, "trades", refund.paid_id)
+        if t["merchant_id"] != refund.merchant_id:
+            raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        return paid_of(t)
+
+    def check_refundable(self, ctx: WriteContext, paid: Paid) -> None:
+        t = _load(ctx.tx, "trades", paid.paid_id)
+        if t["status"] not in _REFUNDABLE:
+            raise refuse(t, "refund")
+
+    def replay_refund(self, ctx: WriteContext, refund: Refund, first_id: str) -> Row:
+        return _load(ctx.tx, "trade_refunds", first_id)
+
+    def record_refund(
+        self, ctx: WriteContext, refund: Refund, paid: Paid, quote: RefundQuote, funded: Funded
+    ) -> Row:
+        t = _load(ctx.tx, "trades", paid.paid_id)
+        _move_refunded(ctx, t, quote, funded.merchant_share_fen)
+        _insert_refund(ctx, refund, t, quote, funded.merchant_share_fen)
+        after = _load(ctx.tx, "trades", paid.paid_id)
+        notify.enqueue(
+            ctx,
+            after,
+            "REFUND",
+            {"out_biz_no": refund.request_id, "refund_amount_fen": refund.amount_fen},
+        )
+        return _load(ctx.tx, "trade_refunds", refund.refund_id)
+
+
+def paid_of(t: Row) -> Paid:
+    """A trade as the engine's refund sees it."""
+    return Paid(
+        paid_id=t["id"],
+        payer_id=t["buyer_id"],
+        merchant_id=t["merchant_id"],
+        amount_fen=int(t["total_amount_fen"]),
+        refunded_fen=int(t["refunded_fen"]),
+        fee_fen=int(t["fee_fen"]),
+        funding=t["funding"] or BALANCE,
+        funding_ref=t["id"],
+        escrowed=t["product"] == SECURED,  # refunds of secured trades come before release
+        coupon_fen=int(t["coupon_fen"] or 0),
+        coupon_refunded_fen=int(t["coupon_refunded_fen"] or 0),
+        coupon_funder=t["coupon_funder"] or "",
+        card_id=t["card_id"],
+    )
 
 
 def _check_funding(trade: Row, funding: str, installments: int | None, subsidised: bool) -> None:
@@ -673,145 +681,55 @@ def pay_static_qr(
 
 
 # --- refunds --------------------------------------------------------------------------------------
-def _refund_in(
-    ctx: WriteContext,
-    t: Row,
-    refund_id: str,
-    amount_fen: int,
-    out_request_no: str,
-    reason: str,
-    kind: str = "REFUND",
-) -> Row:
-    """Book one refund inside a command and move the trade; returns the refund row.
-
-    Instant: from the merchant's account, the fee coming back in proportion. Secured before
-    release: from escrow, no fee was taken. The money goes back where it came from: the balance,
-    or for card-funded trades the bank reserve (the card is paid out by the bank), or for
-    Huabei-funded trades the credit line (``restore_huabei``: what the buyer owes shrinks, and
-    anything already repaid goes to the wallet; a subsidised installment fee goes back to the
-    merchant).
-    """
-    tx = ctx.tx
-    refundable = t["total_amount_fen"] - t["refunded_fen"]
-    if amount_fen > refundable:
-        raise InvalidArgument(
-            f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
-        )
-    coupon_back = 0  # the coupon's share of the refund goes back to whoever funded the coupon
-    if t["coupon_fen"]:
-        coupon_back = proportional_fen(
-            t["coupon_fen"], t["coupon_refunded_fen"], amount_fen, t["total_amount_fen"]
-        )
-    buyer_back = amount_fen - coupon_back
-    back_legs, merchant_back = _buyer_back(ctx, t, buyer_back, refund_id)
-    back_legs += marketing.funder_legs(ctx, t["coupon_funder"], coupon_back, back=True)
-    merchant_gross = amount_fen - (coupon_back if t["coupon_funder"] == marketing.MERCHANT else 0)
-    fee_back = 0
-    if t["product"] == SECURED:
-        legs = [debit(unit_account("escrow", ctx.unit), amount_fen), *back_legs]
-    else:
-        fee_back = proportional_fen(
-            t["fee_fen"], t["refunded_fen"], amount_fen, t["total_amount_fen"]
-        )
-        legs = [
-            *settlement.book_out(ctx, t["merchant_id"], merchant_gross, fee_back + merchant_back),
-            debit(unit_account("fee_income", ctx.unit), fee_back),
-            *back_legs,
-        ]
-    post(ctx, "trade.refund", refund_id, legs, memo=t["id"])
-    refunded = t["refunded_fen"] + amount_fen
+def _move_refunded(ctx: WriteContext, t: Row, quote: RefundQuote, merchant_back_fen: int) -> None:
+    """The trade's refunded totals grow; refunded in full, it closes (and its coupon comes
+    back while valid). A dispute's split keeps the trade frozen until the release after it."""
+    refunded = t["refunded_fen"] + quote.amount_fen
     target = TRADE_CLOSED if refunded == t["total_amount_fen"] else t["status"]
-    if t["status"] == TRADE_DISPUTED and target != TRADE_CLOSED:
-        target = TRADE_DISPUTED  # a split keeps the trade frozen until the release that follows
     cols: dict[str, Any] = {
         "refunded_fen": refunded,
-        "fee_refunded_fen": t["fee_refunded_fen"] + fee_back,
-        "subsidy_refunded_fen": t["subsidy_refunded_fen"] + merchant_back,
-        "coupon_refunded_fen": t["coupon_refunded_fen"] + coupon_back,
+        "fee_refunded_fen": t["fee_refunded_fen"] + quote.fee_back_fen,
+        "subsidy_refunded_fen": t["subsidy_refunded_fen"] + merchant_back_fen,
+        "coupon_refunded_fen": t["coupon_refunded_fen"] + quote.coupon_back_fen,
     }
     if target == TRADE_CLOSED:
         cols["ended_at_ms"] = clock.now_ms()
         if t["coupon_id"]:
             marketing.give_back(ctx, t["coupon_id"])
-    if target != t["status"]:
-        machine(t).move(tx, t["id"], t["status"], target, **cols)
-    else:
-        tx.execute(
-            "UPDATE trades SET refunded_fen = :r, fee_refunded_fen = :f,"
-            " subsidy_refunded_fen = :sub, coupon_refunded_fen = :cb, updated_at_ms = :now"
-            " WHERE id = :id AND status = :s",
-            {
-                "r": refunded,
-                "f": cols["fee_refunded_fen"],
-                "sub": cols["subsidy_refunded_fen"],
-                "cb": cols["coupon_refunded_fen"],
-                "now": clock.now_ms(),
-                "id": t["id"],
-                "s": t["status"],
-            },
-        )
+    machine(t).move(ctx.tx, t["id"], t["status"], target, **cols)
+
+
+def _insert_refund(
+    ctx: WriteContext, refund: Refund, t: Row, quote: RefundQuote, merchant_back_fen: int
+) -> None:
     now = clock.now_ms()
-    tx.execute(
+    ctx.tx.execute(
         "INSERT INTO trade_refunds (id, trade_id, merchant_id, out_request_no, kind, amount_fen,"
         " fee_refund_fen, subsidy_refund_fen, coupon_refund_fen, reason, status, created_at_ms,"
         " updated_at_ms) VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :cb, :r, 'SUCCEEDED', :now,"
         " :now)",
         {
-            "id": refund_id,
+            "id": refund.refund_id,
             "t": t["id"],
             "m": t["merchant_id"],
-            "o": out_request_no,
-            "k": kind,
-            "a": amount_fen,
-            "f": fee_back,
-            "sub": merchant_back,
-            "cb": coupon_back,
-            "r": reason[:100],
+            "o": refund.request_id,
+            "k": refund.kind,
+            "a": refund.amount_fen,
+            "f": quote.fee_back_fen,
+            "sub": merchant_back_fen,
+            "cb": quote.coupon_back_fen,
+            "r": refund.reason,
             "now": now,
         },
     )
-    after = _load(tx, "trades", t["id"])
-    notify.enqueue(
-        ctx, after, "REFUND", {"out_biz_no": out_request_no, "refund_amount_fen": amount_fen}
-    )
-    return _load(tx, "trade_refunds", refund_id)
-
-
-def _buyer_back(
-    ctx: WriteContext, t: Row, amount_fen: int, refund_id: str
-) -> tuple[list[Any], int]:
-    """The legs returning the buyer's part of a refund where it came from (balance, the bank
-    reserve for a card, or the Huabei line), and what a subsidised installment fee gives back to
-    the merchant."""
-    if not amount_fen:  # a coupon covered the whole refund
-        return [], 0
-    if t["funding"] == HUABEI:
-        restored = huabei.restore_huabei(ctx, t["id"], amount_fen, refund_id)
-        return restored.legs, restored.merchant_back_fen
-    if t["funding"] == CARD:
-        channel = _card_channel(ctx.platform, t)
-        return [credit(unit_account("bank_reserve", ctx.unit, channel), amount_fen)], 0
-    return [credit(user_account(t["buyer_id"]), amount_fen)], 0
-
-
-def _card_channel(p: Platform, t: Row) -> str:
-    card = members.get_card(p, t["buyer_id"], t["card_id"] or "")
-    return str(card["channel"])
 
 
 def _pay_out_card_refund(p: Platform, t: Row, refund: Row) -> None:
     """Card-funded refunds were booked to the bank reserve; the bank now pays the card."""
     to_card = refund["amount_fen"] - refund["coupon_refund_fen"]  # a coupon's share went back
-    if not to_card:
-        return
-    card = members.get_card(p, t["buyer_id"], t["card_id"] or "")
-    channel = p.channels[card["channel"]]
-    try:
-        outcome = channel.payout(f"R{refund['id']}", card["card_no"], to_card)
-    except ChannelTimeout:
-        outcome = UNKNOWN
-    if outcome != SUCCEEDED:
-        log.error("card refund %s not confirmed by the bank: %s", refund["id"], outcome)
+    if to_card:
+        card = members.get_card(p, t["buyer_id"], t["card_id"] or "")
+        payout_card(p, card, f"R{refund['id']}", to_card)
 
 
 _REFUNDABLE = {TRADE_SUCCESS, WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS}
@@ -838,23 +756,18 @@ def refund(
     if trade["id"] is None:
         raise refuse(trade, "refund")
     trade_id = str(trade["id"])
-    refund_id = new_id(bucket_of(trade_id))
-    request = {"amount_fen": amount_fen, "reason": reason}
-
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(
-            tx, f"trade-refund:{trade_id}", out_request_no, request, refund_id
-        )
-        if first is not None:
-            return _load(tx, "trade_refunds", first)
-        t = _load(tx, "trades", trade_id)
-        if t["status"] not in _REFUNDABLE:
-            raise refuse(t, "refund")
-        return _refund_in(ctx, t, refund_id, amount_fen, out_request_no, reason)
-
-    row = p.writer_for(trade_id).submit(command)
-    if row["id"] == refund_id and trade["funding"] == CARD:
+    command = Refund(
+        purpose=TRADE,
+        refund_id=new_id(bucket_of(trade_id)),
+        merchant_id=merchant_id,
+        paid_id=trade_id,
+        amount_fen=amount_fen,
+        request_id=out_request_no,
+        reason=reason[:100],
+        settle_cycle=settlement.cycle_of(p, merchant_id),
+    )
+    row: Row = p.commands.submit(p.unit_of(trade_id), command)
+    if row["id"] == command.refund_id and trade["funding"] == CARD:
         _pay_out_card_refund(p, trade, row)
     return row
 
@@ -1034,15 +947,17 @@ def resolve_dispute(
                 f"the buyer's part must be within 1–{left - 1} fen", code="SPLIT_INVALID"
             )
         if back:
-            _refund_in(
-                ctx,
-                t,
-                refund_id,
-                back,
-                f"DISPUTE-{operator_id}"[:64],
-                f"dispute {decision} {note}",
+            command = Refund(
+                purpose=TRADE,
+                refund_id=refund_id,
+                merchant_id=t["merchant_id"],
+                paid_id=trade_id,
+                amount_fen=back,
+                request_id=f"DISPUTE-{operator_id}"[:64],
+                reason=f"dispute {decision} {note}"[:100],
                 kind="DISPUTE_REFUND",
             )
+            refund_in(ctx, command, paid_of(t))
             t = _load(ctx.tx, "trades", trade_id)
         if t["status"] == TRADE_CLOSED:
             return t

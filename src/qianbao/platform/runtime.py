@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any
 
+from qianbao.platform.commands import CommandBus
 from qianbao.platform.db import Database
 from qianbao.platform.ids import BUCKETS, bucket_of
 from qianbao.platform.messages import Relay
@@ -44,6 +45,8 @@ class Platform:
         ]
         self.relay = Relay(self)
         self.channels: dict[str, Any] = {}
+        self.commands = CommandBus(self)  # the handler table of every unit command
+        self.money: Any = None  # the money-movement engine's ports, wired by bootstrap
         self.started = False
 
     # --- routing: id -> bucket -> unit ------------------------------------------------------

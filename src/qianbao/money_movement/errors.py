@@ -1,0 +1,35 @@
+"""The engine's error codes (stable: clients match on them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from qianbao.platform.errors import Forbidden, InvalidArgument
+
+
+class Code(StrEnum):
+    AMOUNT_INVALID = "AMOUNT_INVALID"
+    AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
+    MERCHANT_FROZEN = "MERCHANT_FROZEN"
+    REFUND_AMOUNT_EXCEEDED = "REFUND_AMOUNT_EXCEEDED"
+    FUNDING_INVALID = "FUNDING_INVALID"
+
+
+class AmountInvalid(InvalidArgument):
+    code = Code.AMOUNT_INVALID
+
+
+class AmountTooLarge(InvalidArgument):
+    code = Code.AMOUNT_TOO_LARGE
+
+
+class MerchantFrozen(Forbidden):
+    code = Code.MERCHANT_FROZEN
+
+
+class RefundAmountExceeded(InvalidArgument):
+    code = Code.REFUND_AMOUNT_EXCEEDED
+
+
+class FundingInvalid(InvalidArgument):
+    code = Code.FUNDING_INVALID

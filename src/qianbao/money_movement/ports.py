@@ -1,0 +1,99 @@
+"""The ports through which products plug into the engine (wired in ``bootstrap.py``).
+
+- ``FundingSource``: where the buyer's money comes from and goes back to (balance and card
+  here; Huabei in ``credit``; Yu'e Bao later).
+- ``ProceedsPolicy``: how the merchant is paid by its contract (instant here; T+1 in
+  ``payments.settlement``).
+- ``Purpose``: whose rows record the movement (a plain payment, a trade, a Huabei purchase) and
+  what it answers.
+- ``Coupons``: a coupon used with a funding source (``marketing``).
+
+Every method runs inside the payer's unit command and may only change that unit's database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qianbao.ledger.service import Leg
+from qianbao.money_movement.commands import Pay, Refund
+from qianbao.money_movement.quote import Paid, Quote, RefundQuote
+from qianbao.platform.db import Row
+from qianbao.platform.writer import WriteContext
+
+
+@dataclass(frozen=True, slots=True)
+class Funded:
+    """What a funding source booked: its legs for the voucher, what the merchant pays out of
+    its proceeds (a subsidised installment fee) or gets back on a refund, and its record."""
+
+    legs: list[Leg]
+    merchant_share_fen: int = 0
+    record_id: str = ""
+
+
+class FundingSource(Protocol):
+    def take(self, ctx: WriteContext, pay: Pay, quote: Quote) -> Funded: ...
+
+    def give_back(self, ctx: WriteContext, refund: Refund, paid: Paid, amount_fen: int) -> Funded:
+        """``amount_fen`` (the buyer's part of a refund, > 0) goes back where it came from."""
+        ...
+
+
+class ProceedsPolicy(Protocol):
+    def book_in(
+        self, ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int
+    ) -> list[Leg]: ...
+
+    def book_out(
+        self, ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int
+    ) -> list[Leg]: ...
+
+
+class Purpose(Protocol):
+    pay_voucher: str  # the voucher kinds (reports and bills select on them)
+    refund_voucher: str
+    scope: str  # the idempotency scope prefix of its payments
+
+    def open(self, ctx: WriteContext, pay: Pay) -> None:
+        """Check the purpose allows the payment now (a trade still waiting to be paid)."""
+        ...
+
+    def replay(self, ctx: WriteContext, first_id: str) -> Row: ...
+
+    def voucher_ref(self, pay: Pay, funded: Funded) -> str: ...
+
+    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row: ...
+
+    def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
+        """The payment being refunded, owned by ``refund.merchant_id`` (or NotFound)."""
+        ...
+
+    def check_refundable(self, ctx: WriteContext, paid: Paid) -> None: ...
+
+    def replay_refund(self, ctx: WriteContext, refund: Refund, first_id: str) -> Row: ...
+
+    def record_refund(
+        self, ctx: WriteContext, refund: Refund, paid: Paid, quote: RefundQuote, funded: Funded
+    ) -> Row: ...
+
+
+class Coupons(Protocol):
+    def take(self, ctx: WriteContext, pay: Pay) -> None:
+        """The coupon turns USED for this payment (or the command fails)."""
+        ...
+
+    def funder_legs(
+        self, ctx: WriteContext, funder: str, amount_fen: int, *, back: bool
+    ) -> list[Leg]: ...
+
+
+@dataclass
+class Ports:
+    """The engine's wiring, one per platform (``Platform.money``)."""
+
+    funding: dict[str, FundingSource] = field(default_factory=dict)
+    proceeds: dict[str, ProceedsPolicy] = field(default_factory=dict)
+    purposes: dict[str, Purpose] = field(default_factory=dict)
+    coupons: Coupons | None = None

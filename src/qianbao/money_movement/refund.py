@@ -1,0 +1,63 @@
+"""One refund, mirroring one pay: the buyer's part goes back to its funding source, the
+coupon's part to whoever funded the coupon, the fee's part back to the merchant, and the
+merchant's proceeds are taken back by its contract (or escrow pays it back), in one voucher.
+
+``handle_refund`` is the unit command (idempotency key, ownership, the purpose's refundable
+check); ``refund_in`` books a refund inside a command that already holds the payment (an
+operator's dispute decision).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qianbao.ledger.service import post
+from qianbao.money_movement.commands import Refund
+from qianbao.money_movement.ports import Funded, Ports
+from qianbao.money_movement.proceeds import escrow_legs, fee_leg
+from qianbao.money_movement.quote import Paid, quote_refund
+from qianbao.platform import idempotency
+from qianbao.platform.db import Row
+from qianbao.platform.writer import WriteContext
+
+
+def handle_refund(ctx: WriteContext, refund: Refund) -> Row:
+    """The unit command of one refund (registered for ``Refund`` in bootstrap)."""
+    purpose = ctx.platform.money.purposes[refund.purpose]
+    paid = purpose.paid(ctx, refund)
+    if refund.request_id is not None:
+        scope = f"{purpose.scope}.refund:{refund.paid_id}"
+        first = idempotency.claim(
+            ctx.tx, scope, refund.request_id, refund.fingerprint(), refund.refund_id
+        )
+        if first is not None:
+            return purpose.replay_refund(ctx, refund, first)
+    purpose.check_refundable(ctx, paid)
+    return refund_in(ctx, refund, paid)
+
+
+def refund_in(ctx: WriteContext, refund: Refund, paid: Paid) -> Row:
+    ports: Ports = ctx.platform.money
+    purpose = ports.purposes[refund.purpose]
+    quote = quote_refund(paid, refund.amount_fen)
+    funded = Funded([])
+    if quote.buyer_back_fen:
+        source = ports.funding[paid.funding]
+        funded = source.give_back(ctx, refund, paid, quote.buyer_back_fen)
+    legs = [*funded.legs, *_coupon_legs(ctx, ports, paid.coupon_funder, quote.coupon_back_fen)]
+    if paid.escrowed:
+        legs += escrow_legs(ctx, refund.amount_fen, back=True)
+    else:
+        policy = ports.proceeds[refund.settle_cycle]
+        merchant_fee = quote.fee_back_fen + funded.merchant_share_fen
+        legs += policy.book_out(ctx, paid.merchant_id, quote.merchant_gross_fen, merchant_fee)
+        legs.append(fee_leg(ctx, quote.fee_back_fen, back=True))
+    post(ctx, purpose.refund_voucher, refund.refund_id, legs, refund.reason or paid.paid_id)
+    return purpose.record_refund(ctx, refund, paid, quote, funded)
+
+
+def _coupon_legs(ctx: WriteContext, ports: Ports, funder: str, amount_fen: int) -> list[Any]:
+    if not amount_fen:
+        return []
+    assert ports.coupons is not None
+    return ports.coupons.funder_legs(ctx, funder, amount_fen, back=True)

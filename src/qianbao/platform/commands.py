@@ -1,0 +1,68 @@
+"""Commands as data: every money write is a frozen dataclass handled through one table.
+
+A command carries everything its unit needs to execute it (the use case's reads and
+authorisation happened before, see ``money_movement.pay.prepare``), so it can be logged,
+replayed, or sent to another process unchanged: ``encode`` turns it into plain JSON values and
+``decode`` back. ``CommandBus.submit`` / ``run`` hand a command to its unit's writer, where the
+registered handler executes it inside the batch's transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qianbao.platform.errors import InvalidArgument
+from qianbao.platform.writer import WriteContext
+
+if TYPE_CHECKING:
+    from qianbao.platform.runtime import Platform
+
+Handler = Callable[[WriteContext, Any], Any]
+
+
+class CommandBus:
+    """The handler table of one platform: command type -> handler, filled by ``bootstrap``."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self._handlers: dict[type, Handler] = {}
+        self._types: dict[str, type] = {}
+
+    def register(self, kind: type, handler: Handler) -> None:
+        assert dataclasses.is_dataclass(kind), f"{kind.__name__} must be a dataclass"
+        if kind in self._handlers and self._handlers[kind] is not handler:
+            raise ValueError(f"{kind.__name__} already has a handler")
+        self._handlers[kind] = handler
+        self._types[kind.__name__] = kind
+
+    def bind(self, command: Any) -> Callable[[WriteContext], Any]:
+        """The writer callable executing ``command`` (the writer's unit of work)."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise LookupError(f"no handler for {type(command).__name__}")
+        return lambda ctx: handler(ctx, command)
+
+    def submit(self, unit: int, command: Any) -> Any:
+        return self._platform.writers[unit].submit(self.bind(command))
+
+    async def run(self, unit: int, command: Any) -> Any:
+        return await self._platform.writers[unit].run(self.bind(command))
+
+    # --- serialisation -----------------------------------------------------------------------
+    def encode(self, command: Any) -> dict[str, Any]:
+        """Plain JSON values: ``{"type": "Pay", "fields": {...}}``."""
+        if type(command) not in self._handlers:
+            raise LookupError(f"{type(command).__name__} is not a registered command")
+        return {"type": type(command).__name__, "fields": dataclasses.asdict(command)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        kind = self._types.get(str(data.get("type")))
+        if kind is None:
+            raise InvalidArgument(f"unknown command type {data.get('type')!r}")
+        names = {f.name for f in dataclasses.fields(kind)}
+        fields = data.get("fields") or {}
+        if set(fields) != names:
+            raise InvalidArgument(f"{kind.__name__} needs exactly the fields {sorted(names)}")
+        return kind(**fields)
