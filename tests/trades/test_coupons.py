@@ -337,3 +337,22 @@ def test_cashier_page_offers_and_uses_a_coupon(sqlite_platform):
     assert balance(p, buyer) == 100_00 - 22_00 and _status(p, coupon) == "USED"
     assert 'id="coupon"' not in c.get(f"/cashier/t/{t['id']}").text
     assert_ledger_clean(p)
+
+
+def test_a_coupon_refunded_in_small_parts_comes_back_exactly(sqlite_platform):
+    """Each part's coupon share is measured on the amount refunded so far: four refunds of 4 fen
+    and the rest give the platform exactly its 10.00 back and the buyer exactly its 70.00
+    (measured on the coupon's own refunded total, the four parts took [1, 1, 1, 1] fen)."""
+    p = sqlite_platform
+    clock.set(datetime(D.year, D.month, D.day, 10, 0))
+    m = new_merchant(p)
+    buyer = new_user(p, unit=1, balance_fen=100_00)
+    coupon = _coupon(p, _campaign(p), buyer)
+    t = trades.create(p, req(m, 80_00), buyer)
+    trades.pay(p, t["id"], buyer, PAY_PASSWORD, coupon_id=coupon)
+    shares = [trades.refund(p, m, 4, f"part-{i}", trade_no=t["id"]) for i in range(4)]
+    assert [r["coupon_refund_fen"] for r in shares] == [1, 0, 1, 0]  # 0.5 fen each, half-up
+    trades.refund(p, m, 80_00 - 16, "rest", trade_no=t["id"])
+    assert account_fen(p, "marketing_expense", 1) == 0
+    assert balance(p, buyer) == 100_00 and merchant_fen(p, m) == 0
+    assert_ledger_clean(p)

@@ -66,7 +66,6 @@ class Paid:
     funding_ref: str  # where the funding source finds its own record (a purchase's ref)
     escrowed: bool = False
     coupon_fen: int = 0
-    coupon_refunded_fen: int = 0
     coupon_funder: str = ""
     card_id: str | None = None
 
@@ -92,9 +91,9 @@ def quote_refund(paid: Paid, amount_fen: int) -> RefundQuote:
     refundable = paid.amount_fen - paid.refunded_fen
     if not 0 < amount_fen <= refundable:
         raise RefundAmountExceeded(f"only {refundable} fen can still be refunded")
-    coupon_back = proportional_fen(
-        paid.coupon_fen, paid.coupon_refunded_fen, amount_fen, paid.amount_fen
-    )
+    # the share after this refund minus the share before it, both of the amount refunded (the
+    # coupon's own refunded total is not a point on that scale)
+    coupon_back = proportional_fen(paid.coupon_fen, paid.refunded_fen, amount_fen, paid.amount_fen)
     merchant_gross = amount_fen - (coupon_back if paid.coupon_funder == MERCHANT_FUNDER else 0)
     fee_back = 0
     if not paid.escrowed:

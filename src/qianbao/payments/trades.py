@@ -599,7 +599,6 @@ def paid_of(t: Row) -> Paid:
         funding_ref=t["id"],
         escrowed=t["product"] == SECURED,  # refunds of secured trades come before release
         coupon_fen=int(t["coupon_fen"] or 0),
-        coupon_refunded_fen=int(t["coupon_refunded_fen"] or 0),
         coupon_funder=t["coupon_funder"] or "",
         card_id=t["card_id"],
     )
