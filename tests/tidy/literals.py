@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from tests.tidy.core import Finding, Module, ScopedVisitor, string_value
@@ -70,10 +71,12 @@ class _Strings(ScopedVisitor):
         return True
 
 
-def used_strings(module: Module) -> list[tuple[ast.expr, str, str]]:
+@lru_cache(maxsize=512)
+def used_strings(module: Module) -> tuple[tuple[ast.expr, str, str], ...]:
+    """(node, text, enclosing qualname) of every used string; cached, two contracts read it."""
     visitor = _Strings()
     visitor.visit(module.tree)
-    return visitor.found
+    return tuple(visitor.found)
 
 
 def split_top_level(text: str) -> list[str]:
@@ -271,7 +274,7 @@ def check_sql_location(modules: Sequence[Module]) -> list[Finding]:
 
 def check_error_codes(modules: Sequence[Module]) -> list[Finding]:
     """One finding per ``code="LITERAL"`` keyword argument outside an ``errors.py``."""
-    found = []
+    found: list[Finding] = []
     for module in modules:
         if PurePosixPath(module.rel).name == ERRORS_MODULE:
             continue
