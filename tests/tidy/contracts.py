@@ -116,15 +116,16 @@ def read_allowlist(path: Path) -> dict[str, int]:
         return {}
     entries: dict[str, int] = {}
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
+        line = raw.split("#", 1)[0].strip().replace("\t", " ")
         if not line:
             continue
         key, _, amount = line.rpartition(" ")
-        if not key.strip() or not amount.isdigit():
+        key = key.strip()
+        if not key or not amount.isdigit():
             raise ValueError(f"{path}:{number}: expected 'key  number', got {raw!r}")
-        if key.strip() in entries:
-            raise ValueError(f"{path}:{number}: {key.strip()!r} is listed twice (a merge?)")
-        entries[key.strip()] = int(amount)
+        if key in entries:
+            raise ValueError(f"{path}:{number}: {key!r} is listed twice (a merge?)")
+        entries[key] = int(amount)
     return entries
 
 

@@ -83,8 +83,8 @@ def check_module_length(modules: Sequence[Module]) -> list[Finding]:
                     where=module.where(1),
                     detail=(
                         f"{module.display} is {length} lines (limit {MODULE_MAX_LINES}); split "
-                        "it by use case into a subpackage (e.g. service/lines.py, "
-                        "service/statements.py) with the SQL in store.py"
+                        "it into a subpackage with one module per use case, the pure model "
+                        "beside them and the SQL in store.py"
                     ),
                 )
             )

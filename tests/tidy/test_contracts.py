@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tidy.contracts import CONTRACTS, LISTS_DIR, Contract, failure_message, run_contract
+from tests.tidy.contracts import (
+    CONTRACTS,
+    LISTS_DIR,
+    Contract,
+    failure_message,
+    read_allowlist,
+    run_contract,
+)
 from tests.tidy.core import real_modules
 from tests.tidy.layers import unplaced
 
@@ -72,8 +79,5 @@ def test_error_codes_live_in_errors_modules() -> None:
 @pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.name)
 def test_allowlist_is_sorted_one_entry_a_line(contract: Contract) -> None:
     """Sorted lists merge cleanly and are easy to edit by hand."""
-    lines = contract.list_path(LISTS_DIR).read_text(encoding="utf-8").splitlines()
-    keys = [line.split("#", 1)[0].strip().rpartition(" ")[0].strip() for line in lines]
-    keys = [k for k in keys if k]
+    keys = list(read_allowlist(contract.list_path(LISTS_DIR)))  # raises on a duplicate key
     assert keys == sorted(keys), f"{contract.list_path()} is not sorted"
-    assert len(keys) == len(set(keys)), f"{contract.list_path()} lists a key twice"

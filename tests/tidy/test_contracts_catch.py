@@ -157,6 +157,18 @@ def test_cli_modules_are_entry_points_even_inside_a_use_case_package(tmp_path):
 SCHEMA_TO_CREDIT = "qianbao.platform.schema -> qianbao.credit.tables"
 
 
+def test_only_entry_points_may_import_the_composition_root(tmp_path):
+    modules = tree(
+        tmp_path,
+        {
+            "bootstrap.py": "import qianbao.payments.service\n",
+            "server.py": "from qianbao import bootstrap\n",
+            "payments/service.py": "def pay():\n    from qianbao import bootstrap\n",
+        },
+    )
+    assert keys("imports", modules) == ["qianbao.payments.service -> qianbao.bootstrap"]
+
+
 def test_an_import_exception_that_no_longer_occurs_must_be_removed(tmp_path):
     modules = tree(tmp_path, {"platform/schema.py": "import sqlalchemy\n"})
     [message] = problems("imports", modules, {SCHEMA_TO_CREDIT: 1})
