@@ -164,8 +164,8 @@ def ratchet(contract: Contract, findings: Sequence[Finding], allowed: dict[str, 
         now = found.get(key, 0)
         if now == 0:
             problems.append(
-                f"{key}: no longer occurs: remove this stale exception "
-                f"(remove from the list {contract.name}.txt; or run: {TIGHTEN})"
+                f"{key}: no longer a violation: remove this stale exception (remove from the "
+                f"list tests/tidy/allowlists/{contract.name}.txt, or run: {TIGHTEN})"
             )
         elif now < allowed[key]:
             problems.append(

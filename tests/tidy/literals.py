@@ -29,6 +29,7 @@ SQL_METHODS = frozenset({"execute", "executemany", "one", "all", "scalar"})
 SQL_HOMES = frozenset({"store.py", "queries.py", "tables.py"})  # files where SQL belongs
 SQL_HOME_DIRS = frozenset({"store", "queries", "migrations"})  # ...and packages of them
 ERRORS_MODULE = "errors.py"
+EXCEPTION_ROOTS = frozenset({"Exception", "BaseException"})
 
 _UPDATE_SET = re.compile(
     r"\bUPDATE\s+(?:(?P<table>[\w.\"{}]+)\s+)?SET\s+(?P<sets>.*?)(?=\bWHERE\b|\bRETURNING\b|;|$)",
@@ -273,15 +274,43 @@ def check_sql_location(modules: Sequence[Module]) -> list[Finding]:
 
 
 def check_error_codes(modules: Sequence[Module]) -> list[Finding]:
-    """One finding per ``code="LITERAL"`` keyword argument outside an ``errors.py``."""
+    """One finding per ``code="LITERAL"`` keyword argument outside an ``errors.py``, except in
+    calls to the tree's own non-exception classes (``Reason(code="CARD:AGE")`` is data)."""
+    data_classes = non_exception_classes(modules)
     found: list[Finding] = []
     for module in modules:
         if PurePosixPath(module.rel).name == ERRORS_MODULE:
             continue
         for node in ast.walk(module.tree):
-            if isinstance(node, ast.Call):
+            if isinstance(node, ast.Call) and _callee(node) not in data_classes:
                 found.extend(_code_findings(module, node))
     return found
+
+
+def _callee(call: ast.Call) -> str:
+    return _name(call.func)
+
+
+def _name(node: ast.expr) -> str:
+    """``X`` for ``X`` and ``a.b.X``; empty for anything else."""
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
+def non_exception_classes(modules: Sequence[Module]) -> frozenset[str]:
+    """Names of classes defined in the tree that do not derive (by base name, transitively)
+    from an exception. A call to a class defined elsewhere counts as an error."""
+    bases: dict[str, set[str]] = {}
+    for module in modules:
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.ClassDef):
+                bases.setdefault(node.name, set()).update(_name(b) for b in node.bases)
+    errors = {n for n in bases if n.endswith(("Error", "Exception"))} | EXCEPTION_ROOTS
+    grew = True
+    while grew:  # fixed point: a class is an exception if one of its bases is
+        new = {n for n, b in bases.items() if n not in errors and b & errors}
+        errors |= new
+        grew = bool(new)
+    return frozenset(bases) - errors
 
 
 def _code_findings(module: Module, call: ast.Call) -> Iterator[Finding]:

@@ -342,7 +342,17 @@ def test_a_module_not_listed_may_have_no_sql(tmp_path):
 # --- 6. error codes -----------------------------------------------------------------------------
 
 CODES = """
+class Reason:  # scoring's reason codes are data, not errors
+    code: str
+
+
+class TradeError(QianbaoError):
+    pass
+
+
 def fail(name, e):
+    reasons = [Reason(code="CARD:AGE")]
+    raise TradeError("no", code="TRADE_HAS_CLOSED")
     raise InvalidArgument("no", code="TRADE_CLOSED")
     raise InvalidArgument("no", code="MISSING_" + name.upper())
     raise InvalidArgument("no", code=PaymentsError.TRADE_CLOSED)
@@ -352,7 +362,7 @@ def fail(name, e):
 
 def test_error_code_literals_outside_errors_modules_are_counted(tmp_path):
     modules = tree(tmp_path, {"payments/trades.py": CODES, "payments/errors.py": CODES})
-    assert keys("error_codes", modules) == ["payments/trades.py"] * 2
+    assert keys("error_codes", modules) == ["payments/trades.py"] * 3
     [message] = problems("error_codes", modules)
     assert 'code="TRADE_CLOSED"' in message and "payments/errors.py" in message
 
