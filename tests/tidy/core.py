@@ -75,6 +75,12 @@ def real_modules() -> tuple[Module, ...]:
     return load_modules(PACKAGE_ROOT)
 
 
+@lru_cache(maxsize=512)
+def nodes(module: Module) -> tuple[ast.AST, ...]:
+    """Every node of the module's tree (``ast.walk`` once; several contracts scan it)."""
+    return tuple(ast.walk(module.tree))
+
+
 def _dotted(package: str, rel: str) -> str:
     parts = [package, *rel.removesuffix(".py").split("/")]
     if parts[-1] == "__init__":

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import PurePosixPath
 
-from tests.tidy.core import Finding, Module, ScopedVisitor, string_value
+from tests.tidy.core import Finding, Module, ScopedVisitor, nodes, string_value
 
 STATE_MODULE = "platform/states.py"  # the one module allowed to write a status column
 # Statuses a row may be born in (an INSERT may hard-code these); anything else is a transition
@@ -281,7 +281,7 @@ def check_error_codes(modules: Sequence[Module]) -> list[Finding]:
     for module in modules:
         if PurePosixPath(module.rel).name == ERRORS_MODULE:
             continue
-        for node in ast.walk(module.tree):
+        for node in nodes(module):
             if isinstance(node, ast.Call) and _callee(node) not in data_classes:
                 found.extend(_code_findings(module, node))
     return found
@@ -301,7 +301,7 @@ def non_exception_classes(modules: Sequence[Module]) -> frozenset[str]:
     from an exception. A call to a class defined elsewhere counts as an error."""
     bases: dict[str, set[str]] = {}
     for module in modules:
-        for node in ast.walk(module.tree):
+        for node in nodes(module):
             if isinstance(node, ast.ClassDef):
                 bases.setdefault(node.name, set()).update(_name(b) for b in node.bases)
     errors = {n for n in bases if n.endswith(("Error", "Exception"))} | EXCEPTION_ROOTS
