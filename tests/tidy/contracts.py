@@ -37,6 +37,7 @@ from tests.tidy.sizes import (
 
 LISTS_DIR = Path(__file__).resolve().parent / "allowlists"
 TIGHTEN = "python -m tests.tidy.contracts --tighten"
+ACCEPT_ALL = "python -m tests.tidy.contracts --accept-all"
 MAX_SHOWN = 8  # occurrences printed per new entry
 
 
@@ -206,6 +207,8 @@ def failure_message(contract: Contract, problems: Sequence[str]) -> str:
             *problems,
             f"Fix new violations as each message says (docs/contracts.md). When violations were "
             f"removed, tighten the list from the repo root: {TIGHTEN}",
+            f"Only if existing violations merely moved (a file split or rename), re-baseline and "
+            f"review the diff of tests/tidy/allowlists/: {ACCEPT_ALL}",
         ]
     )
 
