@@ -79,7 +79,7 @@ def open_platform(
 
 def wire_money_movement(p: Platform) -> None:
     """The one engine's ports: funding sources, proceeds by contract, purposes, coupons; and
-    the handlers of its commands."""
+    the handlers of the wallet's commands."""
     p.money = Ports(
         funding={BALANCE: BalanceFunding(), CARD: CardFunding(), HUABEI: huabei.HuabeiFunding()},
         proceeds=dict(settlement.PROCEEDS),
@@ -92,6 +92,9 @@ def wire_money_movement(p: Platform) -> None:
     )
     p.commands.register(Pay, handle_pay)
     p.commands.register(Refund, handle_refund)
+    p.commands.register(payments.Transfer, payments.handle_transfer)
+    p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)
+    p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
 
 
 def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext], None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import Forbidden, InvalidArgument
+from qianbao.platform.errors import Forbidden, InvalidArgument, QianbaoError
 
 
 class Code(StrEnum):
@@ -13,6 +13,7 @@ class Code(StrEnum):
     MERCHANT_FROZEN = "MERCHANT_FROZEN"
     REFUND_AMOUNT_EXCEEDED = "REFUND_AMOUNT_EXCEEDED"
     FUNDING_INVALID = "FUNDING_INVALID"
+    CARD_CHARGE_FAILED = "CARD_CHARGE_FAILED"
 
 
 class AmountInvalid(InvalidArgument):
@@ -33,3 +34,7 @@ class RefundAmountExceeded(InvalidArgument):
 
 class FundingInvalid(InvalidArgument):
     code = Code.FUNDING_INVALID
+
+
+class CardChargeFailed(QianbaoError):
+    code = Code.CARD_CHARGE_FAILED

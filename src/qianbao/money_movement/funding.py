@@ -15,10 +15,10 @@ from qianbao.ledger.chart import unit_account, user_account
 from qianbao.ledger.service import credit, debit
 from qianbao.members import service as members
 from qianbao.money_movement.commands import Pay, Refund
+from qianbao.money_movement.errors import CardChargeFailed
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote
 from qianbao.platform.db import Row
-from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
@@ -55,7 +55,7 @@ def charge_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
     except ChannelTimeout:
         outcome = channel.query(ref)  # UNKNOWN means the bank never got it: nothing moved
     if outcome != SUCCEEDED:
-        raise QianbaoError("the bank declined the card payment", code="CARD_CHARGE_FAILED")
+        raise CardChargeFailed("the bank declined the card payment")
 
 
 def reverse_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from qianbao.members import service as members
+from qianbao.money_movement import limits
 from qianbao.money_movement.errors import AmountInvalid, AmountTooLarge, MerchantFrozen
-from qianbao.payments import limits
 from qianbao.platform.db import Row
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext

@@ -5,6 +5,7 @@ idempotency key first, and books every movement as a voucher.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, ChannelTimeout
@@ -73,53 +74,88 @@ def _withdraw_fee(p: Platform, tx: Tx, user_id: str, amount_fen: int) -> tuple[i
     return fee, free_part
 
 
+@dataclass(frozen=True, slots=True)
+class OpenBankOrder:
+    """A top-up or a withdrawal to the user's bound card, before the bank is asked."""
+
+    order_id: str
+    kind: str  # TOPUP | WITHDRAW
+    user_id: str
+    card_id: str
+    card_no: str  # the bank needs it; stored on the order as before (issue 11 encrypts it)
+    channel: str
+    amount_fen: int
+    request_id: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"kind": self.kind, "card_id": self.card_id, "amount_fen": self.amount_fen}
+
+
+@dataclass(frozen=True, slots=True)
+class SettleBankOrder:
+    """What the bank answered for a PENDING order: SUCCEEDED, FAILED or UNKNOWN."""
+
+    order_id: str
+    outcome: str
+
+
 def _open_bank_order(
     p: Platform, kind: str, user_id: str, card_id: str, amount_fen: int, request_id: str
 ) -> Row:
     card = members.get_card(p, user_id, card_id)
-    request = {"kind": kind, "card_id": card_id, "amount_fen": amount_fen}
-    order_id = new_id(bucket_of(user_id))
+    command = OpenBankOrder(
+        order_id=new_id(bucket_of(user_id)),
+        kind=kind,
+        user_id=user_id,
+        card_id=card_id,
+        card_no=str(card["card_no"]),
+        channel=str(card["channel"]),
+        amount_fen=amount_fen,
+        request_id=idempotency.check_key(request_id),
+    )
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(tx, f"bank:{user_id}", request_id, request, order_id)
-        if first is not None:
-            return _load(tx, "bank_orders", first)
-        fee, free_used = 0, 0
-        if kind == "WITHDRAW":
-            fee, free_used = _withdraw_fee(p, tx, user_id, amount_fen)
-            post(
-                ctx,
-                "withdraw",
-                order_id,
-                [
-                    debit(user_account(user_id), amount_fen + fee),
-                    credit(unit_account("withdrawal_clearing", ctx.unit), amount_fen),
-                    credit(unit_account("fee_income", ctx.unit), fee),
-                ],
-            )
-            _add_quota(tx, user_id, free_used)
-        now = clock.now_ms()
-        tx.execute(
-            "INSERT INTO bank_orders (id, kind, user_id, card_id, card_no, channel, amount_fen,"
-            " fee_fen, free_quota_used_fen, status, created_at_ms, updated_at_ms) VALUES"
-            " (:id, :kind, :u, :card, :no, :ch, :a, :fee, :free, 'PENDING', :now, :now)",
-            {
-                "id": order_id,
-                "kind": kind,
-                "u": user_id,
-                "card": card_id,
-                "no": card["card_no"],
-                "ch": card["channel"],
-                "a": amount_fen,
-                "fee": fee,
-                "free": free_used,
-                "now": now,
-            },
+
+def handle_open_bank_order(ctx: WriteContext, order: OpenBankOrder) -> Row:
+    tx = ctx.tx
+    scope = f"bank:{order.user_id}"
+    first = idempotency.claim(tx, scope, order.request_id, order.fingerprint(), order.order_id)
+    if first is not None:
+        return _load(tx, "bank_orders", first)
+    fee, free_used = 0, 0
+    if order.kind == "WITHDRAW":
+        fee, free_used = _withdraw_fee(ctx.platform, tx, order.user_id, order.amount_fen)
+        post(
+            ctx,
+            "withdraw",
+            order.order_id,
+            [
+                debit(user_account(order.user_id), order.amount_fen + fee),
+                credit(unit_account("withdrawal_clearing", ctx.unit), order.amount_fen),
+                credit(unit_account("fee_income", ctx.unit), fee),
+            ],
         )
-        return _load(tx, "bank_orders", order_id)
-
-    return p.writer_for(user_id).submit(command)
+        _add_quota(tx, order.user_id, free_used)
+    now = clock.now_ms()
+    tx.execute(
+        "INSERT INTO bank_orders (id, kind, user_id, card_id, card_no, channel, amount_fen,"
+        " fee_fen, free_quota_used_fen, status, created_at_ms, updated_at_ms) VALUES"
+        " (:id, :kind, :u, :card, :no, :ch, :a, :fee, :free, 'PENDING', :now, :now)",
+        {
+            "id": order.order_id,
+            "kind": order.kind,
+            "u": order.user_id,
+            "card": order.card_id,
+            "no": order.card_no,
+            "ch": order.channel,
+            "a": order.amount_fen,
+            "fee": fee,
+            "free": free_used,
+            "now": now,
+        },
+    )
+    return _load(tx, "bank_orders", order.order_id)
 
 
 def _add_quota(tx: Tx, user_id: str, delta_fen: int) -> None:
@@ -151,11 +187,14 @@ def _drive(p: Platform, order: Row) -> Row:
     except ChannelTimeout:
         log.warning("bank order %s timed out; outcome unknown until queried", order["id"])
         outcome = UNKNOWN
-    return p.writer_for(order["user_id"]).submit(lambda ctx: _settle(ctx, order["id"], outcome))
+    result: Row = p.commands.submit(
+        p.unit_of(order["user_id"]), SettleBankOrder(order["id"], outcome)
+    )
+    return result
 
 
-def _settle(ctx: WriteContext, order_id: str, outcome: str) -> Row:
-    tx = ctx.tx
+def handle_settle_bank_order(ctx: WriteContext, command: SettleBankOrder) -> Row:
+    tx, order_id, outcome = ctx.tx, command.order_id, command.outcome
     order = _load(tx, "bank_orders", order_id)
     if order["status"] != "PENDING":
         return order
@@ -262,65 +301,73 @@ def transfer(
         raise InvalidArgument("cannot transfer to yourself", code="TRANSFER_TO_SELF")
     members.get_user(p, to_user)
     payer = guards.authorise(p, from_user, amount_fen, pay_password)
-    source, target = p.unit_of(from_user), p.unit_of(to_user)
-    request = {"to": to_user, "amount_fen": amount_fen, "memo": memo}
-    transfer_id = new_id(bucket_of(from_user))
+    command = Transfer(
+        transfer_id=new_id(bucket_of(from_user)),
+        from_user_id=from_user,
+        to_user_id=to_user,
+        amount_fen=amount_fen,
+        request_id=idempotency.check_key(request_id),
+        daily_limit_fen=payer.daily_limit_fen,
+        memo=memo[:100],
+    )
+    result: Row = p.commands.submit(p.unit_of(from_user), command)
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(tx, f"transfer:{from_user}", request_id, request, transfer_id)
-        if first is not None:
-            return _load(tx, "transfers", first)
-        guards.count_daily(ctx, from_user, amount_fen, payer.daily_limit_fen)
-        if source == target:
-            post(
-                ctx,
-                "transfer",
-                transfer_id,
-                [
-                    debit(user_account(from_user), amount_fen),
-                    credit(user_account(to_user), amount_fen),
-                ],
-            )
-        else:
-            post(
-                ctx,
-                "transfer.out",
-                transfer_id,
-                [
-                    debit(user_account(from_user), amount_fen),
-                    credit(in_transit(source, target), amount_fen),
-                ],
-            )
-            messages.send(
-                ctx,
-                target,
-                "transfer.credit",
-                {
-                    "transfer_id": transfer_id,
-                    "to_user_id": to_user,
-                    "amount_fen": amount_fen,
-                    "source_unit": source,
-                },
-            )
-        now = clock.now_ms()
-        tx.execute(
-            "INSERT INTO transfers (id, from_user_id, to_user_id, amount_fen, cross_unit, memo,"
-            " status, created_at_ms, updated_at_ms) VALUES (:id, :f, :t, :a, :x, :m, 'SUCCEEDED',"
-            " :now, :now)",
-            {
-                "id": transfer_id,
-                "f": from_user,
-                "t": to_user,
-                "a": amount_fen,
-                "x": source != target,
-                "m": memo[:100],
-                "now": now,
-            },
-        )
-        return _load(tx, "transfers", transfer_id)
 
-    return p.writers[source].submit(command)
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """转账 from one wallet to another, booked in the payer's unit."""
+
+    transfer_id: str
+    from_user_id: str
+    to_user_id: str
+    amount_fen: int
+    request_id: str
+    daily_limit_fen: int
+    memo: str = ""
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"to": self.to_user_id, "amount_fen": self.amount_fen, "memo": self.memo}
+
+
+def handle_transfer(ctx: WriteContext, t: Transfer) -> Row:
+    """Across units: debit here against in-transit, credit there by message, exactly once."""
+    tx = ctx.tx
+    scope = f"transfer:{t.from_user_id}"
+    first = idempotency.claim(tx, scope, t.request_id, t.fingerprint(), t.transfer_id)
+    if first is not None:
+        return _load(tx, "transfers", first)
+    guards.count_daily(ctx, t.from_user_id, t.amount_fen, t.daily_limit_fen)
+    target = ctx.platform.unit_of(t.to_user_id)
+    payer = user_account(t.from_user_id)
+    if target == ctx.unit:
+        legs = [debit(payer, t.amount_fen), credit(user_account(t.to_user_id), t.amount_fen)]
+        post(ctx, "transfer", t.transfer_id, legs)
+    else:
+        legs = [debit(payer, t.amount_fen), credit(in_transit(ctx.unit, target), t.amount_fen)]
+        post(ctx, "transfer.out", t.transfer_id, legs)
+        payload = {
+            "transfer_id": t.transfer_id,
+            "to_user_id": t.to_user_id,
+            "amount_fen": t.amount_fen,
+            "source_unit": ctx.unit,
+        }
+        messages.send(ctx, target, "transfer.credit", payload)
+    tx.execute(
+        "INSERT INTO transfers (id, from_user_id, to_user_id, amount_fen, cross_unit, memo,"
+        " status, created_at_ms, updated_at_ms) VALUES (:id, :f, :t, :a, :x, :m, 'SUCCEEDED',"
+        " :now, :now)",
+        {
+            "id": t.transfer_id,
+            "f": t.from_user_id,
+            "t": t.to_user_id,
+            "a": t.amount_fen,
+            "x": target != ctx.unit,
+            "m": t.memo,
+            "now": clock.now_ms(),
+        },
+    )
+    return _load(tx, "transfers", t.transfer_id)
 
 
 @messages.consumer("transfer.credit")

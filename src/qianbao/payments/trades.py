@@ -28,6 +28,7 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, TRADE, Pay, Refund
+from qianbao.money_movement.errors import FundingInvalid
 from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded
@@ -606,7 +607,7 @@ def paid_of(t: Row) -> Paid:
 
 def _check_funding(trade: Row, funding: str, installments: int | None, subsidised: bool) -> None:
     if funding not in FUNDINGS:
-        raise InvalidArgument("funding must be BALANCE, CARD or HUABEI", code="FUNDING_INVALID")
+        raise FundingInvalid("funding must be BALANCE, CARD or HUABEI")
     if installments is None:
         if subsidised:
             raise InvalidArgument(
