@@ -21,8 +21,8 @@ from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
 from qianbao.openapi import notify
+from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
-from qianbao.payments import settlement, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.web import pages
@@ -37,7 +37,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
     notifications due for (re)delivery, bank orders whose outcome was lost in a timeout, Huabei's
     day jobs, and the books' day end (closing, then each bank channel's reconciliation)."""
     due: list[tuple[str, float, Callable[[], Any]]] = [
-        ("trade jobs", JOB_TICK_S, lambda: trades.run_due_jobs(p)),
+        ("trade jobs", JOB_TICK_S, lambda: secured.run_due_jobs(p)),
         ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
         (
             "bank follow-up",

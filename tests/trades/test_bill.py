@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import datetime, timedelta
 
-from qianbao.payments import settlement, trades
+from qianbao.payments import secured, settlement, trades
 from qianbao.platform.clock import clock
 from tests.conftest import assert_ledger_clean
 from tests.factories import PAY_PASSWORD, new_user
@@ -33,8 +33,8 @@ def test_daily_bill_reconciles_with_the_ledger(sqlite_platform):
         buyers[1],
         PAY_PASSWORD,
     )
-    trades.ship(p, m, s["id"])
-    trades.confirm_receipt(p, buyers[1], s["id"], PAY_PASSWORD)
+    secured.ship(p, m, s["id"])
+    secured.confirm_receipt(p, buyers[1], s["id"], PAY_PASSWORD)
     escrow_refund = trades.pay(
         p,
         trades.create(p, req(m, 5_00, product=trades.SECURED), buyers[0])["id"],

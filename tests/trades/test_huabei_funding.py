@@ -12,7 +12,7 @@ from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.credit import service as credit
 from qianbao.members import service as members
-from qianbao.payments import settlement, trades
+from qianbao.payments import secured, settlement, trades
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from tests.conftest import assert_ledger_clean
@@ -154,15 +154,15 @@ def test_secured_trade_enters_the_bill_when_confirmed(platform: Platform) -> Non
         assert _pay(p, t["id"], buyer)["status"] == "WAIT_SELLER_SEND_GOODS"
     assert credit.summary(p, buyer)["available_fen"] == 30_000
     assert merchant_fen(p, m) == 0 and account_fen(p, "escrow", p.unit_of(buyer)) == 70_000
-    trades.ship(p, m, auto["id"])
+    secured.ship(p, m, auto["id"])
     # auto-confirm after 10 days (March 30): billed on April 1; the slow one is not
-    live(p, D(2026, 3, 20), D(2026, 4, 5), {D(2026, 3, 31): lambda: trades.run_due_jobs(p)})
+    live(p, D(2026, 3, 20), D(2026, 4, 5), {D(2026, 3, 31): lambda: secured.run_due_jobs(p)})
     assert trades.get_trade(p, auto["id"])["status"] == "TRADE_FINISHED"
     assert _bills(p, buyer) == {"2026-04-01": 10_000}
     credit.repay(p, buyer, 10_000, "repay-april", PAY_PASSWORD)
-    trades.ship(p, m, slow["id"])
+    secured.ship(p, m, slow["id"])
     at(D(2026, 4, 6))
-    done = trades.confirm_receipt(p, buyer, slow["id"], PAY_PASSWORD)
+    done = secured.confirm_receipt(p, buyer, slow["id"], PAY_PASSWORD)
     assert done["status"] == "TRADE_FINISHED"
     assert merchant_fen(p, m) == 70_000 - 360 - 60
     assert account_fen(p, "escrow", p.unit_of(buyer)) == 0

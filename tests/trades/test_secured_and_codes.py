@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from qianbao.members import service as members
-from qianbao.payments import codes, trades
+from qianbao.payments import codes, secured, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.errors import QianbaoError
 from tests.conftest import assert_ledger_clean
@@ -30,14 +30,14 @@ def test_secured_trade_pays_into_escrow_and_releases_on_confirmation(platform):
     assert t["status"] == trades.WAIT_SELLER_SEND_GOODS and t["fee_fen"] == 0
     assert account_fen(p, "escrow", 0) == 200_00 and merchant_fen(p, m) == 0
     with pytest.raises(QianbaoError) as e:  # nothing to confirm before shipping
-        trades.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD)
+        secured.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD)
     assert e.value.code == "TRADE_STATUS_ERROR"
-    shipped = trades.ship(p, m, t["id"])
+    shipped = secured.ship(p, m, t["id"])
     assert shipped["status"] == trades.WAIT_BUYER_CONFIRM_GOODS
     assert shipped["auto_confirm_at_ms"] - shipped["shipped_at_ms"] == 10 * trades.DAY_MS
     with pytest.raises(QianbaoError):
-        trades.ship(p, m, t["id"])
-    done = trades.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD)
+        secured.ship(p, m, t["id"])
+    done = secured.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD)
     assert done["status"] == trades.TRADE_FINISHED and done["fee_fen"] == 1_20
     assert merchant_fen(p, m) == 200_00 - 1_20 and account_fen(p, "escrow", 0) == 0
     with pytest.raises(QianbaoError) as e:
@@ -54,14 +54,14 @@ def test_auto_confirm_runs_on_the_business_clock(sqlite_platform):
         m = new_merchant(p)
         buyer = new_user(p, balance_fen=100_00)
         t = _secured(p, m, buyer, 50_00)
-        trades.ship(p, m, t["id"])
+        secured.ship(p, m, t["id"])
         clock.advance(timedelta(days=6, hours=23))
-        assert trades.run_due_jobs(p)["auto_confirmed"] == 0
+        assert secured.run_due_jobs(p)["auto_confirmed"] == 0
         clock.advance(timedelta(hours=2))
-        assert trades.run_due_jobs(p)["auto_confirmed"] == 1
+        assert secured.run_due_jobs(p)["auto_confirmed"] == 1
         assert trades.get_trade(p, t["id"])["status"] == trades.TRADE_FINISHED
         assert merchant_fen(p, m) == 50_00 - 30
-        assert trades.run_due_jobs(p)["auto_confirmed"] == 0
+        assert secured.run_due_jobs(p)["auto_confirmed"] == 0
     finally:
         p.settings.extra.pop("trade_auto_confirm_days")
     assert_ledger_clean(p)
@@ -77,9 +77,9 @@ def test_refund_before_shipping_and_by_agreement_after(sqlite_platform):
     trades.refund(p, m, 30_00, "a2", trade_no=a["id"])
     assert trades.get_trade(p, a["id"])["status"] == trades.TRADE_CLOSED
     b = _secured(p, m, buyer, 40_00)
-    trades.ship(p, m, b["id"])
+    secured.ship(p, m, b["id"])
     trades.refund(p, m, 15_00, "b1", trade_no=b["id"])  # the seller agrees to a partial refund
-    done = trades.confirm_receipt(p, buyer, b["id"], PAY_PASSWORD)
+    done = secured.confirm_receipt(p, buyer, b["id"], PAY_PASSWORD)
     assert done["released_fen"] == 25_00 and done["fee_fen"] == 15
     assert balance(p, buyer) == 100_00 - 25_00
     assert merchant_fen(p, m) == 25_00 - 15
@@ -92,29 +92,29 @@ def test_dispute_freezes_until_the_operator_splits(sqlite_platform):
     m = new_merchant(p)
     buyer = new_user(p, balance_fen=100_00)
     t = _secured(p, m, buyer, 100_00)
-    trades.ship(p, m, t["id"])
+    secured.ship(p, m, t["id"])
     with pytest.raises(QianbaoError):
-        trades.open_dispute(p, new_user(p), t["id"])  # a stranger cannot
-    frozen = trades.open_dispute(p, buyer, t["id"], "goods never arrived")
+        secured.open_dispute(p, new_user(p), t["id"])  # a stranger cannot
+    frozen = secured.open_dispute(p, buyer, t["id"], "goods never arrived")
     assert frozen["status"] == trades.TRADE_DISPUTED
     for action in (
         lambda: trades.refund(p, m, 1_00, "x", trade_no=t["id"]),
-        lambda: trades.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD),
-        lambda: trades.ship(p, m, t["id"]),
+        lambda: secured.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD),
+        lambda: secured.ship(p, m, t["id"]),
     ):
         with pytest.raises(QianbaoError) as e:
             action()
         assert e.value.code == "TRADE_IN_DISPUTE"
     clock.advance(timedelta(days=30))
-    assert trades.run_due_jobs(p)["auto_confirmed"] == 0  # frozen: no auto-confirm
+    assert secured.run_due_jobs(p)["auto_confirmed"] == 0  # frozen: no auto-confirm
     with pytest.raises(QianbaoError) as e:
-        trades.resolve_dispute(p, "op1", t["id"], "split", buyer_fen=100_00)
+        secured.resolve_dispute(p, "op1", t["id"], "split", buyer_fen=100_00)
     assert e.value.code == "SPLIT_INVALID"
-    done = trades.resolve_dispute(p, "op1", t["id"], "split", buyer_fen=60_00)
+    done = secured.resolve_dispute(p, "op1", t["id"], "split", buyer_fen=60_00)
     assert done["status"] == trades.TRADE_FINISHED and done["released_fen"] == 40_00
     assert balance(p, buyer) == 60_00 and merchant_fen(p, m) == 40_00 - 24
     with pytest.raises(QianbaoError):
-        trades.resolve_dispute(p, "op1", t["id"], "refund")
+        secured.resolve_dispute(p, "op1", t["id"], "refund")
     assert_ledger_clean(p)
 
 
@@ -127,8 +127,8 @@ def test_dispute_release_or_refund(sqlite_platform, decision, buyer_back, status
     m = new_merchant(p)
     buyer = new_user(p, balance_fen=30_00)
     t = _secured(p, m, buyer, 30_00)
-    trades.open_dispute(p, m, t["id"])  # the seller may dispute too, before shipping
-    assert trades.resolve_dispute(p, "op1", t["id"], decision)["status"] == status
+    secured.open_dispute(p, m, t["id"])  # the seller may dispute too, before shipping
+    assert secured.resolve_dispute(p, "op1", t["id"], decision)["status"] == status
     assert balance(p, buyer) == buyer_back
     assert_ledger_clean(p)
 
@@ -138,14 +138,14 @@ def test_compensation_is_paid_from_the_platform_and_booked(sqlite_platform):
     m = new_merchant(p)
     buyer = new_user(p, unit=1, balance_fen=80_00)
     t = _secured(p, m, buyer, 80_00)
-    trades.ship(p, m, t["id"])
-    trades.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD)
+    secured.ship(p, m, t["id"])
+    secured.confirm_receipt(p, buyer, t["id"], PAY_PASSWORD)
     with pytest.raises(QianbaoError) as e:
-        trades.compensate(p, "op1", t["id"], 80_01, "fraud proven")
+        secured.compensate(p, "op1", t["id"], 80_01, "fraud proven")
     assert e.value.code == "COMPENSATION_EXCEEDED"
-    trades.compensate(p, "op1", t["id"], 80_00, "seller sent a brick; police report 123")
+    secured.compensate(p, "op1", t["id"], 80_00, "seller sent a brick; police report 123")
     with pytest.raises(QianbaoError) as e:
-        trades.compensate(p, "op1", t["id"], 1_00, "again")
+        secured.compensate(p, "op1", t["id"], 1_00, "again")
     assert e.value.code == "ALREADY_COMPENSATED"
     assert balance(p, buyer) == 80_00
     assert account_fen(p, "compensation_expense", 1) == 80_00
@@ -158,7 +158,7 @@ def test_instant_trades_refuse_secured_actions(sqlite_platform):
     buyer = new_user(p, balance_fen=10_00)
     t = trades.pay(p, trades.create(p, req(m, 1_00), buyer)["id"], buyer, PAY_PASSWORD)
     with pytest.raises(QianbaoError) as e:
-        trades.ship(p, m, t["id"])
+        secured.ship(p, m, t["id"])
     assert e.value.code == "TRADE_NOT_SECURED"
 
 

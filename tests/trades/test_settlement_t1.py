@@ -16,7 +16,7 @@ from qianbao.api.app import create_app
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, post
 from qianbao.members import service as members
-from qianbao.payments import settlement, trades
+from qianbao.payments import secured, settlement, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
@@ -60,8 +60,8 @@ def test_t1_money_waits_for_day_end_and_settles_once(platform):
     a = _paid(p, m, b0, 100_00)  # fee 60
     _paid(p, m, b1, 50_00)  # fee 30
     s = _paid(p, m, b1, 30_00, product=trades.SECURED)
-    trades.ship(p, m, s["id"])
-    trades.confirm_receipt(p, b1, s["id"], PAY_PASSWORD)  # released: fee 18
+    secured.ship(p, m, s["id"])
+    secured.confirm_receipt(p, b1, s["id"], PAY_PASSWORD)  # released: fee 18
     trades.refund(p, m, 10_00, "r1", trade_no=a["id"])  # before settlement: fee back 6
     assert merchant_fen(p, m) == 0
     pending = 100_00 - 60 + 50_00 - 30 + 30_00 - 18 - (10_00 - 6)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from qianbao.payments import trades
+from qianbao.payments import secured, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.errors import QianbaoError
 from tests.conftest import assert_ledger_clean
@@ -82,12 +82,12 @@ def test_unpaid_trade_closes_itself_on_the_business_clock(sqlite_platform):
     buyer = new_user(p, balance_fen=50_00)
     trade = trades.create(p, req(m, 10_00, timeout_minutes=30), buyer)
     clock.advance(timedelta(minutes=29))
-    assert trades.run_due_jobs(p)["trades_closed"] == 0
+    assert secured.run_due_jobs(p)["trades_closed"] == 0
     clock.advance(timedelta(minutes=2))
     with pytest.raises(QianbaoError) as e:  # timed out: refused even before the job runs
         trades.pay(p, trade["id"], buyer, PAY_PASSWORD)
     assert _code(e) == "TRADE_HAS_CLOSED"
-    assert trades.run_due_jobs(p)["trades_closed"] == 1
+    assert secured.run_due_jobs(p)["trades_closed"] == 1
     assert trades.get_trade(p, trade["id"])["status"] == trades.TRADE_CLOSED
     with pytest.raises(QianbaoError) as e:
         trades.close(p, m, trade_no=trade["id"])
@@ -123,7 +123,7 @@ def test_unscanned_precreate_times_out_and_close_is_final(sqlite_platform):
     a = trades.precreate(p, req(m, 1_00, timeout_minutes=5))
     b = trades.precreate(p, req(m, 1_00))
     clock.advance(timedelta(minutes=6))
-    assert trades.run_due_jobs(p)["orders_closed"] == 1
+    assert secured.run_due_jobs(p)["orders_closed"] == 1
     assert trades.lookup(p, m, out_trade_no=a["out_trade_no"])["status"] == trades.TRADE_CLOSED
     trades.close(p, m, out_trade_no=b["out_trade_no"])
     for order in (a, b):
@@ -169,9 +169,9 @@ def test_refund_window_finishes_the_trade(sqlite_platform):
     buyer = new_user(p, balance_fen=10_00)
     trade = trades.pay(p, trades.create(p, req(m, 5_00), buyer)["id"], buyer, PAY_PASSWORD)
     clock.advance(timedelta(days=89))
-    assert trades.run_due_jobs(p)["finished"] == 0
+    assert secured.run_due_jobs(p)["finished"] == 0
     clock.advance(timedelta(days=2))
-    assert trades.run_due_jobs(p)["finished"] == 1
+    assert secured.run_due_jobs(p)["finished"] == 1
     assert trades.get_trade(p, trade["id"])["status"] == trades.TRADE_FINISHED
     for action in (
         lambda: trades.refund(p, m, 1_00, "late", trade_no=trade["id"]),

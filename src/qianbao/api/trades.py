@@ -20,7 +20,7 @@ from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.openapi import notify
-from qianbao.payments import codes, settlement, trades
+from qianbao.payments import codes, secured, settlement, trades
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
@@ -463,7 +463,7 @@ def merchant_qr_api(p: PlatformDep, merchant_id: MerchantId, format: str = "png"
 
 @router.post("/merchant/trades/{trade_id}/ship", summary="Secured trade: goods shipped")
 def ship(trade_id: str, p: PlatformDep, merchant_id: MerchantId) -> dict[str, Any]:
-    return trades.public_trade(trades.ship(p, merchant_id, trade_id))
+    return trades.public_trade(secured.ship(p, merchant_id, trade_id))
 
 
 @router.post("/me/payment-code", summary="A one-time payment code (付款码), valid 60 s")
@@ -510,12 +510,12 @@ def pay_trade(trade_id: str, body: TradePayIn, p: PlatformDep, user_id: UserId) 
 def confirm(
     trade_id: str, p: PlatformDep, user_id: UserId, pay_password: Annotated[str, Form()]
 ) -> dict[str, Any]:
-    return trades.public_trade(trades.confirm_receipt(p, user_id, trade_id, pay_password))
+    return trades.public_trade(secured.confirm_receipt(p, user_id, trade_id, pay_password))
 
 
 @router.post("/me/trades/{trade_id}/dispute", summary="Secured trade: open a dispute")
 def dispute(trade_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return trades.public_trade(trades.open_dispute(p, user_id, trade_id))
+    return trades.public_trade(secured.open_dispute(p, user_id, trade_id))
 
 
 @router.post("/ops/trades/{trade_id}/dispute", summary="Operator decides a dispute")
@@ -528,7 +528,7 @@ def resolve(
 ) -> dict[str, Any]:
     operator.require("write")
     return trades.public_trade(
-        trades.resolve_dispute(p, operator.id, trade_id, decision, yuan_to_fen(buyer_amount))
+        secured.resolve_dispute(p, operator.id, trade_id, decision, yuan_to_fen(buyer_amount))
     )
 
 
@@ -541,7 +541,7 @@ def compensation(
     reason: Annotated[str, Form()],
 ) -> dict[str, Any]:
     operator.require("write")
-    return dict(trades.compensate(p, operator.id, trade_id, yuan_to_fen(amount), reason))
+    return dict(secured.compensate(p, operator.id, trade_id, yuan_to_fen(amount), reason))
 
 
 @router.get("/ops/notifications", summary="The notification log")

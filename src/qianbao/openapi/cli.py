@@ -13,7 +13,7 @@ from rich.table import Table
 
 from qianbao.members import service as members
 from qianbao.openapi import apps, notify
-from qianbao.payments import trades
+from qianbao.payments import secured
 from qianbao.platform.runtime import Platform
 from qianbao.terminal import console
 from qianbao.terminal import run as _run
@@ -66,7 +66,7 @@ def jobs() -> None:
     """Run due trade jobs (timeouts, auto-confirm, refund windows) and send due notifications."""
 
     def run(p: Platform) -> Any:
-        return trades.run_due_jobs(p), notify.deliver_due(p)
+        return secured.run_due_jobs(p), notify.deliver_due(p)
 
     done, sent = _run(run)
     console.print({**done, **sent})

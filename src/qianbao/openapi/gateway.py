@@ -21,7 +21,7 @@ from typing import Any
 
 from qianbao.credit import service as huabei
 from qianbao.openapi import apps, notify, signing
-from qianbao.payments import codes, trades
+from qianbao.payments import codes, secured, trades
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
 from qianbao.platform.errors import InvalidArgument, QianbaoError
@@ -324,7 +324,7 @@ def m_ship(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -
     t = trades.lookup(p, app["merchant_id"], **_ref(biz))
     if t["id"] is None:
         raise trades.refuse(t, "ship")
-    shipped = trades.ship(p, app["merchant_id"], t["id"])
+    shipped = secured.ship(p, app["merchant_id"], t["id"])
     return {
         **_ids(shipped),
         "trade_status": shipped["status"],

@@ -16,13 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from typing import Any
 
 from qianbao.credit import service as huabei
 from qianbao.credit.errors import InstallmentNotAllowed
-from qianbao.ledger.chart import unit_account, user_account
-from qianbao.ledger.service import credit, debit, open_account, post
+from qianbao.ledger.chart import unit_account
+from qianbao.ledger.service import open_account
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.money_movement import guards
@@ -33,7 +32,6 @@ from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
-from qianbao.money_movement.refund import refund_in
 from qianbao.openapi import notify
 from qianbao.payments import codes, settlement
 from qianbao.platform import idempotency
@@ -48,7 +46,6 @@ from qianbao.platform.errors import (
     QianbaoError,
 )
 from qianbao.platform.ids import bucket_for_key, bucket_of, new_id
-from qianbao.platform.money import apply_rate
 from qianbao.platform.runtime import Platform
 from qianbao.platform.states import StateMachine
 from qianbao.platform.writer import WriteContext
@@ -176,7 +173,7 @@ def _order_unit(p: Platform, merchant_id: str, out_trade_no: str) -> int:
     return p.unit_of_bucket(order_bucket(merchant_id, out_trade_no))
 
 
-def _load(tx: Tx, table: str, row_id: str) -> Row:
+def load_row(tx: Tx, table: str, row_id: str) -> Row:
     row = tx.one(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
     if row is None:
         raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
@@ -228,7 +225,7 @@ def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
                 "now": now,
             },
         )
-        return _load(tx, "trade_orders", order_id)
+        return load_row(tx, "trade_orders", order_id)
 
     return p.writers[p.unit_of_bucket(bucket)].submit(command)
 
@@ -263,7 +260,7 @@ def _ensure_trade(p: Platform, order: Row) -> Row:
                 "now": now,
             },
         )
-        return _load(tx, "trades", trade_id)
+        return load_row(tx, "trades", trade_id)
 
     return p.writer_for(trade_id).submit(command)
 
@@ -303,7 +300,7 @@ def bind_buyer(p: Platform, order_id: str, buyer_id: str) -> Row:
 
     def command(ctx: WriteContext) -> Row:
         tx = ctx.tx
-        o = _load(tx, "trade_orders", order_id)
+        o = load_row(tx, "trade_orders", order_id)
         if o["status"] == "CLOSED":
             raise TradeError("the trade has closed", code="TRADE_HAS_CLOSED")
         if o["status"] == "BOUND":
@@ -313,7 +310,7 @@ def bind_buyer(p: Platform, order_id: str, buyer_id: str) -> Row:
         if o["timeout_at_ms"] is not None and o["timeout_at_ms"] <= clock.now_ms():
             raise TradeError("the trade has timed out", code="TRADE_HAS_CLOSED")
         ORDER.move(tx, order_id, "OPEN", "BOUND", trade_id=trade_id, buyer_id=buyer_id)
-        return _load(tx, "trade_orders", order_id)
+        return load_row(tx, "trade_orders", order_id)
 
     bound = p.writers[p.unit_of(order["id"])].submit(command)
     return _ensure_trade(p, bound)
@@ -527,18 +524,18 @@ class TradePurpose:
     pay_voucher, refund_voucher, scope = "trade.pay", "trade.refund", "trade"
 
     def open(self, ctx: WriteContext, pay: Pay) -> None:
-        _check_payable(_load(ctx.tx, "trades", pay.payment_id))
+        _check_payable(load_row(ctx.tx, "trades", pay.payment_id))
         if pay.auth_code:
             codes.use_code(ctx, pay.auth_code, pay.payer_id, pay.payment_id)
 
     def replay(self, ctx: WriteContext, first_id: str) -> Row:
-        return _load(ctx.tx, "trades", first_id)
+        return load_row(ctx.tx, "trades", first_id)
 
     def voucher_ref(self, pay: Pay, funded: Funded) -> str:
         return pay.payment_id
 
     def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
-        t = _load(ctx.tx, "trades", pay.payment_id)
+        t = load_row(ctx.tx, "trades", pay.payment_id)
         machine(t).move(
             ctx.tx,
             pay.payment_id,
@@ -553,38 +550,38 @@ class TradePurpose:
             coupon_funder=pay.coupon_funder,
             paid_at_ms=clock.now_ms(),
         )
-        paid = _load(ctx.tx, "trades", pay.payment_id)
+        paid = load_row(ctx.tx, "trades", pay.payment_id)
         notify.enqueue(ctx, paid, "TRADE_PAID")
         return paid
 
     def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
-        t = _load(ctx.tx, "trades", refund.paid_id)
+        t = load_row(ctx.tx, "trades", refund.paid_id)
         if t["merchant_id"] != refund.merchant_id:
             raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
         return paid_of(t)
 
     def check_refundable(self, ctx: WriteContext, paid: Paid) -> None:
-        t = _load(ctx.tx, "trades", paid.paid_id)
+        t = load_row(ctx.tx, "trades", paid.paid_id)
         if t["status"] not in _REFUNDABLE:
             raise refuse(t, "refund")
 
     def replay_refund(self, ctx: WriteContext, refund: Refund, first_id: str) -> Row:
-        return _load(ctx.tx, "trade_refunds", first_id)
+        return load_row(ctx.tx, "trade_refunds", first_id)
 
     def record_refund(
         self, ctx: WriteContext, refund: Refund, paid: Paid, quote: RefundQuote, funded: Funded
     ) -> Row:
-        t = _load(ctx.tx, "trades", paid.paid_id)
+        t = load_row(ctx.tx, "trades", paid.paid_id)
         _move_refunded(ctx, t, quote, funded.merchant_share_fen)
         _insert_refund(ctx, refund, t, quote, funded.merchant_share_fen)
-        after = _load(ctx.tx, "trades", paid.paid_id)
+        after = load_row(ctx.tx, "trades", paid.paid_id)
         notify.enqueue(
             ctx,
             after,
             "REFUND",
             {"out_biz_no": refund.request_id, "refund_amount_fen": refund.amount_fen},
         )
-        return _load(ctx.tx, "trade_refunds", refund.refund_id)
+        return load_row(ctx.tx, "trade_refunds", refund.refund_id)
 
 
 def paid_of(t: Row) -> Paid:
@@ -773,27 +770,27 @@ def refund(
 
 
 # --- close and cancel -----------------------------------------------------------------------------
-def _close_trade_cmd(trade_id: str, reason: str) -> Any:
+def close_trade_command(trade_id: str, reason: str) -> Any:
     def command(ctx: WriteContext) -> Row:
-        t = _load(ctx.tx, "trades", trade_id)
+        t = load_row(ctx.tx, "trades", trade_id)
         if t["status"] == TRADE_CLOSED and reason != "merchant":
             return t
         if t["status"] != WAIT_BUYER_PAY:
             raise refuse(t, "close")
         machine(t).move(ctx.tx, trade_id, WAIT_BUYER_PAY, TRADE_CLOSED, ended_at_ms=clock.now_ms())
-        closed = _load(ctx.tx, "trades", trade_id)
+        closed = load_row(ctx.tx, "trades", trade_id)
         notify.enqueue(ctx, closed, "TRADE_CLOSED")
         return closed
 
     return command
 
 
-def _close_order_cmd(order_id: str) -> Any:
+def close_order_command(order_id: str) -> Any:
     def command(ctx: WriteContext) -> Row:
-        o = _load(ctx.tx, "trade_orders", order_id)
+        o = load_row(ctx.tx, "trade_orders", order_id)
         if o["status"] == "OPEN":
             ORDER.move(ctx.tx, order_id, "OPEN", "CLOSED")
-        return _load(ctx.tx, "trade_orders", order_id)
+        return load_row(ctx.tx, "trade_orders", order_id)
 
     return command
 
@@ -804,11 +801,13 @@ def close(
     """The merchant closes an unpaid trade (a paid one must be refunded instead)."""
     trade = lookup(p, merchant_id, trade_no=trade_no, out_trade_no=out_trade_no)
     if trade["id"] is None:
-        order = p.writers[p.unit_of(trade["order_id"])].submit(_close_order_cmd(trade["order_id"]))
+        order = p.writers[p.unit_of(trade["order_id"])].submit(
+            close_order_command(trade["order_id"])
+        )
         if order["status"] == "CLOSED":
             return lookup(p, merchant_id, out_trade_no=order["out_trade_no"])
         trade = _ensure_trade(p, order)  # a buyer was bound meanwhile: close that trade
-    return p.writer_for(trade["id"]).submit(_close_trade_cmd(trade["id"], "merchant"))
+    return p.writer_for(trade["id"]).submit(close_trade_command(trade["id"], "merchant"))
 
 
 def cancel(
@@ -829,258 +828,6 @@ def cancel(
     left = trade["total_amount_fen"] - trade["refunded_fen"]
     refund(p, merchant_id, left, "CANCEL", trade_no=trade["id"], reason="cancel")
     return get_trade(p, str(trade["id"])), "refund"
-
-
-# --- secured trades: ship, confirm, release, disputes, compensation ---------------------------
-def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
-    """Pay ``seller_fen`` from escrow to the seller minus the contract fee; the trade finishes.
-    A Huabei-funded trade's purchase enters the bill of the month it is released in."""
-    merchant = members.get_merchant_cached(ctx.platform, t["merchant_id"])
-    if t["funding"] == HUABEI:
-        huabei.confirm_huabei(ctx, t["id"])
-    fee = apply_rate(seller_fen, Decimal(merchant["fee_rate"]))
-    post(
-        ctx,
-        "trade.release",
-        t["id"],
-        [
-            debit(unit_account("escrow", ctx.unit), seller_fen),
-            *settlement.book_in(ctx, t["merchant_id"], seller_fen, fee),
-            credit(unit_account("fee_income", ctx.unit), fee),
-        ],
-    )
-    machine(t).move(
-        ctx.tx,
-        t["id"],
-        t["status"],
-        TRADE_FINISHED,
-        released_fen=seller_fen,
-        fee_fen=fee,
-        ended_at_ms=clock.now_ms(),
-    )
-    done = _load(ctx.tx, "trades", t["id"])
-    notify.enqueue(ctx, done, "TRADE_FINISHED")
-    return done
-
-
-def _secured_cmd(p: Platform, trade_id: str, action: str, body: Any) -> Row:
-    def command(ctx: WriteContext) -> Row:
-        t = _load(ctx.tx, "trades", trade_id)
-        if t["product"] != SECURED:
-            raise TradeError("only secured trades can " + action, code="TRADE_NOT_SECURED")
-        result: Row = body(ctx, t)
-        return result
-
-    return p.writer_for(trade_id).submit(command)
-
-
-def ship(p: Platform, merchant_id: str, trade_id: str) -> Row:
-    """The seller shipped: the buyer is asked to confirm; auto-confirm is scheduled."""
-    trade = get_trade(p, trade_id)
-    if trade["merchant_id"] != merchant_id:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
-    days = setting(p, "trade_auto_confirm_days")
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] != WAIT_SELLER_SEND_GOODS:
-            raise refuse(t, "ship")
-        now = clock.now_ms()
-        SECURED_TRADE.move(
-            ctx.tx,
-            trade_id,
-            t["status"],
-            WAIT_BUYER_CONFIRM_GOODS,
-            shipped_at_ms=now,
-            auto_confirm_at_ms=now + days * DAY_MS,
-        )
-        return _load(ctx.tx, "trades", trade_id)
-
-    return _secured_cmd(p, trade_id, "ship", body)
-
-
-def confirm_receipt(p: Platform, buyer_id: str, trade_id: str, pay_password: str) -> Row:
-    """The buyer confirms receipt (with the payment password): the seller is paid."""
-    trade = get_trade(p, trade_id)
-    if trade["buyer_id"] != buyer_id:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
-    members.authorize_payment(p, buyer_id, trade["total_amount_fen"], pay_password)
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] != WAIT_BUYER_CONFIRM_GOODS:
-            raise refuse(t, "confirm receipt of")
-        return _release_in(ctx, t, t["total_amount_fen"] - t["refunded_fen"])
-
-    return _secured_cmd(p, trade_id, "confirm", body)
-
-
-def open_dispute(p: Platform, party_id: str, trade_id: str, reason: str = "") -> Row:
-    """Buyer or seller disputes a paid secured trade: it freezes until an operator decides."""
-    trade = get_trade(p, trade_id)
-    if party_id not in (trade["buyer_id"], trade["merchant_id"]):
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] not in (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS):
-            raise refuse(t, "dispute")
-        SECURED_TRADE.move(ctx.tx, trade_id, t["status"], TRADE_DISPUTED, dispute_from=t["status"])
-        return _load(ctx.tx, "trades", trade_id)
-
-    return _secured_cmd(p, trade_id, "dispute", body)
-
-
-def resolve_dispute(
-    p: Platform, operator_id: str, trade_id: str, decision: str, buyer_fen: int = 0, note: str = ""
-) -> Row:
-    """The operator decides: ``release`` to the seller, ``refund`` to the buyer, or ``split``
-    (``buyer_fen`` back to the buyer, the rest released to the seller minus the fee)."""
-    if decision not in ("release", "refund", "split"):
-        raise InvalidArgument("decision must be release, refund or split", code="DECISION_INVALID")
-    refund_id = new_id(bucket_of(trade_id))
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] != TRADE_DISPUTED:
-            raise refuse(t, "resolve a dispute on")
-        left = t["total_amount_fen"] - t["refunded_fen"]
-        back = {"release": 0, "refund": left, "split": buyer_fen}[decision]
-        if not 0 <= back <= left or (decision == "split" and not 0 < back < left):
-            raise InvalidArgument(
-                f"the buyer's part must be within 1–{left - 1} fen", code="SPLIT_INVALID"
-            )
-        if back:
-            command = Refund(
-                purpose=TRADE,
-                refund_id=refund_id,
-                merchant_id=t["merchant_id"],
-                paid_id=trade_id,
-                amount_fen=back,
-                request_id=f"DISPUTE-{operator_id}"[:64],
-                reason=f"dispute {decision} {note}"[:100],
-                kind="DISPUTE_REFUND",
-            )
-            refund_in(ctx, command, paid_of(t))
-            t = _load(ctx.tx, "trades", trade_id)
-        if t["status"] == TRADE_CLOSED:
-            return t
-        return _release_in(ctx, t, left - back)
-
-    return _secured_cmd(p, trade_id, "resolve", body)
-
-
-def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int, reason: str) -> Row:
-    """全额赔付: a proven fraud loss on a trade is paid to the buyer from the platform's
-    compensation expense (once per trade, at most the trade amount)."""
-    check_amount(p, amount_fen)
-    if not reason.strip():
-        raise InvalidArgument("a compensation needs its reason", code="REASON_REQUIRED")
-    comp_id = new_id(bucket_of(trade_id))
-
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        t = _load(tx, "trades", trade_id)
-        if t["paid_at_ms"] is None:
-            raise refuse(t, "compensate")
-        if amount_fen > t["total_amount_fen"]:
-            raise InvalidArgument(
-                "compensation above the trade amount", code="COMPENSATION_EXCEEDED"
-            )
-        if tx.one("SELECT 1 AS x FROM trade_compensations WHERE trade_id = :t", {"t": trade_id}):
-            raise Conflict("this trade was already compensated", code="ALREADY_COMPENSATED")
-        expense = unit_account("compensation_expense", ctx.unit)
-        open_account(tx, expense, f"u{ctx.unit}")
-        post(
-            ctx,
-            "trade.compensation",
-            comp_id,
-            [debit(expense, amount_fen), credit(user_account(t["buyer_id"]), amount_fen)],
-            memo=trade_id,
-        )
-        tx.execute(
-            "INSERT INTO trade_compensations (id, trade_id, buyer_id, amount_fen, operator_id,"
-            " reason, created_at_ms) VALUES (:id, :t, :b, :a, :op, :r, :now)",
-            {
-                "id": comp_id,
-                "t": trade_id,
-                "b": t["buyer_id"],
-                "a": amount_fen,
-                "op": operator_id,
-                "r": reason[:200],
-                "now": clock.now_ms(),
-            },
-        )
-        return _load(tx, "trade_compensations", comp_id)
-
-    return p.writer_for(trade_id).submit(command)
-
-
-# --- the scheduler (business clock) ---------------------------------------------------------------
-def run_due_jobs(p: Platform, limit: int = JOB_BATCH_MAX) -> dict[str, int]:
-    """Close unpaid trades past their timeout, auto-confirm secured trades, and finish instant
-    trades whose refund window is over. Safe to run from several places: every move is guarded.
-    """
-    now = clock.now_ms()
-    window_ms = setting(p, "trade_refund_window_days") * DAY_MS
-    done = {"orders_closed": 0, "trades_closed": 0, "auto_confirmed": 0, "finished": 0}
-    for unit, db in enumerate(p.units):
-        with db.read() as tx:
-            orders = tx.all(
-                "SELECT id FROM trade_orders WHERE status = 'OPEN'"
-                " AND timeout_at_ms <= :now LIMIT :l",
-                {"now": now, "l": limit},
-            )
-            unpaid = tx.all(
-                "SELECT id FROM trades WHERE status = :s AND timeout_at_ms <= :now LIMIT :l",
-                {"s": WAIT_BUYER_PAY, "now": now, "l": limit},
-            )
-            confirm = tx.all(
-                "SELECT id FROM trades WHERE status = :s AND auto_confirm_at_ms <= :now LIMIT :l",
-                {"s": WAIT_BUYER_CONFIRM_GOODS, "now": now, "l": limit},
-            )
-            finish = tx.all(
-                "SELECT id FROM trades WHERE status = :s AND paid_at_ms <= :cut LIMIT :l",
-                {"s": TRADE_SUCCESS, "cut": now - window_ms, "l": limit},
-            )
-        writer = p.writers[unit]
-        for r in orders:
-            done["orders_closed"] += writer.submit(_close_order_cmd(r["id"]))["status"] == "CLOSED"
-        for r in unpaid:
-            done["trades_closed"] += _run_guarded(writer, _close_trade_cmd(r["id"], "timeout"))
-        for r in confirm:
-            done["auto_confirmed"] += _run_guarded(writer, _auto_confirm_cmd(r["id"]))
-        for r in finish:
-            done["finished"] += _run_guarded(writer, _finish_cmd(r["id"]))
-    return done
-
-
-def _run_guarded(writer: Any, command: Any) -> int:
-    try:
-        writer.submit(command)
-        return 1
-    except QianbaoError as exc:  # the trade moved on meanwhile (paid, refunded, disputed)
-        log.info("scheduled move skipped: %s", exc)
-        return 0
-
-
-def _auto_confirm_cmd(trade_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = _load(ctx.tx, "trades", trade_id)
-        if t["status"] != WAIT_BUYER_CONFIRM_GOODS or t["auto_confirm_at_ms"] > clock.now_ms():
-            raise refuse(t, "auto-confirm")
-        return _release_in(ctx, t, t["total_amount_fen"] - t["refunded_fen"])
-
-    return command
-
-
-def _finish_cmd(trade_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = _load(ctx.tx, "trades", trade_id)
-        if t["status"] != TRADE_SUCCESS:
-            raise refuse(t, "finish")
-        INSTANT_TRADE.move(
-            ctx.tx, trade_id, TRADE_SUCCESS, TRADE_FINISHED, ended_at_ms=clock.now_ms()
-        )
-        return _load(ctx.tx, "trades", trade_id)
-
-    return command
 
 
 def open_trade_accounts(p: Platform) -> None:
