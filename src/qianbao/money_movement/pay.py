@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from qianbao.ledger.service import post
+from qianbao.ledger.service import Leg, post
 from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement.commands import CARD, INSTANT, Pay
@@ -84,7 +84,7 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
         ports.coupons.take(ctx, pay)
     guards.count_daily(ctx, pay.payer_id, quote.pays_fen, pay.daily_limit_fen)
     funded = ports.funding[pay.funding].take(ctx, pay, quote)
-    legs = [*funded.legs, *_coupon_legs(ctx, ports, pay.coupon_funder, quote.coupon_fen)]
+    legs = [*funded.legs, *coupon_legs(ctx, ports, pay.coupon_funder, quote.coupon_fen)]
     if pay.escrowed:
         legs += escrow_legs(ctx, pay.amount_fen)
     else:
@@ -96,11 +96,14 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
     return purpose.record(ctx, pay, quote, funded)
 
 
-def _coupon_legs(ctx: WriteContext, ports: Ports, funder: str, amount_fen: int) -> list[Any]:
+def coupon_legs(
+    ctx: WriteContext, ports: Ports, funder: str, amount_fen: int, *, back: bool = False
+) -> list[Leg]:
+    """The coupon funder's legs (none for a merchant's discount or without a coupon)."""
     if not amount_fen:
         return []
     assert ports.coupons is not None
-    return ports.coupons.funder_legs(ctx, funder, amount_fen, back=False)
+    return ports.coupons.funder_legs(ctx, funder, amount_fen, back=back)
 
 
 # --- running a Pay from a use case ------------------------------------------------------------

@@ -9,10 +9,9 @@ operator's dispute decision).
 
 from __future__ import annotations
 
-from typing import Any
-
 from qianbao.ledger.service import post
 from qianbao.money_movement.commands import Refund
+from qianbao.money_movement.pay import coupon_legs
 from qianbao.money_movement.ports import Funded, Ports
 from qianbao.money_movement.proceeds import escrow_legs, fee_leg
 from qianbao.money_movement.quote import Paid, quote_refund
@@ -44,7 +43,10 @@ def refund_in(ctx: WriteContext, refund: Refund, paid: Paid) -> Row:
     if quote.buyer_back_fen:
         source = ports.funding[paid.funding]
         funded = source.give_back(ctx, refund, paid, quote.buyer_back_fen)
-    legs = [*funded.legs, *_coupon_legs(ctx, ports, paid.coupon_funder, quote.coupon_back_fen)]
+    legs = [
+        *funded.legs,
+        *coupon_legs(ctx, ports, paid.coupon_funder, quote.coupon_back_fen, back=True),
+    ]
     if paid.escrowed:
         legs += escrow_legs(ctx, refund.amount_fen, back=True)
     else:
@@ -54,10 +56,3 @@ def refund_in(ctx: WriteContext, refund: Refund, paid: Paid) -> Row:
         legs.append(fee_leg(ctx, quote.fee_back_fen, back=True))
     post(ctx, purpose.refund_voucher, refund.refund_id, legs, refund.reason or paid.paid_id)
     return purpose.record_refund(ctx, refund, paid, quote, funded)
-
-
-def _coupon_legs(ctx: WriteContext, ports: Ports, funder: str, amount_fen: int) -> list[Any]:
-    if not amount_fen:
-        return []
-    assert ports.coupons is not None
-    return ports.coupons.funder_legs(ctx, funder, amount_fen, back=True)
