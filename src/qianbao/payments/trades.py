@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -183,8 +184,14 @@ def load_row(tx: Tx, table: str, row_id: str) -> Row:
 # --- orders (routing and out_trade_no uniqueness) --------------------------------------------
 def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
     """Claim ``out_trade_no`` in its order unit; the same request again returns the first order."""
-    bucket = order_bucket(req.merchant_id, req.out_trade_no)
-    order_id = new_id(bucket)
+    command = _order_command(req, buyer_id)
+    return p.writers[p.unit_of_bucket(order_bucket(req.merchant_id, req.out_trade_no))].submit(
+        command
+    )
+
+
+def _order_command(req: TradeRequest, buyer_id: str | None) -> Callable[[WriteContext], Row]:
+    order_id = new_id(order_bucket(req.merchant_id, req.out_trade_no))
     digest = req.fingerprint(buyer_id)
     now = clock.now_ms()
     timeout_at = now + req.timeout_minutes * 60_000 if req.timeout_minutes else None
@@ -227,50 +234,55 @@ def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
         )
         return load_row(tx, "trade_orders", order_id)
 
-    return p.writers[p.unit_of_bucket(bucket)].submit(command)
+    return command
 
 
 def _ensure_trade(p: Platform, order: Row) -> Row:
     """Open the trade of a bound order in the buyer's unit (idempotent: heals a half-done bind)."""
-    trade_id = order["trade_id"]
-    assert trade_id and order["buyer_id"]
+    assert order["trade_id"] and order["buyer_id"]
+    return p.writer_for(order["trade_id"]).submit(lambda ctx: _open_trade(ctx, order))
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        now = clock.now_ms()
-        tx.execute(
-            "INSERT INTO trades (id, order_id, merchant_id, out_trade_no, buyer_id, product,"
-            " subject, total_amount_fen, fee_fen, refunded_fen, fee_refunded_fen, released_fen,"
-            " funding, status, timeout_at_ms, app_id, notify_url, created_at_ms, updated_at_ms)"
-            " VALUES (:id, :oid, :m, :o, :b, :prod, :s, :a, 0, 0, 0, 0, '', :st, :t, :app, :url,"
-            " :now, :now) ON CONFLICT (id) DO NOTHING",
-            {
-                "id": trade_id,
-                "oid": order["id"],
-                "m": order["merchant_id"],
-                "o": order["out_trade_no"],
-                "b": order["buyer_id"],
-                "prod": order["product"],
-                "s": order["subject"],
-                "a": order["total_amount_fen"],
-                "st": WAIT_BUYER_PAY,
-                "t": order["timeout_at_ms"],
-                "app": order["app_id"],
-                "url": order["notify_url"],
-                "now": now,
-            },
-        )
-        return load_row(tx, "trades", trade_id)
 
-    return p.writer_for(trade_id).submit(command)
+def _open_trade(ctx: WriteContext, order: Row) -> Row:
+    tx = ctx.tx
+    now = clock.now_ms()
+    tx.execute(
+        "INSERT INTO trades (id, order_id, merchant_id, out_trade_no, buyer_id, product,"
+        " subject, total_amount_fen, fee_fen, refunded_fen, fee_refunded_fen, released_fen,"
+        " funding, status, timeout_at_ms, app_id, notify_url, created_at_ms, updated_at_ms)"
+        " VALUES (:id, :oid, :m, :o, :b, :prod, :s, :a, 0, 0, 0, 0, '', :st, :t, :app, :url,"
+        " :now, :now) ON CONFLICT (id) DO NOTHING",
+        {
+            "id": order["trade_id"],
+            "oid": order["id"],
+            "m": order["merchant_id"],
+            "o": order["out_trade_no"],
+            "b": order["buyer_id"],
+            "prod": order["product"],
+            "s": order["subject"],
+            "a": order["total_amount_fen"],
+            "st": WAIT_BUYER_PAY,
+            "t": order["timeout_at_ms"],
+            "app": order["app_id"],
+            "url": order["notify_url"],
+            "now": now,
+        },
+    )
+    return load_row(tx, "trades", order["trade_id"])
 
 
 def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
-    """A trade for a known buyer, waiting for the buyer to pay (at the cashier or by code)."""
+    """A trade for a known buyer, waiting for the buyer to pay (at the cashier or by code).
+
+    When the order's unit is the buyer's, the order and the trade are one command (one commit
+    instead of two); otherwise the order is claimed first and the trade opened after it."""
     _check_request(p, req)
     members.get_user(p, buyer_id)
-    order = _open_order(p, req, buyer_id)
-    return _ensure_trade(p, order)
+    unit = p.unit_of_bucket(order_bucket(req.merchant_id, req.out_trade_no))
+    if unit != p.unit_of(buyer_id):
+        return _ensure_trade(p, _open_order(p, req, buyer_id))
+    claim = _order_command(req, buyer_id)
+    return p.writers[unit].submit(lambda ctx: _open_trade(ctx, claim(ctx)))
 
 
 def precreate(p: Platform, req: TradeRequest) -> Row:
