@@ -89,6 +89,7 @@ def wire_money_movement(p: Platform) -> None:
             HUABEI_PURCHASE: huabei.HuabeiPurchasePurpose(),
         },
         coupons=marketing.CouponFunding(),
+        offers=huabei.TradeOffers(),
     )
     p.commands.register(Pay, handle_pay)
     p.commands.register(Refund, handle_refund)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qianbao.money_movement import errors as money_errors
 from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFound, QianbaoError
 
 
@@ -41,8 +42,8 @@ class PurchaseNotFound(NotFound):
     code = "CREDIT_PURCHASE_NOT_FOUND"
 
 
-class InstallmentNotAllowed(Conflict):
-    code = "CREDIT_INSTALLMENT_NOT_ALLOWED"
+# The engine refuses it for any escrowed payment; credit raises the same error.
+InstallmentNotAllowed = money_errors.InstallmentNotAllowed
 
 
 class RepaymentExceedsOwed(InvalidArgument):

@@ -773,6 +773,15 @@ def huabei_payment_command(
 class HuabeiFunding:
     """Huabei as the engine's funding source: the line pays, the user owes the platform."""
 
+    def check_usable(self, p: Platform, payer_id: str) -> None:
+        with p.db_for(payer_id).read() as tx:
+            a = tx.one("SELECT status FROM credit_accounts WHERE user_id = :u", {"u": payer_id})
+        if a is None or a["status"] == "CLOSED":
+            raise AccountNotFound("no open Huabei account: payment codes can only use the balance")
+
+    def confirm(self, ctx: WriteContext, ref: str) -> None:
+        confirm_huabei(ctx, ref)
+
     def take(self, ctx: WriteContext, pay: Pay, quote: Quote) -> Funded:
         charge = charge_huabei(
             ctx,
@@ -858,6 +867,16 @@ class HuabeiPurchasePurpose:
         row = ctx.tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": purchase_id})
         assert row is not None
         return row
+
+
+class TradeOffers:
+    """The engine's ``InstallmentOffers`` port: a merchant's offer on a trade."""
+
+    def subsidises(self, p: Platform, trade: Row, funding: str, installments: int | None) -> bool:
+        return offer_subsidises(p, trade, funding, installments)
+
+    def code_installments(self, p: Platform, trade: Row, funding: str) -> int | None:
+        return code_installments(p, trade, funding)
 
 
 # --- merchant installment offers (花呗分期 hb_fq_num / hb_fq_seller_percent) --------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import Forbidden, InvalidArgument, QianbaoError
+from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, QianbaoError
 
 
 class Code(StrEnum):
@@ -14,6 +14,7 @@ class Code(StrEnum):
     REFUND_AMOUNT_EXCEEDED = "REFUND_AMOUNT_EXCEEDED"
     FUNDING_INVALID = "FUNDING_INVALID"
     CARD_CHARGE_FAILED = "CARD_CHARGE_FAILED"
+    INSTALLMENT_NOT_ALLOWED = "CREDIT_INSTALLMENT_NOT_ALLOWED"
 
 
 class AmountInvalid(InvalidArgument):
@@ -38,3 +39,9 @@ class FundingInvalid(InvalidArgument):
 
 class CardChargeFailed(QianbaoError):
     code = Code.CARD_CHARGE_FAILED
+
+
+class InstallmentNotAllowed(Conflict):
+    """An escrowed payment (a secured trade) cannot be split into installments."""
+
+    code = Code.INSTALLMENT_NOT_ALLOWED

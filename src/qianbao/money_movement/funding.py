@@ -26,6 +26,12 @@ log = logging.getLogger("qianbao.money")
 
 
 class BalanceFunding:
+    def check_usable(self, p: Platform, payer_id: str) -> None:
+        pass
+
+    def confirm(self, ctx: WriteContext, ref: str) -> None:
+        pass
+
     def take(self, ctx: WriteContext, pay: Pay, quote: Quote) -> Funded:
         return Funded([debit(user_account(pay.payer_id), quote.pays_fen)])
 
@@ -36,6 +42,12 @@ class BalanceFunding:
 class CardFunding:
     """The card was charged before the command: the money is in the channel's reserve. A
     refund books it back to the reserve; the bank then pays the card (``payout_card``)."""
+
+    def check_usable(self, p: Platform, payer_id: str) -> None:
+        pass  # the card itself is checked when the use case reads it
+
+    def confirm(self, ctx: WriteContext, ref: str) -> None:
+        pass
 
     def take(self, ctx: WriteContext, pay: Pay, quote: Quote) -> Funded:
         reserve = unit_account("bank_reserve", ctx.unit, pay.card_channel)

@@ -20,6 +20,7 @@ from qianbao.ledger.service import Leg
 from qianbao.money_movement.commands import Pay, Refund
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.platform.db import Row
+from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
 
@@ -34,7 +35,17 @@ class Funded:
 
 
 class FundingSource(Protocol):
+    def check_usable(self, p: Platform, payer_id: str) -> None:
+        """Before any payment is prepared: may this payer choose this source at all (Huabei
+        needs an open account)? Whether it can pay this amount is decided in ``take``."""
+        ...
+
     def take(self, ctx: WriteContext, pay: Pay, quote: Quote) -> Funded: ...
+
+    def confirm(self, ctx: WriteContext, ref: str) -> None:
+        """An escrowed payment under ``ref`` was released to the merchant (a secured trade's
+        Huabei purchase now enters the bill)."""
+        ...
 
     def give_back(self, ctx: WriteContext, refund: Refund, paid: Paid, amount_fen: int) -> Funded:
         """``amount_fen`` (the buyer's part of a refund, > 0) goes back where it came from."""
@@ -79,6 +90,18 @@ class Purpose(Protocol):
     ) -> Row: ...
 
 
+class InstallmentOffers(Protocol):
+    """A merchant's installment offer on one trade (Huabei's 分期, implemented by credit)."""
+
+    def subsidises(self, p: Platform, trade: Row, funding: str, installments: int | None) -> bool:
+        """Does the merchant pay the fee of this plan (the buyer chose exactly its periods)?"""
+        ...
+
+    def code_installments(self, p: Platform, trade: Row, funding: str) -> int | None:
+        """The periods a payment code pays this trade in (a subsidised offer only)."""
+        ...
+
+
 class Coupons(Protocol):
     def take(self, ctx: WriteContext, pay: Pay) -> None:
         """The coupon turns USED for this payment (or the command fails)."""
@@ -97,3 +120,4 @@ class Ports:
     proceeds: dict[str, ProceedsPolicy] = field(default_factory=dict)
     purposes: dict[str, Purpose] = field(default_factory=dict)
     coupons: Coupons | None = None
+    offers: InstallmentOffers | None = None

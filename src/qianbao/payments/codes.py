@@ -42,12 +42,7 @@ def check_funding(funding: str) -> str:
 
 def _require_huabei(p: Platform, user_id: str) -> None:
     """Choosing Huabei needs an open Huabei account (whether it can pay is checked at payment)."""
-    from qianbao.credit.errors import AccountNotFound
-
-    with p.db_for(user_id).read() as tx:
-        status = tx.scalar("SELECT status FROM credit_accounts WHERE user_id = :u", {"u": user_id})
-    if status is None or status == "CLOSED":
-        raise AccountNotFound("no open Huabei account: payment codes can only use the balance")
+    p.money.funding[HUABEI].check_usable(p, user_id)
 
 
 def _preference(tx: Tx, user_id: str) -> str:

@@ -10,11 +10,10 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from qianbao.credit import service as huabei
 from qianbao.ledger.chart import unit_account, user_account
 from qianbao.ledger.service import credit, debit, open_account, post
 from qianbao.members import service as members
-from qianbao.money_movement.commands import HUABEI, TRADE, Refund
+from qianbao.money_movement.commands import BALANCE, TRADE, Refund
 from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.refund import refund_in
 from qianbao.openapi import notify
@@ -63,8 +62,7 @@ def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
     """Pay ``seller_fen`` from escrow to the seller minus the contract fee; the trade finishes.
     A Huabei-funded trade's purchase enters the bill of the month it is released in."""
     merchant = members.get_merchant_cached(ctx.platform, t["merchant_id"])
-    if t["funding"] == HUABEI:
-        huabei.confirm_huabei(ctx, t["id"])
+    ctx.platform.money.funding[t["funding"] or BALANCE].confirm(ctx, t["id"])
     fee = apply_rate(seller_fen, Decimal(merchant["fee_rate"]))
     post(
         ctx,

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from qianbao.credit import service as huabei
-from qianbao.credit.errors import InstallmentNotAllowed
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import open_account
 from qianbao.marketing import service as marketing
@@ -28,7 +26,7 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, TRADE, Pay, Refund
-from qianbao.money_movement.errors import FundingInvalid
+from qianbao.money_movement.errors import FundingInvalid, InstallmentNotAllowed
 from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded
@@ -492,7 +490,7 @@ def pay(
         raise Forbidden("this trade belongs to another buyer", code="TRADE_BUYER_NOT_MATCH")
     _check_payable(trade)
     _check_funding(trade, funding, installments, subsidised)
-    subsidised = subsidised or huabei.offer_subsidises(p, trade, funding, installments)
+    subsidised = subsidised or p.money.offers.subsidises(p, trade, funding, installments)
     amount = int(trade["total_amount_fen"])
     merchant = guards.payable_merchant(p, trade["merchant_id"])
     coupon = _peek_coupon(p, trade, buyer_id, coupon_id)
@@ -644,7 +642,7 @@ def pay_by_code(p: Platform, req: TradeRequest, auth_code: str) -> Row:
     if trade["status"] != WAIT_BUYER_PAY:
         return trade  # the same out_trade_no again: the first outcome
     try:
-        n = huabei.code_installments(p, trade, funding)
+        n = p.money.offers.code_installments(p, trade, funding)
         return pay(
             p, trade["id"], buyer_id, None, auth_code=auth_code, funding=funding, installments=n
         )
