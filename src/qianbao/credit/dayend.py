@@ -18,8 +18,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from qianbao.credit import schedule as sched
-from qianbao.credit import service as svc
+from qianbao.credit.accounts import (
+    STATEMENT,
+    load_account,
+    receivable,
+    receivable_fen,
+    unit_accounts,
+)
 from qianbao.credit.config import CreditConfig, config_for
+from qianbao.credit.lines import auto_review
+from qianbao.credit.model.statement import owed_parts, statement_owed, statement_paid
+from qianbao.credit.pricing import statement_rate
+from qianbao.credit.repayments import repay_in_ctx, total_owed
+from qianbao.credit.statements import accrue_interest, bill_user
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import balance_in, credit, debit, open_account, post
 from qianbao.members import service as members
@@ -82,7 +93,7 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
             "SELECT user_id FROM credit_accounts WHERE status <> 'CLOSED' ORDER BY user_id",
             {},
         )
-        billed = _run_each(p, unit, users, lambda ctx, u: svc.bill_user(ctx, u, day))
+        billed = _run_each(p, unit, users, lambda ctx, u: bill_user(ctx, u, day))
         out["statements"] += sum(1 for v in billed.values() if isinstance(v, str))
         due = _users(
             p,
@@ -94,7 +105,7 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
         from qianbao.scoring.service import rescore_scored
 
         out["rescored"] += rescore_scored(p, due)
-        raised = _run_each(p, unit, due, lambda ctx, u: svc.auto_review(ctx, cfg, u, day))
+        raised = _run_each(p, unit, due, lambda ctx, u: auto_review(ctx, cfg, u, day))
         out["line_increases"] += sum(1 for v in raised.values() if isinstance(v, int))
     return out
 
@@ -119,16 +130,16 @@ def _due_bills_owed(p: Platform, unit: int, day: date) -> dict[str, int]:
         rows = [r for r in rows if r["user_id"] in users]
     owed: dict[str, int] = {}
     for st in rows:
-        owed[st["user_id"]] = owed.get(st["user_id"], 0) + svc.statement_owed(st)
+        owed[st["user_id"]] = owed.get(st["user_id"], 0) + statement_owed(st)
     return owed
 
 
 def _autodebit_balance(ctx: WriteContext, user_id: str, day: date) -> int:
     """Take what the wallet can pay of the bills due (never more than owed on them)."""
     tx = ctx.tx
-    svc.accrue_interest(ctx, user_id, day)
+    accrue_interest(ctx, user_id, day)
     owed = sum(
-        svc.statement_owed(st)
+        statement_owed(st)
         for st in tx.all(
             "SELECT * FROM credit_statements WHERE user_id = :u AND status IN ('OPEN', 'REVOLVING',"
             " 'OVERDUE') AND deadline <= :d",
@@ -137,7 +148,7 @@ def _autodebit_balance(ctx: WriteContext, user_id: str, day: date) -> int:
     )
     take = min(owed, balance_in(tx, payments.user_account(user_id), available=True))
     if take > 0:
-        svc.repay_in_ctx(ctx, user_id, take, "AUTO_BALANCE")
+        repay_in_ctx(ctx, user_id, take, "AUTO_BALANCE")
     return take
 
 
@@ -173,9 +184,7 @@ def autodebit(p: Platform, day: date, *, cards: bool = True) -> dict[str, int]:
 
 
 def _repay_moved(p: Platform, user_id: str, moved_fen: int) -> None:
-    p.writer_for(user_id).submit(
-        lambda ctx: svc.repay_in_ctx(ctx, user_id, moved_fen, "AUTO_OTHER")
-    )
+    p.writer_for(user_id).submit(lambda ctx: repay_in_ctx(ctx, user_id, moved_fen, "AUTO_OTHER"))
 
 
 def _autodebit_card(p: Platform, user_id: str, short_fen: int, day: date) -> int:
@@ -192,10 +201,10 @@ def _autodebit_card(p: Platform, user_id: str, short_fen: int, day: date) -> int
         return 0
 
     def command(ctx: WriteContext) -> int:
-        owed = svc.total_owed(ctx.tx, user_id)
+        owed = total_owed(ctx.tx, user_id)
         take = min(order["amount_fen"], owed)
         if take > 0:
-            svc.repay_in_ctx(ctx, user_id, take, "AUTO_CARD")
+            repay_in_ctx(ctx, user_id, take, "AUTO_CARD")
         return take
 
     return int(p.writer_for(user_id).submit(command))
@@ -211,13 +220,13 @@ def _due_outcome(ctx: WriteContext, user_id: str, day: date) -> None:
         " ('OPEN', 'REVOLVING') AND deadline <= :d",
         {"u": user_id, "d": day.isoformat()},
     ):
-        if svc.statement_owed(st) == 0:
+        if statement_owed(st) == 0:
             continue
-        if st["status"] == "OPEN" and svc.statement_paid(st) >= st["minimum_fen"]:
+        if st["status"] == "OPEN" and statement_paid(st) >= st["minimum_fen"]:
             nxt = sched.add_months(date.fromisoformat(st["due_date"]), 1)
-            svc.STATEMENT.move(tx, st["id"], "OPEN", "REVOLVING", deadline=nxt.isoformat())
+            STATEMENT.move(tx, st["id"], "OPEN", "REVOLVING", deadline=nxt.isoformat())
         else:
-            svc.STATEMENT.move(tx, st["id"], st["status"], "OVERDUE", overdue_since=tomorrow)
+            STATEMENT.move(tx, st["id"], st["status"], "OVERDUE", overdue_since=tomorrow)
 
 
 def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str, int]:
@@ -233,10 +242,10 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
         " AND interest_through < :d ORDER BY user_id, bill_date",
         {"d": through},
     ):
-        parts = svc.owed_parts(st)
+        parts = owed_parts(st)
         base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
         days = (day - date.fromisoformat(st["interest_through"])).days
-        amount = sched.daily_interest(base, svc.statement_rate(cfg, st)) * days
+        amount = sched.daily_interest(base, statement_rate(cfg, st)) * days
         updates.append({"i": amount, "d": through, "now": clock.now_ms(), "id": st["id"]})
         if amount:
             interest[st["user_id"]] = interest.get(st["user_id"], 0) + amount
@@ -250,7 +259,7 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
             "UPDATE credit_accounts SET charges_fen = charges_fen + :i WHERE user_id = :u",
             [{"i": v, "u": u} for u, v in interest.items()],
         )
-        legs = [debit(svc.receivable(u), v) for u, v in sorted(interest.items())]
+        legs = [debit(receivable(u), v) for u, v in sorted(interest.items())]
         legs.append(credit(unit_account("interest_income", ctx.unit), sum(interest.values())))
         post(ctx, "credit.interest", f"u{ctx.unit}", legs, f"overdue interest through {day}")
     dpd: dict[str, int] = {}
@@ -271,13 +280,13 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
     remind = [u for u, d in dpd.items() if d in cfg.reminder_days]
     rows = []
     for u in remind:
-        a = svc.load_account(tx, u)
+        a = load_account(tx, u)
         rows.append(
             {
                 "u": u,
                 "d": nxt.isoformat(),
                 "dpd": dpd[u],
-                "owed": svc.receivable_fen(a),
+                "owed": receivable_fen(a),
                 "at": start_of_day_ms(nxt) + cfg.reminder_hours[0] * 3_600_000,
             }
         )
@@ -293,8 +302,8 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
 def _write_off(ctx: WriteContext, user_id: str) -> int:
     """Book the whole receivable against the provision and close the account."""
     tx = ctx.tx
-    a = svc.load_account(tx, user_id)
-    amount = svc.receivable_fen(a)
+    a = load_account(tx, user_id)
+    amount = receivable_fen(a)
     if amount:
         open_account(tx, unit_account("credit_write_off", ctx.unit), f"u{ctx.unit}")
         reserve = balance_in(tx, unit_account("provision", ctx.unit))
@@ -306,7 +315,7 @@ def _write_off(ctx: WriteContext, user_id: str) -> int:
             [
                 debit(unit_account("provision", ctx.unit), covered),
                 debit(unit_account("credit_write_off", ctx.unit), amount - covered),
-                credit(svc.receivable(user_id), amount),
+                credit(receivable(user_id), amount),
             ],
             f"{a['overdue_days']} days past due",
         )
@@ -357,7 +366,7 @@ def _portfolio(tx: Any, cfg: CreditConfig) -> tuple[list[int], int, int, int]:
 def _provision_and_report(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str, Any]:
     """Recompute the risk reserve (one voucher for the change) and record the day's row."""
     tx = ctx.tx
-    for acct in svc.unit_accounts(ctx.unit):
+    for acct in unit_accounts(ctx.unit):
         open_account(tx, acct, f"u{ctx.unit}")
     buckets, accounts, overdue_accounts, overdue_fen = _portfolio(tx, cfg)
     target = sum(apply_rate(b, r) for b, r in zip(buckets, cfg.provision_rates, strict=True))
