@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from qianbao.credit.model.aging import AgedGroup, age_portfolio
 from qianbao.credit.model.allocation import COMPONENT_ORDER, AllocationLine, BillOwed, allocate
-from qianbao.credit.model.statement import PeriodDue, PurchaseDue, draft_statement
+from qianbao.credit.model.statement import (
+    PeriodDue,
+    PurchaseDue,
+    StatementDraft,
+    draft_statement,
+)
 from qianbao.credit.schedule import Period, installment_schedule, shorten_periods
 from qianbao.platform.money import apply_rate
 
@@ -28,7 +33,7 @@ fen = st.integers(min_value=0, max_value=10_000_000)
 
 def draft(
     purchases: list[PurchaseDue], periods: list[PeriodDue], prepaid_fen: int = 0, due_day: int = 10
-):  # type: ignore[no-untyped-def]
+) -> StatementDraft | None:
     return draft_statement(
         D(2026, 4, 1),
         due_day=due_day,

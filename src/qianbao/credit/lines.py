@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from qianbao.credit import store
+from qianbao.credit import ports, store
 from qianbao.credit.accounts import load_account, now_ms, receivable, today, unit_accounts
 from qianbao.credit.config import CreditConfig, config_for
 from qianbao.credit.errors import AccountExists, NotEligible
@@ -182,9 +182,7 @@ def _insert_account(
 
 def _stored_score(p: Platform, user_id: str) -> int | None:
     """The user's latest stored credit score (scoring package), if any."""
-    from qianbao.scoring import service as scoring
-
-    return scoring.latest_score(p, user_id)
+    return ports.score_source().latest_score(p, user_id)
 
 
 def review_decision(cfg: CreditConfig, tx: Tx, a: Row, today: date) -> tuple[bool, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qianbao.credit import store
+from qianbao.credit import ports, store
 from qianbao.credit.accounts import now_ms
 from qianbao.credit.config import config_for
 from qianbao.platform.db import Row
@@ -76,9 +76,8 @@ def check_offer(
 
 
 def _order_unit(p: Platform, merchant_id: str, out_trade_no: str) -> int:
-    from qianbao.payments.trades import order_bucket  # the trade's order unit (0301)
-
-    return p.unit_of_bucket(order_bucket(merchant_id, out_trade_no))
+    """The trade's order unit (0301), where its offer lives."""
+    return p.unit_of_bucket(ports.trade_orders().order_bucket(merchant_id, out_trade_no))
 
 
 def _offer_writer(p: Platform, merchant_id: str, out_trade_no: str) -> Any:

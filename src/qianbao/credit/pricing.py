@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from qianbao.credit import ports
 from qianbao.credit.config import CreditConfig, band_interest_rate
 from qianbao.credit.errors import NotEligible
 from qianbao.platform.db import Row, Tx
@@ -105,9 +106,8 @@ def score_ceiling_fen(tx: Tx, user_id: str, default_fen: int) -> int:
     """A user with a stored credit score cannot be raised above the ceiling of its band
     (scoring.bands); without a score the configured rules alone decide."""
     from qianbao.scoring.bands import score_band
-    from qianbao.scoring.service import latest_score_in
 
-    score = latest_score_in(tx, user_id)
+    score = ports.score_source().latest_score_in(tx, user_id)
     if score is None:
         return default_fen
     band = score_band(max(350, min(950, score)))
@@ -118,9 +118,8 @@ def priced_rates(tx: Tx, user_id: str, standard: dict[int, Decimal]) -> dict[int
     """Risk-based pricing: the installment fee tier of the user's score band (its discount off
     the standard total fee rates, scoring.bands); without a score, the standard rates."""
     from qianbao.scoring.bands import installment_fee_rate, score_band
-    from qianbao.scoring.service import latest_score_in
 
-    score = latest_score_in(tx, user_id)
+    score = ports.score_source().latest_score_in(tx, user_id)
     if score is None:
         return standard
     band = score_band(max(350, min(950, score)))

@@ -1,4 +1,5 @@
-"""The SQL of the credit tables, as small named functions (one statement each).
+"""The SQL of the credit tables, as small named functions (one statement each, but for
+``complete_plan_if_done`` and ``write_off_account``).
 
 Use cases decide; these functions read and write rows. They take the caller's ``Tx`` and plain
 values (times in ms, dates as ``date``), never a platform, and raise nothing of their own: a
@@ -547,4 +548,194 @@ def delete_orphan_offer(tx: Tx, merchant_id: str, out_trade_no: str) -> None:
         " AND NOT EXISTS (SELECT 1 FROM trade_orders t WHERE t.merchant_id = :m"
         " AND t.out_trade_no = :o)",
         {"m": merchant_id, "o": out_trade_no},
+    )
+
+
+# --- day end (unit-wide reads and batch writes of credit.dayend) --------------------------------
+def billable_user_ids(tx: Tx) -> list[str]:
+    """Every user whose account is not closed, in id order."""
+    rows = tx.all("SELECT user_id FROM credit_accounts WHERE status <> 'CLOSED' ORDER BY user_id")
+    return [r["user_id"] for r in rows]
+
+
+def review_due_user_ids(tx: Tx, reviewed_before: date) -> list[str]:
+    """Active accounts last reviewed on or before ``reviewed_before``."""
+    rows = tx.all(
+        "SELECT user_id FROM credit_accounts WHERE status = 'ACTIVE' AND last_review_date <= :d",
+        {"d": reviewed_before.isoformat()},
+    )
+    return [r["user_id"] for r in rows]
+
+
+def autodebit_user_ids(tx: Tx) -> set[str]:
+    rows = tx.all("SELECT user_id FROM credit_accounts WHERE autodebit = :t", {"t": True})
+    return {r["user_id"] for r in rows}
+
+
+def deadline_user_ids(tx: Tx, day: date) -> set[str]:
+    """Users with an OPEN or REVOLVING bill whose deadline is ``day``."""
+    rows = tx.all(
+        "SELECT user_id FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING')"
+        " AND deadline = :d",
+        {"d": day.isoformat()},
+    )
+    return {r["user_id"] for r in rows}
+
+
+def past_deadline_user_ids(tx: Tx, day: date) -> list[str]:
+    """Users with an OPEN or REVOLVING bill whose deadline is ``day`` or before."""
+    rows = tx.all(
+        "SELECT DISTINCT user_id FROM credit_statements WHERE status IN"
+        " ('OPEN', 'REVOLVING') AND deadline <= :d",
+        {"d": day.isoformat()},
+    )
+    return [r["user_id"] for r in rows]
+
+
+def unpaid_statements_due(tx: Tx, day: date, user_id: str | None = None) -> list[Row]:
+    """Unpaid bills whose deadline is ``day`` or before (of one user, or of the whole unit)."""
+    params: dict[str, Any] = {"d": day.isoformat()}
+    mine = ""
+    if user_id is not None:
+        params["u"], mine = user_id, " AND user_id = :u"
+    return tx.all(
+        f"SELECT * FROM credit_statements WHERE status IN {UNPAID_SQL}{mine} AND deadline <= :d",
+        params,
+    )
+
+
+def open_statements_due(tx: Tx, user_id: str, day: date) -> list[Row]:
+    """The user's OPEN or REVOLVING bills whose deadline is ``day`` or before."""
+    return tx.all(
+        "SELECT * FROM credit_statements WHERE user_id = :u AND status IN"
+        " ('OPEN', 'REVOLVING') AND deadline <= :d",
+        {"u": user_id, "d": day.isoformat()},
+    )
+
+
+def unit_statements_accruing(tx: Tx, through: date) -> list[Row]:
+    """Every REVOLVING or OVERDUE bill of the unit with interest not yet through ``through``."""
+    return tx.all(
+        "SELECT * FROM credit_statements WHERE status IN ('REVOLVING', 'OVERDUE')"
+        " AND interest_through < :d ORDER BY user_id, bill_date",
+        {"d": through.isoformat()},
+    )
+
+
+def add_interest_many(tx: Tx, interest_fen: Mapping[str, int], through: date, now_ms: int) -> None:
+    """Add each bill's interest (by statement id) and move its interest date to ``through``."""
+    tx.executemany(
+        "UPDATE credit_statements SET interest_fen = interest_fen + :i, interest_through = :d,"
+        " updated_at_ms = :now WHERE id = :id",
+        [
+            {"i": fen, "d": through.isoformat(), "now": now_ms, "id": sid}
+            for sid, fen in interest_fen.items()
+        ],
+    )
+
+
+def add_charges_many(tx: Tx, charges_fen: Mapping[str, int]) -> None:
+    tx.executemany(
+        "UPDATE credit_accounts SET charges_fen = charges_fen + :i WHERE user_id = :u",
+        [{"i": fen, "u": user_id} for user_id, fen in charges_fen.items()],
+    )
+
+
+def overdue_since_by_user(tx: Tx) -> dict[str, str]:
+    """The first day each user's oldest OVERDUE bill went overdue (ISO dates)."""
+    rows = tx.all(
+        "SELECT user_id, MIN(overdue_since) AS since FROM credit_statements"
+        " WHERE status = 'OVERDUE' GROUP BY user_id"
+    )
+    return {r["user_id"]: r["since"] for r in rows}
+
+
+def overdue_user_ids(tx: Tx) -> list[str]:
+    """Accounts counted overdue yesterday."""
+    return [
+        r["user_id"] for r in tx.all("SELECT user_id FROM credit_accounts WHERE overdue_days > 0")
+    ]
+
+
+def set_overdue_days(tx: Tx, days_past_due: Mapping[str, int]) -> None:
+    """Each account's days past due today, and the longest it has ever been."""
+    tx.executemany(
+        "UPDATE credit_accounts SET overdue_days = :d, max_overdue_days = CASE WHEN"
+        " max_overdue_days < :d THEN :d ELSE max_overdue_days END WHERE user_id = :u",
+        [{"d": d, "u": u} for u, d in days_past_due.items()],
+    )
+
+
+def insert_reminders(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
+    """SMS reminders (user_id, day, days_past_due, overdue_fen, scheduled_at_ms), at most one
+    a user a day."""
+    tx.executemany(
+        "INSERT INTO credit_reminders (user_id, day, days_past_due, overdue_fen, channel,"
+        " scheduled_at_ms) VALUES (:user_id, :day, :days_past_due, :overdue_fen, 'SMS',"
+        " :scheduled_at_ms) ON CONFLICT (user_id, day) DO NOTHING",
+        rows,
+    )
+
+
+def write_off_account(tx: Tx, user_id: str, amount_fen: int, now_ms: int) -> None:
+    """Close a written-off account: its bills, pending periods and active plans WRITTEN_OFF,
+    its counters to zero, ``amount_fen`` added to what was written off (four statements)."""
+    tx.execute(
+        "UPDATE credit_statements SET status = 'WRITTEN_OFF', updated_at_ms = :now"
+        f" WHERE user_id = :u AND status IN {UNPAID_SQL}",
+        {"u": user_id, "now": now_ms},
+    )
+    tx.execute(
+        "UPDATE credit_plan_periods SET status = 'WRITTEN_OFF' WHERE user_id = :u"
+        " AND status = 'PENDING'",
+        {"u": user_id},
+    )
+    tx.execute(
+        "UPDATE credit_plans SET status = 'WRITTEN_OFF', updated_at_ms = :now"
+        " WHERE user_id = :u AND status = 'ACTIVE'",
+        {"u": user_id, "now": now_ms},
+    )
+    tx.execute(
+        "UPDATE credit_accounts SET status = 'CLOSED', frozen_reason = 'written off',"
+        " written_off_fen = written_off_fen + :a, unbilled_fen = 0, billed_fen = 0,"
+        " installment_fen = 0, charges_fen = 0, prepaid_fen = 0, updated_at_ms = :now"
+        " WHERE user_id = :u",
+        {"a": amount_fen, "now": now_ms, "u": user_id},
+    )
+
+
+def receivables_by_overdue_days(tx: Tx) -> list[Row]:
+    """Open accounts grouped by days past due: ``overdue_days``, ``n`` and ``owed`` (fen)."""
+    return tx.all(
+        "SELECT overdue_days, COUNT(*) AS n, SUM(unbilled_fen + billed_fen +"
+        " installment_fen + charges_fen) AS owed FROM credit_accounts"
+        " WHERE status <> 'CLOSED' GROUP BY overdue_days"
+    )
+
+
+def written_off_total_fen(tx: Tx) -> int:
+    return int(tx.scalar("SELECT COALESCE(SUM(written_off_fen), 0) FROM credit_accounts") or 0)
+
+
+def upsert_day_end(tx: Tx, row: Mapping[str, Any]) -> None:
+    """The unit's portfolio row of a day (re-running the day replaces it)."""
+    tx.execute(
+        "INSERT INTO credit_day_end (day, accounts, overdue_accounts, receivables_fen,"
+        " overdue_fen, bucket_receivables, provision_fen, written_off_fen, interest_income_fen,"
+        " installment_fee_income_fen, created_at_ms) VALUES (:day, :accounts, :overdue_accounts,"
+        " :receivables_fen, :overdue_fen, :bucket_receivables, :provision_fen, :written_off_fen,"
+        " :interest_income_fen, :installment_fee_income_fen, :now) ON CONFLICT (day) DO UPDATE"
+        " SET accounts = :accounts, overdue_accounts = :overdue_accounts, receivables_fen ="
+        " :receivables_fen, overdue_fen = :overdue_fen, bucket_receivables ="
+        " :bucket_receivables, provision_fen = :provision_fen, written_off_fen ="
+        " :written_off_fen, interest_income_fen = :interest_income_fen,"
+        " installment_fee_income_fen = :installment_fee_income_fen",
+        row,
+    )
+
+
+def latest_day_end(tx: Tx, on_or_before: date) -> Row | None:
+    return tx.one(
+        "SELECT * FROM credit_day_end WHERE day <= :d ORDER BY day DESC LIMIT 1",
+        {"d": on_or_before.isoformat()},
     )
