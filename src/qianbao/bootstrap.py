@@ -8,7 +8,9 @@ from collections.abc import Callable
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
-from qianbao.credit import service as huabei
+from qianbao.credit import offers as credit_offers
+from qianbao.credit import ports as credit_ports
+from qianbao.credit import purchases as huabei
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
 from qianbao.marketing import service as marketing
@@ -28,11 +30,12 @@ from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trades
-from qianbao.platform.db import Database
+from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
+from qianbao.scoring import service as scoring
 
 log = logging.getLogger("qianbao")
 CHANNELS = ("SIMBANK",)
@@ -51,11 +54,32 @@ def platform_accounts(unit: int, units: int) -> list[str]:
     return accounts
 
 
+class StoredScores:
+    """``credit.ports.ScoreSource``: the scores the scoring package stores."""
+
+    def latest_score(self, p: Platform, user_id: str) -> int | None:
+        return scoring.latest_score(p, user_id)
+
+    def latest_score_in(self, tx: Tx, user_id: str) -> int | None:
+        return scoring.latest_score_in(tx, user_id)
+
+    def rescore(self, p: Platform, user_ids: list[str]) -> int:
+        return scoring.rescore_scored(p, user_ids)
+
+
+class TradeOrderBuckets:
+    """``credit.ports.TradeOrders``: payments' routing of trades by merchant order (0301)."""
+
+    def order_bucket(self, merchant_id: str, out_trade_no: str) -> int:
+        return trades.order_bucket(merchant_id, out_trade_no)
+
+
 def open_platform(
     settings: Settings | None = None, *, start: bool = True, run_migrations: bool = True
 ) -> Platform:
     settings = settings or load_settings()
     credit_config.load(settings.extra.get("credit"))  # a bad rate stops the start, not a bill
+    credit_ports.wire(StoredScores(), TradeOrderBuckets())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if run_migrations:
         migrate(settings)
@@ -89,7 +113,7 @@ def wire_money_movement(p: Platform) -> None:
             HUABEI_PURCHASE: huabei.HuabeiPurchasePurpose(),
         },
         coupons=marketing.CouponFunding(),
-        offers=huabei.TradeOffers(),
+        offers=credit_offers.TradeOffers(),
     )
     p.commands.register(Pay, handle_pay)
     p.commands.register(Refund, handle_refund)

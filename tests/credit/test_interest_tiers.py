@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from qianbao.credit import lines
 from qianbao.credit import service as credit
 from qianbao.credit.config import band_interest_rate, load
 from qianbao.platform.runtime import Platform
@@ -69,11 +70,11 @@ def test_example_7_overdue_interest_at_the_excellent_band_rate(platform: Platfor
     """docs/credit.md worked example 7: example 2's bill for a user scoring 720."""
     p = platform
     at(D(2026, 3, 1))
-    credit.score_provider = lambda _p, _u: 720
+    lines.score_provider = lambda _p, _u: 720
     try:
         user = huabei_user(p)
     finally:
-        credit.score_provider = None
+        lines.score_provider = None
     s = credit.summary(p, user)
     assert (s["line_fen"], s["interest_rate"], s["interest_band"]) == (
         1_000_000,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qianbao.credit import dayend
+from qianbao.credit import dayend, lines
 from qianbao.credit import service as credit
 from qianbao.credit.config import CreditConfig, load
 from qianbao.credit.errors import AccountExists, LineExceeded, NotEligible
@@ -251,12 +251,12 @@ def test_the_score_sets_the_opening_line_and_history_feeds_the_score(platform: P
     at(D(2026, 3, 1))
     low, good = new_user(p), new_user(p)
     try:
-        credit.score_provider = lambda _p, user_id: 500 if user_id == low else 700
+        lines.score_provider = lambda _p, user_id: 500 if user_id == low else 700
         with pytest.raises(NotEligible):
             credit.open_credit_account(p, low, "o-low")
         assert credit.open_credit_account(p, good, "o-good")["line_fen"] == 1_000_000
     finally:
-        credit.score_provider = None
+        lines.score_provider = None
     assert credit.repayment_history(p, good) == {
         "huabei_bills_paid_on_time": 0,
         "huabei_bills_overdue": 0,

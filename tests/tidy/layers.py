@@ -37,6 +37,10 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("ledger/members/channels", frozenset({"ledger", "members", "channels"})),
     ("platform", frozenset({"platform"})),
 )
+# Adapters that live in a product package but are entry points: the signed /gateway.do
+# endpoint parses a merchant's request and calls the trade use cases (LAYOUT.md puts it under
+# entrypoints/).
+ENTRY_MODULES = frozenset({"qianbao.openapi.gateway"})
 COMPOSITION_ROOT = "qianbao.bootstrap"  # may import anything: that is its job
 ENTRY = 0
 ORDER = " > ".join(name for name, _ in LAYERS)
@@ -71,7 +75,7 @@ def place(name: str) -> Place | None:
     parts = name.split(".")
     if parts[0] != "qianbao" or len(parts) < 2:
         return None
-    if parts[-1] == "cli":
+    if parts[-1] == "cli" or name in ENTRY_MODULES:
         return Place(ENTRY, name)
     for index, (_, packages) in enumerate(LAYERS):
         if parts[1] in packages:

@@ -1,8 +1,8 @@
 """Huabei (花呗) endpoints: users use and repay their line, merchants refund Huabei purchases,
 operators change lines, freeze, run the day-end jobs and read the provision report.
 
-Mount with ``create_app(p, extra_routers=[credit.router, credit.merchant_router,
-credit.ops_router])`` (or add them to the app's router list).
+Mount with ``create_app(p, extra_routers=[credit_api.router, credit_api.merchant_router,
+credit_api.ops_router])`` (or add them to the app's router list).
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.models import Body, RequestId
 from qianbao.credit import dayend
-from qianbao.credit import service as credit
+from qianbao.credit import installments as credit_installments
+from qianbao.credit import lines as credit_lines
+from qianbao.credit import offers as credit_offers
+from qianbao.credit import purchases as credit_purchases
+from qianbao.credit import reads as credit_reads
+from qianbao.credit import repayments as credit_repayments
 from qianbao.payments import codes, trades
 from qianbao.platform.db import Row
 from qianbao.platform.errors import InvalidArgument, NotFound
@@ -272,19 +277,19 @@ def _repayment(row: Row) -> dict[str, Any]:
     summary="Open Huabei (开通花呗): real-name adults, one per ID number and phone",
 )
 def open_account(body: OpenIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    credit.open_credit_account(p, user_id, body.request_id, body.due_day)
-    return credit.summary(p, user_id)
+    credit_lines.open_credit_account(p, user_id, body.request_id, body.due_day)
+    return credit_reads.summary(p, user_id)
 
 
 @router.get("", response_model=SummaryOut, summary="Line, available, owed and overdue state")
 def summary(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return credit.summary(p, user_id)
+    return credit_reads.summary(p, user_id)
 
 
 @router.put("/autodebit", response_model=SummaryOut, summary="Automatic debit on the due date")
 def autodebit(body: AutodebitIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    credit.set_autodebit(p, user_id, body.enabled)
-    return credit.summary(p, user_id)
+    credit_lines.set_autodebit(p, user_id, body.enabled)
+    return credit_reads.summary(p, user_id)
 
 
 @router.post(
@@ -294,7 +299,7 @@ def autodebit(body: AutodebitIn, p: PlatformDep, user_id: UserId) -> dict[str, A
     summary="Pay a merchant with Huabei (optionally in installments)",
 )
 def pay(body: HuabeiPayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    row = credit.pay_merchant_with_huabei(
+    row = credit_purchases.pay_merchant_with_huabei(
         p,
         user_id,
         body.merchant_id,
@@ -313,12 +318,12 @@ def pay(body: HuabeiPayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 def purchases(
     p: PlatformDep, user_id: UserId, limit: int = Query(100, ge=1, le=500)
 ) -> list[dict[str, Any]]:
-    return [_purchase(r) for r in credit.list_purchases(p, user_id, limit)]
+    return [_purchase(r) for r in credit_reads.list_purchases(p, user_id, limit)]
 
 
 @router.get("/bills", response_model=list[BillOut], summary="Statements, newest first")
 def bills(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
-    return credit.list_statements(p, user_id)
+    return credit_reads.list_statements(p, user_id)
 
 
 @router.get(
@@ -327,7 +332,7 @@ def bills(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
     summary="A statement with its items, minimum and due date",
 )
 def bill(statement_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return credit.get_statement(p, user_id, statement_id)
+    return credit_reads.get_statement(p, user_id, statement_id)
 
 
 @router.post(
@@ -337,18 +342,18 @@ def bill(statement_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     summary="Split a bill into 3/6/9/12 periods (账单分期), by its due date",
 )
 def split(statement_id: str, body: SplitIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    plan = credit.install_bill(p, user_id, statement_id, body.periods, body.request_id)
-    return _plan(credit.plan_schedule(p, user_id, plan["id"]))
+    plan = credit_installments.install_bill(p, user_id, statement_id, body.periods, body.request_id)
+    return _plan(credit_installments.plan_schedule(p, user_id, plan["id"]))
 
 
 @router.get("/plans", response_model=list[PlanOut])
 def plans(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
-    return [_plan(r) for r in credit.list_plans(p, user_id)]
+    return [_plan(r) for r in credit_reads.list_plans(p, user_id)]
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, summary="A plan with its schedule")
 def plan(plan_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return _plan(credit.plan_schedule(p, user_id, plan_id))
+    return _plan(credit_installments.plan_schedule(p, user_id, plan_id))
 
 
 @router.post(
@@ -357,8 +362,8 @@ def plan(plan_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     summary="Settle a plan early from the wallet",
 )
 def settle(plan_id: str, body: SettleIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    credit.settle_plan(p, user_id, plan_id, body.request_id)
-    return _plan(credit.plan_schedule(p, user_id, plan_id))
+    credit_installments.settle_plan(p, user_id, plan_id, body.request_id)
+    return _plan(credit_installments.plan_schedule(p, user_id, plan_id))
 
 
 @router.get(
@@ -367,7 +372,7 @@ def settle(plan_id: str, body: SettleIn, p: PlatformDep, user_id: UserId) -> dic
     summary="What clears every unpaid bill today, including today's interest",
 )
 def payoff(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    bills = credit.payoff_fen(p, user_id)
+    bills = credit_repayments.payoff_fen(p, user_id)
     return {"total_fen": sum(bills.values()), "bills": bills}
 
 
@@ -380,13 +385,15 @@ def payoff(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 )
 def repay(body: RepayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     return _repayment(
-        credit.repay(p, user_id, body.amount_fen, body.request_id, body.pay_password, body.card_id)
+        credit_repayments.repay(
+            p, user_id, body.amount_fen, body.request_id, body.pay_password, body.card_id
+        )
     )
 
 
 @router.get("/repayments", response_model=list[RepaymentOut])
 def repayments(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
-    return [_repayment(r) for r in credit.repayments(p, user_id)]
+    return [_repayment(r) for r in credit_reads.repayments(p, user_id)]
 
 
 @router.post(
@@ -396,12 +403,12 @@ def repayments(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
     summary="Ask for a higher line; the decision and its reason are recorded",
 )
 def line_request(body: LineRequestIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return dict(credit.request_increase(p, user_id, body.new_line_fen, body.request_id))
+    return dict(credit_lines.request_increase(p, user_id, body.new_line_fen, body.request_id))
 
 
 @router.get("/line-history", response_model=list[LineChangeOut])
 def line_history(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
-    return [dict(r) for r in credit.line_history(p, user_id)]
+    return [dict(r) for r in credit_reads.line_history(p, user_id)]
 
 
 # --- merchants -----------------------------------------------------------------------------------
@@ -414,7 +421,7 @@ def refund(
     purchase_id: str, body: HuabeiRefundIn, p: PlatformDep, merchant_id: MerchantId
 ) -> dict[str, Any]:
     return _purchase(
-        credit.refund_huabei_purchase(
+        credit_purchases.refund_huabei_purchase(
             p, merchant_id, purchase_id, body.amount_fen, body.request_id, body.reason
         )
     )
@@ -424,7 +431,7 @@ def refund(
 @ops_router.get("/users/{user_id}", response_model=SummaryOut)
 def ops_summary(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")
-    return credit.summary(p, user_id)
+    return credit_reads.summary(p, user_id)
 
 
 @ops_router.put(
@@ -434,8 +441,8 @@ def ops_summary(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
 )
 def ops_line(user_id: str, body: SetLineIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
-    credit.operator_set_line(p, op.id, user_id, body.line_fen, body.reason)
-    return credit.summary(p, user_id)
+    credit_lines.operator_set_line(p, op.id, user_id, body.line_fen, body.reason)
+    return credit_reads.summary(p, user_id)
 
 
 @ops_router.put(
@@ -443,8 +450,8 @@ def ops_line(user_id: str, body: SetLineIn, p: PlatformDep, op: Operator) -> dic
 )
 def ops_freeze(user_id: str, body: FreezeIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
-    credit.operator_freeze(p, op.id, user_id, body.frozen, body.reason)
-    return credit.summary(p, user_id)
+    credit_lines.operator_freeze(p, op.id, user_id, body.frozen, body.reason)
+    return credit_reads.summary(p, user_id)
 
 
 @ops_router.post("/day-end", summary="Run the start- and end-of-day jobs for one business date")
@@ -504,7 +511,7 @@ def trade_offer(trade_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any
     trade = trades.get_trade(p, trade_id)
     if trade["buyer_id"] != user_id:
         raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
-    offer = credit.offer_for(p, trade["merchant_id"], trade["out_trade_no"])
+    offer = credit_offers.offer_for(p, trade["merchant_id"], trade["out_trade_no"])
     if offer is None:
         raise NotFound("this trade has no installment offer", code="INSTALLMENT_OFFER_NOT_FOUND")
     return offer.to_dict()

@@ -15,7 +15,7 @@ from pydantic import Field, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.models import Body
-from qianbao.credit import service as credit
+from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
@@ -48,7 +48,7 @@ def _user(p: Platform, token: str | None) -> str | None:
 def _huabei_choice(p: Platform, user_id: str) -> dict[str, Any] | None:
     """Huabei is offered when the buyer has an account (shown disabled while frozen)."""
     try:
-        s = credit.summary(p, user_id)
+        s = credit_reads.summary(p, user_id)
     except AccountNotFound:
         return None
     if s["status"] == "CLOSED":

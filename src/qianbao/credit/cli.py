@@ -15,9 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from qianbao.bootstrap import open_platform
-from qianbao.credit import dayend
+from qianbao.credit import dayend, installments, lines, purchases, reads, repayments
 from qianbao.credit import schedule as sched
-from qianbao.credit import service as svc
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
@@ -42,14 +41,14 @@ Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
 def open_cmd(user_id: str, request_id: str = "open", due_day: int = 10) -> None:
     """Open a Huabei account (real-name adults; one per ID number and phone)."""
     _show(
-        "Huabei account", _run(lambda p: svc.open_credit_account(p, user_id, request_id, due_day))
+        "Huabei account", _run(lambda p: lines.open_credit_account(p, user_id, request_id, due_day))
     )
 
 
 @app.command()
 def show(user_id: str) -> None:
     """Line, available, unbilled, billed, installments and overdue state."""
-    _show("Huabei", _run(lambda p: svc.summary(p, user_id)))
+    _show("Huabei", _run(lambda p: reads.summary(p, user_id)))
 
 
 @app.command()
@@ -67,7 +66,7 @@ def pay(
     _show(
         "Huabei purchase",
         _run(
-            lambda p: svc.pay_merchant_with_huabei(
+            lambda p: purchases.pay_merchant_with_huabei(
                 p,
                 user_id,
                 merchant_id,
@@ -88,7 +87,7 @@ def refund(merchant_id: str, purchase_id: str, amount: Amount, request_id: str) 
     _show(
         "Huabei purchase",
         _run(
-            lambda p: svc.refund_huabei_purchase(
+            lambda p: purchases.refund_huabei_purchase(
                 p, merchant_id, purchase_id, _fen(amount), request_id
             )
         ),
@@ -98,7 +97,7 @@ def refund(merchant_id: str, purchase_id: str, amount: Amount, request_id: str) 
 @app.command()
 def bills(user_id: str) -> None:
     """The user's statements."""
-    rows = _run(lambda p: svc.list_statements(p, user_id))
+    rows = _run(lambda p: reads.list_statements(p, user_id))
     table = Table("bill", "due", "status", "total", "minimum", "paid", "owed", "interest")
     for s in rows:
         table.add_row(
@@ -117,7 +116,7 @@ def bills(user_id: str) -> None:
 @app.command()
 def bill(user_id: str, statement_id: str) -> None:
     """One statement with its items."""
-    st = _run(lambda p: svc.get_statement(p, user_id, statement_id))
+    st = _run(lambda p: reads.get_statement(p, user_id, statement_id))
     items = st.pop("items")
     _show("Statement", st)
     table = Table("kind", "ref", "principal", "fee", "memo")
@@ -143,21 +142,23 @@ def repay(
     """Repay any amount (from the wallet, or from a bound card)."""
     _show(
         "Repayment",
-        _run(lambda p: svc.repay(p, user_id, _fen(amount), request_id, pay_password, card_id)),
+        _run(
+            lambda p: repayments.repay(p, user_id, _fen(amount), request_id, pay_password, card_id)
+        ),
     )
 
 
 @app.command()
 def split(user_id: str, statement_id: str, periods: int, request_id: str) -> None:
     """Split a bill into 3/6/9/12 installments (after the statement, by the due date)."""
-    plan = _run(lambda p: svc.install_bill(p, user_id, statement_id, periods, request_id))
+    plan = _run(lambda p: installments.install_bill(p, user_id, statement_id, periods, request_id))
     schedule(user_id, plan["id"])
 
 
 @app.command()
 def schedule(user_id: str, plan_id: str) -> None:
     """Print an installment plan's schedule."""
-    plan = _run(lambda p: svc.plan_schedule(p, user_id, plan_id))
+    plan = _run(lambda p: installments.plan_schedule(p, user_id, plan_id))
     rows = [
         sched.Period(
             r["number"], date.fromisoformat(r["bill_date"]), r["principal_fen"], r["fee_fen"]
@@ -175,7 +176,7 @@ def schedule(user_id: str, plan_id: str) -> None:
 @app.command()
 def settle(user_id: str, plan_id: str, request_id: str) -> None:
     """Settle an installment plan early from the wallet."""
-    _show("Plan", _run(lambda p: svc.settle_plan(p, user_id, plan_id, request_id)))
+    _show("Plan", _run(lambda p: installments.settle_plan(p, user_id, plan_id, request_id)))
 
 
 @app.command("request-increase")
@@ -183,7 +184,7 @@ def request_increase(user_id: str, new_line: Amount, request_id: str) -> None:
     """Ask for a higher line; the decision is recorded with its reason."""
     _show(
         "Line decision",
-        _run(lambda p: svc.request_increase(p, user_id, _fen(new_line), request_id)),
+        _run(lambda p: lines.request_increase(p, user_id, _fen(new_line), request_id)),
     )
 
 
@@ -192,7 +193,7 @@ def set_line(operator_id: str, user_id: str, line: Amount, reason: str) -> None:
     """Operator: set a user's line (e.g. a decrease)."""
     _show(
         "Huabei account",
-        _run(lambda p: svc.operator_set_line(p, operator_id, user_id, _fen(line), reason)),
+        _run(lambda p: lines.operator_set_line(p, operator_id, user_id, _fen(line), reason)),
     )
 
 
@@ -201,7 +202,7 @@ def freeze(operator_id: str, user_id: str, reason: str, unfreeze: bool = False) 
     """Operator: freeze (or --unfreeze) a user's Huabei."""
     _show(
         "Huabei account",
-        _run(lambda p: svc.operator_freeze(p, operator_id, user_id, not unfreeze, reason)),
+        _run(lambda p: lines.operator_freeze(p, operator_id, user_id, not unfreeze, reason)),
     )
 
 

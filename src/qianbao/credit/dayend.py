@@ -17,16 +17,29 @@ from concurrent.futures import Future
 from datetime import date, timedelta
 from typing import Any
 
+from qianbao.credit import ports, store
 from qianbao.credit import schedule as sched
-from qianbao.credit import service as svc
+from qianbao.credit.accounts import (
+    STATEMENT,
+    load_account,
+    receivable,
+    receivable_fen,
+    unit_accounts,
+)
 from qianbao.credit.config import CreditConfig, config_for
+from qianbao.credit.lines import auto_review
+from qianbao.credit.model.aging import AgedGroup, Aging, age_portfolio
+from qianbao.credit.model.statement import interest_base_fen, statement_owed, statement_paid
+from qianbao.credit.pricing import statement_rate
+from qianbao.credit.repayments import repay_in_ctx, total_owed
+from qianbao.credit.statements import accrue_interest, bill_user
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import balance_in, credit, debit, open_account, post
 from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.platform.clock import TZ, clock, start_of_day_ms
+from qianbao.platform.db import Tx
 from qianbao.platform.errors import QianbaoError
-from qianbao.platform.money import apply_rate
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
@@ -63,9 +76,9 @@ def _run_each(
     return results
 
 
-def _users(p: Platform, unit: int, sql: str, params: dict[str, Any]) -> list[str]:
+def _users(p: Platform, unit: int, query: Callable[[Tx], list[str]]) -> list[str]:
     with p.units[unit].read() as tx:
-        return [r["user_id"] for r in tx.all(sql, params)]
+        return query(tx)
 
 
 # --- start of day -----------------------------------------------------------------------------
@@ -74,27 +87,14 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
     out = {"statements": 0, "line_increases": 0, "rescored": 0}
     if day.day != cfg.bill_day:
         return out
-    review_before = sched.add_months(day, -cfg.review_every_months).isoformat()
+    review_before = sched.add_months(day, -cfg.review_every_months)
     for unit in range(len(p.units)):
-        users = _users(
-            p,
-            unit,
-            "SELECT user_id FROM credit_accounts WHERE status <> 'CLOSED' ORDER BY user_id",
-            {},
-        )
-        billed = _run_each(p, unit, users, lambda ctx, u: svc.bill_user(ctx, u, day))
+        users = _users(p, unit, store.billable_user_ids)
+        billed = _run_each(p, unit, users, lambda ctx, u: bill_user(ctx, u, day))
         out["statements"] += sum(1 for v in billed.values() if isinstance(v, str))
-        due = _users(
-            p,
-            unit,
-            "SELECT user_id FROM credit_accounts WHERE status = 'ACTIVE'"
-            " AND last_review_date <= :d",
-            {"d": review_before},
-        )
-        from qianbao.scoring.service import rescore_scored
-
-        out["rescored"] += rescore_scored(p, due)
-        raised = _run_each(p, unit, due, lambda ctx, u: svc.auto_review(ctx, cfg, u, day))
+        due = _users(p, unit, lambda tx: store.review_due_user_ids(tx, review_before))
+        out["rescored"] += ports.score_source().rescore(p, due)
+        raised = _run_each(p, unit, due, lambda ctx, u: auto_review(ctx, cfg, u, day))
         out["line_increases"] += sum(1 for v in raised.values() if isinstance(v, int))
     return out
 
@@ -103,41 +103,22 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
 def _due_bills_owed(p: Platform, unit: int, day: date) -> dict[str, int]:
     """Users with a bill whose deadline is today -> what all their bills due by today owe."""
     with p.units[unit].read() as tx:
-        users = {
-            r["user_id"]
-            for r in tx.all(
-                "SELECT user_id FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING')"
-                " AND deadline = :d",
-                {"d": day.isoformat()},
-            )
-        }
-        rows = tx.all(
-            "SELECT * FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING',"
-            " 'OVERDUE') AND deadline <= :d",
-            {"d": day.isoformat()},
-        )
-        rows = [r for r in rows if r["user_id"] in users]
+        users = store.deadline_user_ids(tx, day)
+        rows = [r for r in store.unpaid_statements_due(tx, day) if r["user_id"] in users]
     owed: dict[str, int] = {}
     for st in rows:
-        owed[st["user_id"]] = owed.get(st["user_id"], 0) + svc.statement_owed(st)
+        owed[st["user_id"]] = owed.get(st["user_id"], 0) + statement_owed(st)
     return owed
 
 
 def _autodebit_balance(ctx: WriteContext, user_id: str, day: date) -> int:
     """Take what the wallet can pay of the bills due (never more than owed on them)."""
     tx = ctx.tx
-    svc.accrue_interest(ctx, user_id, day)
-    owed = sum(
-        svc.statement_owed(st)
-        for st in tx.all(
-            "SELECT * FROM credit_statements WHERE user_id = :u AND status IN ('OPEN', 'REVOLVING',"
-            " 'OVERDUE') AND deadline <= :d",
-            {"u": user_id, "d": day.isoformat()},
-        )
-    )
+    accrue_interest(ctx, user_id, day)
+    owed = sum(statement_owed(st) for st in store.unpaid_statements_due(tx, day, user_id))
     take = min(owed, balance_in(tx, payments.user_account(user_id), available=True))
     if take > 0:
-        svc.repay_in_ctx(ctx, user_id, take, "AUTO_BALANCE")
+        repay_in_ctx(ctx, user_id, take, "AUTO_BALANCE")
     return take
 
 
@@ -147,12 +128,7 @@ def autodebit(p: Platform, day: date, *, cards: bool = True) -> dict[str, int]:
     for unit in range(len(p.units)):
         owed = _due_bills_owed(p, unit, day)
         with p.units[unit].read() as tx:
-            enabled = {
-                r["user_id"]
-                for r in tx.all(
-                    "SELECT user_id FROM credit_accounts WHERE autodebit = :t", {"t": True}
-                )
-            }
+            enabled = store.autodebit_user_ids(tx)
         users = sorted(u for u in owed if u in enabled)
         took = _run_each(p, unit, users, lambda ctx, u: _autodebit_balance(ctx, u, day))
         for uid in users:
@@ -173,9 +149,7 @@ def autodebit(p: Platform, day: date, *, cards: bool = True) -> dict[str, int]:
 
 
 def _repay_moved(p: Platform, user_id: str, moved_fen: int) -> None:
-    p.writer_for(user_id).submit(
-        lambda ctx: svc.repay_in_ctx(ctx, user_id, moved_fen, "AUTO_OTHER")
-    )
+    p.writer_for(user_id).submit(lambda ctx: repay_in_ctx(ctx, user_id, moved_fen, "AUTO_OTHER"))
 
 
 def _autodebit_card(p: Platform, user_id: str, short_fen: int, day: date) -> int:
@@ -192,10 +166,10 @@ def _autodebit_card(p: Platform, user_id: str, short_fen: int, day: date) -> int
         return 0
 
     def command(ctx: WriteContext) -> int:
-        owed = svc.total_owed(ctx.tx, user_id)
+        owed = total_owed(ctx.tx, user_id)
         take = min(order["amount_fen"], owed)
         if take > 0:
-            svc.repay_in_ctx(ctx, user_id, take, "AUTO_CARD")
+            repay_in_ctx(ctx, user_id, take, "AUTO_CARD")
         return take
 
     return int(p.writer_for(user_id).submit(command))
@@ -206,18 +180,14 @@ def _due_outcome(ctx: WriteContext, user_id: str, day: date) -> None:
     OVERDUE from tomorrow. A revolving bill not cleared by its second deadline goes overdue."""
     tx = ctx.tx
     tomorrow = (day + timedelta(days=1)).isoformat()
-    for st in tx.all(
-        "SELECT * FROM credit_statements WHERE user_id = :u AND status IN"
-        " ('OPEN', 'REVOLVING') AND deadline <= :d",
-        {"u": user_id, "d": day.isoformat()},
-    ):
-        if svc.statement_owed(st) == 0:
+    for st in store.open_statements_due(tx, user_id, day):
+        if statement_owed(st) == 0:
             continue
-        if st["status"] == "OPEN" and svc.statement_paid(st) >= st["minimum_fen"]:
+        if st["status"] == "OPEN" and statement_paid(st) >= st["minimum_fen"]:
             nxt = sched.add_months(date.fromisoformat(st["due_date"]), 1)
-            svc.STATEMENT.move(tx, st["id"], "OPEN", "REVOLVING", deadline=nxt.isoformat())
+            STATEMENT.move(tx, st["id"], "OPEN", "REVOLVING", deadline=nxt.isoformat())
         else:
-            svc.STATEMENT.move(tx, st["id"], st["status"], "OVERDUE", overdue_since=tomorrow)
+            STATEMENT.move(tx, st["id"], st["status"], "OVERDUE", overdue_since=tomorrow)
 
 
 def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str, int]:
@@ -227,74 +197,49 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
     tx = ctx.tx
     through = day.isoformat()
     interest: dict[str, int] = {}
-    updates = []
-    for st in tx.all(
-        "SELECT * FROM credit_statements WHERE status IN ('REVOLVING', 'OVERDUE')"
-        " AND interest_through < :d ORDER BY user_id, bill_date",
-        {"d": through},
-    ):
-        parts = svc.owed_parts(st)
-        base = parts["purchase"] + parts["inst_principal"] + parts["inst_fee"]
+    by_statement: dict[str, int] = {}
+    for st in store.unit_statements_accruing(tx, day):
         days = (day - date.fromisoformat(st["interest_through"])).days
-        amount = sched.daily_interest(base, svc.statement_rate(cfg, st)) * days
-        updates.append({"i": amount, "d": through, "now": clock.now_ms(), "id": st["id"]})
+        amount = sched.daily_interest(interest_base_fen(st), statement_rate(cfg, st)) * days
+        by_statement[st["id"]] = amount
         if amount:
             interest[st["user_id"]] = interest.get(st["user_id"], 0) + amount
-    tx.executemany(
-        "UPDATE credit_statements SET interest_fen = interest_fen + :i, interest_through = :d,"
-        " updated_at_ms = :now WHERE id = :id",
-        updates,
-    )
+    store.add_interest_many(tx, by_statement, day, clock.now_ms())
     if interest:
-        tx.executemany(
-            "UPDATE credit_accounts SET charges_fen = charges_fen + :i WHERE user_id = :u",
-            [{"i": v, "u": u} for u, v in interest.items()],
-        )
-        legs = [debit(svc.receivable(u), v) for u, v in sorted(interest.items())]
+        store.add_charges_many(tx, interest)
+        legs = [debit(receivable(u), v) for u, v in sorted(interest.items())]
         legs.append(credit(unit_account("interest_income", ctx.unit), sum(interest.values())))
         post(ctx, "credit.interest", f"u{ctx.unit}", legs, f"overdue interest through {day}")
     dpd: dict[str, int] = {}
-    for r in tx.all(
-        "SELECT user_id, MIN(overdue_since) AS since FROM credit_statements"
-        " WHERE status = 'OVERDUE' GROUP BY user_id"
-    ):
-        if r["since"] <= through:
-            dpd[r["user_id"]] = (day - date.fromisoformat(r["since"])).days + 1
-    for r in tx.all("SELECT user_id FROM credit_accounts WHERE overdue_days > 0"):
-        dpd.setdefault(r["user_id"], 0)  # cured since yesterday
-    tx.executemany(
-        "UPDATE credit_accounts SET overdue_days = :d, max_overdue_days = CASE WHEN"
-        " max_overdue_days < :d THEN :d ELSE max_overdue_days END WHERE user_id = :u",
-        [{"d": d, "u": u} for u, d in dpd.items()],
-    )
+    for user_id, since in store.overdue_since_by_user(tx).items():
+        if since <= through:
+            dpd[user_id] = (day - date.fromisoformat(since)).days + 1
+    for user_id in store.overdue_user_ids(tx):
+        dpd.setdefault(user_id, 0)  # cured since yesterday
+    store.set_overdue_days(tx, dpd)
     nxt = day + timedelta(days=1)
     remind = [u for u, d in dpd.items() if d in cfg.reminder_days]
     rows = []
     for u in remind:
-        a = svc.load_account(tx, u)
+        a = load_account(tx, u)
         rows.append(
             {
-                "u": u,
-                "d": nxt.isoformat(),
-                "dpd": dpd[u],
-                "owed": svc.receivable_fen(a),
-                "at": start_of_day_ms(nxt) + cfg.reminder_hours[0] * 3_600_000,
+                "user_id": u,
+                "day": nxt.isoformat(),
+                "days_past_due": dpd[u],
+                "overdue_fen": receivable_fen(a),
+                "scheduled_at_ms": start_of_day_ms(nxt) + cfg.reminder_hours[0] * 3_600_000,
             }
         )
-    tx.executemany(
-        "INSERT INTO credit_reminders (user_id, day, days_past_due, overdue_fen, channel,"
-        " scheduled_at_ms) VALUES (:u, :d, :dpd, :owed, 'SMS', :at)"
-        " ON CONFLICT (user_id, day) DO NOTHING",
-        rows,
-    )
+    store.insert_reminders(tx, rows)
     return dpd
 
 
 def _write_off(ctx: WriteContext, user_id: str) -> int:
     """Book the whole receivable against the provision and close the account."""
     tx = ctx.tx
-    a = svc.load_account(tx, user_id)
-    amount = svc.receivable_fen(a)
+    a = load_account(tx, user_id)
+    amount = receivable_fen(a)
     if amount:
         open_account(tx, unit_account("credit_write_off", ctx.unit), f"u{ctx.unit}")
         reserve = balance_in(tx, unit_account("provision", ctx.unit))
@@ -306,61 +251,30 @@ def _write_off(ctx: WriteContext, user_id: str) -> int:
             [
                 debit(unit_account("provision", ctx.unit), covered),
                 debit(unit_account("credit_write_off", ctx.unit), amount - covered),
-                credit(svc.receivable(user_id), amount),
+                credit(receivable(user_id), amount),
             ],
             f"{a['overdue_days']} days past due",
         )
-    now = clock.now_ms()
-    tx.execute(
-        "UPDATE credit_statements SET status = 'WRITTEN_OFF', updated_at_ms = :now"
-        " WHERE user_id = :u AND status IN ('OPEN', 'REVOLVING', 'OVERDUE')",
-        {"u": user_id, "now": now},
-    )
-    tx.execute(
-        "UPDATE credit_plan_periods SET status = 'WRITTEN_OFF' WHERE user_id = :u"
-        " AND status = 'PENDING'",
-        {"u": user_id},
-    )
-    tx.execute(
-        "UPDATE credit_plans SET status = 'WRITTEN_OFF', updated_at_ms = :now"
-        " WHERE user_id = :u AND status = 'ACTIVE'",
-        {"u": user_id, "now": now},
-    )
-    tx.execute(
-        "UPDATE credit_accounts SET status = 'CLOSED', frozen_reason = 'written off',"
-        " written_off_fen = written_off_fen + :a, unbilled_fen = 0, billed_fen = 0,"
-        " installment_fen = 0, charges_fen = 0, prepaid_fen = 0, updated_at_ms = :now"
-        " WHERE user_id = :u",
-        {"a": amount, "now": now, "u": user_id},
-    )
+    store.write_off_account(tx, user_id, amount, clock.now_ms())
     return amount
 
 
-def _portfolio(tx: Any, cfg: CreditConfig) -> tuple[list[int], int, int, int]:
-    """Receivables by bucket, accounts, overdue accounts, overdue receivables."""
-    buckets = [0] * len(cfg.provision_rates)
-    accounts = overdue_accounts = overdue_fen = 0
-    for r in tx.all(
-        "SELECT overdue_days, COUNT(*) AS n, SUM(unbilled_fen + billed_fen +"
-        " installment_fen + charges_fen) AS owed FROM credit_accounts"
-        " WHERE status <> 'CLOSED' GROUP BY overdue_days"
-    ):
-        owed = int(r["owed"] or 0)
-        buckets[sched.bucket_index(int(r["overdue_days"]), cfg.bucket_bounds_days)] += owed
-        accounts += int(r["n"])
-        if r["overdue_days"] > 0:
-            overdue_accounts += int(r["n"])
-            overdue_fen += owed
-    return buckets, accounts, overdue_accounts, overdue_fen
+def _portfolio(tx: Any, cfg: CreditConfig) -> Aging:
+    """Receivables by bucket and their provision, accounts, overdue accounts and receivables."""
+    groups = [
+        AgedGroup(int(r["overdue_days"]), int(r["n"]), int(r["owed"] or 0))
+        for r in store.receivables_by_overdue_days(tx)
+    ]
+    return age_portfolio(groups, bounds_days=cfg.bucket_bounds_days, rates=cfg.provision_rates)
 
 
 def _provision_and_report(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str, Any]:
     """Recompute the risk reserve (one voucher for the change) and record the day's row."""
     tx = ctx.tx
-    for acct in svc.unit_accounts(ctx.unit):
+    for acct in unit_accounts(ctx.unit):
         open_account(tx, acct, f"u{ctx.unit}")
-    buckets, accounts, overdue_accounts, overdue_fen = _portfolio(tx, cfg)
-    target = sum(apply_rate(b, r) for b, r in zip(buckets, cfg.provision_rates, strict=True))
+    aging = _portfolio(tx, cfg)
+    target = aging.total_provision_fen
 
     def balance(subject: str) -> int:
         return balance_in(tx, unit_account(subject, ctx.unit))
@@ -377,16 +291,14 @@ def _provision_and_report(ctx: WriteContext, cfg: CreditConfig, day: date) -> di
                 debit(unit_account("provision", ctx.unit), -delta),
             ]
         post(ctx, "credit.provision", f"u{ctx.unit}", legs, f"provision for {day}")
-    written_off = int(
-        tx.scalar("SELECT COALESCE(SUM(written_off_fen), 0) FROM credit_accounts") or 0
-    )
+    written_off = store.written_off_total_fen(tx)
     row = {
         "day": day.isoformat(),
-        "accounts": accounts,
-        "overdue_accounts": overdue_accounts,
-        "receivables_fen": sum(buckets),
-        "overdue_fen": overdue_fen,
-        "bucket_receivables": json.dumps(buckets),
+        "accounts": aging.accounts,
+        "overdue_accounts": aging.overdue_accounts,
+        "receivables_fen": aging.total_receivables_fen,
+        "overdue_fen": aging.overdue_fen,
+        "bucket_receivables": json.dumps(list(aging.receivables_fen)),
         "provision_fen": target,
         "written_off_fen": written_off,
         # income accounts are hot (credited at batch end): read them before this batch's
@@ -395,19 +307,7 @@ def _provision_and_report(ctx: WriteContext, cfg: CreditConfig, day: date) -> di
         "installment_fee_income_fen": balance("installment_fee_income"),
         "now": clock.now_ms(),
     }
-    tx.execute(
-        "INSERT INTO credit_day_end (day, accounts, overdue_accounts, receivables_fen,"
-        " overdue_fen, bucket_receivables, provision_fen, written_off_fen, interest_income_fen,"
-        " installment_fee_income_fen, created_at_ms) VALUES (:day, :accounts, :overdue_accounts,"
-        " :receivables_fen, :overdue_fen, :bucket_receivables, :provision_fen, :written_off_fen,"
-        " :interest_income_fen, :installment_fee_income_fen, :now) ON CONFLICT (day) DO UPDATE"
-        " SET accounts = :accounts, overdue_accounts = :overdue_accounts, receivables_fen ="
-        " :receivables_fen, overdue_fen = :overdue_fen, bucket_receivables ="
-        " :bucket_receivables, provision_fen = :provision_fen, written_off_fen ="
-        " :written_off_fen, interest_income_fen = :interest_income_fen,"
-        " installment_fee_income_fen = :installment_fee_income_fen",
-        row,
-    )
+    store.upsert_day_end(tx, row)
     return row
 
 
@@ -419,13 +319,7 @@ def end_of_day(p: Platform, day: date, *, cards: bool = True) -> dict[str, Any]:
         "written_off_fen": 0,
     }
     for unit in range(len(p.units)):
-        due = _users(
-            p,
-            unit,
-            "SELECT DISTINCT user_id FROM credit_statements WHERE status IN"
-            " ('OPEN', 'REVOLVING') AND deadline <= :d",
-            {"d": day.isoformat()},
-        )
+        due = _users(p, unit, lambda tx: store.past_deadline_user_ids(tx, day))
         _run_each(p, unit, due, lambda ctx, u: _due_outcome(ctx, u, day))
         dpd: dict[str, int] = p.writers[unit].submit(lambda ctx: _accrue_and_age(ctx, cfg, day))
         out["overdue_accounts"] += sum(1 for v in dpd.values() if isinstance(v, int) and v > 0)
@@ -483,10 +377,7 @@ def portfolio_report(p: Platform, day: date | None = None) -> dict[str, Any]:
     found = None
     for db in p.units:
         with db.read() as tx:
-            row = tx.one(
-                "SELECT * FROM credit_day_end WHERE day <= :d ORDER BY day DESC LIMIT 1",
-                {"d": (day or date.max).isoformat()},
-            )
+            row = store.latest_day_end(tx, day or date.max)
         if row is None:
             continue
         found = max(found or row["day"], row["day"])

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from qianbao.credit.errors import InstallmentNotAllowed
 from qianbao.platform.errors import InvalidArgument
-from qianbao.platform.money import apply_rate, fen_to_yuan, split_fen
+from qianbao.platform.money import apply_rate, fen_to_yuan, round_fen, split_fen
 
 
 def add_months(day: date, months: int, *, on_day: int | None = None) -> date:
@@ -110,3 +110,37 @@ def bucket_index(days_past_due: int, bounds: tuple[int, ...]) -> int:
 def daily_interest(base_fen: int, rate: Decimal) -> int:
     """One day of simple overdue interest on ``base_fen``, rounded half-up to the fen."""
     return apply_rate(base_fen, rate) if base_fen > 0 else 0
+
+
+@dataclass(frozen=True)
+class PeriodCut:
+    """A pending period after a refund took principal off it (REFUNDED when nothing is left)."""
+
+    number: int
+    principal_fen: int
+    fee_fen: int
+
+    @property
+    def status(self) -> str:
+        return "PENDING" if self.principal_fen else "REFUNDED"
+
+
+def shorten_periods(pending: list[Period], amount_fen: int) -> tuple[list[PeriodCut], int]:
+    """Take up to ``amount_fen`` of principal off ``pending`` periods, last period first; a
+    shortened period keeps its fee in proportion (half-up). Returns the changed periods and
+    the principal taken off."""
+    left = amount_fen
+    cuts: list[PeriodCut] = []
+    for period in sorted(pending, key=lambda s: s.number, reverse=True):
+        if not left:
+            break
+        cut = min(left, period.principal_fen)
+        remaining = period.principal_fen - cut
+        fee = (
+            round_fen(Decimal(period.fee_fen) * remaining / period.principal_fen)
+            if remaining
+            else 0
+        )
+        cuts.append(PeriodCut(period.number, remaining, fee))
+        left -= cut
+    return cuts, amount_fen - left

@@ -23,8 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from qianbao.credit import dayend
-from qianbao.credit import service as svc
+from qianbao.credit import accounts, dayend, installments, lines, purchases, reads, repayments
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import check_platform, get_account
 from qianbao.members import service as members
@@ -147,8 +146,8 @@ def build_population(
         if starting:
             payments.topup(p, uid, card, starting, f"sim-seed-{i}")
         members.set_password_free_limit(p, uid, 200_000, PAY_PASSWORD)
-        svc.open_credit_account(p, uid, f"sim-open-{i}", due_day=local.choice([9, 10]))
-        svc.set_autodebit(p, uid, profile in ("prompt", "splitter"))
+        lines.open_credit_account(p, uid, f"sim-open-{i}", due_day=local.choice([9, 10]))
+        lines.set_autodebit(p, uid, profile in ("prompt", "splitter"))
         progress(1)
         return Person(
             uid,
@@ -313,7 +312,7 @@ def _shop(
     pending = []
     for person, merchant, amount, inst, sub, luck in orders:
         try:
-            command = svc.huabei_payment_command(
+            command = purchases.huabei_payment_command(
                 p,
                 person.user_id,
                 merchant,
@@ -356,14 +355,16 @@ def _refund(
 ) -> None:
     def one(item: tuple[str, str, int]) -> None:
         merchant, purchase_id, amount = item
-        svc.refund_huabei_purchase(p, merchant, purchase_id, amount, f"sim-refund-{purchase_id}")
+        purchases.refund_huabei_purchase(
+            p, merchant, purchase_id, amount, f"sim-refund-{purchase_id}"
+        )
         stats.add("refunds")
 
     _parallel(pool, one, due, stats)
 
 
 def _bills(p: Platform, user_id: str) -> list[dict[str, Any]]:
-    return [s for s in svc.list_statements(p, user_id) if s["status"] in svc.UNPAID]
+    return [s for s in reads.list_statements(p, user_id) if s["status"] in accounts.UNPAID]
 
 
 def _repay(
@@ -403,7 +404,7 @@ def _repay(
                 and b["purchase_fen"] - b["installed_fen"] - (b["paid_fen"]) >= 50_000
             ]
             if big:
-                svc.install_bill(
+                installments.install_bill(
                     p,
                     person.user_id,
                     big[0]["statement_id"],
@@ -412,7 +413,7 @@ def _repay(
                 )
                 stats.add("bill_splits")
             return
-        payoff = svc.payoff_fen(p, person.user_id)
+        payoff = repayments.payoff_fen(p, person.user_id)
         if what == "minimum":
             amount = sum(b["minimum_left_fen"] for b in bills if b["status"] == "OPEN")
             amount += sum(payoff[b["statement_id"]] for b in bills if b["status"] != "OPEN")
@@ -421,7 +422,7 @@ def _repay(
         if amount <= 0:
             return
         card = person.card_id if person.profile not in ("prompt", "splitter") else None
-        svc.repay(p, person.user_id, amount, f"sim-repay-{day}", PAY_PASSWORD, card_id=card)
+        repayments.repay(p, person.user_id, amount, f"sim-repay-{day}", PAY_PASSWORD, card_id=card)
         stats.add("repayments")
 
     _parallel(pool, one, todo, stats)

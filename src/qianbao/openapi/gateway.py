@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from qianbao.credit import service as huabei
+from qianbao.credit import offers as credit_offers
 from qianbao.openapi import apps, notify, signing
 from qianbao.payments import codes, secured, trades
 from qianbao.platform.clock import TZ, clock
@@ -202,7 +202,7 @@ OFFER_FIELDS = ("hb_fq_num", "hb_fq_seller_percent")
 
 def _offer(
     p: Platform, req: trades.TradeRequest, biz: dict[str, Any]
-) -> huabei.InstallmentOffer | None:
+) -> credit_offers.InstallmentOffer | None:
     """A Huabei installment offer (花呗分期): ``hb_fq_num`` and ``hb_fq_seller_percent`` (0 or
     100) in ``extend_params`` as Alipay merchants send them, or at the top of biz_content."""
     extend = biz.get("extend_params")
@@ -224,7 +224,7 @@ def _offer(
                 "hb_fq_seller_percent needs hb_fq_num", code="INSTALLMENT_OFFER_INVALID"
             )
         return None
-    return huabei.check_offer(
+    return credit_offers.check_offer(
         p,
         given["hb_fq_num"],
         given.get("hb_fq_seller_percent"),
@@ -241,11 +241,11 @@ def _with_offer(
     offer = _offer(p, req, biz)
     if offer is None:
         return make()
-    huabei.declare_offer(p, req.merchant_id, req.out_trade_no, offer)
+    credit_offers.declare_offer(p, req.merchant_id, req.out_trade_no, offer)
     try:
         return make()
     except QianbaoError:
-        huabei.discard_orphan_offer(p, req.merchant_id, req.out_trade_no)
+        credit_offers.discard_orphan_offer(p, req.merchant_id, req.out_trade_no)
         raise
 
 

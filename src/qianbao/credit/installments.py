@@ -1,0 +1,207 @@
+"""Installment plans (分期): creating a plan and its periods, a bill split into periods
+(账单分期), early settlement (提前还款), and refunds taken off a plan's future periods.
+The schedules themselves are pure (``credit.schedule``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from qianbao.credit import schedule as sched
+from qianbao.credit import store
+from qianbao.credit.accounts import PLAN, now_ms, receivable, today
+from qianbao.credit.config import CreditConfig, config_for
+from qianbao.credit.errors import InstallmentNotAllowed, PlanNotFound
+from qianbao.credit.pricing import priced_rates
+from qianbao.credit.statements import load_statement, settle_statuses
+from qianbao.ledger.chart import unit_account
+from qianbao.ledger.service import credit, debit, post
+from qianbao.payments import service as payments
+from qianbao.platform import idempotency
+from qianbao.platform.db import Row, Tx
+from qianbao.platform.ids import bucket_of, new_id
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
+
+
+def create_plan(
+    tx: Tx,
+    cfg: CreditConfig,
+    user_id: str,
+    kind: str,
+    source_id: str,
+    principal_fen: int,
+    periods: int,
+    rate: Decimal,
+    fee_fen: int,
+    subsidised: bool,
+    first_bill: date,
+    plan_id: str | None = None,
+) -> str:
+    plan_id = plan_id or new_id(bucket_of(user_id))
+    store.insert_plan(
+        tx,
+        plan_id=plan_id,
+        user_id=user_id,
+        kind=kind,
+        source_id=source_id,
+        principal_fen=principal_fen,
+        fee_fen=fee_fen,
+        fee_rate=str(rate),
+        periods=periods,
+        subsidised=subsidised,
+        now_ms=now_ms(),
+    )
+    schedule = sched.installment_schedule(principal_fen, periods, fee_fen, first_bill, cfg.bill_day)
+    store.insert_plan_periods(
+        tx,
+        [
+            {
+                "plan_id": plan_id,
+                "number": s.number,
+                "user_id": user_id,
+                "bill_date": s.bill_date.isoformat(),
+                "principal_fen": s.principal_fen,
+                "fee_fen": s.fee_fen,
+            }
+            for s in schedule
+        ],
+    )
+    return plan_id
+
+
+def load_plan(tx: Tx, user_id: str, plan_id: str) -> Row:
+    row = store.plan(tx, user_id, plan_id)
+    if row is None:
+        raise PlanNotFound("no such installment plan")
+    return row
+
+
+def reduce_plan(tx: Tx, plan: Row, amount_fen: int) -> int:
+    """Take up to ``amount_fen`` of principal off a plan's future periods, last period first;
+    a shortened period keeps its fee in proportion. Returns the principal taken off."""
+    pending = [
+        sched.Period(
+            r["number"], date.fromisoformat(r["bill_date"]), r["principal_fen"], r["fee_fen"]
+        )
+        for r in store.pending_periods(tx, plan["id"], last_first=True)
+    ]
+    cuts, taken = sched.shorten_periods(pending, amount_fen)
+    for c in cuts:
+        store.set_period(tx, plan["id"], c.number, c.principal_fen, c.fee_fen, c.status)
+    store.shift_counters(tx, plan["user_id"], installment_fen=-taken)
+    store.complete_plan_if_done(tx, plan["id"], now_ms())
+    return taken
+
+
+def install_bill(
+    p: Platform, user_id: str, statement_id: str, periods: int, request_id: str
+) -> Row:
+    """账单分期: after the statement and by its due date, split what is unpaid of its purchases
+    into 3/6/9/12 periods, the first billed next month."""
+    cfg = config_for(p)
+
+    def command(ctx: WriteContext) -> Row:
+        tx = ctx.tx
+        plan_ref = new_id(bucket_of(user_id))
+        first = idempotency.claim(
+            tx,
+            f"credit.install:{user_id}",
+            request_id,
+            {"statement_id": statement_id, "periods": periods},
+            plan_ref,
+        )
+        if first is not None:
+            return load_plan(tx, user_id, first)
+        _split_bill(tx, cfg, user_id, statement_id, periods, plan_ref)
+        return load_plan(tx, user_id, plan_ref)
+
+    return p.writer_for(user_id).submit(command)
+
+
+def _split_bill(
+    tx: Tx, cfg: CreditConfig, user_id: str, statement_id: str, periods: int, plan_id: str
+) -> None:
+    st = load_statement(tx, user_id, statement_id)
+    on = today()
+    if st["status"] != "OPEN" or on > date.fromisoformat(st["due_date"]):
+        raise InstallmentNotAllowed(
+            "a bill can be split only after it is issued and by its due date"
+        )
+    if store.plan_of_source_exists(tx, statement_id):
+        raise InstallmentNotAllowed("this bill is already split")
+    amount = st["purchase_fen"] - st["installed_fen"] - st["purchase_paid_fen"]
+    if amount <= 0:
+        raise InstallmentNotAllowed("nothing of this bill's purchases is left to split")
+    rates = priced_rates(tx, user_id, cfg.bill_installment_rates)
+    fee = sched.installment_fee(amount, periods, rates, cfg.installment_min_fen)
+    first_bill = sched.add_months(date.fromisoformat(st["bill_date"]), 1, on_day=cfg.bill_day)
+    create_plan(
+        tx,
+        cfg,
+        user_id,
+        "BILL",
+        statement_id,
+        amount,
+        periods,
+        rates[periods],
+        fee,
+        False,
+        first_bill,
+        plan_id,
+    )
+    inst_due = st["inst_principal_fen"] + st["inst_fee_fen"]
+    minimum = sched.minimum_due(
+        st["purchase_fen"] - st["installed_fen"] - amount, inst_due, cfg.minimum_rate
+    )
+    store.add_installed(tx, statement_id, amount, minimum, now_ms())
+    store.shift_counters(tx, user_id, billed_fen=-amount, installment_fen=amount)
+    settle_statuses(tx, cfg, user_id, on)
+
+
+def settle_plan(p: Platform, user_id: str, plan_id: str, request_id: str) -> Row:
+    """Early settlement (提前还款) of a plan's future periods from the wallet; their fees are
+    waived or charged per configuration. Periods already billed stay on their bills."""
+    cfg = config_for(p)
+
+    def command(ctx: WriteContext) -> Row:
+        tx = ctx.tx
+        first = idempotency.claim(
+            tx, f"credit.settle:{user_id}", request_id, {"plan_id": plan_id}, plan_id
+        )
+        if first is not None:
+            return load_plan(tx, user_id, plan_id)
+        plan = load_plan(tx, user_id, plan_id)
+        if plan["status"] != "ACTIVE":
+            raise InstallmentNotAllowed(f"plan is {plan['status'].lower()}")
+        pending = store.pending_periods(tx, plan_id)
+        principal = sum(r["principal_fen"] for r in pending)
+        fee = (
+            0
+            if cfg.early_settlement_fee_waived or plan["subsidised"]
+            else sum(r["fee_fen"] for r in pending)
+        )
+        post(
+            ctx,
+            "credit.settle",
+            plan_id,
+            [
+                debit(payments.user_account(user_id), principal + fee),
+                credit(receivable(user_id), principal),
+                credit(unit_account("installment_fee_income", ctx.unit), fee),
+            ],
+        )
+        store.settle_pending_periods(tx, plan_id)
+        store.shift_counters(tx, user_id, installment_fen=-principal)
+        PLAN.move(tx, plan_id, "ACTIVE", "SETTLED")
+        return load_plan(tx, user_id, plan_id)
+
+    return p.writer_for(user_id).submit(command)
+
+
+def plan_schedule(p: Platform, user_id: str, plan_id: str) -> dict[str, Any]:
+    with p.db_for(user_id).read() as tx:
+        plan = load_plan(tx, user_id, plan_id)
+        periods = store.plan_periods(tx, plan_id)
+    return {**dict(plan), "schedule": [dict(r) for r in periods]}
