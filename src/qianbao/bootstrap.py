@@ -29,7 +29,7 @@ from qianbao.money_movement.pay import handle_pay
 from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
 from qianbao.payments import service as payments
-from qianbao.payments import settlement, trades
+from qianbao.payments import settlement, trade_purpose, trades
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -109,7 +109,7 @@ def wire_money_movement(p: Platform) -> None:
         proceeds=dict(settlement.PROCEEDS),
         purposes={
             PAYMENT: payments.PaymentPurpose(),
-            TRADE: trades.TradePurpose(),
+            TRADE: trade_purpose.TradePurpose(),
             HUABEI_PURCHASE: huabei.HuabeiPurchasePurpose(),
         },
         coupons=marketing.CouponFunding(),

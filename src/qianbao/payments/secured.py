@@ -18,6 +18,7 @@ from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.refund import refund_in
 from qianbao.openapi import notify
 from qianbao.payments import settlement
+from qianbao.payments.trade_purpose import paid_of
 from qianbao.payments.trades import (
     DAY_MS,
     INSTANT_TRADE,
@@ -37,7 +38,6 @@ from qianbao.payments.trades import (
     get_trade,
     load_row,
     machine,
-    paid_of,
     refuse,
     setting,
 )
