@@ -15,7 +15,9 @@ from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.openapi import notify
 from qianbao.payments import codes
 from qianbao.payments.trades import (
+    INSTANT_TRADE,
     SECURED,
+    SECURED_TRADE,
     TRADE_CLOSED,
     TRADE_SUCCESS,
     WAIT_BUYER_CONFIRM_GOODS,
@@ -51,8 +53,8 @@ class TradePurpose:
         return pay.payment_id
 
     def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
-        t = load_row(ctx.tx, "trades", pay.payment_id)
-        machine(t).move(
+        states = SECURED_TRADE if pay.escrowed else INSTANT_TRADE  # escrowed: a secured trade
+        states.move(
             ctx.tx,
             pay.payment_id,
             WAIT_BUYER_PAY,
