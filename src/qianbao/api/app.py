@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from qianbao import __version__
 from qianbao.api import merchant, ops, wallet
+from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
@@ -64,7 +65,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "INTERNAL_ERROR", "internal error; it has been logged")
+        return _error(500, Code.INTERNAL_ERROR, "internal error; it has been logged")
 
     @app.get("/healthz", tags=["platform"])
     def health() -> dict[str, Any]:

@@ -21,10 +21,21 @@ from typing import Any
 
 from qianbao.credit import service as huabei
 from qianbao.openapi import apps, notify, signing
+from qianbao.openapi.errors import (
+    InstallmentOfferInvalid,
+    InvalidAmount,
+    InvalidNotifyUrl,
+    InvalidParameter,
+    InvalidProductCode,
+    InvalidScene,
+    InvalidTimeout,
+    MissingParameter,
+    TradeNoMissing,
+)
 from qianbao.payments import codes, secured, trades
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument, QianbaoError
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
@@ -132,19 +143,17 @@ def _str(biz: dict[str, Any], name: str, required: bool = True) -> str:
     value = biz.get(name)
     if value is None or value == "":
         if required:
-            raise InvalidArgument(f"{name} is required", code="MISSING_" + name.upper())
+            raise MissingParameter(name)
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be a string", code="INVALID_PARAMETER")
+        raise InvalidParameter(f"{name} must be a string")
     return str(value)
 
 
 def _yuan(biz: dict[str, Any], name: str) -> int:
     value = biz.get(name)
     if not isinstance(value, str):  # a JSON number would be a float: amounts are strings
-        raise InvalidArgument(
-            f'{name} must be a decimal string like "12.34"', code="INVALID_AMOUNT"
-        )
+        raise InvalidAmount(f'{name} must be a decimal string like "12.34"')
     return yuan_to_fen(value)
 
 
@@ -154,7 +163,7 @@ def _timeout_minutes(biz: dict[str, Any]) -> int | None:
         return None
     match = re.fullmatch(r"(\d{1,5})([mhd])", text)
     if not match:
-        raise InvalidArgument("timeout_express is like 90m, 2h or 1d", code="INVALID_TIMEOUT")
+        raise InvalidTimeout("timeout_express is like 90m, 2h or 1d")
     return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)]
 
 
@@ -164,13 +173,13 @@ def _product(biz: dict[str, Any]) -> str:
         return trades.SECURED
     if code in ("FACE_TO_FACE_PAYMENT", "FAST_INSTANT_TRADE_PAY", "QUICK_MSECURITY_PAY"):
         return trades.INSTANT
-    raise InvalidArgument(f"unknown product_code {code}", code="INVALID_PRODUCT_CODE")
+    raise InvalidProductCode(f"unknown product_code {code}")
 
 
 def _request(app: Row, params: dict[str, str], biz: dict[str, Any]) -> trades.TradeRequest:
     notify_url = params.get("notify_url") or app["notify_url"]
     if notify_url and not re.fullmatch(r"https?://[^\s]{1,240}", notify_url):
-        raise InvalidArgument("notify_url must be an http(s) URL", code="INVALID_NOTIFY_URL")
+        raise InvalidNotifyUrl("notify_url must be an http(s) URL")
     return trades.TradeRequest(
         merchant_id=app["merchant_id"],
         out_trade_no=_str(biz, "out_trade_no"),
@@ -189,7 +198,7 @@ def _ref(biz: dict[str, Any]) -> dict[str, str | None]:
         "out_trade_no": _str(biz, "out_trade_no", False) or None,
     }
     if not any(ref.values()):
-        raise InvalidArgument("trade_no or out_trade_no is required", code="MISSING_TRADE_NO")
+        raise TradeNoMissing("trade_no or out_trade_no is required")
     return ref
 
 
@@ -207,22 +216,19 @@ def _offer(
     100) in ``extend_params`` as Alipay merchants send them, or at the top of biz_content."""
     extend = biz.get("extend_params")
     if extend is not None and not isinstance(extend, dict):
-        raise InvalidArgument("extend_params must be a JSON object", code="INVALID_PARAMETER")
+        raise InvalidParameter("extend_params must be a JSON object")
     given: dict[str, Any] = {}
     for source in (extend or {}, biz):
         for name in OFFER_FIELDS:
             if source.get(name) not in (None, ""):
                 if name in given and str(given[name]) != str(source[name]):
-                    raise InvalidArgument(
-                        f"{name} differs between biz_content and extend_params",
-                        code="INSTALLMENT_OFFER_INVALID",
+                    raise InstallmentOfferInvalid(
+                        f"{name} differs between biz_content and extend_params"
                     )
                 given[name] = source[name]
     if "hb_fq_num" not in given:
         if given:
-            raise InvalidArgument(
-                "hb_fq_seller_percent needs hb_fq_num", code="INSTALLMENT_OFFER_INVALID"
-            )
+            raise InstallmentOfferInvalid("hb_fq_seller_percent needs hb_fq_num")
         return None
     return huabei.check_offer(
         p,
@@ -268,7 +274,7 @@ def m_precreate(
 def m_pay(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
     scene = _str(biz, "scene", required=False) or "bar_code"
     if scene != "bar_code":
-        raise InvalidArgument("scene must be bar_code", code="INVALID_SCENE")
+        raise InvalidScene("scene must be bar_code")
     req = _request(app, params, biz)
     auth_code = _str(biz, "auth_code")
     t = _with_offer(p, req, biz, lambda: trades.pay_by_code(p, req, auth_code))

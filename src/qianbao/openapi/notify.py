@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from qianbao.openapi import apps, signing
+from qianbao.openapi.errors import NotifyNotFound
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import NotFound
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -239,7 +239,7 @@ def resend(p: Platform, task_id: str) -> Row:
             " WHERE id = :id",
             {"now": clock.now_ms(), "id": task_id},
         ):
-            raise NotFound("no such notification", code="NOTIFY_NOT_FOUND")
+            raise NotifyNotFound("no such notification")
         row = ctx.tx.one("SELECT * FROM notify_tasks WHERE id = :id", {"id": task_id})
         assert row is not None
         return dict(row)
