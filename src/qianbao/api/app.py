@@ -14,7 +14,7 @@ from qianbao import __version__
 from qianbao.api import merchant, ops, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
-from qianbao.platform.errors import QianbaoError
+from qianbao.platform.errors import QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
 log = logging.getLogger("qianbao.api")
@@ -31,6 +31,27 @@ DESCRIPTION = """Wallet, payments and merchant API of Qianbao.
 """
 
 
+def error_codes(platform: Platform) -> dict[str, list[str]]:
+    """Every code a response can carry, by package: the registered enums and the API's own."""
+    return {**all_codes(platform.error_codes), "api": sorted(str(c) for c in Code)}
+
+
+def describe_codes(groups: dict[str, list[str]]) -> str:
+    """The error codes as a Markdown section of the OpenAPI description."""
+    lines = [
+        "",
+        "## Error codes",
+        "",
+        "The stable `code` values, by the package that raises them:",
+        "",
+    ]
+    lines += [
+        f"* **{package}**: " + ", ".join(f"`{c}`" for c in codes)
+        for package, codes in groups.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     ERRORS.labels(code).inc()
     return JSONResponse({"code": code, "message": message}, status_code=status)
@@ -40,7 +61,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     app = FastAPI(
         title="Qianbao API",
         version=__version__,
-        description=DESCRIPTION,
+        description=DESCRIPTION + describe_codes(error_codes(platform)),
         responses={
             400: {"model": ErrorOut},
             401: {"model": ErrorOut},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from qianbao.platform.commands import CommandBus
@@ -47,6 +48,8 @@ class Platform:
         self.channels: dict[str, Any] = {}
         self.commands = CommandBus(self)  # the handler table of every unit command
         self.money: Any = None  # the money-movement engine's ports, wired by bootstrap
+        # package -> its stable error codes (a StrEnum), registered by bootstrap; the API lists them
+        self.error_codes: dict[str, Iterable[str]] = {}
         self.started = False
 
     # --- routing: id -> bucket -> unit ------------------------------------------------------

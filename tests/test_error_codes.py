@@ -1,0 +1,86 @@
+"""Every stable error code is listed, by package, in the HTTP API's OpenAPI description, so a
+merchant can code against them; and the listing is the packages' own enums, nothing copied."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qianbao.api.app import create_app
+from qianbao.platform.errors import all_codes
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "qianbao"
+
+
+def _errors_modules() -> list[Path]:
+    return sorted(SRC.glob("*/errors.py"))
+
+
+def _codes_in_source(path: Path) -> set[str]:
+    """Enum members' values and ``code = "…"`` class attributes of an errors.py."""
+    codes: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
+                    target = stmt.targets[0]
+                    is_code = isinstance(target, ast.Name) and target.id == "code"
+                    if node.name == "Code" or is_code:
+                        codes.add(str(stmt.value.value))
+    return codes
+
+
+@pytest.fixture
+def described(sqlite_platform) -> str:
+    schema = TestClient(create_app(sqlite_platform)).get("/openapi.json").json()
+    return str(schema["info"]["description"])
+
+
+def test_every_errors_module_code_is_in_the_openapi_description(described: str) -> None:
+    assert "## Error codes" in described
+    missing = {
+        f"{path.parent.name}: {code}"
+        for path in _errors_modules()
+        for code in _codes_in_source(path)
+        if f"`{code}`" not in described
+    }
+    assert not missing
+
+
+def test_codes_are_grouped_by_package(sqlite_platform, described: str) -> None:
+    for package, codes in all_codes(sqlite_platform.error_codes).items():
+        [line] = [x for x in described.splitlines() if x.startswith(f"* **{package}**: ")]
+        assert all(f"`{code}`" in line for code in codes)
+    assert "* **api**: " in described
+
+
+def test_every_package_enum_is_registered(sqlite_platform) -> None:
+    registered = {id(codes) for codes in sqlite_platform.error_codes.values()}
+    for path in _errors_modules():
+        if path.parent.name == "platform":
+            continue
+        module = importlib.import_module(f"qianbao.{path.parent.name}.errors")
+        enum = getattr(module, "Code", None)
+        if isinstance(enum, type) and issubclass(enum, StrEnum) and path.parent.name != "api":
+            assert id(enum) in registered, f"bootstrap.py does not register {module.__name__}"
+
+
+def test_the_platforms_inline_codes_are_listed() -> None:
+    own = set(all_codes()["platform"])
+    for path in (SRC / "platform").glob("*.py"):
+        for code in re.findall(r'code="([A-Z_]+)"', path.read_text(encoding="utf-8")):
+            assert code in own, f"{path.name} raises {code}, which all_codes() does not list"
+
+
+def test_a_real_error_carries_a_listed_code(sqlite_platform, described: str) -> None:
+    client = TestClient(create_app(sqlite_platform))
+    answer = client.post("/api/v1/sessions", json={"phone": "13800000000", "password": "x1234567"})
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "WRONG_LOGIN_PASSWORD"
+    assert "`WRONG_LOGIN_PASSWORD`" in described
