@@ -220,15 +220,15 @@ def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
 
 
 _TOKEN_CACHE_MAX = 100_000
-_token_cache: dict[str, tuple[str, int]] = {}  # token hash → (user id, expires at)
 
 
 def user_for_token(p: Platform, token: str) -> str:
     """The user of a valid token. A token never changes until it expires (there is no revocation
-    yet), so a token seen once is answered from memory until its expiry: every API call saves a
-    database read. Revoking tokens would have to clear this cache."""
+    yet), so a token seen once is answered from memory (``p.token_cache``) until its expiry: every
+    API call saves a database read. Revoking tokens would have to clear this cache."""
     digest, now_ms = _sha256(token), clock.now_ms()
-    hit = _token_cache.get(digest)
+    cache = p.token_cache
+    hit = cache.get(digest)
     if hit is None:
         with p.global_db.read() as tx:
             row = tx.one(
@@ -237,9 +237,9 @@ def user_for_token(p: Platform, token: str) -> str:
             )
         if row is None:
             raise TokenInvalid("token unknown or expired")
-        if len(_token_cache) >= _TOKEN_CACHE_MAX:
-            _token_cache.clear()
-        hit = _token_cache[digest] = (str(row["user_id"]), int(row["expires_at_ms"]))
+        if len(cache) >= _TOKEN_CACHE_MAX:
+            cache.clear()
+        hit = cache[digest] = (str(row["user_id"]), int(row["expires_at_ms"]))
     if hit[1] <= now_ms:
         raise TokenInvalid("token unknown or expired")
     return hit[0]
@@ -408,7 +408,7 @@ def set_settle_cycle(p: Platform, merchant_id: str, cycle: str) -> Row:
             "UPDATE merchants SET settle_cycle = :c WHERE id = :id", {"c": cycle, "id": merchant_id}
         ):
             raise MerchantNotFound(f"merchant {merchant_id} not found")
-    _merchant_cache.pop(merchant_id, None)
+    p.merchant_cache.pop(merchant_id, None)
     return get_merchant(p, merchant_id)
 
 
@@ -426,17 +426,17 @@ def get_merchant(p: Platform, merchant_id: str) -> Row:
 
 
 _MERCHANT_CACHE_TTL_MS = 5_000
-_merchant_cache: dict[str, tuple[int, Row]] = {}
 
 
 def get_merchant_cached(p: Platform, merchant_id: str) -> Row:
-    """Merchants change rarely: the payment path reads them through a 5-second cache."""
+    """Merchants change rarely: the payment path reads them through a 5-second cache
+    (``p.merchant_cache``)."""
     now_ms = int(time.monotonic() * 1000)
-    hit = _merchant_cache.get(merchant_id)
+    hit = p.merchant_cache.get(merchant_id)
     if hit is not None and 0 <= now_ms - hit[0] < _MERCHANT_CACHE_TTL_MS:
         return hit[1]
     row = get_merchant(p, merchant_id)
-    _merchant_cache[merchant_id] = (now_ms, row)
+    p.merchant_cache[merchant_id] = (now_ms, row)
     return row
 
 

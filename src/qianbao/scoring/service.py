@@ -9,7 +9,6 @@ does that at set-up.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +32,6 @@ from qianbao.scoring.explain import score
 
 DAY_MS = 86_400_000
 AGE_ATTRIBUTE = "age_in_years"
-_cards: dict[str, Scorecard] = {}
-_train_lock = threading.Lock()
 
 
 def registry_dir(p: Platform) -> Any:
@@ -44,16 +41,17 @@ def registry_dir(p: Platform) -> Any:
 def active_card(p: Platform) -> Scorecard:
     """The active card, trained on German Credit on first use when the registry is empty."""
     directory = registry_dir(p)
-    with _train_lock:
+    with p.scorecard_lock:
         if not registry.versions(directory):
             from qianbao.scoring.data import load_german_credit
             from qianbao.scoring.train import german_params
 
             registry.train_and_register(directory, load_german_credit(), german_params(0))
         version = registry.active_version(directory)
-        if version not in _cards:
-            _cards[version] = registry.get(directory, version)
-        return _cards[version]
+        if version not in p.scorecards:
+            p.scorecards[version] = registry.get(directory, version)
+        card: Scorecard = p.scorecards[version]
+        return card
 
 
 def questions(p: Platform) -> list[dict[str, Any]]:
