@@ -22,8 +22,12 @@ def _errors_modules() -> list[Path]:
     return sorted(SRC.glob("*/errors.py"))
 
 
+def _is_str_enum(node: ast.ClassDef) -> bool:
+    return any(isinstance(base, ast.Name) and base.id == "StrEnum" for base in node.bases)
+
+
 def _codes_in_source(path: Path) -> set[str]:
-    """Enum members' values and ``code = "…"`` class attributes of an errors.py."""
+    """StrEnum members' values and ``code = "…"`` class attributes of an errors.py."""
     codes: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ClassDef):
@@ -31,7 +35,7 @@ def _codes_in_source(path: Path) -> set[str]:
                 if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
                     target = stmt.targets[0]
                     is_code = isinstance(target, ast.Name) and target.id == "code"
-                    if node.name == "Code" or is_code:
+                    if _is_str_enum(node) or is_code:
                         codes.add(str(stmt.value.value))
     return codes
 

@@ -126,6 +126,7 @@ def register_error_codes(p: Platform) -> None:
         openapi=openapi_errors.Code,
         scoring=scoring_errors.Code,
     )
+    p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code
 
 
 def _class_codes(module: object) -> list[str]:

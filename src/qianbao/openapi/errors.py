@@ -26,6 +26,31 @@ class Code(StrEnum):
     NOTIFY_NOT_FOUND = "NOTIFY_NOT_FOUND"
 
 
+class SubCode(StrEnum):
+    """The gateway envelope's ``sub_code`` values (``POST /gateway.do``): 40001 for a missing
+    parameter, 40002 for the others. A business failure is 40004 with ``ACQ.<Code>``."""
+
+    MISSING_APP_ID = "isv.missing-app_id"
+    MISSING_METHOD = "isv.missing-method"
+    MISSING_CHARSET = "isv.missing-charset"
+    MISSING_SIGN_TYPE = "isv.missing-sign_type"
+    MISSING_TIMESTAMP = "isv.missing-timestamp"
+    MISSING_VERSION = "isv.missing-version"
+    MISSING_SIGN = "isv.missing-sign"
+    INVALID_PARAMETER = "isv.invalid-parameter"
+    INVALID_APP_ID = "isv.invalid-app-id"
+    APP_UNAVAILABLE = "isv.app-unavailable"
+    INVALID_CHARSET = "isv.invalid-charset"
+    INVALID_SIGNATURE_TYPE = "isv.invalid-signature-type"
+    INVALID_VERSION = "isv.invalid-version"
+    INVALID_SIGNATURE = "isv.invalid-signature"
+    SIGNATURE_KEY_MISMATCH = "isv.signature-key-mismatch"
+    INVALID_TIMESTAMP = "isv.invalid-timestamp"
+    DUPLICATE_REQUEST = "isv.duplicate-request"
+    INVALID_METHOD = "isv.invalid-method"
+    INVALID_BIZ_CONTENT = "isv.invalid-biz-content"
+
+
 class AppKeyInvalid(InvalidArgument):
     code = Code.APP_KEY_INVALID
 

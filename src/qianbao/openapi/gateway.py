@@ -30,6 +30,7 @@ from qianbao.openapi.errors import (
     InvalidScene,
     InvalidTimeout,
     MissingParameter,
+    SubCode,
     TradeNoMissing,
 )
 from qianbao.payments import codes, secured, trades
@@ -81,39 +82,42 @@ def _check_envelope(p: Platform, params: dict[str, str]) -> Row:
     for name in REQUIRED:
         if not params.get(name):
             raise GatewayError(
-                "40001", "Missing Required Arguments", f"isv.missing-{name}", f"{name} is required"
+                "40001",
+                "Missing Required Arguments",
+                SubCode(f"isv.missing-{name}"),
+                f"{name} is required",
             )
     if any(len(v) > PARAM_MAX_CHARS for v in params.values()):
-        raise _invalid("isv.invalid-parameter", "a parameter is too long")
+        raise _invalid(SubCode.INVALID_PARAMETER, "a parameter is too long")
     try:
         app = apps.get_app(p, params["app_id"])
     except QianbaoError:
-        raise _invalid("isv.invalid-app-id", "no such app") from None
+        raise _invalid(SubCode.INVALID_APP_ID, "no such app") from None
     if app["status"] != "ACTIVE":
-        raise _invalid("isv.app-unavailable", "the app is disabled")
+        raise _invalid(SubCode.APP_UNAVAILABLE, "the app is disabled")
     if params["charset"].lower() not in ("utf-8", "utf8"):
-        raise _invalid("isv.invalid-charset", "only utf-8 is supported")
+        raise _invalid(SubCode.INVALID_CHARSET, "only utf-8 is supported")
     if params["sign_type"] != "RSA2":
-        raise _invalid("isv.invalid-signature-type", "only RSA2 is supported")
+        raise _invalid(SubCode.INVALID_SIGNATURE_TYPE, "only RSA2 is supported")
     if params["version"] != "1.0":
-        raise _invalid("isv.invalid-version", "version must be 1.0")
+        raise _invalid(SubCode.INVALID_VERSION, "version must be 1.0")
     text = signing.content_to_sign(params)
     if not signing.verify_text(app["app_public_key"], text, params["sign"]):
         if signing.signed_by_key(app["app_public_key"], params["sign"]):
             raise _invalid(
-                "isv.invalid-signature",
+                SubCode.INVALID_SIGNATURE,
                 "signature does not match the parameters (were they changed?)",
             )
         raise _invalid(
-            "isv.signature-key-mismatch", "not signed with the app's private key (wrong key?)"
+            SubCode.SIGNATURE_KEY_MISMATCH, "not signed with the app's private key (wrong key?)"
         )
     try:
         sent = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=TZ)
     except ValueError:
-        raise _invalid("isv.invalid-timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss") from None
+        raise _invalid(SubCode.INVALID_TIMESTAMP, "timestamp must be yyyy-MM-dd HH:mm:ss") from None
     if abs(clock.now_ms() - sent.timestamp() * 1000) > TIMESTAMP_WINDOW_S * 1000:
         raise _invalid(
-            "isv.invalid-timestamp",
+            SubCode.INVALID_TIMESTAMP,
             f"timestamp is more than {TIMESTAMP_WINDOW_S} s from the server's time",
         )
     _remember(p, params["app_id"], params["sign"])
@@ -135,7 +139,7 @@ def _remember(p: Platform, app_id: str, sign: str) -> None:
             {"a": app_id, "h": digest, "now": now},
         )
     if not fresh:
-        raise _invalid("isv.duplicate-request", "this signed request was already received")
+        raise _invalid(SubCode.DUPLICATE_REQUEST, "this signed request was already received")
 
 
 # --- biz_content helpers --------------------------------------------------------------------------
@@ -363,13 +367,13 @@ def handle(p: Platform, params: dict[str, str]) -> Reply:
         app = _check_envelope(p, params)
         method = METHODS.get(params["method"])
         if method is None:
-            raise _invalid("isv.invalid-method", f"unknown method {params['method']}")
+            raise _invalid(SubCode.INVALID_METHOD, f"unknown method {params['method']}")
         try:
             biz = json.loads(params.get("biz_content") or "{}")
         except json.JSONDecodeError:
-            raise _invalid("isv.invalid-biz-content", "biz_content is not JSON") from None
+            raise _invalid(SubCode.INVALID_BIZ_CONTENT, "biz_content is not JSON") from None
         if not isinstance(biz, dict):
-            raise _invalid("isv.invalid-biz-content", "biz_content must be a JSON object")
+            raise _invalid(SubCode.INVALID_BIZ_CONTENT, "biz_content must be a JSON object")
         try:
             result = method(p, app, params, biz)
         except QianbaoError as exc:
