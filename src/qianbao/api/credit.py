@@ -14,10 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
-from qianbao.api.errors import (
-    InstallmentOfferNotFound,
-    TradeNotExist,
-)
+from qianbao.api.errors import InstallmentOfferNotFound, TradeNotExist
 from qianbao.api.models import Body, RequestId
 from qianbao.credit import dayend
 from qianbao.credit import service as credit

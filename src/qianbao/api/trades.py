@@ -14,10 +14,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
-from qianbao.api.errors import (
-    DayInvalid,
-    InstallmentsInvalid,
-)
+from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
 from qianbao.credit import service as credit
 from qianbao.credit.errors import AccountNotFound

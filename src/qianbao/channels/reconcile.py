@@ -27,11 +27,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from qianbao.channels.base import SUCCEEDED, BankStatement, StatementLine
-from qianbao.channels.errors import (
-    ChannelNotFound,
-    DayNotOver,
-    ReconNotFound,
-)
+from qianbao.channels.errors import ChannelNotFound, DayNotOver, ReconNotFound
 from qianbao.ledger.chart import SUBJECTS, unit_account
 from qianbao.platform.clock import clock, start_of_day_ms
 from qianbao.platform.runtime import Platform

@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from qianbao.members.errors import (
-    IdNumberInvalid,
-    PhoneInvalid,
-)
+from qianbao.members.errors import IdNumberInvalid, PhoneInvalid
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"

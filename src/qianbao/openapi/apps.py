@@ -10,11 +10,7 @@ from typing import Any
 
 from qianbao.members import service as members
 from qianbao.openapi import signing
-from qianbao.openapi.errors import (
-    AppKeyInvalid,
-    AppNameInvalid,
-    AppNotFound,
-)
+from qianbao.openapi.errors import AppKeyInvalid, AppNameInvalid, AppNotFound
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
 from qianbao.platform.errors import NotFound

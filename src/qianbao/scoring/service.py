@@ -23,11 +23,7 @@ from qianbao.platform.writer import WriteContext
 from qianbao.scoring import registry
 from qianbao.scoring.behaviour import BehaviourFeatures
 from qianbao.scoring.card import Scorecard
-from qianbao.scoring.errors import (
-    NoApplications,
-    NoScore,
-    NoTrainingData,
-)
+from qianbao.scoring.errors import NoApplications, NoScore, NoTrainingData
 from qianbao.scoring.explain import score
 
 DAY_MS = 86_400_000
