@@ -119,7 +119,7 @@ def register_error_codes(p: Platform) -> None:
 
     p.error_codes.update(
         channels=channels_errors.Code,
-        credit=_class_codes(credit_errors),  # no enum yet: the codes of its error classes
+        credit=_codes_of(credit_errors),  # its enum, or its error classes' codes until it has one
         marketing=marketing_errors.Code,
         members=members_errors.Code,
         money_movement=money_movement_errors.Code,
@@ -129,10 +129,12 @@ def register_error_codes(p: Platform) -> None:
     p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code
 
 
-def _class_codes(module: object) -> list[str]:
-    """The codes of the error classes a module defines (not those it imports)."""
+def _codes_of(module: object) -> list[str]:
+    """A package's ``Code`` enum if it has one, else the codes of the error classes it defines."""
     from qianbao.platform.errors import QianbaoError
 
+    if hasattr(module, "Code"):
+        return [str(code) for code in module.Code]
     name = getattr(module, "__name__", "")
     classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == name]
     return [str(c.code) for c in classes if issubclass(c, QianbaoError)]
