@@ -14,7 +14,7 @@ from qianbao import __version__
 from qianbao.api import merchant, ops, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
-from qianbao.platform.errors import QianbaoError, all_codes
+from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
 log = logging.getLogger("qianbao.api")
@@ -81,7 +81,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        return _error(422, "INVALID_ARGUMENT", f"{where}: {first.get('msg')}")
+        return _error(422, InvalidArgument.code, f"{where}: {first.get('msg')}")
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
