@@ -85,6 +85,7 @@ def open_platform(
         migrate(settings)
     p = Platform(settings)
     wire_money_movement(p)
+    register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
@@ -128,3 +129,37 @@ def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext],
             open_account(ctx.tx, account, f"u{unit}")
 
     return command
+
+
+def register_error_codes(p: Platform) -> None:
+    """Each package's stable error codes on the platform, so the API can list them (the
+    platform imports no package above it)."""
+    from qianbao.channels import errors as channels_errors
+    from qianbao.credit import errors as credit_errors
+    from qianbao.marketing import errors as marketing_errors
+    from qianbao.members import errors as members_errors
+    from qianbao.money_movement import errors as money_movement_errors
+    from qianbao.openapi import errors as openapi_errors
+    from qianbao.scoring import errors as scoring_errors
+
+    p.error_codes.update(
+        channels=channels_errors.Code,
+        credit=_codes_of(credit_errors),  # its enum, or its error classes' codes until it has one
+        marketing=marketing_errors.Code,
+        members=members_errors.Code,
+        money_movement=money_movement_errors.Code,
+        openapi=openapi_errors.Code,
+        scoring=scoring_errors.Code,
+    )
+    p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code
+
+
+def _codes_of(module: object) -> list[str]:
+    """A package's ``Code`` enum if it has one, else the codes of the error classes it defines."""
+    from qianbao.platform.errors import QianbaoError
+
+    if hasattr(module, "Code"):
+        return [str(code) for code in module.Code]
+    name = getattr(module, "__name__", "")
+    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == name]
+    return [str(c.code) for c in classes if issubclass(c, QianbaoError)]

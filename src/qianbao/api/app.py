@@ -12,8 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from qianbao import __version__
 from qianbao.api import merchant, ops, wallet
+from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
-from qianbao.platform.errors import QianbaoError
+from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
 log = logging.getLogger("qianbao.api")
@@ -30,6 +31,27 @@ DESCRIPTION = """Wallet, payments and merchant API of Qianbao.
 """
 
 
+def error_codes(platform: Platform) -> dict[str, list[str]]:
+    """Every code a response can carry, by package: the registered enums and the API's own."""
+    return {**all_codes(platform.error_codes), "api": sorted(str(c) for c in Code)}
+
+
+def describe_codes(groups: dict[str, list[str]]) -> str:
+    """The error codes as a Markdown section of the OpenAPI description."""
+    lines = [
+        "",
+        "## Error codes",
+        "",
+        "The stable `code` values, by the package that raises them:",
+        "",
+    ]
+    lines += [
+        f"* **{package}**: " + ", ".join(f"`{c}`" for c in codes)
+        for package, codes in groups.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     ERRORS.labels(code).inc()
     return JSONResponse({"code": code, "message": message}, status_code=status)
@@ -39,7 +61,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     app = FastAPI(
         title="Qianbao API",
         version=__version__,
-        description=DESCRIPTION,
+        description=DESCRIPTION + describe_codes(error_codes(platform)),
         responses={
             400: {"model": ErrorOut},
             401: {"model": ErrorOut},
@@ -59,12 +81,12 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        return _error(422, "INVALID_ARGUMENT", f"{where}: {first.get('msg')}")
+        return _error(422, InvalidArgument.code, f"{where}: {first.get('msg')}")
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "INTERNAL_ERROR", "internal error; it has been logged")
+        return _error(500, Code.INTERNAL_ERROR, "internal error; it has been logged")
 
     @app.get("/healthz", tags=["platform"])
     def health() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.api.errors import InstallmentOfferNotFound, TradeNotExist
 from qianbao.api.models import Body, RequestId
 from qianbao.credit import dayend
 from qianbao.credit import installments as credit_installments
@@ -24,7 +25,7 @@ from qianbao.credit import reads as credit_reads
 from qianbao.credit import repayments as credit_repayments
 from qianbao.payments import codes, trades
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/huabei", tags=["huabei"])
 merchant_router = APIRouter(prefix="/api/v1/merchant/huabei", tags=["merchant"])
@@ -510,10 +511,10 @@ class OfferOut(BaseModel):
 def trade_offer(trade_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     trade = trades.get_trade(p, trade_id)
     if trade["buyer_id"] != user_id:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
     offer = credit_offers.offer_for(p, trade["merchant_id"], trade["out_trade_no"])
     if offer is None:
-        raise NotFound("this trade has no installment offer", code="INSTALLMENT_OFFER_NOT_FOUND")
+        raise InstallmentOfferNotFound("this trade has no installment offer")
     return offer.to_dict()
 
 

@@ -8,7 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qianbao.members import service as members
-from qianbao.platform.errors import Forbidden, Unauthorized
+from qianbao.members.errors import PermissionDenied
+from qianbao.platform.errors import Unauthorized
 from qianbao.platform.runtime import Platform
 
 bearer = HTTPBearer(auto_error=False, description="A user token (ut_…) or an API key (mk_…/ok_…)")
@@ -27,28 +28,28 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 def _secret(creds: HTTPAuthorizationCredentials | None) -> str:
     if creds is None or not creds.credentials:
-        raise Unauthorized("missing Authorization: Bearer header", code="UNAUTHORIZED")
+        raise Unauthorized("missing Authorization: Bearer header")  # the base code: UNAUTHORIZED
     return creds.credentials
 
 
 async def current_user(p: PlatformDep, creds: Credentials) -> str:
     secret = _secret(creds)
     if not secret.startswith("ut_"):
-        raise Forbidden("this endpoint is for users", code="PERMISSION_DENIED")
+        raise PermissionDenied("this endpoint is for users")
     return members.user_for_token(p, secret)
 
 
 async def current_merchant(p: PlatformDep, creds: Credentials) -> str:
     principal = members.principal_for_key(p, _secret(creds))
     if principal.kind != "merchant":
-        raise Forbidden("this endpoint is for merchants", code="PERMISSION_DENIED")
+        raise PermissionDenied("this endpoint is for merchants")
     return principal.id
 
 
 async def current_operator(p: PlatformDep, creds: Credentials) -> members.Principal:
     principal = members.principal_for_key(p, _secret(creds))
     if principal.kind != "operator":
-        raise Forbidden("this endpoint is for operators", code="PERMISSION_DENIED")
+        raise PermissionDenied("this endpoint is for operators")
     return principal
 
 

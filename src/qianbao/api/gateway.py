@@ -7,8 +7,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from qianbao.api.deps import PlatformDep
+from qianbao.api.errors import RequestTooLarge
 from qianbao.openapi import gateway
-from qianbao.platform.errors import InvalidArgument
 
 router = APIRouter(tags=["open platform"])
 BODY_MAX_BYTES = 64 * 1024
@@ -25,7 +25,7 @@ BODY_MAX_BYTES = 64 * 1024
 )
 async def gateway_do(request: Request, p: PlatformDep) -> Response:
     if int(request.headers.get("content-length") or 0) > BODY_MAX_BYTES:
-        raise InvalidArgument("request too large", code="REQUEST_TOO_LARGE")
+        raise RequestTooLarge("request too large")
     form = await request.form()
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     for key, value in request.query_params.items():  # SDKs often put the envelope in the URL

@@ -11,8 +11,8 @@ from pydantic import Field, StrictInt
 from qianbao.api.deps import Operator, PlatformDep, UserId
 from qianbao.api.models import Body
 from qianbao.marketing import service as marketing
+from qianbao.marketing.errors import CampaignInvalid
 from qianbao.platform.clock import TZ
-from qianbao.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1", tags=["marketing"])
 
@@ -21,9 +21,7 @@ def _ms(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument(
-            "times are ISO 8601, e.g. 2026-08-01T00:00:00", code="CAMPAIGN_INVALID"
-        ) from None
+        raise CampaignInvalid("times are ISO 8601, e.g. 2026-08-01T00:00:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TZ)
     return int(moment.timestamp() * 1000)

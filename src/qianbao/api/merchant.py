@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from qianbao.api.deps import MerchantId, PlatformDep
+from qianbao.api.errors import PaymentNotFound
 from qianbao.api.models import PaymentOut, RefundIn, RefundOut
 from qianbao.payments import service as payments
-from qianbao.platform.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/merchant", tags=["merchant"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/merchant", tags=["merchant"])
 def _own_payment(p: PlatformDep, merchant_id: str, payment_id: str) -> Any:
     row = payments.get_payment(p, payment_id)
     if row["merchant_id"] != merchant_id:
-        raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
+        raise PaymentNotFound("no such payment")
     return row
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from qianbao.api.deps import Operator, PlatformDep
+from qianbao.api.errors import AccountNotFound
 from qianbao.channels import reconcile as recon
 from qianbao.channels import resolve as fixes
 from qianbao.ledger import closing
@@ -43,7 +44,7 @@ def account(
         except (NotFound, KeyError):
             continue
         return {"account": dict(row), "statement": ledger.statement(db, account_id, limit)}
-    raise NotFound(f"account {account_id} does not exist", code="ACCOUNT_NOT_FOUND")
+    raise AccountNotFound(f"account {account_id} does not exist")
 
 
 @router.post("/ledger/check", summary="Prove every unit's ledger sums to zero")

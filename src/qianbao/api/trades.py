@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
@@ -24,7 +25,7 @@ from qianbao.payments import codes, secured, settlement, trades
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument, QianbaoError, Unauthorized
+from qianbao.platform.errors import QianbaoError, Unauthorized
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
@@ -131,7 +132,7 @@ def _installments(kind: str, choice: str) -> int | None:
     if kind != trades.HUABEI or not choice.strip():
         return None
     if not choice.strip().isdigit():
-        raise InvalidArgument("installments must be 3, 6 or 12", code="INSTALLMENTS_INVALID")
+        raise InstallmentsInvalid("installments must be 3, 6 or 12")
     return int(choice)
 
 
@@ -382,7 +383,7 @@ def _bill_response(p: Platform, merchant_id: str, day: str) -> Response:
     try:
         when = date.fromisoformat(day)
     except ValueError:
-        raise InvalidArgument("day must be YYYY-MM-DD", code="DAY_INVALID") from None
+        raise DayInvalid("day must be YYYY-MM-DD") from None
     text = settlement.bill_csv(settlement.merchant_bill(p, merchant_id, when))
     return Response(
         text,
@@ -410,7 +411,7 @@ def _day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidArgument("day must be YYYY-MM-DD", code="DAY_INVALID") from None
+        raise DayInvalid("day must be YYYY-MM-DD") from None
 
 
 @router.get("/merchant/settlements", summary="T+1 settlement batches and money pending")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from qianbao.api.deps import PlatformDep, UserId
+from qianbao.api.errors import PaymentNotFound
 from qianbao.api.models import (
     BalanceOut,
     BankOrderOut,
@@ -28,7 +29,7 @@ from qianbao.api.models import (
 from qianbao.ledger import service as ledger
 from qianbao.members import service as members
 from qianbao.payments import service as payments
-from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1", tags=["wallet"])
 
@@ -134,5 +135,5 @@ async def pay(body: PayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 def payment(payment_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     row = payments.get_payment(p, payment_id)
     if row["payer_id"] != user_id:
-        raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
+        raise PaymentNotFound("no such payment")
     return payments.public_payment(row)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from qianbao.channels.errors import Code
 from qianbao.platform.errors import QianbaoError
 
 SUCCEEDED, FAILED, UNKNOWN = "SUCCEEDED", "FAILED", "UNKNOWN"
@@ -14,12 +15,12 @@ SUCCEEDED, FAILED, UNKNOWN = "SUCCEEDED", "FAILED", "UNKNOWN"
 class ChannelTimeout(QianbaoError):
     """The bank did not answer in time: the outcome is unknown until queried."""
 
-    code = "CHANNEL_TIMEOUT"
+    code = Code.CHANNEL_TIMEOUT
     http_status = 504
 
 
 class CardRejected(QianbaoError):
-    code = "CARD_REJECTED"
+    code = Code.CARD_REJECTED
 
 
 @dataclass(frozen=True)

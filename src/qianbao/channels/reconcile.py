@@ -27,9 +27,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from qianbao.channels.base import SUCCEEDED, BankStatement, StatementLine
+from qianbao.channels.errors import ChannelNotFound, DayNotOver, ReconNotFound
 from qianbao.ledger.chart import SUBJECTS, unit_account
 from qianbao.platform.clock import clock, start_of_day_ms
-from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.runtime import Platform
 
 BALANCED, DIFFERENCES = "BALANCED", "DIFFERENCES"
@@ -82,9 +82,8 @@ def reconcile(p: Platform, channel: str, day: date) -> Report:
     """Reconcile ``channel`` for ``day`` (a finished business day) and store the report."""
     bank = channel_of(p, channel)
     if day >= clock.today():
-        raise InvalidArgument(
-            f"{day.isoformat()} is not over yet: only a finished day can be reconciled",
-            code="DAY_NOT_OVER",
+        raise DayNotOver(
+            f"{day.isoformat()} is not over yet: only a finished day can be reconciled"
         )
     statement = bank.statement(day)
     journal = _journal(p, channel, day, statement)
@@ -108,7 +107,7 @@ def reconcile(p: Platform, channel: str, day: date) -> Report:
 
 def channel_of(p: Platform, channel: str) -> Any:
     if channel not in p.channels:
-        raise NotFound(f"no channel {channel!r}", code="CHANNEL_NOT_FOUND")
+        raise ChannelNotFound(f"no channel {channel!r}")
     return p.channels[channel]
 
 
@@ -231,9 +230,7 @@ def stored_report(p: Platform, channel: str, day: date) -> dict[str, Any]:
             {"c": channel, "d": day.isoformat()},
         )
     if raw is None:
-        raise NotFound(
-            f"{channel} has not been reconciled for {day.isoformat()}", code="RECON_NOT_FOUND"
-        )
+        raise ReconNotFound(f"{channel} has not been reconciled for {day.isoformat()}")
     return dict(json.loads(raw))
 
 

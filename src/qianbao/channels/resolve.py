@@ -14,12 +14,19 @@ from datetime import date
 from typing import Any
 
 from qianbao.channels.base import SUCCEEDED, UNKNOWN, ChannelTimeout
+from qianbao.channels.errors import (
+    BankOrderNotRedriven,
+    DifferenceNotFound,
+    NotAPayout,
+    NotAtBank,
+    PayoutAlreadyPaid,
+    RequestNotFound,
+)
 from qianbao.channels.reconcile import channel_of, stored_report
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, open_account, post
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock
-from qianbao.platform.errors import Conflict, InvalidArgument, NotFound
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
@@ -45,18 +52,17 @@ def redrive_payout(p: Platform, channel: str, request_id: str) -> dict[str, Any]
             {"c": channel, "r": request_id},
         )
     if row is None:
-        raise NotFound(f"we never sent {request_id!r} to {channel}", code="REQUEST_NOT_FOUND")
+        raise RequestNotFound(f"we never sent {request_id!r} to {channel}")
     if row["kind"] != "payout":
-        raise InvalidArgument("only a payout can be re-driven", code="NOT_A_PAYOUT")
+        raise NotAPayout("only a payout can be re-driven")
     if _is_bank_order(p, request_id):
-        raise InvalidArgument(
+        raise BankOrderNotRedriven(
             "top-ups and withdrawals settle through resolve-bank (a failed withdrawal is"
-            " reversed to the wallet)",
-            code="BANK_ORDER_NOT_REDRIVEN",
+            " reversed to the wallet)"
         )
     paid = [a["request_id"] for a in attempts if a["status"] == SUCCEEDED]
     if bank.query(request_id) == SUCCEEDED or paid:
-        raise Conflict(f"{request_id} is already paid", code="PAYOUT_ALREADY_PAID")
+        raise PayoutAlreadyPaid(f"{request_id} is already paid")
     retry_id = f"{request_id}~{len(attempts) + 1}"
     status = _send_redrive(p, bank, row, retry_id)
     return {"request_id": retry_id, "redrive_of": request_id, "status": status}
@@ -95,7 +101,7 @@ def adopt_bank_only(p: Platform, channel: str, day: date, request_id: str) -> di
     """
     line = _bank_only_line(p, channel, day, request_id)
     if channel_of(p, channel).query(request_id) != SUCCEEDED:
-        raise Conflict(f"the bank no longer shows {request_id} as done", code="NOT_AT_BANK")
+        raise NotAtBank(f"the bank no longer shows {request_id} as done")
     amount = int(line["bank_amount_fen"])
     reserve, suspense = unit_account("bank_reserve", 0, channel), unit_account("suspense", 0)
     legs = [debit(reserve, amount), credit(suspense, amount)]
@@ -123,9 +129,7 @@ def _bank_only_line(p: Platform, channel: str, day: date, request_id: str) -> di
     for d in stored_report(p, channel, day)["differences"]:
         if d["request_id"] == request_id and d["problem"] == "BANK_ONLY":
             return dict(d)
-    raise NotFound(
-        f"{request_id} is not a BANK_ONLY line of {channel} {day}", code="DIFFERENCE_NOT_FOUND"
-    )
+    raise DifferenceNotFound(f"{request_id} is not a BANK_ONLY line of {channel} {day}")
 
 
 def _adopt_into_journal(p: Platform, channel: str, line: dict[str, Any]) -> None:

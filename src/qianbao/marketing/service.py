@@ -18,18 +18,27 @@ from typing import Any
 
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import Leg, credit, debit, open_account
+from qianbao.marketing.errors import (
+    BudgetExhausted,
+    CampaignEnded,
+    CampaignInvalid,
+    CampaignNotFound,
+    CouponExpired,
+    CouponLimitReached,
+    CouponMinSpendNotMet,
+    CouponNotApplicable,
+    CouponNotFound,
+    CouponNotStarted,
+    CouponUsed,
+    IssueRaced,
+)
 from qianbao.members import service as members
 from qianbao.money_movement.commands import Pay
 from qianbao.money_movement.guards import check_amount
 from qianbao.platform import idempotency
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import (
-    Conflict,
-    IdempotencyKeyReused,
-    InvalidArgument,
-    NotFound,
-)
+from qianbao.platform.errors import IdempotencyKeyReused
 from qianbao.platform.ids import bucket_for_key, bucket_of, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.states import StateMachine
@@ -52,10 +61,6 @@ def setting(p: Platform, name: str) -> int:
     return int(p.settings.extra.get(name, DEFAULTS[name]))
 
 
-class CouponError(Conflict):
-    code = "COUPON_NOT_USABLE"
-
-
 # --- campaigns (operators) ----------------------------------------------------------------
 def create_campaign(
     p: Platform,
@@ -73,31 +78,28 @@ def create_campaign(
     """A coupon campaign. Every number is the caller's: nothing about a campaign is code."""
     name = name.strip()
     if not 2 <= len(name) <= 80:
-        raise InvalidArgument("campaign name must be 2–80 characters", code="CAMPAIGN_INVALID")
+        raise CampaignInvalid("campaign name must be 2–80 characters")
     funder = funder.strip().upper()
     if funder not in FUNDERS:
-        raise InvalidArgument("funder must be PLATFORM or MERCHANT", code="CAMPAIGN_INVALID")
+        raise CampaignInvalid("funder must be PLATFORM or MERCHANT")
     check_amount(p, face_fen)
     check_amount(p, min_spend_fen)
     check_amount(p, budget_fen)
     if min_spend_fen <= face_fen:
-        raise InvalidArgument(
-            "the minimum spend must be above the face value (the buyer pays something)",
-            code="CAMPAIGN_INVALID",
+        raise CampaignInvalid(
+            "the minimum spend must be above the face value (the buyer pays something)"
         )
     if budget_fen < face_fen:
-        raise InvalidArgument("the budget is below one coupon", code="CAMPAIGN_INVALID")
+        raise CampaignInvalid("the budget is below one coupon")
     limit_max = setting(p, "coupon_per_user_limit_max")
     if not isinstance(per_user_limit, int) or not 1 <= per_user_limit <= limit_max:
-        raise InvalidArgument(f"per-user limit must be 1–{limit_max}", code="CAMPAIGN_INVALID")
+        raise CampaignInvalid(f"per-user limit must be 1–{limit_max}")
     days = setting(p, "coupon_validity_max_days")
     if not 0 <= valid_from_ms < valid_until_ms <= valid_from_ms + days * DAY_MS:
-        raise InvalidArgument(
-            f"validity must end after it starts, within {days} days", code="CAMPAIGN_INVALID"
-        )
+        raise CampaignInvalid(f"validity must end after it starts, within {days} days")
     if funder == MERCHANT:
         if not merchant_id:
-            raise InvalidArgument("a merchant campaign needs its merchant", code="CAMPAIGN_INVALID")
+            raise CampaignInvalid("a merchant campaign needs its merchant")
         members.get_merchant(p, merchant_id)
     elif merchant_id:
         members.get_merchant(p, merchant_id)  # a platform coupon valid at one merchant only
@@ -130,7 +132,7 @@ def get_campaign(p: Platform, campaign_id: str) -> Row:
     with p.global_db.read() as tx:
         row = tx.one("SELECT * FROM coupon_campaigns WHERE id = :id", {"id": campaign_id})
     if row is None:
-        raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+        raise CampaignNotFound("no such campaign")
     return dict(row)
 
 
@@ -169,9 +171,9 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
         else:
             c = tx.one("SELECT * FROM coupon_campaigns WHERE id = :id", {"id": campaign_id})
             if c is None:
-                raise NotFound("no such campaign", code="CAMPAIGN_NOT_FOUND")
+                raise CampaignNotFound("no such campaign")
             if c["status"] != "ACTIVE" or c["valid_until_ms"] <= now:
-                raise CouponError("the campaign has ended", code="CAMPAIGN_ENDED")
+                raise CampaignEnded("the campaign has ended")
             held = int(
                 tx.scalar(
                     "SELECT COUNT(*) FROM coupon_grants WHERE campaign_id = :c AND user_id = :u",
@@ -180,16 +182,14 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
                 or 0
             )
             if held >= c["per_user_limit"]:
-                raise CouponError(
-                    f"at most {c['per_user_limit']} per user", code="COUPON_LIMIT_REACHED"
-                )
+                raise CouponLimitReached(f"at most {c['per_user_limit']} per user")
             if not tx.execute(
                 "UPDATE coupon_campaigns SET issued_fen = issued_fen + face_fen,"
                 " issued_count = issued_count + 1, updated_at_ms = :now"
                 " WHERE id = :id AND status = 'ACTIVE' AND issued_fen + face_fen <= budget_fen",
                 {"id": campaign_id, "now": now},
             ):
-                raise CouponError("the campaign's budget is used up", code="BUDGET_EXHAUSTED")
+                raise BudgetExhausted("the campaign's budget is used up")
             placed = tx.execute(
                 "INSERT INTO coupon_grants (campaign_id, user_id, seq, coupon_id, request_id,"
                 " created_at_ms) VALUES (:c, :u, :seq, :id, :r, :now) ON CONFLICT DO NOTHING",
@@ -203,7 +203,7 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
                 },
             )
             if not placed:  # a concurrent issue took this place (or this request id)
-                raise Conflict("another issue of this coupon ran at once; retry", code="RETRY")
+                raise IssueRaced("another issue of this coupon ran at once; retry")
     campaign = get_campaign(p, campaign_id)
 
     def command(ctx: WriteContext) -> Row:
@@ -234,7 +234,7 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
 def _load(tx: Tx, coupon_id: str) -> Row:
     row = tx.one("SELECT * FROM coupons WHERE id = :id", {"id": coupon_id})
     if row is None:
-        raise NotFound("no such coupon", code="COUPON_NOT_FOUND")
+        raise CouponNotFound("no such coupon")
     return dict(row)
 
 
@@ -275,21 +275,18 @@ def _text(ms: int) -> str:
 def check_usable(c: Row, buyer_id: str, merchant_id: str, amount_fen: int) -> None:
     """Why ``c`` cannot pay ``amount_fen`` of ``buyer_id`` at ``merchant_id``, as an error."""
     if c["user_id"] != buyer_id:
-        raise NotFound("no such coupon", code="COUPON_NOT_FOUND")
+        raise CouponNotFound("no such coupon")
     if c["status"] != AVAILABLE:
-        raise CouponError("the coupon was already used", code="COUPON_USED")
+        raise CouponUsed("the coupon was already used")
     now = clock.now_ms()
     if now < c["valid_from_ms"]:
-        raise CouponError("the coupon is not valid yet", code="COUPON_NOT_STARTED")
+        raise CouponNotStarted("the coupon is not valid yet")
     if now >= c["valid_until_ms"]:
-        raise CouponError("the coupon has expired", code="COUPON_EXPIRED")
+        raise CouponExpired("the coupon has expired")
     if c["merchant_id"] and c["merchant_id"] != merchant_id:
-        raise InvalidArgument("the coupon is for another merchant", code="COUPON_NOT_APPLICABLE")
+        raise CouponNotApplicable("the coupon is for another merchant")
     if amount_fen < c["min_spend_fen"]:
-        raise InvalidArgument(
-            f"the coupon needs a spend of at least {c['min_spend_fen']} fen",
-            code="COUPON_MIN_SPEND_NOT_MET",
-        )
+        raise CouponMinSpendNotMet(f"the coupon needs a spend of at least {c['min_spend_fen']} fen")
 
 
 def peek(p: Platform, coupon_id: str, buyer_id: str, merchant_id: str, amount_fen: int) -> Row:
@@ -297,9 +294,9 @@ def peek(p: Platform, coupon_id: str, buyer_id: str, merchant_id: str, amount_fe
     try:
         db = p.db_for(coupon_id)
     except ValueError:
-        raise NotFound("no such coupon", code="COUPON_NOT_FOUND") from None
+        raise CouponNotFound("no such coupon") from None
     if p.unit_of(coupon_id) != p.unit_of(buyer_id):
-        raise NotFound("no such coupon", code="COUPON_NOT_FOUND")
+        raise CouponNotFound("no such coupon")
     with db.read() as tx:
         c = _load(tx, coupon_id)
     check_usable(c, buyer_id, merchant_id, amount_fen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from qianbao.platform.errors import InvalidArgument
+from qianbao.members.errors import IdNumberInvalid, PhoneInvalid
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -62,21 +62,17 @@ def parse_id_number(id_number: str, today: date) -> date:
         or not value[:17].isdigit()
         or not (value[17].isdigit() or value[17] == "X")
     ):
-        raise InvalidArgument(
-            "ID number must be 17 digits and a check digit or X", code="ID_NUMBER_INVALID"
-        )
+        raise IdNumberInvalid("ID number must be 17 digits and a check digit or X")
     if int(value[:2]) not in _PROVINCES:
-        raise InvalidArgument("ID number has an unknown province code", code="ID_NUMBER_INVALID")
+        raise IdNumberInvalid("ID number has an unknown province code")
     if check_digit(value[:17]) != value[17]:
-        raise InvalidArgument("ID number check digit is wrong", code="ID_NUMBER_INVALID")
+        raise IdNumberInvalid("ID number check digit is wrong")
     try:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
-        raise InvalidArgument(
-            "ID number has an impossible birth date", code="ID_NUMBER_INVALID"
-        ) from exc
+        raise IdNumberInvalid("ID number has an impossible birth date") from exc
     if birth > today:
-        raise InvalidArgument("ID number has a birth date in the future", code="ID_NUMBER_INVALID")
+        raise IdNumberInvalid("ID number has a birth date in the future")
     return birth
 
 
@@ -92,9 +88,7 @@ def make_id_number(region6: str, birth: date, seq3: int) -> str:
 
 def check_phone(phone: str) -> str:
     if not _PHONE.match(phone):
-        raise InvalidArgument(
-            "phone must be a mainland mobile number (11 digits, 1[3-9]…)", code="PHONE_INVALID"
-        )
+        raise PhoneInvalid("phone must be a mainland mobile number (11 digits, 1[3-9]…)")
     return phone
 
 

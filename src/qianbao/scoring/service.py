@@ -9,7 +9,6 @@ does that at set-up.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -18,19 +17,17 @@ from qianbao.members.identity import age_years
 from qianbao.platform import idempotency
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import NotFound
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 from qianbao.scoring import registry
 from qianbao.scoring.behaviour import BehaviourFeatures
 from qianbao.scoring.card import Scorecard
+from qianbao.scoring.errors import NoApplications, NoScore, NoTrainingData
 from qianbao.scoring.explain import score
 
 DAY_MS = 86_400_000
 AGE_ATTRIBUTE = "age_in_years"
-_cards: dict[str, Scorecard] = {}
-_train_lock = threading.Lock()
 
 
 def registry_dir(p: Platform) -> Any:
@@ -40,16 +37,17 @@ def registry_dir(p: Platform) -> Any:
 def active_card(p: Platform) -> Scorecard:
     """The active card, trained on German Credit on first use when the registry is empty."""
     directory = registry_dir(p)
-    with _train_lock:
+    with p.scorecard_lock:
         if not registry.versions(directory):
             from qianbao.scoring.data import load_german_credit
             from qianbao.scoring.train import german_params
 
             registry.train_and_register(directory, load_german_credit(), german_params(0))
         version = registry.active_version(directory)
-        if version not in _cards:
-            _cards[version] = registry.get(directory, version)
-        return _cards[version]
+        if version not in p.scorecards:
+            p.scorecards[version] = registry.get(directory, version)
+        card: Scorecard = p.scorecards[version]
+        return card
 
 
 def questions(p: Platform) -> list[dict[str, Any]]:
@@ -180,7 +178,7 @@ def history(p: Platform, user_id: str, limit: int = 20) -> list[Row]:
 def latest(p: Platform, user_id: str) -> Row:
     rows = history(p, user_id, 1)
     if not rows:
-        raise NotFound("no credit score yet: answer the application first", code="NO_SCORE")
+        raise NoScore("no credit score yet: answer the application first")
     return rows[0]
 
 
@@ -261,10 +259,10 @@ def platform_stability(p: Platform, days: int = 90) -> list[Any]:
     card = active_card(p)
     training = load_german_credit()
     if training.fingerprint != card.data.get("fingerprint"):
-        raise NotFound("the active card was not trained on German Credit", code="NO_TRAINING_DATA")
+        raise NoTrainingData("the active card was not trained on German Credit")
     recent = recent_applications(p, days)
     if not recent:
-        raise NotFound(f"no applications in the last {days} days", code="NO_APPLICATIONS")
+        raise NoApplications(f"no applications in the last {days} days")
     return stability_report(card, training.frame, pd.DataFrame(recent))
 
 

@@ -24,15 +24,15 @@ def demo_accounts(data_dir: Path) -> dict[str, Any]:
 
 
 LEDGER_CHECK_EVERY_S = 60
-_last_check: dict[int, tuple[float, Any]] = {}
 
 
 def _recent_check(p: Any) -> Any:
-    """The ledger check scans every posting: the home page shows one at most a minute old."""
+    """The ledger check scans every posting: the home page shows one at most a minute old
+    (kept in ``p.ledger_check``)."""
     now = time.monotonic()
-    hit = _last_check.get(id(p))
+    hit = p.ledger_check
     if hit is None or now - hit[0] > LEDGER_CHECK_EVERY_S:
-        hit = _last_check[id(p)] = (now, check_platform(p))
+        hit = p.ledger_check = (now, check_platform(p))
     return hit[1]
 
 

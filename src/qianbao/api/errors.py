@@ -1,0 +1,49 @@
+"""The HTTP API's own error codes (stable: clients match on them) and the errors that carry them.
+
+``INTERNAL_ERROR`` is the body of a 500 (a bug, logged); every other code comes from a package's
+enum and is listed in the OpenAPI description."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from qianbao.platform.errors import InvalidArgument, NotFound
+
+
+class Code(StrEnum):
+    TRADE_NOT_EXIST = "TRADE_NOT_EXIST"
+    INSTALLMENT_OFFER_NOT_FOUND = "INSTALLMENT_OFFER_NOT_FOUND"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    PAYMENT_NOT_FOUND = "PAYMENT_NOT_FOUND"
+    ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
+    INSTALLMENTS_INVALID = "INSTALLMENTS_INVALID"
+    DAY_INVALID = "DAY_INVALID"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class TradeNotExist(NotFound):
+    code = Code.TRADE_NOT_EXIST
+
+
+class InstallmentOfferNotFound(NotFound):
+    code = Code.INSTALLMENT_OFFER_NOT_FOUND
+
+
+class RequestTooLarge(InvalidArgument):
+    code = Code.REQUEST_TOO_LARGE
+
+
+class PaymentNotFound(NotFound):
+    code = Code.PAYMENT_NOT_FOUND
+
+
+class AccountNotFound(NotFound):
+    code = Code.ACCOUNT_NOT_FOUND
+
+
+class InstallmentsInvalid(InvalidArgument):
+    code = Code.INSTALLMENTS_INVALID
+
+
+class DayInvalid(InvalidArgument):
+    code = Code.DAY_INVALID
