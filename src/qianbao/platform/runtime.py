@@ -56,6 +56,9 @@ class Platform:
         self.token_cache: dict[str, tuple[str, int]] = {}
         # members: merchant id -> (monotonic ms when read, the row), read for 5 s on the pay path
         self.merchant_cache: dict[str, tuple[int, Row]] = {}
+        # members: user id -> (monotonic ms when read, the row), read for 2 s by password-free
+        # payments; every change this process makes to a user drops its entry
+        self.user_cache: dict[str, tuple[int, Row]] = {}
         # scoring: scorecard version -> the loaded card; the lock trains the first card only once
         self.scorecards: dict[str, Any] = {}
         self.scorecard_lock = threading.Lock()
