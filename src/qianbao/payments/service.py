@@ -573,22 +573,22 @@ def record_activity(
     fee_fen: int,
 ) -> None:
     """Tell the merchant's home unit about a payment or refund (``ref_id`` is its voucher ref),
-    so a merchant reads its activity from one place whatever paid it."""
-    messages.send(
-        ctx,
-        ctx.platform.unit_of(merchant_id),
-        "merchant.activity",
-        {
-            "merchant_id": merchant_id,
-            "ref_id": ref_id,
-            "kind": kind,
-            "payment_id": payment_id,
-            "amount_fen": amount_fen,
-            "fee_fen": fee_fen,
-            "at_ms": clock.now_ms(),
-            "unit": ctx.unit,
-        },
-    )
+    so a merchant reads its activity from one place whatever paid it. When this unit is the
+    merchant's home, the row is written in this transaction (no message to relay)."""
+    activity = {
+        "merchant_id": merchant_id,
+        "ref_id": ref_id,
+        "kind": kind,
+        "payment_id": payment_id,
+        "amount_fen": amount_fen,
+        "fee_fen": fee_fen,
+        "at_ms": clock.now_ms(),
+    }
+    home = ctx.platform.unit_of(merchant_id)
+    if home == ctx.unit:
+        _index_activity(ctx, activity)
+    else:
+        messages.send(ctx, home, "merchant.activity", {**activity, "unit": ctx.unit})
 
 
 @messages.consumer("merchant.activity")
