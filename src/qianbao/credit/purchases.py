@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qianbao.credit import schedule as sched
-from qianbao.credit.accounts import CATEGORIES, available_fen, load_account, receivable
+from qianbao.credit.accounts import (
+    CATEGORIES,
+    PURCHASE,
+    available_fen,
+    load_account,
+    receivable,
+)
 from qianbao.credit.accounts import now_ms as _now
 from qianbao.credit.accounts import today as _today
 from qianbao.credit.config import CreditConfig, config_for
@@ -407,16 +413,8 @@ def restore_huabei(ctx: WriteContext, ref: str, amount_fen: int, refund_ref: str
             ctx, cfg, user_id, pur["statement_id"], amount_fen, refund_ref
         )
     refunded = pur["refunded_fen"] + amount_fen
-    tx.execute(
-        "UPDATE credit_purchases SET refunded_fen = :r, status = :s, updated_at_ms = :now"
-        " WHERE id = :id",
-        {
-            "r": refunded,
-            "s": "REFUNDED" if refunded == pur["amount_fen"] else "PARTIALLY_REFUNDED",
-            "now": _now(),
-            "id": pur["id"],
-        },
-    )
+    target = "REFUNDED" if refunded == pur["amount_fen"] else "PARTIALLY_REFUNDED"
+    PURCHASE.move(tx, pur["id"], pur["status"], target, refunded_fen=refunded)
     if a["status"] == "CLOSED":
         legs = [credit(payments.user_account(user_id), wallet_back)]
     else:
