@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
+from qianbao.credit import errors as credit_errors
 from qianbao.credit import offers as credit_offers
 from qianbao.credit import ports as credit_ports
 from qianbao.credit import purchases as huabei
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
+from qianbao.marketing import errors as marketing_errors
 from qianbao.marketing import service as marketing
+from qianbao.members import errors as members_errors
+from qianbao.money_movement import errors as money_movement_errors
 from qianbao.money_movement.commands import (
     BALANCE,
     CARD,
@@ -28,6 +33,8 @@ from qianbao.money_movement.funding import BalanceFunding, CardFunding
 from qianbao.money_movement.pay import handle_pay
 from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
+from qianbao.openapi import errors as openapi_errors
+from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
 from qianbao.platform.db import Database, Tx
@@ -35,6 +42,7 @@ from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
+from qianbao.scoring import errors as scoring_errors
 from qianbao.scoring import service as scoring
 
 log = logging.getLogger("qianbao")
@@ -134,32 +142,14 @@ def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext],
 def register_error_codes(p: Platform) -> None:
     """Each package's stable error codes on the platform, so the API can list them (the
     platform imports no package above it)."""
-    from qianbao.channels import errors as channels_errors
-    from qianbao.credit import errors as credit_errors
-    from qianbao.marketing import errors as marketing_errors
-    from qianbao.members import errors as members_errors
-    from qianbao.money_movement import errors as money_movement_errors
-    from qianbao.openapi import errors as openapi_errors
-    from qianbao.scoring import errors as scoring_errors
-
     p.error_codes.update(
         channels=channels_errors.Code,
-        credit=_codes_of(credit_errors),  # its enum, or its error classes' codes until it has one
+        credit=credit_errors.Code,
         marketing=marketing_errors.Code,
         members=members_errors.Code,
         money_movement=money_movement_errors.Code,
         openapi=openapi_errors.Code,
+        payments=payments_errors.Code,
         scoring=scoring_errors.Code,
     )
     p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code
-
-
-def _codes_of(module: object) -> list[str]:
-    """A package's ``Code`` enum if it has one, else the codes of the error classes it defines."""
-    from qianbao.platform.errors import QianbaoError
-
-    if hasattr(module, "Code"):
-        return [str(code) for code in module.Code]
-    name = getattr(module, "__name__", "")
-    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == name]
-    return [str(c.code) for c in classes if issubclass(c, QianbaoError)]

@@ -36,6 +36,16 @@ PLAN = StateMachine(
         "ACTIVE": {"COMPLETED", "SETTLED", "WRITTEN_OFF"},
     },
 )
+# A Huabei purchase is recorded SUCCEEDED (the charge is the payment's own command); refunds
+# move it, a partial refund as often as there is money left.
+PURCHASE = StateMachine(
+    "Huabei purchase",
+    "credit_purchases",
+    {
+        "SUCCEEDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
+        "PARTIALLY_REFUNDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
+    },
+)
 UNPAID = ("OPEN", "REVOLVING", "OVERDUE")
 
 
@@ -63,6 +73,12 @@ def now_ms() -> int:
 
 def today() -> date:
     return clock.today()
+
+
+def complete_plan_if_done(tx: Tx, plan_id: str) -> None:
+    """An active plan with no pending period left is COMPLETED."""
+    if store.pending_period_count(tx, plan_id) == 0 and store.plan_status(tx, plan_id) == "ACTIVE":
+        PLAN.move(tx, plan_id, "ACTIVE", "COMPLETED")
 
 
 def load_account(tx: Tx, user_id: str) -> Row:

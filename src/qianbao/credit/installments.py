@@ -10,7 +10,7 @@ from typing import Any
 
 from qianbao.credit import schedule as sched
 from qianbao.credit import store
-from qianbao.credit.accounts import PLAN, now_ms, receivable, today
+from qianbao.credit.accounts import PLAN, complete_plan_if_done, now_ms, receivable, today
 from qianbao.credit.config import CreditConfig, config_for
 from qianbao.credit.errors import InstallmentNotAllowed, PlanNotFound
 from qianbao.credit.pricing import priced_rates
@@ -91,7 +91,7 @@ def reduce_plan(tx: Tx, plan: Row, amount_fen: int) -> int:
     for c in cuts:
         store.set_period(tx, plan["id"], c.number, c.principal_fen, c.fee_fen, c.status)
     store.shift_counters(tx, plan["user_id"], installment_fen=-taken)
-    store.complete_plan_if_done(tx, plan["id"], now_ms())
+    complete_plan_if_done(tx, plan["id"])
     return taken
 
 

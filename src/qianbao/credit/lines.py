@@ -14,7 +14,13 @@ from decimal import Decimal
 from qianbao.credit import ports, store
 from qianbao.credit.accounts import load_account, now_ms, receivable, today, unit_accounts
 from qianbao.credit.config import CreditConfig, config_for
-from qianbao.credit.errors import AccountExists, NotEligible
+from qianbao.credit.errors import (
+    AccountClosed,
+    AccountExists,
+    DueDayInvalid,
+    LineInvalid,
+    NotEligible,
+)
 from qianbao.credit.pricing import (
     InterestTier,
     initial_line,
@@ -29,7 +35,6 @@ from qianbao.payments import service as payments
 from qianbao.platform import idempotency
 from qianbao.platform.clock import day_of
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import Forbidden, InvalidArgument
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import round_fen
 from qianbao.platform.runtime import Platform
@@ -120,9 +125,7 @@ def open_credit_account(
     cfg = config_for(p)
     due = cfg.due_day if due_day is None else due_day
     if due not in cfg.due_days_offered:
-        raise InvalidArgument(
-            f"due day must be one of {cfg.due_days_offered}", code="CREDIT_DUE_DAY_INVALID"
-        )
+        raise DueDayInvalid(f"due day must be one of {cfg.due_days_offered}")
     user = members.get_user(p, user_id)
     on = today()
     age = _eligible_age(cfg, user, on)
@@ -264,9 +267,7 @@ def operator_set_line(
     """An operator changes a line (usually a decrease); use above the new line simply stops."""
     cfg = config_for(p)
     if not cfg.line_min_fen <= line_fen <= cfg.line_max_fen:
-        raise InvalidArgument(
-            f"line must be {cfg.line_min_fen}–{cfg.line_max_fen} fen", code="CREDIT_LINE_INVALID"
-        )
+        raise LineInvalid(f"line must be {cfg.line_min_fen}–{cfg.line_max_fen} fen")
 
     def command(ctx: WriteContext) -> Row:
         a = load_account(ctx.tx, user_id)
@@ -284,7 +285,7 @@ def operator_freeze(p: Platform, operator_id: str, user_id: str, frozen: bool, r
     def command(ctx: WriteContext) -> Row:
         a = load_account(ctx.tx, user_id)
         if a["status"] == "CLOSED":
-            raise Forbidden("the account is closed", code="CREDIT_ACCOUNT_CLOSED")
+            raise AccountClosed("the account is closed")
         target = "FROZEN" if frozen else "ACTIVE"
         store.set_account_status(ctx.tx, user_id, target, reason[:200] if frozen else "", now_ms())
         record_line_change(

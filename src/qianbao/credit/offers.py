@@ -10,8 +10,8 @@ from typing import Any
 from qianbao.credit import ports, store
 from qianbao.credit.accounts import now_ms
 from qianbao.credit.config import config_for
+from qianbao.credit.errors import InstallmentOfferConflict, InstallmentOfferInvalid
 from qianbao.platform.db import Row
-from qianbao.platform.errors import Conflict, InvalidArgument
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
@@ -37,7 +37,7 @@ class InstallmentOffer:
 def _offer_int(value: Any, name: str) -> int:
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
     if not text.isdigit() or len(text) > 3:
-        raise InvalidArgument(f"{name} must be a whole number", code="INSTALLMENT_OFFER_INVALID")
+        raise InstallmentOfferInvalid(f"{name} must be a whole number")
     return int(text)
 
 
@@ -55,22 +55,14 @@ def check_offer(
     pct = 0 if seller_percent in (None, "") else _offer_int(seller_percent, "hb_fq_seller_percent")
     offered = sorted(cfg.purchase_installment_rates)
     if n not in cfg.purchase_installment_rates:
-        raise InvalidArgument(
-            f"hb_fq_num must be one of {offered}", code="INSTALLMENT_OFFER_INVALID"
-        )
+        raise InstallmentOfferInvalid(f"hb_fq_num must be one of {offered}")
     if pct not in SELLER_PERCENTS:
-        raise InvalidArgument(
-            f"hb_fq_seller_percent must be one of {SELLER_PERCENTS}",
-            code="INSTALLMENT_OFFER_INVALID",
-        )
+        raise InstallmentOfferInvalid(f"hb_fq_seller_percent must be one of {SELLER_PERCENTS}")
     if secured:
-        raise InvalidArgument(
-            "a secured trade cannot be paid in installments", code="INSTALLMENT_OFFER_INVALID"
-        )
+        raise InstallmentOfferInvalid("a secured trade cannot be paid in installments")
     if amount_fen < max(cfg.installment_min_fen, n):
-        raise InvalidArgument(
-            f"installments need at least {max(cfg.installment_min_fen, n)} fen",
-            code="INSTALLMENT_OFFER_INVALID",
+        raise InstallmentOfferInvalid(
+            f"installments need at least {max(cfg.installment_min_fen, n)} fen"
         )
     return InstallmentOffer(n, pct)
 
@@ -96,15 +88,11 @@ def declare_offer(
         old = store.offer(tx, merchant_id, out_trade_no)
         if old is not None:
             if _offer_of(old) != offer:
-                raise Conflict(
-                    "this trade already has another installment offer",
-                    code="INSTALLMENT_OFFER_CONFLICT",
-                )
+                raise InstallmentOfferConflict("this trade already has another installment offer")
             return offer
         if store.trade_order_exists(tx, merchant_id, out_trade_no):
-            raise Conflict(
-                f"out_trade_no {out_trade_no!r} was used for a trade without an installment offer",
-                code="INSTALLMENT_OFFER_CONFLICT",
+            raise InstallmentOfferConflict(
+                f"out_trade_no {out_trade_no!r} was used for a trade without an installment offer"
             )
         store.insert_offer(
             tx, merchant_id, out_trade_no, offer.periods, offer.seller_percent, now_ms()

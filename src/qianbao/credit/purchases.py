@@ -11,13 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qianbao.credit import schedule as sched
-from qianbao.credit.accounts import CATEGORIES, available_fen, load_account, receivable
+from qianbao.credit.accounts import (
+    CATEGORIES,
+    PURCHASE,
+    available_fen,
+    load_account,
+    receivable,
+)
 from qianbao.credit.accounts import now_ms as _now
 from qianbao.credit.accounts import today as _today
 from qianbao.credit.config import CreditConfig, config_for
 from qianbao.credit.errors import (
     AccountNotFound,
+    CategoryInvalid,
     CreditFrozen,
+    CreditOverdue,
     InstallmentNotAllowed,
     LineExceeded,
     PurchaseNotFound,
@@ -35,13 +43,13 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import HUABEI, HUABEI_PURCHASE, INSTANT, Pay, Refund
+from qianbao.money_movement.errors import AmountInvalid, RefundAmountExceeded
 from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.payments import service as payments
 from qianbao.platform import idempotency
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import InvalidArgument
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import proportional_fen
 from qianbao.platform.runtime import Platform
@@ -62,7 +70,7 @@ def _take_line(
     ctx: WriteContext, cfg: CreditConfig, user_id: str, amount_fen: int, column: str, category: str
 ) -> None:
     if category not in CATEGORIES:
-        raise InvalidArgument(f"category must be one of {CATEGORIES}", code="CATEGORY_INVALID")
+        raise CategoryInvalid(f"category must be one of {CATEGORIES}")
     tx = ctx.tx
     if tx.execute(
         f"UPDATE credit_accounts SET {column} = {column} + :a, updated_at_ms = :now"
@@ -91,7 +99,7 @@ def raise_if_overdue(tx: Tx, a: Row) -> None:
         "SELECT 1 AS x FROM credit_statements WHERE user_id = :u AND status = 'OVERDUE'",
         {"u": a["user_id"]},
     ):
-        raise CreditFrozen("Huabei is frozen while a bill is overdue", code="CREDIT_OVERDUE")
+        raise CreditOverdue("Huabei is frozen while a bill is overdue")
 
 
 def charge_huabei(
@@ -117,7 +125,7 @@ def charge_huabei(
     """
     cfg = config_for(ctx.platform)
     if amount_fen <= 0:
-        raise InvalidArgument("amount_fen must be positive", code="AMOUNT_INVALID")
+        raise AmountInvalid("amount_fen must be positive")
     today = _today()
     tx = ctx.tx
     purchase_id = new_id(bucket_of(user_id))
@@ -373,9 +381,7 @@ def restore_huabei(ctx: WriteContext, ref: str, amount_fen: int, refund_ref: str
     pur = _purchase_by_ref(tx, ref)
     refundable = pur["amount_fen"] - pur["refunded_fen"]
     if not 0 < amount_fen <= refundable:
-        raise InvalidArgument(
-            f"only {refundable} fen can still be refunded", code="REFUND_AMOUNT_EXCEEDED"
-        )
+        raise RefundAmountExceeded(f"only {refundable} fen can still be refunded")
     user_id = pur["user_id"]
     a = load_account(tx, user_id)
     owed_back, wallet_back, merchant_back = 0, 0, 0
@@ -407,16 +413,8 @@ def restore_huabei(ctx: WriteContext, ref: str, amount_fen: int, refund_ref: str
             ctx, cfg, user_id, pur["statement_id"], amount_fen, refund_ref
         )
     refunded = pur["refunded_fen"] + amount_fen
-    tx.execute(
-        "UPDATE credit_purchases SET refunded_fen = :r, status = :s, updated_at_ms = :now"
-        " WHERE id = :id",
-        {
-            "r": refunded,
-            "s": "REFUNDED" if refunded == pur["amount_fen"] else "PARTIALLY_REFUNDED",
-            "now": _now(),
-            "id": pur["id"],
-        },
-    )
+    target = "REFUNDED" if refunded == pur["amount_fen"] else "PARTIALLY_REFUNDED"
+    PURCHASE.move(tx, pur["id"], pur["status"], target, refunded_fen=refunded)
     if a["status"] == "CLOSED":
         legs = [credit(payments.user_account(user_id), wallet_back)]
     else:

@@ -12,7 +12,7 @@ from qianbao.credit import schedule as sched
 from qianbao.credit import store
 from qianbao.credit.accounts import load_account, now_ms, receivable, today
 from qianbao.credit.config import CreditConfig, config_for
-from qianbao.credit.errors import RepaymentExceedsOwed
+from qianbao.credit.errors import CardPaymentFailed, NothingOwed, RepaymentExceedsOwed
 from qianbao.credit.model.allocation import Allocation, BillOwed
 from qianbao.credit.model.allocation import allocate as allocate_fen
 from qianbao.credit.model.statement import interest_base_fen, owed_parts, statement_owed
@@ -23,7 +23,6 @@ from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.platform import idempotency
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import Forbidden
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
@@ -103,7 +102,7 @@ def repay_in_ctx(
     accrue_interest(ctx, user_id, today())  # the day of repayment counts as a day of interest
     owed = total_owed(tx, user_id)
     if owed == 0:
-        raise RepaymentExceedsOwed("nothing is owed", code="CREDIT_NOTHING_OWED")
+        raise NothingOwed("nothing is owed")
     if amount_fen > owed:
         raise RepaymentExceedsOwed(f"at most {owed} fen is owed")
     repayment_id = repayment_id or new_id(bucket_of(user_id))
@@ -147,9 +146,7 @@ def repay(
     if card_id is not None:
         order = payments.topup(p, user_id, card_id, amount_fen, f"credit-repay-{request_id}")
         if order["status"] != "SUCCEEDED":
-            raise Forbidden(
-                f"card payment {order['status'].lower()}", code="CREDIT_CARD_PAYMENT_FAILED"
-            )
+            raise CardPaymentFailed(f"card payment {order['status'].lower()}")
         source = "CARD"
     repayment_id = new_id(bucket_of(user_id))
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from qianbao.credit.errors import InstallmentNotAllowed
+from qianbao.credit.errors import (
+    InstallmentPeriodsInvalid,
+    InstallmentTooSmall,
+)
 from qianbao.platform.errors import InvalidArgument
 from qianbao.platform.money import apply_rate, fen_to_yuan, round_fen, split_fen
 
@@ -57,15 +60,9 @@ def installment_fee(
     principal_fen: int, periods: int, rates: dict[int, Decimal], minimum_fen: int = 0
 ) -> int:
     if principal_fen < max(minimum_fen, periods):
-        raise InstallmentNotAllowed(
-            f"installments need at least {max(minimum_fen, periods)} fen",
-            code="CREDIT_INSTALLMENT_TOO_SMALL",
-        )
+        raise InstallmentTooSmall(f"installments need at least {max(minimum_fen, periods)} fen")
     if periods not in rates:
-        raise InvalidArgument(
-            f"installments must be one of {sorted(rates)} periods",
-            code="INSTALLMENT_PERIODS_INVALID",
-        )
+        raise InstallmentPeriodsInvalid(f"installments must be one of {sorted(rates)} periods")
     return apply_rate(principal_fen, rates[periods])
 
 

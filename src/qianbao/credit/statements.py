@@ -10,7 +10,7 @@ from typing import Any
 
 from qianbao.credit import schedule as sched
 from qianbao.credit import store
-from qianbao.credit.accounts import STATEMENT, now_ms, receivable
+from qianbao.credit.accounts import STATEMENT, complete_plan_if_done, now_ms, receivable
 from qianbao.credit.config import CreditConfig, config_for
 from qianbao.credit.errors import StatementNotFound
 from qianbao.credit.model.statement import (
@@ -132,7 +132,7 @@ def _persist_draft(
     store.put_purchases_on(tx, statement_id, draft.purchase_ids)
     store.put_periods_on(tx, statement_id, draft.periods)
     for plan_id in {plan_id for plan_id, _ in draft.periods}:
-        store.complete_plan_if_done(tx, plan_id, now_ms())
+        complete_plan_if_done(tx, plan_id)
     store.insert_statement(tx, statement_row(cfg, a, statement_id, draft, now))
     store.shift_counters(tx, user_id, now_ms=now, **draft.counter_deltas())
     if draft.inst_fee_fen:

@@ -1,5 +1,5 @@
 """The SQL of the credit tables, as small named functions (one statement each, but for
-``complete_plan_if_done`` and ``write_off_account``).
+``write_off_account``).
 
 Use cases decide; these functions read and write rows. They take the caller's ``Tx`` and plain
 values (times in ms, dates as ``date``), never a platform, and raise nothing of their own: a
@@ -408,18 +408,19 @@ def plan_of_source_exists(tx: Tx, source_id: str) -> bool:
     )
 
 
-def complete_plan_if_done(tx: Tx, plan_id: str, now_ms: int) -> None:
-    """An active plan with no pending period left is COMPLETED."""
-    pending = tx.scalar(
-        "SELECT COUNT(*) FROM credit_plan_periods WHERE plan_id = :p AND status = 'PENDING'",
-        {"p": plan_id},
-    )
-    if not pending:
-        tx.execute(
-            "UPDATE credit_plans SET status = 'COMPLETED', updated_at_ms = :now"
-            " WHERE id = :p AND status = 'ACTIVE'",
-            {"p": plan_id, "now": now_ms},
+def pending_period_count(tx: Tx, plan_id: str) -> int:
+    return int(
+        tx.scalar(
+            "SELECT COUNT(*) FROM credit_plan_periods WHERE plan_id = :p AND status = 'PENDING'",
+            {"p": plan_id},
         )
+        or 0
+    )
+
+
+def plan_status(tx: Tx, plan_id: str) -> str | None:
+    value = tx.scalar("SELECT status FROM credit_plans WHERE id = :p", {"p": plan_id})
+    return None if value is None else str(value)
 
 
 def plan_periods(tx: Tx, plan_id: str) -> list[Row]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, QianbaoError
+from qianbao.platform.errors import (
+    Conflict,
+    Forbidden,
+    InvalidArgument,
+    LimitExceeded,
+    QianbaoError,
+)
 
 
 class Code(StrEnum):
@@ -15,6 +21,8 @@ class Code(StrEnum):
     FUNDING_INVALID = "FUNDING_INVALID"
     CARD_CHARGE_FAILED = "CARD_CHARGE_FAILED"
     INSTALLMENT_NOT_ALLOWED = "CREDIT_INSTALLMENT_NOT_ALLOWED"
+    SINGLE_LIMIT_EXCEEDED = "SINGLE_LIMIT_EXCEEDED"
+    DAILY_LIMIT_EXCEEDED = "DAILY_LIMIT_EXCEEDED"
 
 
 class AmountInvalid(InvalidArgument):
@@ -44,4 +52,16 @@ class CardChargeFailed(QianbaoError):
 class InstallmentNotAllowed(Conflict):
     """An escrowed payment (a secured trade) cannot be split into installments."""
 
-    code = Code.INSTALLMENT_NOT_ALLOWED
+    code: StrEnum = Code.INSTALLMENT_NOT_ALLOWED  # credit refines it with its own enum's codes
+
+
+class SingleLimitExceeded(LimitExceeded):
+    """One payment above the payer's per-payment limit (by KYC level)."""
+
+    code = Code.SINGLE_LIMIT_EXCEEDED
+
+
+class DailyLimitExceeded(LimitExceeded):
+    """The payer's spending today would pass the daily limit."""
+
+    code = Code.DAILY_LIMIT_EXCEEDED

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qianbao.money_movement.errors import DailyLimitExceeded, SingleLimitExceeded
 from qianbao.platform.clock import clock
-from qianbao.platform.errors import LimitExceeded
 from qianbao.platform.writer import WriteContext
 
 
@@ -29,10 +29,9 @@ LIMITS_BY_KYC = {
 def check_per_payment(kyc_level: int, amount_fen: int) -> Limits:
     limits = LIMITS_BY_KYC[kyc_level]
     if amount_fen > limits.per_payment_fen:
-        raise LimitExceeded(
+        raise SingleLimitExceeded(
             f"amount exceeds the per-payment limit of {limits.per_payment_fen} fen for KYC level"
-            f" {kyc_level}",
-            code="SINGLE_LIMIT_EXCEEDED",
+            f" {kyc_level}"
         )
     return limits
 
@@ -49,6 +48,4 @@ def count_daily(ctx: WriteContext, owner_id: str, amount_fen: int, limits: Limit
             "limit": limits.per_day_fen,
         },
     ):
-        raise LimitExceeded(
-            f"daily limit of {limits.per_day_fen} fen reached", code="DAILY_LIMIT_EXCEEDED"
-        )
+        raise DailyLimitExceeded(f"daily limit of {limits.per_day_fen} fen reached")

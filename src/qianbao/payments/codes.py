@@ -17,9 +17,13 @@ import secrets
 import qrcode
 import qrcode.image.svg
 
+from qianbao.payments.errors import (
+    CodeFundingInvalid,
+    PaymentCodeInvalid,
+    PaymentCodeUnknown,
+)
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Tx
-from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.ids import bucket_of
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
@@ -34,9 +38,7 @@ CODE_FUNDINGS = (BALANCE, HUABEI)
 
 def check_funding(funding: str) -> str:
     if funding not in CODE_FUNDINGS:
-        raise InvalidArgument(
-            f"payment code funding must be one of {CODE_FUNDINGS}", code="CODE_FUNDING_INVALID"
-        )
+        raise CodeFundingInvalid(f"payment code funding must be one of {CODE_FUNDINGS}")
     return funding
 
 
@@ -123,9 +125,7 @@ def funding_of_code(p: Platform, code: str) -> str:
 
 def check_code_format(code: str) -> str:
     if len(code) != CODE_DIGITS or not code.isdigit() or not code.startswith(CODE_PREFIX):
-        raise InvalidArgument(
-            "payment code must be 18 digits starting with 28", code="PAYMENT_CODE_INVALID"
-        )
+        raise PaymentCodeInvalid("payment code must be 18 digits starting with 28")
     return code
 
 
@@ -138,7 +138,7 @@ def buyer_of_code(p: Platform, code: str) -> str:
             {"c": code},
         )
     if row is None or row["trade_id"] is not None or row["expires_at_ms"] <= clock.now_ms():
-        raise NotFound("payment code unknown, used or expired", code="PAYMENT_CODE_INVALID")
+        raise PaymentCodeUnknown("payment code unknown, used or expired")
     return str(row["user_id"])
 
 
@@ -149,7 +149,7 @@ def use_code(ctx: WriteContext, code: str, buyer_id: str, trade_id: str) -> None
         " AND trade_id IS NULL AND expires_at_ms > :now",
         {"t": trade_id, "c": code, "u": buyer_id, "now": clock.now_ms()},
     ):
-        raise NotFound("payment code unknown, used or expired", code="PAYMENT_CODE_INVALID")
+        raise PaymentCodeUnknown("payment code unknown, used or expired")
 
 
 # --- QR images -----------------------------------------------------------------------------------

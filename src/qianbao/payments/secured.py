@@ -18,6 +18,15 @@ from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.refund import refund_in
 from qianbao.openapi import notify
 from qianbao.payments import settlement
+from qianbao.payments.errors import (
+    AlreadyCompensated,
+    CompensationExceeded,
+    DecisionInvalid,
+    ReasonRequired,
+    SplitInvalid,
+    TradeNotExist,
+    TradeNotSecured,
+)
 from qianbao.payments.trade_purpose import paid_of
 from qianbao.payments.trades import (
     DAY_MS,
@@ -32,7 +41,6 @@ from qianbao.payments.trades import (
     WAIT_BUYER_CONFIRM_GOODS,
     WAIT_BUYER_PAY,
     WAIT_SELLER_SEND_GOODS,
-    TradeError,
     close_order_command,
     close_trade_command,
     get_trade,
@@ -44,9 +52,6 @@ from qianbao.payments.trades import (
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
 from qianbao.platform.errors import (
-    Conflict,
-    InvalidArgument,
-    NotFound,
     QianbaoError,
 )
 from qianbao.platform.ids import bucket_of, new_id
@@ -92,7 +97,7 @@ def _secured_cmd(p: Platform, trade_id: str, action: str, body: Any) -> Row:
     def command(ctx: WriteContext) -> Row:
         t = load_row(ctx.tx, "trades", trade_id)
         if t["product"] != SECURED:
-            raise TradeError("only secured trades can " + action, code="TRADE_NOT_SECURED")
+            raise TradeNotSecured("only secured trades can " + action)
         result: Row = body(ctx, t)
         return result
 
@@ -103,7 +108,7 @@ def ship(p: Platform, merchant_id: str, trade_id: str) -> Row:
     """The seller shipped: the buyer is asked to confirm; auto-confirm is scheduled."""
     trade = get_trade(p, trade_id)
     if trade["merchant_id"] != merchant_id:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
     days = setting(p, "trade_auto_confirm_days")
 
     def body(ctx: WriteContext, t: Row) -> Row:
@@ -127,7 +132,7 @@ def confirm_receipt(p: Platform, buyer_id: str, trade_id: str, pay_password: str
     """The buyer confirms receipt (with the payment password): the seller is paid."""
     trade = get_trade(p, trade_id)
     if trade["buyer_id"] != buyer_id:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
     members.authorize_payment(p, buyer_id, trade["total_amount_fen"], pay_password)
 
     def body(ctx: WriteContext, t: Row) -> Row:
@@ -142,7 +147,7 @@ def open_dispute(p: Platform, party_id: str, trade_id: str, reason: str = "") ->
     """Buyer or seller disputes a paid secured trade: it freezes until an operator decides."""
     trade = get_trade(p, trade_id)
     if party_id not in (trade["buyer_id"], trade["merchant_id"]):
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
 
     def body(ctx: WriteContext, t: Row) -> Row:
         if t["status"] not in (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS):
@@ -159,7 +164,7 @@ def resolve_dispute(
     """The operator decides: ``release`` to the seller, ``refund`` to the buyer, or ``split``
     (``buyer_fen`` back to the buyer, the rest released to the seller minus the fee)."""
     if decision not in ("release", "refund", "split"):
-        raise InvalidArgument("decision must be release, refund or split", code="DECISION_INVALID")
+        raise DecisionInvalid("decision must be release, refund or split")
     refund_id = new_id(bucket_of(trade_id))
 
     def body(ctx: WriteContext, t: Row) -> Row:
@@ -168,9 +173,7 @@ def resolve_dispute(
         left = t["total_amount_fen"] - t["refunded_fen"]
         back = {"release": 0, "refund": left, "split": buyer_fen}[decision]
         if not 0 <= back <= left or (decision == "split" and not 0 < back < left):
-            raise InvalidArgument(
-                f"the buyer's part must be within 1–{left - 1} fen", code="SPLIT_INVALID"
-            )
+            raise SplitInvalid(f"the buyer's part must be within 1–{left - 1} fen")
         if back:
             command = Refund(
                 purpose=TRADE,
@@ -196,7 +199,7 @@ def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int, re
     compensation expense (once per trade, at most the trade amount)."""
     check_amount(p, amount_fen)
     if not reason.strip():
-        raise InvalidArgument("a compensation needs its reason", code="REASON_REQUIRED")
+        raise ReasonRequired("a compensation needs its reason")
     comp_id = new_id(bucket_of(trade_id))
 
     def command(ctx: WriteContext) -> Row:
@@ -205,11 +208,9 @@ def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int, re
         if t["paid_at_ms"] is None:
             raise refuse(t, "compensate")
         if amount_fen > t["total_amount_fen"]:
-            raise InvalidArgument(
-                "compensation above the trade amount", code="COMPENSATION_EXCEEDED"
-            )
+            raise CompensationExceeded("compensation above the trade amount")
         if tx.one("SELECT 1 AS x FROM trade_compensations WHERE trade_id = :t", {"t": trade_id}):
-            raise Conflict("this trade was already compensated", code="ALREADY_COMPENSATED")
+            raise AlreadyCompensated("this trade was already compensated")
         expense = unit_account("compensation_expense", ctx.unit)
         open_account(tx, expense, f"u{ctx.unit}")
         post(

@@ -19,10 +19,14 @@ from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.payments import settlement
+from qianbao.payments.errors import (
+    OrderNotFound,
+    PaymentNotFound,
+    TransferToSelf,
+)
 from qianbao.platform import idempotency, messages
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import InvalidArgument, NotFound
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import apply_rate
 from qianbao.platform.runtime import Platform
@@ -248,11 +252,11 @@ def get_bank_order(p: Platform, user_id: str, order_id: str, *, refresh: bool = 
     try:
         db = p.db_for(order_id)
     except ValueError:
-        raise NotFound("no such order", code="ORDER_NOT_FOUND") from None
+        raise OrderNotFound("no such order") from None
     with db.read() as tx:
         order = tx.one("SELECT * FROM bank_orders WHERE id = :id", {"id": order_id})
     if order is None or order["user_id"] != user_id:
-        raise NotFound("no such order", code="ORDER_NOT_FOUND")
+        raise OrderNotFound("no such order")
     return _drive(p, order) if refresh else order
 
 
@@ -298,7 +302,7 @@ def transfer(
     """转账 (free). Across units: debit here against in-transit, credit there by message."""
     check_amount(p, amount_fen)
     if from_user == to_user:
-        raise InvalidArgument("cannot transfer to yourself", code="TRANSFER_TO_SELF")
+        raise TransferToSelf("cannot transfer to yourself")
     members.get_user(p, to_user)
     payer = guards.authorise(p, from_user, amount_fen, pay_password)
     command = Transfer(
@@ -505,7 +509,7 @@ class PaymentPurpose:
     def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
         pay = ctx.tx.one("SELECT * FROM payments WHERE id = :id", {"id": refund.paid_id})
         if pay is None or pay["merchant_id"] != refund.merchant_id:
-            raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
+            raise PaymentNotFound("no such payment")
         return Paid(
             paid_id=pay["id"],
             payer_id=pay["payer_id"],
@@ -622,11 +626,11 @@ def get_payment(p: Platform, payment_id: str) -> Row:
     try:
         db = p.db_for(payment_id)
     except ValueError:
-        raise NotFound("no such payment", code="PAYMENT_NOT_FOUND") from None
+        raise PaymentNotFound("no such payment") from None
     with db.read() as tx:
         row = tx.one("SELECT * FROM payments WHERE id = :id", {"id": payment_id})
     if row is None:
-        raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
+        raise PaymentNotFound("no such payment")
     return row
 
 
@@ -654,7 +658,7 @@ def refund(
     check_amount(p, amount_fen)
     payment = get_payment(p, payment_id)
     if payment["merchant_id"] != merchant_id:
-        raise NotFound("no such payment", code="PAYMENT_NOT_FOUND")
+        raise PaymentNotFound("no such payment")
     command = Refund(
         purpose=PAYMENT,
         refund_id=new_id(bucket_of(payment_id)),

@@ -31,10 +31,16 @@ from typing import Any
 from qianbao.ledger.chart import account_id
 from qianbao.ledger.service import Leg, credit, debit, open_account, post
 from qianbao.members import service as members
+from qianbao.payments.errors import (
+    ConcurrentUpdate,
+    DayNotOver,
+    SettlementDayClosed,
+    SettlementNotFound,
+)
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock, start_of_day_ms
 from qianbao.platform.db import Row
-from qianbao.platform.errors import Conflict, InvalidArgument, NotFound, QianbaoError
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.ids import new_id
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -72,7 +78,7 @@ def _open_batch(ctx: WriteContext, merchant_id: str, create: bool) -> Row | None
         open_account(tx, unsettled_account(merchant_id, ctx.unit), merchant_id)
         row = tx.one("SELECT * FROM settlement_batches WHERE merchant_id = :m AND day = :d", args)
     if row is not None and row["status"] != OPEN:
-        raise Conflict(f"settlement of {day} has already run", code="SETTLEMENT_DAY_CLOSED")
+        raise SettlementDayClosed(f"settlement of {day} has already run")
     return dict(row) if row is not None else None
 
 
@@ -83,7 +89,7 @@ def _add(ctx: WriteContext, batch: Row, **deltas: int) -> None:
         " WHERE id = :id AND status = 'OPEN' AND net_fen + :net_fen >= 0",
         {"id": batch["id"], "now": clock.now_ms(), **deltas},
     ):
-        raise Conflict("settlement batch changed concurrently", code="CONCURRENT_UPDATE")
+        raise ConcurrentUpdate("settlement batch changed concurrently")
 
 
 def book_in(ctx: WriteContext, merchant_id: str, gross_fen: int, fee_fen: int) -> list[Leg]:
@@ -145,7 +151,7 @@ def _settle_cmd(batch_id: str) -> Any:
         tx = ctx.tx
         b = tx.one("SELECT * FROM settlement_batches WHERE id = :id", {"id": batch_id})
         if b is None:
-            raise NotFound("no such settlement batch", code="SETTLEMENT_NOT_FOUND")
+            raise SettlementNotFound("no such settlement batch")
         if b["status"] != OPEN:
             return dict(b)  # settled by an earlier run: nothing to do
         idempotency.claim(
@@ -180,7 +186,7 @@ def run_settlement(p: Platform, day: date | None = None) -> dict[str, int]:
     today = clock.today()
     day = day or today - timedelta(days=1)
     if day >= today:
-        raise InvalidArgument("only a day that is over can be settled", code="DAY_NOT_OVER")
+        raise DayNotOver("only a day that is over can be settled")
     done = {"batches": 0, "net_fen": 0, "failed": 0}
     for unit, db in enumerate(p.units):
         with db.read() as tx:

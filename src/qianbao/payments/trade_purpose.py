@@ -14,6 +14,9 @@ from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.openapi import notify
 from qianbao.payments import codes
+from qianbao.payments.errors import (
+    TradeNotExist,
+)
 from qianbao.payments.trades import (
     INSTANT_TRADE,
     SECURED,
@@ -30,9 +33,6 @@ from qianbao.payments.trades import (
 )
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import (
-    NotFound,
-)
 from qianbao.platform.writer import WriteContext
 
 
@@ -75,7 +75,7 @@ class TradePurpose:
     def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
         t = load_row(ctx.tx, "trades", refund.paid_id)
         if t["merchant_id"] != refund.merchant_id:
-            raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+            raise TradeNotExist("trade does not exist")
         return paid_of(t)
 
     def check_refundable(self, ctx: WriteContext, paid: Paid) -> None:

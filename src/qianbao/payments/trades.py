@@ -26,20 +26,32 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, TRADE, Refund
-from qianbao.money_movement.errors import FundingInvalid, InstallmentNotAllowed
+from qianbao.money_movement.errors import FundingInvalid, InstallmentNotAllowed, MerchantFrozen
 from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.guards import check_amount
 from qianbao.openapi import notify
 from qianbao.payments import codes, settlement
+from qianbao.payments.errors import (
+    CouponNotApplicable,
+    InstallmentsInvalid,
+    MissingTradeNo,
+    NotifyUrlInvalid,
+    OutTradeNoUsed,
+    ProductInvalid,
+    SubjectInvalid,
+    TimeoutInvalid,
+    TradeBuyerNotMatch,
+    TradeError,
+    TradeHasClosed,
+    TradeHasFinished,
+    TradeHasSuccess,
+    TradeInDispute,
+    TradeNotExist,
+)
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import (
-    Conflict,
-    Forbidden,
-    IdempotencyKeyReused,
-    InvalidArgument,
-    NotFound,
     QianbaoError,
 )
 from qianbao.platform.ids import bucket_for_key, bucket_of, new_id
@@ -110,20 +122,19 @@ def machine(trade: Row) -> StateMachine:
     return SECURED_TRADE if trade["product"] == SECURED else INSTANT_TRADE
 
 
-class TradeError(Conflict):
-    code = "TRADE_STATUS_ERROR"
+_REFUSALS: dict[str, type[TradeError]] = {
+    TRADE_CLOSED: TradeHasClosed,
+    TRADE_FINISHED: TradeHasFinished,
+    TRADE_SUCCESS: TradeHasSuccess,
+    TRADE_DISPUTED: TradeInDispute,
+}
 
 
 def refuse(trade: Row, action: str) -> TradeError:
     """The named error for an action the trade's status does not allow."""
     status = trade["status"]
-    code = {
-        TRADE_CLOSED: "TRADE_HAS_CLOSED",
-        TRADE_FINISHED: "TRADE_HAS_FINISHED",
-        TRADE_SUCCESS: "TRADE_HAS_SUCCESS",
-        TRADE_DISPUTED: "TRADE_IN_DISPUTE",
-    }.get(status, "TRADE_STATUS_ERROR")
-    return TradeError(f"cannot {action} a trade in status {status}", code=code)
+    error = _REFUSALS.get(status, TradeError)
+    return error(f"cannot {action} a trade in status {status}")
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -149,17 +160,17 @@ def _check_request(p: Platform, req: TradeRequest) -> None:
     check_amount(p, req.total_amount_fen)
     idempotency.check_key(req.out_trade_no)
     if not req.subject.strip() or len(req.subject) > 128:
-        raise InvalidArgument("subject must be 1–128 characters", code="SUBJECT_INVALID")
+        raise SubjectInvalid("subject must be 1–128 characters")
     if req.product not in (INSTANT, SECURED):
-        raise InvalidArgument("product must be INSTANT or SECURED", code="PRODUCT_INVALID")
+        raise ProductInvalid("product must be INSTANT or SECURED")
     limit = setting(p, "trade_timeout_max_minutes")
     if req.timeout_minutes is not None and not 1 <= req.timeout_minutes <= limit:
-        raise InvalidArgument(f"timeout must be 1–{limit} minutes", code="TIMEOUT_INVALID")
+        raise TimeoutInvalid(f"timeout must be 1–{limit} minutes")
     if len(req.notify_url) > 256:
-        raise InvalidArgument("notify_url too long", code="NOTIFY_URL_INVALID")
+        raise NotifyUrlInvalid("notify_url too long")
     merchant = members.get_merchant_cached(p, req.merchant_id)
     if merchant["status"] != "ACTIVE":
-        raise Forbidden("merchant is not active", code="MERCHANT_FROZEN")
+        raise MerchantFrozen("merchant is not active")
 
 
 def order_bucket(merchant_id: str, out_trade_no: str) -> int:
@@ -173,7 +184,7 @@ def _order_unit(p: Platform, merchant_id: str, out_trade_no: str) -> int:
 def load_row(tx: Tx, table: str, row_id: str) -> Row:
     row = tx.one(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
     if row is None:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
     return dict(row)
 
 
@@ -200,9 +211,8 @@ def _order_command(req: TradeRequest, buyer_id: str | None) -> Callable[[WriteCo
         )
         if old is not None:
             if old["request_hash"] != digest:
-                raise IdempotencyKeyReused(
-                    f"out_trade_no {req.out_trade_no!r} was used for another trade",
-                    code="OUT_TRADE_NO_USED",
+                raise OutTradeNoUsed(
+                    f"out_trade_no {req.out_trade_no!r} was used for another trade"
                 )
             return dict(old)
         trade_id = new_id(bucket_of(buyer_id)) if buyer_id else None
@@ -292,11 +302,11 @@ def get_order(p: Platform, order_id: str) -> Row:
     try:
         db = p.db_for(order_id)
     except ValueError:
-        raise NotFound("no such order", code="TRADE_NOT_EXIST") from None
+        raise TradeNotExist("no such order") from None
     with db.read() as tx:
         row = tx.one("SELECT * FROM trade_orders WHERE id = :id", {"id": order_id})
     if row is None:
-        raise NotFound("no such order", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("no such order")
     return dict(row)
 
 
@@ -310,13 +320,13 @@ def bind_buyer(p: Platform, order_id: str, buyer_id: str) -> Row:
         tx = ctx.tx
         o = load_row(tx, "trade_orders", order_id)
         if o["status"] == "CLOSED":
-            raise TradeError("the trade has closed", code="TRADE_HAS_CLOSED")
+            raise TradeHasClosed("the trade has closed")
         if o["status"] == "BOUND":
             if o["buyer_id"] != buyer_id:
-                raise Forbidden("another buyer is paying this trade", code="TRADE_BUYER_NOT_MATCH")
+                raise TradeBuyerNotMatch("another buyer is paying this trade")
             return o
         if o["timeout_at_ms"] is not None and o["timeout_at_ms"] <= clock.now_ms():
-            raise TradeError("the trade has timed out", code="TRADE_HAS_CLOSED")
+            raise TradeHasClosed("the trade has timed out")
         ORDER.move(tx, order_id, "OPEN", "BOUND", trade_id=trade_id, buyer_id=buyer_id)
         return load_row(tx, "trade_orders", order_id)
 
@@ -329,11 +339,11 @@ def get_trade(p: Platform, trade_id: str) -> Row:
     try:
         db = p.db_for(trade_id)
     except ValueError:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST") from None
+        raise TradeNotExist("trade does not exist") from None
     with db.read() as tx:
         row = tx.one("SELECT * FROM trades WHERE id = :id", {"id": trade_id})
     if row is None:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
     return dict(row)
 
 
@@ -345,7 +355,7 @@ def find_order(p: Platform, merchant_id: str, out_trade_no: str) -> Row:
             {"m": merchant_id, "o": out_trade_no},
         )
     if row is None:
-        raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+        raise TradeNotExist("trade does not exist")
     return dict(row)
 
 
@@ -357,10 +367,10 @@ def lookup(
     if trade_no:
         trade = get_trade(p, trade_no)
         if trade["merchant_id"] != merchant_id:
-            raise NotFound("trade does not exist", code="TRADE_NOT_EXIST")
+            raise TradeNotExist("trade does not exist")
         return trade
     if not out_trade_no:
-        raise InvalidArgument("trade_no or out_trade_no is required", code="MISSING_TRADE_NO")
+        raise MissingTradeNo("trade_no or out_trade_no is required")
     order = find_order(p, merchant_id, out_trade_no)
     if order["trade_id"]:
         return _ensure_trade(p, order)
@@ -457,7 +467,7 @@ def check_payable(trade: Row) -> None:
     if trade["status"] != WAIT_BUYER_PAY:
         raise refuse(trade, "pay")
     if trade["timeout_at_ms"] is not None and trade["timeout_at_ms"] <= clock.now_ms():
-        raise TradeError("the trade has timed out", code="TRADE_HAS_CLOSED")
+        raise TradeHasClosed("the trade has timed out")
 
 
 def pay(
@@ -485,7 +495,7 @@ def pay(
     """
     trade = get_trade(p, trade_id)
     if trade["buyer_id"] != buyer_id:
-        raise Forbidden("this trade belongs to another buyer", code="TRADE_BUYER_NOT_MATCH")
+        raise TradeBuyerNotMatch("this trade belongs to another buyer")
     check_payable(trade)
     _check_funding(trade, funding, installments, subsidised)
     subsidised = subsidised or p.money.offers.subsidises(p, trade, funding, installments)
@@ -522,7 +532,7 @@ def _peek_coupon(p: Platform, trade: Row, buyer_id: str, coupon_id: str | None) 
     if coupon_id is None:
         return None
     if trade["product"] != INSTANT:
-        raise InvalidArgument("coupons apply to instant trades only", code="COUPON_NOT_APPLICABLE")
+        raise CouponNotApplicable("coupons apply to instant trades only")
     return marketing.peek(p, coupon_id, buyer_id, trade["merchant_id"], trade["total_amount_fen"])
 
 
@@ -531,15 +541,10 @@ def _check_funding(trade: Row, funding: str, installments: int | None, subsidise
         raise FundingInvalid("funding must be BALANCE, CARD or HUABEI")
     if installments is None:
         if subsidised:
-            raise InvalidArgument(
-                "only an installment plan can be subsidised", code="INSTALLMENTS_INVALID"
-            )
+            raise InstallmentsInvalid("only an installment plan can be subsidised")
         return
     if funding != HUABEI or installments not in HUABEI_INSTALLMENTS:
-        raise InvalidArgument(
-            f"installments must be one of {HUABEI_INSTALLMENTS}, with Huabei",
-            code="INSTALLMENTS_INVALID",
-        )
+        raise InstallmentsInvalid(f"installments must be one of {HUABEI_INSTALLMENTS}, with Huabei")
     if trade["product"] == SECURED:
         raise InstallmentNotAllowed("a secured trade cannot be split at the cashier")
 
