@@ -27,9 +27,31 @@ Row = Mapping[str, Any]
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+# SQLite's default SQLITE_MAX_VARIABLE_NUMBER (3.32+) is 32,766; stay well below it.
+_SQLITE_PARAMS_MAX = 30_000
+
+
 @lru_cache(maxsize=4096)
 def _to_pyformat(sql: str) -> str:
     return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+@lru_cache(maxsize=1024)
+def _values_template(sql: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """Split ``... VALUES (<group>) ...`` into (head, group with ``?``, tail, parameter order).
+
+    The group is the one place with ``:name`` parameters; head and tail hold none, so the group
+    can be repeated once per row to make one multi-row statement.
+    """
+    start = sql.upper().index("VALUES (") + len("VALUES ")
+    depth, end = 0, start
+    for end in range(start, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        if depth == 0:
+            break
+    head, group, tail = sql[:start], sql[start : end + 1], sql[end + 1 :]
+    assert not _PARAM.search(head) and not _PARAM.search(tail), f"parameters outside VALUES: {sql}"
+    return head, _PARAM.sub("?", group), tail, tuple(_PARAM.findall(group))
 
 
 class Tx:
@@ -52,6 +74,26 @@ class Tx:
         if rows:
             cur = self.raw.cursor()
             cur.executemany(self._sql(sql), rows)
+
+    def execute_values(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run ``sql`` (one ``VALUES (:a, :b, ...)`` group) for every row and return the rows it
+        changed. On SQLite the group is repeated into one multi-row statement per chunk (one
+        step, one release of the GIL, instead of one per row); on PostgreSQL it is an
+        ``executemany``, which psycopg sends as one pipeline."""
+        if not rows:
+            return 0
+        if self._pg:
+            cur = self.raw.cursor()
+            cur.executemany(_to_pyformat(sql), rows)
+            return int(cur.rowcount)
+        head, group, tail, names = _values_template(sql)
+        per_chunk = max(1, _SQLITE_PARAMS_MAX // max(1, len(names)))
+        before = self.raw.total_changes  # rowcount is -1 for a statement that starts with WITH
+        for first in range(0, len(rows), per_chunk):
+            chunk = rows[first : first + per_chunk]
+            params = [row[name] for row in chunk for name in names]
+            self.raw.execute(head + ",".join([group] * len(chunk)) + tail, params)
+        return int(self.raw.total_changes - before)
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         return list(self.raw.execute(self._sql(sql), params or {}).fetchall())
