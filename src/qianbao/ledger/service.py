@@ -19,7 +19,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.errors import InsufficientBalance, InvalidArgument, NotFound
 from qianbao.platform.ids import new_id
-from qianbao.platform.uow import BatchTx, Unverified, WriteContext
+from qianbao.platform.uow import BatchTx, Unverified, WriteContext, own_tables
 
 Leg = tuple[str, int]  # (account id, signed amount: credit +, debit -)
 
@@ -49,7 +49,7 @@ class _Books:
     balance. Credits to hot accounts need no read at all.
     """
 
-    tables = frozenset({"accounts", "vouchers", "postings"})
+    tables = own_tables("accounts", "vouchers", "postings")
 
     def __init__(self, ctx: WriteContext) -> None:
         self.db = ctx.db
@@ -84,19 +84,22 @@ class _Books:
     def available(self, account: str, row: tuple[int, int]) -> int:
         return row[0] + self.balance[account] - row[1] - self.hold[account]
 
-    def need(self, account: str, amount_fen: int, no_negative: bool, what: str) -> None:
-        """Make sure ``account`` exists and (if ``no_negative``) has ``amount_fen`` available."""
+    def need(self, account: str, amount_fen: int, no_negative: bool, what: str = "") -> None:
+        """Make sure ``account`` exists and (if ``no_negative``) has ``amount_fen`` available;
+        ``what`` names the refusal (default: the account's subject)."""
         row = self.row(account)
         if no_negative and row is not None and self.available(account, row) < amount_fen:
             row = self.row(account, fresh=True)  # refuse only on a fresh row
             if row is not None and self.available(account, row) < amount_fen:
-                raise InsufficientBalance(what)
+                code = subject_of(account).code
+                raise InsufficientBalance(what or f"not enough available balance in {code}")
         if row is None:
             raise NotFound(f"account {account} does not exist", code="ACCOUNT_NOT_FOUND")
 
     def add(self, account: str, balance_fen: int, hold_fen: int) -> None:
         self.balance[account] += balance_fen
-        self.hold[account] += hold_fen
+        if hold_fen:
+            self.hold[account] += hold_fen
         self.log.append((account, balance_fen, hold_fen))
 
     def mark(self) -> tuple[int, int, int, int]:
@@ -181,7 +184,7 @@ def _write_balances(tx: Tx, changes: list[dict[str, Any]]) -> int:
 
 
 def _books(ctx: WriteContext) -> _Books:
-    books: _Books = ctx.state("ledger", lambda: _Books(ctx))
+    books: _Books = ctx.participant("ledger", _Books)
     return books
 
 
@@ -202,10 +205,9 @@ def post(ctx: WriteContext, kind: str, ref: str, legs: Iterable[Leg], memo: str 
             subject = subject_of(account)
             change = subject.side * amount
             if change < 0:
-                what = f"not enough available balance in {subject.code}"
-                books.need(account, -change, subject.no_negative, what)
+                books.need(account, -change, subject.no_negative)
             elif not subject.hot or books.precise:
-                books.need(account, 0, False, "")
+                books.need(account, 0, False)
             books.add(account, change, 0)
             books.postings.append(
                 {

@@ -10,10 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from qianbao.platform.clock import clock
+from qianbao.platform.clock import clock, day_of, start_of_day_ms
 from qianbao.platform.db import Tx
 from qianbao.platform.errors import LimitExceeded
-from qianbao.platform.uow import Unverified, WriteContext
+from qianbao.platform.uow import Unverified, WriteContext, own_tables
 
 _COUNTERS_CACHED_MAX = 200_000
 Counter = tuple[str, str]  # (owner id, business day)
@@ -49,8 +49,8 @@ def count_daily(ctx: WriteContext, owner_id: str, amount_fen: int, limits: Limit
 
     As the upsert it replaces: the day's first amount always counts; a later one only while
     the day's total stays within the limit."""
-    spend: _DailySpend = ctx.state("daily_spend", lambda: _DailySpend(ctx))
-    counter = (owner_id, clock.today().isoformat())
+    spend: _DailySpend = ctx.participant("daily_spend", _DailySpend)
+    counter = (owner_id, _today())
     limit_fen = limits.per_day_fen
     refused = not spend.allows(counter, amount_fen, limit_fen) and (
         spend.is_fresh(counter) or not spend.allows(counter, amount_fen, limit_fen, fresh=True)
@@ -60,12 +60,28 @@ def count_daily(ctx: WriteContext, owner_id: str, amount_fen: int, limits: Limit
     spend.add(counter, amount_fen, limits.per_day_fen)
 
 
+_DAY_MS = 86_400_000  # Asia/Shanghai keeps no daylight saving: every day is this long
+_day_span: tuple[int, int, str] = (0, -1, "")  # [start, end) of the last business day asked
+
+
+def _today() -> str:
+    """``clock.today().isoformat()``, computed once per business day (hot path)."""
+    global _day_span
+    now_ms = clock.now_ms()
+    start_ms, end_ms, day = _day_span
+    if not start_ms <= now_ms < end_ms:
+        today = day_of(now_ms)
+        start_ms = start_of_day_ms(today)
+        _day_span = (start_ms, start_ms + _DAY_MS, today.isoformat())
+    return _day_span[2]
+
+
 class _DailySpend:
     """Batch participant: the batch's daily totals, decided in memory and written with one
     guarded update (counters that exist) and one insert (new ones) per batch. A refusal is
     decided on a fresh read; a success on the writer's cache is verified by the guard."""
 
-    tables = frozenset({"daily_spend"})
+    tables = own_tables("daily_spend")
 
     def __init__(self, ctx: WriteContext) -> None:
         self.db = ctx.db

@@ -21,7 +21,7 @@ from typing import Any
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Tx
 from qianbao.platform.errors import IdempotencyKeyReused, InvalidArgument
-from qianbao.platform.uow import BatchTx, Unverified, WriteContext
+from qianbao.platform.uow import BatchTx, Unverified, WriteContext, own_tables
 
 KEY_MAX_CHARS = 64
 RECENT_KEYS_MAX = 100_000  # per writer: replays of recent keys are answered without a re-run
@@ -77,7 +77,7 @@ def claim_in(
 ) -> str | None:
     """``claim`` inside a writer command: None when new, or the first request's ref (also when
     the first request is in the same batch); ``IDEMPOTENCY_KEY_REUSED`` for another body."""
-    claims: _Claims = ctx.state("idempotency", lambda: _Claims(ctx))
+    claims: _Claims = ctx.participant("idempotency", _Claims)
     digest = request_hash(request)
     ident = (scope, check_key(key))
     first = claims.lookup(ident)
@@ -92,7 +92,7 @@ def claim_in(
 class _Claims:
     """Batch participant: the keys the batch claimed, written with one statement."""
 
-    tables = frozenset({"idempotency_keys"})
+    tables = own_tables("idempotency_keys")
 
     def __init__(self, ctx: WriteContext) -> None:
         self.db = ctx.db

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
+from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
 
 if TYPE_CHECKING:
@@ -62,11 +63,11 @@ class _Outbox:
     """Batch participant: the batch's messages, written with one statement just before the batch
     commits (in the same transaction as the business changes) and confirmed once it has."""
 
-    tables = frozenset({"messages"})
+    tables = own_tables("messages")
 
-    def __init__(self, ctx: WriteContext, on_confirmed: Callable[[], None]) -> None:
+    def __init__(self, ctx: WriteContext) -> None:
         self.ctx = ctx
-        self.on_confirmed = on_confirmed
+        self.on_confirmed: Callable[[], None] = ctx.platform.relay.wake
         self.rows: list[dict[str, Any]] = []
         self.written: list[str] = []
 
@@ -119,8 +120,7 @@ class _Confirmation:
 
 def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any]) -> str:
     """Record a message in the current command's transaction (status PREPARED)."""
-    platform: Platform = ctx.platform
-    outbox: _Outbox = ctx.state("outbox", lambda: _Outbox(ctx, platform.relay.wake))
+    outbox: _Outbox = ctx.participant("outbox", _Outbox)
     message_id = new_id(dest_unit)
     outbox.rows.append(
         {

@@ -26,6 +26,15 @@ from qianbao.platform.db import Row, Tx
 
 _WORD = re.compile(r"\w+")
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)\s*\(", re.IGNORECASE)
+_IGNORE = re.compile(r"\s+ON\s+CONFLICT\s*\([\w\s,]+\)\s+DO\s+NOTHING\s*$", re.IGNORECASE)
+# Tables a batch participant keeps itself (and reads with its own statements): never staged.
+OWNED_TABLES: set[str] = set()
+
+
+def own_tables(*tables: str) -> frozenset[str]:
+    """Declare a participant's tables (see ``BatchParticipant``); returns them."""
+    OWNED_TABLES.update(tables)
+    return frozenset(tables)
 
 
 @lru_cache(maxsize=4096)
@@ -40,21 +49,27 @@ def _is_read(sql: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def stageable(sql: str) -> bool:
-    """A plain single-row ``INSERT INTO t (...) VALUES (...)``: no ON CONFLICT, no SELECT, no
-    RETURNING, so its only possible answers are 1 or a constraint error."""
+def stageable(sql: str) -> str:
+    """How a single-row ``INSERT INTO t (...) VALUES (...)`` can be staged: "plain" (its only
+    answers are 1 or a constraint error), "ignore" (``ON CONFLICT (...) DO NOTHING``: 1, or 0
+    on a conflict), or "" (anything else: SELECT, RETURNING, DO UPDATE, a table a participant
+    owns)."""
+    match = _INSERT.match(sql)
     upper = sql.upper()
-    if _INSERT.match(sql) is None or any(w in upper for w in ("SELECT", "RETURNING", "CONFLICT")):
-        return False
+    if match is None or match.group(1).lower() in OWNED_TABLES:
+        return ""
+    if "SELECT" in upper or "RETURNING" in upper:
+        return ""
     start = upper.find("VALUES (")
     if start < 0:
-        return False
+        return ""
     depth = 0
     for end in range(start + len("VALUES "), len(sql)):
         depth += {"(": 1, ")": -1}.get(sql[end], 0)
         if depth == 0:
-            return not sql[end + 1 :].strip()
-    return False
+            tail = sql[end + 1 :]
+            return "plain" if not tail.strip() else "ignore" if _IGNORE.match(tail) else ""
+    return ""
 
 
 class BatchParticipant(Protocol):
@@ -95,7 +110,7 @@ class BatchTx(Tx):
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """A plain INSERT is staged (see ``WriteContext.stage_insert``) and answers 1; any other
         statement runs now, after flushing what it could see."""
-        if not self.ctx.precise and stageable(sql):
+        if not self.ctx.precise and self.ctx._stages(sql):
             self.ctx.stage_insert(sql, params or {})
             return 1
         self.ctx._before_statement(sql)
@@ -157,6 +172,13 @@ class WriteContext:
             item = self._state[key] = factory()
         return item
 
+    def participant(self, key: str, kind: Callable[[WriteContext], Any]) -> Any:
+        """``state(key, lambda: kind(self))`` without building the lambda (hot path)."""
+        item = self._state.get(key)
+        if item is None:
+            item = self._state[key] = kind(self)
+        return item
+
     def cache(self, key: str, factory: Callable[[], Any]) -> Any:
         """Writer-lifetime state (survives batches; dropped before a precise re-run). Only for
         what the batch verifies when it writes (see ``Unverified``)."""
@@ -185,8 +207,20 @@ class WriteContext:
             self._before_statement(sql)
             self.db.execute(sql, params)
             return
-        staged: StagedInserts = self.state("inserts", StagedInserts)
+        staged: StagedInserts = self.state(
+            "inserts", lambda: StagedInserts(self.cache("uow.conflicting", set))
+        )
         staged.add(sql, params)
+
+    def _stages(self, sql: str) -> bool:
+        """Stage this INSERT? ``ON CONFLICT DO NOTHING`` ones are staged (answering 1, verified
+        when written) until one of that statement's rows conflicts in this writer; from then on
+        it runs at once, since its callers evidently meet existing rows."""
+        kind = stageable(sql)
+        if kind == "ignore":
+            conflicting: set[str] = self.cache("uow.conflicting", set)
+            return sql not in conflicting
+        return kind == "plain"
 
     def mark_all(self) -> dict[str, Any]:
         return {key: item.mark() for key, item in self._state.items()}
@@ -239,16 +273,19 @@ class WriteContext:
 
 
 class StagedInserts:
-    """Batch participant behind ``WriteContext.stage_insert``: rows grouped by statement."""
+    """Batch participant behind ``WriteContext.stage_insert``: rows grouped by statement, each
+    group written as one multi-row statement that must insert every row (else ``Unverified``:
+    the batch runs again precisely, and an ``ON CONFLICT`` statement is no longer staged)."""
 
-    def __init__(self) -> None:
+    def __init__(self, conflicting: set[str]) -> None:
         self.rows: list[tuple[str, Mapping[str, Any]]] = []
         self.tables: frozenset[str] = frozenset()
+        self.conflicting = conflicting
 
     def add(self, sql: str, params: Mapping[str, Any]) -> None:
         match = _INSERT.match(sql)
         if match is None or not stageable(sql):
-            raise ValueError(f"stage_insert takes a plain INSERT ... VALUES (...): {sql}")
+            raise ValueError(f"stage_insert takes a single-row INSERT ... VALUES (...): {sql}")
         table = match.group(1).lower()
         if table not in self.tables:
             self.tables = self.tables | {table}
@@ -263,7 +300,8 @@ class StagedInserts:
         self.rows.clear()
         for sql, rows in groups.items():
             if tx.execute_values(sql, rows) != len(rows):
-                raise Unverified(f"a staged insert was refused: {sql}")
+                self.conflicting.add(sql)
+                raise Unverified(f"a staged insert met an existing row: {sql}")
         return True
 
     def mark(self) -> int:

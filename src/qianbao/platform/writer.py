@@ -46,12 +46,15 @@ class UnitWriter:
         batch_max: int = 512,
         queue_max: int = 20_000,
         timeout_ms: int = 10_000,
+        wait_ms: float = 0.0,
     ) -> None:
         self.unit = unit
         self.db = db
         self.platform = platform
         self.batch_max = batch_max
         self.timeout_s = timeout_ms / 1000
+        self.wait_s = wait_ms / 1000
+        self._last_batch = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
         self._caches: dict[str, Any] = {}  # see WriteContext.cache
@@ -102,26 +105,47 @@ class UnitWriter:
 
     def _run(self) -> None:
         tx = self.db.connect()
-        while True:
+        stop = False
+        while not stop:
             item = self._queue.get()
             if item is _STOP:
                 break
-            batch = [item]
-            stop = False
-            while len(batch) < self.batch_max:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
+            batch, stop = self._take(item)
+            self._last_batch = len(batch)
             self._execute(tx, batch)
-            if stop:
-                break
         self._run_deferred_alone(tx)
         tx.raw.close()
+
+    def _take(self, first: Any) -> tuple[list[Any], bool]:
+        """What is waiting, up to ``batch_max``. Under concurrency (the last batch had more than
+        one command) it lingers up to ``wait_ms`` for more: callers get the GIL to submit, and
+        a bigger batch costs less per command. A lone caller never waits."""
+        batch = [first]
+        deadline = None
+        while len(batch) < self.batch_max:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                if self.wait_s <= 0 or self._last_batch <= 1:
+                    break
+                deadline = deadline or time.monotonic() + self.wait_s
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    break
+                try:
+                    nxt = self._queue.get(timeout=remaining_s)
+                except queue.Empty:
+                    break
+            if nxt is _STOP:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
+    def _drop_caches(self) -> None:
+        """Forget what the caches believe (they are re-read fresh); keep what was learnt about
+        statements (``uow.conflicting``)."""
+        for key in [k for k in self._caches if not k.startswith("uow.")]:
+            del self._caches[key]
 
     def _run_deferred_alone(self, tx: Tx) -> None:
         work = list(self._deferred)
@@ -144,13 +168,13 @@ class UnitWriter:
             done = self._attempt(tx, live, precise=False)
             if done is None:
                 self.precise_batches += 1
-                self._caches.clear()
+                self._drop_caches()
                 done = self._attempt(tx, live, precise=True)
             assert done is not None  # the precise attempt always finishes
             ctx, outcomes = done
         except BaseException as exc:  # the batch as a whole failed: nobody's change stands
             log.exception("unit %s batch of %s failed", self.unit, len(batch))
-            self._caches.clear()
+            self._drop_caches()
             with contextlib.suppress(Exception):
                 tx.rollback()
             _answer([(waiter, False, exc) for _, waiter in live])
@@ -161,7 +185,7 @@ class UnitWriter:
             ctx._each("after_commit")
         except Exception:  # after-commit work is recoverable (check-back); never fail callers
             log.exception("unit %s after-commit hook failed", self.unit)
-            self._caches.clear()
+            self._drop_caches()
         if self._deferred and self._queue.empty():  # no batch to ride along with: now
             self._run_deferred_alone(tx)
         _answer(outcomes)
@@ -192,7 +216,7 @@ class UnitWriter:
             ok, value = (_in_savepoint if precise else _undoable)(ctx, command)
             if ok is None:  # failed after writing directly: only savepoints can isolate it
                 tx.rollback()
-                if len(live) == 1:  # alone in its batch: its failure is the batch's answer
+                if len(live) == 1 and not isinstance(value, Unverified):  # alone: its answer
                     return WriteContext(self.unit, tx, self.platform), [(waiter, False, value)]
                 return None
             outcomes.append((waiter, ok, value))
