@@ -219,3 +219,30 @@ def test_balance_in_sees_the_batch_so_far(sqlite_platform):
 
     before_fee = ledger.get_account(p.units[0], fee)["balance_fen"]
     assert p.writers[0].submit(move_then_read) == (700, before_fee + 300)
+
+
+def test_a_command_failing_after_its_own_savepoint_leaves_nothing(sqlite_platform):
+    """A savepoint writes what the command staged before it; a later failure of the command
+    must still undo that (the batch then runs precisely)."""
+    p = sqlite_platform
+    payer = new_user(p, unit=0, balance_fen=1_000)
+    user, fee = payments.user_account(payer), unit_account("fee_income", 0)
+
+    def half_then_fail(ctx: WriteContext) -> None:
+        ledger.post(ctx, "t", "sp1", [ledger.debit(user, 400), ledger.credit(fee, 400)])
+        with ctx.savepoint():
+            pass
+        raise RuntimeError("after the savepoint")
+
+    ok, failing = _one_batch(
+        p.writers[0],
+        [
+            lambda ctx: ledger.post(
+                ctx, "t", "sp0", [ledger.debit(user, 100), ledger.credit(fee, 100)]
+            ),
+            half_then_fail,
+        ],
+    )
+    assert ok.exception() is None and isinstance(failing.exception(), RuntimeError)
+    assert payments.balance(p, payer)["balance_fen"] == 900
+    assert_ledger_clean(p)

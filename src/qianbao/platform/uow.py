@@ -239,7 +239,9 @@ class WriteContext:
     def savepoint(self) -> Iterator[None]:
         """Run a block in a SAVEPOINT: if it raises, its rows and its staged state are undone.
 
-        Staged state is written first, so the savepoint's rollback undoes exactly the block."""
+        Staged state is written first, so the savepoint's rollback undoes exactly the block;
+        the running command has then written to the database (no in-memory undo for it)."""
+        self.wrote = True
         self.flush_all()
         marks = self.mark_all()
         self._depth += 1
