@@ -46,6 +46,12 @@ from qianbao.platform.settings import Settings
 console = Console()
 PAYMENT_FEN = 100
 HTTP_CONNECTIONS = 64
+# Targets of "One money-movement engine", part 4 (docs/decisions/0008-batched-persistence.md).
+TARGET_SQLITE_PER_S = 20_000
+TARGET_VS_BARE_1000 = 0.066
+TARGET_VS_TPCB = 1.0
+TARGET_P99_MS = 20.0
+HUABEI_LINE_FEN = 5_000_000  # the largest line an operator may set
 
 
 def machine() -> dict[str, Any]:
@@ -171,27 +177,69 @@ def inprocess(
 
 def inprocess_async(
     p: Platform, users: list[str], merchant: str, seconds: float, warmup_s: float = 2.0
-) -> float:
-    """Payments per second with one asyncio task per payer on one event loop (as the API)."""
+) -> tuple[float, dict[str, float]]:
+    """Payments per second with one asyncio task per payer on one event loop (as the API), and
+    the latency of each call (p50/p99/max, ms) measured around every ``await``."""
 
-    async def drive(duration_s: float) -> int:
+    async def drive(duration_s: float, latencies_s: list[float]) -> int:
         stop = time.perf_counter() + duration_s
         run = uuid.uuid4().hex[:8]
 
         async def payer(user: str) -> int:
             n = 0
-            while time.perf_counter() < stop:
+            while (started := time.perf_counter()) < stop:
                 await payments.pay_merchant_async(p, user, merchant, PAYMENT_FEN, f"{run}-{n}")
+                latencies_s.append(time.perf_counter() - started)
                 n += 1
             return n
 
         return sum(await asyncio.gather(*(payer(u) for u in users)))
 
     if warmup_s:
-        asyncio.run(drive(warmup_s))
+        asyncio.run(drive(warmup_s, []))
+    latencies_s: list[float] = []
     start = time.perf_counter()
-    done = asyncio.run(drive(seconds))
-    return done / (time.perf_counter() - start)
+    done = asyncio.run(drive(seconds, latencies_s))
+    return done / (time.perf_counter() - start), latency_ms(latencies_s)
+
+
+def latency_ms(latencies_s: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies_s)
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": round(ordered[-1] * 1000, 2)}
+
+
+def huabei(p: Platform, users: list[str], merchant: str, seconds: float) -> float:
+    """Huabei-funded payments per second (``credit.pay_merchant_with_huabei``), one thread per
+    payer, after opening a Huabei account with a line for each payer."""
+    from qianbao.credit import service as credit
+
+    for user in users:
+        credit.open_credit_account(p, user, f"bench-open-{user}")
+        credit.operator_set_line(p, "op-bench", user, HUABEI_LINE_FEN, "benchmark line")
+    stop = time.perf_counter() + seconds
+    counts = [0] * len(users)
+    run = uuid.uuid4().hex[:8]
+
+    def payer(i: int) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            credit.pay_merchant_with_huabei(p, users[i], merchant, PAYMENT_FEN, f"hb{run}-{n}")
+            n += 1
+        counts[i] = n
+
+    threads = [threading.Thread(target=payer, args=(i,)) for i in range(len(users))]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
 
 
 async def _python_load(base: str, tokens: list[str], merchant: str, seconds: float) -> int:
@@ -307,16 +355,25 @@ def settings_env(s: Settings) -> dict[str, str]:
 
 
 def run_engine(
-    pg_url: str | None, seconds: float, payers: int, http: bool, trades: int = 0
+    pg_url: str | None,
+    seconds: float,
+    payers: int,
+    http: bool,
+    trades: int = 0,
+    huabei_payers: int = 0,
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
     settings = bench_settings(tmp, pg_url)
     p = open_platform(settings)
     users, merchant = populate(p, payers)
-    result = {
-        "inprocess": inprocess_async(p, users, merchant, seconds),
+    rate, latency = inprocess_async(p, users, merchant, seconds)
+    result: dict[str, Any] = {
+        "inprocess": rate,
+        "inprocess_latency": latency,
         "inprocess_threads": inprocess(p, users, merchant, seconds),
     }
+    if huabei_payers:
+        result["huabei"] = huabei(p, users[:huabei_payers], merchant, seconds)
     if trades:
         from bench.trades_scenario import run_scenario
 
@@ -343,6 +400,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--payers", type=int, default=256)
     parser.add_argument("--trades", type=int, default=3000, help="trades in the trade scenario")
+    parser.add_argument("--huabei-payers", type=int, default=64, help="payers with Huabei")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
     args = parser.parse_args()
     pg_url = os.environ.get("QIANBAO_TEST_PG_URL")
@@ -351,7 +409,14 @@ def main() -> None:
         bare_each = bare_sqlite(tmp / "a.db", args.seconds / 2, 1)
         bare_1000 = bare_sqlite(tmp / "b.db", args.seconds / 2, 1000)
     with console.status("Qianbao on SQLite (in-process, then HTTP)"):
-        sqlite_r = run_engine(None, args.seconds, args.payers, http=True, trades=args.trades)
+        sqlite_r = run_engine(
+            None,
+            args.seconds,
+            args.payers,
+            http=True,
+            trades=args.trades,
+            huabei_payers=args.huabei_payers,
+        )
     pg_r: dict[str, Any] = {}
     tpcb = None
     if pg_url:
@@ -371,7 +436,13 @@ def main() -> None:
         "inprocess_sqlite_trade_reference_instant_per_s": round(sqlite_r["trade_reference"]),
         "reference_bare_sqlite_commit_each_per_s": round(bare_each),
         "reference_bare_sqlite_commit_1000_per_s": round(bare_1000),
-        "target_inprocess_sqlite_payments_per_s": 3833,
+        "inprocess_sqlite_huabei_payments_per_s": round(sqlite_r["huabei"])
+        if "huabei" in sqlite_r
+        else None,
+        "target_inprocess_sqlite_payments_per_s": TARGET_SQLITE_PER_S,
+        "target_inprocess_sqlite_vs_bare_commit_1000": TARGET_VS_BARE_1000,
+        "target_inprocess_postgres_vs_pgbench_tpcb": TARGET_VS_TPCB,
+        "target_inprocess_p99_ms": TARGET_P99_MS,
         "machine": machine(),
         "settings": {
             "seconds": args.seconds,
@@ -384,17 +455,26 @@ def main() -> None:
             "http": f"uvicorn, one process; wrk -t2 -c{HTTP_CONNECTIONS} (one user per connection)",
         },
     }
+    results["inprocess_sqlite_latency_ms"] = sqlite_r["inprocess_latency"]
+    results["inprocess_postgres_latency_ms"] = pg_r.get("inprocess_latency")
     results["http_sqlite_latency_ms"] = sqlite_r["http_latency"]
     results["http_postgres_latency_ms"] = pg_r.get("http_latency")
     results["ratios"] = {
         "inprocess_sqlite_vs_bare_commit_each": round(sqlite_r["inprocess"] / bare_each, 2),
         "inprocess_sqlite_vs_bare_commit_1000": round(sqlite_r["inprocess"] / bare_1000, 3),
-        "inprocess_sqlite_vs_target_3833": round(sqlite_r["inprocess"] / 3833, 2),
+        "inprocess_sqlite_vs_target_3833": round(sqlite_r["inprocess"] / 3833, 2),  # the old one
+        "inprocess_sqlite_vs_target_20000": round(sqlite_r["inprocess"] / TARGET_SQLITE_PER_S, 2),
         "http_vs_inprocess_sqlite": round(sqlite_r["http"] / sqlite_r["inprocess"], 2),
         "trade_vs_instant_same_threads": round(sqlite_r["trade"] / sqlite_r["trade_reference"], 2),
     }
-    if pg_r and tpcb:
-        results["ratios"]["inprocess_postgres_vs_pgbench_tpcb"] = round(pg_r["inprocess"] / tpcb, 2)
+    results["ratios"]["inprocess_postgres_vs_pgbench_tpcb"] = (
+        round(pg_r["inprocess"] / tpcb, 2) if pg_r and tpcb else None
+    )
+    results["ratios"]["huabei_vs_instant_sqlite_threads"] = (
+        round(sqlite_r["huabei"] / sqlite_r["inprocess_threads"], 2)
+        if "huabei" in sqlite_r
+        else None
+    )
     table = Table(title="Qianbao payments benchmark (durable commits)")
     table.add_column("measure")
     table.add_column("per second", justify="right")
@@ -403,6 +483,9 @@ def main() -> None:
             table.add_row(key, f"{value:,}")
     for key, value in results["ratios"].items():
         table.add_row(f"ratio {key}", f"{value}")
+    for key in ("inprocess_sqlite_latency_ms", "inprocess_postgres_latency_ms"):
+        if results.get(key):
+            table.add_row(f"{key} p50 / p99", "{p50_ms} / {p99_ms}".format(**results[key]))
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

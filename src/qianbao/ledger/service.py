@@ -1,9 +1,10 @@
 """Posting vouchers, holds, statements and the ledger check.
 
-``post`` runs inside a unit writer command. Debits on no-negative accounts are guarded updates
-(``WHERE balance_fen - hold_fen >= amount``), never read-then-write. Vouchers, postings and
-credits to hot accounts (merchants, fee income, in-transit) are staged per command and written
-once per batch, just before the batch commits; a command that fails drops what it staged.
+``post`` runs inside a unit writer command and decides in memory (``_Books``): the batch's
+changes to each account are summed and written once per batch as a guarded update
+(``WHERE balance_fen + Δ - hold_fen >= 0`` for no-negative accounts, an assertion that the
+in-memory decision held); vouchers and postings are one multi-row insert each. A command that
+fails drops what it staged.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from qianbao.ledger.chart import SUBJECTS, Subject, subject_of
+from qianbao.ledger.chart import SUBJECTS, subject_of
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.errors import InsufficientBalance, InvalidArgument, NotFound
 from qianbao.platform.ids import new_id
-from qianbao.platform.writer import WriteContext
+from qianbao.platform.uow import BatchTx, Unverified, WriteContext, own_tables
 
 Leg = tuple[str, int]  # (account id, signed amount: credit +, debit -)
 
@@ -31,104 +32,195 @@ def credit(account: str, amount_fen: int) -> Leg:
     return (account, amount_fen)
 
 
-class _Staged:
-    """Batch participant: vouchers, postings and hot-account credits staged until the batch
-    commits. ``log`` records every change to ``pending`` so a savepoint can undo its own."""
+_ACCOUNTS_CACHED_MAX = 200_000
+_NO_FLOOR_FEN = -(2**62)  # the guard of an account that may go below zero
 
-    def __init__(self) -> None:
+
+class _Books:
+    """Batch participant: the batch's balance changes, vouchers and postings.
+
+    Balances are decided in memory: an account's row is read once (``fresh``, this batch) or
+    taken from the writer's cache of committed rows (``known``, maybe stale); each change is a
+    pending delta, logged so a savepoint or a failed command can undo its own. Before the
+    commit the batch writes one guarded update per changed account (``balance - hold`` may not
+    go below the floor) and one multi-row insert of vouchers and of postings. A refusal is
+    always decided on a fresh row; a success decided on a cached row is verified by the guard
+    (``Unverified`` if it no longer holds), so a stale cache costs a re-run, never a wrong
+    balance. Credits to hot accounts need no read at all.
+    """
+
+    tables = own_tables("accounts", "vouchers", "postings")
+
+    def __init__(self, ctx: WriteContext) -> None:
+        self.db = ctx.db
+        self.precise = ctx.precise
+        self.known: dict[str, tuple[int, int]] = ctx.cache("ledger.accounts", dict)
+        self.fresh: dict[str, tuple[int, int]] = {}
+        self.balance: defaultdict[str, int] = defaultdict(int)  # pending Δ balance_fen
+        self.hold: defaultdict[str, int] = defaultdict(int)  # pending Δ hold_fen
+        self.log: list[tuple[str, int, int]] = []
         self.vouchers: list[dict[str, Any]] = []
         self.postings: list[dict[str, Any]] = []
-        self.pending: dict[str, int] = defaultdict(int)
-        self.log: list[tuple[str, int]] = []
+        self.flushes = 0
+        self._committed: dict[str, tuple[int, int]] = {}
 
-    def add_credit(self, account: str, amount_fen: int) -> None:
-        self.pending[account] += amount_fen
-        self.log.append((account, amount_fen))
+    def row(self, account: str, *, fresh: bool = False) -> tuple[int, int] | None:
+        """(balance_fen, hold_fen) before this batch's pending changes; None if no account."""
+        hit = self.fresh.get(account)
+        if hit is not None:
+            return hit
+        if not (fresh or self.precise):
+            hit = self.known.get(account)
+            if hit is not None:
+                return hit
+        row = self.db.one(
+            "SELECT balance_fen, hold_fen FROM accounts WHERE id = :id", {"id": account}
+        )
+        if row is None:
+            return None
+        hit = self.fresh[account] = (int(row["balance_fen"]), int(row["hold_fen"]))
+        return hit
 
-    def flush_credit(self, tx: Tx, account: str) -> None:
-        """Apply the staged credit of ``account`` before it is debited."""
-        amount = self.pending.pop(account, 0)
-        if amount:
-            _apply(tx, account, amount)
-            self.log.append((account, -amount))
+    def available(self, account: str, row: tuple[int, int]) -> int:
+        return row[0] + self.balance[account] - row[1] - self.hold[account]
 
-    def mark(self) -> tuple[int, int, int]:
-        return len(self.vouchers), len(self.postings), len(self.log)
+    def need(self, account: str, amount_fen: int, no_negative: bool, what: str = "") -> None:
+        """Make sure ``account`` exists and (if ``no_negative``) has ``amount_fen`` available;
+        ``what`` names the refusal (default: the account's subject)."""
+        row = self.row(account)
+        if no_negative and row is not None and self.available(account, row) < amount_fen:
+            row = self.row(account, fresh=True)  # refuse only on a fresh row
+            if row is not None and self.available(account, row) < amount_fen:
+                code = subject_of(account).code
+                raise InsufficientBalance(what or f"not enough available balance in {code}")
+        if row is None:
+            raise NotFound(f"account {account} does not exist", code="ACCOUNT_NOT_FOUND")
 
-    def rollback_to(self, mark: tuple[int, int, int] | None) -> None:
-        vouchers, postings, log = mark or (0, 0, 0)
+    def add(self, account: str, balance_fen: int, hold_fen: int) -> None:
+        self.balance[account] += balance_fen
+        if hold_fen:
+            self.hold[account] += hold_fen
+        self.log.append((account, balance_fen, hold_fen))
+
+    def mark(self) -> tuple[int, int, int, int]:
+        return len(self.vouchers), len(self.postings), len(self.log), self.flushes
+
+    def rollback_to(self, mark: tuple[int, int, int, int] | None) -> None:
+        vouchers, postings, log, flushes = mark or (0, 0, 0, 0)
+        if flushes != self.flushes:  # rows written since the mark were rolled back by the db
+            self._forget()
+            return
         del self.vouchers[vouchers:]
         del self.postings[postings:]
-        for account, delta in reversed(self.log[log:]):
-            self.pending[account] -= delta
+        for account, balance_fen, hold_fen in reversed(self.log[log:]):
+            self.balance[account] -= balance_fen
+            self.hold[account] -= hold_fen
         del self.log[log:]
 
+    def _forget(self) -> None:
+        for items in (self.vouchers, self.postings, self.log):
+            items.clear()
+        for pending in (self.balance, self.hold, self.fresh, self.known):
+            pending.clear()
+        self.flushes += 1
+
+    def flush(self, tx: Tx) -> bool:
+        """Write what is pending (one statement per table); the caches are dropped after it."""
+        wrote = self._write(tx)
+        self._forget()  # also when nothing was pending: the statement may change accounts
+        return wrote
+
+    def _write(self, tx: Tx) -> bool:
+        changes = []
+        for account in sorted({account for account, _, _ in self.log}):
+            delta, hold = self.balance[account], self.hold[account]
+            if delta or hold:
+                floor = 0 if subject_of(account).no_negative else _NO_FLOOR_FEN
+                changes.append({"id": account, "d": delta, "h": hold, "floor": floor})
+        if not (changes or self.vouchers or self.postings):
+            return False
+        _write_vouchers(tx, self.vouchers, self.postings)
+        if changes and _write_balances(tx, changes) != len(changes):
+            raise Unverified("a balance guard or an account did not hold when written")
+        return True
+
     def before_commit(self, tx: Tx) -> None:
-        tx.executemany(
-            "INSERT INTO vouchers (id, kind, ref, memo, created_at_ms)"
-            " VALUES (:id, :kind, :ref, :memo, :at)",
-            self.vouchers,
-        )
-        tx.executemany(
-            "INSERT INTO postings (voucher_id, account_id, amount_fen, created_at_ms)"
-            " VALUES (:voucher_id, :account_id, :amount_fen, :at)",
-            self.postings,
-        )
-        for account, amount in sorted(self.pending.items()):
-            if amount:
-                _apply(tx, account, amount)
-        self.pending.clear()
+        committed = dict(self.fresh)
+        for account, _, _ in self.log:
+            row = self.fresh.get(account) or self.known.get(account)
+            if row is not None:
+                committed[account] = (row[0] + self.balance[account], row[1] + self.hold[account])
+        self._write(tx)
+        self._committed = committed
 
     def after_commit(self) -> None:
-        pass
+        if len(self.known) > _ACCOUNTS_CACHED_MAX:
+            self.known.clear()
+        self.known.update(self._committed)
 
 
-def _apply(tx: Tx, account: str, delta_fen: int) -> None:
-    if not tx.execute(
-        "UPDATE accounts SET balance_fen = balance_fen + :d WHERE id = :id",
-        {"d": delta_fen, "id": account},
-    ):
-        raise NotFound(f"account {account} does not exist", code="ACCOUNT_NOT_FOUND")
+def _write_vouchers(tx: Tx, vouchers: list[dict[str, Any]], postings: list[dict[str, Any]]) -> None:
+    tx.execute_values(
+        "INSERT INTO vouchers (id, kind, ref, memo, created_at_ms)"
+        " VALUES (:id, :kind, :ref, :memo, :at)",
+        vouchers,
+    )
+    tx.execute_values(
+        "INSERT INTO postings (voucher_id, account_id, amount_fen, created_at_ms)"
+        " VALUES (:voucher_id, :account_id, :amount_fen, :at)",
+        postings,
+    )
 
 
-def _guarded_decrease(tx: Tx, account: str, subject: Subject, amount_fen: int) -> None:
-    if tx.execute(
-        "UPDATE accounts SET balance_fen = balance_fen - :a"
-        " WHERE id = :id AND balance_fen - hold_fen >= :a",
-        {"a": amount_fen, "id": account},
-    ):
-        return
-    if tx.one("SELECT 1 AS x FROM accounts WHERE id = :id", {"id": account}) is None:
-        raise NotFound(f"account {account} does not exist", code="ACCOUNT_NOT_FOUND")
-    raise InsufficientBalance(f"not enough available balance in {subject.code}")
+def _write_balances(tx: Tx, changes: list[dict[str, Any]]) -> int:
+    """One guarded update per changed account; returns how many held (all, or Unverified)."""
+    return tx.execute_values(
+        "WITH d (acct, dbal, dhold, floor_fen) AS (VALUES (:id, :d, :h, :floor))"
+        " UPDATE accounts SET balance_fen = accounts.balance_fen + d.dbal,"
+        " hold_fen = accounts.hold_fen + d.dhold FROM d WHERE accounts.id = d.acct"
+        " AND accounts.balance_fen + d.dbal - accounts.hold_fen - d.dhold >= d.floor_fen",
+        changes,
+    )
+
+
+def _books(ctx: WriteContext) -> _Books:
+    books: _Books = ctx.participant("ledger", _Books)
+    return books
 
 
 def post(ctx: WriteContext, kind: str, ref: str, legs: Iterable[Leg], memo: str = "") -> str:
-    """Book one balanced voucher and return its id; an unbalanced one is refused first."""
+    """Book one balanced voucher and return its id; an unbalanced one is refused first.
+
+    Decided in memory (see ``_Books``): a debit of a no-negative account that would overdraw
+    raises ``InsufficientBalance`` and leaves nothing of the voucher behind."""
     legs = [(a, int(x)) for a, x in legs if x]
     if sum(x for _, x in legs) != 0 or not legs:
         raise AssertionError(f"voucher {kind} for {ref} does not balance: {legs}")
-    staged: _Staged = ctx.state("ledger", _Staged)
-    tx = ctx.tx
+    books = _books(ctx)
     now_ms = clock.now_ms()
     voucher_id = new_id(ctx.platform.first_bucket(ctx.unit))
-    for account, amount in legs:
-        subject = subject_of(account)
-        change = subject.side * amount
-        if change < 0:
-            staged.flush_credit(tx, account)
-            if subject.no_negative:
-                _guarded_decrease(tx, account, subject, -change)
-            else:
-                _apply(tx, account, change)
-        elif subject.hot:
-            staged.add_credit(account, change)
-        else:
-            _apply(tx, account, change)
-        staged.postings.append(
-            {"voucher_id": voucher_id, "account_id": account, "amount_fen": amount, "at": now_ms}
-        )
-    staged.vouchers.append(
+    mark = books.mark()
+    try:
+        for account, amount in legs:
+            subject = subject_of(account)
+            change = subject.side * amount
+            if change < 0:
+                books.need(account, -change, subject.no_negative)
+            elif not subject.hot or books.precise:
+                books.need(account, 0, False)
+            books.add(account, change, 0)
+            books.postings.append(
+                {
+                    "voucher_id": voucher_id,
+                    "account_id": account,
+                    "amount_fen": amount,
+                    "at": now_ms,
+                }
+            )
+    except BaseException:
+        books.rollback_to(mark)
+        raise
+    books.vouchers.append(
         {"id": voucher_id, "kind": kind, "ref": ref, "memo": memo[:200], "at": now_ms}
     )
     return voucher_id
@@ -154,19 +246,15 @@ def opener(account: str, owner_id: str) -> Callable[[WriteContext], None]:
 
 # --- holds (frozen amounts) -------------------------------------------------------------------
 def place_hold(ctx: WriteContext, account: str, amount_fen: int, ref: str) -> str:
+    """Freeze ``amount_fen`` of the available balance (decided in memory, like a debit)."""
     if amount_fen <= 0:
         raise InvalidArgument("a hold must be positive")
-    staged: _Staged = ctx.state("ledger", _Staged)
-    staged.flush_credit(ctx.tx, account)
-    if not ctx.tx.execute(
-        "UPDATE accounts SET hold_fen = hold_fen + :a"
-        " WHERE id = :id AND balance_fen - hold_fen >= :a",
-        {"a": amount_fen, "id": account},
-    ):
-        raise InsufficientBalance("not enough available balance to freeze")
+    books = _books(ctx)
+    books.need(account, amount_fen, True, "not enough available balance to freeze")
+    books.add(account, 0, amount_fen)
     hold_id = new_id(ctx.platform.first_bucket(ctx.unit))
     now_ms = clock.now_ms()
-    ctx.tx.execute(
+    ctx.stage_insert(
         "INSERT INTO holds (id, account_id, amount_fen, status, ref, created_at_ms, updated_at_ms)"
         " VALUES (:id, :acct, :a, 'ACTIVE', :ref, :now, :now)",
         {"id": hold_id, "acct": account, "a": amount_fen, "ref": ref, "now": now_ms},
@@ -183,18 +271,23 @@ def release_hold(ctx: WriteContext, hold_id: str) -> int:
         "UPDATE holds SET status = 'RELEASED', updated_at_ms = :now WHERE id = :id",
         {"id": hold_id, "now": clock.now_ms()},
     )
-    ctx.tx.execute(
-        "UPDATE accounts SET hold_fen = hold_fen - :a WHERE id = :id",
-        {"a": row["amount_fen"], "id": row["account_id"]},
-    )
+    _books(ctx).add(str(row["account_id"]), 0, -int(row["amount_fen"]))
     return int(row["amount_fen"])
 
 
 # --- reads ---------------------------------------------------------------------------------------
 def balance_in(tx: Tx, account: str, *, available: bool = False) -> int:
     """The balance of ``account`` read inside a unit command (0 when it does not exist yet);
-    ``available`` subtracts the frozen (held) amount. Credits to hot accounts staged by the
-    running batch are not included: they land when the batch commits."""
+    ``available`` subtracts the frozen (held) amount. Inside a writer command (``ctx.tx``) it
+    includes every change the running batch has decided so far, hot accounts' credits too."""
+    if isinstance(tx, BatchTx):
+        books = _books(tx.ctx)
+        hit = books.row(account, fresh=True)
+        if hit is None:
+            return 0
+        if available:
+            return books.available(account, hit)
+        return hit[0] + books.balance[account]
     row = tx.one("SELECT balance_fen, hold_fen FROM accounts WHERE id = :id", {"id": account})
     if row is None:
         return 0

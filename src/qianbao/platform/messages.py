@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
+from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
 
 if TYPE_CHECKING:
@@ -55,39 +56,71 @@ def checker(topic: str) -> Callable[[Checker], Checker]:
     return register
 
 
+_INBOX_INSERT = "INSERT INTO inbox (message_id, topic, handled_at_ms) VALUES (:id, :topic, :now)"
+
+
 class _Outbox:
     """Batch participant: the batch's messages, written with one statement just before the batch
     commits (in the same transaction as the business changes) and confirmed once it has."""
 
-    def __init__(self, ctx: WriteContext, on_confirmed: Callable[[], None]) -> None:
-        self.tx = ctx.tx
-        self.on_confirmed = on_confirmed
+    tables = own_tables("messages")
+
+    def __init__(self, ctx: WriteContext) -> None:
+        self.ctx = ctx
+        self.on_confirmed: Callable[[], None] = ctx.platform.relay.wake
         self.rows: list[dict[str, Any]] = []
+        self.written: list[str] = []
 
-    def mark(self) -> int:
-        return len(self.rows)
+    def mark(self) -> tuple[int, int]:
+        return len(self.rows), len(self.written)
 
-    def rollback_to(self, mark: int | None) -> None:
-        del self.rows[mark or 0 :]
+    def rollback_to(self, mark: tuple[int, int] | None) -> None:
+        rows, written = mark or (0, 0)
+        del self.rows[rows:]
+        del self.written[written:]  # flushed inside a rolled-back savepoint
 
-    def before_commit(self, tx: Tx) -> None:
-        tx.executemany(
+    def flush(self, tx: Tx) -> bool:
+        if not self.rows:
+            return False
+        tx.execute_values(
             "INSERT INTO messages (id, dest_unit, topic, payload, status, attempts,"
             " created_at_ms, updated_at_ms)"
             " VALUES (:id, :dest, :topic, :payload, 'PREPARED', 0, :now, :now)",
             self.rows,
         )
+        self.written += [row["id"] for row in self.rows]
+        self.rows.clear()
+        return True
+
+    def before_commit(self, tx: Tx) -> None:
+        self.flush(tx)
 
     def after_commit(self) -> None:
-        if self.rows:
-            confirm(self.tx, [row["id"] for row in self.rows])
-            self.on_confirmed()
+        if self.written:
+            self.ctx.defer(_Confirmation(self.written, self.on_confirmed))
+
+
+class _Confirmation:
+    """Confirming a committed batch's messages: it rides in the writer's next transaction (one
+    statement, no fsync of its own) or runs alone, non-durably, if no batch follows soon."""
+
+    def __init__(self, ids: list[str], on_confirmed: Callable[[], None]) -> None:
+        self.ids = ids
+        self.on_confirmed = on_confirmed
+
+    def run(self, tx: Tx, *, in_batch: bool) -> None:
+        if in_batch:
+            _update_status(tx, self.ids, "CONFIRMED", attempted=False)
+        else:
+            confirm(tx, self.ids)
+
+    def done(self) -> None:
+        self.on_confirmed()
 
 
 def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any]) -> str:
     """Record a message in the current command's transaction (status PREPARED)."""
-    platform: Platform = ctx.platform
-    outbox: _Outbox = ctx.state("outbox", lambda: _Outbox(ctx, platform.relay.wake))
+    outbox: _Outbox = ctx.participant("outbox", _Outbox)
     message_id = new_id(dest_unit)
     outbox.rows.append(
         {
@@ -109,10 +142,7 @@ def _set_status(tx: Tx, ids: list[str], status: str, *, durable: bool) -> None:
     try:
         if not durable and tx.dialect == "postgresql":
             tx.execute("SET LOCAL synchronous_commit = off")
-        tx.executemany(
-            "UPDATE messages SET status = :status, updated_at_ms = :now WHERE id = :id",
-            [{"id": i, "status": status, "now": clock.now_ms()} for i in ids],
-        )
+        _update_status(tx, ids, status, attempted=False)
         tx.commit()
     except BaseException:
         tx.rollback()
@@ -120,6 +150,17 @@ def _set_status(tx: Tx, ids: list[str], status: str, *, durable: bool) -> None:
     finally:
         if not durable and tx.dialect == "sqlite":
             tx.execute("PRAGMA synchronous=FULL")
+
+
+def _update_status(tx: Tx, ids: list[str], status: str, *, attempted: bool) -> None:
+    """One statement for many messages (``attempted`` counts a delivery attempt)."""
+    now_ms = clock.now_ms()
+    tx.execute_values(
+        "WITH d (id, status, now, tried) AS (VALUES (:id, :status, :now, :tried))"
+        " UPDATE messages SET status = d.status, updated_at_ms = d.now,"
+        " attempts = messages.attempts + d.tried FROM d WHERE messages.id = d.id",
+        [{"id": i, "status": status, "now": now_ms, "tried": int(attempted)} for i in ids],
+    )
 
 
 def confirm(tx: Tx, ids: list[str]) -> None:
@@ -140,8 +181,43 @@ def consume(ctx: WriteContext, message: Row) -> bool:
 
 
 def _consume_all(ctx: WriteContext, messages: list[Row]) -> list[str]:
-    """One command for many messages, each in its own savepoint: a failing one is retried
-    later and does not hold the others back."""
+    """One command for many messages. They run together inside one savepoint (their inbox rows
+    staged with the batch); if one fails, the group is undone and each message runs again in
+    its own savepoint, so a failing one is retried later and does not hold the others back."""
+    todo = _unhandled(ctx, messages)
+    failing: Row | None = None
+    try:
+        with ctx.savepoint():
+            for failing in todo:
+                ctx.stage_insert(
+                    _INBOX_INSERT,
+                    {"id": failing["id"], "topic": failing["topic"], "now": clock.now_ms()},
+                )
+                _handlers[failing["topic"]](ctx, json.loads(failing["payload"]))
+    except Exception:
+        assert failing is not None
+        log.exception("message %s (%s) failed; will retry", failing["id"], failing["topic"])
+        return _consume_each(ctx, [m for m in messages if m["id"] != failing["id"]])
+    return [message["id"] for message in messages]
+
+
+def _unhandled(ctx: WriteContext, messages: list[Row]) -> list[Row]:
+    """The messages whose id is not in the inbox yet, each once (one read for the group)."""
+    by_id = {message["id"]: message for message in messages}
+    ids = list(by_id)
+    done: set[str] = set()
+    for first in range(0, len(ids), RELAY_BATCH_MAX):
+        chunk = ids[first : first + RELAY_BATCH_MAX]
+        marks = ", ".join(f":m{k}" for k in range(len(chunk)))
+        rows = ctx.tx.all(
+            f"SELECT message_id FROM inbox WHERE message_id IN ({marks})",
+            {f"m{k}": message_id for k, message_id in enumerate(chunk)},
+        )
+        done.update(str(row["message_id"]) for row in rows)
+    return [message for message_id, message in by_id.items() if message_id not in done]
+
+
+def _consume_each(ctx: WriteContext, messages: list[Row]) -> list[str]:
     handled = []
     for message in messages:
         try:
@@ -301,8 +377,4 @@ def _marker(ids: list[str], status: str) -> Callable[[WriteContext], None]:
 
 
 def _mark(tx: Tx, ids: list[str], status: str) -> None:
-    tx.executemany(
-        "UPDATE messages SET status = :status, updated_at_ms = :now,"
-        " attempts = attempts + 1 WHERE id = :id",
-        [{"id": i, "status": status, "now": clock.now_ms()} for i in ids],
-    )
+    _update_status(tx, ids, status, attempted=True)

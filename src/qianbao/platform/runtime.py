@@ -42,6 +42,7 @@ class Platform:
                 batch_max=settings.writer_batch_max,
                 queue_max=settings.writer_queue_max,
                 timeout_ms=settings.writer_timeout_ms,
+                wait_ms=settings.writer_wait_ms,
             )
             for u, db in enumerate(self.units)
         ]

@@ -1,12 +1,16 @@
 """The unit writer: one thread owns a unit's write connection and group-commits commands.
 
 A command is a function of a ``WriteContext``. The writer takes what is waiting (up to
-``writer_batch_max``), runs the commands in one transaction, commits once — one fsync for the
-whole batch — and then answers every caller. A failing command fails alone: the batch is then
-run again with each command inside its own SAVEPOINT (savepoints cost two statements a
-command, so the common batch where everything succeeds goes without them). A command must
-therefore only change the database and its ``WriteContext`` state, as it may run twice. A full
-queue is a ``Busy`` error, never an unbounded wait.
+``writer_batch_max``), runs the commands in one transaction — they decide in memory and stage
+their rows (``platform/uow.py``) — writes the batch with one multi-row statement per table,
+commits once (one fsync for the whole batch) and then answers every caller.
+
+A failing command fails alone. When it wrote nothing directly, its staged state is undone in
+memory and the batch goes on. Otherwise — or when an optimistic decision does not hold at write
+time (``Unverified``) — the try is rolled back and the batch runs again *precisely*: fresh
+reads, each command inside its own SAVEPOINT. A command must therefore only change the database
+and its ``WriteContext`` state, as it may run twice. A full queue is a ``Busy`` error, never an
+unbounded wait.
 """
 
 from __future__ import annotations
@@ -17,68 +21,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.errors import Busy
+from qianbao.platform.uow import BatchParticipant, Deferred, Unverified, WriteContext
+
+__all__ = ["BatchParticipant", "UnitWriter", "Unverified", "WriteContext", "wait_until"]
 
 T = TypeVar("T")
 log = logging.getLogger("qianbao.writer")
 _STOP = object()
-
-
-class BatchParticipant(Protocol):
-    """Batch-scoped state (see ``WriteContext.state``) that must follow savepoints: what a
-    rolled-back command staged is dropped, what committed is written before the batch commits."""
-
-    def mark(self) -> Any: ...
-    def rollback_to(self, mark: Any) -> None: ...
-    def before_commit(self, tx: Tx) -> None: ...
-    def after_commit(self) -> None: ...
-
-
-class WriteContext:
-    """What a command sees: the unit, its transaction and batch-scoped state."""
-
-    def __init__(self, unit: int, tx: Tx, platform: Any) -> None:
-        self.unit = unit
-        self.tx = tx
-        self.platform = platform
-        self._state: dict[str, BatchParticipant] = {}
-        self._depth = 0
-
-    def state(self, key: str, factory: Callable[[], Any]) -> Any:
-        item = self._state.get(key)
-        if item is None:
-            item = self._state[key] = factory()
-        return item
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """Run a block in a SAVEPOINT: if it raises, its rows and its staged state are undone."""
-        marks = {key: item.mark() for key, item in self._state.items()}
-        self._depth += 1
-        name = f"sp{self._depth}"
-        self.tx.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self.tx.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            self.tx.execute(f"RELEASE SAVEPOINT {name}")
-            for key, item in self._state.items():
-                item.rollback_to(marks.get(key))
-            raise
-        else:
-            self.tx.execute(f"RELEASE SAVEPOINT {name}")
-        finally:
-            self._depth -= 1
-
-    def _each(self, method: str, *args: Any) -> None:
-        for item in list(self._state.values()):
-            getattr(item, method)(*args)
 
 
 class UnitWriter:
@@ -91,16 +46,22 @@ class UnitWriter:
         batch_max: int = 512,
         queue_max: int = 20_000,
         timeout_ms: int = 10_000,
+        wait_ms: float = 0.0,
     ) -> None:
         self.unit = unit
         self.db = db
         self.platform = platform
         self.batch_max = batch_max
         self.timeout_s = timeout_ms / 1000
+        self.wait_s = wait_ms / 1000
+        self._last_batch = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_max)
         self._thread: threading.Thread | None = None
+        self._caches: dict[str, Any] = {}  # see WriteContext.cache
+        self._deferred: list[Deferred] = []  # see WriteContext.defer
         self.batches = 0
         self.commands = 0
+        self.precise_batches = 0  # batches that had to run again with savepoints
 
     def start(self) -> None:
         if self._thread is None:
@@ -144,43 +105,76 @@ class UnitWriter:
 
     def _run(self) -> None:
         tx = self.db.connect()
-        while True:
+        stop = False
+        while not stop:
             item = self._queue.get()
             if item is _STOP:
                 break
-            batch = [item]
-            stop = False
-            while len(batch) < self.batch_max:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
+            batch, stop = self._take(item)
+            self._last_batch = len(batch)
             self._execute(tx, batch)
-            if stop:
-                break
+        self._run_deferred_alone(tx)
         tx.raw.close()
 
+    def _take(self, first: Any) -> tuple[list[Any], bool]:
+        """What is waiting, up to ``batch_max``. Under concurrency (the last batch had more than
+        one command) it lingers up to ``wait_ms`` for more: callers get the GIL to submit, and
+        a bigger batch costs less per command. A lone caller never waits."""
+        batch = [first]
+        deadline = None
+        while len(batch) < self.batch_max:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                if self.wait_s <= 0 or self._last_batch <= 1:
+                    break
+                deadline = deadline or time.monotonic() + self.wait_s
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    break
+                try:
+                    nxt = self._queue.get(timeout=remaining_s)
+                except queue.Empty:
+                    break
+            if nxt is _STOP:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
+    def _drop_caches(self) -> None:
+        """Forget what the caches believe (they are re-read fresh); keep what was learnt about
+        statements (``uow.conflicting``)."""
+        for key in [k for k in self._caches if not k.startswith("uow.")]:
+            del self._caches[key]
+
+    def _run_deferred_alone(self, tx: Tx) -> None:
+        work = list(self._deferred)
+        self._deferred.clear()
+        for item in work:
+            try:
+                item.run(tx, in_batch=False)
+                item.done()
+            except Exception:  # deferred chores are recoverable by design
+                log.exception("unit %s deferred work failed", self.unit)
+
     def _execute(self, tx: Tx, batch: list[tuple[Callable[[WriteContext], Any], Waiter]]) -> None:
-        """Run a batch in one transaction. Commands run without savepoints first (two statements
-        fewer each); if one fails, that attempt is rolled back and the batch runs again with a
-        savepoint per command, so the failing command fails alone and the others commit."""
+        """Run a batch in one transaction: optimistically first, then precisely if it must."""
         live = [
             (command, waiter)
             for command, waiter in batch
             if not isinstance(waiter, Future) or waiter.set_running_or_notify_cancel()
         ]
         try:
-            done = self._attempt(tx, live, savepoints=False) or self._attempt(
-                tx, live, savepoints=True
-            )
-            assert done is not None  # the savepoint attempt always finishes
+            done = self._attempt(tx, live, precise=False)
+            if done is None:
+                self.precise_batches += 1
+                self._drop_caches()
+                done = self._attempt(tx, live, precise=True)
+            assert done is not None  # the precise attempt always finishes
             ctx, outcomes = done
         except BaseException as exc:  # the batch as a whole failed: nobody's change stands
             log.exception("unit %s batch of %s failed", self.unit, len(batch))
+            self._drop_caches()
             with contextlib.suppress(Exception):
                 tx.rollback()
             _answer([(waiter, False, exc) for _, waiter in live])
@@ -191,6 +185,9 @@ class UnitWriter:
             ctx._each("after_commit")
         except Exception:  # after-commit work is recoverable (check-back); never fail callers
             log.exception("unit %s after-commit hook failed", self.unit)
+            self._drop_caches()
+        if self._deferred and self._queue.empty():  # no batch to ride along with: now
+            self._run_deferred_alone(tx)
         _answer(outcomes)
 
     def _attempt(
@@ -198,34 +195,64 @@ class UnitWriter:
         tx: Tx,
         live: list[tuple[Callable[[WriteContext], Any], Waiter]],
         *,
-        savepoints: bool,
+        precise: bool,
     ) -> tuple[WriteContext, list[tuple[Waiter, bool, Any]]] | None:
-        """One try at the batch: committed outcomes, or None when a command failed without
-        savepoints (the transaction is then rolled back and nothing of the try remains)."""
-        ctx = WriteContext(self.unit, tx, self.platform)
+        """One try at the batch: committed outcomes, or None when the optimistic try could not
+        keep a failure to its command (the transaction is then rolled back, nothing remains)."""
+        ctx = WriteContext(
+            self.unit,
+            tx,
+            self.platform,
+            caches=self._caches,
+            precise=precise,
+            deferred=self._deferred,
+        )
         outcomes: list[tuple[Waiter, bool, Any]] = []
+        riding = list(self._deferred)  # earlier batches' chores commit with this one
         tx.begin()
+        for item in riding:
+            item.run(tx, in_batch=True)
         for command, waiter in live:
-            ok, value = (_in_savepoint if savepoints else _bare)(ctx, command)
-            if not ok and not savepoints:
+            ok, value = (_in_savepoint if precise else _undoable)(ctx, command)
+            if ok is None:  # failed after writing directly: only savepoints can isolate it
                 tx.rollback()
-                if len(live) == 1:  # alone in its batch: its failure is the batch's answer
+                if len(live) == 1 and not isinstance(value, Unverified):  # alone: its answer
                     return WriteContext(self.unit, tx, self.platform), [(waiter, False, value)]
                 return None
             outcomes.append((waiter, ok, value))
-        ctx._each("before_commit", tx)
+        try:
+            ctx._each("before_commit", ctx.db)
+        except Exception:  # an optimistic decision (or a staged insert) did not hold
+            if precise:
+                raise
+            log.info("unit %s batch of %s runs again precisely", self.unit, len(live))
+            tx.rollback()
+            return None
         tx.commit()
+        del self._deferred[: len(riding)]
+        for item in riding:
+            item.done()
         return ctx, outcomes
 
 
-def _bare(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
+def _undoable(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool | None, Any]:
+    """Run a command without a savepoint. If it fails having written nothing directly, its
+    staged state is undone in memory (False); if it wrote, the caller must redo the batch
+    (None)."""
+    marks = ctx.mark_all()
+    ctx.wrote = False
     try:
         return True, command(ctx)
     except Exception as exc:
+        if ctx.wrote or isinstance(exc, Unverified):
+            return None, exc
+        ctx.rollback_all(marks)
         return False, exc
 
 
-def _in_savepoint(ctx: WriteContext, command: Callable[[WriteContext], Any]) -> tuple[bool, Any]:
+def _in_savepoint(
+    ctx: WriteContext, command: Callable[[WriteContext], Any]
+) -> tuple[bool | None, Any]:
     try:
         with ctx.savepoint():
             return True, command(ctx)
