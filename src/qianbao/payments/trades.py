@@ -283,7 +283,7 @@ def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
     When the order's unit is the buyer's, the order and the trade are one command (one commit
     instead of two); otherwise the order is claimed first and the trade opened after it."""
     _check_request(p, req)
-    members.get_user(p, buyer_id)
+    members.get_user_cached(p, buyer_id)  # the buyer exists
     unit = p.unit_of_bucket(order_bucket(req.merchant_id, req.out_trade_no))
     if unit != p.unit_of(buyer_id):
         return _ensure_trade(p, _open_order(p, req, buyer_id))
