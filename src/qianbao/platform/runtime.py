@@ -6,6 +6,7 @@ first argument and reach unit data only through ``unit_of`` / ``writer_for``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -87,6 +88,12 @@ class Platform:
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self, *, relay: bool = True) -> Platform:
         sys.setswitchinterval(self.settings.gil_switch_interval_ms / 1000)
+        if self.settings.gc_gen0_threshold:
+            if not gc.get_freeze_count():  # once per process: modules, tables, startup objects
+                gc.collect()
+                gc.freeze()
+            _, gen1, gen2 = gc.get_threshold()
+            gc.set_threshold(self.settings.gc_gen0_threshold, gen1, gen2)
         for writer in self.writers:
             writer.start()
         if relay:

@@ -30,6 +30,11 @@ class Settings:
     # How often CPython hands the GIL to another thread. The default 5 ms makes a unit writer
     # that returns from an fsync wait behind busy request threads; 0.5 ms keeps it moving.
     gil_switch_interval_ms: float = 0.5
+    # The cyclic garbage collector's first-generation threshold (0 keeps CPython's 700). Every
+    # payment allocates a few hundred short-lived objects; at 700 a full collection of the
+    # older generations comes often enough to stall the writers (p99 of an in-process payment
+    # ~120 ms at load, ~60 ms with 50,000 and the startup objects frozen: bench/payments.py).
+    gc_gen0_threshold: int = 50_000
     # Relay of transactional messages.
     relay_interval_ms: int = 50
     message_checkback_after_s: int = 30
