@@ -377,9 +377,10 @@ def run_engine(
     if trades:
         from bench.trades_scenario import run_scenario
 
-        reference, trade = run_scenario(p, trades, threads=32)
+        reference, trade, pay_only = run_scenario(p, trades, threads=32)
         result["trade_reference"] = reference["per_second"]
         result["trade"] = trade["per_second"]
+        result["trade_pay_only"] = pay_only["per_second"]
     p.relay.drain()
     from qianbao.ledger.service import check_platform
 
@@ -434,6 +435,7 @@ def main() -> None:
         "pgbench_tpcb_tps": round(tpcb) if tpcb else None,
         "inprocess_sqlite_trade_pays_per_s": round(sqlite_r["trade"]),
         "inprocess_sqlite_trade_reference_instant_per_s": round(sqlite_r["trade_reference"]),
+        "inprocess_sqlite_trade_pay_only_per_s": round(sqlite_r["trade_pay_only"]),
         "reference_bare_sqlite_commit_each_per_s": round(bare_each),
         "reference_bare_sqlite_commit_1000_per_s": round(bare_1000),
         "inprocess_sqlite_huabei_payments_per_s": round(sqlite_r["huabei"])
@@ -466,6 +468,9 @@ def main() -> None:
         "inprocess_sqlite_vs_target_20000": round(sqlite_r["inprocess"] / TARGET_SQLITE_PER_S, 2),
         "http_vs_inprocess_sqlite": round(sqlite_r["http"] / sqlite_r["inprocess"], 2),
         "trade_vs_instant_same_threads": round(sqlite_r["trade"] / sqlite_r["trade_reference"], 2),
+        "trade_pay_only_vs_instant_same_threads": round(
+            sqlite_r["trade_pay_only"] / sqlite_r["trade_reference"], 2
+        ),
     }
     results["ratios"]["inprocess_postgres_vs_pgbench_tpcb"] = (
         round(pg_r["inprocess"] / tpcb, 2) if pg_r and tpcb else None

@@ -115,18 +115,39 @@ def run_scenario(
 
         return job
 
+    def created(i: int) -> tuple[str, str]:
+        buyer = users[i % buyers]
+        req = trades.TradeRequest(
+            m,
+            f"bench-{tag}-p{i}",
+            "bench",
+            1_00,
+            app_id=app["app_id"],
+            notify_url=app["notify_url"],
+        )
+        return str(trades.create(p, req, buyer)["id"]), buyer
+
+    def pay_only(trade_id: str, buyer: str) -> Callable[[], None]:
+        def job() -> None:
+            trades.pay(p, trade_id, buyer, None)
+
+        return job
+
     ref_s, ref_lat = _timed(threads, [instant(i) for i in range(n_trades)])
     trade_s, trade_lat = _timed(threads, [trade(i) for i in range(n_trades)])
+    waiting = [created(i) for i in range(n_trades)]  # created beforehand, not timed
+    pay_s, pay_lat = _timed(threads, [pay_only(t, b) for t, b in waiting])
     queued = 0
     for db in p.units:
         with db.read() as tx:
             queued += int(
                 tx.scalar("SELECT COUNT(*) FROM notify_tasks WHERE merchant_id = :m", {"m": m}) or 0
             )
-    assert queued == n_trades, f"{queued} notifications queued for {n_trades} trades"
+    assert queued == 2 * n_trades, f"{queued} notifications queued for {2 * n_trades} trades"
     return [
         _row("reference: instant pay_merchant", n_trades, ref_s, ref_lat),
         _row("trade: create + pay + notify queued", n_trades, trade_s, trade_lat),
+        _row("trade: pay a created trade + notify", n_trades, pay_s, pay_lat),
     ]
 
 

@@ -88,3 +88,18 @@ def test_every_kind_of_payment_honours_t1(sqlite_platform):
     assert settlement.run_settlement(p)["batches"] == 0  # once
     assert merchant_fen(p, m) == 90_00 - 54 and settlement.pending_fen(p, m) == 0
     assert_ledger_clean(p)
+
+
+def test_a_paid_trade_answers_the_row_as_stored(sqlite_platform):
+    """The trade purpose builds its answer from the row it read and the columns it moved; the
+    answer is exactly what a fresh read returns."""
+    from qianbao.payments import trades
+    from tests.trades.helpers import req
+
+    p = sqlite_platform
+    m = new_merchant(p)
+    buyer = new_user(p, unit=1, balance_fen=100_00, password_free_fen=100_000)
+    t = trades.create(p, req(m, 12_34), buyer)
+    paid = trades.pay(p, t["id"], buyer, None)
+    assert paid == trades.get_trade(p, t["id"])
+    assert paid["status"] == trades.TRADE_SUCCESS and paid["fee_fen"] == 7

@@ -295,8 +295,8 @@ class HuabeiPurchasePurpose:
 
     pay_voucher, refund_voucher, scope = "credit.purchase", "credit.refund", "credit.pay"
 
-    def open(self, ctx: WriteContext, pay: Pay) -> None:
-        pass
+    def open(self, ctx: WriteContext, pay: Pay) -> Row | None:
+        return None
 
     def replay(self, ctx: WriteContext, first_id: str) -> Row:
         return _purchase_by_ref(ctx.tx, first_id)
@@ -304,7 +304,9 @@ class HuabeiPurchasePurpose:
     def voucher_ref(self, pay: Pay, funded: Funded) -> str:
         return pay.payment_id
 
-    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
+    def record(
+        self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded, opened: Row | None
+    ) -> Row:
         payments.record_activity(
             ctx,
             pay.merchant_id,

@@ -77,7 +77,7 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
         first = idempotency.claim(ctx.tx, scope, pay.request_id, pay.fingerprint(), pay.payment_id)
         if first is not None:
             return purpose.replay(ctx, first)
-    purpose.open(ctx, pay)
+    opened = purpose.open(ctx, pay)
     quote = quote_of(pay)
     if pay.coupon_id is not None:
         assert ports.coupons is not None
@@ -93,7 +93,7 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
         legs += policy.book_in(ctx, pay.merchant_id, quote.merchant_gross_fen, merchant_fee)
         legs.append(fee_leg(ctx, quote.fee_fen))
     post(ctx, purpose.pay_voucher, purpose.voucher_ref(pay, funded), legs, pay.memo)
-    return purpose.record(ctx, pay, quote, funded)
+    return purpose.record(ctx, pay, quote, funded, opened)
 
 
 def coupon_legs(

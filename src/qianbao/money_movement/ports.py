@@ -67,15 +67,18 @@ class Purpose(Protocol):
     refund_voucher: str
     scope: str  # the idempotency scope prefix of its payments
 
-    def open(self, ctx: WriteContext, pay: Pay) -> None:
-        """Check the purpose allows the payment now (a trade still waiting to be paid)."""
+    def open(self, ctx: WriteContext, pay: Pay) -> Row | None:
+        """Check the purpose allows the payment now (a trade still waiting to be paid); returns
+        the purpose's record as read (handed to ``record``), if it has one."""
         ...
 
     def replay(self, ctx: WriteContext, first_id: str) -> Row: ...
 
     def voucher_ref(self, pay: Pay, funded: Funded) -> str: ...
 
-    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row: ...
+    def record(
+        self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded, opened: Row | None
+    ) -> Row: ...
 
     def paid(self, ctx: WriteContext, refund: Refund) -> Paid:
         """The payment being refunded, owned by ``refund.merchant_id`` (or NotFound)."""

@@ -464,8 +464,8 @@ class PaymentPurpose:
 
     pay_voucher, refund_voucher, scope = "payment", "refund", "pay"
 
-    def open(self, ctx: WriteContext, pay: Pay) -> None:
-        pass
+    def open(self, ctx: WriteContext, pay: Pay) -> Row | None:
+        return None
 
     def replay(self, ctx: WriteContext, first_id: str) -> Row:
         return _load(ctx.tx, "payments", first_id)
@@ -473,7 +473,9 @@ class PaymentPurpose:
     def voucher_ref(self, pay: Pay, funded: Funded) -> str:
         return pay.payment_id
 
-    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
+    def record(
+        self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded, opened: Row | None
+    ) -> Row:
         now = clock.now_ms()
         row = {
             "id": pay.payment_id,

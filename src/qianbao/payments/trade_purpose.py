@@ -41,10 +41,12 @@ class TradePurpose:
 
     pay_voucher, refund_voucher, scope = "trade.pay", "trade.refund", "trade"
 
-    def open(self, ctx: WriteContext, pay: Pay) -> None:
-        check_payable(load_row(ctx.tx, "trades", pay.payment_id))
+    def open(self, ctx: WriteContext, pay: Pay) -> Row | None:
+        trade = load_row(ctx.tx, "trades", pay.payment_id)
+        check_payable(trade)
         if pay.auth_code:
             codes.use_code(ctx, pay.auth_code, pay.payer_id, pay.payment_id)
+        return trade
 
     def replay(self, ctx: WriteContext, first_id: str) -> Row:
         return load_row(ctx.tx, "trades", first_id)
@@ -52,23 +54,26 @@ class TradePurpose:
     def voucher_ref(self, pay: Pay, funded: Funded) -> str:
         return pay.payment_id
 
-    def record(self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded) -> Row:
+    def record(
+        self, ctx: WriteContext, pay: Pay, quote: Quote, funded: Funded, opened: Row | None
+    ) -> Row:
+        """The trade moves to paid; its row as now stored is ``opened`` with the moved columns
+        (no second read)."""
+        assert opened is not None
         states = SECURED_TRADE if pay.escrowed else INSTANT_TRADE  # escrowed: a secured trade
-        states.move(
-            ctx.tx,
-            pay.payment_id,
-            WAIT_BUYER_PAY,
-            WAIT_SELLER_SEND_GOODS if pay.escrowed else TRADE_SUCCESS,
-            fee_fen=quote.fee_fen,
-            subsidy_fen=funded.merchant_share_fen,
-            funding=pay.funding,
-            card_id=pay.card_id,
-            coupon_id=pay.coupon_id,
-            coupon_fen=quote.coupon_fen,
-            coupon_funder=pay.coupon_funder,
-            paid_at_ms=clock.now_ms(),
-        )
-        paid = load_row(ctx.tx, "trades", pay.payment_id)
+        target = WAIT_SELLER_SEND_GOODS if pay.escrowed else TRADE_SUCCESS
+        columns = {
+            "fee_fen": quote.fee_fen,
+            "subsidy_fen": funded.merchant_share_fen,
+            "funding": pay.funding,
+            "card_id": pay.card_id,
+            "coupon_id": pay.coupon_id,
+            "coupon_fen": quote.coupon_fen,
+            "coupon_funder": pay.coupon_funder,
+            "paid_at_ms": clock.now_ms(),
+        }
+        moved_ms = states.move(ctx.tx, pay.payment_id, WAIT_BUYER_PAY, target, **columns)
+        paid = {**opened, **columns, "status": target, "updated_at_ms": moved_ms}
         notify.enqueue(ctx, paid, "TRADE_PAID")
         return paid
 
