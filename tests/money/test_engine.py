@@ -103,3 +103,27 @@ def test_a_paid_trade_answers_the_row_as_stored(sqlite_platform):
     paid = trades.pay(p, t["id"], buyer, None)
     assert paid == trades.get_trade(p, t["id"])
     assert paid["status"] == trades.TRADE_SUCCESS and paid["fee_fen"] == 7
+
+
+def test_a_payment_is_visible_to_its_payer_and_merchant_only(sqlite_platform):
+    """Ownership is the use case's rule (the routes pass the caller): anyone else is told the
+    payment does not exist, and cannot list or make its refunds."""
+    from qianbao.payments.errors import PaymentNotFound
+
+    p = sqlite_platform
+    m, other_m = new_merchant(p), new_merchant(p)
+    payer = new_user(p, balance_fen=10_00, password_free_fen=100_000)
+    stranger = new_user(p)
+    row = payments.pay_merchant(p, payer, m, 5_00, "own-1")
+    assert payments.get_payment(p, row["id"], payer)["id"] == row["id"]
+    assert payments.get_payment(p, row["id"], m)["id"] == row["id"]
+    for outsider in (stranger, other_m, "not-an-id"):
+        with pytest.raises(PaymentNotFound):
+            payments.get_payment(p, row["id"], outsider)
+        with pytest.raises(PaymentNotFound):
+            payments.list_refunds(p, row["id"], outsider)
+    for not_the_merchant in (payer, other_m):
+        with pytest.raises(PaymentNotFound):
+            payments.refund(p, not_the_merchant, row["id"], 1_00, "steal")
+    assert balance(p, payer) == 5_00
+    assert_ledger_clean(p)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
-from qianbao.api.errors import InstallmentOfferNotFound, TradeNotExist
+from qianbao.api.errors import InstallmentOfferNotFound
 from qianbao.api.models import Body, RequestId
 from qianbao.credit import dayend
 from qianbao.credit import installments as credit_installments
@@ -509,9 +509,7 @@ class OfferOut(BaseModel):
     summary="The merchant's installment offer on a trade (hb_fq_num / hb_fq_seller_percent)",
 )
 def trade_offer(trade_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    trade = trades.get_trade(p, trade_id)
-    if trade["buyer_id"] != user_id:
-        raise TradeNotExist("trade does not exist")
+    trade = trades.get_buyer_trade(p, trade_id, user_id)
     offer = credit_offers.offer_for(p, trade["merchant_id"], trade["out_trade_no"])
     if offer is None:
         raise InstallmentOfferNotFound("this trade has no installment offer")

@@ -11,18 +11,12 @@ from qianbao.platform.errors import InvalidArgument, NotFound
 
 
 class Code(StrEnum):
-    TRADE_NOT_EXIST = "TRADE_NOT_EXIST"
     INSTALLMENT_OFFER_NOT_FOUND = "INSTALLMENT_OFFER_NOT_FOUND"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
-    PAYMENT_NOT_FOUND = "PAYMENT_NOT_FOUND"
     ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
     INSTALLMENTS_INVALID = "INSTALLMENTS_INVALID"
     DAY_INVALID = "DAY_INVALID"
     INTERNAL_ERROR = "INTERNAL_ERROR"
-
-
-class TradeNotExist(NotFound):
-    code = Code.TRADE_NOT_EXIST
 
 
 class InstallmentOfferNotFound(NotFound):
@@ -31,10 +25,6 @@ class InstallmentOfferNotFound(NotFound):
 
 class RequestTooLarge(InvalidArgument):
     code = Code.REQUEST_TOO_LARGE
-
-
-class PaymentNotFound(NotFound):
-    code = Code.PAYMENT_NOT_FOUND
 
 
 class AccountNotFound(NotFound):

@@ -7,18 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from qianbao.api.deps import MerchantId, PlatformDep
-from qianbao.api.errors import PaymentNotFound
 from qianbao.api.models import PaymentOut, RefundIn, RefundOut
 from qianbao.payments import service as payments
 
 router = APIRouter(prefix="/api/v1/merchant", tags=["merchant"])
-
-
-def _own_payment(p: PlatformDep, merchant_id: str, payment_id: str) -> Any:
-    row = payments.get_payment(p, payment_id)
-    if row["merchant_id"] != merchant_id:
-        raise PaymentNotFound("no such payment")
-    return row
 
 
 @router.get("/balance", summary="Settlement balance over all units")
@@ -35,7 +27,7 @@ def activity(
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 def payment(payment_id: str, p: PlatformDep, merchant_id: MerchantId) -> dict[str, Any]:
-    return payments.public_payment(_own_payment(p, merchant_id, payment_id))
+    return payments.public_payment(payments.get_payment(p, payment_id, merchant_id))
 
 
 @router.post(
@@ -52,5 +44,4 @@ def refund(
 
 @router.get("/payments/{payment_id}/refunds", response_model=list[RefundOut])
 def refunds(payment_id: str, p: PlatformDep, merchant_id: MerchantId) -> list[dict[str, Any]]:
-    _own_payment(p, merchant_id, payment_id)
-    return [payments.public_refund(r) for r in payments.list_refunds(p, payment_id)]
+    return [payments.public_refund(r) for r in payments.list_refunds(p, payment_id, merchant_id)]

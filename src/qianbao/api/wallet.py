@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from qianbao.api.deps import PlatformDep, UserId
-from qianbao.api.errors import PaymentNotFound
 from qianbao.api.models import (
     BalanceOut,
     BankOrderOut,
@@ -133,7 +132,4 @@ async def pay(body: PayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 def payment(payment_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    row = payments.get_payment(p, payment_id)
-    if row["payer_id"] != user_id:
-        raise PaymentNotFound("no such payment")
-    return payments.public_payment(row)
+    return payments.public_payment(payments.get_payment(p, payment_id, user_id))

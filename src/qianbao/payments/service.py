@@ -624,14 +624,15 @@ def _activity_committed(tx: Tx, m: dict[str, Any]) -> bool:
     return tx.one("SELECT 1 AS x FROM vouchers WHERE ref = :r", {"r": m["ref_id"]}) is not None
 
 
-def get_payment(p: Platform, payment_id: str) -> Row:
+def get_payment(p: Platform, payment_id: str, party_id: str) -> Row:
+    """The payment, for its payer or its merchant only: to anyone else it does not exist."""
     try:
         db = p.db_for(payment_id)
     except ValueError:
         raise PaymentNotFound("no such payment") from None
     with db.read() as tx:
         row = tx.one("SELECT * FROM payments WHERE id = :id", {"id": payment_id})
-    if row is None:
+    if row is None or party_id not in (row["payer_id"], row["merchant_id"]):
         raise PaymentNotFound("no such payment")
     return row
 
@@ -658,9 +659,8 @@ def refund(
 ) -> Row:
     """Full or partial refund; never more than paid; the fee comes back in proportion."""
     check_amount(p, amount_fen)
-    payment = get_payment(p, payment_id)
-    if payment["merchant_id"] != merchant_id:
-        raise PaymentNotFound("no such payment")
+    if get_payment(p, payment_id, merchant_id)["merchant_id"] != merchant_id:
+        raise PaymentNotFound("no such payment")  # its payer cannot refund it
     command = Refund(
         purpose=PAYMENT,
         refund_id=new_id(bucket_of(payment_id)),
@@ -675,7 +675,9 @@ def refund(
     return result
 
 
-def list_refunds(p: Platform, payment_id: str) -> list[Row]:
+def list_refunds(p: Platform, payment_id: str, party_id: str) -> list[Row]:
+    """The refunds of a payment, for its payer or its merchant only."""
+    get_payment(p, payment_id, party_id)
     with p.db_for(payment_id).read() as tx:
         return tx.all(
             "SELECT * FROM refunds WHERE payment_id = :p ORDER BY created_at_ms", {"p": payment_id}

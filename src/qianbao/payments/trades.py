@@ -347,6 +347,14 @@ def get_trade(p: Platform, trade_id: str) -> Row:
     return dict(row)
 
 
+def get_buyer_trade(p: Platform, trade_id: str, buyer_id: str) -> Row:
+    """The trade, for its buyer only: to anyone else it does not exist."""
+    trade = get_trade(p, trade_id)
+    if trade["buyer_id"] != buyer_id:
+        raise TradeNotExist("trade does not exist")
+    return trade
+
+
 def find_order(p: Platform, merchant_id: str, out_trade_no: str) -> Row:
     idempotency.check_key(out_trade_no)
     with p.units[_order_unit(p, merchant_id, out_trade_no)].read() as tx:
