@@ -5,6 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+# Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
+# tests): the platform's schema module may not import the packages above it.
+import qianbao.channels.tables
+import qianbao.credit.tables
+import qianbao.ledger.tables
+import qianbao.marketing.tables
+import qianbao.members.tables
+import qianbao.payments.settlement_tables
+import qianbao.payments.tables
+import qianbao.payments.trades_tables
+import qianbao.platform.tables
+import qianbao.scoring.tables  # noqa: F401
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from qianbao.platform.schema import global_metadata, load_all_tables, unit_metadata
+from qianbao.platform.schema import global_metadata, unit_metadata
 
 
 def run(kind: str) -> None:
-    load_all_tables()
+    """Migrations run from their scripts; the metadata (every package's tables, complete once
+    ``qianbao.bootstrap`` is imported) only serves autogenerate."""
     metadata = unit_metadata if kind == "unit" else global_metadata
     url = context.config.get_main_option("sqlalchemy.url") or ""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
