@@ -22,9 +22,11 @@ from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
 from qianbao.credit import errors as credit_errors
+from qianbao.credit import lines as credit_lines
 from qianbao.credit import offers as credit_offers
 from qianbao.credit import ports as credit_ports
 from qianbao.credit import purchases as huabei
+from qianbao.credit import reads as credit_reads
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
 from qianbao.marketing import errors as marketing_errors
@@ -105,6 +107,7 @@ def open_platform(
         migrate(settings)
     p = Platform(settings)
     wire_money_movement(p)
+    p.credit_behaviour = CreditForScoring()
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -120,6 +123,19 @@ def open_platform(
         writer.submit(_platform_accounts_opener(unit, len(p.units)))
     trades.open_trade_accounts(p)
     return p
+
+
+class CreditForScoring:
+    """Scoring's ``CreditBehaviour`` port: Huabei's repayment history, and a new score
+    repricing the user's Huabei account."""
+
+    def repayment_history(self, p: Platform, user_id: str) -> dict[str, int]:
+        return credit_reads.repayment_history(p, user_id)
+
+    def on_new_score(
+        self, ctx: WriteContext, user_id: str, score: int, source: str, actor: str
+    ) -> None:
+        credit_lines.reprice(ctx, user_id, score, source, actor)
 
 
 def wire_money_movement(p: Platform) -> None:

@@ -20,7 +20,7 @@ from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
-from qianbao.scoring import registry
+from qianbao.scoring import ports, registry
 from qianbao.scoring.behaviour import BehaviourFeatures
 from qianbao.scoring.card import Scorecard
 from qianbao.scoring.errors import NoApplications, NoScore, NoTrainingData
@@ -110,9 +110,7 @@ def behaviour_of(p: Platform, user_id: str) -> BehaviourFeatures:
 
 def huabei_history(p: Platform, user_id: str) -> dict[str, int]:
     """Huabei repayment history from the credit package (zeros without a credit account)."""
-    from qianbao.credit.service import repayment_history
-
-    return repayment_history(p, user_id)
+    return ports.credit_behaviour(p).repayment_history(p, user_id)
 
 
 def score_user(
@@ -157,10 +155,10 @@ def score_user(
             " :card_version, :behaviour_version, :reason, :answers, :result, :created_at_ms)",
             row,
         )
-        from qianbao.credit.service import reprice
-
         # a Huabei account takes the new score's interest tier in the same command
-        reprice(ctx, user_id, result.score, f"card {card.version}", f"score:{reason}"[:60])
+        ports.credit_behaviour(p).on_new_score(
+            ctx, user_id, result.score, f"card {card.version}", f"score:{reason}"[:60]
+        )
         return row
 
     return p.writer_for(user_id).submit(command)
