@@ -18,7 +18,6 @@ from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import PAYMENT
 from qianbao.money_movement.limits import Limits, count_daily
 from qianbao.payments import service as payments
-from qianbao.platform import messages
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, LimitExceeded
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
@@ -198,7 +197,7 @@ def test_a_consumer_batch_with_a_failing_message(sqlite_platform):
     receivers = [new_user(p, unit=1) for _ in range(4)]
     for k, (a, b) in enumerate(zip(senders, receivers, strict=True)):
         payments.transfer(p, a, b, 100 * (k + 1), f"cb{k}", PAY_PASSWORD)
-    real = messages._handlers["transfer.credit"]
+    real = p.relay.handlers["transfer.credit"]
     bad = receivers[2]
 
     def flaky(ctx: WriteContext, payload: dict[str, Any]) -> None:
@@ -206,13 +205,13 @@ def test_a_consumer_batch_with_a_failing_message(sqlite_platform):
             raise RuntimeError("consumer crashed")
         real(ctx, payload)
 
-    messages._handlers["transfer.credit"] = flaky
+    p.relay.handlers["transfer.credit"] = flaky
     try:
         pending = [m for m in p.relay.pending(0) if m["topic"] == "transfer.credit"]
         assert len(pending) == 4
         assert p.relay.deliver(0, pending + pending[:1]) == 3  # a duplicate too
     finally:
-        messages._handlers["transfer.credit"] = real
+        p.relay.handlers["transfer.credit"] = real
     assert [payments.balance(p, b)["balance_fen"] for b in receivers] == [100, 200, 0, 400]
     assert p.relay.drain() >= 1
     assert [payments.balance(p, b)["balance_fen"] for b in receivers] == [100, 200, 300, 400]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from qianbao.payments import service as payments
-from qianbao.platform import messages
 from qianbao.platform.clock import clock
 from tests.conftest import assert_ledger_clean, make_platform
 from tests.factories import PAY_PASSWORD, card_of, new_user
@@ -60,7 +59,7 @@ def test_a_consumer_error_is_retried_not_lost(sqlite_platform):
     p.relay.stop()
     a = new_user(p, unit=0, balance_fen=5_000)
     b = new_user(p, unit=1)
-    real = messages._handlers["transfer.credit"]
+    real = p.relay.handlers["transfer.credit"]
     calls = []
 
     def flaky(ctx, payload):
@@ -69,14 +68,14 @@ def test_a_consumer_error_is_retried_not_lost(sqlite_platform):
             raise RuntimeError("consumer crashed")
         real(ctx, payload)
 
-    messages._handlers["transfer.credit"] = flaky
+    p.relay.handlers["transfer.credit"] = flaky
     try:
         payments.transfer(p, a, b, 300, "flaky", PAY_PASSWORD)
         assert p.relay.deliver(0, p.relay.pending(0)) == 0
         assert payments.balance(p, b)["balance_fen"] == 0
         assert p.relay.drain() == 1
     finally:
-        messages._handlers["transfer.credit"] = real
+        p.relay.handlers["transfer.credit"] = real
     assert payments.balance(p, b)["balance_fen"] == 300
     assert_ledger_clean(p)
 
@@ -123,8 +122,8 @@ def test_failed_withdrawal_is_reversed_with_its_fee_and_quota(tmp_path):
 def test_a_consumer_that_keeps_failing_goes_dead_then_requeues(tmp_path):
     p = make_platform("sqlite", tmp_path, message_max_attempts=3)
     p.relay.stop()
-    real = messages._handlers["transfer.credit"]
-    messages._handlers["transfer.credit"] = lambda ctx, payload: 1 / 0
+    real = p.relay.handlers["transfer.credit"]
+    p.relay.handlers["transfer.credit"] = lambda ctx, payload: 1 / 0
     try:
         a = new_user(p, unit=0, balance_fen=5_000)
         b = new_user(p, unit=1)
@@ -137,7 +136,7 @@ def test_a_consumer_that_keeps_failing_goes_dead_then_requeues(tmp_path):
 
         assert check_platform(p).in_transit_fen == 900  # visible to operators
     finally:
-        messages._handlers["transfer.credit"] = real
+        p.relay.handlers["transfer.credit"] = real
     assert p.relay.requeue_dead() == 1
     p.relay.drain()
     assert payments.balance(p, b)["balance_fen"] == 900

@@ -152,6 +152,8 @@ def wire_money_movement(p: Platform) -> None:
         coupons=marketing.CouponFunding(),
         offers=credit_offers.TradeOffers(),
     )
+    p.relay.subscribe("transfer.credit", payments.credit_transfer, payments.transfer_committed)
+    p.relay.subscribe("merchant.activity", payments.index_activity, payments.activity_committed)
     p.commands.register(Pay, handle_pay)
     p.commands.register(Refund, handle_refund)
     p.commands.register(payments.Transfer, payments.handle_transfer)

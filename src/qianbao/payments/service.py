@@ -374,8 +374,7 @@ def handle_transfer(ctx: WriteContext, t: Transfer) -> Row:
     return _load(tx, "transfers", t.transfer_id)
 
 
-@messages.consumer("transfer.credit")
-def _credit_transfer(ctx: WriteContext, payload: dict[str, Any]) -> None:
+def credit_transfer(ctx: WriteContext, payload: dict[str, Any]) -> None:
     post(
         ctx,
         "transfer.in",
@@ -387,8 +386,7 @@ def _credit_transfer(ctx: WriteContext, payload: dict[str, Any]) -> None:
     )
 
 
-@messages.checker("transfer.credit")
-def _transfer_committed(tx: Tx, payload: dict[str, Any]) -> bool:
+def transfer_committed(tx: Tx, payload: dict[str, Any]) -> bool:
     return (
         tx.one("SELECT 1 AS x FROM transfers WHERE id = :id", {"id": payload["transfer_id"]})
         is not None
@@ -592,13 +590,12 @@ def record_activity(
     }
     home = ctx.platform.unit_of(merchant_id)
     if home == ctx.unit:
-        _index_activity(ctx, activity)
+        index_activity(ctx, activity)
     else:
         messages.send(ctx, home, "merchant.activity", {**activity, "unit": ctx.unit})
 
 
-@messages.consumer("merchant.activity")
-def _index_activity(ctx: WriteContext, m: dict[str, Any]) -> None:
+def index_activity(ctx: WriteContext, m: dict[str, Any]) -> None:
     ctx.tx.execute(
         "INSERT INTO merchant_activity (merchant_id, ref_id, kind, payment_id, amount_fen, fee_fen,"
         " at_ms) VALUES (:merchant_id, :ref_id, :kind, :payment_id, :amount_fen, :fee_fen, :at_ms)"
@@ -618,8 +615,7 @@ def _index_activity(ctx: WriteContext, m: dict[str, Any]) -> None:
     )
 
 
-@messages.checker("merchant.activity")
-def _activity_committed(tx: Tx, m: dict[str, Any]) -> bool:
+def activity_committed(tx: Tx, m: dict[str, Any]) -> bool:
     """Every activity has a voucher under its ref, written in the same transaction."""
     return tx.one("SELECT 1 AS x FROM vouchers WHERE ref = :r", {"r": m["ref_id"]}) is not None
 

@@ -31,29 +31,7 @@ log = logging.getLogger("qianbao.messages")
 
 Handler = Callable[[WriteContext, dict[str, Any]], None]
 Checker = Callable[[Tx, dict[str, Any]], bool]
-_handlers: dict[str, Handler] = {}
-_checkers: dict[str, Checker] = {}
 RELAY_BATCH_MAX = 500
-
-
-def consumer(topic: str) -> Callable[[Handler], Handler]:
-    """Register the idempotent consumer of ``topic`` (runs in the destination unit's writer)."""
-
-    def register(fn: Handler) -> Handler:
-        _handlers[topic] = fn
-        return fn
-
-    return register
-
-
-def checker(topic: str) -> Callable[[Checker], Checker]:
-    """Register the check-back of ``topic``: did the business transaction behind it commit?"""
-
-    def register(fn: Checker) -> Checker:
-        _checkers[topic] = fn
-        return fn
-
-    return register
 
 
 _INBOX_INSERT = "INSERT INTO inbox (message_id, topic, handled_at_ms) VALUES (:id, :topic, :now)"
@@ -176,7 +154,7 @@ def consume(ctx: WriteContext, message: Row) -> bool:
     )
     if not fresh:
         return False
-    _handlers[message["topic"]](ctx, json.loads(message["payload"]))
+    ctx.platform.relay.handlers[message["topic"]](ctx, json.loads(message["payload"]))
     return True
 
 
@@ -193,7 +171,7 @@ def _consume_all(ctx: WriteContext, messages: list[Row]) -> list[str]:
                     _INBOX_INSERT,
                     {"id": failing["id"], "topic": failing["topic"], "now": clock.now_ms()},
                 )
-                _handlers[failing["topic"]](ctx, json.loads(failing["payload"]))
+                ctx.platform.relay.handlers[failing["topic"]](ctx, json.loads(failing["payload"]))
     except Exception:
         assert failing is not None
         log.exception("message %s (%s) failed; will retry", failing["id"], failing["topic"])
@@ -235,10 +213,20 @@ class Relay:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+        # topic -> its idempotent consumer (runs in the destination unit's writer) and its
+        # check-back (did the business transaction behind a prepared message commit?); filled
+        # by bootstrap through ``subscribe``
+        self.handlers: dict[str, Handler] = {}
+        self.checkers: dict[str, Checker] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
+
+    def subscribe(self, topic: str, handler: Handler, checker: Checker) -> None:
+        if topic in self.handlers:
+            raise ValueError(f"topic {topic} already has a consumer")
+        self.handlers[topic], self.checkers[topic] = handler, checker
 
     def wake(self) -> None:
         self._wake.set()
@@ -339,7 +327,8 @@ class Relay:
 
             def resolve(ctx: WriteContext, old: list[Row] = old) -> int:
                 for m in old:
-                    committed = _checkers[m["topic"]](ctx.tx, json.loads(m["payload"]))
+                    check = ctx.platform.relay.checkers[m["topic"]]
+                    committed = check(ctx.tx, json.loads(m["payload"]))
                     _mark(ctx.tx, [m["id"]], "CONFIRMED" if committed else "CANCELLED")
                 return len(old)
 
