@@ -150,12 +150,10 @@ def band_interest_rate(cfg: CreditConfig, band: str) -> Decimal:
     return min(cfg.band_daily_interest_rates[band], cfg.daily_interest_rate)
 
 
-_cache: dict[int, CreditConfig] = {}
-
-
 def config_for(p: Platform) -> CreditConfig:
-    key = id(p.settings)
-    cfg = _cache.get(key)
+    """The platform's credit configuration, loaded once and kept on the platform (it was a
+    module cache keyed by ``id(settings)``, which a later platform's settings could reuse)."""
+    cfg: CreditConfig | None = p.credit_config
     if cfg is None:
-        cfg = _cache[key] = load(p.settings.extra.get("credit"))
+        cfg = p.credit_config = load(p.settings.extra.get("credit"))
     return cfg

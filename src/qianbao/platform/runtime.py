@@ -64,6 +64,8 @@ class Platform:
         # scoring: scorecard version -> the loaded card; the lock trains the first card only once
         self.scorecards: dict[str, Any] = {}
         self.scorecard_lock = threading.Lock()
+        # credit: its configuration (credit.config.config_for), loaded on first use
+        self.credit_config: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
         self.credit_behaviour: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
