@@ -124,7 +124,21 @@ def close_day(p: Platform, day: date) -> TrialBalance:
     return TrialBalance(day, units)
 
 
-def _compute(db: Database, unit: int, day: date) -> UnitDay:
+@dataclass
+class _DayFacts:
+    """What the day close reads of one unit, in one snapshot; ``_compute`` decides from it."""
+
+    moved: list[Any]  # per account: debits, credits and postings of the day
+    at_cut: dict[str, int]  # account -> Σ postings before the cut
+    later: dict[str, int]  # account -> Σ postings after the cut
+    accounts: list[Any]
+    vouchers: int
+    previous_day: date | None
+    previous: dict[str, int] | None  # the previous closed day's subject closings
+    gap_postings: int  # postings between the previous closed day and this one
+
+
+def _read_day(db: Database, day: date) -> _DayFacts:
     start, end = start_of_day_ms(day), start_of_day_ms(day + timedelta(days=1))
     with db.read(snapshot=True) as tx:
         moved = tx.all(
@@ -136,60 +150,100 @@ def _compute(db: Database, unit: int, day: date) -> UnitDay:
         at_cut = _sums(tx, "created_at_ms < :t", end)
         later = _sums(tx, "created_at_ms >= :t", end)
         accounts = tx.all("SELECT id, subject, balance_fen, created_at_ms FROM accounts")
-        vouchers = int(
-            tx.scalar(
-                "SELECT COUNT(*) FROM vouchers WHERE created_at_ms >= :s AND created_at_ms < :e",
-                {"s": start, "e": end},
-            )
-            or 0
-        )
+        vouchers = _count(tx, "vouchers", start, end)
         previous_day, previous = _previous_closings(tx, day)
         gap_start = start_of_day_ms(previous_day + timedelta(days=1)) if previous_day else start
-        gap_postings = int(
-            tx.scalar(
-                "SELECT COUNT(*) FROM postings WHERE created_at_ms >= :g AND created_at_ms < :s",
-                {"g": gap_start, "s": start},
-            )
-            or 0
+        gap_postings = _count(tx, "postings", gap_start, start)
+    return _DayFacts(moved, at_cut, later, accounts, vouchers, previous_day, previous, gap_postings)
+
+
+def _count(tx: Tx, table: str, start_ms: int, end_ms: int) -> int:
+    return int(
+        tx.scalar(
+            f"SELECT COUNT(*) FROM {table} WHERE created_at_ms >= :s AND created_at_ms < :e",
+            {"s": start_ms, "e": end_ms},
         )
-    subject_of = {a["id"]: a["subject"] for a in accounts}
+        or 0
+    )
+
+
+def _compute(db: Database, unit: int, day: date) -> UnitDay:
+    return compute_day(unit, day, _read_day(db, day))
+
+
+def compute_day(unit: int, day: date, f: _DayFacts) -> UnitDay:
+    """The day's close of one unit from what was read: pure, so it can be checked by hand."""
+    end = start_of_day_ms(day + timedelta(days=1))
     summary = {code: SubjectDay(code, 0, 0, 0, 0, 0) for code in SUBJECTS}
     problems: list[str] = []
-    if gap_postings:  # days after the last closed one have bookings: they close first
-        assert previous_day is not None
+    previous = f.previous
+    if f.gap_postings:  # days after the last closed one have bookings: they close first
+        assert f.previous_day is not None
         problems.append(
             f"{day - timedelta(days=1)} is not closed: close the days in order"
-            f" (from {previous_day + timedelta(days=1)})"
+            f" (from {f.previous_day + timedelta(days=1)})"
         )
         previous = None  # its subjects would differ by the open days' movements
-    for a in accounts:
+    problems += _account_lines(f, summary, end)
+    rows = _moved_rows(f, summary, problems)
+    problems += _subject_openings(summary, previous)
+    debit_total = sum(int(m["d"]) for m in f.moved)
+    credit_total = sum(int(m["c"]) for m in f.moved)
+    if debit_total != credit_total:
+        problems.append(f"the day's debits {debit_total} ≠ credits {credit_total}")
+    if sum(f.at_cut.values()):
+        problems.append(f"the books do not sum to zero at the cut: {sum(f.at_cut.values())} fen")
+    postings = sum(int(m["n"]) for m in f.moved)
+    lines = list(summary.values())
+    return UnitDay(
+        unit, day, f.vouchers, postings, debit_total, credit_total, lines, rows, problems
+    )
+
+
+def _account_lines(f: _DayFacts, summary: dict[str, SubjectDay], end_ms: int) -> list[str]:
+    """Each subject's accounts and closing at the cut; every balance equals its postings."""
+    problems = []
+    for a in f.accounts:
         side = SUBJECTS[a["subject"]].side
         line = summary[a["subject"]]
-        line.accounts += a["created_at_ms"] < end or a["id"] in at_cut  # open at the cut
-        line.closing_fen += side * at_cut.get(a["id"], 0)
-        if side * (at_cut.get(a["id"], 0) + later.get(a["id"], 0)) != a["balance_fen"]:
+        line.accounts += a["created_at_ms"] < end_ms or a["id"] in f.at_cut  # open at the cut
+        line.closing_fen += side * f.at_cut.get(a["id"], 0)
+        if side * (f.at_cut.get(a["id"], 0) + f.later.get(a["id"], 0)) != a["balance_fen"]:
             problems.append(f"account {a['id']}: balance differs from its postings")
+    return problems
+
+
+def _moved_rows(
+    f: _DayFacts, summary: dict[str, SubjectDay], problems: list[str]
+) -> list[dict[str, Any]]:
+    """Per account that moved: opening, debits, credits, closing (and the subjects' totals)."""
+    subject_of = {a["id"]: a["subject"] for a in f.accounts}
     rows = []
-    for m in moved:
+    for m in f.moved:
         subject = subject_of.get(m["account_id"])
         if subject is None:
             problems.append(f"postings on {m['account_id']}, which is not an account")
             continue
         side, debit_fen, credit_fen = SUBJECTS[subject].side, int(m["d"]), int(m["c"])
-        closing = side * at_cut[m["account_id"]]
-        opening = closing - side * (credit_fen - debit_fen)
+        closing = side * f.at_cut[m["account_id"]]
         summary[subject].debit_fen += debit_fen
         summary[subject].credit_fen += credit_fen
         rows.append(
             {
                 "account_id": m["account_id"],
                 "subject": subject,
-                "opening_fen": opening,
+                "opening_fen": closing - side * (credit_fen - debit_fen),
                 "debit_fen": debit_fen,
                 "credit_fen": credit_fen,
                 "closing_fen": closing,
             }
         )
+    return rows
+
+
+def _subject_openings(summary: dict[str, SubjectDay], previous: dict[str, int] | None) -> list[str]:
+    """Each subject opens where the previous closed day closed it."""
+    problems = []
     for line in summary.values():
         side = SUBJECTS[line.subject].side
         line.opening_fen = line.closing_fen - side * (line.credit_fen - line.debit_fen)
@@ -198,23 +252,7 @@ def _compute(db: Database, unit: int, day: date) -> UnitDay:
                 f"subject {line.subject} opens at {line.opening_fen} fen,"
                 f" the previous closed day closed at {previous.get(line.subject, 0)}"
             )
-    debit_total = sum(int(m["d"]) for m in moved)
-    credit_total = sum(int(m["c"]) for m in moved)
-    if debit_total != credit_total:
-        problems.append(f"the day's debits {debit_total} ≠ credits {credit_total}")
-    if sum(at_cut.values()):
-        problems.append(f"the books do not sum to zero at the cut: {sum(at_cut.values())} fen")
-    return UnitDay(
-        unit,
-        day,
-        vouchers,
-        sum(int(m["n"]) for m in moved),
-        debit_total,
-        credit_total,
-        list(summary.values()),
-        rows,
-        problems,
-    )
+    return problems
 
 
 def _sums(tx: Tx, where: str, at_ms: int) -> dict[str, int]:
