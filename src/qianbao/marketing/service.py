@@ -160,74 +160,82 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
     unit. A retry with the same ``request_id`` finishes a half-done issue."""
     idempotency.check_key(request_id)
     members.get_user(p, user_id)
-    coupon_id = new_id(bucket_of(user_id))
     now = clock.now_ms()
     with p.global_db.transaction() as tx:
-        old = _grant(tx, campaign_id, request_id)
-        if old is not None:
-            if old["user_id"] != user_id:
-                raise IdempotencyKeyReused("request id was used for another user")
-            coupon_id = old["coupon_id"]
-        else:
-            c = tx.one("SELECT * FROM coupon_campaigns WHERE id = :id", {"id": campaign_id})
-            if c is None:
-                raise CampaignNotFound("no such campaign")
-            if c["status"] != "ACTIVE" or c["valid_until_ms"] <= now:
-                raise CampaignEnded("the campaign has ended")
-            held = int(
-                tx.scalar(
-                    "SELECT COUNT(*) FROM coupon_grants WHERE campaign_id = :c AND user_id = :u",
-                    {"c": campaign_id, "u": user_id},
-                )
-                or 0
-            )
-            if held >= c["per_user_limit"]:
-                raise CouponLimitReached(f"at most {c['per_user_limit']} per user")
-            if not tx.execute(
-                "UPDATE coupon_campaigns SET issued_fen = issued_fen + face_fen,"
-                " issued_count = issued_count + 1, updated_at_ms = :now"
-                " WHERE id = :id AND status = 'ACTIVE' AND issued_fen + face_fen <= budget_fen",
-                {"id": campaign_id, "now": now},
-            ):
-                raise BudgetExhausted("the campaign's budget is used up")
-            placed = tx.execute(
-                "INSERT INTO coupon_grants (campaign_id, user_id, seq, coupon_id, request_id,"
-                " created_at_ms) VALUES (:c, :u, :seq, :id, :r, :now) ON CONFLICT DO NOTHING",
-                {
-                    "c": campaign_id,
-                    "u": user_id,
-                    "seq": held + 1,
-                    "id": coupon_id,
-                    "r": request_id,
-                    "now": now,
-                },
-            )
-            if not placed:  # a concurrent issue took this place (or this request id)
-                raise IssueRaced("another issue of this coupon ran at once; retry")
+        coupon_id = _take_place(tx, campaign_id, user_id, request_id, now)
     campaign = get_campaign(p, campaign_id)
+    return p.writer_for(coupon_id).submit(
+        lambda ctx: _write_coupon(ctx, campaign, coupon_id, user_id, now)
+    )
 
-    def command(ctx: WriteContext) -> Row:
-        ctx.tx.execute(
-            "INSERT INTO coupons (id, campaign_id, user_id, funder, merchant_id, face_fen,"
-            " min_spend_fen, valid_from_ms, valid_until_ms, status, created_at_ms,"
-            " updated_at_ms) VALUES (:id, :c, :u, :f, :m, :face, :min, :vf, :vu, 'AVAILABLE',"
-            " :now, :now) ON CONFLICT (id) DO NOTHING",
-            {
-                "id": coupon_id,
-                "c": campaign_id,
-                "u": user_id,
-                "f": campaign["funder"],
-                "m": campaign["merchant_id"],
-                "face": campaign["face_fen"],
-                "min": campaign["min_spend_fen"],
-                "vf": campaign["valid_from_ms"],
-                "vu": campaign["valid_until_ms"],
-                "now": now,
-            },
+
+def _take_place(tx: Tx, campaign_id: str, user_id: str, request_id: str, now: int) -> str:
+    """The coupon's id: a grant taken now (budget and per-user place, guarded), or the one an
+    earlier try with this request id took."""
+    old = _grant(tx, campaign_id, request_id)
+    if old is not None:
+        if old["user_id"] != user_id:
+            raise IdempotencyKeyReused("request id was used for another user")
+        return str(old["coupon_id"])
+    c = tx.one("SELECT * FROM coupon_campaigns WHERE id = :id", {"id": campaign_id})
+    if c is None:
+        raise CampaignNotFound("no such campaign")
+    if c["status"] != "ACTIVE" or c["valid_until_ms"] <= now:
+        raise CampaignEnded("the campaign has ended")
+    held = int(
+        tx.scalar(
+            "SELECT COUNT(*) FROM coupon_grants WHERE campaign_id = :c AND user_id = :u",
+            {"c": campaign_id, "u": user_id},
         )
-        return _load(ctx.tx, coupon_id)
+        or 0
+    )
+    if held >= c["per_user_limit"]:
+        raise CouponLimitReached(f"at most {c['per_user_limit']} per user")
+    if not tx.execute(
+        "UPDATE coupon_campaigns SET issued_fen = issued_fen + face_fen,"
+        " issued_count = issued_count + 1, updated_at_ms = :now"
+        " WHERE id = :id AND status = 'ACTIVE' AND issued_fen + face_fen <= budget_fen",
+        {"id": campaign_id, "now": now},
+    ):
+        raise BudgetExhausted("the campaign's budget is used up")
+    coupon_id = new_id(bucket_of(user_id))
+    placed = tx.execute(
+        "INSERT INTO coupon_grants (campaign_id, user_id, seq, coupon_id, request_id,"
+        " created_at_ms) VALUES (:c, :u, :seq, :id, :r, :now) ON CONFLICT DO NOTHING",
+        {
+            "c": campaign_id,
+            "u": user_id,
+            "seq": held + 1,
+            "id": coupon_id,
+            "r": request_id,
+            "now": now,
+        },
+    )
+    if not placed:  # a concurrent issue took this place (or this request id)
+        raise IssueRaced("another issue of this coupon ran at once; retry")
+    return coupon_id
 
-    return p.writer_for(coupon_id).submit(command)
+
+def _write_coupon(ctx: WriteContext, campaign: Row, coupon_id: str, user_id: str, now: int) -> Row:
+    ctx.tx.execute(
+        "INSERT INTO coupons (id, campaign_id, user_id, funder, merchant_id, face_fen,"
+        " min_spend_fen, valid_from_ms, valid_until_ms, status, created_at_ms,"
+        " updated_at_ms) VALUES (:id, :c, :u, :f, :m, :face, :min, :vf, :vu, 'AVAILABLE',"
+        " :now, :now) ON CONFLICT (id) DO NOTHING",
+        {
+            "id": coupon_id,
+            "c": campaign["id"],
+            "u": user_id,
+            "f": campaign["funder"],
+            "m": campaign["merchant_id"],
+            "face": campaign["face_fen"],
+            "min": campaign["min_spend_fen"],
+            "vf": campaign["valid_from_ms"],
+            "vu": campaign["valid_until_ms"],
+            "now": now,
+        },
+    )
+    return _load(ctx.tx, coupon_id)
 
 
 # --- a user's coupons -----------------------------------------------------------------------
