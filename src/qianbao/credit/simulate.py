@@ -194,9 +194,7 @@ def simulate(
             p, pool, users, rng, start, lambda n: progress.advance(task, n) if progress else None
         )
         setup_seconds = time.monotonic() - setup_began
-        if progress:
-            progress.remove_task(task)
-        task = progress.add_task("days", total=days_total) if progress else None
+        task = _next_task(progress, task, "days", days_total)
         refunds_due: dict[date, list[tuple[str, str, int]]] = {}
         monthly: list[dict[str, Any]] = []
         income_before = _income(p)
@@ -218,36 +216,58 @@ def simulate(
                 dayend.end_of_day(p, day)
             if (day + timedelta(days=1)).day == 1:
                 income_now = _income(p)
-                report = dayend.portfolio_report(p, day)
-                monthly.append(
-                    {
-                        "month": f"{day:%Y-%m}",
-                        "receivables_fen": report["receivables_fen"],
-                        "overdue_fen": report["overdue_fen"],
-                        "overdue_rate": round(report["overdue_rate"], 6),
-                        "provision_fen": report["provision_fen"],
-                        "written_off_fen": report["written_off_fen"],
-                        "accounts": report["accounts"],
-                        "overdue_accounts": report["overdue_accounts"],
-                        **{f"{k}_income_fen": income_now[k] - income_before[k] for k in income_now},
-                    }
-                )
+                monthly.append(_month_row(p, day, income_before, income_now))
                 income_before = income_now
             if progress:
                 progress.advance(task)
             day += timedelta(days=1)
     p.relay.drain()
-    check = check_platform(p)
-    seconds = time.monotonic() - began
     summary = {
         "users": users,
         "months": months,
         "seed": seed,
         "start": start.isoformat(),
         "end": last.isoformat(),
-        "seconds": round(seconds, 1),
+        "seconds": round(time.monotonic() - began, 1),
         "setup_seconds": round(setup_seconds, 1),
         "phase_seconds": {k: round(v, 1) for k, v in phases.seconds.items()},
+        **_outcome(p, people, stats),
+        "monthly": monthly,
+    }
+    write_report(out_dir, summary)
+    return summary
+
+
+def _next_task(progress: Any, done: Any, name: str, total: int) -> Any:
+    """Replace the finished progress bar ``done`` with a new one (no bars without progress)."""
+    if not progress:
+        return None
+    progress.remove_task(done)
+    return progress.add_task(name, total=total)
+
+
+def _month_row(
+    p: Platform, day: date, income_before: dict[str, int], income_now: dict[str, int]
+) -> dict[str, Any]:
+    """The portfolio at a month's last day and the month's income by kind."""
+    report = dayend.portfolio_report(p, day)
+    return {
+        "month": f"{day:%Y-%m}",
+        "receivables_fen": report["receivables_fen"],
+        "overdue_fen": report["overdue_fen"],
+        "overdue_rate": round(report["overdue_rate"], 6),
+        "provision_fen": report["provision_fen"],
+        "written_off_fen": report["written_off_fen"],
+        "accounts": report["accounts"],
+        "overdue_accounts": report["overdue_accounts"],
+        **{f"{k}_income_fen": income_now[k] - income_before[k] for k in income_now},
+    }
+
+
+def _outcome(p: Platform, people: list[Any], stats: Stats) -> dict[str, Any]:
+    """The ledger check after the run, the population's profiles and what it did."""
+    check = check_platform(p)
+    return {
         "ledger_check_ok": bool(check.ok and check.in_transit_fen == 0),
         "ledger_accounts": sum(u.accounts for u in check.units),
         "profiles": {name: sum(1 for x in people if x.profile == name) for name, _ in PROFILES},
@@ -260,10 +280,7 @@ def simulate(
             "bill_installments": stats.bill_splits,
             "refused": stats.refused,
         },
-        "monthly": monthly,
     }
-    write_report(out_dir, summary)
-    return summary
 
 
 def _add_months(day: date, months: int) -> date:
