@@ -16,7 +16,7 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import PAYMENT
-from qianbao.money_movement.limits import Limits, count_daily
+from qianbao.money_movement.limits import count_daily
 from qianbao.payments import service as payments
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, LimitExceeded
 from qianbao.platform.ids import bucket_of, new_id
@@ -99,12 +99,12 @@ def test_overdraft_in_the_middle_of_a_batch_fails_alone(platform):
 def test_daily_limit_reached_in_the_middle_of_a_batch(platform):
     p = platform
     payer = new_user(p, unit=0, balance_fen=10_000)
-    limits = Limits(per_payment_fen=1_000, per_day_fen=1_000)
+    per_day_fen = 1_000
     user, fee = payments.user_account(payer), unit_account("fee_income", 0)
 
     def spend(amount_fen: int, ref: str) -> Callable[[WriteContext], None]:
         def command(ctx: WriteContext) -> None:
-            count_daily(ctx, payer, amount_fen, limits)
+            count_daily(ctx, payer, amount_fen, per_day_fen)
             ledger.post(
                 ctx, "t", ref, [ledger.debit(user, amount_fen), ledger.credit(fee, amount_fen)]
             )

@@ -61,4 +61,4 @@ async def authorise_async(
 
 def count_daily(ctx: WriteContext, payer_id: str, pays_fen: int, daily_limit_fen: int) -> None:
     """Inside the unit: the payer's spending today, guarded by its KYC daily limit."""
-    limits.count_daily(ctx, payer_id, pays_fen, limits.Limits(0, daily_limit_fen))
+    limits.count_daily(ctx, payer_id, pays_fen, daily_limit_fen)

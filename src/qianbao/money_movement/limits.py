@@ -43,20 +43,19 @@ def check_per_payment(kyc_level: int, amount_fen: int) -> Limits:
     return limits
 
 
-def count_daily(ctx: WriteContext, owner_id: str, amount_fen: int, limits: Limits) -> None:
+def count_daily(ctx: WriteContext, owner_id: str, amount_fen: int, limit_fen: int) -> None:
     """Count ``amount_fen`` against the owner's daily limit, or raise ``DAILY_LIMIT_EXCEEDED``.
 
     As the upsert it replaces: the day's first amount always counts; a later one only while
     the day's total stays within the limit."""
     spend: _DailySpend = ctx.participant("daily_spend", _DailySpend)
     counter = (owner_id, _today())
-    limit_fen = limits.per_day_fen
     refused = not spend.allows(counter, amount_fen, limit_fen) and (
         spend.is_fresh(counter) or not spend.allows(counter, amount_fen, limit_fen, fresh=True)
     )
     if refused:  # decided on a fresh read, never on the cache alone
         raise DailyLimitExceeded(f"daily limit of {limit_fen} fen reached")
-    spend.add(counter, amount_fen, limits.per_day_fen)
+    spend.add(counter, amount_fen, limit_fen)
 
 
 _DAY_MS = 86_400_000  # Asia/Shanghai keeps no daylight saving: every day is this long
