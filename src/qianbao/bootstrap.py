@@ -22,11 +22,13 @@ from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
 from qianbao.credit import errors as credit_errors
+from qianbao.credit import installments as credit_installments
 from qianbao.credit import lines as credit_lines
 from qianbao.credit import offers as credit_offers
 from qianbao.credit import ports as credit_ports
 from qianbao.credit import purchases as huabei
 from qianbao.credit import reads as credit_reads
+from qianbao.credit import repayments as credit_repayments
 from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
 from qianbao.marketing import errors as marketing_errors
@@ -108,6 +110,7 @@ def open_platform(
     p = Platform(settings)
     wire_money_movement(p)
     p.credit_behaviour = CreditForScoring()
+    wire_credit_commands(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -159,6 +162,18 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
+
+
+def wire_credit_commands(p: Platform) -> None:
+    """The handlers of credit's user and operator writes (day-end jobs stay closures)."""
+    p.commands.register(credit_lines.OpenCreditLine, credit_lines.handle_open_credit_line)
+    p.commands.register(credit_lines.RequestLineIncrease, credit_lines.handle_request_line_increase)
+    p.commands.register(credit_lines.SetLine, credit_lines.handle_set_line)
+    p.commands.register(credit_lines.FreezeCredit, credit_lines.handle_freeze_credit)
+    p.commands.register(credit_lines.SetAutodebit, credit_lines.handle_set_autodebit)
+    p.commands.register(credit_repayments.Repay, credit_repayments.handle_repay)
+    p.commands.register(credit_installments.InstallBill, credit_installments.handle_install_bill)
+    p.commands.register(credit_installments.SettlePlan, credit_installments.handle_settle_plan)
 
 
 def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext], None]:

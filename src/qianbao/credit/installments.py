@@ -1,9 +1,11 @@
 """Installment plans (分期): creating a plan and its periods, a bill split into periods
 (账单分期), early settlement (提前还款), and refunds taken off a plan's future periods.
-The schedules themselves are pure (``credit.schedule``)."""
+The schedules themselves are pure (``credit.schedule``); the two user writes are commands
+(``InstallBill``, ``SettlePlan``) handled in the user's unit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -95,29 +97,45 @@ def reduce_plan(tx: Tx, plan: Row, amount_fen: int) -> int:
     return taken
 
 
+@dataclass(frozen=True, slots=True)
+class InstallBill:
+    """账单分期 of one statement into ``periods``; ``plan_id`` names the plan it creates."""
+
+    plan_id: str
+    user_id: str
+    statement_id: str
+    periods: int
+    request_id: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"statement_id": self.statement_id, "periods": self.periods}
+
+
 def install_bill(
     p: Platform, user_id: str, statement_id: str, periods: int, request_id: str
 ) -> Row:
     """账单分期: after the statement and by its due date, split what is unpaid of its purchases
     into 3/6/9/12 periods, the first billed next month."""
-    cfg = config_for(p)
+    command = InstallBill(
+        plan_id=new_id(bucket_of(user_id)),
+        user_id=user_id,
+        statement_id=statement_id,
+        periods=periods,
+        request_id=request_id,
+    )
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        plan_ref = new_id(bucket_of(user_id))
-        first = idempotency.claim(
-            tx,
-            f"credit.install:{user_id}",
-            request_id,
-            {"statement_id": statement_id, "periods": periods},
-            plan_ref,
-        )
-        if first is not None:
-            return load_plan(tx, user_id, first)
-        _split_bill(tx, cfg, user_id, statement_id, periods, plan_ref)
-        return load_plan(tx, user_id, plan_ref)
 
-    return p.writer_for(user_id).submit(command)
+def handle_install_bill(ctx: WriteContext, c: InstallBill) -> Row:
+    tx = ctx.tx
+    scope = f"credit.install:{c.user_id}"
+    first = idempotency.claim(tx, scope, c.request_id, c.fingerprint(), c.plan_id)
+    if first is not None:
+        return load_plan(tx, c.user_id, first)
+    cfg = config_for(ctx.platform)
+    _split_bill(tx, cfg, c.user_id, c.statement_id, c.periods, c.plan_id)
+    return load_plan(tx, c.user_id, c.plan_id)
 
 
 def _split_bill(
@@ -160,44 +178,56 @@ def _split_bill(
     settle_statuses(tx, cfg, user_id, on)
 
 
+@dataclass(frozen=True, slots=True)
+class SettlePlan:
+    """提前还款 of a plan's future periods from the wallet."""
+
+    user_id: str
+    plan_id: str
+    request_id: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id}
+
+
 def settle_plan(p: Platform, user_id: str, plan_id: str, request_id: str) -> Row:
     """Early settlement (提前还款) of a plan's future periods from the wallet; their fees are
     waived or charged per configuration. Periods already billed stay on their bills."""
-    cfg = config_for(p)
+    result: Row = p.commands.submit(p.unit_of(user_id), SettlePlan(user_id, plan_id, request_id))
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        first = idempotency.claim(
-            tx, f"credit.settle:{user_id}", request_id, {"plan_id": plan_id}, plan_id
-        )
-        if first is not None:
-            return load_plan(tx, user_id, plan_id)
-        plan = load_plan(tx, user_id, plan_id)
-        if plan["status"] != "ACTIVE":
-            raise InstallmentNotAllowed(f"plan is {plan['status'].lower()}")
-        pending = store.pending_periods(tx, plan_id)
-        principal = sum(r["principal_fen"] for r in pending)
-        fee = (
-            0
-            if cfg.early_settlement_fee_waived or plan["subsidised"]
-            else sum(r["fee_fen"] for r in pending)
-        )
-        post(
-            ctx,
-            "credit.settle",
-            plan_id,
-            [
-                debit(payments.user_account(user_id), principal + fee),
-                credit(receivable(user_id), principal),
-                credit(unit_account("installment_fee_income", ctx.unit), fee),
-            ],
-        )
-        store.settle_pending_periods(tx, plan_id)
-        store.shift_counters(tx, user_id, installment_fen=-principal)
-        PLAN.move(tx, plan_id, "ACTIVE", "SETTLED")
+
+def handle_settle_plan(ctx: WriteContext, c: SettlePlan) -> Row:
+    tx, user_id, plan_id = ctx.tx, c.user_id, c.plan_id
+    first = idempotency.claim(
+        tx, f"credit.settle:{user_id}", c.request_id, c.fingerprint(), plan_id
+    )
+    if first is not None:
         return load_plan(tx, user_id, plan_id)
-
-    return p.writer_for(user_id).submit(command)
+    plan = load_plan(tx, user_id, plan_id)
+    if plan["status"] != "ACTIVE":
+        raise InstallmentNotAllowed(f"plan is {plan['status'].lower()}")
+    pending = store.pending_periods(tx, plan_id)
+    principal = sum(r["principal_fen"] for r in pending)
+    fee = (
+        0
+        if config_for(ctx.platform).early_settlement_fee_waived or plan["subsidised"]
+        else sum(r["fee_fen"] for r in pending)
+    )
+    post(
+        ctx,
+        "credit.settle",
+        plan_id,
+        [
+            debit(payments.user_account(user_id), principal + fee),
+            credit(receivable(user_id), principal),
+            credit(unit_account("installment_fee_income", ctx.unit), fee),
+        ],
+    )
+    store.settle_pending_periods(tx, plan_id)
+    store.shift_counters(tx, user_id, installment_fen=-principal)
+    PLAN.move(tx, plan_id, "ACTIVE", "SETTLED")
+    return load_plan(tx, user_id, plan_id)
 
 
 def plan_schedule(p: Platform, user_id: str, plan_id: str) -> dict[str, Any]:

@@ -2,14 +2,19 @@
 new score, the scheduled review, requested increases, operators' lines and freezes, autodebit.
 
 Every change of a line or tier is recorded in ``credit_line_changes`` with its decision and
-reason. Writes run in the user's unit writer.
+reason. The user's and operators' writes are commands as data (``OpenCreditLine``,
+``RequestLineIncrease``, ``SetLine``, ``FreezeCredit``, ``SetAutodebit``): the use case reads and
+decides, then submits the command to the user's unit, where its ``handle_*`` (registered in
+``bootstrap.wire_credit_commands``) runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from qianbao.credit import ports, store
 from qianbao.credit.accounts import load_account, now_ms, receivable, today, unit_accounts
@@ -22,7 +27,6 @@ from qianbao.credit.errors import (
     NotEligible,
 )
 from qianbao.credit.pricing import (
-    InterestTier,
     initial_line,
     interest_tier,
     round_line,
@@ -118,6 +122,33 @@ def _refuse_clash(p: Platform, user: Row, user_id: str) -> None:
             raise AccountExists("a Huabei account exists for this ID number or phone")
 
 
+@dataclass(frozen=True, slots=True)
+class OpenCreditLine:
+    """开通花呗 as decided before the writer: eligibility, the initial line and the interest
+    tier (the user's ID-number hash and phone travel for the one-account-per-person check)."""
+
+    user_id: str
+    request_id: str
+    due_day: int
+    id_number_hash: str
+    phone: str
+    line_fen: int
+    interest_rate: str
+    interest_band: str
+    interest_priced_by: str
+    reason: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"due_day": self.due_day}
+
+    def tier_columns(self) -> dict[str, str]:
+        return {
+            "interest_rate": self.interest_rate,
+            "interest_band": self.interest_band,
+            "interest_priced_by": self.interest_priced_by,
+        }
+
+
 def open_credit_account(
     p: Platform, user_id: str, request_id: str, due_day: int | None = None
 ) -> Row:
@@ -141,46 +172,50 @@ def open_credit_account(
         score=score,
     )
     tier = interest_tier(cfg, score)
-    why_tier = f"{why}; daily interest {tier.rate} ({tier.priced_by})"
+    columns = tier.columns()
+    command = OpenCreditLine(
+        user_id=user_id,
+        request_id=request_id,
+        due_day=due,
+        id_number_hash=str(user["id_number_hash"]),
+        phone=str(user["phone"]),
+        line_fen=line,
+        interest_rate=columns["interest_rate"],
+        interest_band=columns["interest_band"],
+        interest_priced_by=columns["interest_priced_by"],
+        reason=f"{why}; daily interest {tier.rate} ({tier.priced_by})",
+    )
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        first = idempotency.claim(
-            ctx.tx, f"credit.open:{user_id}", request_id, {"due_day": due}, user_id
-        )
-        if first is None:
-            _insert_account(ctx, user_id, user, line, due, tier, why_tier)
-        return load_account(ctx.tx, user_id)
 
-    return p.writer_for(user_id).submit(command)
+def handle_open_credit_line(ctx: WriteContext, c: OpenCreditLine) -> Row:
+    scope = f"credit.open:{c.user_id}"
+    first = idempotency.claim(ctx.tx, scope, c.request_id, c.fingerprint(), c.user_id)
+    if first is None:
+        _insert_account(ctx, c)
+    return load_account(ctx.tx, c.user_id)
 
 
-def _insert_account(
-    ctx: WriteContext,
-    user_id: str,
-    user: Row,
-    line_fen: int,
-    due_day: int,
-    tier: InterestTier,
-    why: str,
-) -> None:
+def _insert_account(ctx: WriteContext, c: OpenCreditLine) -> None:
     tx = ctx.tx
-    if store.account_exists(tx, user_id):
+    if store.account_exists(tx, c.user_id):
         raise AccountExists("this user already has a Huabei account")
     store.insert_account(
         tx,
-        user_id=user_id,
-        id_number_hash=user["id_number_hash"],
-        phone=user["phone"],
-        line_fen=line_fen,
-        due_day=due_day,
+        user_id=c.user_id,
+        id_number_hash=c.id_number_hash,
+        phone=c.phone,
+        line_fen=c.line_fen,
+        due_day=c.due_day,
         review_date=today(),
-        tier_columns=tier.columns(),
+        tier_columns=c.tier_columns(),
         now_ms=now_ms(),
     )
-    open_account(tx, receivable(user_id), user_id)
+    open_account(tx, receivable(c.user_id), c.user_id)
     for acct in unit_accounts(ctx.unit):
         open_account(tx, acct, f"u{ctx.unit}")
-    record_line_change(tx, user_id, "OPEN", 0, line_fen, "APPROVED", why, "system")
+    record_line_change(tx, c.user_id, "OPEN", 0, c.line_fen, "APPROVED", c.reason, "system")
 
 
 def _stored_score(p: Platform, user_id: str) -> int | None:
@@ -231,34 +266,60 @@ def _decide_request(cfg: CreditConfig, tx: Tx, a: Row, new_line_fen: int) -> tup
     return ok, why
 
 
+@dataclass(frozen=True, slots=True)
+class RequestLineIncrease:
+    """A user asks for a higher line; the unit decides on the account as it stands."""
+
+    change_id: str
+    user_id: str
+    new_line_fen: int
+    request_id: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"new_line_fen": self.new_line_fen}
+
+
 def request_increase(p: Platform, user_id: str, new_line_fen: int, request_id: str) -> Row:
     """A user asks for a higher line; the decision and its reason are recorded either way."""
-    cfg = config_for(p)
     payments.check_amount(p, new_line_fen)
+    command = RequestLineIncrease(
+        change_id=new_id(bucket_of(user_id)),
+        user_id=user_id,
+        new_line_fen=new_line_fen,
+        request_id=request_id,
+    )
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        change_id = new_id(bucket_of(user_id))
-        first = idempotency.claim(
-            tx, f"credit.raise:{user_id}", request_id, {"new_line_fen": new_line_fen}, change_id
-        )
-        if first is None:
-            a = load_account(tx, user_id)
-            ok, why = _decide_request(cfg, tx, a, new_line_fen)
-            granted = round_line(cfg, new_line_fen) if ok else a["line_fen"]
-            if ok:
-                store.set_line(tx, user_id, granted, now_ms())
-            decision = "APPROVED" if ok else "REJECTED"
-            old = a["line_fen"]
-            record_line_change(
-                tx, user_id, "REQUEST", old, granted, decision, why, "user", change_id
-            )
-            first = change_id
-        row = store.line_change(tx, first)
-        assert row is not None
-        return row
 
-    return p.writer_for(user_id).submit(command)
+def handle_request_line_increase(ctx: WriteContext, c: RequestLineIncrease) -> Row:
+    tx, user_id = ctx.tx, c.user_id
+    scope = f"credit.raise:{user_id}"
+    first = idempotency.claim(tx, scope, c.request_id, c.fingerprint(), c.change_id)
+    if first is None:
+        cfg = config_for(ctx.platform)
+        a = load_account(tx, user_id)
+        ok, why = _decide_request(cfg, tx, a, c.new_line_fen)
+        granted = round_line(cfg, c.new_line_fen) if ok else a["line_fen"]
+        if ok:
+            store.set_line(tx, user_id, granted, now_ms())
+        decision = "APPROVED" if ok else "REJECTED"
+        old = a["line_fen"]
+        record_line_change(tx, user_id, "REQUEST", old, granted, decision, why, "user", c.change_id)
+        first = c.change_id
+    row = store.line_change(tx, first)
+    assert row is not None
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class SetLine:
+    """An operator's new line, checked against the configured bounds before the writer."""
+
+    operator_id: str
+    user_id: str
+    line_fen: int
+    reason: str
 
 
 def operator_set_line(
@@ -268,45 +329,81 @@ def operator_set_line(
     cfg = config_for(p)
     if not cfg.line_min_fen <= line_fen <= cfg.line_max_fen:
         raise LineInvalid(f"line must be {cfg.line_min_fen}–{cfg.line_max_fen} fen")
+    result: Row = p.commands.submit(
+        p.unit_of(user_id), SetLine(operator_id, user_id, line_fen, reason)
+    )
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        a = load_account(ctx.tx, user_id)
-        store.set_line(ctx.tx, user_id, line_fen, now_ms())
-        kind = "OPERATOR_DECREASE" if line_fen < a["line_fen"] else "OPERATOR_INCREASE"
-        record_line_change(
-            ctx.tx, user_id, kind, a["line_fen"], line_fen, "APPROVED", reason or kind, operator_id
-        )
-        return load_account(ctx.tx, user_id)
 
-    return p.writer_for(user_id).submit(command)
+def handle_set_line(ctx: WriteContext, c: SetLine) -> Row:
+    a = load_account(ctx.tx, c.user_id)
+    store.set_line(ctx.tx, c.user_id, c.line_fen, now_ms())
+    kind = "OPERATOR_DECREASE" if c.line_fen < a["line_fen"] else "OPERATOR_INCREASE"
+    record_line_change(
+        ctx.tx,
+        c.user_id,
+        kind,
+        a["line_fen"],
+        c.line_fen,
+        "APPROVED",
+        c.reason or kind,
+        c.operator_id,
+    )
+    return load_account(ctx.tx, c.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeCredit:
+    """An operator freezes (``frozen``) or thaws a Huabei account."""
+
+    operator_id: str
+    user_id: str
+    frozen: bool
+    reason: str
 
 
 def operator_freeze(p: Platform, operator_id: str, user_id: str, frozen: bool, reason: str) -> Row:
-    def command(ctx: WriteContext) -> Row:
-        a = load_account(ctx.tx, user_id)
-        if a["status"] == "CLOSED":
-            raise AccountClosed("the account is closed")
-        target = "FROZEN" if frozen else "ACTIVE"
-        store.set_account_status(ctx.tx, user_id, target, reason[:200] if frozen else "", now_ms())
-        record_line_change(
-            ctx.tx,
-            user_id,
-            "FREEZE" if frozen else "UNFREEZE",
-            a["line_fen"],
-            a["line_fen"],
-            "APPROVED",
-            reason or target,
-            operator_id,
-        )
-        return load_account(ctx.tx, user_id)
+    result: Row = p.commands.submit(
+        p.unit_of(user_id), FreezeCredit(operator_id, user_id, frozen, reason)
+    )
+    return result
 
-    return p.writer_for(user_id).submit(command)
+
+def handle_freeze_credit(ctx: WriteContext, c: FreezeCredit) -> Row:
+    a = load_account(ctx.tx, c.user_id)
+    if a["status"] == "CLOSED":
+        raise AccountClosed("the account is closed")
+    target = "FROZEN" if c.frozen else "ACTIVE"
+    store.set_account_status(
+        ctx.tx, c.user_id, target, c.reason[:200] if c.frozen else "", now_ms()
+    )
+    record_line_change(
+        ctx.tx,
+        c.user_id,
+        "FREEZE" if c.frozen else "UNFREEZE",
+        a["line_fen"],
+        a["line_fen"],
+        "APPROVED",
+        c.reason or target,
+        c.operator_id,
+    )
+    return load_account(ctx.tx, c.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAutodebit:
+    """The user turns automatic repayment on the due date on or off."""
+
+    user_id: str
+    enabled: bool
 
 
 def set_autodebit(p: Platform, user_id: str, enabled: bool) -> Row:
-    def command(ctx: WriteContext) -> Row:
-        load_account(ctx.tx, user_id)
-        store.set_autodebit(ctx.tx, user_id, enabled)
-        return load_account(ctx.tx, user_id)
+    result: Row = p.commands.submit(p.unit_of(user_id), SetAutodebit(user_id, enabled))
+    return result
 
-    return p.writer_for(user_id).submit(command)
+
+def handle_set_autodebit(ctx: WriteContext, c: SetAutodebit) -> Row:
+    load_account(ctx.tx, c.user_id)
+    store.set_autodebit(ctx.tx, c.user_id, c.enabled)
+    return load_account(ctx.tx, c.user_id)

@@ -1,10 +1,12 @@
 """Repayments (还款): what is owed now, the payoff quote, and repaying from the wallet or a
 bound card. Which parts of which bills a repayment pays is ``model.allocation.allocate``; this
-module reads the bills, calls it and persists the allocation."""
+module reads the bills, calls it and persists the allocation. ``repay`` submits the ``Repay``
+command (``handle_repay``); day-end autodebit calls ``repay_in_ctx`` inside its own job."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -131,6 +133,22 @@ def repay_in_ctx(
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class Repay:
+    """还款 once authorised; a card repayment's money is already in the wallet (``source``
+    CARD: the use case topped up first), so the unit only moves balance to the receivable."""
+
+    repayment_id: str
+    user_id: str
+    amount_fen: int
+    request_id: str
+    source: str  # BALANCE | CARD
+    card_id: str | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"amount_fen": self.amount_fen, "card_id": self.card_id}
+
+
 def repay(
     p: Platform,
     user_id: str,
@@ -148,20 +166,23 @@ def repay(
         if order["status"] != "SUCCEEDED":
             raise CardPaymentFailed(f"card payment {order['status'].lower()}")
         source = "CARD"
-    repayment_id = new_id(bucket_of(user_id))
+    command = Repay(
+        repayment_id=new_id(bucket_of(user_id)),
+        user_id=user_id,
+        amount_fen=amount_fen,
+        request_id=request_id,
+        source=source,
+        card_id=card_id,
+    )
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
 
-    def command(ctx: WriteContext) -> Row:
-        first = idempotency.claim(
-            ctx.tx,
-            f"credit.repay:{user_id}",
-            request_id,
-            {"amount_fen": amount_fen, "card_id": card_id},
-            repayment_id,
-        )
-        if first is not None:
-            row = store.repayment(ctx.tx, first)
-            assert row is not None
-            return row
-        return repay_in_ctx(ctx, user_id, amount_fen, source, repayment_id)
 
-    return p.writer_for(user_id).submit(command)
+def handle_repay(ctx: WriteContext, c: Repay) -> Row:
+    scope = f"credit.repay:{c.user_id}"
+    first = idempotency.claim(ctx.tx, scope, c.request_id, c.fingerprint(), c.repayment_id)
+    if first is not None:
+        row = store.repayment(ctx.tx, first)
+        assert row is not None
+        return row
+    return repay_in_ctx(ctx, c.user_id, c.amount_fen, c.source, c.repayment_id)
