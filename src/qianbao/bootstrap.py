@@ -111,6 +111,7 @@ def open_platform(
     wire_money_movement(p)
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
+    wire_marketing_commands(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -162,6 +163,10 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
+
+
+def wire_marketing_commands(p: Platform) -> None:
+    p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
 
 def wire_credit_commands(p: Platform) -> None:

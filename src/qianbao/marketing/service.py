@@ -13,6 +13,7 @@ fails leaves it AVAILABLE. See docs/decisions/0304-coupons.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -163,10 +164,21 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
     now = clock.now_ms()
     with p.global_db.transaction() as tx:
         coupon_id = _take_place(tx, campaign_id, user_id, request_id, now)
-    campaign = get_campaign(p, campaign_id)
-    return p.writer_for(coupon_id).submit(
-        lambda ctx: _write_coupon(ctx, campaign, coupon_id, user_id, now)
+    c = get_campaign(p, campaign_id)
+    command = IssueCoupon(
+        coupon_id=coupon_id,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        funder=str(c["funder"]),
+        merchant_id=c["merchant_id"],
+        face_fen=int(c["face_fen"]),
+        min_spend_fen=int(c["min_spend_fen"]),
+        valid_from_ms=int(c["valid_from_ms"]),
+        valid_until_ms=int(c["valid_until_ms"]),
+        issued_at_ms=now,
     )
+    result: Row = p.commands.submit(p.unit_of(coupon_id), command)
+    return result
 
 
 def _take_place(tx: Tx, campaign_id: str, user_id: str, request_id: str, now: int) -> str:
@@ -216,26 +228,43 @@ def _take_place(tx: Tx, campaign_id: str, user_id: str, request_id: str, now: in
     return coupon_id
 
 
-def _write_coupon(ctx: WriteContext, campaign: Row, coupon_id: str, user_id: str, now: int) -> Row:
+@dataclass(frozen=True, slots=True)
+class IssueCoupon:
+    """Write a granted coupon into its owner's unit (the grant was taken in the global
+    database; writing it again changes nothing)."""
+
+    coupon_id: str
+    campaign_id: str
+    user_id: str
+    funder: str
+    merchant_id: str | None
+    face_fen: int
+    min_spend_fen: int
+    valid_from_ms: int
+    valid_until_ms: int
+    issued_at_ms: int
+
+
+def handle_issue_coupon(ctx: WriteContext, c: IssueCoupon) -> Row:
     ctx.tx.execute(
         "INSERT INTO coupons (id, campaign_id, user_id, funder, merchant_id, face_fen,"
         " min_spend_fen, valid_from_ms, valid_until_ms, status, created_at_ms,"
         " updated_at_ms) VALUES (:id, :c, :u, :f, :m, :face, :min, :vf, :vu, 'AVAILABLE',"
         " :now, :now) ON CONFLICT (id) DO NOTHING",
         {
-            "id": coupon_id,
-            "c": campaign["id"],
-            "u": user_id,
-            "f": campaign["funder"],
-            "m": campaign["merchant_id"],
-            "face": campaign["face_fen"],
-            "min": campaign["min_spend_fen"],
-            "vf": campaign["valid_from_ms"],
-            "vu": campaign["valid_until_ms"],
-            "now": now,
+            "id": c.coupon_id,
+            "c": c.campaign_id,
+            "u": c.user_id,
+            "f": c.funder,
+            "m": c.merchant_id,
+            "face": c.face_fen,
+            "min": c.min_spend_fen,
+            "vf": c.valid_from_ms,
+            "vu": c.valid_until_ms,
+            "now": c.issued_at_ms,
         },
     )
-    return _load(ctx.tx, coupon_id)
+    return _load(ctx.tx, c.coupon_id)
 
 
 # --- a user's coupons -----------------------------------------------------------------------
