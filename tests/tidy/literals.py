@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import PurePosixPath
 
 from tests.tidy.core import Finding, Module, ScopedVisitor, nodes, string_value
 
 STATE_MODULE = "platform/states.py"  # the one module allowed to write a status column
-# Statuses a row may be born in (an INSERT may hard-code these); anything else is a transition
-# that skipped the state machine.
-# (PREPARED: an outbox message; BOUND: a bank card; SENT: a channel request.) A row recorded
-# already finished ('SUCCEEDED') is flagged: it should be born in its machine's first state.
+# Statuses a row of a table with no declared starting states may be born in (an INSERT may
+# hard-code these); anything else is a transition that skipped the state machine.
+# (PREPARED: an outbox message; BOUND: a bank card; SENT: a channel request.) A table whose
+# machine declares ``StateMachine(..., initial={...})`` may be born only in those states: that is
+# how a row recorded already finished ('SUCCEEDED', inside its paying command) is declared.
 INITIAL_STATUSES = frozenset(
     {"PENDING", "PREPARED", "OPEN", "NEW", "CREATED", "SENT", "ACTIVE", "AVAILABLE", "BOUND"}
     | {"HELD", "WAIT_BUYER_PAY"}
@@ -36,7 +37,7 @@ _UPDATE_SET = re.compile(
     re.IGNORECASE | re.DOTALL,
 )  # also "ON CONFLICT ... DO UPDATE SET"
 _INSERT_INTO = re.compile(
-    r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+[\w.\"{}]+\s*(?=\()", re.IGNORECASE | re.DOTALL
+    r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+(?P<table>[\w.\"{}]+)\s*(?=\()", re.IGNORECASE | re.DOTALL
 )
 _ASSIGNED_COLUMN = re.compile(r"\s*\"?(\w+)\"?\s*=")
 _SQL_START = re.compile(r"\s*\(?\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
@@ -134,10 +135,13 @@ def _value_rows(sql: str, at: int) -> Iterator[list[str]]:
         at = group[1] + (after.end() if after else 0)
 
 
-def status_inserts(sql: str) -> list[str]:
-    """Non-initial statuses hard-coded as literals in the ``status`` column of an INSERT."""
+def status_inserts(sql: str, declared: Mapping[str, frozenset[str]] | None = None) -> list[str]:
+    """Non-initial statuses hard-coded as literals in the ``status`` column of an INSERT: not a
+    declared starting state of the table's machine (``declared``: table -> states), or, for a
+    table with none declared, not one of ``INITIAL_STATUSES``."""
     born_late = []
     for match in _INSERT_INTO.finditer(sql):
+        allowed = (declared or {}).get(match["table"].strip('"'), INITIAL_STATUSES)
         columns = _group(sql, match.end())
         if columns is None:
             continue
@@ -148,13 +152,14 @@ def status_inserts(sql: str) -> list[str]:
         for row in _value_rows(sql, columns[1]):
             value = row[index].strip() if index < len(row) else ""
             literal = re.fullmatch(r"'(\w+)'", value)
-            if literal and literal.group(1) not in INITIAL_STATUSES:
+            if literal and literal.group(1) not in allowed:
                 born_late.append(literal.group(1))
     return born_late
 
 
 def check_status_writes(modules: Sequence[Module]) -> list[Finding]:
     """One finding per raw status write outside platform/states.py."""
+    declared = starting_states(modules)
     found = []
     for module in modules:
         if module.rel == STATE_MODULE:
@@ -162,17 +167,84 @@ def check_status_writes(modules: Sequence[Module]) -> list[Finding]:
         for node, text, qualname in used_strings(module):
             for table in status_updates(text):
                 found.append(_status_finding(module, node, qualname, f"UPDATE {table}"))
-            for status in status_inserts(text):
+            for status in status_inserts(text, declared):
                 found.append(_status_finding(module, node, qualname, f"INSERT as '{status}'"))
     return found
+
+
+def starting_states(modules: Sequence[Module]) -> dict[str, frozenset[str]]:
+    """Table -> the starting states its machines declare: ``StateMachine(name, "table", {...},
+    initial={"A", B})``, each state a string literal or a module-level name bound to one (here
+    or imported from a module of the tree). A state the checker cannot read is not declared."""
+    strings = {module.name: _module_strings(module.tree) for module in modules}
+    declared: dict[str, frozenset[str]] = {}
+    for module in modules:
+        names = {**_imported_strings(module.tree, strings), **strings[module.name]}
+        for node in nodes(module):
+            if isinstance(node, ast.Call) and _callee(node) == "StateMachine":
+                table, states = _machine_declaration(node, names)
+                if table is not None and states:
+                    declared[table] = declared.get(table, frozenset()) | states
+    return declared
+
+
+def _machine_declaration(
+    call: ast.Call, names: Mapping[str, str]
+) -> tuple[str | None, frozenset[str]]:
+    """(table, declared starting states) of one ``StateMachine(...)`` call."""
+    keywords = {kw.arg: kw.value for kw in call.keywords}
+    table_node = call.args[1] if len(call.args) > 1 else keywords.get("table")
+    table = string_value(table_node) if table_node is not None else None
+    initial = keywords.get("initial")
+    if isinstance(initial, ast.Call) and initial.args:  # frozenset({...})
+        initial = initial.args[0]
+    elements = initial.elts if isinstance(initial, ast.Set | ast.List | ast.Tuple) else []
+    states = {_state_text(e, names) for e in elements}
+    return table, frozenset(s for s in states if s is not None)
+
+
+def _state_text(node: ast.expr, names: Mapping[str, str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    return string_value(node)
+
+
+def _module_strings(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``X = "..."`` and ``A, B = "a", "b"`` bindings."""
+    names: dict[str, str] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target, value = node.targets[0], node.value
+        pairs = (
+            zip(target.elts, value.elts, strict=False)
+            if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
+            else [(target, value)]
+        )
+        for name, text in pairs:
+            if isinstance(name, ast.Name) and (string := string_value(text)) is not None:
+                names[name.id] = string
+    return names
+
+
+def _imported_strings(tree: ast.Module, strings: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Names a module imports (``from qianbao.x import A as B``) bound to strings there."""
+    names: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in strings:
+            source = strings[node.module]
+            for alias in node.names:
+                if alias.name in source:
+                    names[alias.asname or alias.name] = source[alias.name]
+    return names
 
 
 def _status_finding(module: Module, node: ast.expr, qualname: str, note: str) -> Finding:
     where = module.where(node.lineno)
     if note.startswith("INSERT"):
         what = (
-            f"inserts a row {note[7:]}; insert it in its machine's initial state and move it "
-            "with StateMachine.move (src/qianbao/platform/states.py)"
+            f"inserts a row {note[7:]}; insert it in a starting state its machine declares "
+            "(StateMachine(..., initial=...), src/qianbao/platform/states.py) or move it there"
         )
     else:
         what = (

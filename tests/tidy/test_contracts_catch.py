@@ -295,6 +295,41 @@ def test_status_write_counts_ratchet(tmp_path):
     assert "now 5, the list allows 6: lower the entry to 5" in message
 
 
+STARTING_STATES = """
+from qianbao.payments.base import DONE as END
+
+SUCCEEDED = "SUCCEEDED"
+REFUND = StateMachine("refund", "refunds", {SUCCEEDED: {"REVERSED"}}, initial={SUCCEEDED})
+TRANSFER = StateMachine("transfer", table="transfers", transitions={}, initial=frozenset({END}))
+
+
+def record(tx):
+    tx.execute("INSERT INTO refunds (id, status) VALUES (:id, 'SUCCEEDED')")
+    tx.execute("INSERT INTO transfers (id, status) VALUES (:id, 'DONE')")
+
+
+def skipped(tx):
+    tx.execute("INSERT INTO refunds (id, status) VALUES (:id, 'REVERSED')")
+    tx.execute("INSERT INTO refunds (id, status) VALUES (:id, 'PENDING')")
+    tx.execute("INSERT INTO payments (id, status) VALUES (:id, 'SUCCEEDED')")
+"""
+
+
+def test_an_insert_in_a_declared_starting_state_passes_and_any_other_is_reported(tmp_path):
+    files = {"payments/refunds.py": STARTING_STATES, "payments/base.py": 'DONE, X = "DONE", 1\n'}
+    modules = tree(tmp_path, files)
+    found = BY_NAME["status_writes"].check(modules)
+    assert {f.key for f in found} == {"payments/refunds.py::skipped"}
+    # REVERSED is no starting state; PENDING is a generic one, but refunds declares its own;
+    # payments declares none, so SUCCEEDED is a transition there
+    assert sorted(f.note for f in found) == [
+        "INSERT as 'PENDING'",
+        "INSERT as 'REVERSED'",
+        "INSERT as 'SUCCEEDED'",
+    ]
+    assert "initial=" in found[0].detail
+
+
 # --- 5. SQL location ----------------------------------------------------------------------------
 
 SQL_IN_SERVICE = """

@@ -12,9 +12,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from qianbao.channels.base import UNKNOWN, BankChannel, ChannelTimeout
+from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, BankChannel, ChannelTimeout
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Database
+from qianbao.platform.states import StateMachine
+
+SENT = "SENT"
+UNANSWERED = (SENT, UNKNOWN)  # a timeout may be answered later, by a query or a resend
+# A request is journaled SENT before it leaves; one adopted from the bank's statement (a line we
+# never sent, see ``resolve``) is recorded as the bank reported it, SUCCEEDED.
+REQUEST = StateMachine(
+    "channel request",
+    "channel_requests",
+    {state: {SUCCEEDED, FAILED, UNKNOWN} for state in UNANSWERED},
+    key=("channel", "request_id"),
+    stamp=None,
+    initial={SENT, SUCCEEDED},
+)
 
 
 class JournaledChannel:
@@ -68,9 +82,7 @@ class JournaledChannel:
         return status
 
     def _answer(self, request_id: str, status: str) -> None:
+        """Record the bank's answer on a request not answered yet (else it changes nothing)."""
+        key = {"channel": self.code, "request_id": request_id}
         with self.db.transaction() as tx:
-            tx.execute(
-                "UPDATE channel_requests SET status = :s, answered_at_ms = :now"
-                " WHERE channel = :c AND request_id = :r AND status IN ('SENT', 'UNKNOWN')",
-                {"s": status, "now": clock.now_ms(), "c": self.code, "r": request_id},
-            )
+            REQUEST.move_all(tx, key, UNANSWERED, status, answered_at_ms=clock.now_ms())

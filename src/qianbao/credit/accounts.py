@@ -2,7 +2,8 @@
 machines of bills and plans. Shared by every credit use case.
 
 The counters (unbilled, billed, installment principal, unpaid charges) always sum to the
-user's ``credit_receivable`` balance; the line is enforced by one guarded UPDATE.
+user's ``credit_receivable`` balance; the line is enforced by one guarded UPDATE. The state
+machines live in ``machines.py`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,41 +13,15 @@ from datetime import date
 from qianbao.credit import store
 from qianbao.credit.config import CreditConfig
 from qianbao.credit.errors import AccountNotFound
+from qianbao.credit.machines import PLAN
+from qianbao.credit.machines import PURCHASE as PURCHASE  # re-exported
+from qianbao.credit.machines import STATEMENT as STATEMENT  # re-exported
 from qianbao.ledger.chart import account_id, unit_account
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.states import StateMachine
 
 CATEGORIES = ("everyday", "medical")
-STATEMENT = StateMachine(
-    "statement",
-    "credit_statements",
-    {
-        "OPEN": {"PAID", "REVOLVING", "OVERDUE", "WRITTEN_OFF"},
-        "REVOLVING": {"PAID", "OVERDUE", "WRITTEN_OFF"},
-        "OVERDUE": {"PAID", "WRITTEN_OFF"},
-        "PAID": set(),
-        "WRITTEN_OFF": set(),
-    },
-)
-PLAN = StateMachine(
-    "installment plan",
-    "credit_plans",
-    {
-        "ACTIVE": {"COMPLETED", "SETTLED", "WRITTEN_OFF"},
-    },
-)
-# A Huabei purchase is recorded SUCCEEDED (the charge is the payment's own command); refunds
-# move it, a partial refund as often as there is money left.
-PURCHASE = StateMachine(
-    "Huabei purchase",
-    "credit_purchases",
-    {
-        "SUCCEEDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
-        "PARTIALLY_REFUNDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
-    },
-)
-UNPAID = ("OPEN", "REVOLVING", "OVERDUE")
+UNPAID = store.UNPAID
 
 
 def receivable(user_id: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from qianbao.credit.machines import ACCOUNT, PERIOD, PLAN, STATEMENT
 from qianbao.platform.db import Row, Tx
 
 # The account counters a use case may shift (``shift_counters``); anything else is a bug.
@@ -26,6 +27,8 @@ PAID_COLUMN = {
     "purchase": "purchase_paid_fen",
 }
 UNPAID_SQL = "('OPEN', 'REVOLVING', 'OVERDUE')"
+UNPAID = ("OPEN", "REVOLVING", "OVERDUE")
+OPEN_ACCOUNT = ("ACTIVE", "FROZEN")  # the states an operator or a write-off moves from
 
 
 # --- credit_accounts ----------------------------------------------------------------------------
@@ -104,10 +107,14 @@ def set_line(tx: Tx, user_id: str, line_fen: int, now_ms: int) -> None:
 
 
 def set_account_status(tx: Tx, user_id: str, status: str, frozen_reason: str, now_ms: int) -> None:
-    tx.execute(
-        "UPDATE credit_accounts SET status = :s, frozen_reason = :r, updated_at_ms = :now"
-        " WHERE user_id = :u",
-        {"s": status, "r": frozen_reason, "now": now_ms, "u": user_id},
+    """Freeze or unfreeze an account that is not closed."""
+    ACCOUNT.move_all(
+        tx,
+        {"user_id": user_id},
+        OPEN_ACCOUNT,
+        status,
+        frozen_reason=frozen_reason,
+        updated_at_ms=now_ms,
     )
 
 
@@ -450,29 +457,21 @@ def periods_to_bill(tx: Tx, user_id: str, bill_date: date) -> list[Row]:
 
 def put_periods_on(tx: Tx, statement_id: str, periods: Iterable[tuple[str, int]]) -> None:
     """Mark ``(plan_id, number)`` periods BILLED on ``statement_id``."""
-    tx.executemany(
-        "UPDATE credit_plan_periods SET status = 'BILLED', statement_id = :s"
-        " WHERE plan_id = :p AND number = :n",
-        [{"s": statement_id, "p": plan_id, "n": number} for plan_id, number in periods],
-    )
+    for period in periods:
+        PERIOD.move(tx, period, "PENDING", "BILLED", statement_id=statement_id)
 
 
 def set_period(
     tx: Tx, plan_id: str, number: int, principal_fen: int, fee_fen: int, status: str
 ) -> None:
-    tx.execute(
-        "UPDATE credit_plan_periods SET principal_fen = :p, fee_fen = :f, status = :s"
-        " WHERE plan_id = :plan AND number = :n",
-        {"p": principal_fen, "f": fee_fen, "s": status, "plan": plan_id, "n": number},
+    """A pending period shortened by a refund (``status`` PENDING, or REFUNDED when emptied)."""
+    PERIOD.move(
+        tx, (plan_id, number), "PENDING", status, principal_fen=principal_fen, fee_fen=fee_fen
     )
 
 
 def settle_pending_periods(tx: Tx, plan_id: str) -> None:
-    tx.execute(
-        "UPDATE credit_plan_periods SET status = 'SETTLED' WHERE plan_id = :p"
-        " AND status = 'PENDING'",
-        {"p": plan_id},
-    )
+    PERIOD.move_all(tx, {"plan_id": plan_id}, "PENDING", "SETTLED")
 
 
 # --- credit_repayments --------------------------------------------------------------------------
@@ -680,29 +679,19 @@ def insert_reminders(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def write_off_account(tx: Tx, user_id: str, amount_fen: int, now_ms: int) -> None:
     """Close a written-off account: its bills, pending periods and active plans WRITTEN_OFF,
-    its counters to zero, ``amount_fen`` added to what was written off (four statements)."""
+    its counters to zero, ``amount_fen`` added to what was written off (five statements: the
+    counters' expression is no machine column, so they go first, then the account is closed)."""
+    where = {"user_id": user_id}
+    STATEMENT.move_all(tx, where, UNPAID, "WRITTEN_OFF", updated_at_ms=now_ms)
+    PERIOD.move_all(tx, where, "PENDING", "WRITTEN_OFF")
+    PLAN.move_all(tx, where, "ACTIVE", "WRITTEN_OFF", updated_at_ms=now_ms)
     tx.execute(
-        "UPDATE credit_statements SET status = 'WRITTEN_OFF', updated_at_ms = :now"
-        f" WHERE user_id = :u AND status IN {UNPAID_SQL}",
-        {"u": user_id, "now": now_ms},
+        "UPDATE credit_accounts SET written_off_fen = written_off_fen + :a, unbilled_fen = 0,"
+        " billed_fen = 0, installment_fen = 0, charges_fen = 0, prepaid_fen = 0 WHERE user_id = :u",
+        {"a": amount_fen, "u": user_id},
     )
-    tx.execute(
-        "UPDATE credit_plan_periods SET status = 'WRITTEN_OFF' WHERE user_id = :u"
-        " AND status = 'PENDING'",
-        {"u": user_id},
-    )
-    tx.execute(
-        "UPDATE credit_plans SET status = 'WRITTEN_OFF', updated_at_ms = :now"
-        " WHERE user_id = :u AND status = 'ACTIVE'",
-        {"u": user_id, "now": now_ms},
-    )
-    tx.execute(
-        "UPDATE credit_accounts SET status = 'CLOSED', frozen_reason = 'written off',"
-        " written_off_fen = written_off_fen + :a, unbilled_fen = 0, billed_fen = 0,"
-        " installment_fen = 0, charges_fen = 0, prepaid_fen = 0, updated_at_ms = :now"
-        " WHERE user_id = :u",
-        {"a": amount_fen, "now": now_ms, "u": user_id},
-    )
+    closed = {"frozen_reason": "written off", "updated_at_ms": now_ms}
+    ACCOUNT.move_all(tx, where, OPEN_ACCOUNT, "CLOSED", **closed)
 
 
 def receivables_by_overdue_days(tx: Tx) -> list[Row]:

@@ -19,6 +19,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.errors import InsufficientBalance, InvalidArgument, NotFound
 from qianbao.platform.ids import new_id
+from qianbao.platform.states import StateMachine
 from qianbao.platform.uow import BatchTx, Unverified, WriteContext, own_tables
 
 Leg = tuple[str, int]  # (account id, signed amount: credit +, debit -)
@@ -34,6 +35,7 @@ def credit(account: str, amount_fen: int) -> Leg:
 
 _ACCOUNTS_CACHED_MAX = 200_000
 _NO_FLOOR_FEN = -(2**62)  # the guard of an account that may go below zero
+HOLD = StateMachine("hold", "holds", {"ACTIVE": {"RELEASED"}}, initial={"ACTIVE"})
 
 
 class _Books:
@@ -267,10 +269,7 @@ def release_hold(ctx: WriteContext, hold_id: str) -> int:
     row = ctx.tx.one("SELECT * FROM holds WHERE id = :id AND status = 'ACTIVE'", {"id": hold_id})
     if row is None:
         raise NotFound(f"no active hold {hold_id}", code="HOLD_NOT_FOUND")
-    ctx.tx.execute(
-        "UPDATE holds SET status = 'RELEASED', updated_at_ms = :now WHERE id = :id",
-        {"id": hold_id, "now": clock.now_ms()},
-    )
+    HOLD.move(ctx.tx, hold_id, "ACTIVE", "RELEASED")
     _books(ctx).add(str(row["account_id"]), 0, -int(row["amount_fen"]))
     return int(row["amount_fen"])
 

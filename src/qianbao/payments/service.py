@@ -36,6 +36,8 @@ from qianbao.platform.writer import WriteContext
 log = logging.getLogger("qianbao.payments")
 
 BANK_ORDER = StateMachine("bank order", "bank_orders", {"PENDING": {"SUCCEEDED", "FAILED"}})
+# Payments, their refunds and transfers are recorded SUCCEEDED inside the command that moves the
+# money (one INSERT, no insert-then-move on the hot path); refunds then move a payment.
 PAYMENT_STATES = StateMachine(
     "payment",
     "payments",
@@ -43,7 +45,10 @@ PAYMENT_STATES = StateMachine(
         "SUCCEEDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
         "PARTIALLY_REFUNDED": {"PARTIALLY_REFUNDED", "REFUNDED"},
     },
+    initial={"SUCCEEDED"},
 )
+REFUND = StateMachine("refund", "refunds", {"SUCCEEDED": set()}, initial={"SUCCEEDED"})
+TRANSFER = StateMachine("transfer", "transfers", {"SUCCEEDED": set()}, initial={"SUCCEEDED"})
 
 
 def _load(tx: Tx, table: str, row_id: str) -> Row:

@@ -33,7 +33,13 @@ from qianbao.payments.trades import (
 )
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
+from qianbao.platform.states import StateMachine
 from qianbao.platform.writer import WriteContext
+
+# A trade's refund is recorded SUCCEEDED inside the refunding command.
+TRADE_REFUND = StateMachine(
+    "trade refund", "trade_refunds", {"SUCCEEDED": set()}, initial={"SUCCEEDED"}
+)
 
 
 class TradePurpose:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
+from qianbao.platform.states import StateMachine
 from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
 
@@ -32,6 +33,20 @@ log = logging.getLogger("qianbao.messages")
 Handler = Callable[[WriteContext, dict[str, Any]], None]
 Checker = Callable[[Tx, dict[str, Any]], bool]
 RELAY_BATCH_MAX = 500
+# Born PREPARED in the business transaction; confirmed after its commit (or by check-back, which
+# may cancel it); SENT once delivered; DEAD after too many failed deliveries, until requeued.
+# ``_update_status`` (confirm, mark SENT or CANCELLED, many messages in one statement) still
+# writes the column itself; this table is what it does.
+MESSAGE = StateMachine(
+    "message",
+    "messages",
+    {
+        "PREPARED": {"CONFIRMED", "CANCELLED"},
+        "CONFIRMED": {"SENT", "DEAD"},
+        "DEAD": {"CONFIRMED"},
+    },
+    initial={"PREPARED"},
+)
 
 
 _INBOX_INSERT = "INSERT INTO inbox (message_id, topic, handled_at_ms) VALUES (:id, :topic, :now)"
@@ -342,23 +357,25 @@ def _failed(ctx: WriteContext, ids: list[str], limit: int) -> None:
     """Count a failed delivery; at ``limit`` failures the message is DEAD (logged), so a broken
     consumer is retried a bounded number of times and shows up for an operator."""
     ctx.tx.executemany(
-        "UPDATE messages SET attempts = attempts + 1, updated_at_ms = :now,"
-        " status = CASE WHEN attempts + 1 >= :limit THEN 'DEAD' ELSE status END"
+        "UPDATE messages SET attempts = attempts + 1, updated_at_ms = :now"
         " WHERE id = :id AND status = 'CONFIRMED'",
-        [{"id": i, "now": clock.now_ms(), "limit": limit} for i in ids],
+        [{"id": i, "now": clock.now_ms()} for i in ids],
     )
     for i in ids:
-        row = ctx.tx.one("SELECT status, topic FROM messages WHERE id = :id", {"id": i})
-        if row is not None and row["status"] == "DEAD":
-            log.error("message %s (%s) is DEAD after %s attempts", i, row["topic"], limit)
+        row = ctx.tx.one("SELECT status, attempts, topic FROM messages WHERE id = :id", {"id": i})
+        if row is None:
+            continue
+        if row["status"] == "CONFIRMED" and row["attempts"] >= limit:
+            MESSAGE.move(ctx.tx, i, "CONFIRMED", "DEAD")
+        elif row["status"] != "DEAD":
+            continue
+        log.error("message %s (%s) is DEAD after %s attempts", i, row["topic"], limit)
 
 
 def _requeue(ctx: WriteContext, ids: list[str]) -> None:
-    ctx.tx.executemany(
-        "UPDATE messages SET status = 'CONFIRMED', attempts = 0, updated_at_ms = :now"
-        " WHERE id = :id AND status = 'DEAD'",
-        [{"id": i, "now": clock.now_ms()} for i in ids],
-    )
+    """A fresh set of attempts for DEAD messages (one already requeued is left as it is)."""
+    for i in ids:
+        MESSAGE.move_all(ctx.tx, {"id": i}, "DEAD", "CONFIRMED", attempts=0)
 
 
 def _marker(ids: list[str], status: str) -> Callable[[WriteContext], None]:
