@@ -9,6 +9,7 @@ the topic modules for plans, bills, allocation and pricing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from qianbao.credit import schedule as sched
 from qianbao.credit.accounts import (
@@ -126,25 +127,16 @@ def charge_huabei(
     cfg = config_for(ctx.platform)
     if amount_fen <= 0:
         raise AmountInvalid("amount_fen must be positive")
-    today = _today()
     tx = ctx.tx
     purchase_id = new_id(bucket_of(user_id))
-    plan_fee = 0
-    rates = priced_rates(tx, user_id, cfg.purchase_installment_rates)
-    if installments is not None:
+    column = "installment_fen" if installments else "unbilled_fen"
+    plan_fee, plan_id = 0, None
+    if installments is not None:  # the user's priced rates are read only for a plan
+        rates = priced_rates(tx, user_id, cfg.purchase_installment_rates)
         plan_fee = sched.installment_fee(amount_fen, installments, rates, cfg.installment_min_fen)
         if deferred:
             raise InstallmentNotAllowed("a secured trade cannot be split at the cashier")
-    _take_line(
-        ctx,
-        cfg,
-        user_id,
-        amount_fen,
-        "installment_fen" if installments else "unbilled_fen",
-        category,
-    )
-    plan_id = None
-    if installments is not None:
+        _take_line(ctx, cfg, user_id, amount_fen, column, category)
         plan_id = _create_plan(
             tx,
             cfg,
@@ -156,10 +148,43 @@ def charge_huabei(
             rates[installments],
             plan_fee,
             subsidised,
-            sched.next_bill_date(today, cfg.bill_day),
+            sched.next_bill_date(_today(), cfg.bill_day),
         )
+    else:
+        _take_line(ctx, cfg, user_id, amount_fen, column, category)
+    bill_date = None if deferred or plan_id else sched.next_bill_date(_today(), cfg.bill_day)
+    _insert_purchase(
+        tx,
+        purchase_id,
+        user_id,
+        merchant_id,
+        ref,
+        amount_fen,
+        merchant_fee_fen,
+        category,
+        bill_date,
+        plan_id,
+    )
+    legs: list[Leg] = [debit(receivable(user_id), amount_fen)]
+    merchant_pays = plan_fee if subsidised else 0
+    if merchant_pays:
+        legs.append(credit(unit_account("installment_fee_income", ctx.unit), merchant_pays))
+    return HuabeiCharge(purchase_id, legs, merchant_pays)
+
+
+def _insert_purchase(
+    tx: Tx,
+    purchase_id: str,
+    user_id: str,
+    merchant_id: str,
+    ref: str,
+    amount_fen: int,
+    merchant_fee_fen: int,
+    category: str,
+    bill_date: date | None,
+    plan_id: str | None,
+) -> None:
     now = _now()
-    bill_date = None if deferred or plan_id else sched.next_bill_date(today, cfg.bill_day)
     tx.execute(
         "INSERT INTO credit_purchases (id, user_id, merchant_id, ref, amount_fen, merchant_fee_fen,"
         " refunded_fen, category, bill_date, plan_id, status, created_at_ms, updated_at_ms)"
@@ -177,12 +202,6 @@ def charge_huabei(
             "now": now,
         },
     )
-    legs: list[Leg] = [debit(receivable(user_id), amount_fen)]
-    merchant_pays = 0
-    if subsidised and plan_fee:
-        merchant_pays = plan_fee
-        legs.append(credit(unit_account("installment_fee_income", ctx.unit), plan_fee))
-    return HuabeiCharge(purchase_id, legs, merchant_pays)
 
 
 def confirm_huabei(ctx: WriteContext, ref: str) -> None:
