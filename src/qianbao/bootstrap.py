@@ -16,7 +16,8 @@ import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
-import qianbao.scoring.tables  # noqa: F401
+import qianbao.scoring.tables
+import qianbao.wealth.tables  # noqa: F401
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
@@ -42,6 +43,7 @@ from qianbao.money_movement.commands import (
     HUABEI_PURCHASE,
     PAYMENT,
     TRADE,
+    YUEBAO,
     Pay,
     Refund,
 )
@@ -60,6 +62,12 @@ from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
 from qianbao.scoring import errors as scoring_errors
 from qianbao.scoring import service as scoring
+from qianbao.wealth import calendar as yuebao_calendar
+from qianbao.wealth import errors as wealth_errors
+from qianbao.wealth import funding as yuebao_funding
+from qianbao.wealth import orders as yuebao_orders
+from qianbao.wealth import state as yuebao_state
+from qianbao.wealth.fundco import FundCompany
 
 log = logging.getLogger("qianbao")
 CHANNELS = ("SIMBANK",)
@@ -75,6 +83,7 @@ def platform_accounts(unit: int, units: int) -> list[str]:
     accounts = [unit_account(s, unit) for s in ("fee_income", "withdrawal_clearing")]
     accounts += [unit_account("bank_reserve", unit, ch) for ch in CHANNELS]
     accounts += [in_transit(unit, peer) for peer in range(units) if peer != unit]
+    accounts += yuebao_state.platform_accounts(unit)
     return accounts
 
 
@@ -113,6 +122,7 @@ def open_platform(
     wire_credit_commands(p)
     wire_marketing_commands(p)
     register_error_codes(p)
+    wire_wealth(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
@@ -146,7 +156,12 @@ def wire_money_movement(p: Platform) -> None:
     """The one engine's ports: funding sources, proceeds by contract, purposes, coupons; and
     the handlers of the wallet's commands."""
     p.money = Ports(
-        funding={BALANCE: BalanceFunding(), CARD: CardFunding(), HUABEI: huabei.HuabeiFunding()},
+        funding={
+            BALANCE: BalanceFunding(),
+            CARD: CardFunding(),
+            HUABEI: huabei.HuabeiFunding(),
+            YUEBAO: yuebao_funding.YuebaoFunding(),
+        },
         proceeds=dict(settlement.PROCEEDS),
         purposes={
             PAYMENT: payments.PaymentPurpose(),
@@ -163,6 +178,21 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
+
+
+def wire_wealth(p: Platform) -> None:
+    """Yu'e Bao: its configuration (``[yuebao]``), the fund company simulator with its own
+    database and one omnibus account per unit, its commands, and the Huabei auto-debit order
+    (wallet, then Yu'e Bao, then the bound card)."""
+    config = yuebao_calendar.load(p.settings.extra.get("yuebao"))
+    fund_db = Database(f"sqlite:///{p.settings.data_dir / 'fund.db'}", name="fund")
+    fund = FundCompany(fund_db, config)
+    for unit in range(len(p.units)):
+        fund.open_account(yuebao_state.fund_account_no(unit))
+    p.wealth = yuebao_state.Yuebao(config, fund)
+    p.autodebit_sources.append(yuebao_funding.YuebaoAutodebit())
+    p.commands.register(yuebao_orders.Subscribe, yuebao_orders.handle_subscribe)
+    p.commands.register(yuebao_orders.Redeem, yuebao_orders.handle_redeem)
 
 
 def wire_marketing_commands(p: Platform) -> None:
@@ -201,5 +231,6 @@ def register_error_codes(p: Platform) -> None:
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
         scoring=scoring_errors.Code,
+        wealth=wealth_errors.Code,
     )
     p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code

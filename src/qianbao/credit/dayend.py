@@ -43,9 +43,6 @@ from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
-# Extra automatic-debit sources tried after the wallet and before a bound card (Yu'e Bao plugs in
-# here): fn(p, user_id, shortfall_fen, day) -> fen moved into the user's wallet balance.
-AUTODEBIT_SOURCES: list[Callable[[Platform, str, int, date], int]] = []
 CHUNK = 2000  # commands in flight per unit at once
 
 
@@ -135,10 +132,10 @@ def autodebit(p: Platform, day: date, *, cards: bool = True) -> dict[str, int]:
             paid = took[uid] if isinstance(took[uid], int) else 0
             out["balance_fen"] += paid
             short = owed[uid] - paid
-            for source in AUTODEBIT_SOURCES:
+            for source in p.autodebit_sources:  # credit.ports.AutodebitSource, in order
                 if short <= 0:
                     break
-                moved = source(p, uid, short, day)
+                moved = source.draw(p, uid, short, day)
                 if moved:
                     _repay_moved(p, uid, moved)
                     out["other_fen"] += moved

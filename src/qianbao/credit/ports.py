@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
 
 from qianbao.platform.db import Tx
@@ -33,6 +34,16 @@ class ScoreSource(Protocol):
 class TradeOrders(Protocol):
     def order_bucket(self, merchant_id: str, out_trade_no: str) -> int:
         """The route bucket of the merchant's trade ``out_trade_no``."""
+        ...
+
+
+class AutodebitSource(Protocol):
+    """A source Huabei's auto-debit draws on after the wallet and before the bound card (Yu'e
+    Bao), listed in order on ``Platform.autodebit_sources`` by the composition root."""
+
+    def draw(self, p: Platform, user_id: str, shortfall_fen: int, day: date) -> int:
+        """Move up to ``shortfall_fen`` into the user's wallet balance; returns the fen moved
+        (0 when drawn already for ``day``)."""
         ...
 
 

@@ -55,6 +55,21 @@ SUBJECTS: dict[str, Subject] = {
         Subject("compensation_expense", "赔付支出 buyer compensation", "expense"),
         Subject("marketing_expense", "营销费用 marketing spend", "expense"),
         Subject("credit_write_off", "核销损失 Huabei write-off beyond the provision", "expense"),
+        # Yu'e Bao (余额宝): a share is 1 fen (NAV 1.00 CNY per 100 shares); see ADR 0700
+        Subject(
+            "fund_shares", "余额宝份额 users' confirmed fund shares", "liability", no_negative=True
+        ),
+        Subject(
+            "fund_pending", "申购待确认 subscriptions awaiting confirmation", "liability", True
+        ),
+        Subject("fund_redeeming", "赎回待确认 normal redemptions awaiting T+1", "liability", True),
+        Subject("fund_custody", "基金公司持有份额 shares the fund company holds for us", "asset"),
+        Subject("fund_clearing", "基金清算往来 net cash owed to the fund company", "liability"),
+        Subject(
+            "fund_retained",
+            "收益尾差 income the fund paid beyond holders' rounded shares",
+            "liability",
+        ),
     ]
 }
 

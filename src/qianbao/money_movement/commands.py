@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 # funding sources
 BALANCE, CARD, HUABEI = "BALANCE", "CARD", "HUABEI"
+YUEBAO = "YUEBAO"  # Yu'e Bao (余额宝) fund shares, implemented by ``wealth.funding``
 # the merchant's settlement cycles
 INSTANT, T1 = "INSTANT", "T1"
 # purposes: whose rows record the movement

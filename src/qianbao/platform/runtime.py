@@ -66,6 +66,11 @@ class Platform:
         self.scorecard_lock = threading.Lock()
         # credit: its configuration (credit.config.config_for), loaded on first use
         self.credit_config: Any = None
+        # credit: Huabei auto-debit sources tried after the wallet and before the bound card
+        # (``credit.ports.AutodebitSource``: Yu'e Bao), in order, wired by bootstrap
+        self.autodebit_sources: list[Any] = []
+        # wealth: Yu'e Bao's configuration and fund company (``wealth.state.Yuebao``)
+        self.wealth: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
         self.credit_behaviour: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
@@ -113,6 +118,8 @@ class Platform:
             close = getattr(channel, "close", None)
             if close:
                 close()
+        if self.wealth is not None:
+            self.wealth.close()
         for db in [self.global_db, *self.units]:
             db.close()
         self.started = False

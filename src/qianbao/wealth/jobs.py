@@ -1,0 +1,40 @@
+"""Yu'e Bao's scheduled jobs on the business calendar (the server's day-end thread runs them).
+
+``start_of_day(p, day)``: on a trading day, the fund's confirmation of T+1 is applied.
+``end_of_day(p, day)``: the application file (trading days), the day's income, reconciliation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from qianbao.platform.runtime import Platform
+from qianbao.wealth import state
+from qianbao.wealth.dayend import confirm, income, send_orders
+from qianbao.wealth.reconcile import reconcile
+
+
+def start_of_day(p: Platform, day: date) -> dict[str, Any]:
+    if not state.of(p).config.is_trading_day(day):
+        return {"day": day.isoformat(), "confirmed": 0}
+    return confirm(p, day)
+
+
+def end_of_day(p: Platform, day: date) -> dict[str, Any]:
+    out: dict[str, Any] = {"day": day.isoformat()}
+    if state.of(p).config.is_trading_day(day):
+        out["sent"] = send_orders(p, day)
+    out["income"] = income(p, day)
+    out["reconciliation"] = [r["status"] for r in reconcile(p, day)]
+    return out
+
+
+def run_days(p: Platform, first: date, last: date) -> list[dict[str, Any]]:
+    """Every day from ``first`` to ``last``: start of day, then end of day (simulations)."""
+    out, day = [], first
+    while day <= last:
+        start_of_day(p, day)
+        out.append(end_of_day(p, day))
+        day += timedelta(days=1)
+    return out
