@@ -28,6 +28,8 @@ from qianbao.platform.db import Row
 from qianbao.platform.errors import QianbaoError, Unauthorized
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
+from qianbao.wealth import service as yuebao
+from qianbao.wealth.funding import YUEBAO
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
 pages = APIRouter(include_in_schema=False)
@@ -77,13 +79,20 @@ def _coupon_choices(p: Platform, user_id: str, trade: Row | None) -> list[dict[s
     ]
 
 
+def _yuebao_choice(p: Platform, user_id: str) -> str | None:
+    """The buyer's Yu'e Bao value in yuan, if the buyer has any shares."""
+    shares = yuebao.holdings(p, user_id)["shares_fen"]
+    return fen_to_yuan(shares) if shares else None
+
+
 def _funding_context(p: Platform, user_id: str | None, trade: Row | None = None) -> dict[str, Any]:
     if not user_id:
-        return {"cards": [], "balance": "0.00", "huabei": None, "coupons": []}
+        return {"cards": [], "balance": "0.00", "huabei": None, "coupons": [], "yuebao": None}
     return {
         "cards": members.list_cards(p, user_id),
         "balance": fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
         "huabei": _huabei_choice(p, user_id),
+        "yuebao": _yuebao_choice(p, user_id),
         "coupons": _coupon_choices(p, user_id, trade),
     }
 
@@ -124,6 +133,8 @@ def _funding(choice: str) -> tuple[str, str | None]:
         return trades.CARD, choice.removeprefix("CARD:")
     if choice == trades.HUABEI:
         return trades.HUABEI, None
+    if choice == YUEBAO:
+        return YUEBAO, None
     return trades.BALANCE, None
 
 
@@ -484,14 +495,14 @@ def my_trades(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
 
 
 class TradePayIn(Body):
-    funding: str = Field("BALANCE", description="BALANCE, CARD or HUABEI")
+    funding: str = Field("BALANCE", description="BALANCE, CARD, HUABEI or YUEBAO")
     card_id: str | None = Field(None, max_length=64, description="Required with CARD")
     installments: StrictInt | None = Field(None, description="With HUABEI: 3, 6 or 12 periods")
     pay_password: str | None = Field(None, max_length=6)
     coupon_id: str | None = Field(None, max_length=40, description="One of my coupons")
 
 
-@router.post("/me/trades/{trade_id}/pay", summary="Pay a trade (balance, card or Huabei)")
+@router.post("/me/trades/{trade_id}/pay", summary="Pay a trade (balance, card, Huabei or Yu'e Bao)")
 def pay_trade(trade_id: str, body: TradePayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     return trades.public_trade(
         trades.pay(

@@ -25,7 +25,7 @@ from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
-from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, TRADE, Refund
+from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, TRADE, YUEBAO, Refund
 from qianbao.money_movement.errors import FundingInvalid, InstallmentNotAllowed, MerchantFrozen
 from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.guards import check_amount
@@ -62,7 +62,7 @@ from qianbao.platform.writer import WriteContext
 log = logging.getLogger("qianbao.trades")
 
 INSTANT, SECURED = "INSTANT", "SECURED"
-FUNDINGS = (BALANCE, CARD, HUABEI)
+FUNDINGS = (BALANCE, CARD, HUABEI, YUEBAO)
 HUABEI_INSTALLMENTS = (3, 6, 12)  # purchase installment periods offered at the cashier
 WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
 TRADE_SUCCESS = "TRADE_SUCCESS"
@@ -546,7 +546,7 @@ def _peek_coupon(p: Platform, trade: Row, buyer_id: str, coupon_id: str | None) 
 
 def _check_funding(trade: Row, funding: str, installments: int | None, subsidised: bool) -> None:
     if funding not in FUNDINGS:
-        raise FundingInvalid("funding must be BALANCE, CARD or HUABEI")
+        raise FundingInvalid("funding must be BALANCE, CARD, HUABEI or YUEBAO")
     if installments is None:
         if subsidised:
             raise InstallmentsInvalid("only an installment plan can be subsidised")

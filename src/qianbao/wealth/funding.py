@@ -14,7 +14,7 @@ from datetime import date
 
 from qianbao.ledger.chart import user_account
 from qianbao.ledger.service import balance_in, credit, get_account, post
-from qianbao.money_movement.commands import Pay, Refund
+from qianbao.money_movement.commands import YUEBAO, Pay, Refund
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote
 from qianbao.platform.errors import IdempotencyKeyReused, NotFound
@@ -33,6 +33,9 @@ from qianbao.wealth.orders import (
     record_order,
     take_shares,
 )
+
+
+__all__ = ["YUEBAO", "YuebaoAutodebit", "YuebaoFunding"]
 
 
 class YuebaoFunding:
