@@ -34,7 +34,6 @@ from qianbao.wealth.orders import (
     take_shares,
 )
 
-
 __all__ = ["YUEBAO", "YuebaoAutodebit", "YuebaoFunding"]
 
 
