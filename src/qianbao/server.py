@@ -16,6 +16,7 @@ from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
+from qianbao.api import wealth as wealth_api
 from qianbao.api.app import create_app
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
@@ -25,6 +26,7 @@ from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
+from qianbao.wealth import jobs as yuebao_jobs
 from qianbao.web import pages
 
 log = logging.getLogger("qianbao.jobs")
@@ -45,6 +47,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
             lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
         ),
     ]
+    due.append(("Yu'e Bao day jobs", JOB_TICK_S, _yuebao_days(p)))
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
     due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))
@@ -71,6 +74,25 @@ def _credit_days(p: Platform) -> Callable[[], None]:
         for job, day, fn in (
             ("end", today - timedelta(days=1), dayend.end_of_day),
             ("start", today, dayend.start_of_day),
+        ):
+            if (job, day) not in done:
+                fn(p, day)
+                done.add((job, day))
+
+    return run
+
+
+def _yuebao_days(p: Platform) -> Callable[[], None]:
+    """Yu'e Bao's end of a date once it is over (application file, income, reconciliation),
+    then today's start (the fund's T+1 confirmations), before Huabei's auto-debit draws on it.
+    Each step is idempotent per unit and day, so a restart changes nothing."""
+    done: set[tuple[str, date]] = set()
+
+    def run() -> None:
+        today = clock.today()
+        for job, day, fn in (
+            ("end", today - timedelta(days=1), yuebao_jobs.end_of_day),
+            ("start", today, yuebao_jobs.start_of_day),
         ):
             if (job, day) not in done:
                 fn(p, day)
@@ -134,6 +156,8 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             scoring_api.router,
             marketing_api.router,
             *credit_api.routers,
+            wealth_api.router,
+            wealth_api.pages,
         ],
     )
     if stop is not None:

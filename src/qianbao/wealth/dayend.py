@@ -33,6 +33,7 @@ from qianbao.wealth.store import orders as store
 
 SEND, CONFIRM, INCOME = "SEND", "CONFIRM", "INCOME"
 SHARE_PREFIX = "fund_shares:"
+INCOME_TIMEOUT_S = 600  # one unit's run for a million holders takes seconds
 
 
 # --- the application file ----------------------------------------------------------------------
@@ -124,16 +125,13 @@ def income(p: Platform, day: date) -> list[dict[str, Any]]:
     fund = state.of(p).fund
     per_10k_e4 = fund.ensure_rate(day)
     pools = {a.account_no: a for a in fund.accrue(day)}
-    out = []
-    for unit in range(len(p.units)):
+    running = []
+    for unit in range(len(p.units)):  # the units run side by side, each in its own writer
         pool = pools.get(state.fund_account_no(unit))
         pool_fen = pool.income_fen if pool else 0
-        out.append(
-            p.writers[unit].submit(
-                partial(income_run, day=day, per_10k_e4=per_10k_e4, pool_fen=pool_fen)
-            )
-        )
-    return out
+        run = partial(income_run, day=day, per_10k_e4=per_10k_e4, pool_fen=pool_fen)
+        running.append(p.writers[unit].submit_async(run))
+    return [f.result(timeout=INCOME_TIMEOUT_S) for f in running]
 
 
 def income_run(ctx: WriteContext, day: date, per_10k_e4: int, pool_fen: int) -> dict[str, Any]:

@@ -115,6 +115,12 @@ class FundCompany:
         with self._lock, self.db.transaction() as tx:
             store.open_account(tx, account_no)
 
+    def seed(self, account_no: str, shares_fen: int) -> None:
+        """The fund's own administration (loaders and benchmarks): an account with shares."""
+        with self._lock, self.db.transaction() as tx:
+            store.open_account(tx, account_no)
+            store.add_shares(tx, account_no, shares_fen)
+
     def shares_fen(self, account_no: str) -> int:
         with self.db.read() as tx:
             return store.shares(tx, account_no)
