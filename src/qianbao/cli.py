@@ -24,6 +24,7 @@ from qianbao.terminal import console, parse_day
 from qianbao.terminal import parse_yuan as _fen
 from qianbao.terminal import run as _run
 from qianbao.terminal import show as _show
+from qianbao.wealth.cli import app as yuebao_app
 
 app = typer.Typer(help="Qianbao wallet, payment and credit platform.", no_args_is_help=True)
 user_app = typer.Typer(help="Users (会员).", no_args_is_help=True)
@@ -42,6 +43,7 @@ app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
 app.add_typer(simulate_app, name="simulate", help="Simulations on the business clock.")
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
+app.add_typer(yuebao_app, name="yuebao", help="Yu'e Bao (余额宝): the money-market fund.")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
