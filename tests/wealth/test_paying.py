@@ -10,8 +10,9 @@ import pytest
 from qianbao.credit import dayend as huabei_day
 from qianbao.credit import service as credit
 from qianbao.ledger.service import balance_in
+from qianbao.payments import service as payments
 from qianbao.payments import trades
-from qianbao.platform.errors import InsufficientBalance, QianbaoError
+from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.wealth import service as yeb
 from qianbao.wealth.reconcile import reconcile
@@ -96,4 +97,25 @@ def test_huabei_autodebit_falls_through_wallet_then_yuebao_then_card(yp: Platfor
     again = huabei_day.autodebit(p, due_day)  # a re-run of the day moves nothing
     assert again == {"balance_fen": 0, "other_fen": 0, "card_fen": 0}
     assert card_of(p, user)
+    assert_ledger_clean(p)
+
+
+def test_a_wallet_payment_with_yuebao_replayed_and_refunded(yp: Platform) -> None:
+    p = yp
+    buyer = holder(p, 20_000, balance_fen=5_000)
+    shop = new_merchant(p, fee_rate="0.006")
+    at(TUE, 11)
+    paid = payments.pay_merchant(p, buyer, shop, 8_000, "w-1", PAY_PASSWORD, funding="YUEBAO")
+    again = payments.pay_merchant(p, buyer, shop, 8_000, "w-1", PAY_PASSWORD, funding="YUEBAO")
+    assert again["id"] == paid["id"] and paid["funding"] == "YUEBAO"
+    with pytest.raises(IdempotencyKeyReused):  # the same key paid from the balance instead
+        payments.pay_merchant(p, buyer, shop, 8_000, "w-1", PAY_PASSWORD)
+    assert yeb.holdings(p, buyer)["shares_fen"] == 12_000 and wallet(p, buyer) == 5_000
+    assert merchant_fen(p, shop) == 8_000 - 48  # the fee: 0.6% of 8,000
+    with pytest.raises(QianbaoError) as bad:
+        payments.pay_merchant(p, buyer, shop, 100, "w-2", PAY_PASSWORD, funding="HUABEI")
+    assert bad.value.code == "FUNDING_INVALID"
+    payments.refund(p, shop, paid["id"], 3_000, "wr-1")
+    held = yeb.holdings(p, buyer)
+    assert (held["shares_fen"], held["pending_fen"], wallet(p, buyer)) == (12_000, 3_000, 5_000)
     assert_ledger_clean(p)

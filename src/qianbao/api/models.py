@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 RequestId = Field(min_length=1, max_length=64, description="Client idempotency key")
@@ -120,6 +122,9 @@ class PayIn(Body):
         None, description="Required unless amount_fen is within the password-free limit"
     )
     memo: str = Field("", max_length=100)
+    funding: Literal["BALANCE", "YUEBAO"] = Field(
+        "BALANCE", description="BALANCE (the wallet) or YUEBAO (Yu'e Bao shares)"
+    )
 
 
 class PaymentOut(BaseModel):
@@ -131,6 +136,7 @@ class PaymentOut(BaseModel):
     refunded_fen: int
     memo: str
     status: str
+    funding: str = "BALANCE"
     created_at_ms: int
 
 

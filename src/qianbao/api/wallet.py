@@ -125,7 +125,14 @@ def transfer(body: TransferIn, p: PlatformDep, user_id: UserId) -> dict[str, Any
 @router.post("/payments", response_model=PaymentOut, summary="Pay a merchant (instant)")
 async def pay(body: PayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     row = await payments.pay_merchant_async(
-        p, user_id, body.merchant_id, body.amount_fen, body.request_id, body.pay_password, body.memo
+        p,
+        user_id,
+        body.merchant_id,
+        body.amount_fen,
+        body.request_id,
+        body.pay_password,
+        body.memo,
+        funding=body.funding,
     )
     return payments.public_payment(row)
 

@@ -14,7 +14,8 @@ from qianbao.ledger.service import credit, debit, post
 from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
-from qianbao.money_movement.commands import BALANCE, PAYMENT, Pay, Refund
+from qianbao.money_movement.commands import BALANCE, PAYMENT, YUEBAO, Pay, Refund
+from qianbao.money_movement.errors import FundingInvalid
 from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
@@ -399,6 +400,9 @@ def transfer_committed(tx: Tx, payload: dict[str, Any]) -> bool:
 
 
 # --- paying a merchant (即时到账) and refunds ------------------------------------------------
+WALLET_FUNDINGS = (BALANCE, YUEBAO)  # a wallet payment's sources (a card pays through trades)
+
+
 def public_payment(row: Row) -> dict[str, Any]:
     return {
         "payment_id": row["id"],
@@ -409,6 +413,7 @@ def public_payment(row: Row) -> dict[str, Any]:
         "refunded_fen": row["refunded_fen"],
         "memo": row["memo"],
         "status": row["status"],
+        "funding": row["funding"],
         "created_at_ms": row["created_at_ms"],
     }
 
@@ -421,12 +426,15 @@ def pay_merchant(
     request_id: str,
     pay_password: str | None = None,
     memo: str = "",
+    funding: str = BALANCE,
 ) -> Row:
-    """Instant payment: the merchant is paid by its contract (at once, or T+1), minus its fee."""
+    """Instant payment: the merchant is paid by its contract (at once, or T+1), minus its fee;
+    from the wallet balance or from Yu'e Bao (``funding``)."""
     check_amount(p, amount_fen)
+    _check_wallet_funding(funding)
     merchant = guards.payable_merchant(p, merchant_id)
     payer = guards.authorise(p, payer_id, amount_fen, pay_password)
-    pay = _payment(payer, merchant, amount_fen, request_id, memo)
+    pay = _payment(payer, merchant, amount_fen, request_id, memo, funding)
     return money_pay.submit(p, p.unit_of(payer_id), pay)
 
 
@@ -438,18 +446,30 @@ async def pay_merchant_async(
     request_id: str,
     pay_password: str | None = None,
     memo: str = "",
+    funding: str = BALANCE,
 ) -> Row:
     """``pay_merchant`` for asyncio callers (the HTTP API): a payment password (a slow argon2
     check) is verified on a worker thread; the command joins the unit's next batch."""
     check_amount(p, amount_fen)
+    _check_wallet_funding(funding)
     merchant = guards.payable_merchant(p, merchant_id)
     payer = await guards.authorise_async(p, payer_id, amount_fen, pay_password)
-    pay = _payment(payer, merchant, amount_fen, request_id, memo)
+    pay = _payment(payer, merchant, amount_fen, request_id, memo, funding)
     return await money_pay.run(p, p.unit_of(payer_id), pay)
 
 
+def _check_wallet_funding(funding: str) -> None:
+    if funding not in WALLET_FUNDINGS:
+        raise FundingInvalid(f"a wallet payment is funded by one of {', '.join(WALLET_FUNDINGS)}")
+
+
 def _payment(
-    payer: guards.Authorised, merchant: Row, amount_fen: int, request_id: str, memo: str
+    payer: guards.Authorised,
+    merchant: Row,
+    amount_fen: int,
+    request_id: str,
+    memo: str,
+    funding: str = BALANCE,
 ) -> Pay:
     return money_pay.command(
         purpose=PAYMENT,
@@ -459,6 +479,7 @@ def _payment(
         amount_fen=amount_fen,
         request_id=request_id,
         memo=memo,
+        funding=funding,
     )
 
 
@@ -490,14 +511,15 @@ class PaymentPurpose:
             "fee_refunded_fen": 0,
             "memo": pay.memo,
             "status": "SUCCEEDED",
+            "funding": pay.funding,
             "created_at_ms": now,
             "updated_at_ms": now,
         }
         ctx.tx.execute(
             "INSERT INTO payments (id, payer_id, merchant_id, amount_fen, fee_fen, refunded_fen,"
-            " fee_refunded_fen, memo, status, created_at_ms, updated_at_ms) VALUES (:id,"
+            " fee_refunded_fen, memo, status, funding, created_at_ms, updated_at_ms) VALUES (:id,"
             " :payer_id, :merchant_id, :amount_fen, :fee_fen, 0, 0, :memo, 'SUCCEEDED',"
-            " :created_at_ms, :updated_at_ms)",
+            " :funding, :created_at_ms, :updated_at_ms)",
             row,
         )
         record_activity(
@@ -522,7 +544,7 @@ class PaymentPurpose:
             amount_fen=int(pay["amount_fen"]),
             refunded_fen=int(pay["refunded_fen"]),
             fee_fen=int(pay["fee_fen"]),
-            funding=BALANCE,
+            funding=str(pay["funding"] or BALANCE),
             funding_ref=pay["id"],
         )
 

@@ -65,6 +65,8 @@ payments = sa.Table(
     sa.Column("fee_refunded_fen", Money, nullable=False),
     sa.Column("memo", sa.String(100), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
+    # BALANCE or YUEBAO: where the money came from, and where a refund sends it back
+    sa.Column("funding", sa.String(12), nullable=False, server_default="BALANCE"),
     *_timestamps(),
     sa.Index("ix_payments_payer", "payer_id", "created_at_ms"),
     sa.CheckConstraint("refunded_fen <= amount_fen", name="ck_payments_refund_le_amount"),
