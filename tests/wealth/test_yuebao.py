@@ -16,7 +16,7 @@ from qianbao.ledger.service import balance_in
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.wealth import service as yeb
-from qianbao.wealth import state
+from qianbao.wealth import fundco, state
 from qianbao.wealth.dayend import income_run
 from qianbao.wealth.errors import Code, DayOutOfOrder, FastLimitExceeded
 from qianbao.wealth.reconcile import reconcile
@@ -233,3 +233,34 @@ def test_bad_input_is_refused_with_a_4xx_and_moves_nothing(sqlite_yp: Platform) 
     assert bad_key.value.http_status == 400
     assert wallet(p, a) == 5_000 and yeb.orders(p, a) == []
     assert_ledger_clean(p)
+
+
+def test_reconciliation_finds_what_the_fund_did_that_we_did_not(yp: Platform) -> None:
+    p = yp
+    publish(p, RATES)
+    at(MON, 10)
+    a = new_user(p, balance_fen=100_000)
+    yeb.subscribe(p, a, 60_000, "s")
+    end(p, MON)
+    start(p, TUE)
+    start(p, TUE)  # a restart of the morning: the confirmations are applied once
+    assert yeb.holdings(p, a)["shares_fen"] == 60_000
+    unit = p.unit_of(a)
+    fund = state.of(p).fund
+    # the fund books a subscription nobody sent (a line of someone else's file, say)
+    rogue = fundco.OrderLine(
+        "ROGUE-1", state.fund_account_no(unit), "SUBSCRIBE", 500, "2026-06-16", "2026-06-17"
+    )
+    fund.receive([rogue])
+    end(p, TUE)
+    start(p, WED)
+    end(p, WED)
+    report = reconcile(p, WED)[unit]
+    assert report["status"] == "DIFFERENCES"
+    assert [(d["order_id"], d["problem"]) for d in report["differences"]] == [
+        ("ROGUE-1", "FUND_ONLY")
+    ]
+    assert report["fund_net_cash_fen"] - report["booked_net_cash_fen"] == 500
+    assert report["fund_closing_shares_fen"] != report["custody_after_income_fen"]
+    assert reconcile(p, WED)[1 - unit]["status"] == "BALANCED"
+    assert_ledger_clean(p)  # the books themselves still balance: the difference is the fund's
