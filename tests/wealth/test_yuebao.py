@@ -15,8 +15,8 @@ import pytest
 from qianbao.ledger.service import balance_in
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, QianbaoError
 from qianbao.platform.runtime import Platform
-from qianbao.wealth import service as yeb
 from qianbao.wealth import fundco, state
+from qianbao.wealth import service as yeb
 from qianbao.wealth.dayend import income_run
 from qianbao.wealth.errors import Code, DayOutOfOrder, FastLimitExceeded
 from qianbao.wealth.reconcile import reconcile
