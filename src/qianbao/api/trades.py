@@ -81,7 +81,7 @@ def _coupon_choices(p: Platform, user_id: str, trade: Row | None) -> list[dict[s
 
 def _yuebao_choice(p: Platform, user_id: str) -> str | None:
     """The buyer's Yu'e Bao value in yuan, if the buyer has any shares."""
-    shares = yuebao.holdings(p, user_id)["shares_fen"]
+    shares = yuebao.shares_fen(p, user_id)
     return fen_to_yuan(shares) if shares else None
 
 

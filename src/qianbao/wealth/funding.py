@@ -76,7 +76,7 @@ class YuebaoAutodebit:
             order_id = new_order_id(user_id)
             key = f"autodebit-{day.isoformat()}"
             try:
-                if claim(ctx.tx, f"yeb:{user_id}", key, {"amount_fen": take}, order_id):
+                if claim(ctx.tx, f"yeb-auto:{user_id}", key, {"amount_fen": take}, order_id):
                     return 0  # drawn already for this due date: credit repaid it then
             except IdempotencyKeyReused:
                 return 0

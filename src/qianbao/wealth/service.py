@@ -87,6 +87,12 @@ def redeem(
     return dict(p.commands.submit(p.unit_of(user_id), command))
 
 
+def shares_fen(p: Platform, user_id: str) -> int:
+    """The holder's confirmed shares (fen), one read (the cashier shows it)."""
+    with p.db_for(user_id).read() as tx:
+        return balance_in(tx, state.shares(user_id))
+
+
 def holdings(p: Platform, user_id: str) -> dict[str, Any]:
     db = p.db_for(user_id)
     cfg = state.of(p).config
