@@ -17,7 +17,8 @@ from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, Q
 from qianbao.platform.runtime import Platform
 from qianbao.wealth import fundco, state
 from qianbao.wealth import service as yeb
-from qianbao.wealth.dayend import income_run
+from qianbao.wealth.dayend import income, income_run
+from qianbao.wealth.dayend import store as dayend_store
 from qianbao.wealth.errors import Code, DayOutOfOrder, FastLimitExceeded
 from qianbao.wealth.reconcile import reconcile
 from tests.conftest import assert_ledger_clean
@@ -264,3 +265,31 @@ def test_reconciliation_finds_what_the_fund_did_that_we_did_not(yp: Platform) ->
     assert report["fund_closing_shares_fen"] != report["custody_after_income_fen"]
     assert reconcile(p, WED)[1 - unit]["status"] == "BALANCED"
     assert_ledger_clean(p)  # the books themselves still balance: the difference is the fund's
+
+
+def test_an_income_run_that_crashes_leaves_nothing_and_runs_again(
+    yp: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = yp
+    publish(p, RATES)
+    at(MON, 10)
+    a = new_user(p, balance_fen=1_000_000)
+    yeb.subscribe(p, a, 1_000_000, "s")
+    end(p, MON)
+    start(p, TUE)
+    at(WED, 0, 10)
+    real = dayend_store.save_step
+
+    def crash(tx: object, day: str, step: str, *args: object) -> None:
+        if step == "INCOME":
+            raise RuntimeError("the process died before the run was recorded")
+        real(tx, day, step, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dayend_store, "save_step", crash)
+    with pytest.raises(RuntimeError):
+        income(p, TUE)
+    assert yeb.income_history(p, a) == []  # the postings went with the transaction
+    monkeypatch.setattr(dayend_store, "save_step", real)
+    income(p, TUE)
+    assert yeb.income_history(p, a)[0]["income_fen"] == 49
+    assert_ledger_clean(p)
