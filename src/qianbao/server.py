@@ -83,20 +83,17 @@ def _credit_days(p: Platform) -> Callable[[], None]:
 
 
 def _yuebao_days(p: Platform) -> Callable[[], None]:
-    """Yu'e Bao's end of a date once it is over (application file, income, reconciliation),
-    then today's start (the fund's T+1 confirmations), before Huabei's auto-debit draws on it.
-    Each step is idempotent per unit and day, so a restart changes nothing."""
-    done: set[tuple[str, date]] = set()
+    """Yu'e Bao's days once they are over (application file, income, reconciliation; days
+    missed while the server was down first), then today's start (the fund's T+1
+    confirmations), before Huabei's auto-debit draws on it. Each step is idempotent per unit
+    and day, so a restart changes nothing."""
+    done: set[date] = set()
 
     def run() -> None:
         today = clock.today()
-        for job, day, fn in (
-            ("end", today - timedelta(days=1), yuebao_jobs.end_of_day),
-            ("start", today, yuebao_jobs.start_of_day),
-        ):
-            if (job, day) not in done:
-                fn(p, day)
-                done.add((job, day))
+        if today not in done:
+            yuebao_jobs.catch_up(p, today)
+            done.add(today)
 
     return run
 

@@ -15,7 +15,7 @@ import pytest
 from qianbao.ledger.service import balance_in
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, QianbaoError
 from qianbao.platform.runtime import Platform
-from qianbao.wealth import fundco, state
+from qianbao.wealth import fundco, jobs, state
 from qianbao.wealth import service as yeb
 from qianbao.wealth.dayend import income, income_run
 from qianbao.wealth.dayend import store as dayend_store
@@ -292,4 +292,20 @@ def test_an_income_run_that_crashes_leaves_nothing_and_runs_again(
     monkeypatch.setattr(dayend_store, "save_step", real)
     income(p, TUE)
     assert yeb.income_history(p, a)[0]["income_fen"] == 49
+    assert_ledger_clean(p)
+
+
+def test_the_day_jobs_catch_up_days_missed_while_the_server_was_down(yp: Platform) -> None:
+    p = yp
+    publish(p, RATES)
+    at(MON, 10)
+    a = new_user(p, balance_fen=1_000_000)
+    yeb.subscribe(p, a, 1_000_000, "s")
+    at(THU, 0, 20)  # the server comes back on Thursday morning
+    jobs.catch_up(p, THU)
+    days_paid = [(i["day"], i["income_fen"]) for i in yeb.income_history(p, a)]
+    assert days_paid == [(WED.isoformat(), 50), (TUE.isoformat(), 49)]
+    jobs.catch_up(p, THU)  # again: nothing changes
+    assert yeb.holdings(p, a)["total_income_fen"] == 99
+    assert all(r["status"] == "BALANCED" for r in reconcile(p, WED))
     assert_ledger_clean(p)

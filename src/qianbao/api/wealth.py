@@ -80,7 +80,7 @@ class HoldingsOut(BaseModel):
 class IncomeOut(BaseModel):
     day: str
     income_fen: int
-    shares_after_fen: int
+    shares_after_fen: int | None = Field(description="null for a day older than 400 postings")
 
 
 @router.post(

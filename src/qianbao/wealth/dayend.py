@@ -94,7 +94,9 @@ def _apply(ctx: WriteContext, lines: list[Confirmation], day: date) -> dict[str,
             post(ctx, "YEB_CONFIRM", order["id"], legs)
         ORDER.move(ctx.tx, order["id"], SENT, CONFIRMED if ok else FAILED)
         if ok and order["kind"] == SUB:
-            store.set_shares_moved(ctx.tx, order["id"], int(order["amount_fen"]), clock.now_ms())
+            # the shares count from the confirmation day, even when a late job applies it
+            earning_from = start_of_day_ms(day)
+            store.set_shares_moved(ctx.tx, order["id"], int(order["amount_fen"]), earning_from)
         if ok:
             sign = 1 if order["kind"] == SUB else -1
             result["net_cash_fen"] += sign * int(order["amount_fen"])

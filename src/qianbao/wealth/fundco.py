@@ -192,8 +192,8 @@ class FundCompany:
         known = self.rate(day)
         if known is not None:
             return known
-        wobble = int(hashlib.sha256(day.isoformat().encode()).hexdigest()[:4], 16) / 65535
-        base = self.config.annual_yield / 365 * 10_000 * Decimal(str(0.95 + 0.1 * wobble))
+        wobble = int(hashlib.sha256(day.isoformat().encode()).hexdigest()[:4], 16) % 1001
+        base = self.config.annual_yield / 365 * 10_000 * Decimal(9_500 + wobble) / 10_000
         self.publish_rate(day, base.quantize(E4, rounding=ROUND_DOWN))
         return int(self.rate(day) or 0)
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from qianbao.ledger.queries import postings_of_kind, sum_of_kind
 from qianbao.ledger.service import balance_in, statement
 from qianbao.members import service as members
 from qianbao.money_movement.funding import charge_card, reverse_card
@@ -102,15 +103,16 @@ def holdings(p: Platform, user_id: str) -> dict[str, Any]:
         pending = balance_in(tx, state.pending(user_id))
         redeeming = balance_in(tx, state.redeeming(user_id))
         fast_used = store.fast_redeemed_fen(tx, user_id, today.isoformat())
-    income = income_history(p, user_id, limit=HISTORY_MAX)
+        yesterday = postings_of_kind(tx, state.shares(user_id), INCOME_KIND, 1)
+        total = sum_of_kind(tx, state.shares(user_id), INCOME_KIND)
     return {
         "user_id": user_id,
         "shares_fen": shares,  # 1 share = 1 fen (NAV 1.00)
         "value_fen": shares,
         "pending_fen": pending,
         "redeeming_fen": redeeming,
-        "yesterday_income_fen": income[0]["income_fen"] if income else 0,
-        "total_income_fen": sum(i["income_fen"] for i in income),
+        "yesterday_income_fen": int(yesterday[0]["amount_fen"]) if yesterday else 0,
+        "total_income_fen": total,
         "fast_redeem_left_fen": max(0, cfg.fast_redeem_daily_fen - fast_used),
         "seven_day_yield": seven_day_yield(p, today - timedelta(days=1)),
     }
@@ -122,7 +124,8 @@ def orders(p: Platform, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def income_history(p: Platform, user_id: str, limit: int = 30) -> list[dict[str, Any]]:
-    """The holder's daily income, newest first (the ledger's postings of the income runs)."""
+    """The holder's daily income, newest first (the ledger's postings of the income runs), with
+    the shares after each day's income (the statement's running balance)."""
     lines = statement(p.db_for(user_id), state.shares(user_id), limit=HISTORY_MAX)
     out = [
         {
@@ -133,6 +136,15 @@ def income_history(p: Platform, user_id: str, limit: int = 30) -> list[dict[str,
         for line in lines
         if line["kind"] == INCOME_KIND
     ]
+    if len(out) < limit and len(lines) == HISTORY_MAX:  # older than the statement's window
+        with p.db_for(user_id).read() as tx:
+            rows = postings_of_kind(tx, state.shares(user_id), INCOME_KIND, limit)
+        known = {o["day"] for o in out}
+        out += [
+            {"day": r["ref"], "income_fen": int(r["amount_fen"]), "shares_after_fen": None}
+            for r in rows
+            if r["ref"] not in known
+        ]
     return out[:limit]
 
 

@@ -43,6 +43,11 @@ def fast_redeemed_fen(tx: Tx, user_id: str, day: str) -> int:
     )
 
 
+def first_order_day(tx: Tx) -> str | None:
+    raw = tx.scalar("SELECT MIN(day) FROM yuebao_orders")
+    return None if raw is None else str(raw)
+
+
 def accepted_orders(tx: Tx, through_day: str) -> list[Row]:
     return tx.all(
         "SELECT * FROM yuebao_orders WHERE status = 'ACCEPTED' AND trade_date <= :d ORDER BY id",
