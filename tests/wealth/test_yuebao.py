@@ -12,6 +12,7 @@ from datetime import date as D
 
 import pytest
 
+from qianbao.channels import reconcile as bank_recon
 from qianbao.ledger.service import balance_in
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance, QianbaoError
 from qianbao.platform.runtime import Platform
@@ -119,6 +120,9 @@ def test_worked_week_with_a_weekend_and_a_holiday(yp: Platform) -> None:
     with p.units[0].read() as tx:
         assert balance_in(tx, state.custody(0)) == custody == 1_500_404 + 333_455 + 5
         assert balance_in(tx, state.retained(0)) == 5
+        assert balance_in(tx, state.clearing(0)) == 0  # each day's net paid through the bank
+    for day in (TUE, TUE2):  # the fund's cash went through SIMBANK, and the bank agrees
+        assert bank_recon.reconcile(p, "SIMBANK", day).status == "BALANCED"
     assert_ledger_clean(p)
 
 

@@ -1,7 +1,8 @@
 """Yu'e Bao's scheduled jobs on the business calendar (the server's day-end thread runs them).
 
 ``start_of_day(p, day)``: on a trading day, the fund's confirmation of T+1 is applied.
-``end_of_day(p, day)``: the application file (trading days), the day's income, reconciliation.
+``end_of_day(p, day)``: the application file (trading days), the day's net cash with the fund
+through the bank, the day's income, reconciliation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from qianbao.platform.runtime import Platform
 from qianbao.wealth import state
 from qianbao.wealth.dayend import INCOME, confirm, income, send_orders
 from qianbao.wealth.reconcile import reconcile
+from qianbao.wealth.settle import settle
 from qianbao.wealth.store import orders as store
 
 CATCH_UP_DAYS_MAX = 31  # a longer outage is an operator's decision (run-day by hand)
@@ -28,6 +30,7 @@ def end_of_day(p: Platform, day: date) -> dict[str, Any]:
     out: dict[str, Any] = {"day": day.isoformat()}
     if state.of(p).config.is_trading_day(day):
         out["sent"] = send_orders(p, day)
+    out["settled"] = settle(p, day)
     out["income"] = income(p, day)
     out["reconciliation"] = [r["status"] for r in reconcile(p, day)]
     return out

@@ -6,7 +6,8 @@
 * **Shares**: the fund's closing shares of the unit's omnibus account against our
   ``fund_custody`` after the day's income run, and the fund's income against what we booked.
 * **Money**: the fund's net cash of the day (confirmed subscriptions − redemptions) against the
-  net our confirmations booked on ``fund_clearing``.
+  net our confirmations booked on ``fund_clearing``, and against what the bank transferred
+  (``settle.py``).
 * **Custody identity** (now): custody = Σ holders' shares + Σ normal redemptions in flight +
   advanced redemptions not yet confirmed + the retained income remainders.
 
@@ -25,6 +26,7 @@ from qianbao.platform.runtime import Platform
 from qianbao.wealth import state
 from qianbao.wealth.dayend import CONFIRM, INCOME
 from qianbao.wealth.fundco import Confirmation, FundFile
+from qianbao.wealth.settle import SETTLE
 from qianbao.wealth.store import orders as store
 
 BALANCED, DIFFERENCES = "BALANCED", "DIFFERENCES"
@@ -43,6 +45,7 @@ def _unit_report(p: Platform, unit: int, fund_file: FundFile) -> dict[str, Any]:
     with p.units[unit].read() as tx:
         ours = {r["id"]: dict(r) for r in store.orders_confirmed_on(tx, key)}
         confirmed = store.step_result(tx, key, CONFIRM) or {"net_cash_fen": 0}
+        settled = store.step_result(tx, key, SETTLE) or {"net_cash_fen": 0}
         income = store.step_result(tx, key, INCOME)
         identity = _custody_identity(tx, unit)
     theirs = [c for c in fund_file.confirmations if c.account_no == account_no]
@@ -55,12 +58,14 @@ def _unit_report(p: Platform, unit: int, fund_file: FundFile) -> dict[str, Any]:
         "booked_income_fen": income["pool_fen"] if income else None,
         "fund_net_cash_fen": fund_file.net_cash_fen(account_no),
         "booked_net_cash_fen": int(confirmed["net_cash_fen"]),
+        "settled_at_bank_fen": int(settled["net_cash_fen"]),
         **identity,
     }
     agree = (
         checks["fund_closing_shares_fen"] == checks["custody_after_income_fen"]
         and checks["fund_income_fen"] == checks["booked_income_fen"]
         and checks["fund_net_cash_fen"] == checks["booked_net_cash_fen"]
+        and checks["booked_net_cash_fen"] == checks["settled_at_bank_fen"]
         and identity["custody_fen"] == identity["custody_explained_fen"]
     )
     report = {
