@@ -26,6 +26,7 @@ from qianbao.wealth import state
 from qianbao.wealth.errors import DayOutOfOrder
 from qianbao.wealth.fundco import CONFIRMED as FUND_CONFIRMED
 from qianbao.wealth.fundco import Confirmation, OrderLine
+from qianbao.wealth.model import split_income
 from qianbao.wealth.orders import ACCEPTED, ADVANCED, CONFIRMED, FAILED, NORMAL, ORDER, SENT
 from qianbao.wealth.orders import SUBSCRIBE as SUB
 from qianbao.wealth.service import INCOME_KIND
@@ -149,19 +150,13 @@ def income_run(ctx: WriteContext, day: date, per_10k_e4: int, pool_fen: int) -> 
     if last is not None and last > key:
         raise DayOutOfOrder(f"income already ran for {last}, after {key}")
     holdings = _shares_at_end_of(ctx, day)
-    legs: list[Leg] = []
-    paid = 0
-    for account, shares in holdings.items():
-        amount = shares * per_10k_e4 // 100_000_000
-        if amount > 0:
-            legs.append(credit(account, amount))
-            paid += amount
-    if paid > pool_fen:  # cannot happen while custody mirrors the fund: stop, do not book
-        raise AssertionError(f"holders' income {paid} exceeds the fund's {pool_fen} on {key}")
+    incomes, retained = split_income(holdings, per_10k_e4, pool_fen)  # refuses more than pool
+    paid = pool_fen - retained
     if pool_fen:
+        legs: list[Leg] = [credit(account, fen) for account, fen in incomes.items()]
         legs += [
             debit(state.custody(ctx.unit), pool_fen),
-            credit(state.retained(ctx.unit), pool_fen - paid),
+            credit(state.retained(ctx.unit), retained),
         ]
         post_bulk(ctx, INCOME_KIND, key, [leg for leg in legs if leg[1]], memo="Yu'e Bao income")
     result = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qianbao.ledger.queries import postings_of_kind, sum_of_kind
@@ -20,6 +19,7 @@ from qianbao.platform.runtime import Platform
 from qianbao.wealth import state
 from qianbao.wealth.errors import AmountInvalid, ModeInvalid, OrderNotFound, SourceInvalid
 from qianbao.wealth.fundco import per_10k_text
+from qianbao.wealth.model import YIELD_DAYS, seven_day_percent
 from qianbao.wealth.orders import (
     BALANCE,
     CARD,
@@ -33,7 +33,6 @@ from qianbao.wealth.orders import (
 from qianbao.wealth.store import orders as store
 
 INCOME_KIND = "YEB_INCOME"
-YIELD_DAYS = 7
 HISTORY_MAX = 400
 
 
@@ -154,11 +153,9 @@ def seven_day_yield(p: Platform, last: date) -> dict[str, Any]:
     rates = state.of(p).fund.rates(last - timedelta(days=YIELD_DAYS - 1), last)
     if len(rates) < YIELD_DAYS:
         return {"through": last.isoformat(), "percent": None, "per_10k": []}
-    total_e4 = sum(rates.values())
-    percent = Decimal(total_e4) / YIELD_DAYS / 10**4 / 10**4 * 365 * 100
     return {
         "through": last.isoformat(),
-        "percent": str(percent.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)),
+        "percent": seven_day_percent(list(rates.values())),
         "per_10k": [
             {"day": d.isoformat(), "per_10k": per_10k_text(e4)} for d, e4 in sorted(rates.items())
         ],
