@@ -1,6 +1,6 @@
 """Yu'e Bao's daily income run for a million holders, beside a bare bulk insert of the same rows.
 
-    python bench/yuebao.py [--holders 1000000] [--units 2] [--check]
+    python bench/yuebao.py [--holders 1000000] [--units 2] [--check] [--engine postgres]
 
 Seeds ``--holders`` holders with confirmed shares (1 share = 1 fen; 100 to 5,000,000 fen each,
 spread over the units) and the fund company's omnibus accounts, then times the day's income
@@ -12,7 +12,8 @@ the balances), durably (SQLite WAL, synchronous=FULL). It then runs the same day
 restart: nothing may change) and, with ``--check``, the ledger check of every unit.
 
 The reference, measured in the same run: a bare sqlite3 loop inserting the same number of
-posting rows and updating the same number of balances, in one transaction per unit.
+posting rows and updating the same number of balances, in one transaction (on PostgreSQL: a
+COPY of the rows and one UPDATE ... FROM of the balances).
 Prints one table and writes bench/results/yuebao.json (keys: holders, income_run_s, machine).
 """
 
@@ -111,9 +112,46 @@ def bare_reference(path: Path, rows: int) -> float:
     return elapsed
 
 
-def run(holders: int, units: int, check: bool) -> dict[str, Any]:
+def bare_postgres(url: str, rows: int) -> float:
+    """The PostgreSQL reference: COPY the same number of posting rows and update as many
+    balances from a staged table, in one transaction."""
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        db.execute("CREATE TABLE bal (id TEXT PRIMARY KEY, fen BIGINT NOT NULL)")
+        db.execute("CREATE TABLE post (id BIGSERIAL PRIMARY KEY, v TEXT, acct TEXT, fen BIGINT)")
+        db.execute("INSERT INTO bal SELECT 'a' || g, 10000 FROM generate_series(1, %s) g", (rows,))
+        db.commit()
+        start = time.perf_counter()
+        with db.cursor().copy("COPY post (v, acct, fen) FROM STDIN") as copy:
+            for i in range(1, rows + 1):
+                copy.write_row(("v", f"a{i}", 4))
+        db.execute("UPDATE bal SET fen = bal.fen + post.fen FROM post WHERE post.acct = bal.id")
+        db.commit()
+        return time.perf_counter() - start
+
+
+def _pg_databases(count: int) -> list[str]:
+    import psycopg
+
+    base = os.environ.get("QIANBAO_TEST_PG_URL", "")
+    if not base:
+        raise SystemExit("--engine postgres needs QIANBAO_TEST_PG_URL (scripts/pg-test-server.sh)")
+    admin = base.rstrip("/").rsplit("/", 1)[0]
+    names = [f"qb_yeb_bench_{i}" for i in range(count)]
+    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+    return [f"{admin}/{n}" for n in names]
+
+
+def run(holders: int, units: int, check: bool, engine: str = "sqlite") -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="qb-yuebao-"))
     settings = Settings(data_dir=tmp, unit_count=units, writer_timeout_ms=900_000)
+    if engine == "postgres":
+        urls = _pg_databases(units + 2)  # global, the units, and one for the reference
+        settings = settings.with_(global_url=urls[0], unit_urls=tuple(urls[1 : units + 1]))
     p = open_platform(settings)
     try:
         clock.set(__import__("datetime").datetime(2026, 6, 17, 0, 10))
@@ -139,9 +177,13 @@ def run(holders: int, units: int, check: bool) -> dict[str, Any]:
     finally:
         clock.use_real_time()
         p.close()
-    reference_s = bare_reference(tmp / "bare.db", holders)
+    if engine == "postgres":
+        reference_s = bare_postgres(urls[-1], holders)
+    else:
+        reference_s = bare_reference(tmp / "bare.db", holders)
     return {
         "holders": holders,
+        "engine": engine,
         "units": units,
         "income_run_s": round(income_s, 3),
         "rerun_s": round(rerun_s, 3),
@@ -163,10 +205,13 @@ def main() -> None:
     parser.add_argument("--holders", type=int, default=1_000_000)
     parser.add_argument("--units", type=int, default=2)
     parser.add_argument("--check", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "yuebao.json")
+    parser.add_argument("--engine", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--out", type=Path, default=None, help="default bench/results/yuebao.json")
     args = parser.parse_args()
-    result = run(args.holders, args.units, args.check)
-    table = Table(title=f"Yu'e Bao daily income, {args.holders:,} holders")
+    suffix = "" if args.engine == "sqlite" else f"-{args.engine}"
+    args.out = args.out or ROOT / "bench" / "results" / f"yuebao{suffix}.json"
+    result = run(args.holders, args.units, args.check, args.engine)
+    table = Table(title=f"Yu'e Bao daily income, {args.holders:,} holders, {args.engine}")
     for column in ("measure", "seconds", "note"):
         table.add_column(column)
     table.add_row("income run", f"{result['income_run_s']:.2f}", f"target <= {TARGET_S:.0f} s")
