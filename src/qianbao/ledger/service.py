@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qianbao.ledger.chart import SUBJECTS, subject_of
+from qianbao.ledger.store import copy_postings_and_balances
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.errors import InsufficientBalance, InvalidArgument, NotFound
@@ -34,6 +35,7 @@ def credit(account: str, amount_fen: int) -> Leg:
 
 
 _ACCOUNTS_CACHED_MAX = 200_000
+BULK_COPY_MIN_LEGS = 10_000  # PostgreSQL: a voucher this large is written by COPY
 _NO_FLOOR_FEN = -(2**62)  # the guard of an account that may go below zero
 HOLD = StateMachine("hold", "holds", {"ACTIVE": {"RELEASED"}}, initial={"ACTIVE"})
 
@@ -248,13 +250,17 @@ def post_bulk(ctx: WriteContext, kind: str, ref: str, legs: list[Leg], memo: str
         if x
     ]
     voucher = {"id": voucher_id, "kind": kind, "ref": ref, "memo": memo[:200], "at": now_ms}
-    _write_vouchers(ctx.db, [voucher], postings)
     changes = []
     for account, amount in legs:
         subject = subject_of(account)
         floor = 0 if subject.no_negative else _NO_FLOOR_FEN
         changes.append({"id": account, "d": subject.side * amount, "h": 0, "floor": floor})
-    if _write_balances(ctx.db, changes) != len(changes):
+    if ctx.db.dialect == "postgresql" and len(legs) >= BULK_COPY_MIN_LEGS:
+        written = copy_postings_and_balances(ctx.db, voucher, postings, changes)
+    else:
+        _write_vouchers(ctx.db, [voucher], postings)
+        written = _write_balances(ctx.db, changes)
+    if written != len(changes):
         raise InsufficientBalance(f"voucher {kind} for {ref}: an account is missing or overdrawn")
     return voucher_id
 
