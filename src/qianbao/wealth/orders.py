@@ -150,7 +150,6 @@ def handle_redeem(ctx: WriteContext, c: Redeem) -> dict[str, Any]:
     first = _replayed(ctx, c.user_id, c.request_id, c.fingerprint(), c.order_id)
     if first is not None:
         return first
-    open_holder(ctx, c.user_id)
     if c.mode == FAST:
         limit = state.of(ctx.platform).config.fast_redeem_daily_fen
         used = store.fast_redeemed_fen(ctx.tx, c.user_id, clock.today().isoformat())
