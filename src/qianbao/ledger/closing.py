@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from qianbao.ledger import store
 from qianbao.ledger.chart import SUBJECTS
 from qianbao.platform.clock import clock, start_of_day_ms
-from qianbao.platform.db import Database, Tx
+from qianbao.platform.db import Database
 from qianbao.platform.errors import InvalidArgument
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
@@ -53,6 +54,14 @@ class UnitDay:
     accounts: list[dict[str, Any]] = field(default_factory=list)  # the accounts that moved
     problems: list[str] = field(default_factory=list)
     closed: bool = False
+    last_posting_id: int = 0  # the day's last posting (the next close reads after it)
+    carry: dict[str, int] = field(default_factory=dict)  # account -> Σ postings at the cut
+    carry_all: bool = False  # ``carry`` holds every account, not only those that moved
+
+    def summary(self) -> dict[str, Any]:
+        """The unit's figures without its per-account lines."""
+        lines = ("subjects", "accounts", "carry", "carry_all", "last_posting_id")
+        return {k: v for k, v in asdict(self).items() if k not in lines}
 
 
 @dataclass
@@ -87,11 +96,7 @@ class TrialBalance:
             "ok": self.ok,
             "closed": self.closed,
             "subjects": [asdict(s) for s in self.subjects()],
-            "units": [
-                {k: v for k, v in asdict(u).items() if k not in ("subjects", "accounts")}
-                | {"day": self.day.isoformat()}
-                for u in self.units
-            ],
+            "units": [u.summary() | {"day": self.day.isoformat()} for u in self.units],
         }
 
 
@@ -126,9 +131,9 @@ def close_day(p: Platform, day: date) -> TrialBalance:
 
 @dataclass
 class _DayFacts:
-    """What the day close reads of one unit, in one snapshot; ``_compute`` decides from it."""
+    """What the day close reads of one unit, in one snapshot; ``compute_day`` decides from it."""
 
-    moved: list[Any]  # per account: debits, credits and postings of the day
+    moved: list[Any]  # per account that moved on the day: debits, credits and postings
     at_cut: dict[str, int]  # account -> Σ postings before the cut
     later: dict[str, int]  # account -> Σ postings after the cut
     accounts: list[Any]
@@ -136,35 +141,56 @@ class _DayFacts:
     previous_day: date | None
     previous: dict[str, int] | None  # the previous closed day's subject closings
     gap_postings: int  # postings between the previous closed day and this one
+    late_postings: int = 0  # postings of a closed day that arrived after it was closed
+    last_posting_id: int = 0  # the day's last posting: the next close reads after it
+    incremental: bool = False  # started from the previous close's balances, not from zero
+    changed: list[str] = field(default_factory=list)  # accounts whose sum at the cut moved
 
 
 def _read_day(db: Database, day: date) -> _DayFacts:
+    """One snapshot: the postings since the previous close (one range of the primary key, not
+    the whole history) on top of each account's sum at that close; the first close, or one
+    after days closed out of order, reads from the first posting."""
     start, end = start_of_day_ms(day), start_of_day_ms(day + timedelta(days=1))
     with db.read(snapshot=True) as tx:
-        moved = tx.all(
-            "SELECT account_id, SUM(CASE WHEN amount_fen < 0 THEN -amount_fen ELSE 0 END) AS d,"
-            " SUM(CASE WHEN amount_fen > 0 THEN amount_fen ELSE 0 END) AS c, COUNT(*) AS n"
-            " FROM postings WHERE created_at_ms >= :s AND created_at_ms < :e GROUP BY account_id",
-            {"s": start, "e": end},
-        )
-        at_cut = _sums(tx, "created_at_ms < :t", end)
-        later = _sums(tx, "created_at_ms >= :t", end)
-        accounts = tx.all("SELECT id, subject, balance_fen, created_at_ms FROM accounts")
-        vouchers = _count(tx, "vouchers", start, end)
-        previous_day, previous = _previous_closings(tx, day)
-        gap_start = start_of_day_ms(previous_day + timedelta(days=1)) if previous_day else start
-        gap_postings = _count(tx, "postings", gap_start, start)
-    return _DayFacts(moved, at_cut, later, accounts, vouchers, previous_day, previous, gap_postings)
+        previous_row, latest = store.last_closed(tx, before=day.isoformat()), store.last_closed(tx)
+        previous_day = date.fromisoformat(previous_row["day"]) if previous_row else None
+        mark = _carried_mark(previous_row, latest)
+        incremental = mark > 0
+        previous_end = start_of_day_ms(previous_day + timedelta(days=1)) if previous_day else start
+        ranges = store.postings_after(tx, mark, start, end, previous_end)
+        at_cut = store.carried_closings(tx) if incremental else {}
+        accounts = store.all_accounts(tx)
+        vouchers = store.day_vouchers(tx, mark, start, end)
+        previous = store.subject_closings(tx, previous_row["day"]) if previous_row else None
+    facts = _DayFacts([], at_cut, {}, accounts, vouchers, previous_day, previous, 0)
+    facts.incremental, facts.last_posting_id = incremental, mark
+    _fold_ranges(facts, ranges)
+    return facts
 
 
-def _count(tx: Tx, table: str, start_ms: int, end_ms: int) -> int:
-    return int(
-        tx.scalar(
-            f"SELECT COUNT(*) FROM {table} WHERE created_at_ms >= :s AND created_at_ms < :e",
-            {"s": start_ms, "e": end_ms},
-        )
-        or 0
-    )
+def _carried_mark(previous: Any, latest: Any) -> int:
+    """The posting after which to read: the previous closed day's last one, when the carried
+    sums are that day's (it is the latest closed) and it recorded one; else 0 (read all)."""
+    if previous is None or latest is None or latest["day"] != previous["day"]:
+        return 0
+    return int(previous["last_posting_id"])
+
+
+def _fold_ranges(f: _DayFacts, ranges: list[Any]) -> None:
+    """Per account's range row: the day's movement, its sum at the cut and after it."""
+    for r in ranges:
+        account = r["account_id"]
+        if r["top"] is not None:  # postings before the cut
+            f.at_cut[account] = f.at_cut.get(account, 0) + int(r["before"]) + int(r["c"] - r["d"])
+            f.last_posting_id = max(f.last_posting_id, int(r["top"]))
+            f.changed.append(account)
+        if r["n"]:
+            f.moved.append(r)
+        if r["later"]:
+            f.later[account] = int(r["later"])
+        f.gap_postings += int(r["gap_n"])
+        f.late_postings += int(r["late_n"]) if f.incremental else 0
 
 
 def _compute(db: Database, unit: int, day: date) -> UnitDay:
@@ -175,15 +201,8 @@ def compute_day(unit: int, day: date, f: _DayFacts) -> UnitDay:
     """The day's close of one unit from what was read: pure, so it can be checked by hand."""
     end = start_of_day_ms(day + timedelta(days=1))
     summary = {code: SubjectDay(code, 0, 0, 0, 0, 0) for code in SUBJECTS}
-    problems: list[str] = []
-    previous = f.previous
-    if f.gap_postings:  # days after the last closed one have bookings: they close first
-        assert f.previous_day is not None
-        problems.append(
-            f"{day - timedelta(days=1)} is not closed: close the days in order"
-            f" (from {f.previous_day + timedelta(days=1)})"
-        )
-        previous = None  # its subjects would differ by the open days' movements
+    problems = _order_problems(day, f)
+    previous = None if f.gap_postings else f.previous  # open days' movements would differ
     problems += _account_lines(f, summary, end)
     rows = _moved_rows(f, summary, problems)
     problems += _subject_openings(summary, previous)
@@ -195,9 +214,27 @@ def compute_day(unit: int, day: date, f: _DayFacts) -> UnitDay:
         problems.append(f"the books do not sum to zero at the cut: {sum(f.at_cut.values())} fen")
     postings = sum(int(m["n"]) for m in f.moved)
     lines = list(summary.values())
-    return UnitDay(
+    figures = UnitDay(
         unit, day, f.vouchers, postings, debit_total, credit_total, lines, rows, problems
     )
+    figures.last_posting_id, figures.carry_all = f.last_posting_id, not f.incremental
+    figures.carry = {a: f.at_cut[a] for a in f.changed} if f.incremental else f.at_cut
+    return figures
+
+
+def _order_problems(day: date, f: _DayFacts) -> list[str]:
+    problems = []
+    if f.gap_postings:  # days after the last closed one have bookings: they close first
+        assert f.previous_day is not None
+        problems.append(
+            f"{day - timedelta(days=1)} is not closed: close the days in order"
+            f" (from {f.previous_day + timedelta(days=1)})"
+        )
+    if f.late_postings:
+        problems.append(
+            f"{f.late_postings} postings of a closed day were booked after it was closed"
+        )
+    return problems
 
 
 def _account_lines(f: _DayFacts, summary: dict[str, SubjectDay], end_ms: int) -> list[str]:
@@ -255,40 +292,6 @@ def _subject_openings(summary: dict[str, SubjectDay], previous: dict[str, int] |
     return problems
 
 
-def _sums(tx: Tx, where: str, at_ms: int) -> dict[str, int]:
-    return {
-        r["account_id"]: int(r["s"])
-        for r in tx.all(
-            f"SELECT account_id, SUM(amount_fen) AS s FROM postings WHERE {where}"
-            " GROUP BY account_id",
-            {"t": at_ms},
-        )
-    }
-
-
-def _previous_closings(tx: Tx, day: date) -> tuple[date | None, dict[str, int] | None]:
-    """The latest closed day before ``day`` and each subject's closing on it (None, None: no
-    day was closed before)."""
-    last = _last_closed(tx, before=day)
-    if last is None:
-        return None, None
-    closings = {
-        r["subject"]: int(r["closing_fen"])
-        for r in tx.all(
-            "SELECT subject, closing_fen FROM ledger_subject_days WHERE day = :d",
-            {"d": last.isoformat()},
-        )
-    }
-    return last, closings
-
-
-def _last_closed(tx: Tx, before: date) -> date | None:
-    last = tx.scalar(
-        "SELECT MAX(day) FROM ledger_day_closings WHERE day < :d", {"d": before.isoformat()}
-    )
-    return date.fromisoformat(last) if last else None
-
-
 def close_through(p: Platform, last_day: date, max_days: int = 366) -> list[TrialBalance]:
     """Close every day not yet closed up to ``last_day``, oldest first (a server that was down
     for a few days catches up). With nothing closed before, the first day closed is
@@ -297,8 +300,8 @@ def close_through(p: Platform, last_day: date, max_days: int = 366) -> list[Tria
     starts = []
     for db in p.units:
         with db.read() as tx:
-            last = _last_closed(tx, before=last_day + timedelta(days=1))
-        starts.append(last + timedelta(days=1) if last else last_day)
+            last = store.last_closed(tx, before=(last_day + timedelta(days=1)).isoformat())
+        starts.append(date.fromisoformat(last["day"]) + timedelta(days=1) if last else last_day)
     day, done = max(min(starts), last_day - timedelta(days=max_days - 1)), []
     while day <= last_day:
         done.append(close_day(p, day))
@@ -310,14 +313,10 @@ def close_through(p: Platform, last_day: date, max_days: int = 366) -> list[Tria
 
 def _stored(db: Database, unit: int, day: date) -> UnitDay | None:
     with db.read() as tx:
-        head = tx.one("SELECT * FROM ledger_day_closings WHERE day = :d", {"d": day.isoformat()})
+        head = store.closing_head(tx, day.isoformat())
         if head is None:
             return None
-        subjects = tx.all(
-            "SELECT subject, accounts, opening_fen, debit_fen, credit_fen, closing_fen"
-            " FROM ledger_subject_days WHERE day = :d",
-            {"d": day.isoformat()},
-        )
+        subjects = store.subject_days(tx, day.isoformat())
     chart_order = list(SUBJECTS)
     return UnitDay(
         unit,
@@ -330,6 +329,7 @@ def _stored(db: Database, unit: int, day: date) -> UnitDay | None:
             (SubjectDay(**dict(r)) for r in subjects), key=lambda s: chart_order.index(s.subject)
         ),
         closed=True,
+        last_posting_id=int(head["last_posting_id"]),
     )
 
 
@@ -339,29 +339,18 @@ def _storer(figures: UnitDay) -> Callable[[WriteContext], None]:
 
 def _store(ctx: WriteContext, figures: UnitDay) -> None:
     tx, day = ctx.tx, figures.day.isoformat()
-    if tx.scalar("SELECT COUNT(*) FROM ledger_day_closings WHERE day = :d", {"d": day}):
+    if store.is_closed(tx, day):
         return  # closed meanwhile by another caller: the first close stands
-    tx.executemany(
-        "INSERT INTO ledger_account_days (day, account_id, subject, opening_fen, debit_fen,"
-        " credit_fen, closing_fen) VALUES (:day, :account_id, :subject, :opening_fen,"
-        " :debit_fen, :credit_fen, :closing_fen)",
-        [{"day": day, **row} for row in figures.accounts],
-    )
-    tx.executemany(
-        "INSERT INTO ledger_subject_days (day, subject, accounts, opening_fen, debit_fen,"
-        " credit_fen, closing_fen) VALUES (:day, :subject, :accounts, :opening_fen, :debit_fen,"
-        " :credit_fen, :closing_fen)",
-        [{"day": day, **asdict(s)} for s in figures.subjects],
-    )
-    tx.execute(
-        "INSERT INTO ledger_day_closings (day, vouchers, postings, debit_fen, credit_fen,"
-        " closed_at_ms) VALUES (:day, :v, :n, :d, :c, :now)",
-        {
-            "day": day,
-            "v": figures.vouchers,
-            "n": figures.postings,
-            "d": figures.debit_fen,
-            "c": figures.credit_fen,
-            "now": clock.now_ms(),
-        },
-    )
+    latest = store.last_closed(tx)
+    head = {
+        "day": day,
+        "vouchers": figures.vouchers,
+        "postings": figures.postings,
+        "debit_fen": figures.debit_fen,
+        "credit_fen": figures.credit_fen,
+        "closed_at_ms": clock.now_ms(),
+        "last_posting_id": figures.last_posting_id,
+    }
+    store.store_day(tx, head, (asdict(s) for s in figures.subjects), figures.accounts)
+    if latest is None or latest["day"] < day:  # the carried sums follow the latest closed day
+        store.carry(tx, day, figures.carry, replace=figures.carry_all)
