@@ -19,6 +19,7 @@ closing again returns the stored day. A unit that does not balance is reported a
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -30,6 +31,8 @@ from qianbao.platform.db import Database
 from qianbao.platform.errors import InvalidArgument
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
+
+STORE_WAIT_S = 600.0  # how long a close waits for its unit's writer to store the day
 
 
 @dataclass
@@ -111,21 +114,34 @@ def _finished(day: date) -> None:
 def trial_balance(p: Platform, day: date) -> TrialBalance:
     """The day's figures: as closed where a unit closed it, else computed now (nothing stored)."""
     _finished(day)
-    return TrialBalance(
-        day, [_stored(db, u, day) or _compute(db, u, day) for u, db in enumerate(p.units)]
-    )
+    return TrialBalance(day, _each_unit(p, day))
+
+
+def _each_unit(p: Platform, day: date) -> list[UnitDay]:
+    """Every unit's figures, stored or computed, the units side by side (their reads run in
+    the databases, outside the interpreter lock)."""
+
+    def figures(unit: int) -> UnitDay:
+        db = p.units[unit]
+        return _stored(db, unit, day) or _compute(db, unit, day)
+
+    with ThreadPoolExecutor(max_workers=len(p.units), thread_name_prefix="day-close") as pool:
+        return list(pool.map(figures, range(len(p.units))))
 
 
 def close_day(p: Platform, day: date) -> TrialBalance:
     """Close ``day`` in every unit whose trial balance holds; a closed unit stays as it was."""
     _finished(day)
-    units = []
-    for unit, db in enumerate(p.units):
-        figures = _stored(db, unit, day) or _compute(db, unit, day)
-        if not figures.closed and not figures.problems:
-            p.writers[unit].submit(_storer(figures))
-            figures.closed = True
-        units.append(figures)
+    units = _each_unit(p, day)
+    # a day of a million accounts is one long command: wait for it past the usual bound
+    stores = [
+        (figures, p.writers[figures.unit].submit_async(_storer(figures)))
+        for figures in units
+        if not figures.closed and not figures.problems
+    ]
+    for figures, stored in stores:
+        stored.result(timeout=STORE_WAIT_S)
+        figures.closed = True
     return TrialBalance(day, units)
 
 
@@ -179,18 +195,22 @@ def _carried_mark(previous: Any, latest: Any) -> int:
 
 def _fold_ranges(f: _DayFacts, ranges: list[Any]) -> None:
     """Per account's range row: the day's movement, its sum at the cut and after it."""
+    at_cut, later, moved, changed = f.at_cut, f.later, f.moved, f.changed
+    top_id = f.last_posting_id
     for r in ranges:
-        account = r["account_id"]
-        if r["top"] is not None:  # postings before the cut
-            f.at_cut[account] = f.at_cut.get(account, 0) + int(r["before"]) + int(r["c"] - r["d"])
-            f.last_posting_id = max(f.last_posting_id, int(r["top"]))
-            f.changed.append(account)
+        account, top = r["account_id"], r["top"]
+        if top is not None:  # postings before the cut
+            at_cut[account] = at_cut.get(account, 0) + r["before"] + r["c"] - r["d"]
+            top_id = top if top > top_id else top_id
+            changed.append(account)
         if r["n"]:
-            f.moved.append(r)
+            moved.append(r)
         if r["later"]:
-            f.later[account] = int(r["later"])
-        f.gap_postings += int(r["gap_n"])
-        f.late_postings += int(r["late_n"]) if f.incremental else 0
+            later[account] = r["later"]
+        if r["gap_n"] or r["late_n"]:
+            f.gap_postings += r["gap_n"]
+            f.late_postings += r["late_n"] if f.incremental else 0
+    f.last_posting_id = top_id
 
 
 def _compute(db: Database, unit: int, day: date) -> UnitDay:
@@ -203,16 +223,17 @@ def compute_day(unit: int, day: date, f: _DayFacts) -> UnitDay:
     summary = {code: SubjectDay(code, 0, 0, 0, 0, 0) for code in SUBJECTS}
     problems = _order_problems(day, f)
     previous = None if f.gap_postings else f.previous  # open days' movements would differ
-    problems += _account_lines(f, summary, end)
-    rows = _moved_rows(f, summary, problems)
+    subject_of: dict[str, str] = {}
+    problems += _account_lines(f, summary, end, subject_of)
+    rows = _moved_rows(day, f, summary, problems, subject_of)
     problems += _subject_openings(summary, previous)
-    debit_total = sum(int(m["d"]) for m in f.moved)
-    credit_total = sum(int(m["c"]) for m in f.moved)
+    debit_total = sum(line.debit_fen for line in summary.values())
+    credit_total = sum(line.credit_fen for line in summary.values())
     if debit_total != credit_total:
         problems.append(f"the day's debits {debit_total} ≠ credits {credit_total}")
     if sum(f.at_cut.values()):
         problems.append(f"the books do not sum to zero at the cut: {sum(f.at_cut.values())} fen")
-    postings = sum(int(m["n"]) for m in f.moved)
+    postings = sum(m["n"] for m in f.moved)
     lines = list(summary.values())
     figures = UnitDay(
         unit, day, f.vouchers, postings, debit_total, credit_total, lines, rows, problems
@@ -237,37 +258,48 @@ def _order_problems(day: date, f: _DayFacts) -> list[str]:
     return problems
 
 
-def _account_lines(f: _DayFacts, summary: dict[str, SubjectDay], end_ms: int) -> list[str]:
-    """Each subject's accounts and closing at the cut; every balance equals its postings."""
+def _account_lines(
+    f: _DayFacts, summary: dict[str, SubjectDay], end_ms: int, subject_of: dict[str, str]
+) -> list[str]:
+    """Each subject's accounts and closing at the cut; every balance equals its postings (and
+    ``subject_of`` filled: account -> subject)."""
     problems = []
+    at_cut, later = f.at_cut, f.later
     for a in f.accounts:
-        side = SUBJECTS[a["subject"]].side
-        line = summary[a["subject"]]
-        line.accounts += a["created_at_ms"] < end_ms or a["id"] in f.at_cut  # open at the cut
-        line.closing_fen += side * f.at_cut.get(a["id"], 0)
-        if side * (f.at_cut.get(a["id"], 0) + f.later.get(a["id"], 0)) != a["balance_fen"]:
-            problems.append(f"account {a['id']}: balance differs from its postings")
+        account, subject = a["id"], a["subject"]
+        subject_of[account] = subject
+        side, line, sum_fen = SUBJECTS[subject].side, summary[subject], at_cut.get(account, 0)
+        line.accounts += a["created_at_ms"] < end_ms or account in at_cut  # open at the cut
+        line.closing_fen += side * sum_fen
+        if side * (sum_fen + later.get(account, 0)) != a["balance_fen"]:
+            problems.append(f"account {account}: balance differs from its postings")
     return problems
 
 
 def _moved_rows(
-    f: _DayFacts, summary: dict[str, SubjectDay], problems: list[str]
+    day: date,
+    f: _DayFacts,
+    summary: dict[str, SubjectDay],
+    problems: list[str],
+    subject_of: dict[str, str],
 ) -> list[dict[str, Any]]:
     """Per account that moved: opening, debits, credits, closing (and the subjects' totals)."""
-    subject_of = {a["id"]: a["subject"] for a in f.accounts}
-    rows = []
+    rows, iso = [], day.isoformat()
     for m in f.moved:
-        subject = subject_of.get(m["account_id"])
+        account = m["account_id"]
+        subject = subject_of.get(account)
         if subject is None:
-            problems.append(f"postings on {m['account_id']}, which is not an account")
+            problems.append(f"postings on {account}, which is not an account")
             continue
-        side, debit_fen, credit_fen = SUBJECTS[subject].side, int(m["d"]), int(m["c"])
-        closing = side * f.at_cut[m["account_id"]]
-        summary[subject].debit_fen += debit_fen
-        summary[subject].credit_fen += credit_fen
+        side, debit_fen, credit_fen = SUBJECTS[subject].side, m["d"], m["c"]
+        closing = side * f.at_cut[account]
+        line = summary[subject]
+        line.debit_fen += debit_fen
+        line.credit_fen += credit_fen
         rows.append(
             {
-                "account_id": m["account_id"],
+                "day": iso,
+                "account_id": account,
                 "subject": subject,
                 "opening_fen": closing - side * (credit_fen - debit_fen),
                 "debit_fen": debit_fen,
