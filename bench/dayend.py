@@ -21,6 +21,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,14 @@ def bare_aggregate(db_path: Path, mark: int) -> float:
     return seconds
 
 
+def bare_aggregates(paths: list[Path], marks: list[int]) -> float:
+    """``bare_aggregate`` of every unit side by side, as the close reads them."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        list(pool.map(bare_aggregate, paths, marks))
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -167,7 +176,7 @@ def main() -> None:
             first_s = time.perf_counter() - started
             assert first.ok and first.closed, [u.problems[:3] for u in first.units]
             marks = [u.last_posting_id for u in first.units]
-            reference_s = sum(bare_aggregate(path, m) for path, m in zip(paths, marks, strict=True))
+            reference_s = bare_aggregates(paths, marks)
             started = time.perf_counter()
             day = closing.close_day(p, DAY1)
             close_s = time.perf_counter() - started
