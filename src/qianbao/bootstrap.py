@@ -50,6 +50,7 @@ from qianbao.money_movement.funding import BalanceFunding, CardFunding
 from qianbao.money_movement.pay import handle_pay
 from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
+from qianbao.notices import alerts as notice_alerts
 from qianbao.notices import codes as notice_codes
 from qianbao.notices import config as notices_config
 from qianbao.notices import errors as notices_errors
@@ -183,6 +184,7 @@ def wire_notices(p: Platform) -> None:
         seed=cfg.gateway_seed,
     )
     p.notices = notices.Notices(gateway=gateway, config=cfg)
+    p.money.observers.append(notice_alerts.LargePaymentAlerts(cfg.large_payment_fen))
     p.relay.subscribe(notices.TOPIC, notices.accept_requested, notices.requested_committed)
     p.commands.register(notices.SendNotice, notices.handle_send_notice)
     p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
