@@ -17,6 +17,7 @@ import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
+import qianbao.redpackets.tables
 import qianbao.scoring.tables  # noqa: F401
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
@@ -66,6 +67,9 @@ from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
+from qianbao.redpackets import claims as redpacket_claims
+from qianbao.redpackets import errors as redpackets_errors
+from qianbao.redpackets import service as redpackets
 from qianbao.scoring import errors as scoring_errors
 from qianbao.scoring import service as scoring
 
@@ -121,6 +125,7 @@ def open_platform(
     wire_credit_commands(p)
     wire_marketing_commands(p)
     wire_notices(p)
+    wire_redpackets(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -192,6 +197,17 @@ def wire_notices(p: Platform) -> None:
     p.commands.register(notice_codes.CheckCode, notice_codes.handle_check_code)
 
 
+def wire_redpackets(p: Platform) -> None:
+    """Red packets: send, claim and refund commands; claims credited in the claimer's unit."""
+    redpackets.config_of(p)  # a bad limit stops the start, not a packet
+    p.relay.subscribe(
+        redpackets.TOPIC, redpacket_claims.credit_claim, redpacket_claims.claim_committed
+    )
+    p.commands.register(redpackets.SendRedPacket, redpackets.handle_send)
+    p.commands.register(redpacket_claims.ClaimRedPacket, redpacket_claims.handle_claim)
+    p.commands.register(redpacket_claims.RefundRedPacket, redpacket_claims.handle_refund)
+
+
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
@@ -228,6 +244,7 @@ def register_error_codes(p: Platform) -> None:
         notices=notices_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
+        redpackets=redpackets_errors.Code,
         scoring=scoring_errors.Code,
     )
     p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code

@@ -15,6 +15,7 @@ from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
 from qianbao.api import notices as notices_api
+from qianbao.api import redpackets as redpackets_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
@@ -27,6 +28,7 @@ from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
+from qianbao.redpackets import claims as redpacket_claims
 from qianbao.web import pages
 
 log = logging.getLogger("qianbao.jobs")
@@ -42,6 +44,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
         ("trade jobs", JOB_TICK_S, lambda: secured.run_due_jobs(p)),
         ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
         ("customer notices", JOB_TICK_S, lambda: notice_delivery.deliver_due(p)),
+        ("red packet refunds", JOB_TICK_S, lambda: redpacket_claims.refund_expired(p)),
         (
             "bank follow-up",
             BANK_FOLLOW_UP_S,
@@ -137,6 +140,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             scoring_api.router,
             marketing_api.router,
             notices_api.router,
+            redpackets_api.router,
             *credit_api.routers,
         ],
     )
