@@ -14,7 +14,6 @@ from qianbao.redpackets import claims
 from qianbao.redpackets import service as redpackets
 
 router = APIRouter(prefix="/api/v1", tags=["red packets"])
-_ID = Path(..., max_length=40)
 
 
 class GroupIn(Body):
@@ -46,7 +45,9 @@ def my_groups(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
 
 
 @router.get("/red-groups/{group_id}", summary="A group I am in")
-def group(p: PlatformDep, user_id: UserId, group_id: str = _ID) -> dict[str, Any]:
+def group(
+    p: PlatformDep, user_id: UserId, group_id: str = Path(..., max_length=40)
+) -> dict[str, Any]:
     return redpackets.get_group(p, group_id, user_id)
 
 
@@ -74,12 +75,16 @@ def sent(
 
 
 @router.get("/red-packets/{packet_id}", summary="A red packet and its claims")
-def packet(p: PlatformDep, user_id: UserId, packet_id: str = _ID) -> dict[str, Any]:
+def packet(
+    p: PlatformDep, user_id: UserId, packet_id: str = Path(..., max_length=40)
+) -> dict[str, Any]:
     return claims.get_packet(p, packet_id, user_id)
 
 
 @router.post("/red-packets/{packet_id}/claim", summary="Claim a share (抢红包)")
-def claim(p: PlatformDep, user_id: UserId, packet_id: str = _ID) -> dict[str, Any]:
+def claim(
+    p: PlatformDep, user_id: UserId, packet_id: str = Path(..., max_length=40)
+) -> dict[str, Any]:
     return claims.claim(p, packet_id, user_id)
 
 
