@@ -20,6 +20,7 @@ from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
+from qianbao.redpackets.cli import app as redpacket_app
 from qianbao.scoring.cli import app as score_app
 from qianbao.terminal import console, parse_day
 from qianbao.terminal import parse_yuan as _fen
@@ -39,6 +40,7 @@ messages_app = typer.Typer(help="Transactional messages between units.", no_args
 app.add_typer(messages_app, name="messages")
 app.add_typer(coupon_app, name="coupon")
 app.add_typer(notices_app, name="notices")
+app.add_typer(redpacket_app, name="redpacket")
 settle_app = typer.Typer(help="T+1 merchant settlement (结算).", no_args_is_help=True)
 app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
