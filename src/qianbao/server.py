@@ -30,6 +30,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.web import pages
+from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -134,6 +135,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         p,
         extra_routers=[
             pages.router,
+            wallet_pages.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,
