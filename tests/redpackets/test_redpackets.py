@@ -12,7 +12,7 @@ from qianbao.notices import delivery
 from qianbao.notices import service as notices
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
-from qianbao.platform.errors import IdempotencyKeyReused, LimitExceeded, QianbaoError
+from qianbao.platform.errors import IdempotencyKeyReused, QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims
 from qianbao.redpackets import service as redpackets
@@ -158,7 +158,7 @@ def test_bad_input_and_limits_move_nothing(sqlite_platform: Platform) -> None:
         redpackets.send(p, outsider, **base, request_id="out")  # type: ignore[arg-type]
     for n in range(2):
         redpackets.send(p, sender, **(base | {"amount_fen": 2_000_000}), request_id=f"day-{n}")  # type: ignore[arg-type]
-    with pytest.raises(LimitExceeded):  # 50,000 CNY a day, or the KYC daily limit first
+    with pytest.raises(DailyLimitExceeded):  # 50,000 CNY a day
         redpackets.send(p, sender, **(base | {"amount_fen": 1_000_001}), request_id="day-3")  # type: ignore[arg-type]
     assert _balance(p, sender) == start - 4_000_000
     with pytest.raises(PacketNotFound):
@@ -166,4 +166,10 @@ def test_bad_input_and_limits_move_nothing(sqlite_platform: Platform) -> None:
     with pytest.raises(PacketNotFound):
         claims.claim(p, "1234567890123456" + "07", others[0])
     assert_ledger_clean(p)
-    assert DailyLimitExceeded and NotForYou  # both are reachable codes (see the HTTP test)
+    with pytest.raises(NotForYou):  # a personal packet's command checks its recipient too
+        bob = others[0]
+        sent = redpackets.send(
+            p, sender, kind="PERSONAL", amount_fen=100, recipient_id=bob, request_id="nfy",
+            pay_password=PAY_PASSWORD,
+        )  # fmt: skip
+        p.commands.submit(p.unit_of(sender), claims.ClaimRedPacket(sent["packet_id"], others[1]))
