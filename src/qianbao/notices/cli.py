@@ -52,9 +52,15 @@ def deliver() -> None:
 
 
 @app.command("log")
-def log(user_id: str, kind: Annotated[str | None, typer.Option()] = None) -> None:
-    """What the gateways accepted for a user (the providers' delivery log)."""
-    rows = run(lambda p: service.delivery_log(p, user_id, kind))
+def log(
+    user_id: str,
+    kind: Annotated[str | None, typer.Option()] = None,
+    reveal: Annotated[
+        bool, typer.Option(help="show one-time codes (what the phone shows)")
+    ] = False,
+) -> None:
+    """What the gateways accepted for a user (the providers' delivery log; codes masked)."""
+    rows = run(lambda p: service.delivery_log(p, user_id, kind, reveal=reveal))
     table = Table("accepted", "channel", "address", "kind", "lang", "text")
     for r in rows:
         table.add_row(
