@@ -124,6 +124,9 @@ def test_fixed_packet_and_the_refund_after_24_hours_once(sqlite_platform: Platfo
     assert (view["status"], view["claimed_fen"], view["refunded_fen"]) == ("REFUNDED", 1_040, 520)
     with pytest.raises(PacketExpired):
         claims.claim(p, sent["packet_id"], others[2])
+    delivery.deliver_due(p)
+    (back,) = notices.delivery_log(p, sender, "red_packet_refunded")
+    assert "5.20 元已退回余额" in back["body"]
     assert_ledger_clean(p)
 
 

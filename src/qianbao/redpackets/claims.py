@@ -13,6 +13,7 @@ from typing import Any
 
 from qianbao.ledger.chart import in_transit, unit_account, user_account
 from qianbao.ledger.service import credit, debit, post
+from qianbao.notices import service as notices
 from qianbao.platform import messages
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
@@ -212,6 +213,9 @@ def handle_refund(ctx: WriteContext, c: RefundRedPacket) -> int:
     ]
     post(ctx, "redpacket.refund", c.packet_id, legs, "unclaimed after 24 hours")
     RED_PACKET.move(ctx.tx, c.packet_id, "ACTIVE", "REFUNDED", refunded_fen=left)
+    params = {"amount_fen": left, "message": packet["message"]}
+    key = f"redpacket-refund:{c.packet_id}"
+    notices.send(ctx, packet["sender_id"], "red_packet_refunded", params, dedupe_key=key)
     return left
 
 
