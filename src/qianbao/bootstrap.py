@@ -12,6 +12,7 @@ import qianbao.credit.tables
 import qianbao.ledger.tables
 import qianbao.marketing.tables
 import qianbao.members.tables
+import qianbao.payments.moneyout.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
@@ -53,6 +54,9 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
+from qianbao.payments.moneyout import errors as moneyout_errors
+from qianbao.payments.moneyout import orders as moneyout_orders
+from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -112,6 +116,7 @@ def open_platform(
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
     wire_marketing_commands(p)
+    wire_money_out(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -165,6 +170,18 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
 
 
+def wire_money_out(p: Platform) -> None:
+    """Merchant payouts and transfers to a bank card (payments/moneyout)."""
+    p.commands.register(moneyout_orders.OpenMoneyOut, moneyout_orders.handle_open)
+    p.commands.register(moneyout_orders.SettleMoneyOut, moneyout_orders.handle_settle)
+    p.commands.register(moneyout_payouts.SweepMerchant, moneyout_payouts.handle_sweep)
+    p.relay.subscribe(
+        moneyout_payouts.SWEEP_TOPIC,
+        moneyout_payouts.credit_sweep,
+        moneyout_payouts.sweep_committed,
+    )
+
+
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
@@ -197,6 +214,7 @@ def register_error_codes(p: Platform) -> None:
         credit=credit_errors.Code,
         marketing=marketing_errors.Code,
         members=members_errors.Code,
+        moneyout=moneyout_errors.Code,
         money_movement=money_movement_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
