@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
+from qianbao.api import payouts as payouts_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
@@ -23,6 +24,8 @@ from qianbao.ledger import closing
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
+from qianbao.payments.moneyout import orders as moneyout_orders
+from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.web import pages
@@ -48,6 +51,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
     due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))
+    due.extend(_money_out_jobs(p))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -123,6 +127,25 @@ def _books_days(p: Platform) -> Callable[[], None]:
     return run
 
 
+def _money_out_jobs(p: Platform) -> list[tuple[str, float, Callable[[], Any]]]:
+    """Payouts and card transfers whose bank answer was lost, and the automatic daily payout
+    (once per business date, for the day that just ended; idempotent by its request id)."""
+    done: set[date] = set()
+
+    def daily() -> None:
+        day = clock.today() - timedelta(days=1)
+        if day not in done and not moneyout_payouts.run_auto_payouts(p, day)["failed"]:
+            done.add(day)
+
+    def follow_up() -> None:
+        moneyout_orders.resolve_pending(p, older_than_ms=BANK_FOLLOW_UP_S * 1000)
+
+    return [
+        ("money-out follow-up", BANK_FOLLOW_UP_S, follow_up),
+        ("daily payouts", JOB_TICK_S, daily),
+    ]
+
+
 def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
     app = create_app(
         p,
@@ -134,6 +157,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             scoring_api.router,
             marketing_api.router,
             *credit_api.routers,
+            *payouts_api.routers,
         ],
     )
     if stop is not None:

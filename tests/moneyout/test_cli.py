@@ -1,0 +1,53 @@
+"""``qianbao moneyout`` on a real data directory: a user pays a merchant, the merchant pays out,
+a card transfer, the daily payout, and the ledger check afterwards."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from qianbao.cli import app
+from tests.moneyout.helpers import fresh_card
+
+runner = CliRunner()
+
+
+def test_money_out_from_the_terminal(tmp_path):
+    env = {
+        "QIANBAO_DATA_DIR": str(tmp_path),
+        "QIANBAO_PASSWORD_TIME_COST": "1",
+        "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+        "COLUMNS": "200",
+    }
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    assert runner.invoke(app, ["demo"], env=env).exit_code == 0
+    demo = json.loads((tmp_path / "demo.json").read_text())
+    a = demo["users"][0]
+    merchant = demo["merchant"]["merchant_id"]
+    pw = ["--pay-password", a["pay_password"]]
+    r = runner.invoke(app, ["pay", a["user_id"], merchant, "100.00", "m-1", *pw], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["moneyout", "payout", merchant, "10.00", "po-1"], env=env)
+    assert r.exit_code == 1 and "PAYOUT_ACCOUNT_MISSING" in r.output
+    r = runner.invoke(
+        app, ["moneyout", "set-account", merchant, fresh_card(), "演示商户", "--auto"], env=env
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["moneyout", "payout", merchant, "10.00", "po-1"], env=env)
+    assert r.exit_code == 0 and "SUCCEEDED" in r.output, r.output
+    r = runner.invoke(app, ["moneyout", "payout", merchant, "0.001", "po-2"], env=env)
+    assert r.exit_code == 2
+    card = fresh_card()
+    args = ["moneyout", "card-transfer", a["user_id"], card, "李四", "20.00", "ct-1", *pw]
+    r = runner.invoke(app, args, env=env)
+    assert r.exit_code == 0 and "SUCCEEDED" in r.output, r.output
+    r = runner.invoke(app, ["moneyout", "auto-payouts"], env=env)
+    assert r.exit_code == 0 and "89.40" in r.output, r.output  # 100 − 0.60 fee − 10 paid out
+    r = runner.invoke(app, ["moneyout", "auto-payouts"], env=env)
+    assert r.exit_code == 0 and "skipped 1" in r.output
+    r = runner.invoke(app, ["moneyout", "payouts", merchant], env=env)
+    assert r.exit_code == 0 and r.output.count("SUCCEEDED") == 2
+    assert runner.invoke(app, ["moneyout", "follow-up"], env=env).exit_code == 0
+    r = runner.invoke(app, ["ledger", "check"], env=env)
+    assert r.exit_code == 0, r.output
