@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 # Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
 # tests): the platform's schema module may not import the packages above it.
+import qianbao.billpay.tables
 import qianbao.channels.tables
 import qianbao.credit.tables
 import qianbao.ledger.tables
@@ -18,6 +19,11 @@ import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
 import qianbao.scoring.tables  # noqa: F401
+from qianbao.billpay import autopay as billpay_autopay
+from qianbao.billpay import errors as billpay_errors
+from qianbao.billpay import service as billpay
+from qianbao.billpay.biller.simulator import BillerSimulator
+from qianbao.billpay.purpose import BILL, BillPurpose
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
@@ -117,6 +123,7 @@ def open_platform(
     wire_credit_commands(p)
     wire_marketing_commands(p)
     wire_money_out(p)
+    wire_billpay(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -182,6 +189,18 @@ def wire_money_out(p: Platform) -> None:
     )
 
 
+def wire_billpay(p: Platform) -> None:
+    """Bill payment: the purpose of the engine, its commands, and the biller network (a
+    simulator with its own books, the outside party)."""
+    p.money.purposes[BILL] = BillPurpose()
+    p.commands.register(billpay.CreateBillPayment, billpay.handle_create)
+    p.commands.register(billpay.SettleBill, billpay.handle_settle)
+    p.commands.register(billpay_autopay.SignAgreement, billpay_autopay.handle_sign)
+    p.commands.register(billpay_autopay.CancelAgreement, billpay_autopay.handle_cancel)
+    biller_db = Database(f"sqlite:///{p.settings.data_dir / 'billers.db'}", name="billers")
+    p.billers = BillerSimulator(biller_db)
+
+
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
@@ -210,6 +229,7 @@ def register_error_codes(p: Platform) -> None:
     """Each package's stable error codes on the platform, so the API can list them (the
     platform imports no package above it)."""
     p.error_codes.update(
+        billpay=billpay_errors.Code,
         channels=channels_errors.Code,
         credit=credit_errors.Code,
         marketing=marketing_errors.Code,

@@ -70,7 +70,8 @@ def test_a_merchant_pays_out_over_http(world):
     order_id = first.json()["order_id"]
     assert c.get(f"/api/v1/merchant/payouts/{order_id}", headers=mk).status_code == 200
     assert c.get(f"/api/v1/merchant/payouts/{order_id}", headers=world["other"]).status_code == 404
-    assert c.get(f"/api/v1/merchant/payouts/{order_id}", headers=world["ut"]).status_code in (401, 403)
+    as_user = c.get(f"/api/v1/merchant/payouts/{order_id}", headers=world["ut"])
+    assert as_user.status_code in (401, 403)
     for amount, code in BAD_AMOUNTS:
         r = c.post(
             "/api/v1/merchant/payouts", json={"amount_fen": amount, "request_id": "b"}, headers=mk

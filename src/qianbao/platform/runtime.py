@@ -68,6 +68,8 @@ class Platform:
         self.credit_config: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
         self.credit_behaviour: Any = None
+        # billpay: the biller channel (billpay.channel.BillerChannel), wired by bootstrap
+        self.billers: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False
@@ -113,6 +115,8 @@ class Platform:
             close = getattr(channel, "close", None)
             if close:
                 close()
+        if self.billers is not None:
+            self.billers.close()
         for db in [self.global_db, *self.units]:
             db.close()
         self.started = False
