@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from qianbao.api import billpay as billpay_api
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
@@ -18,6 +19,9 @@ from qianbao.api import payouts as payouts_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
+from qianbao.billpay import autopay as billpay_autopay
+from qianbao.billpay import reconcile as billpay_recon
+from qianbao.billpay import service as billpay
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
@@ -52,6 +56,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
     due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))
     due.extend(_money_out_jobs(p))
+    due.extend(_billpay_jobs(p))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -146,6 +151,32 @@ def _money_out_jobs(p: Platform) -> list[tuple[str, float, Callable[[], Any]]]:
     ]
 
 
+def _billpay_jobs(p: Platform) -> list[tuple[str, float, Callable[[], Any]]]:
+    """Bill payments whose biller answer was lost; once per business date the automatic
+    payments (代扣) of the day and each biller's reconciliation of yesterday (both idempotent)."""
+    done: set[date] = set()
+
+    def daily() -> None:
+        today = clock.today()
+        if today in done:
+            return
+        billpay_autopay.run_autopay(p, today)
+        for report in billpay_recon.reconcile_all(p, today - timedelta(days=1)):
+            if report.status != billpay_recon.BALANCED:
+                log.error(
+                    "biller reconciliation %s %s: %s",
+                    report.biller_code,
+                    report.day,
+                    [d.problem for d in report.differences],
+                )
+        done.add(today)
+
+    def follow_up() -> None:
+        billpay.resolve_unanswered(p, older_than_ms=BANK_FOLLOW_UP_S * 1000)
+
+    return [("bill follow-up", BANK_FOLLOW_UP_S, follow_up), ("bill days", JOB_TICK_S, daily)]
+
+
 def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
     app = create_app(
         p,
@@ -158,6 +189,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             marketing_api.router,
             *credit_api.routers,
             *payouts_api.routers,
+            *billpay_api.routers,
         ],
     )
     if stop is not None:

@@ -1,5 +1,6 @@
-"""``qianbao moneyout`` on a real data directory: a user pays a merchant, the merchant pays out,
-a card transfer, the daily payout, and the ledger check afterwards."""
+"""``qianbao moneyout`` and ``qianbao billpay`` on a real data directory (one set-up for both):
+a user pays a merchant, the merchant pays out, a card transfer, the daily payout, a bill paid,
+and the ledger check afterwards."""
 
 from __future__ import annotations
 
@@ -49,5 +50,40 @@ def test_money_out_from_the_terminal(tmp_path):
     r = runner.invoke(app, ["moneyout", "payouts", merchant], env=env)
     assert r.exit_code == 0 and r.output.count("SUCCEEDED") == 2
     assert runner.invoke(app, ["moneyout", "follow-up"], env=env).exit_code == 0
+    _bills_from_the_terminal(env, a)
     r = runner.invoke(app, ["ledger", "check"], env=env)
+    assert r.exit_code == 0, r.output
+
+
+def _bills_from_the_terminal(env: dict[str, str], a: dict[str, str]) -> None:
+    r = runner.invoke(app, ["billpay", "register", "SHGAS", "上海燃气", "GAS"], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app,
+        ["billpay", "issue-bill", "SHGAS", "880001", "张三", "2026-11", "66.60", "2026-12-10"],
+        env=env,
+    )
+    assert r.exit_code == 0 and "SHGAS-880001-2026-11" in r.output, r.output
+    r = runner.invoke(app, ["billpay", "lookup", "SHGAS", "880001"], env=env)
+    assert "66.60" in r.output
+    r = runner.invoke(
+        app,
+        [
+            "billpay",
+            "pay",
+            a["user_id"],
+            "SHGAS",
+            "880001",
+            "SHGAS-880001-2026-11",
+            "g-1",
+            "--pay-password",
+            a["pay_password"],
+        ],
+        env=env,
+    )
+    assert r.exit_code == 0 and "SUCCEEDED" in r.output, r.output
+    r = runner.invoke(app, ["billpay", "register", "X", "某", "BEER"], env=env)
+    assert r.exit_code == 1 and "BILLER_CATEGORY_INVALID" in r.output
+    assert runner.invoke(app, ["billpay", "autopay"], env=env).exit_code == 0
+    r = runner.invoke(app, ["billpay", "reconcile", "SHGAS"], env=env)
     assert r.exit_code == 0, r.output
