@@ -11,6 +11,7 @@ import qianbao.billpay.tables
 import qianbao.channels.tables
 import qianbao.credit.tables
 import qianbao.ledger.tables
+import qianbao.marketing.reductions.tables
 import qianbao.marketing.tables
 import qianbao.members.tables
 import qianbao.payments.moneyout.tables
@@ -40,6 +41,7 @@ from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
 from qianbao.marketing import errors as marketing_errors
 from qianbao.marketing import service as marketing
+from qianbao.marketing.reductions import service as reductions
 from qianbao.members import errors as members_errors
 from qianbao.money_movement import errors as money_movement_errors
 from qianbao.money_movement.commands import (
@@ -203,6 +205,13 @@ def wire_billpay(p: Platform) -> None:
 
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
+    wire_reductions(p)
+
+
+def wire_reductions(p: Platform) -> None:
+    """Full-reduction offers (满减): the engine's Reductions port and the budget slices."""
+    p.money.reductions = reductions.ReductionOffers()
+    p.commands.register(reductions.OpenReductionBudget, reductions.handle_open_budget)
 
 
 def wire_credit_commands(p: Platform) -> None:

@@ -426,7 +426,7 @@ def pay_merchant(
     check_amount(p, amount_fen)
     merchant = guards.payable_merchant(p, merchant_id)
     payer = guards.authorise(p, payer_id, amount_fen, pay_password)
-    pay = _payment(payer, merchant, amount_fen, request_id, memo)
+    pay = _payment(p, payer, merchant, amount_fen, request_id, memo)
     return money_pay.submit(p, p.unit_of(payer_id), pay)
 
 
@@ -444,21 +444,31 @@ async def pay_merchant_async(
     check_amount(p, amount_fen)
     merchant = guards.payable_merchant(p, merchant_id)
     payer = await guards.authorise_async(p, payer_id, amount_fen, pay_password)
-    pay = _payment(payer, merchant, amount_fen, request_id, memo)
+    pay = _payment(p, payer, merchant, amount_fen, request_id, memo)
     return await money_pay.run(p, p.unit_of(payer_id), pay)
 
 
 def _payment(
-    payer: guards.Authorised, merchant: Row, amount_fen: int, request_id: str, memo: str
+    p: Platform,
+    payer: guards.Authorised,
+    merchant: Row,
+    amount_fen: int,
+    request_id: str,
+    memo: str,
 ) -> Pay:
+    """The payment, with the best full-reduction offer of the merchant (满减) if one applies."""
+    payer_id = str(payer.payer["id"])
+    offer: dict[str, Any] = {}
+    money_pay.with_best_offer(p, offer, str(merchant["id"]), amount_fen, p.unit_of(payer_id))
     return money_pay.command(
         purpose=PAYMENT,
-        payment_id=new_id(bucket_of(str(payer.payer["id"]))),
+        payment_id=new_id(bucket_of(payer_id)),
         payer=payer,
         merchant=merchant,
         amount_fen=amount_fen,
         request_id=request_id,
         memo=memo,
+        **offer,
     )
 
 
