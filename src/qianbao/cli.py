@@ -16,6 +16,7 @@ from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
+from qianbao.marketing.reductions.cli import app as reduction_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.payments.moneyout.cli import app as moneyout_app
 from qianbao.platform.money import fen_to_yuan
@@ -46,6 +47,7 @@ app.add_typer(simulate_app, name="simulate", help="Simulations on the business c
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
 app.add_typer(moneyout_app, name="moneyout")
 app.add_typer(billpay_app, name="billpay")
+app.add_typer(reduction_app, name="reduction")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )

@@ -16,6 +16,7 @@ from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
 from qianbao.api import payouts as payouts_api
+from qianbao.api import reductions as reductions_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
@@ -190,6 +191,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             *credit_api.routers,
             *payouts_api.routers,
             *billpay_api.routers,
+            reductions_api.router,
         ],
     )
     if stop is not None:

@@ -51,6 +51,44 @@ def test_money_out_from_the_terminal(tmp_path):
     assert r.exit_code == 0 and r.output.count("SUCCEEDED") == 2
     assert runner.invoke(app, ["moneyout", "follow-up"], env=env).exit_code == 0
     _bills_from_the_terminal(env, a)
+    r = runner.invoke(
+        app,
+        [
+            "reduction",
+            "create",
+            "满100减10",
+            "--tiers",
+            "100:10,200:30",
+            "--budget",
+            "1000",
+            "--valid-from",
+            "2026-01-01",
+            "--valid-until",
+            "2026-12-31",
+        ],
+        env=env,
+    )
+    assert r.exit_code == 0 and "20000" in r.output, r.output
+    r = runner.invoke(app, ["reduction", "list"], env=env)
+    assert "100.00-10.00, 200.00-30.00" in r.output, r.output
+    r = runner.invoke(
+        app,
+        [
+            "reduction",
+            "create",
+            "坏的",
+            "--tiers",
+            "100:100",
+            "--budget",
+            "10",
+            "--valid-from",
+            "2026-01-01",
+            "--valid-until",
+            "2026-12-31",
+        ],
+        env=env,
+    )
+    assert r.exit_code == 1 and "REDUCTION_INVALID" in r.output
     r = runner.invoke(app, ["ledger", "check"], env=env)
     assert r.exit_code == 0, r.output
 
