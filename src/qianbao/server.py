@@ -33,7 +33,7 @@ from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
-from qianbao.web import pages
+from qianbao.web import pages, wallet_money
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -183,6 +183,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         p,
         extra_routers=[
             pages.router,
+            wallet_money.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,

@@ -50,6 +50,14 @@ def quote_fee(p: Platform, user_id: str, amount_fen: int) -> dict[str, int]:
     }
 
 
+def free_left_fen(p: Platform, user_id: str) -> int:
+    """The user's free card-transfer allowance left this month."""
+    rules = fees.load(p.settings.extra.get("money_out")).card_transfer
+    with p.db_for(user_id).read() as tx:
+        used = store.used_this_month(tx, user_id, clock.today().isoformat()[:7])
+    return max(0, rules.monthly_free_fen - used)
+
+
 def transfer_to_card(
     p: Platform,
     user_id: str,

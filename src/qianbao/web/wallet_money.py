@@ -1,0 +1,182 @@
+"""Wallet pages for bill payment (缴费) and transfer to a bank card (转账到卡): server-rendered
+forms over the same use cases as the API. The login cookie is the cashier's; every form carries
+a request id made when it is shown, so submitting it twice pays once."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from qianbao.api.deps import PlatformDep
+from qianbao.billpay import service as billpay
+from qianbao.members import service as members
+from qianbao.payments import service as payments
+from qianbao.payments.moneyout import cards
+from qianbao.platform.errors import QianbaoError, Unauthorized
+from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.runtime import Platform
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+USER_COOKIE = "qb_user"  # the cashier's login cookie (api/trades.py)
+UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
+
+
+def _user(p: Platform, token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return members.user_for_token(p, token)
+    except Unauthorized:
+        return None
+
+
+def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+@router.post("/wallet/login")
+def login(
+    request: Request,
+    p: PlatformDep,
+    phone: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/wallet/bills",
+) -> Response:
+    if next not in ("/wallet/bills", "/wallet/card-transfer"):
+        next = "/wallet/bills"
+    try:
+        token, _ = members.login(p, phone.strip(), password)
+    except QianbaoError as exc:
+        return _page(request, "wallet_login.html", 401, next=next, error=exc.message)
+    response = RedirectResponse(next, status_code=303)
+    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/wallet/bills", response_class=HTMLResponse)
+def bills(
+    request: Request,
+    p: PlatformDep,
+    biller: str = "",
+    account: str = "",
+    qb_user: UserCookie = None,
+) -> HTMLResponse:
+    user_id = _user(p, qb_user)
+    if user_id is None:
+        return _page(request, "wallet_login.html", next="/wallet/bills")
+    found, error = [], ""
+    if biller and account:
+        try:
+            found = [
+                {**b.__dict__, "amount": fen_to_yuan(b.amount_fen)}
+                for b in billpay.lookup(p, biller, account)
+            ]
+        except QianbaoError as exc:
+            error = f"{exc.code}: {exc.message}"
+    return _page(
+        request,
+        "wallet_bills.html",
+        billers=billpay.list_billers(p),
+        biller=biller,
+        account=account,
+        bills=found,
+        error=error,
+        request_id=uuid.uuid4().hex,
+        balance=fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
+        payments=[billpay.public_payment(r) for r in billpay.list_payments(p, user_id, 10)],
+    )
+
+
+@router.post("/wallet/bills/pay", response_class=HTMLResponse)
+def pay_bill(
+    request: Request,
+    p: PlatformDep,
+    biller: Annotated[str, Form(max_length=20)],
+    account: Annotated[str, Form(max_length=40)],
+    bill_id: Annotated[str, Form(max_length=120)],
+    request_id: Annotated[str, Form(max_length=64)],
+    pay_password: Annotated[str, Form(max_length=6)],
+    qb_user: UserCookie = None,
+) -> Response:
+    user_id = _user(p, qb_user)
+    if user_id is None:
+        return RedirectResponse("/wallet/bills", status_code=303)
+    try:
+        row = billpay.pay_bill(p, user_id, biller, account, bill_id, request_id, pay_password)
+    except QianbaoError as exc:
+        return _page(
+            request,
+            "wallet_result.html",
+            400,
+            ok=False,
+            code=exc.code,
+            message=exc.message,
+            back="/wallet/bills",
+        )
+    receipt = billpay.public_payment(row)
+    return _page(
+        request,
+        "wallet_result.html",
+        ok=receipt["status"] != "REFUNDED",
+        receipt={**receipt, "amount": fen_to_yuan(receipt["amount_fen"])},
+        back="/wallet/bills",
+    )
+
+
+@router.get("/wallet/card-transfer", response_class=HTMLResponse)
+def card_transfer_form(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Any:
+    user_id = _user(p, qb_user)
+    if user_id is None:
+        return _page(request, "wallet_login.html", next="/wallet/card-transfer")
+    return _page(
+        request,
+        "wallet_card_transfer.html",
+        request_id=uuid.uuid4().hex,
+        balance=fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
+        free_left=fen_to_yuan(cards.free_left_fen(p, user_id)),
+    )
+
+
+@router.post("/wallet/card-transfer", response_class=HTMLResponse)
+def card_transfer(
+    request: Request,
+    p: PlatformDep,
+    card_no: Annotated[str, Form(max_length=23)],
+    holder_name: Annotated[str, Form(max_length=80)],
+    amount: Annotated[str, Form(max_length=20)],
+    request_id: Annotated[str, Form(max_length=64)],
+    pay_password: Annotated[str, Form(max_length=6)],
+    qb_user: UserCookie = None,
+) -> Response:
+    user_id = _user(p, qb_user)
+    if user_id is None:
+        return RedirectResponse("/wallet/card-transfer", status_code=303)
+    try:
+        row = cards.transfer_to_card(
+            p, user_id, card_no, holder_name, yuan_to_fen(amount), request_id, pay_password
+        )
+    except QianbaoError as exc:
+        return _page(
+            request,
+            "wallet_result.html",
+            400,
+            ok=False,
+            code=exc.code,
+            message=exc.message,
+            back="/wallet/card-transfer",
+        )
+    out = cards.public_card_transfer(row)
+    shown = {**out, "amount": fen_to_yuan(out["amount_fen"]), "fee": fen_to_yuan(out["fee_fen"])}
+    return _page(
+        request,
+        "wallet_result.html",
+        ok=out["status"] != "FAILED",
+        transfer=shown,
+        back="/wallet/card-transfer",
+    )
