@@ -63,3 +63,25 @@ def test_campaigns_over_http(sqlite_platform):
         assert "REDUCTION_BUDGET_EXHAUSTED" in doc["info"]["description"]
     finally:
         clock.use_real_time()
+
+
+def test_the_cashier_page_shows_the_offer(sqlite_platform):
+    from qianbao.api import trades as trade_api
+    from qianbao.payments import trades
+    from tests.reductions.test_at_the_cashier import _offer
+    from tests.trades.helpers import req
+
+    p = sqlite_platform
+    try:
+        at(D)
+        m = new_merchant(p)
+        _offer(p, [(100_00, 10_00), (200_00, 30_00)])
+        buyer = new_user(p, balance_fen=300_00)
+        c = TestClient(create_app(p, extra_routers=[trade_api.pages]))
+        t = trades.create(p, req(m, 230_00), buyer)
+        page = c.get(f"/cashier/t/{t['id']}").text
+        assert "−¥30.00 (¥200.00 to pay before coupons)" in page
+        small = trades.create(p, req(m, 99_00), buyer)
+        assert 'id="offer"' not in c.get(f"/cashier/t/{small['id']}").text
+    finally:
+        clock.use_real_time()
