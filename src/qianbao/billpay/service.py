@@ -320,7 +320,7 @@ def list_payments(p: Platform, user_id: str, limit: int = 100) -> list[Row]:
 
 
 def resolve_unanswered(p: Platform, older_than_ms: int = 0) -> int:
-    """Ask the biller about every PAID payment not answered for ``older_than_ms``."""
+    """Ask the biller about every PAID payment made more than ``older_than_ms`` ago."""
     cutoff = clock.now_ms() - older_than_ms
     done = 0
     for db in p.units:

@@ -67,11 +67,11 @@ def payments_of(tx: Tx, user_id: str, limit: int) -> list[Row]:
     )
 
 
-def unanswered(tx: Tx, updated_before_ms: int, limit: int) -> list[Row]:
+def unanswered(tx: Tx, created_before_ms: int, limit: int) -> list[Row]:
     return tx.all(
-        "SELECT * FROM bill_payments WHERE status = 'PAID' AND updated_at_ms <= :t"
-        " ORDER BY updated_at_ms LIMIT :l",
-        {"t": updated_before_ms, "l": limit},
+        "SELECT * FROM bill_payments WHERE status = 'PAID' AND created_at_ms <= :t"
+        " ORDER BY created_at_ms LIMIT :l",
+        {"t": created_before_ms, "l": limit},
     )
 
 

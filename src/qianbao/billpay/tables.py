@@ -52,7 +52,7 @@ bill_payments = sa.Table(
     *_stamps(),
     sa.UniqueConstraint("user_id", "request_id", name="uq_bill_payments_request"),
     sa.Index("ix_bill_payments_user", "user_id", "created_at_ms"),
-    sa.Index("ix_bill_payments_status", "status", "updated_at_ms"),
+    sa.Index("ix_bill_payments_status", "status", "created_at_ms"),
     sa.Index("ix_bill_payments_biller", "biller_code", "updated_at_ms"),
 )
 

@@ -65,7 +65,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_bill_payments_biller", ["biller_code", "updated_at_ms"], unique=False
         )
-        batch_op.create_index("ix_bill_payments_status", ["status", "updated_at_ms"], unique=False)
+        batch_op.create_index("ix_bill_payments_status", ["status", "created_at_ms"], unique=False)
         batch_op.create_index("ix_bill_payments_user", ["user_id", "created_at_ms"], unique=False)
 
     # ### end Alembic commands ###
