@@ -197,6 +197,7 @@ def wire_billpay(p: Platform) -> None:
     p.money.purposes[BILL] = BillPurpose()
     p.commands.register(billpay.CreateBillPayment, billpay.handle_create)
     p.commands.register(billpay.SettleBill, billpay.handle_settle)
+    p.commands.register(billpay.CloseBillPayment, billpay.handle_close)
     p.commands.register(billpay_autopay.SignAgreement, billpay_autopay.handle_sign)
     p.commands.register(billpay_autopay.CancelAgreement, billpay_autopay.handle_cancel)
     biller_db = Database(f"sqlite:///{p.settings.data_dir / 'billers.db'}", name="billers")

@@ -3,6 +3,8 @@ a refusal refunded in full, a lost answer settled by the follow-up, replays and 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from qianbao.billpay import service as billpay
@@ -15,6 +17,7 @@ from qianbao.billpay.errors import (
 )
 from qianbao.members.errors import WrongPayPassword
 from qianbao.money_movement.commands import CARD, HUABEI
+from qianbao.platform.clock import clock
 from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance
 from tests.billpay.helpers import account_with_bills, bill_ids, water
 from tests.conftest import assert_ledger_clean
@@ -150,4 +153,10 @@ def test_bad_input_moves_nothing(sqlite_platform):
     assert balance(p, u) == 500_00
     assert bill_ids(p, biller, acct) == [bill]
     assert [r["status"] for r in billpay.list_payments(p, u)] == ["CREATED"]  # no money taken
+    clock.set(clock.now() + timedelta(minutes=31))  # abandoned: the follow-up closes it
+    try:
+        assert billpay.resolve_unanswered(p) == 1
+    finally:
+        clock.use_real_time()
+    assert [r["status"] for r in billpay.list_payments(p, u)] == ["CLOSED"]
     assert_ledger_clean(p)

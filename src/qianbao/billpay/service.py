@@ -27,7 +27,7 @@ from qianbao.billpay.errors import (
     BillNotFound,
     BillPaymentNotFound,
 )
-from qianbao.billpay.purpose import BILL, BILL_PAYMENT, CREATED, PAID, REFUNDED, load
+from qianbao.billpay.purpose import BILL, BILL_PAYMENT, CLOSED, CREATED, PAID, REFUNDED, load
 from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
@@ -46,6 +46,7 @@ from qianbao.platform.writer import WriteContext
 log = logging.getLogger("qianbao.billpay")
 FUNDINGS = (BALANCE, CARD, HUABEI)
 FOLLOW_UP_BATCH = 1000
+ABANDONED_AFTER_MS = 30 * 60_000  # a CREATED order never paid is closed after 30 minutes
 
 
 # --- billers ---------------------------------------------------------------------------------
@@ -319,15 +320,33 @@ def list_payments(p: Platform, user_id: str, limit: int = 100) -> list[Row]:
         return store.payments_of(tx, user_id, max(1, min(limit, 1000)))
 
 
+@dataclass(frozen=True, slots=True)
+class CloseBillPayment:
+    """An order whose pay never went through (a short balance, a wrong password) is closed."""
+
+    payment_id: str
+
+
+def handle_close(ctx: WriteContext, cmd: CloseBillPayment) -> Row:
+    row = load(ctx, cmd.payment_id)
+    if row["status"] == CREATED:
+        BILL_PAYMENT.move(ctx.tx, cmd.payment_id, CREATED, CLOSED)
+    return load(ctx, cmd.payment_id)
+
+
 def resolve_unanswered(p: Platform, older_than_ms: int = 0) -> int:
-    """Ask the biller about every PAID payment made more than ``older_than_ms`` ago."""
-    cutoff = clock.now_ms() - older_than_ms
+    """Ask the biller about every PAID payment made more than ``older_than_ms`` ago, and close
+    the orders abandoned before paying; returns how many were settled or closed."""
+    now = clock.now_ms()
     done = 0
-    for db in p.units:
+    for unit, db in enumerate(p.units):
         with db.read() as tx:
-            rows = store.unanswered(tx, cutoff, FOLLOW_UP_BATCH)
+            rows = store.unanswered(tx, now - older_than_ms, FOLLOW_UP_BATCH)
+            stale = store.stale_created(tx, now - ABANDONED_AFTER_MS, FOLLOW_UP_BATCH)
         for row in rows:
             done += drive(p, row)["status"] != PAID
+        for row in stale:
+            done += p.commands.submit(unit, CloseBillPayment(row["id"]))["status"] == CLOSED
     return done
 
 

@@ -75,6 +75,14 @@ def unanswered(tx: Tx, created_before_ms: int, limit: int) -> list[Row]:
     )
 
 
+def stale_created(tx: Tx, created_before_ms: int, limit: int) -> list[Row]:
+    return tx.all(
+        "SELECT id FROM bill_payments WHERE status = 'CREATED' AND created_at_ms <= :t"
+        " ORDER BY created_at_ms LIMIT :l",
+        {"t": created_before_ms, "l": limit},
+    )
+
+
 def mark_asked(tx: Tx, payment_id: str, now_ms: int) -> None:
     tx.execute(
         "UPDATE bill_payments SET asked_biller = :t, updated_at_ms = :now WHERE id = :id",
