@@ -24,11 +24,12 @@ pytestmark = pytest.mark.browser
 def site(sqlite_platform: Platform) -> Iterator[str]:
     import uvicorn
 
+    from qianbao.api import trades as trade_api
     from qianbao.api.app import create_app
     from qianbao.web import wallet_money
     from tests.http_server import free_port
 
-    app = create_app(sqlite_platform, extra_routers=[wallet_money.router])
+    app = create_app(sqlite_platform, extra_routers=[trade_api.pages, wallet_money.router])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -103,3 +104,32 @@ def test_a_user_pays_a_bill_and_transfers_to_a_card(sqlite_platform, site, page)
     page.go_back()  # the same form again (same request id): paid once
     page.reload()
     assert balance(p, user) == 300_00 - 63_20 - 100_50
+
+
+def test_a_merchant_pays_out_from_the_merchant_centre(sqlite_platform, site, page):
+    from qianbao.payments import service as payments
+    from tests.trades.helpers import merchant_fen
+
+    p = sqlite_platform
+    merchant, api_key = members.create_merchant(p, "页面提现商户")
+    buyer = new_user(p, balance_fen=100_00)
+    payments.pay_merchant(p, buyer, merchant["id"], 80_00, "page-pay", PAY_PASSWORD)
+    held = merchant_fen(p, merchant["id"])
+    page.goto(f"{site}/merchant")
+    page.fill("#api-key", api_key)
+    page.click("#login")
+    page.click("#payouts-link")
+    page.wait_for_selector("#payout-form")
+    page.fill("#amount", "10.00")
+    page.click("#payout")
+    assert "PAYOUT_ACCOUNT_MISSING" in page.inner_text("#error-code")
+    page.fill("#account-no", fresh_card())
+    page.fill("#holder", "页面提现商户")
+    page.check("#auto")
+    page.click("#save-account")
+    assert "auto: on" in page.inner_text("#account")
+    page.fill("#amount", "30.00")
+    page.click("#payout")
+    assert "SUCCEEDED" in page.inner_text("#notice")
+    assert "¥30.00" in page.inner_text("#payouts")
+    assert merchant_fen(p, merchant["id"]) == held - 30_00

@@ -16,7 +16,7 @@ from qianbao.api.deps import PlatformDep
 from qianbao.billpay import service as billpay
 from qianbao.members import service as members
 from qianbao.payments import service as payments
-from qianbao.payments.moneyout import cards
+from qianbao.payments.moneyout import cards, payouts
 from qianbao.platform.errors import QianbaoError, Unauthorized
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
@@ -180,3 +180,88 @@ def card_transfer(
         transfer=shown,
         back="/wallet/card-transfer",
     )
+
+
+# --- the merchant's payouts (the merchant centre's login cookie) ------------------------------
+MERCHANT_COOKIE = "qb_merchant"  # the merchant centre's login cookie (api/trades.py)
+MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
+
+
+def _merchant(p: Platform, key: str | None) -> str | None:
+    if not key:
+        return None
+    try:
+        principal = members.principal_for_key(p, key)
+    except QianbaoError:
+        return None
+    return principal.id if principal.kind == "merchant" else None
+
+
+def _payouts_page(request: Request, p: Platform, merchant_id: str, **extra: Any) -> HTMLResponse:
+    try:
+        account: dict[str, Any] | None = payouts.public_account(
+            payouts.settlement_account(p, merchant_id)
+        )
+    except QianbaoError:
+        account = None
+    rows = [
+        {**o, "amount": fen_to_yuan(o["amount_fen"])}
+        for o in map(payouts.public_payout, payouts.list_payouts(p, merchant_id, 20))
+    ]
+    return _page(
+        request,
+        "merchant_payouts.html",
+        status=400 if extra.get("code") else 200,
+        account=account,
+        balance=fen_to_yuan(payments.merchant_balance(p, merchant_id)["balance_fen"]),
+        payouts=rows,
+        request_id=uuid.uuid4().hex,
+        **extra,
+    )
+
+
+@router.get("/merchant/payouts", response_class=HTMLResponse)
+def merchant_payouts(request: Request, p: PlatformDep, qb_merchant: MerchantCookie = None) -> Any:
+    merchant_id = _merchant(p, qb_merchant)
+    if merchant_id is None:
+        return RedirectResponse("/merchant", status_code=303)
+    return _payouts_page(request, p, merchant_id)
+
+
+@router.post("/merchant/payouts/account", response_class=HTMLResponse)
+def merchant_account(
+    request: Request,
+    p: PlatformDep,
+    account_no: Annotated[str, Form(max_length=23)],
+    holder_name: Annotated[str, Form(max_length=80)],
+    auto_payout: Annotated[str, Form()] = "",
+    qb_merchant: MerchantCookie = None,
+) -> Any:
+    merchant_id = _merchant(p, qb_merchant)
+    if merchant_id is None:
+        return RedirectResponse("/merchant", status_code=303)
+    try:
+        payouts.set_settlement_account(
+            p, merchant_id, account_no, holder_name, auto_payout=bool(auto_payout)
+        )
+    except QianbaoError as exc:
+        return _payouts_page(request, p, merchant_id, code=exc.code, message=exc.message)
+    return _payouts_page(request, p, merchant_id, notice="账户已保存 Account on file")
+
+
+@router.post("/merchant/payouts", response_class=HTMLResponse)
+def merchant_payout(
+    request: Request,
+    p: PlatformDep,
+    amount: Annotated[str, Form(max_length=20)],
+    request_id: Annotated[str, Form(max_length=64)],
+    qb_merchant: MerchantCookie = None,
+) -> Any:
+    merchant_id = _merchant(p, qb_merchant)
+    if merchant_id is None:
+        return RedirectResponse("/merchant", status_code=303)
+    try:
+        row = payouts.request_payout(p, merchant_id, yuan_to_fen(amount), request_id)
+    except QianbaoError as exc:
+        return _payouts_page(request, p, merchant_id, code=exc.code, message=exc.message)
+    return _payouts_page(request, p, merchant_id, notice=f"提现 Payout {row['status']}")
