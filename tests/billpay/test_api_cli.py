@@ -46,7 +46,7 @@ def test_bill_payment_over_http(sqlite_platform):
         "pay_password": PAY_PASSWORD,
     }
     bad = [
-        ({"funding": "GOLD"}, 422, "INVALID_ARGUMENT"),
+        ({"funding": "GOLD"}, 400, "BILL_FUNDING_INVALID"),
         ({"bill_id": "nope", "request_id": "hb-2"}, 404, "BILL_NOT_FOUND"),
         ({"biller_code": "NOPE"}, 404, "BILLER_NOT_FOUND"),
         ({"pay_password": "000000", "request_id": "hb-3"}, 401, "WRONG_PAY_PASSWORD"),

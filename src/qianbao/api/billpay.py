@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictInt
@@ -41,7 +41,9 @@ class PayBillIn(Body):
     account_no: str = Field(min_length=1, max_length=40)
     bill_id: str = Field(min_length=1, max_length=120)
     request_id: str = RequestId
-    funding: Literal["BALANCE", "CARD", "HUABEI"] = "BALANCE"
+    funding: str = Field(
+        "BALANCE", max_length=12, description="Any funding source: BALANCE, CARD, HUABEI, ..."
+    )
     card_id: str | None = None
     pay_password: str | None = Field(None, min_length=6, max_length=6)
 

@@ -31,7 +31,7 @@ from qianbao.billpay.purpose import BILL, BILL_PAYMENT, CLOSED, CREATED, PAID, R
 from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
-from qianbao.money_movement.commands import BALANCE, CARD, HUABEI, Refund
+from qianbao.money_movement.commands import BALANCE, CARD, Refund
 from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.refund import refund_in
 from qianbao.payments import settlement
@@ -44,7 +44,6 @@ from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
 log = logging.getLogger("qianbao.billpay")
-FUNDINGS = (BALANCE, CARD, HUABEI)
 FOLLOW_UP_BATCH = 1000
 ABANDONED_AFTER_MS = 30 * 60_000  # a CREATED order never paid is closed after 30 minutes
 
@@ -206,8 +205,8 @@ def pay_bill(
     """缴费: pay one bill of an account. ``consent`` (agreement id, authorisation) is the
     automatic payment's: the user agreed once, so no password is asked."""
     idempotency.check_key(request_id)
-    if funding not in FUNDINGS:
-        raise BillFundingInvalid("funding must be BALANCE, CARD or HUABEI")
+    if funding not in p.money.funding:  # any funding source wired into the engine
+        raise BillFundingInvalid(f"funding must be one of {', '.join(sorted(p.money.funding))}")
     biller = get_biller(p, biller_code)
     with p.db_for(user_id).read() as tx:
         first = store.payment_by_request(tx, user_id, request_id)
