@@ -74,6 +74,8 @@ def test_transfers_through_a_month_of_allowance(ruled):
     assert again["id"] == second["id"] and balance(p, u) == 3_699_00
     with pytest.raises(IdempotencyKeyReused):
         cards.transfer_to_card(p, u, card, "李四", 501_00, "ct-2", PAY_PASSWORD)
+    with pytest.raises(IdempotencyKeyReused):
+        cards.transfer_to_card(p, u, card, "李五", 500_00, "ct-2", PAY_PASSWORD)
     at(DAY + timedelta(days=4))  # October: a new allowance
     october = cards.transfer_to_card(p, u, card, "李四", 900_00, "ct-3", PAY_PASSWORD)
     assert october["fee_fen"] == 0

@@ -73,7 +73,13 @@ def transfer_to_card(
     card_no, holder = _card_no(card_no), check_holder(holder_name)
     first = orders.find_order(p, user_id, orders.CARD_TRANSFER, request_id)
     if first is not None:  # a replay needs no password check and no second bank check
-        if (first["account_no"], int(first["amount_fen"])) != (card_no, amount_fen):
+        asked = (card_no, holder, amount_fen, memo[:100])
+        if (
+            first["account_no"],
+            first["holder_name"],
+            int(first["amount_fen"]),
+            first["memo"],
+        ) != asked:
             raise IdempotencyKeyReused("request id was used for another transfer")
         return orders.drive(p, first)
     payer = guards.authorise(p, user_id, amount_fen, pay_password)
