@@ -211,7 +211,9 @@ def pay_bill(
     with p.db_for(user_id).read() as tx:
         first = store.payment_by_request(tx, user_id, request_id)
     if first is not None:
-        if (first["bill_id"], first["funding"], first["card_id"]) != (bill_id, funding, card_id):
+        asked = (biller["code"], account_no.strip(), bill_id, funding, card_id)
+        stored = ("biller_code", "account_no", "bill_id", "funding", "card_id")
+        if tuple(first[k] for k in stored) != asked:
             raise IdempotencyKeyReused("request id was used for another bill payment")
         if first["status"] != CREATED:
             return drive(p, first)
