@@ -129,3 +129,31 @@ def test_the_daily_payout_runs_once_a_day(sqlite_platform):
         assert_ledger_clean(p)
     finally:
         clock.use_real_time()
+
+
+def test_concurrent_payouts_never_take_more_than_the_balance(sqlite_platform):
+    import threading
+
+    from qianbao.platform.errors import QianbaoError
+
+    p = sqlite_platform
+    m = paid_merchant(p, 150_00)  # 300 CNY over two units
+    _on_file(p, m)
+    results: list[str] = []
+
+    def pay_out(i: int) -> None:
+        try:
+            results.append(payouts.request_payout(p, m, 70_00, f"c-{i}")["status"])
+        except QianbaoError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=pay_out, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    paid = results.count("SUCCEEDED")
+    assert paid == 4 and len(results) == 6, results  # 4 × 70 fit in 300, two are refused
+    assert set(results) <= {"SUCCEEDED", "MERCHANT_BALANCE_NOT_ENOUGH", "BALANCE_NOT_ENOUGH"}
+    assert merchant_fen(p, m) == 300_00 - paid * 70_00
+    assert_ledger_clean(p)

@@ -35,13 +35,14 @@ from qianbao.payments.moneyout.errors import (
 from qianbao.platform import idempotency, messages
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import IdempotencyKeyReused
+from qianbao.platform.errors import IdempotencyKeyReused, InsufficientBalance
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 
 SWEEP_TOPIC = "moneyout.sweep"
 SWEEP_WAIT_S = 5.0  # how long a payout waits for swept money to reach the home unit
+SWEEP_ATTEMPTS = 5  # gather and debit again when a concurrent payout took the home money
 
 
 # --- the settlement account on file ----------------------------------------------------------
@@ -144,19 +145,25 @@ def sweep_committed(tx: Tx, payload: dict[str, Any]) -> bool:
 
 
 def _sweep_home(p: Platform, merchant_id: str, need_fen: int) -> None:
-    """Bring ``need_fen`` more to the home sub-account from the others; wait (bounded)."""
+    """Bring ``need_fen`` more to the home sub-account from the others, and wait (bounded) until
+    each sweep has been credited there (its voucher in the home unit)."""
     home = p.unit_of(merchant_id)
     by_unit = payments.merchant_balance(p, merchant_id)["by_unit_fen"]
-    target = by_unit[home] + need_fen
+    sweeps = []
     for unit, available in enumerate(by_unit):
         if unit == home or need_fen <= 0 or available <= 0:
             continue
         take = min(available, need_fen)
         sweep = SweepMerchant(new_id(p.first_bucket(unit)), merchant_id, take, home)
         p.commands.submit(unit, sweep)
+        sweeps.append(sweep.sweep_id)
         need_fen -= take
     deadline = time.monotonic() + SWEEP_WAIT_S
-    while payments.merchant_balance(p, merchant_id)["by_unit_fen"][home] < target:
+    while sweeps:
+        with p.units[home].read() as tx:
+            sweeps = [s for s in sweeps if not store.voucher_exists(tx, s)]
+        if not sweeps:
+            return
         if time.monotonic() > deadline:
             raise FundsInTransit("the balance is on its way between units: retry shortly")
         p.relay.wake()
@@ -175,12 +182,7 @@ def request_payout(p: Platform, merchant_id: str, amount_fen: int, request_id: s
             raise IdempotencyKeyReused("request id was used for another payout")
         return orders.drive(p, first)
     payable_merchant(p, merchant_id)  # a frozen merchant takes nothing out
-    by_unit = payments.merchant_balance(p, merchant_id)["by_unit_fen"]
-    if sum(by_unit) < amount_fen:
-        raise MerchantBalanceNotEnough("settlement balance is less than the payout")
     home = p.unit_of(merchant_id)
-    if by_unit[home] < amount_fen:
-        _sweep_home(p, merchant_id, amount_fen - by_unit[home])
     command = orders.OpenMoneyOut(
         order_id=new_id(bucket_of(merchant_id)),
         kind=orders.MERCHANT_PAYOUT,
@@ -192,8 +194,20 @@ def request_payout(p: Platform, merchant_id: str, amount_fen: int, request_id: s
         holder_name=str(account["holder_name"]),
         amount_fen=amount_fen,
     )
-    opened: Row = p.commands.submit(home, command)
-    return orders.drive(p, opened)
+    for attempt in range(SWEEP_ATTEMPTS):
+        by_unit = payments.merchant_balance(p, merchant_id)["by_unit_fen"]
+        if sum(by_unit) < amount_fen:
+            raise MerchantBalanceNotEnough("settlement balance is less than the payout")
+        try:
+            if by_unit[home] < amount_fen:
+                _sweep_home(p, merchant_id, amount_fen - by_unit[home])
+            opened: Row = p.commands.submit(home, command)
+        except InsufficientBalance:  # a concurrent payout took the money first: gather again
+            if attempt == SWEEP_ATTEMPTS - 1:
+                raise
+            continue
+        return orders.drive(p, opened)
+    raise AssertionError("unreachable")
 
 
 def run_auto_payouts(p: Platform, day: date) -> dict[str, Any]:
