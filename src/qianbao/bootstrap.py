@@ -7,12 +7,15 @@ from collections.abc import Callable
 
 # Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
 # tests): the platform's schema module may not import the packages above it.
+import qianbao.billpay.tables
 import qianbao.channels.tables
 import qianbao.credit.tables
 import qianbao.ledger.tables
+import qianbao.marketing.reductions.tables
 import qianbao.marketing.tables
 import qianbao.members.tables
 import qianbao.notices.tables
+import qianbao.payments.moneyout.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
@@ -20,6 +23,12 @@ import qianbao.platform.tables
 import qianbao.redpackets.tables
 import qianbao.scoring.tables
 import qianbao.wealth.tables  # noqa: F401
+import qianbao.scoring.tables  # noqa: F401
+from qianbao.billpay import autopay as billpay_autopay
+from qianbao.billpay import errors as billpay_errors
+from qianbao.billpay import service as billpay
+from qianbao.billpay.biller.simulator import BillerSimulator
+from qianbao.billpay.purpose import BILL, BillPurpose
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
@@ -36,6 +45,7 @@ from qianbao.ledger.chart import in_transit, unit_account
 from qianbao.ledger.service import open_account
 from qianbao.marketing import errors as marketing_errors
 from qianbao.marketing import service as marketing
+from qianbao.marketing.reductions import service as reductions
 from qianbao.members import errors as members_errors
 from qianbao.money_movement import errors as money_movement_errors
 from qianbao.money_movement.commands import (
@@ -64,6 +74,9 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
+from qianbao.payments.moneyout import errors as moneyout_errors
+from qianbao.payments.moneyout import orders as moneyout_orders
+from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -135,6 +148,8 @@ def open_platform(
     wire_marketing_commands(p)
     wire_notices(p)
     wire_redpackets(p)
+    wire_money_out(p)
+    wire_billpay(p)
     register_error_codes(p)
     wire_wealth(p)
     bank = BankSimulator(
@@ -236,10 +251,40 @@ def wire_wealth(p: Platform) -> None:
     p.autodebit_sources.append(yuebao_funding.YuebaoAutodebit())
     p.commands.register(yuebao_orders.Subscribe, yuebao_orders.handle_subscribe)
     p.commands.register(yuebao_orders.Redeem, yuebao_orders.handle_redeem)
+def wire_money_out(p: Platform) -> None:
+    """Merchant payouts and transfers to a bank card (payments/moneyout)."""
+    p.commands.register(moneyout_orders.OpenMoneyOut, moneyout_orders.handle_open)
+    p.commands.register(moneyout_orders.SettleMoneyOut, moneyout_orders.handle_settle)
+    p.commands.register(moneyout_payouts.SweepMerchant, moneyout_payouts.handle_sweep)
+    p.relay.subscribe(
+        moneyout_payouts.SWEEP_TOPIC,
+        moneyout_payouts.credit_sweep,
+        moneyout_payouts.sweep_committed,
+    )
+
+
+def wire_billpay(p: Platform) -> None:
+    """Bill payment: the purpose of the engine, its commands, and the biller network (a
+    simulator with its own books, the outside party)."""
+    p.money.purposes[BILL] = BillPurpose()
+    p.commands.register(billpay.CreateBillPayment, billpay.handle_create)
+    p.commands.register(billpay.SettleBill, billpay.handle_settle)
+    p.commands.register(billpay.CloseBillPayment, billpay.handle_close)
+    p.commands.register(billpay_autopay.SignAgreement, billpay_autopay.handle_sign)
+    p.commands.register(billpay_autopay.CancelAgreement, billpay_autopay.handle_cancel)
+    biller_db = Database(f"sqlite:///{p.settings.data_dir / 'billers.db'}", name="billers")
+    p.billers = BillerSimulator(biller_db)
 
 
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
+    wire_reductions(p)
+
+
+def wire_reductions(p: Platform) -> None:
+    """Full-reduction offers (满减): the engine's Reductions port and the budget slices."""
+    p.money.reductions = reductions.ReductionOffers()
+    p.commands.register(reductions.OpenReductionBudget, reductions.handle_open_budget)
 
 
 def wire_credit_commands(p: Platform) -> None:
@@ -266,10 +311,12 @@ def register_error_codes(p: Platform) -> None:
     """Each package's stable error codes on the platform, so the API can list them (the
     platform imports no package above it)."""
     p.error_codes.update(
+        billpay=billpay_errors.Code,
         channels=channels_errors.Code,
         credit=credit_errors.Code,
         marketing=marketing_errors.Code,
         members=members_errors.Code,
+        moneyout=moneyout_errors.Code,
         money_movement=money_movement_errors.Code,
         notices=notices_errors.Code,
         openapi=openapi_errors.Code,

@@ -11,12 +11,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from qianbao.billpay.cli import app as billpay_app
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
 from qianbao.notices.cli import app as notices_app
+from qianbao.marketing.reductions.cli import app as reduction_app
 from qianbao.openapi.cli import app as openapi_app
+from qianbao.payments.moneyout.cli import app as moneyout_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
@@ -48,6 +51,9 @@ app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗)."
 app.add_typer(simulate_app, name="simulate", help="Simulations on the business clock.")
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
 app.add_typer(yuebao_app, name="yuebao", help="Yu'e Bao (余额宝): the money-market fund.")
+app.add_typer(moneyout_app, name="moneyout")
+app.add_typer(billpay_app, name="billpay")
+app.add_typer(reduction_app, name="reduction")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )

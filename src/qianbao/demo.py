@@ -10,6 +10,7 @@ import json
 from datetime import date
 from typing import Any
 
+from qianbao.billpay import service as billpay
 from qianbao.members import service as members
 from qianbao.members.identity import make_card_no, make_id_number
 from qianbao.payments import service as payments
@@ -109,5 +110,21 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
     )
 
     demo["sandbox_app_id"] = ensure_sandbox_app(p, merchant["id"])["app_id"]
+    demo["billpay"] = _demo_bills(p, users[0]["name"])
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2))
     return demo, True
+
+
+def _demo_bills(p: Platform, holder: str) -> dict[str, Any]:
+    """A water company and a phone carrier on the biller simulator, each with a bill for the
+    first demo user's account (缴费 at /wallet/bills)."""
+    shown = {}
+    for code, name, category, account, amount_fen in (
+        ("HZWATER", "杭州水务 Hangzhou Water", "WATER", "330100001", 86_35),
+        ("CMCC", "中国移动 China Mobile", "PHONE", "13800000001", 58_00),
+    ):
+        billpay.register_biller(p, code, name, category)
+        p.billers.open_account(code, account, holder)
+        p.billers.issue_bill(code, account, "2026-11", amount_fen, "2026-12-15")
+        shown[code] = account
+    return shown

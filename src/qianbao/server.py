@@ -11,15 +11,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from qianbao.api import billpay as billpay_api
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
 from qianbao.api import notices as notices_api
 from qianbao.api import redpackets as redpackets_api
+from qianbao.api import payouts as payouts_api
+from qianbao.api import reductions as reductions_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api import wealth as wealth_api
 from qianbao.api.app import create_app
+from qianbao.billpay import autopay as billpay_autopay
+from qianbao.billpay import reconcile as billpay_recon
+from qianbao.billpay import service as billpay
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
@@ -27,12 +33,15 @@ from qianbao.notices import delivery as notice_delivery
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
+from qianbao.payments.moneyout import orders as moneyout_orders
+from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
 from qianbao.web import pages
 from qianbao.web import wallet as wallet_pages
+from qianbao.web import pages, wallet_money
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -58,6 +67,8 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
     due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))
+    due.extend(_money_out_jobs(p))
+    due.extend(_billpay_jobs(p))
     last = {name: 0.0 for name, _, _ in due}
     while not stop.wait(JOB_TICK_S):
         for name, every_s, job in due:
@@ -149,12 +160,58 @@ def _books_days(p: Platform) -> Callable[[], None]:
     return run
 
 
+def _money_out_jobs(p: Platform) -> list[tuple[str, float, Callable[[], Any]]]:
+    """Payouts and card transfers whose bank answer was lost, and the automatic daily payout
+    (once per business date, for the day that just ended; idempotent by its request id)."""
+    done: set[date] = set()
+
+    def daily() -> None:
+        day = clock.today() - timedelta(days=1)
+        if day not in done and not moneyout_payouts.run_auto_payouts(p, day)["failed"]:
+            done.add(day)
+
+    def follow_up() -> None:
+        moneyout_orders.resolve_pending(p, older_than_ms=BANK_FOLLOW_UP_S * 1000)
+
+    return [
+        ("money-out follow-up", BANK_FOLLOW_UP_S, follow_up),
+        ("daily payouts", JOB_TICK_S, daily),
+    ]
+
+
+def _billpay_jobs(p: Platform) -> list[tuple[str, float, Callable[[], Any]]]:
+    """Bill payments whose biller answer was lost; once per business date the automatic
+    payments (代扣) of the day and each biller's reconciliation of yesterday (both idempotent)."""
+    done: set[date] = set()
+
+    def daily() -> None:
+        today = clock.today()
+        if today in done:
+            return
+        billpay_autopay.run_autopay(p, today)
+        for report in billpay_recon.reconcile_all(p, today - timedelta(days=1)):
+            if report.status != billpay_recon.BALANCED:
+                log.error(
+                    "biller reconciliation %s %s: %s",
+                    report.biller_code,
+                    report.day,
+                    [d.problem for d in report.differences],
+                )
+        done.add(today)
+
+    def follow_up() -> None:
+        billpay.resolve_unanswered(p, older_than_ms=BANK_FOLLOW_UP_S * 1000)
+
+    return [("bill follow-up", BANK_FOLLOW_UP_S, follow_up), ("bill days", JOB_TICK_S, daily)]
+
+
 def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
     app = create_app(
         p,
         extra_routers=[
             pages.router,
             wallet_pages.router,
+            wallet_money.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,
@@ -165,6 +222,9 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             *credit_api.routers,
             wealth_api.router,
             wealth_api.pages,
+            *payouts_api.routers,
+            *billpay_api.routers,
+            reductions_api.router,
         ],
     )
     if stop is not None:

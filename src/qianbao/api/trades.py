@@ -19,6 +19,7 @@ from qianbao.api.models import Body
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
+from qianbao.marketing.reductions import service as reductions
 from qianbao.members import service as members
 from qianbao.openapi import notify
 from qianbao.payments import codes, secured, settlement, trades
@@ -110,7 +111,18 @@ def _cashier(
     if trade is not None:
         ctx["amount"] = fen_to_yuan(trade["total_amount_fen"])
         ctx["merchant_name"] = members.get_merchant_cached(p, trade["merchant_id"])["name"]
+        ctx.update(_offer_shown(p, trade))
     return templates.TemplateResponse(request, "trades_cashier.html", ctx)
+
+
+def _offer_shown(p: Platform, trade: Row) -> dict[str, Any]:
+    """The full-reduction offer (满减) the cashier will apply to an unpaid instant trade."""
+    total = int(trade["total_amount_fen"])
+    if trade["status"] != trades.WAIT_BUYER_PAY or trade["product"] != trades.INSTANT:
+        return {"offer_fen": 0}
+    offer = reductions.best(p, trade["merchant_id"], total, p.unit_of(trade["id"]))
+    off = offer.offer_fen if offer else 0
+    return {"offer_fen": off, "offer": fen_to_yuan(off), "after_offer": fen_to_yuan(total - off)}
 
 
 def _result(request: Request, trade: Row | None, error: QianbaoError | None) -> HTMLResponse:

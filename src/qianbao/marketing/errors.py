@@ -21,6 +21,9 @@ class Code(StrEnum):
     COUPON_EXPIRED = "COUPON_EXPIRED"
     COUPON_NOT_APPLICABLE = "COUPON_NOT_APPLICABLE"
     COUPON_MIN_SPEND_NOT_MET = "COUPON_MIN_SPEND_NOT_MET"
+    REDUCTION_INVALID = "REDUCTION_INVALID"
+    REDUCTION_NOT_FOUND = "REDUCTION_NOT_FOUND"
+    REDUCTION_BUDGET_EXHAUSTED = "REDUCTION_BUDGET_EXHAUSTED"
 
 
 class CouponError(Conflict):
@@ -73,3 +76,18 @@ class CouponNotApplicable(InvalidArgument):
 
 class CouponMinSpendNotMet(InvalidArgument):
     code = Code.COUPON_MIN_SPEND_NOT_MET
+
+
+class ReductionInvalid(InvalidArgument):
+    code = Code.REDUCTION_INVALID
+
+
+class ReductionNotFound(NotFound):
+    code = Code.REDUCTION_NOT_FOUND
+
+
+class ReductionBudgetExhausted(Conflict):
+    """The offer's budget in this unit ran out between the cashier and the payment: retry (the
+    cashier then finds no offer)."""
+
+    code = Code.REDUCTION_BUDGET_EXHAUSTED

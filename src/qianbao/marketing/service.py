@@ -376,7 +376,8 @@ class CouponFunding:
 
     def take(self, ctx: WriteContext, pay: Pay) -> None:
         assert pay.coupon_id is not None
-        take(ctx, pay.coupon_id, pay.payer_id, pay.merchant_id, pay.amount_fen, pay.payment_id)
+        price = pay.amount_fen - pay.offer_fen  # after a full-reduction offer (ADR 0723)
+        take(ctx, pay.coupon_id, pay.payer_id, pay.merchant_id, price, pay.payment_id)
 
     def funder_legs(
         self, ctx: WriteContext, funder: str, amount_fen: int, *, back: bool

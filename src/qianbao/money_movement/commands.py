@@ -38,6 +38,10 @@ class Pay:
     coupon_id: str | None = None
     coupon_fen: int = 0
     coupon_funder: str = ""
+    # a full-reduction offer (满减) as found at the cashier; the unit takes it from its budget
+    offer_id: str | None = None
+    offer_fen: int = 0
+    offer_funder: str = ""
     card_id: str | None = None
     card_channel: str = ""
     charge_ref: str = ""  # the bank request that charged the card before the command

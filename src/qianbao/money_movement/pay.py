@@ -65,6 +65,8 @@ def quote_of(pay: Pay) -> Quote:
         coupon_fen=pay.coupon_fen,
         coupon_funder=pay.coupon_funder,
         escrowed=pay.escrowed,
+        offer_fen=pay.offer_fen,
+        offer_funder=pay.offer_funder,
     )
 
 
@@ -82,9 +84,10 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
     if pay.coupon_id is not None:
         assert ports.coupons is not None
         ports.coupons.take(ctx, pay)
+    legs = offer_legs(ctx, ports, pay)
     guards.count_daily(ctx, pay.payer_id, quote.pays_fen, pay.daily_limit_fen)
     funded = ports.funding[pay.funding].take(ctx, pay, quote)
-    legs = [*funded.legs, *coupon_legs(ctx, ports, pay.coupon_funder, quote.coupon_fen)]
+    legs += [*funded.legs, *coupon_legs(ctx, ports, pay.coupon_funder, quote.coupon_fen)]
     if pay.escrowed:
         legs += escrow_legs(ctx, pay.amount_fen)
     else:
@@ -107,6 +110,30 @@ def coupon_legs(
         return []
     assert ports.coupons is not None
     return ports.coupons.funder_legs(ctx, funder, amount_fen, back=back)
+
+
+def offer_legs(ctx: WriteContext, ports: Ports, pay: Pay) -> list[Leg]:
+    """A full-reduction offer: spent from its budget, and its funder's legs (none for a
+    merchant's discount)."""
+    if pay.offer_id is None or not pay.offer_fen:
+        return []
+    assert ports.reductions is not None, "an offer needs the Reductions port"
+    ports.reductions.take(ctx, pay)
+    return ports.reductions.funder_legs(ctx, pay.offer_funder, pay.offer_fen, back=False)
+
+
+def with_best_offer(
+    p: Platform, options: dict[str, Any], merchant_id: str, amount_fen: int, unit: int
+) -> int:
+    """At the cashier: add the best full-reduction offer for ``amount_fen`` to the options of a
+    ``Pay`` (``offer_id``, ``offer_fen``, ``offer_funder``); returns the price left after it
+    (what a coupon's minimum spend is checked against)."""
+    reductions = p.money.reductions if p.money is not None else None
+    offer = reductions.best(p, merchant_id, amount_fen, unit) if reductions else None
+    if offer is None:
+        return amount_fen
+    options.update(offer_id=offer.offer_id, offer_fen=offer.offer_fen, offer_funder=offer.funder)
+    return amount_fen - offer.offer_fen
 
 
 # --- running a Pay from a use case ------------------------------------------------------------

@@ -7,6 +7,7 @@
 - ``Purpose``: whose rows record the movement (a plain payment, a trade, a Huabei purchase) and
   what it answers.
 - ``Coupons``: a coupon used with a funding source (``marketing``).
+- ``Reductions``: a full-reduction offer (满减) on the price (``marketing.reductions``).
 
 Every method runs inside the payer's unit command and may only change that unit's database.
 """
@@ -121,6 +122,37 @@ class PaymentObserver(Protocol):
         customer notice, say. It must stay cheap: it runs on the hot path."""
         ...
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A full-reduction offer found for a price at the cashier (before the command)."""
+
+    offer_id: str
+    offer_fen: int
+    funder: str  # PLATFORM | MERCHANT
+
+
+class Reductions(Protocol):
+    def best(self, p: Platform, merchant_id: str, amount_fen: int, unit: int) -> Offer | None:
+        """The offer that takes most off ``amount_fen`` at this merchant now with budget left
+        in the payer's ``unit``, if any (reads only)."""
+        ...
+
+    def take(self, ctx: WriteContext, pay: Pay) -> None:
+        """Spend the offer from its budget for this payment (guarded), or the command fails."""
+        ...
+
+    def used(self, ctx: WriteContext, paid_id: str) -> tuple[int, str]:
+        """(offer fen, funder) a payment was made with; (0, "") without an offer."""
+        ...
+
+    def give_back(self, ctx: WriteContext, paid_id: str, amount_fen: int) -> None:
+        """A refund returned ``amount_fen`` of the payment's offer (to its budget)."""
+        ...
+
+    def funder_legs(
+        self, ctx: WriteContext, funder: str, amount_fen: int, *, back: bool
+    ) -> list[Leg]: ...
+
 
 @dataclass
 class Ports:
@@ -132,3 +164,4 @@ class Ports:
     coupons: Coupons | None = None
     offers: InstallmentOffers | None = None
     observers: list[PaymentObserver] = field(default_factory=list)  # large-payment alerts
+    reductions: Reductions | None = None

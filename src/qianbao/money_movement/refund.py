@@ -9,6 +9,8 @@ operator's dispute decision).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qianbao.ledger.service import post
 from qianbao.money_movement.commands import Refund
 from qianbao.money_movement.pay import coupon_legs
@@ -38,6 +40,9 @@ def handle_refund(ctx: WriteContext, refund: Refund) -> Row:
 def refund_in(ctx: WriteContext, refund: Refund, paid: Paid) -> Row:
     ports: Ports = ctx.platform.money
     purpose = ports.purposes[refund.purpose]
+    if ports.reductions is not None and not paid.offer_fen:
+        offer_fen, offer_funder = ports.reductions.used(ctx, paid.paid_id)
+        paid = replace(paid, offer_fen=offer_fen, offer_funder=offer_funder)
     quote = quote_refund(paid, refund.amount_fen)
     funded = Funded([])
     if quote.buyer_back_fen:
@@ -47,6 +52,12 @@ def refund_in(ctx: WriteContext, refund: Refund, paid: Paid) -> Row:
         *funded.legs,
         *coupon_legs(ctx, ports, paid.coupon_funder, quote.coupon_back_fen, back=True),
     ]
+    if quote.offer_back_fen:
+        assert ports.reductions is not None
+        ports.reductions.give_back(ctx, paid.paid_id, quote.offer_back_fen)
+        legs += ports.reductions.funder_legs(
+            ctx, paid.offer_funder, quote.offer_back_fen, back=True
+        )
     if paid.escrowed:
         legs += escrow_legs(ctx, refund.amount_fen, back=True)
     else:

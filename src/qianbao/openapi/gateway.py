@@ -34,6 +34,9 @@ from qianbao.openapi.errors import (
     TradeNoMissing,
 )
 from qianbao.payments import codes, secured, trades
+from qianbao.payments.moneyout import orders as moneyout_orders
+from qianbao.payments.moneyout import payouts
+from qianbao.payments.moneyout.errors import MoneyOutNotFound
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
 from qianbao.platform.errors import QianbaoError
@@ -342,6 +345,35 @@ def m_ship(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -
     }
 
 
+def _payout_out(row: Row) -> dict[str, Any]:
+    return {
+        "order_id": row["id"],
+        "out_biz_no": row["request_id"],
+        "amount": fen_to_yuan(int(row["amount_fen"])),
+        "status": row["status"],
+        "pay_date": notify.ms_to_text(row["updated_at_ms"]),
+    }
+
+
+def m_payout(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
+    """商户提现: the settlement balance to the bank account on file (payments/moneyout)."""
+    amount = _yuan(biz, "amount")
+    row = payouts.request_payout(p, app["merchant_id"], amount, _str(biz, "out_biz_no"))
+    return _payout_out(row)
+
+
+def m_payout_query(
+    p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]
+) -> dict[str, Any]:
+    out_biz_no = _str(biz, "out_biz_no")
+    row = moneyout_orders.find_order(
+        p, app["merchant_id"], moneyout_orders.MERCHANT_PAYOUT, out_biz_no
+    )
+    if row is None:
+        raise MoneyOutNotFound("no payout with this out_biz_no")
+    return _payout_out(payouts.get_payout(p, app["merchant_id"], row["id"]))
+
+
 Method = Callable[[Platform, Row, dict[str, str], dict[str, Any]], dict[str, Any]]
 METHODS: dict[str, Method] = {
     "qianbao.trade.create": m_create,
@@ -352,6 +384,8 @@ METHODS: dict[str, Method] = {
     "qianbao.trade.close": m_close,
     "qianbao.trade.cancel": m_cancel,
     "qianbao.trade.ship": m_ship,
+    "qianbao.fund.payout": m_payout,
+    "qianbao.fund.payout.query": m_payout_query,
 }
 
 

@@ -434,7 +434,7 @@ def pay_merchant(
     _check_wallet_funding(funding)
     merchant = guards.payable_merchant(p, merchant_id)
     payer = guards.authorise(p, payer_id, amount_fen, pay_password)
-    pay = _payment(payer, merchant, amount_fen, request_id, memo, funding)
+    pay = _payment(p, payer, merchant, amount_fen, request_id, memo, funding)
     return money_pay.submit(p, p.unit_of(payer_id), pay)
 
 
@@ -454,7 +454,7 @@ async def pay_merchant_async(
     _check_wallet_funding(funding)
     merchant = guards.payable_merchant(p, merchant_id)
     payer = await guards.authorise_async(p, payer_id, amount_fen, pay_password)
-    pay = _payment(payer, merchant, amount_fen, request_id, memo, funding)
+    pay = _payment(p, payer, merchant, amount_fen, request_id, memo, funding)
     return await money_pay.run(p, p.unit_of(payer_id), pay)
 
 
@@ -464,6 +464,7 @@ def _check_wallet_funding(funding: str) -> None:
 
 
 def _payment(
+    p: Platform,
     payer: guards.Authorised,
     merchant: Row,
     amount_fen: int,
@@ -471,15 +472,20 @@ def _payment(
     memo: str,
     funding: str = BALANCE,
 ) -> Pay:
+    """The payment, with the best full-reduction offer of the merchant (满减) if one applies."""
+    payer_id = str(payer.payer["id"])
+    offer: dict[str, Any] = {}
+    money_pay.with_best_offer(p, offer, str(merchant["id"]), amount_fen, p.unit_of(payer_id))
     return money_pay.command(
         purpose=PAYMENT,
-        payment_id=new_id(bucket_of(str(payer.payer["id"]))),
+        payment_id=new_id(bucket_of(payer_id)),
         payer=payer,
         merchant=merchant,
         amount_fen=amount_fen,
         request_id=request_id,
         memo=memo,
         funding=funding,
+        **offer,
     )
 
 

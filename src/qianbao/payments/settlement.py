@@ -314,6 +314,7 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
             ):
                 fee = t["fee_fen"] + t["subsidy_fen"]  # a subsidised Huabei installment fee
                 gross = t["total_amount_fen"] - _discount(t["coupon_funder"], t["coupon_fen"])
+                gross -= _discount(t["offer_funder"], t["offer_fen"])
                 lines.append(_line("PAYMENT", t, "", t["paid_at_ms"], gross, fee))
             for t in tx.all(
                 "SELECT * FROM trades WHERE merchant_id = :m AND product = 'SECURED'"
@@ -325,7 +326,8 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                     _line("RELEASE", t, "", t["ended_at_ms"], t["released_fen"], t["fee_fen"])
                 )
             for r in tx.all(
-                "SELECT r.*, t.out_trade_no, t.subject, t.product, t.coupon_funder"
+                "SELECT r.*, t.out_trade_no, t.subject, t.product, t.coupon_funder,"
+                " t.offer_funder"
                 " FROM trade_refunds r"
                 " JOIN trades t ON t.id = r.trade_id WHERE r.merchant_id = :m"
                 " AND r.created_at_ms >= :a AND r.created_at_ms < :b",
@@ -344,7 +346,11 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
                         trade,
                         r["out_request_no"],
                         r["created_at_ms"],
-                        -(r["amount_fen"] - _discount(r["coupon_funder"], r["coupon_refund_fen"])),
+                        -(
+                            r["amount_fen"]
+                            - _discount(r["coupon_funder"], r["coupon_refund_fen"])
+                            - _discount(r["offer_funder"], r["offer_refund_fen"])
+                        ),
                         -(r["fee_refund_fen"] + r["subsidy_refund_fen"]),
                     )
                 )
@@ -354,8 +360,9 @@ def merchant_bill(p: Platform, merchant_id: str, day: date) -> Bill:
 
 
 def _discount(funder: str, coupon_fen: int) -> int:
-    """A merchant-funded coupon is a discount: the merchant's gross is that much less. A
-    platform-funded coupon is paid by the platform: the merchant's gross is the full amount."""
+    """A merchant-funded coupon (or full-reduction offer) is a discount: the merchant's gross is
+    that much less. A platform-funded one is paid by the platform: the merchant's gross is the
+    full amount."""
     return int(coupon_fen) if funder == "MERCHANT" else 0
 
 

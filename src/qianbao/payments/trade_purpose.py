@@ -76,6 +76,9 @@ class TradePurpose:
             "coupon_id": pay.coupon_id,
             "coupon_fen": quote.coupon_fen,
             "coupon_funder": pay.coupon_funder,
+            "offer_id": pay.offer_id,
+            "offer_fen": quote.offer_fen,
+            "offer_funder": pay.offer_funder,
             "paid_at_ms": clock.now_ms(),
         }
         moved_ms = states.move(ctx.tx, pay.payment_id, WAIT_BUYER_PAY, target, **columns)
@@ -128,6 +131,8 @@ def paid_of(t: Row) -> Paid:
         coupon_fen=int(t["coupon_fen"] or 0),
         coupon_funder=t["coupon_funder"] or "",
         card_id=t["card_id"],
+        offer_fen=int(t["offer_fen"] or 0),
+        offer_funder=t["offer_funder"] or "",
     )
 
 
@@ -144,6 +149,7 @@ def _move_refunded(ctx: WriteContext, t: Row, quote: RefundQuote, merchant_back_
         "fee_refunded_fen": t["fee_refunded_fen"] + quote.fee_back_fen,
         "subsidy_refunded_fen": t["subsidy_refunded_fen"] + merchant_back_fen,
         "coupon_refunded_fen": t["coupon_refunded_fen"] + quote.coupon_back_fen,
+        "offer_refunded_fen": t["offer_refunded_fen"] + quote.offer_back_fen,
     }
     if target == TRADE_CLOSED:
         cols["ended_at_ms"] = clock.now_ms()
@@ -158,9 +164,9 @@ def _insert_refund(
     now = clock.now_ms()
     ctx.tx.execute(
         "INSERT INTO trade_refunds (id, trade_id, merchant_id, out_request_no, kind, amount_fen,"
-        " fee_refund_fen, subsidy_refund_fen, coupon_refund_fen, reason, status, created_at_ms,"
-        " updated_at_ms) VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :cb, :r, 'SUCCEEDED', :now,"
-        " :now)",
+        " fee_refund_fen, subsidy_refund_fen, coupon_refund_fen, offer_refund_fen, reason, status,"
+        " created_at_ms, updated_at_ms) VALUES (:id, :t, :m, :o, :k, :a, :f, :sub, :cb, :ob, :r,"
+        " 'SUCCEEDED', :now, :now)",
         {
             "id": refund.refund_id,
             "t": t["id"],
@@ -171,6 +177,7 @@ def _insert_refund(
             "f": quote.fee_back_fen,
             "sub": merchant_back_fen,
             "cb": quote.coupon_back_fen,
+            "ob": quote.offer_back_fen,
             "r": refund.reason,
             "now": now,
         },

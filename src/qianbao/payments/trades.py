@@ -425,6 +425,7 @@ def public_trade(t: Row) -> dict[str, Any]:
         "funding": t["funding"],
         "coupon_id": t.get("coupon_id"),
         "coupon_fen": t.get("coupon_fen", 0),
+        "offer_fen": t.get("offer_fen", 0),
         "created_at_ms": t["created_at_ms"],
         "paid_at_ms": t["paid_at_ms"],
         "shipped_at_ms": t["shipped_at_ms"],
@@ -509,9 +510,14 @@ def pay(
     subsidised = subsidised or p.money.offers.subsidises(p, trade, funding, installments)
     amount = int(trade["total_amount_fen"])
     merchant = guards.payable_merchant(p, trade["merchant_id"])
-    coupon = _peek_coupon(p, trade, buyer_id, coupon_id)
+    offer: dict[str, Any] = {}  # a full-reduction offer (满减) first, then the coupon (0723)
+    price = amount
+    if trade["product"] == INSTANT:
+        unit = p.unit_of(trade_id)
+        price = money_pay.with_best_offer(p, offer, trade["merchant_id"], amount, unit)
+    coupon = _peek_coupon(p, trade, buyer_id, coupon_id, price)
     coupon_fen = int(coupon["face_fen"]) if coupon else 0
-    payer = guards.authorise(p, buyer_id, amount - coupon_fen, pay_password)
+    payer = guards.authorise(p, buyer_id, price - coupon_fen, pay_password)
     card = members.get_card(p, buyer_id, card_id or "") if funding == CARD else None
     command = money_pay.command(
         purpose=TRADE,
@@ -532,16 +538,19 @@ def pay(
         installments=installments,
         subsidised=subsidised,
         auth_code=auth_code,
+        **offer,
     )
     return money_pay.submit(p, p.unit_of(trade_id), command)
 
 
-def _peek_coupon(p: Platform, trade: Row, buyer_id: str, coupon_id: str | None) -> Row | None:
+def _peek_coupon(
+    p: Platform, trade: Row, buyer_id: str, coupon_id: str | None, price_fen: int
+) -> Row | None:
     if coupon_id is None:
         return None
     if trade["product"] != INSTANT:
         raise CouponNotApplicable("coupons apply to instant trades only")
-    return marketing.peek(p, coupon_id, buyer_id, trade["merchant_id"], trade["total_amount_fen"])
+    return marketing.peek(p, coupon_id, buyer_id, trade["merchant_id"], price_fen)
 
 
 def _check_funding(trade: Row, funding: str, installments: int | None, subsidised: bool) -> None:

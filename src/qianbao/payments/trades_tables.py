@@ -67,6 +67,11 @@ trades = sa.Table(
     sa.Column("coupon_fen", Money, nullable=False, server_default="0"),
     sa.Column("coupon_funder", sa.String(12), nullable=False, server_default=""),
     sa.Column("coupon_refunded_fen", Money, nullable=False, server_default="0"),
+    # a full-reduction offer (满减) at the cashier: its part, its funder, its refunded part
+    ident("offer_id", nullable=True),
+    sa.Column("offer_fen", Money, nullable=False, server_default="0"),
+    sa.Column("offer_funder", sa.String(12), nullable=False, server_default=""),
+    sa.Column("offer_refunded_fen", Money, nullable=False, server_default="0"),
     sa.Column("status", sa.String(28), nullable=False),
     sa.Column("dispute_from", sa.String(28), nullable=True),
     sa.Column("timeout_at_ms", Millis, nullable=True),
@@ -96,6 +101,7 @@ trade_refunds = sa.Table(
     sa.Column("fee_refund_fen", Money, nullable=False),
     sa.Column("subsidy_refund_fen", Money, nullable=False, server_default="0"),
     sa.Column("coupon_refund_fen", Money, nullable=False, server_default="0"),  # to the funder
+    sa.Column("offer_refund_fen", Money, nullable=False, server_default="0"),  # to its funder
     sa.Column("reason", sa.String(100), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     *_timestamps(),

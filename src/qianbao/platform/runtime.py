@@ -75,6 +75,8 @@ class Platform:
         self.credit_behaviour: Any = None
         # notices: the notification gateway and its limits (notices.service.Notices), by bootstrap
         self.notices: Any = None
+        # billpay: the biller channel (billpay.channel.BillerChannel), wired by bootstrap
+        self.billers: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False
@@ -122,6 +124,8 @@ class Platform:
                 close()
         if self.wealth is not None:
             self.wealth.close()
+        if self.billers is not None:
+            self.billers.close()
         for db in [self.global_db, *self.units]:
             db.close()
         self.started = False
