@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 # Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
 # tests): the platform's schema module may not import the packages above it.
@@ -16,6 +18,7 @@ import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
+import qianbao.risk.tables
 import qianbao.scoring.tables  # noqa: F401
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
@@ -35,6 +38,7 @@ from qianbao.marketing import errors as marketing_errors
 from qianbao.marketing import service as marketing
 from qianbao.members import errors as members_errors
 from qianbao.money_movement import errors as money_movement_errors
+from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import (
     BALANCE,
     CARD,
@@ -53,11 +57,17 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
-from qianbao.platform.db import Database, Tx
+from qianbao.platform.db import Database, Row, Tx
+from qianbao.platform.ids import new_id
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
+from qianbao.risk import engine as risk_engine
+from qianbao.risk import errors as risk_errors
+from qianbao.risk import model as risk_model
+from qianbao.risk import rules as risk_rules
+from qianbao.risk import service as risk_service
 from qianbao.scoring import errors as scoring_errors
 from qianbao.scoring import service as scoring
 
@@ -109,6 +119,7 @@ def open_platform(
         migrate(settings)
     p = Platform(settings)
     wire_money_movement(p)
+    wire_risk(p)
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
     wire_marketing_commands(p)
@@ -165,6 +176,30 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
 
 
+def wire_risk(p: Platform) -> None:
+    """The engine's ``RiskCheck``: the rule file (``settings.extra["risk"]["rules_path"]``, or
+    the package's), the trained model, how a challenged command resumes, cases on rejections.
+    ``{"risk": {"enabled": false}}`` leaves it out (the benchmark's reference run)."""
+    cfg = p.settings.extra.get("risk") or {}
+    if cfg.get("enabled", True) is False:
+        return
+    rules = risk_rules.RuleFile(Path(cfg.get("rules_path") or risk_rules.DEFAULT_PATH))
+    engine = risk_engine.RiskEngine(p, rules, risk_model.load())
+    engine.resumers[Pay] = _resume_pay
+    engine.resumers[payments.OpenBankOrder] = lambda p, _unit, order: payments.resume_bank_order(
+        p, order
+    )
+    engine.on_rejected.append(lambda rows: risk_service.open_cases_for(p, rows))
+    p.money.risk = engine
+
+
+def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:
+    """A challenged card payment charges the card again under a new bank request."""
+    if pay.funding == CARD:
+        pay = replace(pay, charge_ref=f"{pay.charge_ref[:24]}R{new_id(0)[-8:]}")
+    return money_pay.submit(p, unit, pay)
+
+
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
@@ -200,6 +235,7 @@ def register_error_codes(p: Platform) -> None:
         money_movement=money_movement_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
+        risk=risk_errors.Code,
         scoring=scoring_errors.Code,
     )
     p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code
