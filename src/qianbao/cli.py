@@ -19,6 +19,7 @@ from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
+from qianbao.risk.cli import app as risk_app
 from qianbao.scoring.cli import app as score_app
 from qianbao.terminal import console, parse_day
 from qianbao.terminal import parse_yuan as _fen
@@ -45,6 +46,7 @@ app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, job
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
+app.add_typer(risk_app, name="risk", help="Real-time risk control (风控): model, evaluation.")
 
 Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
 

@@ -23,7 +23,7 @@ rules:
   - {id: watch_list, kind: list, list: watch, score: 20}
   - {id: allow_list, kind: list, list: allow, score: 0, of: [user]}
   - {id: big, kind: threshold, at_least_fen: 500000, score: 50, kinds: [PAY, TRANSFER]}
-  - {id: burst, kind: velocity, key: user, window_s: 60, measure: count, above: 3, score: 100,
+  - {id: burst, kind: velocity, key: user, window_s: 60, measure: count, above: 4, score: 100,
      kinds: [PAY]}
   - {id: new_device, kind: new_device, min_amount_fen: 10000, score: 30}
   - {id: jump, kind: location_jump, max_kmh: 900, min_km: 100, score: 30}

@@ -182,7 +182,7 @@ def test_velocity_counts_committed_movements_and_survives_a_restart(tmp_path):
     p = make_platform("sqlite", tmp_path / "data", extra=extra)  # counters rebuilt from the unit
     try:
         with pytest.raises(RiskRejected):
-            _pay(p, u, m, 1_00, "v3")  # the 4th in a minute
+            _pay(p, u, m, 1_00, "v3")  # the 5th movement (a top-up, 4 payments) in a minute
     finally:
         p.close()
 

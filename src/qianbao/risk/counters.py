@@ -6,8 +6,10 @@ sums, so a window of any length up to the horizon is answered with one binary se
 of ``w`` at ``now`` holds the events with ``now - w < at_ms <= now`` (an event exactly ``w``
 old has left it). A batch's own movements wait in ``Pending`` (they count for the later
 commands of the batch, and vanish with a command that fails) and join the logs when the batch
-commits. The logs are rebuilt at start from the last durable snapshot plus the decisions
-stored since (``engine.UnitState.load``).
+commits. A distinct count (of users on a device, of payees of a user) looks at the window's
+newest ``DISTINCT_EVENTS_MAX`` events: exact up to that many, a lower bound beyond (a rule
+"more than N distinct" with N below the bound is exact). The logs are rebuilt at start from
+the last durable snapshot plus the decisions stored since (``engine.UnitState.load``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ DIMENSIONS = ("user", "device", "ip", "payee", "merchant")
 DAY_MS = 86_400_000
 HORIZON_MAX_MS = 31 * DAY_MS
 EVENTS_PER_KEY_MAX = 20_000  # a key past this forgets its oldest events (a hot merchant)
+DISTINCT_EVENTS_MAX = 256  # a distinct count looks at the window's newest events only
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,8 @@ class EventLog:
         if end <= start:
             return Window(0, 0, () if with_events else None)
         before = self.cum[start - 1] if start > 0 else 0
-        events = tuple(self.events[start:end]) if with_events else None
+        first = max(start, end - DISTINCT_EVENTS_MAX)
+        events = tuple(self.events[first:end]) if with_events else None
         return Window(end - start, self.cum[end - 1] - before, events)
 
     def last(self) -> Event | None:
@@ -195,3 +199,31 @@ def window(
         return base
     events = (*(base.events or ()), *extra) if with_events else None
     return Window(base.count + len(extra), base.sum_fen + sum(e.amount_fen for e in extra), events)
+
+
+class Look:
+    """The windows one decision asks for, each computed once (rules and features share them)."""
+
+    __slots__ = ("counters", "pending", "now_ms", "memo")
+
+    def __init__(self, counters: Counters, pending: Pending | None, now_ms: int) -> None:
+        self.counters = counters
+        self.pending = pending
+        self.now_ms = now_ms
+        self.memo: dict[tuple[str, str, int], Window] = {}
+
+    def __call__(self, dimension: str, key: str, window_ms: int) -> Window:
+        """The window with its (newest) events; a count or a sum reads the same object."""
+        ident = (dimension, key, window_ms)
+        hit = self.memo.get(ident)
+        if hit is None:
+            hit = self.memo[ident] = window(
+                self.counters,
+                self.pending,
+                dimension,
+                key,
+                self.now_ms,
+                window_ms,
+                with_events=True,
+            )
+        return hit

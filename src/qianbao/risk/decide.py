@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from qianbao.money_movement.context import RequestContext
 from qianbao.money_movement.ports import Movement
 from qianbao.risk import features
-from qianbao.risk.counters import Counters, Event, Pending, window
+from qianbao.risk.counters import Counters, Event, Look, Pending
 from qianbao.risk.model import Model
 from qianbao.risk.rules import Rule, RuleSet, km_between, parse_location
 
@@ -48,7 +48,17 @@ class Profile:
 
     devices: set[str] = field(default_factory=set)
     ips: set[str] = field(default_factory=set)
+    payees: set[str] = field(default_factory=set)  # whom they paid or sent money before
     last_place: tuple[float, float, int] | None = None  # lat, lon, at ms
+
+
+KNOWN_KINDS = {"DEVICE": "devices", "IP": "ips", "PAYEE": "payees"}
+
+
+def remember(profile: Profile, kind: str, value: str) -> None:
+    """``kind`` is DEVICE, IP or PAYEE (the stored ``risk_known`` rows)."""
+    known: set[str] = getattr(profile, KNOWN_KINDS[kind])
+    known.add(value)
 
 
 @dataclass
@@ -115,14 +125,16 @@ def decide(
         or state.counters.log("user", m.party_id) is not None,
         device_known=rc.device_id in profile.devices,
         ip_known=rc.ip in profile.ips,
+        payee_known=m.payee_id in profile.payees,
     )
-    x = features.compute(state.counters, pending, e, m.funding, known)
+    look = Look(state.counters, pending, now_ms)
+    x = features.compute(look, e, m.funding, known, lists.categories.get(m.merchant_id, ""))
     p = model.probability(x)
     reasons = [
         r
         for rule in rs.rules
         if rule.applies(m.kind)
-        for r in [_fire(rule, rs, state, pending, lists, m, rc, e, mine, known, p)]
+        for r in [_fire(rule, look, state, lists, m, rc, e, mine, known, p, model)]
         if r is not None
     ]
     score = sum(r.score for r in reasons)
@@ -154,9 +166,8 @@ def _outcome(rs: RuleSet, score: int, *, blocked: bool, allowed: bool) -> str:
 
 def _fire(
     rule: Rule,
-    rs: RuleSet,
+    look: Look,
     state: State,
-    pending: Pending | None,
     lists: Lists,
     m: Movement,
     rc: RequestContext,
@@ -164,13 +175,14 @@ def _fire(
     mine: list[tuple[str, str]],
     known: features.Known,
     p: float,
+    model: Model,
 ) -> Reason | None:
     kind = rule.kind
     if kind == "threshold":
         limit = rule.p("at_least_fen")
         return _hit(rule, m.amount_fen >= limit, f"amount {m.amount_fen} >= {limit}")
     if kind == "velocity":
-        return _velocity(rule, state, pending, e)
+        return _velocity(rule, look, e)
     if kind == "new_device":
         new = bool(rc.device_id) and known.has_history and not known.device_known
         return _hit(rule, new and m.amount_fen >= rule.p("min_amount_fen"), "new device")
@@ -194,7 +206,9 @@ def _fire(
         medical = m.category == "medical" and bool(category) and category != "medical"
         return _hit(rule, cash_like or medical, f"{m.funding} {m.category} at {category}")
     if kind == "model":
-        return _hit(rule, p >= rule.p("at_least"), f"model p={p:.3f}")
+        at_least = rule.p("at_least")
+        threshold = model.operating_point if at_least == "operating_point" else at_least
+        return _hit(rule, p >= threshold, f"model p={p:.3f}")
     return None
 
 
@@ -202,18 +216,9 @@ def _hit(rule: Rule, fired: bool, detail: str) -> Reason | None:
     return Reason(rule.id, rule.score, detail) if fired else None
 
 
-def _velocity(rule: Rule, state: State, pending: Pending | None, e: Event) -> Reason | None:
+def _velocity(rule: Rule, look: Look, e: Event) -> Reason | None:
     key, measure = rule.p("key"), rule.p("measure")
-    window_ms = rule.p("window_s") * 1000
-    w = window(
-        state.counters,
-        pending,
-        key,
-        e.key(key),
-        e.at_ms,
-        window_ms,
-        with_events=measure == "distinct",
-    )
+    w = look(key, e.key(key), rule.p("window_s") * 1000)
     if measure == "count":
         value = w.count + 1
     elif measure == "sum":

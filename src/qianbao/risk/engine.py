@@ -27,7 +27,17 @@ from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 from qianbao.risk import store
 from qianbao.risk.counters import Counters, Event, Pending
-from qianbao.risk.decide import CHALLENGE, PASS, REJECT, Decision, Lists, Profile, State, decide
+from qianbao.risk.decide import (
+    CHALLENGE,
+    PASS,
+    REJECT,
+    Decision,
+    Lists,
+    Profile,
+    State,
+    decide,
+    remember,
+)
 from qianbao.risk.errors import (
     ApprovalRequired,
     ChallengeRequired,
@@ -89,8 +99,9 @@ class _RiskBatch:
         for e in self.pending.events:
             us.state.counters.add(e)
         for row in self.known:
-            profile = us.state.profiles.setdefault(row["user_id"], Profile())
-            (profile.devices if row["kind"] == "DEVICE" else profile.ips).add(row["value"])
+            remember(
+                us.state.profiles.setdefault(row["user_id"], Profile()), row["kind"], row["value"]
+            )
         for user_id, place in self.places:
             us.state.profiles.setdefault(user_id, Profile()).last_place = place
         self.engine.after_held([h.decision for h in self.held if h.decision["outcome"] == REJECT])
@@ -230,6 +241,7 @@ class RiskEngine:
         for kind, value, seen in (
             ("DEVICE", rc.device_id, profile.devices),
             ("IP", rc.ip, profile.ips),
+            ("PAYEE", m.payee_id if m.kind != "WITHDRAW" else "", profile.payees),
         ):
             if value and value not in seen:
                 batch.known.append(
@@ -260,7 +272,7 @@ class RiskEngine:
         """Profiles, the last snapshot's events and every PASS stored since."""
         for row in store.all_known(tx):
             profile = us.state.profiles.setdefault(str(row["user_id"]), Profile())
-            (profile.devices if row["kind"] == "DEVICE" else profile.ips).add(str(row["value"]))
+            remember(profile, str(row["kind"]), str(row["value"]))
         snap = store.latest_snapshot(tx)
         since = 0
         if snap is not None:

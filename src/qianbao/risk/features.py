@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qianbao.risk.counters import Counters, Event, Pending, window
+from qianbao.risk.counters import Event, Look
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -33,7 +33,15 @@ NAMES = (
     "is_withdraw",
     "is_huabei",
     "night",
+    "no_history",
+    "round_amount",
+    "merchant_cash_like",
+    "new_device_new_payee",
+    "new_payee_amount",
+    "fast_pass_through",
+    "shared_device_huabei",
 )
+CASH_LIKE = frozenset({"cash_like", "precious_metals", "gambling"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,39 +51,42 @@ class Known:
     has_history: bool
     device_known: bool
     ip_known: bool
+    payee_known: bool = False
 
 
 def near_limit(amount_fen: int) -> bool:
     return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
 
 
-def compute(
-    c: Counters, pending: Pending | None, e: Event, funding: str, known: Known
-) -> list[float]:
+def compute(look: Look, e: Event, funding: str, known: Known, category: str = "") -> list[float]:
     now = e.at_ms
-    user_day = window(c, pending, "user", e.user, now, DAY_MS, with_events=True)
-    user_hour = window(c, pending, "user", e.user, now, HOUR_MS)
+    user_day = look("user", e.user, DAY_MS)
+    user_hour = look("user", e.user, HOUR_MS)
     events = user_day.events or ()
     mean = (user_day.sum_fen / user_day.count) if user_day.count else 0.0
-    payees = {x.payee for x in events}
-    fanin = window(c, pending, "payee", e.payee, now, DAY_MS, with_events=True)
-    device = window(c, pending, "device", e.device, now, DAY_MS, with_events=True)
-    ip = window(c, pending, "ip", e.ip, now, DAY_MS, with_events=True)
-    inflow = window(c, pending, "payee", e.user, now, DAY_MS, with_events=True)
-    back = window(c, pending, "user", e.payee, now, DAY_MS, with_events=True)
+    fanin = look("payee", e.payee, DAY_MS)
+    device = look("device", e.device, DAY_MS)
+    ip = look("ip", e.ip, DAY_MS)
+    inflow = look("payee", e.user, DAY_MS)
+    back = look("user", e.payee, DAY_MS)
     last = events[-1].at_ms if events else None
     hour = (now // HOUR_MS + 8) % 24  # Asia/Shanghai
+    log_amount = math.log1p(e.amount_fen / 100)
+    payee_new = float(known.has_history and e.kind != "WITHDRAW" and not known.payee_known)
+    device_new = float(known.has_history and bool(e.device) and not known.device_known)
+    minutes = (now - last) / 60_000 if last is not None else 1e9
+    shared = len({x.user for x in device.events or ()} - {e.user})
     return [
-        math.log1p(e.amount_fen / 100),
+        log_amount,
         math.log1p(e.amount_fen / mean) if mean else 1.0,
         float(user_hour.count),
         math.log1p(user_day.count),
         math.log1p(user_day.sum_fen / 100),
-        float(bool(known.has_history) and e.payee not in payees),
-        float(known.has_history and bool(e.device) and not known.device_known),
+        payee_new,
+        device_new,
         float(known.has_history and bool(e.ip) and not known.ip_known),
         math.log1p(len({x.user for x in fanin.events or ()} - {e.user})),
-        float(len({x.user for x in device.events or ()} - {e.user})),
+        float(shared),
         math.log1p(len({x.user for x in ip.events or ()} - {e.user})),
         math.log1p(inflow.count),
         math.log1p(len({x.user for x in inflow.events or ()})),
@@ -87,4 +98,11 @@ def compute(
         float(e.kind == "WITHDRAW"),
         float(funding == "HUABEI"),
         float(hour < 6),
+        float(not known.has_history),
+        float(e.amount_fen >= 100_000 and not 500 <= e.amount_fen % 10_000 < 9_500),
+        float(category in CASH_LIKE),
+        device_new * payee_new,
+        payee_new * log_amount,
+        float(inflow.count > 0 and minutes < 60 and e.kind != "PAY"),
+        float(shared > 0 and funding == "HUABEI"),
     ]

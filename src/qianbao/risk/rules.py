@@ -17,9 +17,11 @@ that fires adds its ``score`` and its reason. Kinds:
 - ``category_mismatch``: the merchant's registered category is in ``categories`` for a
   movement funded by one of ``funding`` (Huabei at a cash-like merchant), or the payment says
   ``medical`` at a merchant that is not;
-- ``model``: the model's fraud probability is at least ``at_least``.
+- ``model``: the model's fraud probability is at least ``at_least`` (a number, or
+  ``operating_point``: the threshold chosen when the model was trained, see ``evaluate.train``).
 
-Every rule may be limited to movement ``kinds``. A bad file is refused whole (the old set
+Every rule may be limited to movement ``kinds`` (which movements it judges; a velocity window
+still counts every movement of its key, top-ups included). A bad file is refused whole (the old set
 stays in force) with the reason.
 """
 
@@ -130,7 +132,9 @@ def _params(kind: str, data: dict[str, Any], where: str) -> dict[str, Any]:
             "categories": frozenset(str(c) for c in data.get("categories", ())),
             "funding": frozenset(str(f) for f in data.get("funding", ())),
         }
-    if kind == "model":
+    if kind == "model":  # a probability, or the trained model's own operating point
+        if data.get("at_least") == "operating_point":
+            return {"at_least": "operating_point"}
         return {"at_least": _need(data, "at_least", float, where)}
     raise RulesInvalid(f"{where}: unknown rule kind {kind!r}")
 
