@@ -25,7 +25,7 @@ from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
-from qianbao.web import pages
+from qianbao.web import pages, risk_pages
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -128,6 +128,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         p,
         extra_routers=[
             pages.router,
+            risk_pages.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,

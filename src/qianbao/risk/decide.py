@@ -206,6 +206,8 @@ def _fire(
         medical = m.category == "medical" and bool(category) and category != "medical"
         return _hit(rule, cash_like or medical, f"{m.funding} {m.category} at {category}")
     if kind == "model":
+        if rule.p("clients_only") and not rc.ip:
+            return None
         at_least = rule.p("at_least")
         threshold = model.operating_point if at_least == "operating_point" else at_least
         return _hit(rule, p >= threshold, f"model p={p:.3f}")

@@ -18,7 +18,9 @@ that fires adds its ``score`` and its reason. Kinds:
   movement funded by one of ``funding`` (Huabei at a cash-like merchant), or the payment says
   ``medical`` at a merchant that is not;
 - ``model``: the model's fraud probability is at least ``at_least`` (a number, or
-  ``operating_point``: the threshold chosen when the model was trained, see ``evaluate.train``).
+  ``operating_point``: the threshold chosen when the model was trained, see ``evaluate.train``);
+  with ``clients_only: true`` it judges only movements a client asked for (a request context with
+  an IP: every API and gateway request has one), not the platform's own calls (jobs, scripts).
 
 Every rule may be limited to movement ``kinds`` (which movements it judges; a velocity window
 still counts every movement of its key, top-ups included). A bad file is refused whole (the old set
@@ -133,9 +135,10 @@ def _params(kind: str, data: dict[str, Any], where: str) -> dict[str, Any]:
             "funding": frozenset(str(f) for f in data.get("funding", ())),
         }
     if kind == "model":  # a probability, or the trained model's own operating point
+        clients_only = bool(data.get("clients_only", False))
         if data.get("at_least") == "operating_point":
-            return {"at_least": "operating_point"}
-        return {"at_least": _need(data, "at_least", float, where)}
+            return {"at_least": "operating_point", "clients_only": clients_only}
+        return {"at_least": _need(data, "at_least", float, where), "clients_only": clients_only}
     raise RulesInvalid(f"{where}: unknown rule kind {kind!r}")
 
 

@@ -331,3 +331,15 @@ def close(p: Platform, case_id: str, operator: str, label: str) -> dict[str, Any
         store.CASE.move(tx, case_id, str(row["status"]), "CLOSED", label=label.upper())
         store.add_note(tx, case_id, operator, f"closed as {label.upper()}", clock.now_ms())
     return get_case(p, case_id)
+
+
+def get_decision(p: Platform, decision_id: str) -> Row:
+    """One decision by its id (its id routes to the unit that made it)."""
+    try:
+        unit = p.unit_of(decision_id)
+    except ValueError:
+        raise DecisionQueryInvalid("not a decision id") from None
+    row = store.decision(p.units[unit], decision_id)
+    if row is None:
+        raise DecisionQueryInvalid("no such decision")
+    return row

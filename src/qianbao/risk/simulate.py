@@ -3,8 +3,10 @@ typologies injected among them — the data the model is trained on and evaluate
 
 Normal life: each user has a home city, one or two devices (some shared within a family), a
 home IP and mobile IPs, a rhythm (payments a day), a usual spend, favourite merchants, friends
-they transfer to, occasional withdrawals, Huabei for some purchases, trips (by plane, so far
-but not impossibly fast), a phone replaced now and then, and a big purchase now and then.
+they transfer to, occasional withdrawals and top-ups, Huabei for some purchases, payments a
+merchant initiates (no device of theirs), trips (by plane, so far but not impossibly fast), a
+phone replaced now and then, and a big purchase now and then. 1 % more users sign up every
+day, with no history at all.
 
 Typologies (``TYPOLOGIES``), each from an ordinary-looking account:
 
@@ -127,6 +129,15 @@ class World:
             b.devices.append(a.devices[0])
         self.categories = {m.id: m.category for m in self.merchants}
 
+    def join(self) -> User:
+        """A user signing up today: no history at all, an ordinary life from now on."""
+        u = self._user()
+        weights = [m.popularity for m in self.merchants]
+        u.favourites = self.rng.choices([m.id for m in self.merchants], weights, k=6)
+        u.friends = [self.rng.choice(self.users).id for _ in range(self.rng.randint(1, 3))]
+        self.users.append(u)
+        return u
+
     def new_id(self) -> str:
         return f"{self.rng.randrange(10**15, 10**16)}{self.rng.randrange(100):02d}"
 
@@ -213,8 +224,12 @@ def normal_day(w: World, u: User, day_ms: int) -> Iterator[SimEvent]:
         if where != u.home and i < n // 2:
             at += 8 * HOUR_MS  # the flight takes time
         rc = w.ctx(u, where if i >= n // 2 else u.home, device=u.devices[-1])
+        if r.random() < 0.08:  # a merchant-initiated or scanned payment: no device of theirs
+            rc = RequestContext()
         roll = r.random()
-        if roll < 0.80:
+        if roll < 0.05:
+            yield SimEvent(at, _move("TOPUP", u.id, u.card, w.amount(u.spend_fen * 10)), rc)
+        elif roll < 0.80:
             merchant = r.choice(u.favourites) if r.random() < 0.8 else r.choice(w.merchants).id
             big = r.random() < 0.01
             amount = w.amount(u.spend_fen * (20 if big else 1))
@@ -346,7 +361,8 @@ def fake_trades(w: World, day_ms: int) -> Iterator[SimEvent]:
     merchant = r.choice(w.merchants)
     subnet = f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}"
     devices = [w.device() for _ in range(r.randint(1, 3))]
-    ring = [w.new_id() for _ in range(r.randint(6, 15))]
+    ring = [w.new_id() if r.random() < 0.5 else r.choice(w.users).id  # new or rented accounts
+            for _ in range(r.randint(6, 15))]
     base = r.randint(5_000, 50_000)
     at = day_ms + r.randint(0, DAY_MS // 2)
     for _ in range(r.randint(15, 40)):
@@ -385,6 +401,8 @@ def generate(
             events.extend(replace(e, warmup=True) if d < 0 else e for e in normal_day(w, u, day_ms))
         if d < 0:
             continue
+        for _ in range(_poisson(w.rng, users * 0.01)):  # sign-ups: 1 % a day
+            events.extend(normal_day(w, w.join(), day_ms))
         for _ in range(_poisson(w.rng, frauds_per_day * len(TYPOLOGIES))):
             events.extend(INJECT[w.rng.choice(TYPOLOGIES)](w, day_ms))
     events.sort(key=lambda e: e.at_ms)
