@@ -191,6 +191,7 @@ def wire_risk(p: Platform) -> None:
     )
     engine.on_rejected.append(lambda rows: risk_service.open_cases_for(p, rows))
     p.money.risk = engine
+    risk_service.restore_watchlist(p)
 
 
 def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:

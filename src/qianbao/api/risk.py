@@ -10,9 +10,11 @@ hop. None of it authenticates anyone; see docs/risk/context.md for what each is 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -204,3 +206,32 @@ def add_note(case_id: str, body: CaseActionIn, p: PlatformDep, op: Operator) -> 
 def close(case_id: str, body: CaseActionIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
     return risk.close(p, case_id, op.id, body.label)
+
+
+class WatchListIn(BaseModel):
+    csv: str = Field(max_length=20_000_000, description="name,id_number a line")
+
+
+@router.post(f"{ops}/watchlist", summary="Load the AML watch list (replaces the last one)")
+def watchlist(body: WatchListIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    """Every existing user is screened against it at once (a case per hit); payouts and
+    transfers are screened before they move money."""
+    op.require("write")
+    return risk.load_watchlist(p, body.csv, op.id)
+
+
+@router.post(f"{ops}/reports/{{day}}", summary="Write a day's large-value and suspicious reports")
+def reports(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    return risk.daily_reports(p, day)
+
+
+@router.get(
+    f"{ops}/reports/{{day}}/{{kind}}.csv",
+    summary="Download a report (大额 / 可疑)",
+    response_class=PlainTextResponse,
+)
+def report_file(day: date, kind: str, p: PlatformDep, op: Operator) -> PlainTextResponse:
+    op.require("read")
+    path = risk.report_file(p, day, kind)
+    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/csv")

@@ -15,6 +15,8 @@ from qianbao.risk.model import Model
 from qianbao.risk.rules import Rule, RuleSet, km_between, parse_location
 
 PASS, CHALLENGE, REJECT = "PASS", "CHALLENGE", "REJECT"
+AML_KINDS = frozenset({"WITHDRAW", "TRANSFER"})  # payouts: screened against the watch list
+AML_NAME_SCORE = 40  # a name-only hit (names collide): an ID-number hit rejects
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class Lists:
     allow: set[tuple[str, str]] = field(default_factory=set)
     frozen: set[tuple[str, str]] = field(default_factory=set)  # (user|card|merchant, id)
     categories: dict[str, str] = field(default_factory=dict)  # merchant id -> category
+    aml: dict[str, str] = field(default_factory=dict)  # user id -> "id" | "name" (watch list)
 
     def named(self, name: str) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = getattr(self, name)
@@ -137,6 +140,15 @@ def decide(
         for r in [_fire(rule, look, state, lists, m, rc, e, mine, known, p, model)]
         if r is not None
     ]
+    aml = lists.aml.get(m.party_id, "") if m.kind in AML_KINDS else ""
+    if aml:
+        reasons.append(
+            Reason(
+                "aml_watchlist" if aml == "id" else "aml_name",
+                0 if aml == "id" else AML_NAME_SCORE,
+                f"watch list: {aml}",
+            )
+        )
     score = sum(r.score for r in reasons)
     if frozen:
         return Decision(
@@ -144,7 +156,7 @@ def decide(
         )
     blocked = any(r.rule.startswith("list:block") for r in reasons)
     allowed = any(r.rule.startswith("list:allow") for r in reasons)
-    outcome = _outcome(rs, score, blocked=blocked, allowed=allowed)
+    outcome = _outcome(rs, score, blocked=blocked or aml == "id", allowed=allowed)
     if m.kind == "REFUND" and rs.refund_approval_fen and m.amount_fen >= rs.refund_approval_fen:
         reasons.append(Reason("refund_approval", 0, f"refund >= {rs.refund_approval_fen} fen"))
         outcome = REJECT if outcome == REJECT else CHALLENGE

@@ -26,8 +26,10 @@ from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
 from qianbao.risk import store
+from qianbao.risk.aml import WatchList, screen_user
 from qianbao.risk.counters import Counters, Event, Pending
 from qianbao.risk.decide import (
+    AML_KINDS,
     CHALLENGE,
     PASS,
     REJECT,
@@ -121,6 +123,8 @@ class RiskEngine:
         self.on_rejected: list[Any] = []  # callbacks: a rejection opens a case (service.py)
         # command type -> how to run it again once its challenge is answered (bootstrap)
         self.resumers: dict[type, Any] = {}
+        self.watchlist = WatchList()  # AML (aml.py), loaded by an operator
+        self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
 
     # --- the port ---------------------------------------------------------------------------
     def check(self, ctx: WriteContext, movement: Movement) -> None:
@@ -135,7 +139,7 @@ class RiskEngine:
             self.model,
             us.state,
             batch.pending,
-            self.lists(),
+            self._screen(movement),
             movement,
             rc,
             now_ms,
@@ -294,6 +298,22 @@ class RiskEngine:
         events = [e for e in events if e.at_ms > now_ms - us.state.counters.horizon_ms]
         store.insert_snapshot(tx, now_ms, json.dumps([e.as_list() for e in events]))
         us.snapshot_at_ms = now_ms
+
+    def _screen(self, m: Movement) -> Lists:
+        """The lists, with the payer's watch-list match before a payout (read once per user
+        and list: the member row through its cache)."""
+        lists = self.lists()
+        if m.kind in AML_KINDS and (self.watchlist.id_hashes or self.watchlist.names):
+            if m.party_id not in self.screened:
+                self.screened[m.party_id] = screen_user(self.platform, self.watchlist, m.party_id)
+            if self.screened[m.party_id]:
+                lists.aml[m.party_id] = self.screened[m.party_id]
+        return lists
+
+    def load_watchlist(self, wl: WatchList) -> None:
+        self.watchlist = wl
+        self.screened = {}
+        self.refresh_lists()
 
     def lists(self) -> Lists:
         if time.monotonic() - self._lists_at >= LISTS_TTL_S:

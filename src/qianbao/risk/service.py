@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from qianbao.members import service as members
@@ -17,7 +19,7 @@ from qianbao.platform.errors import QianbaoError
 from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
-from qianbao.risk import store
+from qianbao.risk import aml, store
 from qianbao.risk.engine import RiskEngine
 from qianbao.risk.errors import (
     AlreadyFrozen,
@@ -343,3 +345,42 @@ def get_decision(p: Platform, decision_id: str) -> Row:
     if row is None:
         raise DecisionQueryInvalid("no such decision")
     return row
+
+
+# --- AML: the watch list and the daily reports ------------------------------------------------
+def watchlist_path(p: Platform) -> Path:
+    return p.settings.data_dir / "risk" / "watchlist.csv"
+
+
+def load_watchlist(p: Platform, text: str, operator: str) -> dict[str, Any]:
+    """Replace the watch list (kept as a file in the data directory, so a restart keeps it),
+    screen every existing user against it and open a case for each hit."""
+    wl = aml.parse_watchlist(p, text, f"loaded by {operator}")
+    path = watchlist_path(p)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    engine(p).load_watchlist(wl)
+    hits = aml.screen_all(p, wl)
+    for hit in hits:
+        open_case(p, hit["user_id"], f"AML watch list: {hit['match']} match", source="AML")
+    return {"names": len(wl.names), "id_numbers": len(wl.id_hashes), "hits": hits}
+
+
+def restore_watchlist(p: Platform) -> None:
+    """At start: the last list an operator loaded, if any."""
+    path = watchlist_path(p)
+    if path.exists():
+        engine(p).load_watchlist(
+            aml.parse_watchlist(p, path.read_text(encoding="utf-8"), str(path))
+        )
+
+
+def daily_reports(p: Platform, day: date) -> dict[str, Any]:
+    return aml.daily_reports(p, day)
+
+
+def report_file(p: Platform, day: date, kind: str) -> Path:
+    path = aml.report_path(p, day, kind)
+    if not path.exists():
+        aml.daily_reports(p, day)
+    return path

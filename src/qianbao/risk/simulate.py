@@ -361,8 +361,10 @@ def fake_trades(w: World, day_ms: int) -> Iterator[SimEvent]:
     merchant = r.choice(w.merchants)
     subnet = f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}"
     devices = [w.device() for _ in range(r.randint(1, 3))]
-    ring = [w.new_id() if r.random() < 0.5 else r.choice(w.users).id  # new or rented accounts
-            for _ in range(r.randint(6, 15))]
+    ring = [
+        w.new_id() if r.random() < 0.5 else r.choice(w.users).id  # new or rented accounts
+        for _ in range(r.randint(6, 15))
+    ]
     base = r.randint(5_000, 50_000)
     at = day_ms + r.randint(0, DAY_MS // 2)
     for _ in range(r.randint(15, 40)):

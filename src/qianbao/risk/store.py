@@ -235,3 +235,31 @@ def labels(db: Database) -> list[Row]:
             "SELECT id, party_id, decision_id, label, updated_at_ms FROM risk_cases"
             " WHERE label IS NOT NULL ORDER BY updated_at_ms"
         )
+
+
+def decisions_between(db: Database, start_ms: int, end_ms: int) -> list[Row]:
+    with db.read() as tx:
+        return tx.all(
+            "SELECT * FROM risk_decisions WHERE created_at_ms >= :a AND created_at_ms < :b"
+            " ORDER BY created_at_ms, id",
+            {"a": start_ms, "b": end_ms},
+        )
+
+
+def users_matching(db: Database, id_hashes: list[str], names: list[str]) -> list[Row]:
+    """Users whose ID number (by its keyed hash) or name is on the watch list."""
+    found: dict[str, Row] = {}
+    with db.read() as tx:
+        for i in range(0, len(id_hashes), 500):
+            chunk = {f"h{k}": h for k, h in enumerate(id_hashes[i : i + 500])}
+            marks = ", ".join(f":{k}" for k in chunk)
+            for row in tx.all(
+                f"SELECT id, name FROM users WHERE id_number_hash IN ({marks})", chunk
+            ):
+                found[str(row["id"])] = row
+        for i in range(0, len(names), 500):
+            chunk = {f"n{k}": n for k, n in enumerate(names[i : i + 500])}
+            marks = ", ".join(f":{k}" for k in chunk)
+            for row in tx.all(f"SELECT id, name FROM users WHERE name IN ({marks})", chunk):
+                found.setdefault(str(row["id"]), row)
+    return list(found.values())
