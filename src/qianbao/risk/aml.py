@@ -99,9 +99,7 @@ def screen_all(p: Platform, wl: WatchList) -> list[dict[str, Any]]:
     rows = store.users_matching(p.global_db, sorted(wl.id_hashes), [])
     hits = [{"user_id": str(r["id"]), "match": "id"} for r in rows]
     seen = {h["user_id"] for h in hits}
-    with p.global_db.read() as tx:
-        users = tx.all("SELECT id, name FROM users") if wl.names else []
-    for r in users:
+    for r in store.user_names(p.global_db) if wl.names else []:
         if str(r["id"]) not in seen and _norm(str(r["name"])) in wl.names:
             hits.append({"user_id": str(r["id"]), "match": "name"})
     return hits

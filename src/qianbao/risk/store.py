@@ -263,3 +263,8 @@ def users_matching(db: Database, id_hashes: list[str], names: list[str]) -> list
             for row in tx.all(f"SELECT id, name FROM users WHERE name IN ({marks})", chunk):
                 found.setdefault(str(row["id"]), row)
     return list(found.values())
+
+
+def user_names(db: Database) -> list[Row]:
+    with db.read() as tx:
+        return tx.all("SELECT id, name FROM users")
