@@ -179,12 +179,15 @@ def wire_money_movement(p: Platform) -> None:
 def wire_risk(p: Platform) -> None:
     """The engine's ``RiskCheck``: the rule file (``settings.extra["risk"]["rules_path"]``, or
     the package's), the trained model, how a challenged command resumes, cases on rejections.
-    ``{"risk": {"enabled": false}}`` leaves it out (the benchmark's reference run)."""
+    ``{"risk": {"enabled": false}}`` leaves it out (the benchmark's reference run);
+    ``{"risk": {"model": false}}`` keeps the rules but scores no model (the other areas' tests:
+    their scripted users do in a minute what the model rightly finds suspicious)."""
     cfg = p.settings.extra.get("risk") or {}
     if cfg.get("enabled", True) is False:
         return
     rules = risk_rules.RuleFile(Path(cfg.get("rules_path") or risk_rules.DEFAULT_PATH))
-    engine = risk_engine.RiskEngine(p, rules, risk_model.load())
+    model = risk_model.load() if cfg.get("model", True) else risk_model.NO_MODEL
+    engine = risk_engine.RiskEngine(p, rules, model)
     engine.resumers[Pay] = _resume_pay
     engine.resumers[payments.OpenBankOrder] = lambda p, _unit, order: payments.resume_bank_order(
         p, order

@@ -202,3 +202,24 @@ def test_rules_reload_without_a_restart_and_a_broken_file_keeps_the_last_good_se
         risk.engine(rp).rules.reload()
     assert risk.engine(rp).rules.current.version == "t-2"
     assert risk.engine(rp).rules.error
+
+
+def test_the_shipped_rules_and_model_stop_a_takeover_drain_and_pass_the_owner(tmp_path):
+    from tests.conftest import make_platform
+
+    p = make_platform("sqlite", tmp_path / "data", extra={"risk": {}})  # shipped rules + model
+    try:
+        assert risk.engine(p).model.trees  # the trained model is on
+        m, u, friend = new_merchant(p), new_user(p, balance_fen=50_000_00), new_user(p)
+        for i in range(3):
+            _pay(p, u, m, 35_00 + i, f"own{i}")  # the owner, on their phone, at home
+        with use(HOME):
+            payments.transfer(p, u, friend, 200_00, "own-t", PAY_PASSWORD)
+        thief = RequestContext(device_id="unknown-9", ip="203.0.113.50", location="43.83,87.62")
+        mule = new_user(p)
+        with use(thief), pytest.raises((ChallengeRequired, RiskRejected)):
+            payments.transfer(p, u, mule, 30_000_00, "drain", PAY_PASSWORD)
+        assert balance(p, mule) == 0
+        assert_ledger_clean(p)
+    finally:
+        p.close()

@@ -79,6 +79,8 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
             return purpose.replay(ctx, first)
     opened = purpose.open(ctx, pay)
     quote = quote_of(pay)
+    # the guard step, before anything is written: a refusal is undone in memory, its record kept
+    guards.check_risk(ctx, movement_of(pay, quote))
     if pay.coupon_id is not None:
         assert ports.coupons is not None
         ports.coupons.take(ctx, pay)
@@ -92,7 +94,6 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
         merchant_fee = quote.fee_fen + funded.merchant_share_fen
         legs += policy.book_in(ctx, pay.merchant_id, quote.merchant_gross_fen, merchant_fee)
         legs.append(fee_leg(ctx, quote.fee_fen))
-    guards.check_risk(ctx, movement_of(pay, quote))  # last: a payment that cannot be made fails
     post(ctx, purpose.pay_voucher, purpose.voucher_ref(pay, funded), legs, pay.memo)
     return purpose.record(ctx, pay, quote, funded, opened)
 

@@ -124,8 +124,7 @@ def decide(
     frozen = next((f"{k}:{v}" for k, v in mine if (k, v) in lists.frozen), "")
     profile = state.profile(m.party_id)
     known = features.Known(
-        has_history=bool(profile.devices or profile.ips)
-        or state.counters.log("user", m.party_id) is not None,
+        has_history=bool(profile.devices or profile.ips),  # a client history to compare with
         device_known=rc.device_id in profile.devices,
         ip_known=rc.ip in profile.ips,
         payee_known=m.payee_id in profile.payees,

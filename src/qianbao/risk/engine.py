@@ -132,7 +132,7 @@ class RiskEngine:
         us = self._unit(ctx, rs)
         batch: _RiskBatch = ctx.state("risk", lambda: _RiskBatch(self, ctx.unit))
         rc = decode(movement.context)
-        stepped_up = bool(rc.challenge_id) and self._use_challenge(ctx, rc, movement)
+        stepped_up = bool(rc.challenge_id) and self._answered(ctx, rc, movement)
         now_ms = clock.now_ms()
         d = decide(
             rs,
@@ -147,6 +147,8 @@ class RiskEngine:
         )
         row = self._row(rs, movement, rc, d, now_ms, self.platform.first_bucket(ctx.unit))
         if d.outcome == PASS:
+            if stepped_up:  # the answered challenge is used up with the movement (a write)
+                store.CHALLENGE.move(ctx.tx, rc.challenge_id, "ANSWERED", "USED")
             batch.passed.append(row)
             batch.pending.add(d.event)
             self._learn(batch, movement, rc, now_ms)
@@ -255,13 +257,13 @@ class RiskEngine:
         if place is not None:
             batch.places.append((m.party_id, (place[0], place[1], now_ms)))
 
-    def _use_challenge(self, ctx: WriteContext, rc: RequestContext, m: Movement) -> bool:
-        """An answered challenge for exactly this movement is used up with it."""
-        row = store.get_challenge(ctx.tx, rc.challenge_id)
-        if row is None or row["status"] != "ANSWERED" or row["movement_id"] != m.movement_id:
-            return False
-        store.CHALLENGE.move(ctx.tx, rc.challenge_id, "ANSWERED", "USED")
-        return True
+    def _answered(self, ctx: WriteContext, rc: RequestContext, m: Movement) -> bool:
+        """Is there an answered challenge for exactly this movement? (A read: a refusal must
+        write nothing directly, so that its record survives its command.)"""
+        row = store.get_challenge(ctx.db, rc.challenge_id)
+        return (
+            row is not None and row["status"] == "ANSWERED" and row["movement_id"] == m.movement_id
+        )
 
     # --- state --------------------------------------------------------------------------------
     def _unit(self, ctx: WriteContext, rs: RuleSet) -> UnitState:
