@@ -193,6 +193,11 @@ def wire_risk(p: Platform) -> None:
         p, order
     )
     engine.on_rejected.append(lambda rows: risk_service.open_cases_for(p, rows))
+    if cfg.get("shadow_rules_path"):  # shadow mode: a candidate decides beside the live set
+        shadow_model = Path(cfg.get("shadow_model_path") or risk_model.DEFAULT_PATH)
+        engine.shadow = risk_engine.Shadow(
+            risk_rules.RuleFile(Path(cfg["shadow_rules_path"])), risk_model.load(shadow_model)
+        )
     p.money.risk = engine
     risk_service.restore_watchlist(p)
 

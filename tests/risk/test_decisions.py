@@ -223,3 +223,28 @@ def test_the_shipped_rules_and_model_stop_a_takeover_drain_and_pass_the_owner(tm
         assert_ledger_clean(p)
     finally:
         p.close()
+
+
+def test_shadow_mode_reports_what_a_candidate_would_decide_and_changes_nothing(tmp_path):
+    from tests.conftest import make_platform
+
+    live = write_rules(tmp_path / "live.yaml")
+    candidate = write_rules(
+        tmp_path / "candidate.yaml",
+        RULES.replace('"t-1"', '"cand-1"').replace("at_least_fen: 500000", "at_least_fen: 1000"),
+    )
+    extra = {"risk": {"rules_path": str(live), "shadow_rules_path": str(candidate)}}
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)
+    try:
+        m, u = new_merchant(p), new_user(p, balance_fen=1_000_00)
+        paid = _pay(p, u, m, 20_00, "s1")  # live: PASS; the candidate would challenge it
+        _pay(p, u, m, 1_00, "s2")  # both: PASS
+        report = risk.engine(p).shadow.report()
+        assert report["rules_version"] == "cand-1" and report["differ"] == 1
+        assert report["by_outcome"] == [{"live": "PASS", "shadow": "CHALLENGE", "count": 1}]
+        (d,) = risk.decisions(p, movement_id=paid["id"])
+        assert d["outcome"] == "PASS"
+        assert risk.public_decision(d)["inputs"]["shadow"]["outcome"] == "CHALLENGE"
+        assert balance(p, u) == 1_000_00 - 21_00
+    finally:
+        p.close()

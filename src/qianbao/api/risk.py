@@ -101,6 +101,13 @@ def rules(p: PlatformDep, op: Operator) -> dict[str, Any]:
     }
 
 
+@router.get(f"{ops}/shadow", summary="Shadow mode: where the candidate would decide otherwise")
+def shadow(p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require("read")
+    candidate = risk.engine(p).shadow
+    return {"enabled": False} if candidate is None else {"enabled": True, **candidate.report()}
+
+
 @router.post(f"{ops}/rules/reload", summary="Re-read the rule file now")
 def reload(p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")

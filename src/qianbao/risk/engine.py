@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,63 @@ class UnitState:
     state: State
     loaded: bool = False
     snapshot_at_ms: int = 0
+
+
+class Shadow:
+    """Shadow mode: a candidate rule set and model decide every live movement too, on the same
+    state, and change nothing; each decision's inputs record the candidate's outcome when it
+    differs, and ``report`` counts the differences by (live, candidate) outcome."""
+
+    RECENT_MAX = 200
+
+    def __init__(self, rules: RuleFile, model: Model) -> None:
+        self.rules = rules
+        self.model = model
+        self.decided = 0
+        self.differ: Counter[tuple[str, str]] = Counter()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=self.RECENT_MAX)
+
+    def compare(
+        self,
+        state: State,
+        pending: Pending,
+        lists: Lists,
+        m: Movement,
+        rc: RequestContext,
+        now_ms: int,
+        live: Decision,
+        row: dict[str, Any],
+    ) -> None:
+        rs = self.rules.get()
+        d = decide(rs, self.model, state, pending, lists, m, rc, now_ms)
+        self.decided += 1
+        if d.outcome == live.outcome:
+            return
+        self.differ[(live.outcome, d.outcome)] += 1
+        seen = {
+            "outcome": d.outcome,
+            "score": d.score,
+            "rules_version": rs.version,
+            "model_version": self.model.version,
+            "reasons": [r.rule for r in d.reasons],
+        }
+        inputs = json.loads(row["inputs"])
+        row["inputs"] = json.dumps({**inputs, "shadow": seen}, separators=(",", ":"))
+        self.recent.append(
+            {"decision_id": row["id"], "movement_id": m.movement_id, "live": live.outcome, **seen}
+        )
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "rules_version": self.rules.current.version,
+            "model_version": self.model.version,
+            "decided": self.decided,
+            "differ": sum(self.differ.values()),
+            "by_outcome": [
+                {"live": a, "shadow": b, "count": n} for (a, b), n in sorted(self.differ.items())
+            ],
+            "recent": list(self.recent),
+        }
 
 
 @dataclass
@@ -125,6 +183,7 @@ class RiskEngine:
         self.resumers: dict[type, Any] = {}
         self.watchlist = WatchList()  # AML (aml.py), loaded by an operator
         self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
+        self.shadow: Shadow | None = None  # a candidate rule set and model beside the live one
 
     # --- the port ---------------------------------------------------------------------------
     def check(self, ctx: WriteContext, movement: Movement) -> None:
@@ -134,18 +193,21 @@ class RiskEngine:
         rc = decode(movement.context)
         stepped_up = bool(rc.challenge_id) and self._answered(ctx, rc, movement)
         now_ms = clock.now_ms()
+        lists = self._screen(movement)
         d = decide(
             rs,
             self.model,
             us.state,
             batch.pending,
-            self._screen(movement),
+            lists,
             movement,
             rc,
             now_ms,
             stepped_up=stepped_up,
         )
         row = self._row(rs, movement, rc, d, now_ms, self.platform.first_bucket(ctx.unit))
+        if self.shadow is not None:
+            self.shadow.compare(us.state, batch.pending, lists, movement, rc, now_ms, d, row)
         if d.outcome == PASS:
             if stepped_up:  # the answered challenge is used up with the movement (a write)
                 store.CHALLENGE.move(ctx.tx, rc.challenge_id, "ANSWERED", "USED")
