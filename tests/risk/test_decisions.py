@@ -176,14 +176,21 @@ def test_velocity_counts_committed_movements_and_survives_a_restart(tmp_path):
     try:
         m, u = new_merchant(p), new_user(p, balance_fen=1_000_00)
         for i in range(3):
+            clock.set(clock.now() + timedelta(seconds=2))  # a snapshot delta every second
             _pay(p, u, m, 1_00, f"v{i}")
+        with p.units[p.unit_of(u)].read() as tx:
+            snapshots = tx.all("SELECT body FROM risk_snapshots")
+        assert snapshots  # the deltas written with the batches (the rest: the decisions)
     finally:
         p.close()
     p = make_platform("sqlite", tmp_path / "data", extra=extra)  # counters rebuilt from the unit
     try:
         with pytest.raises(RiskRejected):
             _pay(p, u, m, 1_00, "v3")  # the 5th movement (a top-up, 4 payments) in a minute
+        state = risk.engine(p).units[p.unit_of(u)].state
+        assert state.counters.log("user", u).window(clock.now_ms(), 60_000).count == 4
     finally:
+        clock.use_real_time()
         p.close()
 
 

@@ -9,7 +9,8 @@ commands of the batch, and vanish with a command that fails) and join the logs w
 commits. A distinct count (of users on a device, of payees of a user) looks at the window's
 newest ``DISTINCT_EVENTS_MAX`` events: exact up to that many, a lower bound beyond (a rule
 "more than N distinct" with N below the bound is exact). The logs are rebuilt at start from
-the last durable snapshot plus the decisions stored since (``engine.UnitState.load``).
+the durable snapshots (each the delta of events since the one before, so writing one costs what
+the traffic since did) plus the decisions stored since the last (``engine.RiskEngine._load``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ DIMENSIONS = ("user", "device", "ip", "payee", "merchant")
 DAY_MS = 86_400_000
 HORIZON_MAX_MS = 31 * DAY_MS
 EVENTS_PER_KEY_MAX = 20_000  # a key past this forgets its oldest events (a hot merchant)
-DISTINCT_EVENTS_MAX = 256  # a distinct count looks at the window's newest events only
+DISTINCT_EVENTS_MAX = 64  # a distinct count looks at the window's newest events only
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +117,9 @@ class Counters:
         self.horizon_ms = min(horizon_ms, HORIZON_MAX_MS)
         self.logs: dict[str, dict[str, EventLog]] = {d: {} for d in DIMENSIONS}
         self.events = 0
+        self.unsaved: list[Event] = []  # committed since the last snapshot (its next delta)
 
-    def add(self, e: Event) -> None:
+    def add(self, e: Event, *, saved: bool = False) -> None:
         for dimension in DIMENSIONS:
             key = e.key(dimension)
             if not key:
@@ -129,6 +131,8 @@ class Counters:
             if len(log.at) & 63 == 0:  # amortised: forget old events every 64 additions
                 log.forget_before(e.at_ms - self.horizon_ms)
         self.events += 1
+        if not saved:
+            self.unsaved.append(e)
 
     def log(self, dimension: str, key: str) -> EventLog | None:
         return self.logs[dimension].get(key) if key else None

@@ -139,6 +139,7 @@ class _RiskBatch:
     known: list[dict[str, Any]] = field(default_factory=list)
     places: list[tuple[str, tuple[float, float, int]]] = field(default_factory=list)
     pending: Pending = field(default_factory=Pending)
+    saved: bool = False  # this batch wrote a snapshot (its events are in it)
 
     def mark(self) -> tuple[int, int, int, int]:
         return len(self.passed), len(self.known), len(self.places), self.pending.mark()
@@ -152,12 +153,12 @@ class _RiskBatch:
         store.insert_decisions(tx, self.passed + [h.decision for h in self.held])
         store.insert_challenges(tx, [h.challenge for h in self.held if h.challenge])
         store.insert_known(tx, self.known)
-        self.engine.snapshot_if_due(tx, self.unit, self.pending)
+        self.saved = self.engine.snapshot_if_due(tx, self.unit, self.pending)
 
     def after_commit(self) -> None:
         us = self.engine.units[self.unit]
-        for e in self.pending.events:
-            us.state.counters.add(e)
+        for e in self.pending.events:  # already in a snapshot when this batch wrote one
+            us.state.counters.add(e, saved=self.saved)
         for row in self.known:
             remember(
                 us.state.profiles.setdefault(row["user_id"], Profile()), row["kind"], row["value"]
@@ -337,31 +338,35 @@ class RiskEngine:
         return us
 
     def _load(self, tx: Tx, us: UnitState) -> None:
-        """Profiles, the last snapshot's events and every PASS stored since."""
+        """Profiles, the snapshot deltas in the horizon, and every PASS stored since the last."""
         for row in store.all_known(tx):
             profile = us.state.profiles.setdefault(str(row["user_id"]), Profile())
             remember(profile, str(row["kind"]), str(row["value"]))
-        snap = store.latest_snapshot(tx)
+        counters = us.state.counters
+        horizon_start = clock.now_ms() - counters.horizon_ms
         since = 0
-        if snap is not None:
+        for snap in store.snapshots_since(tx, horizon_start):
             since = int(snap["taken_at_ms"])
             for item in json.loads(snap["body"]):
-                us.state.counters.add(Event.from_list(item))
-        horizon_start = clock.now_ms() - us.state.counters.horizon_ms
+                counters.add(Event.from_list(item), saved=True)
         for row in store.passed_since(tx, max(since, horizon_start)):
-            us.state.counters.add(Event.from_list(json.loads(row["inputs"])["event"]))
+            counters.add(Event.from_list(json.loads(row["inputs"])["event"]))
         us.snapshot_at_ms = since or clock.now_ms()
         us.loaded = True
 
-    def snapshot_if_due(self, tx: Tx, unit: int, pending: Pending) -> None:
+    def snapshot_if_due(self, tx: Tx, unit: int, pending: Pending) -> bool:
         us = self.units[unit]
         now_ms = clock.now_ms()
         if now_ms - us.snapshot_at_ms < self.rules.current.snapshot_every_s * 1000:
-            return
-        events = sorted([*us.state.counters.all_events(), *pending.events], key=lambda e: e.at_ms)
-        events = [e for e in events if e.at_ms > now_ms - us.state.counters.horizon_ms]
-        store.insert_snapshot(tx, now_ms, json.dumps([e.as_list() for e in events]))
+            return False
+        counters = us.state.counters
+        delta = [*counters.unsaved, *pending.events]  # this batch's too: same transaction
+        store.insert_snapshot(
+            tx, now_ms, json.dumps([e.as_list() for e in delta]), now_ms - counters.horizon_ms
+        )
+        counters.unsaved = []
         us.snapshot_at_ms = now_ms
+        return True
 
     def _screen(self, m: Movement) -> Lists:
         """The lists, with the payer's watch-list match before a payout (read once per user

@@ -103,7 +103,7 @@ def _fit_trees(x: Any, y: Any, name: str, seed: int) -> Model:
 
     params = {
         "objective": "binary",
-        "learning_rate": 0.1,
+        "learning_rate": 0.2,
         "num_leaves": 15,
         "max_depth": 5,
         "min_data_in_leaf": 20,
@@ -114,7 +114,7 @@ def _fit_trees(x: Any, y: Any, name: str, seed: int) -> Model:
         "verbose": -1,
         "num_threads": 1,
     }
-    booster = lightgbm.train(params, lightgbm.Dataset(x, y), num_boost_round=120)
+    booster = lightgbm.train(params, lightgbm.Dataset(x, y), num_boost_round=60)
     return from_lightgbm(booster.dump_model(), name)
 
 

@@ -56,15 +56,13 @@ def insert_known(tx: Tx, rows: list[dict[str, Any]]) -> None:
         tx.execute_values(_KNOWN, rows)
 
 
-def insert_snapshot(tx: Tx, taken_at_ms: int, body: str) -> None:
+def insert_snapshot(tx: Tx, taken_at_ms: int, body: str, oldest_ms: int) -> None:
+    """One delta of the counters; deltas older than the counters' horizon are dropped."""
     tx.execute(
         "INSERT INTO risk_snapshots (taken_at_ms, body) VALUES (:t, :b)",
         {"t": taken_at_ms, "b": body},
     )
-    tx.execute(  # keep the last three
-        "DELETE FROM risk_snapshots WHERE id NOT IN"
-        " (SELECT id FROM risk_snapshots ORDER BY id DESC LIMIT 3)"
-    )
+    tx.execute("DELETE FROM risk_snapshots WHERE taken_at_ms < :oldest", {"oldest": oldest_ms})
 
 
 # --- unit: read at start and by the challenge path ----------------------------------------
@@ -72,8 +70,11 @@ def all_known(tx: Tx) -> list[Row]:
     return tx.all("SELECT user_id, kind, value FROM risk_known")
 
 
-def latest_snapshot(tx: Tx) -> Row | None:
-    return tx.one("SELECT taken_at_ms, body FROM risk_snapshots ORDER BY id DESC LIMIT 1")
+def snapshots_since(tx: Tx, oldest_ms: int) -> list[Row]:
+    return tx.all(
+        "SELECT taken_at_ms, body FROM risk_snapshots WHERE taken_at_ms >= :t ORDER BY id",
+        {"t": oldest_ms},
+    )
 
 
 def passed_since(tx: Tx, since_ms: int) -> list[Row]:
