@@ -37,6 +37,7 @@ def fast_settings(data_dir: Path, **kw: object) -> Settings:
         "password_time_cost": 1,
         "password_memory_kib": 1024,
         "relay_interval_ms": 10,
+        "extra": {"risk": {"model": False}},  # risk rules on, model off (tests/risk use it)
     }
     defaults.update(kw)
     return Settings(**defaults)  # type: ignore[arg-type]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 # Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
 # tests): the platform's schema module may not import the packages above it.
@@ -21,9 +23,9 @@ import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
 import qianbao.redpackets.tables
-import qianbao.scoring.tables
-import qianbao.wealth.tables  # noqa: F401
+import qianbao.risk.tables
 import qianbao.scoring.tables  # noqa: F401
+import qianbao.wealth.tables  # noqa: F401
 from qianbao.billpay import autopay as billpay_autopay
 from qianbao.billpay import errors as billpay_errors
 from qianbao.billpay import service as billpay
@@ -48,6 +50,7 @@ from qianbao.marketing import service as marketing
 from qianbao.marketing.reductions import service as reductions
 from qianbao.members import errors as members_errors
 from qianbao.money_movement import errors as money_movement_errors
+from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import (
     BALANCE,
     CARD,
@@ -77,7 +80,8 @@ from qianbao.payments import settlement, trade_purpose, trades
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
-from qianbao.platform.db import Database, Tx
+from qianbao.platform.db import Database, Row, Tx
+from qianbao.platform.ids import new_id
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
@@ -85,6 +89,11 @@ from qianbao.platform.writer import WriteContext
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.redpackets import errors as redpackets_errors
 from qianbao.redpackets import service as redpackets
+from qianbao.risk import engine as risk_engine
+from qianbao.risk import errors as risk_errors
+from qianbao.risk import model as risk_model
+from qianbao.risk import rules as risk_rules
+from qianbao.risk import service as risk_service
 from qianbao.scoring import errors as scoring_errors
 from qianbao.scoring import service as scoring
 from qianbao.wealth import calendar as yuebao_calendar
@@ -143,6 +152,7 @@ def open_platform(
         migrate(settings)
     p = Platform(settings)
     wire_money_movement(p)
+    wire_risk(p)
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
     wire_marketing_commands(p)
@@ -251,6 +261,8 @@ def wire_wealth(p: Platform) -> None:
     p.autodebit_sources.append(yuebao_funding.YuebaoAutodebit())
     p.commands.register(yuebao_orders.Subscribe, yuebao_orders.handle_subscribe)
     p.commands.register(yuebao_orders.Redeem, yuebao_orders.handle_redeem)
+
+
 def wire_money_out(p: Platform) -> None:
     """Merchant payouts and transfers to a bank card (payments/moneyout)."""
     p.commands.register(moneyout_orders.OpenMoneyOut, moneyout_orders.handle_open)
@@ -274,6 +286,39 @@ def wire_billpay(p: Platform) -> None:
     p.commands.register(billpay_autopay.CancelAgreement, billpay_autopay.handle_cancel)
     biller_db = Database(f"sqlite:///{p.settings.data_dir / 'billers.db'}", name="billers")
     p.billers = BillerSimulator(biller_db)
+
+
+def wire_risk(p: Platform) -> None:
+    """The engine's ``RiskCheck``: the rule file (``settings.extra["risk"]["rules_path"]``, or
+    the package's), the trained model, how a challenged command resumes, cases on rejections.
+    ``{"risk": {"enabled": false}}`` leaves it out (the benchmark's reference run);
+    ``{"risk": {"model": false}}`` keeps the rules but scores no model (the other areas' tests:
+    their scripted users do in a minute what the model rightly finds suspicious)."""
+    cfg = p.settings.extra.get("risk") or {}
+    if cfg.get("enabled", True) is False:
+        return
+    rules = risk_rules.RuleFile(Path(cfg.get("rules_path") or risk_rules.DEFAULT_PATH))
+    model = risk_model.load() if cfg.get("model", True) else risk_model.NO_MODEL
+    engine = risk_engine.RiskEngine(p, rules, model)
+    engine.resumers[Pay] = _resume_pay
+    engine.resumers[payments.OpenBankOrder] = lambda p, _unit, order: payments.resume_bank_order(
+        p, order
+    )
+    engine.on_rejected.append(lambda rows: risk_service.open_cases_for(p, rows))
+    if cfg.get("shadow_rules_path"):  # shadow mode: a candidate decides beside the live set
+        shadow_model = Path(cfg.get("shadow_model_path") or risk_model.DEFAULT_PATH)
+        engine.shadow = risk_engine.Shadow(
+            risk_rules.RuleFile(Path(cfg["shadow_rules_path"])), risk_model.load(shadow_model)
+        )
+    p.money.risk = engine
+    risk_service.restore_watchlist(p)
+
+
+def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:
+    """A challenged card payment charges the card again under a new bank request."""
+    if pay.funding == CARD:
+        pay = replace(pay, charge_ref=f"{pay.charge_ref[:24]}R{new_id(0)[-8:]}")
+    return money_pay.submit(p, unit, pay)
 
 
 def wire_marketing_commands(p: Platform) -> None:
@@ -322,6 +367,7 @@ def register_error_codes(p: Platform) -> None:
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
         redpackets=redpackets_errors.Code,
+        risk=risk_errors.Code,
         scoring=scoring_errors.Code,
         wealth=wealth_errors.Code,
     )

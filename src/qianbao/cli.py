@@ -16,14 +16,15 @@ from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
-from qianbao.notices.cli import app as notices_app
 from qianbao.marketing.reductions.cli import app as reduction_app
+from qianbao.notices.cli import app as notices_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.payments.moneyout.cli import app as moneyout_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
 from qianbao.redpackets.cli import app as redpacket_app
+from qianbao.risk.cli import app as risk_app
 from qianbao.scoring.cli import app as score_app
 from qianbao.terminal import console, parse_day
 from qianbao.terminal import parse_yuan as _fen
@@ -57,6 +58,7 @@ app.add_typer(reduction_app, name="reduction")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
+app.add_typer(risk_app, name="risk", help="Real-time risk control (风控): model, evaluation.")
 
 Amount = Annotated[str, typer.Argument(help="amount in yuan, e.g. 12.34")]
 

@@ -16,8 +16,8 @@ from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
 from qianbao.api import notices as notices_api
-from qianbao.api import redpackets as redpackets_api
 from qianbao.api import payouts as payouts_api
+from qianbao.api import redpackets as redpackets_api
 from qianbao.api import reductions as reductions_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
@@ -39,9 +39,8 @@ from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
-from qianbao.web import pages
+from qianbao.web import pages, risk_pages, wallet_money
 from qianbao.web import wallet as wallet_pages
-from qianbao.web import pages, wallet_money
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -212,6 +211,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             pages.router,
             wallet_pages.router,
             wallet_money.router,
+            risk_pages.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from qianbao import __version__
-from qianbao.api import merchant, ops, wallet
+from qianbao.api import merchant, ops, risk, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
@@ -52,9 +52,11 @@ def describe_codes(groups: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
     ERRORS.labels(code).inc()
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+    return JSONResponse({"code": code, "message": message, **(details or {})}, status_code=status)
 
 
 def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
@@ -75,7 +77,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
-        return _error(exc.http_status, exc.code, exc.message)
+        return _error(exc.http_status, exc.code, exc.message, getattr(exc, "details", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,4 +100,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
 
     for router in [wallet.router, merchant.router, ops.router, *(extra_routers or [])]:
         app.include_router(router)
+    app.include_router(risk.router)
+    proxies = tuple((platform.settings.extra.get("risk") or {}).get("trusted_proxies", ()))
+    app.add_middleware(risk.RequestContextMiddleware, trusted_proxies=proxies)
     return app

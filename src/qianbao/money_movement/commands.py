@@ -9,7 +9,9 @@ state, the trade's state) inside the command.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from qianbao.money_movement.context import current as current_context
 
 # funding sources
 BALANCE, CARD, HUABEI = "BALANCE", "CARD", "HUABEI"
@@ -50,6 +52,8 @@ class Pay:
     category: str = "everyday"
     auth_code: str | None = None  # a payment code the merchant scanned
     memo: str = ""
+    # the request's device, IP, user agent, location (``context.py``): the risk check's inputs
+    context: str = field(default_factory=current_context)
 
     def fingerprint(self) -> dict[str, str | int | bool | None]:
         """What the idempotency key must match on a replay: the payer's ask, not our reads."""
@@ -79,6 +83,7 @@ class Refund:
     reason: str = ""
     settle_cycle: str = "INSTANT"  # the merchant's contract when the refund was asked
     kind: str = "REFUND"  # or DISPUTE_REFUND (an operator's decision on a secured trade)
+    context: str = field(default_factory=current_context)  # see ``Pay.context``
 
     def fingerprint(self) -> dict[str, str | int | bool | None]:
         return {"amount_fen": self.amount_fen, "reason": self.reason}

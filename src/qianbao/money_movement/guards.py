@@ -1,6 +1,6 @@
 """The rules every payment passes, named once: a valid amount, an active merchant, an
-authorised payer within the KYC limits (per payment before the unit, per day inside it).
-Risk decisions plug in here later.
+authorised payer within the KYC limits (per payment before the unit, per day inside it), and
+the risk decision inside the unit (``check_risk``: the ``RiskCheck`` port, wired in bootstrap).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from qianbao.members import service as members
 from qianbao.money_movement import limits
 from qianbao.money_movement.errors import AmountInvalid, AmountTooLarge, MerchantFrozen
+from qianbao.money_movement.ports import Movement
 from qianbao.platform.db import Row
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
@@ -62,3 +63,10 @@ async def authorise_async(
 def count_daily(ctx: WriteContext, payer_id: str, pays_fen: int, daily_limit_fen: int) -> None:
     """Inside the unit: the payer's spending today, guarded by its KYC daily limit."""
     limits.count_daily(ctx, payer_id, pays_fen, daily_limit_fen)
+
+
+def check_risk(ctx: WriteContext, movement: Movement) -> None:
+    """Inside the unit, before any money moves: the risk decision (raises to refuse)."""
+    risk = ctx.platform.money.risk
+    if risk is not None:
+        risk.check(ctx, movement)

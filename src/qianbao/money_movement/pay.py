@@ -20,7 +20,7 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement.commands import CARD, INSTANT, Pay
 from qianbao.money_movement.funding import charge_card, reverse_card
-from qianbao.money_movement.ports import Ports
+from qianbao.money_movement.ports import Movement, Ports
 from qianbao.money_movement.proceeds import escrow_legs, fee_leg
 from qianbao.money_movement.quote import Quote, quote_pay
 from qianbao.platform import idempotency
@@ -81,6 +81,8 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
             return purpose.replay(ctx, first)
     opened = purpose.open(ctx, pay)
     quote = quote_of(pay)
+    # the guard step, before anything is written: a refusal is undone in memory, its record kept
+    guards.check_risk(ctx, movement_of(pay, quote))
     if pay.coupon_id is not None:
         assert ports.coupons is not None
         ports.coupons.take(ctx, pay)
@@ -100,6 +102,22 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
     for observer in ports.observers:
         observer.paid(ctx, pay, quote)
     return row
+
+
+def movement_of(pay: Pay, quote: Quote) -> Movement:
+    return Movement(
+        kind="PAY",
+        movement_id=pay.payment_id,
+        party_id=pay.payer_id,
+        amount_fen=quote.pays_fen,
+        payee_id=pay.merchant_id,
+        merchant_id=pay.merchant_id,
+        funding=pay.funding,
+        category=pay.category,
+        card_id=pay.card_id or "",
+        context=pay.context,
+        command=pay,
+    )
 
 
 def coupon_legs(

@@ -8,6 +8,7 @@
   what it answers.
 - ``Coupons``: a coupon used with a funding source (``marketing``).
 - ``Reductions``: a full-reduction offer (满减) on the price (``marketing.reductions``).
+- ``RiskCheck``: the risk decision on every movement (``risk``), in the guard step.
 
 Every method runs inside the payer's unit command and may only change that unit's database.
 """
@@ -15,7 +16,7 @@ Every method runs inside the payer's unit command and may only change that unit'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from qianbao.ledger.service import Leg
 from qianbao.money_movement.commands import Pay, Refund
@@ -122,6 +123,7 @@ class PaymentObserver(Protocol):
         customer notice, say. It must stay cheap: it runs on the hot path."""
         ...
 
+
 @dataclass(frozen=True, slots=True)
 class Offer:
     """A full-reduction offer found for a price at the cashier (before the command)."""
@@ -154,6 +156,31 @@ class Reductions(Protocol):
     ) -> list[Leg]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """What the risk check sees of one money movement, whatever command moves it."""
+
+    kind: str  # PAY, REFUND, TRANSFER, WITHDRAW, TOPUP (products may add their own)
+    movement_id: str  # the payment's, refund's, transfer's or bank order's id
+    party_id: str  # who sends the money (a refund: the merchant)
+    amount_fen: int
+    payee_id: str = ""  # the merchant, the receiving user, the bank card
+    merchant_id: str = ""
+    funding: str = ""
+    category: str = ""
+    card_id: str = ""
+    context: str = ""  # the encoded request context (``money_movement/context.py``)
+    command: Any = None  # the command itself: a challenge keeps it to resume it when answered
+
+
+class RiskCheck(Protocol):
+    def check(self, ctx: WriteContext, movement: Movement) -> None:
+        """Decide inside the party's unit command, reading nothing from another unit: return
+        to let the movement go on, or raise (rejected, or a challenge to answer first). The
+        decision is stored in this batch either way; a refused movement moves no money."""
+        ...
+
+
 @dataclass
 class Ports:
     """The engine's wiring, one per platform (``Platform.money``)."""
@@ -165,3 +192,4 @@ class Ports:
     offers: InstallmentOffers | None = None
     observers: list[PaymentObserver] = field(default_factory=list)  # large-payment alerts
     reductions: Reductions | None = None
+    risk: RiskCheck | None = None

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qianbao.ledger.service import post
+from qianbao.money_movement import guards
 from qianbao.money_movement.commands import Refund
 from qianbao.money_movement.pay import coupon_legs
-from qianbao.money_movement.ports import Funded, Ports
+from qianbao.money_movement.ports import Funded, Movement, Ports
 from qianbao.money_movement.proceeds import escrow_legs, fee_leg
 from qianbao.money_movement.quote import Paid, quote_refund
 from qianbao.platform import idempotency
@@ -34,6 +35,20 @@ def handle_refund(ctx: WriteContext, refund: Refund) -> Row:
         if first is not None:
             return purpose.replay_refund(ctx, refund, first)
     purpose.check_refundable(ctx, paid)
+    guards.check_risk(
+        ctx,
+        Movement(
+            kind="REFUND",
+            movement_id=refund.refund_id,
+            party_id=refund.merchant_id,
+            amount_fen=refund.amount_fen,
+            payee_id=paid.payer_id,
+            merchant_id=refund.merchant_id,
+            funding=paid.funding,
+            context=refund.context,
+            command=refund,
+        ),
+    )
     return refund_in(ctx, refund, paid)
 
 

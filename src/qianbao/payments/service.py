@@ -5,7 +5,7 @@ idempotency key first, and books every movement as a voucher.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, ChannelTimeout
@@ -15,9 +15,10 @@ from qianbao.members import service as members
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import BALANCE, PAYMENT, YUEBAO, Pay, Refund
+from qianbao.money_movement.context import current as current_context
 from qianbao.money_movement.errors import FundingInvalid
 from qianbao.money_movement.guards import check_amount
-from qianbao.money_movement.ports import Funded
+from qianbao.money_movement.ports import Funded, Movement
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.payments import settlement
 from qianbao.payments.errors import (
@@ -96,6 +97,7 @@ class OpenBankOrder:
     channel: str
     amount_fen: int
     request_id: str
+    context: str = field(default_factory=current_context)  # for the risk check
 
     def fingerprint(self) -> dict[str, Any]:
         return {"kind": self.kind, "card_id": self.card_id, "amount_fen": self.amount_fen}
@@ -133,6 +135,20 @@ def handle_open_bank_order(ctx: WriteContext, order: OpenBankOrder) -> Row:
     first = idempotency.claim(tx, scope, order.request_id, order.fingerprint(), order.order_id)
     if first is not None:
         return _load(tx, "bank_orders", first)
+    guards.check_risk(
+        ctx,
+        Movement(
+            kind=order.kind,
+            movement_id=order.order_id,
+            party_id=order.user_id,
+            amount_fen=order.amount_fen,
+            payee_id=order.card_id,
+            funding="CARD",
+            card_id=order.card_id,
+            context=order.context,
+            command=order,
+        ),
+    )
     fee, free_used = 0, 0
     if order.kind == "WITHDRAW":
         fee, free_used = _withdraw_fee(ctx.platform, tx, order.user_id, order.amount_fen)
@@ -238,6 +254,12 @@ def handle_settle_bank_order(ctx: WriteContext, command: SettleBankOrder) -> Row
     return _load(tx, "bank_orders", order_id)
 
 
+def resume_bank_order(p: Platform, order: OpenBankOrder) -> Row:
+    """Submit an order whose risk challenge was answered, then ask the bank as usual."""
+    result: Row = p.commands.submit(p.unit_of(order.user_id), order)
+    return _drive(p, result)
+
+
 def topup(p: Platform, user_id: str, card_id: str, amount_fen: int, request_id: str) -> Row:
     """充值: PENDING until the bank charges the card, then SUCCEEDED (booked) or FAILED."""
     check_amount(p, amount_fen)
@@ -335,6 +357,7 @@ class Transfer:
     request_id: str
     daily_limit_fen: int
     memo: str = ""
+    context: str = field(default_factory=current_context)  # for the risk check
 
     def fingerprint(self) -> dict[str, Any]:
         return {"to": self.to_user_id, "amount_fen": self.amount_fen, "memo": self.memo}
@@ -347,6 +370,19 @@ def handle_transfer(ctx: WriteContext, t: Transfer) -> Row:
     first = idempotency.claim(tx, scope, t.request_id, t.fingerprint(), t.transfer_id)
     if first is not None:
         return _load(tx, "transfers", first)
+    guards.check_risk(
+        ctx,
+        Movement(
+            kind="TRANSFER",
+            movement_id=t.transfer_id,
+            party_id=t.from_user_id,
+            amount_fen=t.amount_fen,
+            payee_id=t.to_user_id,
+            funding="BALANCE",
+            context=t.context,
+            command=t,
+        ),
+    )
     guards.count_daily(ctx, t.from_user_id, t.amount_fen, t.daily_limit_fen)
     target = ctx.platform.unit_of(t.to_user_id)
     payer = user_account(t.from_user_id)

@@ -1,0 +1,413 @@
+"""The ``RiskCheck`` port: the decision on every movement, inside the party's unit command.
+
+``check`` decides in memory (``decide.py``) from the unit's state, the operators' lists (a
+global cache, refreshed every ``LISTS_TTL_S`` and at once after a change in this process) and
+the rule set in force, then hands the decision to the batch (``_RiskBatch``): a PASS is stored
+with the movement and counts in the velocity windows once the batch commits; a CHALLENGE or a
+REJECT is stored too — it survives its own command's failure, which is what keeps the money
+where it was — and the command fails with the code the client acts on (answer the challenge,
+or stop). Nothing here reads another unit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from qianbao.money_movement.context import RequestContext, decode
+from qianbao.money_movement.ports import Movement
+from qianbao.platform.clock import clock
+from qianbao.platform.db import Tx
+from qianbao.platform.ids import new_id
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import WriteContext
+from qianbao.risk import store
+from qianbao.risk.aml import WatchList, screen_user
+from qianbao.risk.counters import Counters, Event, Pending
+from qianbao.risk.decide import (
+    AML_KINDS,
+    CHALLENGE,
+    PASS,
+    REJECT,
+    Decision,
+    Lists,
+    Profile,
+    State,
+    decide,
+    remember,
+)
+from qianbao.risk.errors import (
+    ApprovalRequired,
+    ChallengeRequired,
+    Held,
+    PartyFrozen,
+    RiskRejected,
+)
+from qianbao.risk.model import Model
+from qianbao.risk.rules import RuleFile, RuleSet, parse_location
+
+log = logging.getLogger("qianbao.risk")
+LISTS_TTL_S = 2.0
+USER_KINDS = frozenset({"PAY", "TRANSFER", "WITHDRAW", "TOPUP"})  # a payer can step up
+
+
+@dataclass
+class UnitState:
+    state: State
+    loaded: bool = False
+    snapshot_at_ms: int = 0
+
+
+class Shadow:
+    """Shadow mode: a candidate rule set and model decide every live movement too, on the same
+    state, and change nothing; each decision's inputs record the candidate's outcome when it
+    differs, and ``report`` counts the differences by (live, candidate) outcome."""
+
+    RECENT_MAX = 200
+
+    def __init__(self, rules: RuleFile, model: Model) -> None:
+        self.rules = rules
+        self.model = model
+        self.decided = 0
+        self.differ: Counter[tuple[str, str]] = Counter()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=self.RECENT_MAX)
+
+    def compare(
+        self,
+        state: State,
+        pending: Pending,
+        lists: Lists,
+        m: Movement,
+        rc: RequestContext,
+        now_ms: int,
+        live: Decision,
+        row: dict[str, Any],
+    ) -> None:
+        rs = self.rules.get()
+        d = decide(rs, self.model, state, pending, lists, m, rc, now_ms)
+        self.decided += 1
+        if d.outcome == live.outcome:
+            return
+        self.differ[(live.outcome, d.outcome)] += 1
+        seen = {
+            "outcome": d.outcome,
+            "score": d.score,
+            "rules_version": rs.version,
+            "model_version": self.model.version,
+            "reasons": [r.rule for r in d.reasons],
+        }
+        inputs = json.loads(row["inputs"])
+        row["inputs"] = json.dumps({**inputs, "shadow": seen}, separators=(",", ":"))
+        self.recent.append(
+            {"decision_id": row["id"], "movement_id": m.movement_id, "live": live.outcome, **seen}
+        )
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "rules_version": self.rules.current.version,
+            "model_version": self.model.version,
+            "decided": self.decided,
+            "differ": sum(self.differ.values()),
+            "by_outcome": [
+                {"live": a, "shadow": b, "count": n} for (a, b), n in sorted(self.differ.items())
+            ],
+            "recent": list(self.recent),
+        }
+
+
+@dataclass
+class _Held:
+    """A decision the batch keeps even when its command fails (a challenge, a rejection)."""
+
+    decision: dict[str, Any]
+    challenge: dict[str, Any] | None = None
+
+
+@dataclass
+class _RiskBatch:
+    """Batch participant: the batch's decisions, new profile rows and pending events."""
+
+    engine: RiskEngine
+    unit: int
+    passed: list[dict[str, Any]] = field(default_factory=list)
+    held: list[_Held] = field(default_factory=list)
+    known: list[dict[str, Any]] = field(default_factory=list)
+    places: list[tuple[str, tuple[float, float, int]]] = field(default_factory=list)
+    pending: Pending = field(default_factory=Pending)
+    saved: bool = False  # this batch wrote a snapshot (its events are in it)
+
+    def mark(self) -> tuple[int, int, int, int]:
+        return len(self.passed), len(self.known), len(self.places), self.pending.mark()
+
+    def rollback_to(self, mark: tuple[int, int, int, int] | None) -> None:
+        passed, known, places, pending = mark or (0, 0, 0, 0)
+        del self.passed[passed:], self.known[known:], self.places[places:]
+        self.pending.rollback_to(pending)  # held decisions stay: they are the refusal's record
+
+    def before_commit(self, tx: Tx) -> None:
+        store.insert_decisions(tx, self.passed + [h.decision for h in self.held])
+        store.insert_challenges(tx, [h.challenge for h in self.held if h.challenge])
+        store.insert_known(tx, self.known)
+        self.saved = self.engine.snapshot_if_due(tx, self.unit, self.pending)
+
+    def after_commit(self) -> None:
+        us = self.engine.units[self.unit]
+        for e in self.pending.events:  # already in a snapshot when this batch wrote one
+            us.state.counters.add(e, saved=self.saved)
+        for row in self.known:
+            remember(
+                us.state.profiles.setdefault(row["user_id"], Profile()), row["kind"], row["value"]
+            )
+        for user_id, place in self.places:
+            us.state.profiles.setdefault(user_id, Profile()).last_place = place
+        self.engine.after_held([h.decision for h in self.held if h.decision["outcome"] == REJECT])
+
+
+class RiskEngine:
+    """One per platform (wired in bootstrap as ``Ports.risk``)."""
+
+    def __init__(self, p: Platform, rules: RuleFile, model: Model) -> None:
+        self.platform = p
+        self.rules = rules
+        self.model = model
+        self.units = [UnitState(State(Counters())) for _ in p.units]
+        self._lists = Lists()
+        self._lists_at = -1e9
+        self._lock = threading.Lock()
+        self.on_rejected: list[Any] = []  # callbacks: a rejection opens a case (service.py)
+        # command type -> how to run it again once its challenge is answered (bootstrap)
+        self.resumers: dict[type, Any] = {}
+        self.watchlist = WatchList()  # AML (aml.py), loaded by an operator
+        self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
+        self.shadow: Shadow | None = None  # a candidate rule set and model beside the live one
+
+    # --- the port ---------------------------------------------------------------------------
+    def check(self, ctx: WriteContext, movement: Movement) -> None:
+        rs = self.rules.get()
+        us = self._unit(ctx, rs)
+        batch: _RiskBatch = ctx.state("risk", lambda: _RiskBatch(self, ctx.unit))
+        rc = decode(movement.context)
+        stepped_up = bool(rc.challenge_id) and self._answered(ctx, rc, movement)
+        now_ms = clock.now_ms()
+        lists = self._screen(movement)
+        d = decide(
+            rs,
+            self.model,
+            us.state,
+            batch.pending,
+            lists,
+            movement,
+            rc,
+            now_ms,
+            stepped_up=stepped_up,
+        )
+        row = self._row(rs, movement, rc, d, now_ms, self.platform.first_bucket(ctx.unit))
+        if self.shadow is not None:
+            self.shadow.compare(us.state, batch.pending, lists, movement, rc, now_ms, d, row)
+        if d.outcome == PASS:
+            if stepped_up:  # the answered challenge is used up with the movement (a write)
+                store.CHALLENGE.move(ctx.tx, rc.challenge_id, "ANSWERED", "USED")
+            batch.passed.append(row)
+            batch.pending.add(d.event)
+            self._learn(batch, movement, rc, now_ms)
+            return
+        self._refuse(ctx, batch, rs, movement, d, row, now_ms)
+
+    def _refuse(
+        self,
+        ctx: WriteContext,
+        batch: _RiskBatch,
+        rs: RuleSet,
+        m: Movement,
+        d: Decision,
+        row: dict[str, Any],
+        now_ms: int,
+    ) -> None:
+        why = "; ".join(r.rule for r in d.reasons) or "risk"
+        details = {"decision_id": row["id"]}
+        can_challenge = m.command is not None and (m.kind in USER_KINDS or m.kind == "REFUND")
+        if d.outcome == CHALLENGE and can_challenge:
+            challenge_id = new_id(int(row["id"][-2:]))  # routes to this unit, as the decision
+            row["challenge_id"] = challenge_id
+            method = "SECOND_OPERATOR" if m.kind == "REFUND" else "PAY_PASSWORD"
+            batch.held.append(_Held(row, self._challenge_row(ctx, rs, m, row, method, now_ms)))
+            details["challenge_id"] = challenge_id
+            error: Held = (ApprovalRequired if method == "SECOND_OPERATOR" else ChallengeRequired)(
+                f"{m.kind.lower()} needs {method.lower().replace('_', ' ')} first ({why})", details
+            )
+            raise error
+        row["outcome"] = REJECT
+        batch.held.append(_Held(row))
+        if d.frozen:
+            raise PartyFrozen(f"{d.frozen.split(':')[0]} is frozen", details)
+        raise RiskRejected(f"refused by risk control ({why})", details)
+
+    def _challenge_row(
+        self,
+        ctx: WriteContext,
+        rs: RuleSet,
+        m: Movement,
+        row: dict[str, Any],
+        method: str,
+        now_ms: int,
+    ) -> dict[str, Any]:
+        return {
+            "id": row["challenge_id"],
+            "decision_id": row["id"],
+            "movement_id": m.movement_id,
+            "party_id": m.party_id,
+            "method": method,
+            "command": json.dumps(ctx.platform.commands.encode(m.command), separators=(",", ":")),
+            "expires": now_ms + rs.challenge_ttl_s * 1000,
+            "now": now_ms,
+        }
+
+    def _row(
+        self, rs: RuleSet, m: Movement, rc: RequestContext, d: Decision, now_ms: int, bucket: int
+    ) -> dict[str, Any]:
+        inputs = {
+            "movement": {
+                "kind": m.kind,
+                "amount_fen": m.amount_fen,
+                "payee_id": m.payee_id,
+                "merchant_id": m.merchant_id,
+                "funding": m.funding,
+                "category": m.category,
+                "card_id": m.card_id,
+            },
+            "context": {f: getattr(rc, f) for f in rc.__dataclass_fields__ if getattr(rc, f)},
+            "event": d.event.as_list(),
+            "features": [round(v, 4) for v in d.features],
+            "model_p": round(d.model_p, 4),
+        }
+        return {
+            "id": new_id(bucket),
+            "kind": m.kind,
+            "movement_id": m.movement_id,
+            "party_id": m.party_id,
+            "payee_id": m.payee_id,
+            "amount_fen": m.amount_fen,
+            "outcome": d.outcome,
+            "score": d.score,
+            "reasons": json.dumps([r.as_dict() for r in d.reasons], ensure_ascii=False),
+            "inputs": json.dumps(inputs, separators=(",", ":"), ensure_ascii=False),
+            "rules_version": rs.version,
+            "model_version": self.model.version,
+            "challenge_id": None,
+            "now": now_ms,
+        }
+
+    def _learn(self, batch: _RiskBatch, m: Movement, rc: RequestContext, now_ms: int) -> None:
+        """A passed movement teaches the payer's profile its device, IP and place."""
+        if m.kind == "REFUND":
+            return
+        profile = self.units[batch.unit].state.profile(m.party_id)
+        for kind, value, seen in (
+            ("DEVICE", rc.device_id, profile.devices),
+            ("IP", rc.ip, profile.ips),
+            ("PAYEE", m.payee_id if m.kind != "WITHDRAW" else "", profile.payees),
+        ):
+            if value and value not in seen:
+                batch.known.append(
+                    {"user_id": m.party_id, "kind": kind, "value": value, "now": now_ms}
+                )
+        place = parse_location(rc.location)
+        if place is not None:
+            batch.places.append((m.party_id, (place[0], place[1], now_ms)))
+
+    def _answered(self, ctx: WriteContext, rc: RequestContext, m: Movement) -> bool:
+        """Is there an answered challenge for exactly this movement? (A read: a refusal must
+        write nothing directly, so that its record survives its command.)"""
+        row = store.get_challenge(ctx.db, rc.challenge_id)
+        return (
+            row is not None and row["status"] == "ANSWERED" and row["movement_id"] == m.movement_id
+        )
+
+    # --- state --------------------------------------------------------------------------------
+    def _unit(self, ctx: WriteContext, rs: RuleSet) -> UnitState:
+        us = self.units[ctx.unit]
+        if us.state.counters.horizon_ms != rs.horizon_ms:
+            us.state.counters.horizon_ms = rs.horizon_ms
+        if not us.loaded:
+            self._load(ctx.db, us)
+        return us
+
+    def _load(self, tx: Tx, us: UnitState) -> None:
+        """Profiles, the snapshot deltas in the horizon, and every PASS stored since the last."""
+        for row in store.all_known(tx):
+            profile = us.state.profiles.setdefault(str(row["user_id"]), Profile())
+            remember(profile, str(row["kind"]), str(row["value"]))
+        counters = us.state.counters
+        horizon_start = clock.now_ms() - counters.horizon_ms
+        since = 0
+        for snap in store.snapshots_since(tx, horizon_start):
+            since = int(snap["taken_at_ms"])
+            for item in json.loads(snap["body"]):
+                counters.add(Event.from_list(item), saved=True)
+        for row in store.passed_since(tx, max(since, horizon_start)):
+            counters.add(Event.from_list(json.loads(row["inputs"])["event"]))
+        us.snapshot_at_ms = since or clock.now_ms()
+        us.loaded = True
+
+    def snapshot_if_due(self, tx: Tx, unit: int, pending: Pending) -> bool:
+        us = self.units[unit]
+        now_ms = clock.now_ms()
+        if now_ms - us.snapshot_at_ms < self.rules.current.snapshot_every_s * 1000:
+            return False
+        counters = us.state.counters
+        delta = [*counters.unsaved, *pending.events]  # this batch's too: same transaction
+        store.insert_snapshot(
+            tx, now_ms, json.dumps([e.as_list() for e in delta]), now_ms - counters.horizon_ms
+        )
+        counters.unsaved = []
+        us.snapshot_at_ms = now_ms
+        return True
+
+    def _screen(self, m: Movement) -> Lists:
+        """The lists, with the payer's watch-list match before a payout (read once per user
+        and list: the member row through its cache)."""
+        lists = self.lists()
+        if m.kind in AML_KINDS and (self.watchlist.id_hashes or self.watchlist.names):
+            if m.party_id not in self.screened:
+                self.screened[m.party_id] = screen_user(self.platform, self.watchlist, m.party_id)
+            if self.screened[m.party_id]:
+                lists.aml[m.party_id] = self.screened[m.party_id]
+        return lists
+
+    def load_watchlist(self, wl: WatchList) -> None:
+        self.watchlist = wl
+        self.screened = {}
+        self.refresh_lists()
+
+    def lists(self) -> Lists:
+        if time.monotonic() - self._lists_at >= LISTS_TTL_S:
+            self.refresh_lists()
+        return self._lists
+
+    def refresh_lists(self) -> None:
+        """Re-read the operators' lists, freezes and categories (global data)."""
+        db = self.platform.global_db
+        fresh = Lists()
+        for row in store.list_entries(db):
+            fresh.named(str(row["list_name"]).lower()).add(
+                (str(row["kind"]).lower(), str(row["value"]))
+            )
+        for row in store.active_freezes(db):
+            fresh.frozen.add((str(row["party_kind"]).lower(), str(row["party_id"])))
+        fresh.categories = {str(r["merchant_id"]): str(r["category"]) for r in store.categories(db)}
+        with self._lock:
+            self._lists, self._lists_at = fresh, time.monotonic()
+
+    def after_held(self, rejected: list[dict[str, Any]]) -> None:
+        if not rejected:
+            return
+        for callback in self.on_rejected:
+            try:
+                callback(rejected)
+            except Exception:  # a case not opened is logged; the decision itself is stored
+                log.exception("risk: opening cases for %s rejections failed", len(rejected))

@@ -1,0 +1,108 @@
+"""The features of one movement, computed from the unit's counters (the model's inputs and the
+simulator's too: training, evaluation and the live path share this one function)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qianbao.risk.counters import Event, Look
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+LIMITS_FEN = (500_000, 1_000_000, 2_000_000, 5_000_000)  # round amounts people stay under
+NAMES = (
+    "log_amount",
+    "amount_ratio",
+    "user_count_1h",
+    "user_count_24h",
+    "user_sum_24h",
+    "payee_new",
+    "device_new",
+    "ip_new",
+    "payee_fanin_24h",
+    "device_users_24h",
+    "ip_users_24h",
+    "inflow_24h",
+    "inflow_fanin_24h",
+    "cycle_24h",
+    "near_limit",
+    "near_limit_24h",
+    "minutes_since_last",
+    "is_transfer",
+    "is_withdraw",
+    "is_huabei",
+    "night",
+    "no_history",
+    "round_amount",
+    "merchant_cash_like",
+    "new_device_new_payee",
+    "new_payee_amount",
+    "fast_pass_through",
+    "shared_device_huabei",
+)
+CASH_LIKE = frozenset({"cash_like", "precious_metals", "gambling"})
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a user is known by before this movement."""
+
+    has_history: bool
+    device_known: bool
+    ip_known: bool
+    payee_known: bool = False
+
+
+def near_limit(amount_fen: int) -> bool:
+    return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
+
+
+def compute(look: Look, e: Event, funding: str, known: Known, category: str = "") -> list[float]:
+    now = e.at_ms
+    user_day = look("user", e.user, DAY_MS)
+    user_hour = look("user", e.user, HOUR_MS)
+    events = user_day.events or ()
+    mean = (user_day.sum_fen / user_day.count) if user_day.count else 0.0
+    fanin = look("payee", e.payee, DAY_MS)
+    device = look("device", e.device, DAY_MS)
+    ip = look("ip", e.ip, DAY_MS)
+    inflow = look("payee", e.user, DAY_MS)
+    back = look("user", e.payee, DAY_MS)
+    last = events[-1].at_ms if events else None
+    hour = (now // HOUR_MS + 8) % 24  # Asia/Shanghai
+    log_amount = math.log1p(e.amount_fen / 100)
+    payee_new = float(known.has_history and e.kind != "WITHDRAW" and not known.payee_known)
+    device_new = float(known.has_history and bool(e.device) and not known.device_known)
+    minutes = (now - last) / 60_000 if last is not None else 1e9
+    shared = len({x.user for x in device.events or ()} - {e.user})
+    return [
+        log_amount,
+        math.log1p(e.amount_fen / mean) if mean else 1.0,
+        float(user_hour.count),
+        math.log1p(user_day.count),
+        math.log1p(user_day.sum_fen / 100),
+        payee_new,
+        device_new,
+        float(known.has_history and bool(e.ip) and not known.ip_known),
+        math.log1p(len({x.user for x in fanin.events or ()} - {e.user})),
+        float(shared),
+        math.log1p(len({x.user for x in ip.events or ()} - {e.user})),
+        math.log1p(inflow.count),
+        math.log1p(len({x.user for x in inflow.events or ()})),
+        float(sum(1 for x in back.events or () if x.payee == e.user)),
+        float(near_limit(e.amount_fen)),
+        float(sum(1 for x in events if near_limit(x.amount_fen))),
+        math.log1p(min((now - last) / 60_000, 10_000)) if last is not None else 10.0,
+        float(e.kind == "TRANSFER"),
+        float(e.kind == "WITHDRAW"),
+        float(funding == "HUABEI"),
+        float(hour < 6),
+        float(not known.has_history),
+        float(e.amount_fen >= 100_000 and not 500 <= e.amount_fen % 10_000 < 9_500),
+        float(category in CASH_LIKE),
+        device_new * payee_new,
+        payee_new * log_amount,
+        float(inflow.count > 0 and minutes < 60 and e.kind != "PAY"),
+        float(shared > 0 and funding == "HUABEI"),
+    ]
