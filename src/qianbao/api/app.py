@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
 from qianbao.api import merchant, ops, wallet
@@ -57,6 +58,15 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
+def _http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own answers (no such route, method not allowed) as ``{code, message}`` too."""
+    codes = {404: Code.ROUTE_NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}
+    code = codes.get(exc.status_code, f"HTTP_{exc.status_code}")
+    response = _error(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
     app = FastAPI(
         title="Qianbao API",
@@ -80,8 +90,16 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return _error(
+                400, Code.BODY_NOT_JSON, f"the body is not valid JSON: {first.get('msg')}"
+            )
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return _error(422, InvalidArgument.code, f"{where}: {first.get('msg')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _http_error(exc)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from qianbao.api.checks import not_future, not_future_or_none
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.errors import InstallmentOfferNotFound
 from qianbao.api.models import Body, RequestId
@@ -25,7 +26,6 @@ from qianbao.credit import reads as credit_reads
 from qianbao.credit import repayments as credit_repayments
 from qianbao.payments import codes, trades
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/huabei", tags=["huabei"])
 merchant_router = APIRouter(prefix="/api/v1/merchant/huabei", tags=["merchant"])
@@ -458,7 +458,8 @@ def ops_freeze(user_id: str, body: FreezeIn, p: PlatformDep, op: Operator) -> di
 @ops_router.post("/day-end", summary="Run the start- and end-of-day jobs for one business date")
 def ops_day_end(body: DayEndIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
-    return {"start": dayend.start_of_day(p, body.day), "end": dayend.end_of_day(p, body.day)}
+    day = not_future(body.day)
+    return {"start": dayend.start_of_day(p, day), "end": dayend.end_of_day(p, day)}
 
 
 @ops_router.get("/report", summary="Receivables by bucket, overdue rate and provision")
@@ -468,9 +469,7 @@ def ops_report(
     day: date | None = Query(None, description="as of (default: latest)"),
 ) -> dict[str, Any]:
     op.require("read")
-    if day is not None and day > date(9999, 1, 1):
-        raise InvalidArgument("day is out of range")
-    return dayend.portfolio_report(p, day)
+    return dayend.portfolio_report(p, not_future_or_none(day))
 
 
 # --- payment codes drawing on Huabei ------------------------------------------------------------

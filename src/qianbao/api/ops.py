@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from qianbao.api.checks import not_future
 from qianbao.api.deps import Operator, PlatformDep
 from qianbao.api.errors import AccountNotFound
 from qianbao.channels import reconcile as recon
@@ -53,6 +54,7 @@ def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
     result = ledger.check_platform(p)
     return {
         "ok": result.ok,
+        "status": result.status,
         "in_transit_fen": result.in_transit_fen,
         "units": [{**asdict(u), "ok": u.ok} for u in result.units],
     }
@@ -61,13 +63,13 @@ def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
 @router.post("/ledger/days/{day}/close", summary="Close a finished day (日结) in every unit")
 def close_day(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
-    return closing.close_day(p, day).as_dict()
+    return closing.close_day(p, not_future(day)).as_dict()
 
 
 @router.get("/ledger/days/{day}", summary="A day's subject summary and trial balance (试算平衡)")
 def trial_balance(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")
-    return closing.trial_balance(p, day).as_dict()
+    return closing.trial_balance(p, not_future(day)).as_dict()
 
 
 @router.post("/bank-orders/resolve", summary="Query the bank about pending top-ups/withdrawals")
@@ -84,7 +86,7 @@ def resolve(
 )
 def reconcile(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("write")
-    return recon.reconcile(p, channel, day).as_dict()
+    return recon.reconcile(p, channel, not_future(day)).as_dict()
 
 
 @router.post(
@@ -104,13 +106,13 @@ def book_suspense(
     channel: str, day: date, request_id: str, p: PlatformDep, op: Operator
 ) -> dict[str, Any]:
     op.require("write")
-    return fixes.adopt_bank_only(p, channel, day, request_id)
+    return fixes.adopt_bank_only(p, channel, not_future(day), request_id)
 
 
 @router.get("/reconciliations/{channel}/{day}", summary="A stored reconciliation report")
 def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")
-    return recon.stored_report(p, channel, day)
+    return recon.stored_report(p, channel, not_future(day))
 
 
 @router.get(
@@ -120,5 +122,5 @@ def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dic
 )
 def reconciliation_csv(channel: str, day: date, p: PlatformDep, op: Operator) -> PlainTextResponse:
     op.require("read")
-    body = recon.differences_csv(recon.stored_report(p, channel, day))
+    body = recon.differences_csv(recon.stored_report(p, channel, not_future(day)))
     return PlainTextResponse(body, media_type="text/csv")

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
+from qianbao.api.checks import not_future_or_none
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
@@ -451,7 +452,7 @@ def run_settlement(
     day: str | None = Query(None, max_length=10, description="YYYY-MM-DD, default yesterday"),
 ) -> dict[str, Any]:
     operator.require("write")
-    return settlement.run_settlement(p, _day(day))
+    return settlement.run_settlement(p, not_future_or_none(_day(day)))
 
 
 @router.get("/merchant/qr", summary="The merchant's static QR (PNG, or SVG with ?format=svg)")
