@@ -136,6 +136,9 @@ class CreditForScoring:
     def repayment_history(self, p: Platform, user_id: str) -> dict[str, int]:
         return credit_reads.repayment_history(p, user_id)
 
+    def open_installment_plans(self, p: Platform, user_id: str) -> int:
+        return sum(1 for plan in credit_reads.list_plans(p, user_id) if plan["status"] == "ACTIVE")
+
     def on_new_score(
         self, ctx: WriteContext, user_id: str, score: int, source: str, actor: str
     ) -> None:

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import merchant, ops, wallet
+from qianbao.api import merchant, ops, ops_security, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
@@ -114,6 +114,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in [wallet.router, merchant.router, ops.router, *(extra_routers or [])]:
+    routers = [wallet.router, merchant.router, ops.router, ops_security.router]
+    for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     return app

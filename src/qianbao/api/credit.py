@@ -73,7 +73,11 @@ class HuabeiPayIn(Body):
     installments: Literal[3, 6, 12] | None = Field(
         None, description="Purchase installments (交易分期); the fee is billed with each period"
     )
-    category: Literal["everyday", "medical"] = "everyday"
+    category: Literal["everyday", "medical"] | None = Field(
+        None,
+        description="Deprecated: the purchase takes the merchant's category; if sent, it must"
+        " be the merchant's",
+    )
     memo: str = Field("", max_length=100)
 
 

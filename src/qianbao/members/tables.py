@@ -49,6 +49,9 @@ merchants = sa.Table(
     sa.Column("fee_rate", sa.String(12), nullable=False),
     # contract settlement cycle: INSTANT (paid at once) | T1 (day-end settlement of the day)
     sa.Column("settle_cycle", sa.String(8), nullable=False, server_default="INSTANT"),
+    # what the merchant sells, set by operators (everyday | medical): a Huabei purchase takes
+    # its category (and the medical line above the everyday cap) from here, not from the buyer
+    sa.Column("category", sa.String(12), nullable=False, server_default="everyday"),
     sa.Column("status", sa.String(12), nullable=False, server_default="ACTIVE"),
     sa.Column("created_at_ms", Millis, nullable=False),
 )

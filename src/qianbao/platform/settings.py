@@ -62,6 +62,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     timezone: str = "Asia/Shanghai"
+    # The score: at most one credit application per user in this many days (issue 11 item 8).
+    score_application_period_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
