@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from qianbao.channels import reconcile as recon
 from qianbao.members import service as members
+from qianbao.members.vault import card_number
 from qianbao.payments import service as payments
 from qianbao.payments import trades
 from qianbao.platform.clock import TZ, clock
@@ -94,7 +95,7 @@ def test_every_kind_of_difference_is_found_and_named(tmp_path):
         bank.timeout_rate = 0.0
         assert lost is not None
         # Money moved at the bank on a request we never sent.
-        bank.inner.charge("stray-1", _card(p, b)["card_no"], 300)
+        bank.inner.charge("stray-1", card_number(p, _card(p, b)), 300)
         # A card refund the bank declines: booked in our ledger, never paid at the bank.
         paid = _card_trade(p, a, 2_000)
         bank.failure_rate = 1.0
@@ -187,7 +188,7 @@ def test_a_declined_card_refund_is_redriven_once_and_the_day_balances(platform):
         _at(DAY)
         buyer = new_user(p, unit=0)
         paid = _card_trade(p, buyer, 2_500)
-        card_no = _card(p, buyer)["card_no"]
+        card_no = card_number(p, _card(p, buyer))
         before = bank.balance_fen(card_no)
         bank.failure_rate = 1.0
         refund = trades.refund(p, paid["merchant_id"], 2_500, "r-d", trade_no=paid["id"])
@@ -236,7 +237,7 @@ def test_money_the_bank_moved_unasked_is_booked_to_suspense_once(platform):
     try:
         _at(DAY)
         user = new_user(p, unit=1, balance_fen=1_000)
-        card_no = _card(p, user)["card_no"]
+        card_no = card_number(p, _card(p, user))
         bank.inner.charge("stray-in", card_no, 450)  # 长款: the bank has more than our books
         bank.inner.payout("stray-out", card_no, 120)  # 短款: the bank has less
         _at(DAY + timedelta(days=1), 9)

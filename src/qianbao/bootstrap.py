@@ -15,6 +15,7 @@ import qianbao.members.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
+import qianbao.platform.crypto_tables
 import qianbao.platform.tables
 import qianbao.scoring.tables  # noqa: F401
 from qianbao.channels import errors as channels_errors
@@ -53,6 +54,7 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
+from qianbao.platform import crypto, logmask
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -69,6 +71,15 @@ def migrate(settings: Settings) -> None:
     upgrade("global", Database(settings.global_database_url))
     for unit in range(settings.unit_count):
         upgrade("unit", Database(settings.unit_database_url(unit)))
+
+
+def open_keyring(settings: Settings) -> crypto.KeyRing:
+    """The key-encryption keys (configured or the sandbox's file), handed to the migrations
+    that seal existing rows; and every log record masked from here on (platform/logmask.py)."""
+    logmask.install()
+    keyring = crypto.load_keyring(settings.kek, settings.kek_file, settings.data_dir)
+    crypto.install_keyring(keyring)
+    return keyring
 
 
 def platform_accounts(unit: int, units: int) -> list[str]:
@@ -105,9 +116,11 @@ def open_platform(
     credit_config.load(settings.extra.get("credit"))  # a bad rate stops the start, not a bill
     credit_ports.wire(StoredScores(), TradeOrderBuckets())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = open_keyring(settings)
     if run_migrations:
         migrate(settings)
     p = Platform(settings)
+    p.vault = crypto.Vault(p.global_db, keyring).open()
     wire_money_movement(p)
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
@@ -121,7 +134,7 @@ def open_platform(
         seed=settings.bank_seed,
         sandbox_open_balance_fen=settings.bank_sandbox_open_balance_fen,
     )
-    p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db)
+    p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db, p.vault)
     p.start(relay=start)
     for unit, writer in enumerate(p.writers):
         writer.submit(_platform_accounts_opener(unit, len(p.units)))

@@ -68,6 +68,8 @@ class Platform:
         self.credit_config: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
         self.credit_behaviour: Any = None
+        # data at rest: the envelope-encryption vault (platform.crypto.Vault), opened by bootstrap
+        self.vault: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False

@@ -64,6 +64,10 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     # The score: at most one credit application per user in this many days (issue 11 item 8).
     score_application_period_days: int = 30
+    # Data at rest (platform/crypto.py): the key-encryption key ring, "id:base64" entries (the
+    # last wraps), or a file of them; neither set: a sandbox key in <data_dir>/keys/kek.
+    kek: str = field(default="", repr=False)
+    kek_file: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
