@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 # Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
 # tests): the platform's schema module may not import the packages above it.
+import qianbao.backoffice.tables
 import qianbao.channels.tables
 import qianbao.credit.tables
 import qianbao.ledger.tables
@@ -18,6 +19,8 @@ import qianbao.payments.trades_tables
 import qianbao.platform.crypto_tables
 import qianbao.platform.tables
 import qianbao.scoring.tables  # noqa: F401
+from qianbao.backoffice import actions as backoffice_actions
+from qianbao.backoffice import errors as backoffice_errors
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
@@ -126,6 +129,7 @@ def open_platform(
     wire_credit_commands(p)
     wire_marketing_commands(p)
     register_error_codes(p)
+    backoffice_actions.register_all()  # what maker-checker approvals run
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
@@ -209,6 +213,7 @@ def register_error_codes(p: Platform) -> None:
     """Each package's stable error codes on the platform, so the API can list them (the
     platform imports no package above it)."""
     p.error_codes.update(
+        backoffice=backoffice_errors.Code,
         channels=channels_errors.Code,
         credit=credit_errors.Code,
         marketing=marketing_errors.Code,

@@ -99,7 +99,7 @@ def test_operator_date_endpoints_refuse_future_dates_and_change_nothing(ops):
 
 
 @pytest.mark.parametrize(
-    "text", ["１２", "١٢", "1_0", "1e2", "12.345", "+5", "-5", " 5", "5.", ".5", "NaN", "", "0x10"]
+    "text", ["１２", "١٢", "1_0", "1e2", "12.345", "+5", "--5", " 5", "5.", ".5", "NaN", "", "0x10"]
 )
 def test_amounts_refuse_anything_but_ascii_digits_with_two_decimals(text):
     with pytest.raises(InvalidArgument):
@@ -107,7 +107,8 @@ def test_amounts_refuse_anything_but_ascii_digits_with_two_decimals(text):
 
 
 @pytest.mark.parametrize(
-    ("text", "fen"), [("5", 500), ("5.000", 500), ("12.3", 1230), ("12.34", 1234), ("0.10", 10)]
+    ("text", "fen"),
+    [("5", 500), ("5.000", 500), ("12.3", 1230), ("12.34", 1234), ("0.10", 10), ("-1.00", -100)],
 )
 def test_amounts_accept_trailing_zeros_up_to_the_fen(text, fen):
     assert yuan_to_fen(text) == fen

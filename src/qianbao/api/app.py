@@ -15,6 +15,7 @@ from qianbao import __version__
 from qianbao.api import merchant, ops, ops_security, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
+from qianbao.api.ops_audit import AuditMiddleware, note_error
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
@@ -82,13 +83,16 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
         },
     )
     app.state.platform = platform
+    app.add_middleware(AuditMiddleware, platform=platform)  # every operator request is audited
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
+        note_error(request, exc.code)
         return _error(exc.http_status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        note_error(request, InvalidArgument.code)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         if first.get("type") == "json_invalid":
             return _error(

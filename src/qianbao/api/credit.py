@@ -17,6 +17,7 @@ from qianbao.api.checks import not_future, not_future_or_none
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.errors import InstallmentOfferNotFound
 from qianbao.api.models import Body, RequestId
+from qianbao.api.ops_security import proposal
 from qianbao.credit import dayend
 from qianbao.credit import installments as credit_installments
 from qianbao.credit import lines as credit_lines
@@ -24,6 +25,7 @@ from qianbao.credit import offers as credit_offers
 from qianbao.credit import purchases as credit_purchases
 from qianbao.credit import reads as credit_reads
 from qianbao.credit import repayments as credit_repayments
+from qianbao.members import roles
 from qianbao.payments import codes, trades
 from qianbao.platform.db import Row
 
@@ -441,27 +443,27 @@ def ops_summary(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
 
 @ops_router.put(
     "/users/{user_id}/line",
-    response_model=SummaryOut,
-    summary="Set a user's line (e.g. decrease it)",
+    status_code=202,
+    summary="Ask to set a user's line (e.g. decrease it); runs when a second operator approves",
 )
 def ops_line(user_id: str, body: SetLineIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
-    credit_lines.operator_set_line(p, op.id, user_id, body.line_fen, body.reason)
-    return credit_reads.summary(p, user_id)
+    credit_reads.summary(p, user_id)  # an unknown user or one without Huabei: a 404 now
+    params = {"user_id": user_id, "line_fen": body.line_fen, "reason": body.reason}
+    return proposal(p, op, "credit_line", user_id, params)
 
 
 @ops_router.put(
     "/users/{user_id}/freeze", response_model=SummaryOut, summary="Freeze or thaw a user's Huabei"
 )
 def ops_freeze(user_id: str, body: FreezeIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
+    op.require(roles.CREDIT)
     credit_lines.operator_freeze(p, op.id, user_id, body.frozen, body.reason)
     return credit_reads.summary(p, user_id)
 
 
 @ops_router.post("/day-end", summary="Run the start- and end-of-day jobs for one business date")
 def ops_day_end(body: DayEndIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
+    op.require(roles.JOBS)
     day = not_future(body.day)
     return {"start": dayend.start_of_day(p, day), "end": dayend.end_of_day(p, day)}
 

@@ -51,13 +51,13 @@ from qianbao.members.identity import (
     mask_id_number,
     parse_id_number,
 )
+from qianbao.members.roles import ROLES
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound, Unauthorized
 from qianbao.platform.ids import bucket_for_key, new_id
 from qianbao.platform.runtime import Platform
 
-ROLES = {"admin": {"read", "write"}, "auditor": {"read"}}
 KYC_BASIC, KYC_CARD_VERIFIED, KYC_ENHANCED = 1, 2, 3
 
 

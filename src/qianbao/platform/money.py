@@ -38,9 +38,12 @@ def proportional_fen(whole_fen: int, done_fen: int, step_fen: int, total_fen: in
     return after - before
 
 
-# ASCII digits only (``re.ASCII``: no full-width or Arabic-Indic digits), no sign, no exponent,
-# no ``_`` separators; decimals past the fen are allowed only when they are zeros ("5.000").
-_YUAN = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<fen>[0-9]{1,2})(?P<zeros>0*))?", re.ASCII)
+# ASCII digits only (``re.ASCII``: no full-width or Arabic-Indic digits), no exponent, no ``_``
+# separators, no "+"; decimals past the fen are allowed only when they are zeros ("5.000"). A
+# leading "-" parses, so a negative amount is refused by the amount check with its own code.
+_YUAN = re.compile(
+    r"(?P<sign>-?)(?P<whole>[0-9]+)(?:\.(?P<fen>[0-9]{1,2})(?P<zeros>0*))?", re.ASCII
+)
 MAX_YUAN_CHARS = 32
 
 
@@ -56,7 +59,8 @@ def yuan_to_fen(text: str) -> int:
     whole, fen = match["whole"], (match["fen"] or "").ljust(2, "0")
     if int(whole) >= MAX_YUAN:
         raise InvalidArgument(f"amount {text!r} is too large", code="AMOUNT_TOO_LARGE")
-    return int(whole) * FEN_PER_YUAN + int(fen)
+    fen_total = int(whole) * FEN_PER_YUAN + int(fen)
+    return -fen_total if match["sign"] else fen_total
 
 
 def fen_to_yuan(amount_fen: int) -> str:
