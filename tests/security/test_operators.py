@@ -180,3 +180,47 @@ def test_production_style_otp_requirement_refuses_an_unenrolled_checker(tmp_path
         assert (r.status_code, r.json()["code"]) == (401, "OTP_REQUIRED")
     finally:
         p.close()
+
+
+def test_the_audit_log_refuses_updates_and_deletes_on_every_engine(platform):
+    from qianbao.backoffice import audit
+
+    p = platform
+    audit.record(p, audit.Entry("op-1", "admin", "POST", "/api/v1/ops/x", {"id": "1"}, 200))
+    for statement in ("UPDATE operator_audit SET outcome = 500", "DELETE FROM operator_audit"):
+        with pytest.raises(Exception, match="append-only"), p.global_db.transaction() as tx:
+            tx.execute(statement)
+    assert [r["outcome"] for r in audit.read(p)] == [200]
+
+
+def test_a_balance_adjustment_is_booked_once_on_approval_and_never_overdraws(platform):
+    p = platform
+    c = TestClient(build_app(p), raise_server_exceptions=False)
+    maker, checker = operator_headers(p, "finance"), operator_headers(p, "finance")
+    user = new_user(p, unit=1, balance_fen=1_000)
+    body = {
+        "user_id": user,
+        "amount_fen": 500,
+        "reason": "fee charged twice",
+        "request_id": "adj-1",
+    }
+    assert (
+        c.post(
+            "/api/v1/ops/adjustments", json=body, headers=operator_headers(p, "support")
+        ).status_code
+        == 403
+    )
+    proposed = c.post("/api/v1/ops/adjustments", json=body, headers=maker)
+    assert proposed.status_code == 202 and balance(p, user) == 1_000
+    first = approve_via(c, proposed, checker)
+    assert first.status_code == 200 and balance(p, user) == 1_500, first.text
+    again = approve_via(c, c.post("/api/v1/ops/adjustments", json=body, headers=maker), checker)
+    assert again.json()["result"]["adjustment_id"] == first.json()["result"]["adjustment_id"]
+    assert balance(p, user) == 1_500  # the same request id changes nothing
+    take = {**body, "amount_fen": -2_000, "request_id": "adj-2", "reason": "recover"}
+    r = approve_via(c, c.post("/api/v1/ops/adjustments", json=take, headers=maker), checker)
+    assert (r.status_code, r.json()["code"]) == (400, "BALANCE_NOT_ENOUGH")
+    bad = c.post("/api/v1/ops/adjustments", json={**body, "amount_fen": 0}, headers=maker)
+    assert (bad.status_code, bad.json()["code"]) == (400, "ADJUSTMENT_INVALID")
+    assert balance(p, user) == 1_500 and account_fen(p, "adjustment_expense", 1) == 500
+    assert_ledger_clean(p)

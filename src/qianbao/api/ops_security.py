@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from qianbao.api.deps import Operator, PlatformDep
-from qianbao.api.models import Body
-from qianbao.backoffice import approvals, audit, totp
+from qianbao.api.models import Body, RequestId
+from qianbao.backoffice import adjustments, approvals, audit, totp
 from qianbao.members import merchant_category, roles
 from qianbao.members import service as members
 from qianbao.platform.runtime import Platform
@@ -117,3 +117,22 @@ class OtpEnrolOut(BaseModel):
 )
 def enrol_otp(p: PlatformDep, op: Operator) -> dict[str, Any]:
     return {"provisioning_uri": totp.enrol(p, op.id, op.id)}
+
+
+class AdjustmentIn(Body):
+    user_id: str = Field(..., max_length=40)
+    amount_fen: StrictInt = Field(description="positive credits the wallet, negative debits it")
+    reason: str = Field(..., min_length=1, max_length=200)
+    request_id: str = RequestId
+
+
+@router.post(
+    "/adjustments",
+    status_code=202,
+    summary="Ask to adjust a user's balance (调账); booked when a second operator approves",
+)
+def propose_adjustment(body: AdjustmentIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    adjustments.check(body.amount_fen, body.reason)
+    members.get_user(p, body.user_id)  # an unknown user is a 404 now
+    params = body.model_dump()
+    return proposal(p, op, "adjustment", body.user_id, params)

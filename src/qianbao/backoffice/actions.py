@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from qianbao.backoffice import approvals
+from qianbao.backoffice import adjustments, approvals
 from qianbao.channels import resolve as fixes
 from qianbao.credit import lines as credit_lines
 from qianbao.payments import secured
@@ -38,8 +38,20 @@ def credit_line(p: Platform, maker_id: str, params: dict[str, Any]) -> dict[str,
     return dict(row)
 
 
+def adjustment(p: Platform, maker_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    return adjustments.adjust(
+        p,
+        maker_id,
+        str(params["user_id"]),
+        int(params["amount_fen"]),
+        str(params["reason"]),
+        str(params["request_id"]),
+    )
+
+
 def register_all() -> None:
     approvals.register("compensation", compensation)
     approvals.register("suspense", suspense)
     approvals.register("redrive", redrive)
     approvals.register("credit_line", credit_line)
+    approvals.register("adjustment", adjustment)

@@ -16,6 +16,7 @@ class Code(StrEnum):
     OTP_INVALID = "OTP_INVALID"
     OTP_ALREADY_ENROLLED = "OTP_ALREADY_ENROLLED"
     AUDIT_QUERY_INVALID = "AUDIT_QUERY_INVALID"
+    ADJUSTMENT_INVALID = "ADJUSTMENT_INVALID"
 
 
 class ApprovalNotFound(NotFound):
@@ -50,3 +51,7 @@ class OtpAlreadyEnrolled(Conflict):
 
 class AuditQueryInvalid(InvalidArgument):
     code = Code.AUDIT_QUERY_INVALID
+
+
+class AdjustmentInvalid(InvalidArgument):
+    code = Code.ADJUSTMENT_INVALID

@@ -15,7 +15,7 @@ CREDIT = "credit.write"  # freeze and thaw a user's Huabei
 MERCHANTS = "merchants.write"  # settlement cycle, category
 SUPPORT = "support.write"  # dispute decisions, notifications sent again
 WRITE = "write"  # everything else that changes data (admin only)
-KINDS = ("compensation", "suspense", "redrive", "credit_line")
+KINDS = ("compensation", "suspense", "redrive", "credit_line", "adjustment")
 
 
 def propose(kind: str) -> str:
@@ -26,7 +26,7 @@ def approve(kind: str) -> str:
     return f"approve.{kind}"
 
 
-_FINANCE_KINDS = ("compensation", "suspense", "redrive")
+_FINANCE_KINDS = ("compensation", "suspense", "redrive", "adjustment")
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(
         {READ, AUDIT, JOBS, CREDIT, MERCHANTS, SUPPORT, WRITE}
