@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from typing import Any
 
 from qianbao.members import service as members
 from qianbao.members.identity import make_card_no, make_id_number
@@ -61,3 +62,11 @@ def operator_headers(p: Platform, role: str) -> dict[str, str]:
     """Authorization headers of a new operator with ``role`` (admin or auditor)."""
     _, key = members.create_operator(p, f"{role}-{next(_seq)}", role)
     return {"Authorization": f"Bearer {key}"}
+
+
+def approve_via(client: Any, proposed: Any, checker: dict[str, str]) -> Any:
+    """Maker-checker: a second operator approves what ``proposed`` (a 202 answer) asked for;
+    returns the approve answer (the approval with the action's result, or the action's error)."""
+    assert proposed.status_code == 202, proposed.text
+    approval_id = proposed.json()["approval_id"]
+    return client.post(f"/api/v1/ops/approvals/{approval_id}/approve", json={}, headers=checker)

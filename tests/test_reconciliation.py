@@ -9,12 +9,13 @@ from fastapi.testclient import TestClient
 
 from qianbao.channels import reconcile as recon
 from qianbao.members import service as members
+from qianbao.members.vault import card_number
 from qianbao.payments import service as payments
 from qianbao.payments import trades
 from qianbao.platform.clock import TZ, clock
 from qianbao.server import build_app
 from tests.conftest import assert_ledger_clean, make_platform
-from tests.factories import PAY_PASSWORD, new_user, operator_headers
+from tests.factories import PAY_PASSWORD, approve_via, new_user, operator_headers
 from tests.trades.helpers import new_merchant, req
 
 DAY = date(2026, 3, 10)
@@ -94,7 +95,7 @@ def test_every_kind_of_difference_is_found_and_named(tmp_path):
         bank.timeout_rate = 0.0
         assert lost is not None
         # Money moved at the bank on a request we never sent.
-        bank.inner.charge("stray-1", _card(p, b)["card_no"], 300)
+        bank.inner.charge("stray-1", card_number(p, _card(p, b)), 300)
         # A card refund the bank declines: booked in our ledger, never paid at the bank.
         paid = _card_trade(p, a, 2_000)
         bank.failure_rate = 1.0
@@ -183,25 +184,26 @@ def test_a_declined_card_refund_is_redriven_once_and_the_day_balances(platform):
     bank = p.channels["SIMBANK"]
     c = TestClient(build_app(p))
     admin = operator_headers(p, "admin")
+    checker = operator_headers(p, "finance")  # maker-checker: a second operator approves
     try:
         _at(DAY)
         buyer = new_user(p, unit=0)
         paid = _card_trade(p, buyer, 2_500)
-        card_no = _card(p, buyer)["card_no"]
+        card_no = card_number(p, _card(p, buyer))
         before = bank.balance_fen(card_no)
         bank.failure_rate = 1.0
         refund = trades.refund(p, paid["merchant_id"], 2_500, "r-d", trade_no=paid["id"])
         bank.failure_rate = 0.0
         request_id = f"R{refund['id']}"
         url = f"/api/v1/ops/channel-requests/SIMBANK/{request_id}/redrive"
-        r = c.post(url, headers=admin)
-        assert r.status_code == 200 and r.json() == {
+        r = approve_via(c, c.post(url, headers=admin), checker)
+        assert r.status_code == 200 and r.json()["result"] == {
             "request_id": f"{request_id}~1",
             "redrive_of": request_id,
             "status": "SUCCEEDED",
         }
         assert bank.balance_fen(card_no) == before + 2_500  # the buyer has the money now
-        again = c.post(url, headers=admin)  # a second click pays nothing more
+        again = approve_via(c, c.post(url, headers=admin), checker)  # pays nothing more
         assert again.status_code == 409 and again.json()["code"] == "PAYOUT_ALREADY_PAID"
         assert bank.balance_fen(card_no) == before + 2_500
         _at(DAY + timedelta(days=1), 9)
@@ -215,12 +217,14 @@ def test_a_declined_card_refund_is_redriven_once_and_the_day_balances(platform):
             topup_id: (400, "NOT_A_PAYOUT"),
         }
         for rid, (status, code) in cases.items():
-            r = c.post(f"/api/v1/ops/channel-requests/SIMBANK/{rid}/redrive", headers=admin)
+            url = f"/api/v1/ops/channel-requests/SIMBANK/{rid}/redrive"
+            r = approve_via(c, c.post(url, headers=admin), checker)
             assert (r.status_code, r.json()["code"]) == (status, code)
         p.channels["SIMBANK"].failure_rate = 1.0
         w = payments.withdraw(p, buyer, order[0]["id"], 50, "w-x", PAY_PASSWORD)
         p.channels["SIMBANK"].failure_rate = 0.0
-        r = c.post(f"/api/v1/ops/channel-requests/SIMBANK/{w['id']}/redrive", headers=admin)
+        url = f"/api/v1/ops/channel-requests/SIMBANK/{w['id']}/redrive"
+        r = approve_via(c, c.post(url, headers=admin), checker)
         assert r.json()["code"] == "BANK_ORDER_NOT_REDRIVEN"
         assert bank.balance_fen(card_no) == before + 2_500 - 100
         assert_ledger_clean(p)
@@ -233,10 +237,11 @@ def test_money_the_bank_moved_unasked_is_booked_to_suspense_once(platform):
     bank = p.channels["SIMBANK"]
     c = TestClient(build_app(p))
     admin = operator_headers(p, "admin")
+    checker = operator_headers(p, "finance")
     try:
         _at(DAY)
         user = new_user(p, unit=1, balance_fen=1_000)
-        card_no = _card(p, user)["card_no"]
+        card_no = card_number(p, _card(p, user))
         bank.inner.charge("stray-in", card_no, 450)  # 长款: the bank has more than our books
         bank.inner.payout("stray-out", card_no, 120)  # 短款: the bank has less
         _at(DAY + timedelta(days=1), 9)
@@ -245,10 +250,11 @@ def test_money_the_bank_moved_unasked_is_booked_to_suspense_once(platform):
         assert report.balance_difference_fen == -450 + 120
         base = f"/api/v1/ops/reconciliations/SIMBANK/{DAY}/differences"
         for _ in range(2):  # booking twice books once
-            r = c.post(f"{base}/stray-in/suspense", headers=admin)
-            assert r.status_code == 200 and r.json()["amount_fen"] == 450, r.text
-        assert c.post(f"{base}/stray-out/suspense", headers=admin).status_code == 200
-        r = c.post(f"{base}/nope/suspense", headers=admin)
+            r = approve_via(c, c.post(f"{base}/stray-in/suspense", headers=admin), checker)
+            assert r.status_code == 200 and r.json()["result"]["amount_fen"] == 450, r.text
+        r = approve_via(c, c.post(f"{base}/stray-out/suspense", headers=admin), checker)
+        assert r.status_code == 200
+        r = approve_via(c, c.post(f"{base}/nope/suspense", headers=admin), checker)
         assert (r.status_code, r.json()["code"]) == (404, "DIFFERENCE_NOT_FOUND")
         with p.units[0].read() as tx:
             suspense = tx.scalar("SELECT balance_fen FROM accounts WHERE id = 'suspense:u0'")

@@ -67,9 +67,14 @@ def test_apply_explain_and_trace(scored):
         "connections",
         "behaviour",
     }
-    assert view["reasons"] and all(x["points_lost"] > 0 for x in view["reasons"])
-    # Age comes from the verified ID, not from the form.
-    assert "age_in_years" in view["points_by_attribute"]
+    # The applicant sees the top reasons in words, not the points table (issue 11 item 8) ...
+    assert view["reasons"] and "points_by_attribute" not in view
+    assert all(set(x) == {"code", "dimension", "message"} for x in view["reasons"])
+    # ... the operator sees it all. Age comes from the verified ID, not from the form.
+    _, key = members.create_operator(p, "score-reader", "auditor")
+    full = c.get(f"/api/v1/ops/users/{user}/score", headers={"Authorization": f"Bearer {key}"})
+    assert all(x["points_lost"] > 0 for x in full.json()["reasons"])
+    assert "age_in_years" in full.json()["points_by_attribute"]
     assert c.get("/api/v1/me/score", headers=h).json()["score_id"] == view["score_id"]
     again = c.post(
         "/api/v1/me/score",
@@ -147,7 +152,7 @@ def _best_answers(p) -> dict:
     answers = {}
     card = scoring.active_card(p)
     for a in card.attributes:
-        if a.formula:
+        if a.formula or a.name == scoring.AGE_ATTRIBUTE:  # the age is the verified ID's
             continue
         best = max((b for b in a.bins if not b.missing), key=lambda b: b.points)
         if a.kind == "categorical":
@@ -155,7 +160,7 @@ def _best_answers(p) -> dict:
         else:
             answers[a.name] = best.lower if best.lower is not None else best.upper - 1
     for name in card.inputs:
-        if name not in answers:
+        if name not in answers and name != scoring.AGE_ATTRIBUTE:
             answers[name] = ANSWERS[name]
     return answers
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import qianbao.backoffice.tables
+
 # Every package's tables, on the unit and global metadata (for migrations' autogenerate and the
 # tests): the platform's schema module may not import the packages above it.
 import qianbao.billpay.tables
@@ -21,11 +23,14 @@ import qianbao.payments.moneyout.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
+import qianbao.platform.crypto_tables
 import qianbao.platform.tables
 import qianbao.redpackets.tables
 import qianbao.risk.tables
 import qianbao.scoring.tables  # noqa: F401
 import qianbao.wealth.tables  # noqa: F401
+from qianbao.backoffice import actions as backoffice_actions
+from qianbao.backoffice import errors as backoffice_errors
 from qianbao.billpay import autopay as billpay_autopay
 from qianbao.billpay import errors as billpay_errors
 from qianbao.billpay import service as billpay
@@ -80,6 +85,7 @@ from qianbao.payments import settlement, trade_purpose, trades
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
+from qianbao.platform import crypto, logmask
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.ids import new_id
 from qianbao.platform.migrations import upgrade
@@ -111,6 +117,15 @@ def migrate(settings: Settings) -> None:
     upgrade("global", Database(settings.global_database_url))
     for unit in range(settings.unit_count):
         upgrade("unit", Database(settings.unit_database_url(unit)))
+
+
+def open_keyring(settings: Settings) -> crypto.KeyRing:
+    """The key-encryption keys (configured or the sandbox's file), handed to the migrations
+    that seal existing rows; and every log record masked from here on (platform/logmask.py)."""
+    logmask.install()
+    keyring = crypto.load_keyring(settings.kek, settings.kek_file, settings.data_dir)
+    crypto.install_keyring(keyring)
+    return keyring
 
 
 def platform_accounts(unit: int, units: int) -> list[str]:
@@ -148,9 +163,11 @@ def open_platform(
     credit_config.load(settings.extra.get("credit"))  # a bad rate stops the start, not a bill
     credit_ports.wire(StoredScores(), TradeOrderBuckets())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = open_keyring(settings)
     if run_migrations:
         migrate(settings)
     p = Platform(settings)
+    p.vault = crypto.Vault(p.global_db, keyring).open()
     wire_money_movement(p)
     wire_risk(p)
     p.credit_behaviour = CreditForScoring()
@@ -162,6 +179,7 @@ def open_platform(
     wire_billpay(p)
     register_error_codes(p)
     wire_wealth(p)
+    backoffice_actions.register_all()  # what maker-checker approvals run
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
@@ -170,7 +188,7 @@ def open_platform(
         seed=settings.bank_seed,
         sandbox_open_balance_fen=settings.bank_sandbox_open_balance_fen,
     )
-    p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db)
+    p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db, p.vault)
     p.start(relay=start)
     for unit, writer in enumerate(p.writers):
         writer.submit(_platform_accounts_opener(unit, len(p.units)))
@@ -184,6 +202,9 @@ class CreditForScoring:
 
     def repayment_history(self, p: Platform, user_id: str) -> dict[str, int]:
         return credit_reads.repayment_history(p, user_id)
+
+    def open_installment_plans(self, p: Platform, user_id: str) -> int:
+        return sum(1 for plan in credit_reads.list_plans(p, user_id) if plan["status"] == "ACTIVE")
 
     def on_new_score(
         self, ctx: WriteContext, user_id: str, score: int, source: str, actor: str
@@ -357,6 +378,7 @@ def register_error_codes(p: Platform) -> None:
     platform imports no package above it)."""
     p.error_codes.update(
         billpay=billpay_errors.Code,
+        backoffice=backoffice_errors.Code,
         channels=channels_errors.Code,
         credit=credit_errors.Code,
         marketing=marketing_errors.Code,

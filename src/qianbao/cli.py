@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from qianbao.backoffice.cli import keys_app
 from qianbao.billpay.cli import app as billpay_app
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
@@ -55,6 +56,7 @@ app.add_typer(yuebao_app, name="yuebao", help="Yu'e Bao (余额宝): the money-m
 app.add_typer(moneyout_app, name="moneyout")
 app.add_typer(billpay_app, name="billpay")
 app.add_typer(reduction_app, name="reduction")
+app.add_typer(keys_app, name="keys")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
@@ -417,6 +419,7 @@ def ledger_check(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             json.dumps(
                 {
                     "ok": result.ok,
+                    "status": result.status,
                     "in_transit_fen": result.in_transit_fen,
                     "units": [asdict(u) for u in result.units],
                 }
@@ -445,7 +448,8 @@ def ledger_check(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             )
         console.print(table)
         console.print(f"money in transit between units: {result.in_transit_fen} fen")
-    if not result.ok or result.in_transit_fen:
+        console.print(f"status: {result.status}")
+    if not result.ok:  # money in transit is a state (it arrives), not a failure of the books
         raise typer.Exit(1)
 
 

@@ -39,7 +39,7 @@ def run(fn: Callable[[Platform], T], platform: Platform | None = None) -> T:
 def parse_yuan(text: str) -> int:
     """ "12.34" → 1234 fen; anything else is a red message and exit code 2."""
     try:
-        return yuan_to_fen(text)
+        return yuan_to_fen(text.strip())
     except QianbaoError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
         raise typer.Exit(2) from None

@@ -15,6 +15,7 @@ from qianbao.credit.config import CreditConfig, load
 from qianbao.credit.errors import AccountExists, LineExceeded, NotEligible
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import get_account
+from qianbao.members.merchant_category import set_category as set_merchant_category
 from qianbao.payments import service as payments
 from qianbao.platform.runtime import Platform
 from tests.conftest import assert_ledger_clean
@@ -67,11 +68,11 @@ def test_one_account_per_user_and_everyday_cap(platform: Platform) -> None:
     with pytest.raises(LineExceeded):  # everyday use stops at 30,000 CNY
         credit.pay_merchant_with_huabei(p, user, shop, 3_000_001, "big", PAY_PASSWORD)
     credit.pay_merchant_with_huabei(p, user, shop, 3_000_000, "ok", PAY_PASSWORD)
-    credit.pay_merchant_with_huabei(
-        p, user, shop, 1_000_000, "medical", PAY_PASSWORD, category="medical"
-    )
+    clinic = merchant(p)  # medical use above the cap: the merchant's category, not the buyer's
+    set_merchant_category(p, clinic, "medical")
+    credit.pay_merchant_with_huabei(p, user, clinic, 1_000_000, "medical", PAY_PASSWORD)
     with pytest.raises(LineExceeded):
-        credit.pay_merchant_with_huabei(p, user, shop, 1, "over", PAY_PASSWORD, category="medical")
+        credit.pay_merchant_with_huabei(p, user, clinic, 1, "over", PAY_PASSWORD)
     counters_match_ledger(p, user)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from qianbao.members import service as members
+from qianbao.members.vault import card_number
 from qianbao.payments import codes, secured, trades
 from qianbao.platform.clock import clock
 from qianbao.platform.errors import QianbaoError
@@ -214,7 +215,7 @@ def test_static_qr_pays_an_amount_typed_by_the_buyer(sqlite_platform):
 
 # --- card quick pay -------------------------------------------------------------------------------
 def _card_no(p, user_id):
-    return members.get_card(p, user_id, card_of(p, user_id))["card_no"]
+    return card_number(p, members.get_card(p, user_id, card_of(p, user_id)))
 
 
 def test_card_quick_pay_and_refund_go_back_to_the_card(sqlite_platform):

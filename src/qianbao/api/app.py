@@ -9,11 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import merchant, ops, risk, wallet
+from qianbao.api import merchant, ops, ops_security, risk, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
+from qianbao.api.ops_audit import AuditMiddleware, note_error
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
@@ -59,6 +61,15 @@ def _error(
     return JSONResponse({"code": code, "message": message, **(details or {})}, status_code=status)
 
 
+def _http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own answers (no such route, method not allowed) as ``{code, message}`` too."""
+    codes = {404: Code.ROUTE_NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}
+    code = codes.get(exc.status_code, f"HTTP_{exc.status_code}")
+    response = _error(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
     app = FastAPI(
         title="Qianbao API",
@@ -74,16 +85,27 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
         },
     )
     app.state.platform = platform
+    app.add_middleware(AuditMiddleware, platform=platform)  # every operator request is audited
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
+        note_error(request, exc.code)
         return _error(exc.http_status, exc.code, exc.message, getattr(exc, "details", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        note_error(request, InvalidArgument.code)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return _error(
+                400, Code.BODY_NOT_JSON, f"the body is not valid JSON: {first.get('msg')}"
+            )
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return _error(422, InvalidArgument.code, f"{where}: {first.get('msg')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _http_error(exc)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
@@ -98,7 +120,8 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in [wallet.router, merchant.router, ops.router, *(extra_routers or [])]:
+    routers = [wallet.router, merchant.router, ops.router, ops_security.router]
+    for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     app.include_router(risk.router)
     proxies = tuple((platform.settings.extra.get("risk") or {}).get("trusted_proxies", ()))

@@ -13,9 +13,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from qianbao.api.checks import not_future, not_future_or_none
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.errors import InstallmentOfferNotFound
 from qianbao.api.models import Body, RequestId
+from qianbao.api.ops_security import proposal
 from qianbao.credit import dayend
 from qianbao.credit import installments as credit_installments
 from qianbao.credit import lines as credit_lines
@@ -23,9 +25,9 @@ from qianbao.credit import offers as credit_offers
 from qianbao.credit import purchases as credit_purchases
 from qianbao.credit import reads as credit_reads
 from qianbao.credit import repayments as credit_repayments
+from qianbao.members import roles
 from qianbao.payments import codes, trades
 from qianbao.platform.db import Row
-from qianbao.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/huabei", tags=["huabei"])
 merchant_router = APIRouter(prefix="/api/v1/merchant/huabei", tags=["merchant"])
@@ -73,7 +75,11 @@ class HuabeiPayIn(Body):
     installments: Literal[3, 6, 12] | None = Field(
         None, description="Purchase installments (交易分期); the fee is billed with each period"
     )
-    category: Literal["everyday", "medical"] = "everyday"
+    category: Literal["everyday", "medical"] | None = Field(
+        None,
+        description="Deprecated: the purchase takes the merchant's category; if sent, it must"
+        " be the merchant's",
+    )
     memo: str = Field("", max_length=100)
 
 
@@ -437,28 +443,29 @@ def ops_summary(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
 
 @ops_router.put(
     "/users/{user_id}/line",
-    response_model=SummaryOut,
-    summary="Set a user's line (e.g. decrease it)",
+    status_code=202,
+    summary="Ask to set a user's line (e.g. decrease it); runs when a second operator approves",
 )
 def ops_line(user_id: str, body: SetLineIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
-    credit_lines.operator_set_line(p, op.id, user_id, body.line_fen, body.reason)
-    return credit_reads.summary(p, user_id)
+    credit_reads.summary(p, user_id)  # an unknown user or one without Huabei: a 404 now
+    params = {"user_id": user_id, "line_fen": body.line_fen, "reason": body.reason}
+    return proposal(p, op, "credit_line", user_id, params)
 
 
 @ops_router.put(
     "/users/{user_id}/freeze", response_model=SummaryOut, summary="Freeze or thaw a user's Huabei"
 )
 def ops_freeze(user_id: str, body: FreezeIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
+    op.require(roles.CREDIT)
     credit_lines.operator_freeze(p, op.id, user_id, body.frozen, body.reason)
     return credit_reads.summary(p, user_id)
 
 
 @ops_router.post("/day-end", summary="Run the start- and end-of-day jobs for one business date")
 def ops_day_end(body: DayEndIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
-    return {"start": dayend.start_of_day(p, body.day), "end": dayend.end_of_day(p, body.day)}
+    op.require(roles.JOBS)
+    day = not_future(body.day)
+    return {"start": dayend.start_of_day(p, day), "end": dayend.end_of_day(p, day)}
 
 
 @ops_router.get("/report", summary="Receivables by bucket, overdue rate and provision")
@@ -468,9 +475,7 @@ def ops_report(
     day: date | None = Query(None, description="as of (default: latest)"),
 ) -> dict[str, Any]:
     op.require("read")
-    if day is not None and day > date(9999, 1, 1):
-        raise InvalidArgument("day is out of range")
-    return dayend.portfolio_report(p, day)
+    return dayend.portfolio_report(p, not_future_or_none(day))
 
 
 # --- payment codes drawing on Huabei ------------------------------------------------------------

@@ -17,6 +17,10 @@ class Code(StrEnum):
     INSTALLMENTS_INVALID = "INSTALLMENTS_INVALID"
     DAY_INVALID = "DAY_INVALID"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    DAY_IN_FUTURE = "DAY_IN_FUTURE"
+    ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    BODY_NOT_JSON = "BODY_NOT_JSON"
 
 
 class InstallmentOfferNotFound(NotFound):
@@ -37,3 +41,7 @@ class InstallmentsInvalid(InvalidArgument):
 
 class DayInvalid(InvalidArgument):
     code = Code.DAY_INVALID
+
+
+class DayInFuture(InvalidArgument):
+    code = Code.DAY_IN_FUTURE

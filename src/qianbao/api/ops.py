@@ -10,12 +10,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from qianbao.api.checks import not_future
 from qianbao.api.deps import Operator, PlatformDep
 from qianbao.api.errors import AccountNotFound
+from qianbao.api.ops_security import proposal
 from qianbao.channels import reconcile as recon
-from qianbao.channels import resolve as fixes
 from qianbao.ledger import closing
 from qianbao.ledger import service as ledger
+from qianbao.members import roles
 from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.platform.errors import NotFound
@@ -53,6 +55,7 @@ def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
     result = ledger.check_platform(p)
     return {
         "ok": result.ok,
+        "status": result.status,
         "in_transit_fen": result.in_transit_fen,
         "units": [{**asdict(u), "ok": u.ok} for u in result.units],
     }
@@ -60,21 +63,21 @@ def ledger_check(p: PlatformDep, op: Operator) -> dict[str, Any]:
 
 @router.post("/ledger/days/{day}/close", summary="Close a finished day (日结) in every unit")
 def close_day(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
-    return closing.close_day(p, day).as_dict()
+    op.require(roles.JOBS)
+    return closing.close_day(p, not_future(day)).as_dict()
 
 
 @router.get("/ledger/days/{day}", summary="A day's subject summary and trial balance (试算平衡)")
 def trial_balance(day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")
-    return closing.trial_balance(p, day).as_dict()
+    return closing.trial_balance(p, not_future(day)).as_dict()
 
 
 @router.post("/bank-orders/resolve", summary="Query the bank about pending top-ups/withdrawals")
 def resolve(
     p: PlatformDep, op: Operator, older_than_ms: int = Query(0, ge=0, le=10 * 365 * 86_400_000)
 ) -> dict[str, int]:
-    op.require("write")
+    op.require(roles.JOBS)
     return {"resolved": payments.resolve_pending_bank_orders(p, older_than_ms)}
 
 
@@ -83,34 +86,36 @@ def resolve(
     summary="Reconcile a bank channel's statement of a finished day (渠道对账)",
 )
 def reconcile(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
-    return recon.reconcile(p, channel, day).as_dict()
+    op.require(roles.JOBS)
+    return recon.reconcile(p, channel, not_future(day)).as_dict()
 
 
 @router.post(
     "/channel-requests/{channel}/{request_id}/redrive",
-    summary="Send a declined payout (card refund or reversal) again under a new request id",
+    status_code=202,
+    summary="Ask to send a declined payout again under a new request id (runs on approval)",
 )
 def redrive(channel: str, request_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
-    op.require("write")
-    return fixes.redrive_payout(p, channel, request_id)
+    params = {"channel": channel, "request_id": request_id}
+    return proposal(p, op, "redrive", f"{channel}/{request_id}", params)
 
 
 @router.post(
     "/reconciliations/{channel}/{day}/differences/{request_id}/suspense",
-    summary="Book a BANK_ONLY line to suspense until it is identified (长款/短款)",
+    status_code=202,
+    summary="Ask to book a BANK_ONLY line to suspense (长款/短款; runs on approval)",
 )
 def book_suspense(
     channel: str, day: date, request_id: str, p: PlatformDep, op: Operator
 ) -> dict[str, Any]:
-    op.require("write")
-    return fixes.adopt_bank_only(p, channel, day, request_id)
+    params = {"channel": channel, "day": not_future(day).isoformat(), "request_id": request_id}
+    return proposal(p, op, "suspense", f"{channel}/{day}/{request_id}", params)
 
 
 @router.get("/reconciliations/{channel}/{day}", summary="A stored reconciliation report")
 def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")
-    return recon.stored_report(p, channel, day)
+    return recon.stored_report(p, channel, not_future(day))
 
 
 @router.get(
@@ -120,5 +125,5 @@ def reconciliation(channel: str, day: date, p: PlatformDep, op: Operator) -> dic
 )
 def reconciliation_csv(channel: str, day: date, p: PlatformDep, op: Operator) -> PlainTextResponse:
     op.require("read")
-    body = recon.differences_csv(recon.stored_report(p, channel, day))
+    body = recon.differences_csv(recon.stored_report(p, channel, not_future(day)))
     return PlainTextResponse(body, media_type="text/csv")

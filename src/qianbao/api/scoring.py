@@ -32,17 +32,17 @@ def apply(body: ScoreIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     row = scoring.score_user(
         p, user_id, body.answers, reason="APPLICATION", request_id=body.request_id
     )
-    return scoring.public_score(row)
+    return scoring.user_score(row)
 
 
 @router.get("/me/score", summary="My latest score, its dimensions and the reasons it is not higher")
 def mine(p: PlatformDep, user_id: UserId) -> dict[str, Any]:
-    return scoring.public_score(scoring.latest(p, user_id))
+    return scoring.user_score(scoring.latest(p, user_id))
 
 
 @router.get("/me/score/history", summary="My scores, newest first, each with its card version")
 def my_history(p: PlatformDep, user_id: UserId) -> list[dict[str, Any]]:
-    return [scoring.public_score(r) for r in scoring.history(p, user_id)]
+    return [scoring.user_score(r) for r in scoring.history(p, user_id)]
 
 
 @router.get(

@@ -13,13 +13,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
+from qianbao.api.checks import not_future_or_none
 from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
+from qianbao.api.ops_security import proposal
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
 from qianbao.marketing.reductions import service as reductions
+from qianbao.members import roles
 from qianbao.members import service as members
 from qianbao.openapi import notify
 from qianbao.payments import codes, secured, settlement, trades
@@ -462,7 +465,7 @@ class SettleCycleIn(Body):
 def set_settle_cycle(
     merchant_id: str, body: SettleCycleIn, p: PlatformDep, operator: Operator
 ) -> dict[str, Any]:
-    operator.require("write")
+    operator.require(roles.MERCHANTS)
     row = members.set_settle_cycle(p, merchant_id, body.settle_cycle)
     return {"merchant_id": row["id"], "settle_cycle": row["settle_cycle"]}
 
@@ -473,8 +476,8 @@ def run_settlement(
     operator: Operator,
     day: str | None = Query(None, max_length=10, description="YYYY-MM-DD, default yesterday"),
 ) -> dict[str, Any]:
-    operator.require("write")
-    return settlement.run_settlement(p, _day(day))
+    operator.require(roles.JOBS)
+    return settlement.run_settlement(p, not_future_or_none(_day(day)))
 
 
 @router.get("/merchant/qr", summary="The merchant's static QR (PNG, or SVG with ?format=svg)")
@@ -550,22 +553,28 @@ def resolve(
     decision: Annotated[str, Form()],
     buyer_amount: Annotated[str, Form()] = "0",
 ) -> dict[str, Any]:
-    operator.require("write")
+    operator.require(roles.SUPPORT)
     return trades.public_trade(
         secured.resolve_dispute(p, operator.id, trade_id, decision, yuan_to_fen(buyer_amount))
     )
 
 
-@router.post("/ops/trades/{trade_id}/compensation", summary="Compensate a buyer (全额赔付)")
+@router.post(
+    "/ops/trades/{trade_id}/compensation",
+    status_code=202,
+    summary="Ask to compensate a buyer (全额赔付); paid when a second operator approves",
+)
 def compensation(
     trade_id: str,
     p: PlatformDep,
     operator: Operator,
     amount: Annotated[str, Form()],
-    reason: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=200)],
 ) -> dict[str, Any]:
-    operator.require("write")
-    return dict(secured.compensate(p, operator.id, trade_id, yuan_to_fen(amount), reason))
+    amount_fen = yuan_to_fen(amount)
+    trades.get_trade(p, trade_id)  # an unknown trade is a 404 now, not a failed approval
+    params = {"trade_id": trade_id, "amount_fen": amount_fen, "reason": reason}
+    return proposal(p, operator, "compensation", trade_id, params)
 
 
 @router.get("/ops/notifications", summary="The notification log")
@@ -579,5 +588,5 @@ def notifications(
 
 @router.post("/ops/notifications/{task_id}/resend", summary="Send a notification again")
 def resend(task_id: str, p: PlatformDep, operator: Operator) -> dict[str, Any]:
-    operator.require("write")
+    operator.require(roles.SUPPORT)
     return dict(notify.resend(p, task_id))

@@ -10,10 +10,12 @@ through unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, BankChannel, ChannelTimeout
 from qianbao.platform.clock import clock
+from qianbao.platform.crypto import Vault
 from qianbao.platform.db import Database
 from qianbao.platform.states import StateMachine
 
@@ -31,13 +33,29 @@ REQUEST = StateMachine(
 )
 
 
-class JournaledChannel:
-    __slots__ = ("inner", "db", "code")
+def account_context(channel: str, request_id: str) -> str:
+    return f"channel_requests:{channel}:{request_id}"
 
-    def __init__(self, inner: BankChannel, db: Database) -> None:
+
+def open_account_no(vault: Vault, row: Mapping[str, Any]) -> str:
+    """The card number a journaled request went to, opened from its sealed form ('' for a line
+    adopted from the bank's statement, which names none)."""
+    sealed = str(row["account_no"])
+    if not sealed:
+        return ""
+    return vault.decrypt(sealed, account_context(str(row["channel"]), str(row["request_id"])))
+
+
+class JournaledChannel:
+    """The card number of each request is journaled sealed (``platform/crypto.py``)."""
+
+    __slots__ = ("inner", "db", "code", "vault")
+
+    def __init__(self, inner: BankChannel, db: Database, vault: Vault) -> None:
         object.__setattr__(self, "inner", inner)
         object.__setattr__(self, "db", db)
         object.__setattr__(self, "code", inner.code)
+        object.__setattr__(self, "vault", vault)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -67,7 +85,7 @@ class JournaledChannel:
                     "c": self.code,
                     "r": request_id,
                     "k": kind,
-                    "a": account_no,
+                    "a": self.vault.encrypt(account_no, account_context(self.code, request_id)),
                     "f": amount_fen,
                     "now": clock.now_ms(),
                 },

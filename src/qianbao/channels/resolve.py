@@ -22,6 +22,7 @@ from qianbao.channels.errors import (
     PayoutAlreadyPaid,
     RequestNotFound,
 )
+from qianbao.channels.journal import open_account_no
 from qianbao.channels.reconcile import channel_of, stored_report
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, open_account, post
@@ -70,7 +71,8 @@ def redrive_payout(p: Platform, channel: str, request_id: str) -> dict[str, Any]
 
 def _send_redrive(p: Platform, bank: Any, row: Mapping[str, Any], retry_id: str) -> str:
     try:
-        status = str(bank.payout(retry_id, row["account_no"], int(row["amount_fen"])))
+        number = open_account_no(p.vault, row)
+        status = str(bank.payout(retry_id, number, int(row["amount_fen"])))
     except ChannelTimeout:
         status = UNKNOWN
     with p.global_db.transaction() as tx:

@@ -75,7 +75,7 @@ def pay(
                 pay_password,
                 installments,
                 subsidised,
-                "medical" if medical else "everyday",
+                "medical" if medical else None,
             )
         ),
     )

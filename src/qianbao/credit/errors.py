@@ -27,6 +27,7 @@ class Code(StrEnum):
     OVERDUE = "CREDIT_OVERDUE"
     # purchases, statements and plans
     CATEGORY_INVALID = "CATEGORY_INVALID"
+    CATEGORY_NOT_THE_MERCHANTS = "CATEGORY_NOT_THE_MERCHANTS"
     STATEMENT_NOT_FOUND = "CREDIT_STATEMENT_NOT_FOUND"
     PLAN_NOT_FOUND = "CREDIT_PLAN_NOT_FOUND"
     PURCHASE_NOT_FOUND = "CREDIT_PURCHASE_NOT_FOUND"
@@ -87,6 +88,12 @@ class CreditOverdue(CreditFrozen):
 # --- purchases, statements and plans -------------------------------------------------------------
 class CategoryInvalid(InvalidArgument):
     code = Code.CATEGORY_INVALID
+
+
+class CategoryNotTheMerchants(InvalidArgument):
+    """A buyer declared a purchase category other than the merchant's (issue 11 item 8)."""
+
+    code = Code.CATEGORY_NOT_THE_MERCHANTS
 
 
 class StatementNotFound(NotFound):

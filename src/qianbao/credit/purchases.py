@@ -25,6 +25,7 @@ from qianbao.credit.config import CreditConfig, config_for
 from qianbao.credit.errors import (
     AccountNotFound,
     CategoryInvalid,
+    CategoryNotTheMerchants,
     CreditFrozen,
     CreditOverdue,
     InstallmentNotAllowed,
@@ -223,7 +224,7 @@ def pay_merchant_with_huabei(
     pay_password: str | None = None,
     installments: int | None = None,
     subsidised: bool = False,
-    category: str = "everyday",
+    category: str | None = None,
     memo: str = "",
 ) -> Row:
     """Instant merchant payment funded by Huabei: the merchant is paid by its contract (minus
@@ -254,13 +255,14 @@ def huabei_payment_command(
     pay_password: str | None = None,
     installments: int | None = None,
     subsidised: bool = False,
-    category: str = "everyday",
+    category: str | None = None,
     memo: str = "",
 ) -> Pay:
     """Check and authorize a Huabei payment; returns its ``Pay`` command (for callers that
     submit many payments at once, e.g. the simulation: ``p.commands.bind(command)``)."""
     check_amount(p, amount_fen)
     merchant = guards.payable_merchant(p, merchant_id)
+    _check_declared_category(merchant, category)
     payer = guards.authorise(p, user_id, amount_fen, pay_password)
     return money_pay.command(
         purpose=HUABEI_PURCHASE,
@@ -273,8 +275,20 @@ def huabei_payment_command(
         funding=HUABEI,
         installments=installments,
         subsidised=subsidised,
-        category=category,
     )
+
+
+def _check_declared_category(merchant: Row, declared: str | None) -> None:
+    """The purchase's category is the merchant's (``Pay`` takes it from the merchant row); a
+    buyer may still send one, but only the merchant's own."""
+    if declared is None:
+        return
+    if declared not in CATEGORIES:
+        raise CategoryInvalid(f"category must be one of {CATEGORIES}")
+    if declared != merchant["category"]:
+        raise CategoryNotTheMerchants(
+            f"this merchant sells {merchant['category']} goods: a purchase cannot be {declared}"
+        )
 
 
 class HuabeiFunding:

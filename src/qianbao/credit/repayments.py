@@ -162,7 +162,9 @@ def repay(
     members.authorize_payment(p, user_id, amount_fen, pay_password)
     source = "BALANCE"
     if card_id is not None:
-        order = payments.topup(p, user_id, card_id, amount_fen, f"credit-repay-{request_id}")
+        order = payments.topup(
+            p, user_id, card_id, amount_fen, idempotency.derived_key("credit-repay", request_id)
+        )
         if order["status"] != "SUCCEEDED":
             raise CardPaymentFailed(f"card payment {order['status'].lower()}")
         source = "CARD"

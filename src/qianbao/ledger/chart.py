@@ -59,6 +59,7 @@ SUBJECTS: dict[str, Subject] = {
         Subject("provision", "贷款损失准备 loan-loss provision", "liability"),
         Subject("provision_expense", "信用减值损失 provision expense", "expense"),
         Subject("compensation_expense", "赔付支出 buyer compensation", "expense"),
+        Subject("adjustment_expense", "调账 approved manual balance adjustments", "expense"),
         Subject("marketing_expense", "营销费用 marketing spend", "expense"),
         Subject("credit_write_off", "核销损失 Huabei write-off beyond the provision", "expense"),
         # Yu'e Bao (余额宝): a share is 1 fen (NAV 1.00 CNY per 100 shares); see ADR 0700

@@ -8,6 +8,7 @@ from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFou
 
 
 class Code(StrEnum):
+    MERCHANT_CATEGORY_INVALID = "MERCHANT_CATEGORY_INVALID"
     PASSWORD_TOO_WEAK = "PASSWORD_TOO_WEAK"
     PAY_PASSWORD_INVALID = "PAY_PASSWORD_INVALID"
     NAME_INVALID = "NAME_INVALID"
@@ -133,3 +134,7 @@ class PermissionDenied(Forbidden):
 
 class ApiKeyInvalid(Unauthorized):
     code = Code.API_KEY_INVALID
+
+
+class MerchantCategoryInvalid(InvalidArgument):
+    code = Code.MERCHANT_CATEGORY_INVALID

@@ -17,6 +17,7 @@ from argon2.exceptions import VerificationError
 
 from qianbao.ledger.chart import account_id
 from qianbao.ledger.service import opener
+from qianbao.members import vault
 from qianbao.members.errors import (
     ApiKeyInvalid,
     CardInvalid,
@@ -50,13 +51,13 @@ from qianbao.members.identity import (
     mask_id_number,
     parse_id_number,
 )
+from qianbao.members.roles import ROLES
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound, Unauthorized
 from qianbao.platform.ids import bucket_for_key, new_id
 from qianbao.platform.runtime import Platform
 
-ROLES = {"admin": {"read", "write"}, "auditor": {"read"}}
 KYC_BASIC, KYC_CARD_VERIFIED, KYC_ENHANCED = 1, 2, 3
 
 
@@ -328,17 +329,20 @@ def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK")
     user = get_user(p, user_id)
     p.channels[channel].verify_card(card_no, user["name"])
     card_id = new_id(bucket_for_key(user_id))
+    sealed = vault.seal_card(p, user_id, card_no)  # only a token and the last four in clear
     with p.global_db.transaction() as tx:
         tx.execute(
-            "INSERT INTO bank_cards (id, user_id, channel, card_no, card_masked, status,"
-            " created_at_ms) VALUES (:id, :u, :ch, :no, :masked, 'BOUND', :now)"
-            " ON CONFLICT (user_id, card_no) DO NOTHING",
+            "INSERT INTO bank_cards (id, user_id, channel, card_token, card_last4, card_cipher,"
+            " card_masked, status, created_at_ms) VALUES (:id, :u, :ch, :token, :last4, :cipher,"
+            " :masked, 'BOUND', :now) ON CONFLICT (user_id, card_token) DO NOTHING",
             {
                 "id": card_id,
                 "u": user_id,
                 "ch": channel,
-                "no": card_no,
-                "masked": card_no[:4] + " **** " + card_no[-4:],
+                "token": sealed.token,
+                "last4": sealed.last4,
+                "cipher": sealed.cipher,
+                "masked": sealed.masked,
                 "now": clock.now_ms(),
             },
         )
@@ -347,8 +351,8 @@ def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK")
             {"l": KYC_CARD_VERIFIED, "id": user_id},
         )
         row = tx.one(
-            "SELECT * FROM bank_cards WHERE user_id = :u AND card_no = :no",
-            {"u": user_id, "no": card_no},
+            "SELECT * FROM bank_cards WHERE user_id = :u AND card_token = :t",
+            {"u": user_id, "t": sealed.token},
         )
     _forget_user(p, user_id)  # the KYC level may have risen
     assert row is not None

@@ -33,11 +33,14 @@ bank_cards = sa.Table(
     ident("id", primary_key=True),
     ident("user_id", nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("card_no", sa.String(19), nullable=False),
     sa.Column("card_masked", sa.String(19), nullable=False),
     sa.Column("status", sa.String(12), nullable=False, server_default="BOUND"),
     sa.Column("created_at_ms", Millis, nullable=False),
-    sa.UniqueConstraint("user_id", "card_no", name="uq_bank_cards_user_card"),
+    # data at rest (members/vault.py): the number sealed, a keyed token and the last four in clear
+    sa.Column("card_token", sa.String(64), nullable=False),
+    sa.Column("card_last4", sa.String(4), nullable=False),
+    sa.Column("card_cipher", sa.Text, nullable=False),
+    sa.UniqueConstraint("user_id", "card_token", name="uq_bank_cards_user_token"),
     sa.Index("ix_bank_cards_user", "user_id"),
 )
 
@@ -49,6 +52,9 @@ merchants = sa.Table(
     sa.Column("fee_rate", sa.String(12), nullable=False),
     # contract settlement cycle: INSTANT (paid at once) | T1 (day-end settlement of the day)
     sa.Column("settle_cycle", sa.String(8), nullable=False, server_default="INSTANT"),
+    # what the merchant sells, set by operators (everyday | medical): a Huabei purchase takes
+    # its category (and the medical line above the everyday cap) from here, not from the buyer
+    sa.Column("category", sa.String(12), nullable=False, server_default="everyday"),
     sa.Column("status", sa.String(12), nullable=False, server_default="ACTIVE"),
     sa.Column("created_at_ms", Millis, nullable=False),
 )

@@ -14,6 +14,7 @@ from qianbao.channels.base import SUCCEEDED, UNKNOWN, ChannelTimeout
 from qianbao.ledger.chart import unit_account, user_account
 from qianbao.ledger.service import credit, debit
 from qianbao.members import service as members
+from qianbao.members import vault as members_vault
 from qianbao.money_movement.commands import Pay, Refund
 from qianbao.money_movement.errors import CardChargeFailed
 from qianbao.money_movement.ports import Funded
@@ -63,7 +64,7 @@ def charge_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
     """Quick pay: take the money from the card first; only a confirmed charge goes on."""
     channel = p.channels[card["channel"]]
     try:
-        outcome = channel.charge(ref, card["card_no"], amount_fen)
+        outcome = channel.charge(ref, members_vault.card_number(p, card), amount_fen)
     except ChannelTimeout:
         outcome = channel.query(ref)  # UNKNOWN means the bank never got it: nothing moved
     if outcome != SUCCEEDED:
@@ -83,7 +84,7 @@ def payout_card(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
 def _payout(p: Platform, card: Row, ref: str, amount_fen: int) -> None:
     channel = p.channels[card["channel"]]
     try:
-        outcome = channel.payout(ref, card["card_no"], amount_fen)
+        outcome = channel.payout(ref, members_vault.card_number(p, card), amount_fen)
     except ChannelTimeout:
         outcome = UNKNOWN
     if outcome != SUCCEEDED:  # the bank keeps the request id; an operator re-drives it

@@ -42,7 +42,8 @@ def command(
     **options: Any,
 ) -> Pay:
     """The ``Pay`` of an authorised payer to a payable merchant (see ``guards``), with the
-    merchant's fee rate and settlement cycle in force now."""
+    merchant's fee rate, settlement cycle and category in force now (the category decides
+    whether a Huabei purchase may use the medical line: the merchant's, never the buyer's)."""
     return Pay(
         purpose=purpose,
         payment_id=payment_id,
@@ -53,6 +54,7 @@ def command(
         fee_rate=str(merchant["fee_rate"]),
         daily_limit_fen=payer.daily_limit_fen,
         settle_cycle=str(merchant["settle_cycle"] or INSTANT),
+        category=str(merchant["category"] or "everyday"),
         memo=memo[:100],
         **options,
     )

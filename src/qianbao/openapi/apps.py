@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from qianbao.members import service as members
-from qianbao.openapi import signing
+from qianbao.openapi import queries, signing
 from qianbao.openapi.errors import AppKeyInvalid, AppNameInvalid, AppNotFound
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
@@ -44,13 +44,39 @@ def create_app(
                 "m": merchant_id,
                 "n": name.strip(),
                 "apk": app_public_key_pem,
-                "ppriv": private,
+                "ppriv": p.vault.encrypt(private, key_context(app_id)),  # sealed at rest
                 "ppub": public,
                 "url": notify_url,
                 "now": clock.now_ms(),
             },
         )
     return get_app(p, app_id)
+
+
+def key_context(app_id: str) -> str:
+    return f"open_apps:{app_id}"
+
+
+def platform_private_key(p: Platform, app: Row) -> str:
+    """The platform's RSA private key of ``app`` (PEM), opened from its sealed form to sign."""
+    pem: str = p.vault.decrypt(str(app["platform_private_key"]), key_context(str(app["app_id"])))
+    return pem
+
+
+def reseal_private_keys(p: Platform, page: int = 500) -> int:
+    """Every app's private key sealed under the active data key (after a rotation)."""
+    after, done = "", 0
+    while True:
+        with p.global_db.transaction() as tx:
+            rows = queries.sealed_keys_page(tx, after, page)
+            for r in rows:
+                old = str(r["platform_private_key"])
+                new = p.vault.reencrypt(old, key_context(str(r["app_id"])))
+                if new != old:
+                    done += queries.set_private_key(tx, str(r["app_id"]), old, new)
+        if len(rows) < page:
+            return done
+        after = str(rows[-1]["app_id"])
 
 
 def get_app(p: Platform, app_id: str) -> Row:

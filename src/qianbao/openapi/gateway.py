@@ -395,7 +395,7 @@ def handle(p: Platform, params: dict[str, str]) -> Reply:
     private_key: str | None = None
     try:
         try:
-            private_key = apps.get_app(p, params.get("app_id", ""))["platform_private_key"]
+            private_key = apps.platform_private_key(p, apps.get_app(p, params.get("app_id", "")))
         except QianbaoError:
             private_key = None
         app = _check_envelope(p, params)

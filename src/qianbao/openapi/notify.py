@@ -118,7 +118,7 @@ def signed_form(p: Platform, task: Row) -> dict[str, str]:
         "sign_type": "RSA2",
     }
     text = signing.content_to_sign(form, exclude=("sign", "sign_type"))
-    form["sign"] = signing.sign_text(app["platform_private_key"], text)
+    form["sign"] = signing.sign_text(apps.platform_private_key(p, app), text)
     return form
 
 

@@ -12,6 +12,7 @@ from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, ChannelTimeout
 from qianbao.ledger.chart import in_transit, unit_account, user_account
 from qianbao.ledger.service import credit, debit, post
 from qianbao.members import service as members
+from qianbao.members import vault as members_vault
 from qianbao.money_movement import guards
 from qianbao.money_movement import pay as money_pay
 from qianbao.money_movement.commands import BALANCE, PAYMENT, YUEBAO, Pay, Refund
@@ -93,7 +94,6 @@ class OpenBankOrder:
     kind: str  # TOPUP | WITHDRAW
     user_id: str
     card_id: str
-    card_no: str  # the bank needs it; stored on the order as before (issue 11 encrypts it)
     channel: str
     amount_fen: int
     request_id: str
@@ -120,7 +120,6 @@ def _open_bank_order(
         kind=kind,
         user_id=user_id,
         card_id=card_id,
-        card_no=str(card["card_no"]),
         channel=str(card["channel"]),
         amount_fen=amount_fen,
         request_id=idempotency.check_key(request_id),
@@ -165,15 +164,14 @@ def handle_open_bank_order(ctx: WriteContext, order: OpenBankOrder) -> Row:
         _add_quota(tx, order.user_id, free_used)
     now = clock.now_ms()
     tx.execute(
-        "INSERT INTO bank_orders (id, kind, user_id, card_id, card_no, channel, amount_fen,"
+        "INSERT INTO bank_orders (id, kind, user_id, card_id, channel, amount_fen,"
         " fee_fen, free_quota_used_fen, status, created_at_ms, updated_at_ms) VALUES"
-        " (:id, :kind, :u, :card, :no, :ch, :a, :fee, :free, 'PENDING', :now, :now)",
+        " (:id, :kind, :u, :card, :ch, :a, :fee, :free, 'PENDING', :now, :now)",
         {
             "id": order.order_id,
             "kind": order.kind,
             "u": order.user_id,
             "card": order.card_id,
-            "no": order.card_no,
             "ch": order.channel,
             "a": order.amount_fen,
             "fee": fee,
@@ -206,7 +204,8 @@ def _drive(p: Platform, order: Row) -> Row:
     try:
         if first_call:
             call = channel.charge if order["kind"] == "TOPUP" else channel.payout
-            outcome = call(order["id"], order["card_no"], order["amount_fen"])
+            number = members_vault.order_card_number(p, order["user_id"], order["card_id"])
+            outcome = call(order["id"], number, order["amount_fen"])
         else:
             outcome = channel.query(order["id"])
             outcome = FAILED if outcome == UNKNOWN else outcome

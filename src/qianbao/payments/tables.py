@@ -21,7 +21,7 @@ bank_orders = sa.Table(
     sa.Column("kind", sa.String(10), nullable=False),  # TOPUP | WITHDRAW
     ident("user_id", nullable=False),
     ident("card_id", nullable=False),
-    sa.Column("card_no", sa.String(19), nullable=False),
+    # no card number here (issue 11): the bank request opens the card's sealed number
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("amount_fen", Money, nullable=False),
     sa.Column("fee_fen", Money, nullable=False),

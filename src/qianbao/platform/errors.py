@@ -25,6 +25,13 @@ class NotFound(QianbaoError):
     http_status = 404
 
 
+class UnknownId(NotFound, ValueError):
+    """An id that carries no route bucket cannot name anything: 404, not a crash. It is also a
+    ``ValueError`` so the callers that tell our ids from outside references keep working."""
+
+    code = "ID_NOT_FOUND"
+
+
 class Unauthorized(QianbaoError):
     code = "UNAUTHORIZED"
     http_status = 401

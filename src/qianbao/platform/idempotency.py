@@ -42,6 +42,19 @@ def check_key(key: str) -> str:
     return key
 
 
+def derived_key(prefix: str, key: str) -> str:
+    """The key of a step a request takes on the caller's behalf (the card top-up of a repayment):
+    ``prefix-key`` while that fits, else ``prefix#`` and a SHA-256 of the key, so every valid client
+    key (up to 64 characters) derives a valid key. Short keys keep their readable form, so
+    requests made before long keys were hashed still find their first result."""
+    check_key(key)
+    plain = f"{prefix}-{key}"
+    if len(plain) <= KEY_MAX_CHARS:
+        return plain
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{prefix}#{digest}"[:KEY_MAX_CHARS]
+
+
 def claim(tx: Tx, scope: str, key: str, request: dict[str, Any], result_ref: str) -> str | None:
     """Claim ``key`` for ``result_ref``. Returns None when new, or the first request's ref.
 

@@ -11,6 +11,8 @@ import threading
 import time
 import zlib
 
+from qianbao.platform.errors import UnknownId
+
 BUCKETS = 100
 _lock = threading.Lock()
 _last = 0
@@ -30,8 +32,10 @@ def new_id(bucket: int) -> str:
 
 
 def bucket_of(entity_id: str) -> int:
-    if len(entity_id) < 3 or not entity_id[-2:].isdigit():
-        raise ValueError(f"id {entity_id!r} carries no route bucket")
+    """The route bucket of one of our ids; any other string is ``UnknownId`` (a 404)."""
+    tail = entity_id[-2:]
+    if len(entity_id) < 3 or not (tail.isascii() and tail.isdigit()):
+        raise UnknownId(f"{entity_id[:64]!r} is not an id of this platform")
     return int(entity_id[-2:])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from qianbao.platform.errors import InvalidArgument
@@ -37,17 +38,29 @@ def proportional_fen(whole_fen: int, done_fen: int, step_fen: int, total_fen: in
     return after - before
 
 
+# ASCII digits only (``re.ASCII``: no full-width or Arabic-Indic digits), no exponent, no ``_``
+# separators, no "+"; decimals past the fen are allowed only when they are zeros ("5.000"). A
+# leading "-" parses, so a negative amount is refused by the amount check with its own code.
+_YUAN = re.compile(
+    r"(?P<sign>-?)(?P<whole>[0-9]+)(?:\.(?P<fen>[0-9]{1,2})(?P<zeros>0*))?", re.ASCII
+)
+MAX_YUAN_CHARS = 32
+
+
 def yuan_to_fen(text: str) -> int:
-    """Parse "12.34" (at most two decimals) into fen; anything else is an InvalidArgument."""
-    try:
-        value = Decimal(text.strip())
-    except Exception as exc:  # decimal.InvalidOperation and friends
-        raise InvalidArgument(f"amount {text!r} is not a decimal number") from exc
-    if not value.is_finite() or int(value.as_tuple().exponent) < -2:
-        raise InvalidArgument(f"amount {text!r} must have at most two decimals")
-    if abs(value) >= MAX_YUAN:
+    """Parse "12.34" (ASCII ``digits[.dd]``, trailing zeros allowed) into fen; anything else is
+    an InvalidArgument."""
+    match = _YUAN.fullmatch(text) if len(text) <= MAX_YUAN_CHARS else None
+    if match is None:
+        raise InvalidArgument(
+            f"amount {text[:MAX_YUAN_CHARS]!r} must be ASCII digits with at most two decimals,"
+            ' like "12.34"'
+        )
+    whole, fen = match["whole"], (match["fen"] or "").ljust(2, "0")
+    if int(whole) >= MAX_YUAN:
         raise InvalidArgument(f"amount {text!r} is too large", code="AMOUNT_TOO_LARGE")
-    return int(value * FEN_PER_YUAN)
+    fen_total = int(whole) * FEN_PER_YUAN + int(fen)
+    return -fen_total if match["sign"] else fen_total
 
 
 def fen_to_yuan(amount_fen: int) -> str:

@@ -77,6 +77,8 @@ class Platform:
         self.notices: Any = None
         # billpay: the biller channel (billpay.channel.BillerChannel), wired by bootstrap
         self.billers: Any = None
+        # data at rest: the envelope-encryption vault (platform.crypto.Vault), opened by bootstrap
+        self.vault: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False

@@ -62,6 +62,14 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     timezone: str = "Asia/Shanghai"
+    # The score: at most one credit application per user in this many days (issue 11 item 8).
+    score_application_period_days: int = 30
+    # Data at rest (platform/crypto.py): the key-encryption key ring, "id:base64" entries (the
+    # last wraps), or a file of them; neither set: a sandbox key in <data_dir>/keys/kek.
+    kek: str = field(default="", repr=False)
+    kek_file: str = ""
+    # Operators: approvals need a one-time password even from operators who never enrolled.
+    operator_otp_required: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,6 +92,8 @@ class Settings:
 def _coerce(kind: Any, raw: Any) -> Any:
     text = str(kind)
     if isinstance(raw, str):
+        if text.startswith("bool"):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
         if "tuple" in text:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if "Path" in text:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import NotFound
+from qianbao.platform.errors import Conflict, InvalidArgument, NotFound
 
 
 class Code(StrEnum):
@@ -44,6 +44,8 @@ class Code(StrEnum):
     TARGET_MISSING_VALUES = "TARGET_MISSING_VALUES"
     TARGET_NOT_BINARY = "TARGET_NOT_BINARY"
     TARGET_ONE_CLASS = "TARGET_ONE_CLASS"
+    APPLICATION_TOO_SOON = "APPLICATION_TOO_SOON"
+    ANSWER_CONTRADICTS_RECORDS = "ANSWER_CONTRADICTS_RECORDS"
 
 
 class NoScore(NotFound):
@@ -56,3 +58,13 @@ class NoTrainingData(NotFound):
 
 class NoApplications(NotFound):
     code = Code.NO_APPLICATIONS
+
+
+class ApplicationTooSoon(Conflict):
+    """One credit application per user per period (``score_application_period_days``)."""
+
+    code = Code.APPLICATION_TOO_SOON
+
+
+class AnswerContradictsRecords(InvalidArgument):
+    code = Code.ANSWER_CONTRADICTS_RECORDS

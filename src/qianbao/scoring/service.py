@@ -20,10 +20,16 @@ from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
-from qianbao.scoring import ports, registry
+from qianbao.scoring import guard, ports, registry, store
 from qianbao.scoring.behaviour import BehaviourFeatures
 from qianbao.scoring.card import Scorecard
-from qianbao.scoring.errors import NoApplications, NoScore, NoTrainingData
+from qianbao.scoring.errors import (
+    AnswerContradictsRecords,
+    ApplicationTooSoon,
+    NoApplications,
+    NoScore,
+    NoTrainingData,
+)
 from qianbao.scoring.explain import score
 
 DAY_MS = 86_400_000
@@ -123,12 +129,18 @@ def score_user(
 ) -> Row:
     """Score ``answers`` plus behaviour with the active card and store the result. What the
     platform knows for certain (the age on the verified ID) replaces the applicant's answer.
-    With ``request_id`` a repeated application returns the first score."""
+    With ``request_id`` a repeated application returns the first score. An application
+    (``reason="APPLICATION"``) whose answers contradict the records, or that comes within
+    ``score_application_period_days`` of the last one, is refused (``scoring/guard.py``)."""
     card = active_card(p)
     user = members.get_user(p, user_id)
     given = dict(answers)
-    answers = {**answers, AGE_ATTRIBUTE: age_years(members.birth_date_of(user), clock.today())}
-    result = score(card, answers, behaviour_of(p, user_id), strict=True)
+    behaviour = behaviour_of(p, user_id)
+    age = age_years(members.birth_date_of(user), clock.today())
+    if reason == "APPLICATION":
+        _refuse_contradictions(p, user_id, given, age, behaviour)
+    answers = {**answers, AGE_ATTRIBUTE: age}
+    result = score(card, answers, behaviour, strict=True)
     score_id = new_id(bucket_of(user_id))
     row = {
         "id": score_id,
@@ -149,6 +161,8 @@ def score_user(
                 stored = ctx.tx.one("SELECT * FROM credit_scores WHERE id = :id", {"id": first})
                 assert stored is not None
                 return stored
+        if reason == "APPLICATION":
+            _refuse_too_soon(ctx.tx, user_id, p.settings.score_application_period_days)
         ctx.tx.execute(
             "INSERT INTO credit_scores (id, user_id, score, card_version, behaviour_version,"
             " reason, answers, result, created_at_ms) VALUES (:id, :user_id, :score,"
@@ -162,6 +176,25 @@ def score_user(
         return row
 
     return p.writer_for(user_id).submit(command)
+
+
+def _refuse_contradictions(
+    p: Platform, user_id: str, answers: dict[str, Any], age: int, behaviour: BehaviourFeatures
+) -> None:
+    plans = ports.credit_behaviour(p).open_installment_plans(p, user_id)
+    found = guard.contradictions(answers, guard.Known(age, behaviour, plans), AGE_ATTRIBUTE)
+    if found:
+        raise AnswerContradictsRecords("answers contradict our records: " + "; ".join(found))
+
+
+def _refuse_too_soon(tx: Tx, user_id: str, period_days: int) -> None:
+    """Inside the user's unit command, so two concurrent applications cannot both pass."""
+    allowed_ms = guard.next_application_ms(store.last_application_ms(tx, user_id), period_days)
+    if allowed_ms is not None and clock.now_ms() < allowed_ms:
+        when = datetime.fromtimestamp(allowed_ms / 1000, TZ).date().isoformat()
+        raise ApplicationTooSoon(
+            f"one credit application per {period_days} days: the next one from {when}"
+        )
 
 
 def history(p: Platform, user_id: str, limit: int = 20) -> list[Row]:
@@ -226,6 +259,22 @@ def public_score(row: Row) -> dict[str, Any]:
         "reasons": result["reasons"],
         "points_by_attribute": result["points_by_attribute"],
         "behaviour_points": result["behaviour_points"],
+    }
+
+
+def user_score(row: Row) -> dict[str, Any]:
+    """The applicant's own view: the score, its five dimensions and the top reasons in words;
+    not the points table (``public_score`` is the operator's view)."""
+    result = json.loads(row["result"])
+    return {
+        "score_id": row["id"],
+        "score": row["score"],
+        "card_version": row["card_version"],
+        "behaviour_version": row["behaviour_version"],
+        "reason": row["reason"],
+        "created_at_ms": row["created_at_ms"],
+        "dimensions": result["dimensions"],
+        "reasons": guard.user_reasons(result["reasons"]),
     }
 
 
