@@ -17,6 +17,7 @@ import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
 import qianbao.scoring.tables  # noqa: F401
+from qianbao import demo as demo_data
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
@@ -55,6 +56,7 @@ from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
+from qianbao.platform.modes import check_start
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
@@ -108,6 +110,7 @@ def open_platform(
     if run_migrations:
         migrate(settings)
     p = Platform(settings)
+    refuse_unsafe_start(p)
     wire_money_movement(p)
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
@@ -127,6 +130,16 @@ def open_platform(
         writer.submit(_platform_accounts_opener(unit, len(p.units)))
     trades.open_trade_accounts(p)
     return p
+
+
+def refuse_unsafe_start(p: Platform) -> None:
+    """Production refuses the default secret key, demo data and an unnamed bank simulator
+    (``platform/modes.py``); the platform's databases are closed before it stops."""
+    try:
+        check_start(p.settings, demo_present=demo_data.demo_present(p))
+    except SystemExit:
+        p.close()
+        raise
 
 
 class CreditForScoring:

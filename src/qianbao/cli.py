@@ -84,7 +84,8 @@ def demo() -> None:
         )
     m, o = data["merchant"], data["operator"]
     table.add_row(f"merchant {m['name']}", "API key", m["api_key"], m["merchant_id"])
-    table.add_row(f"operator {o['name']}", "API key", o["api_key"], o["operator_id"])
+    once = o.get("api_key") or "printed once, at creation (`qianbao operator rotate-key`)"
+    table.add_row(f"operator {o['name']}", "API key", once, o["operator_id"])
     console.print(table)
 
 
