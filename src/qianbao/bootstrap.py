@@ -11,6 +11,7 @@ import qianbao.channels.tables
 import qianbao.credit.tables
 import qianbao.ledger.tables
 import qianbao.marketing.tables
+import qianbao.members.session_tables
 import qianbao.members.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables

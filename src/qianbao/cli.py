@@ -15,6 +15,7 @@ from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
+from qianbao.members.cli import app as keys_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -37,6 +38,7 @@ app.add_typer(operator_app, name="operator")
 messages_app = typer.Typer(help="Transactional messages between units.", no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
 app.add_typer(coupon_app, name="coupon")
+app.add_typer(keys_app, name="keys", help="API keys and sessions: rotate, revoke.")
 settle_app = typer.Typer(help="T+1 merchant settlement (结算).", no_args_is_help=True)
 app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
@@ -84,7 +86,7 @@ def demo() -> None:
         )
     m, o = data["merchant"], data["operator"]
     table.add_row(f"merchant {m['name']}", "API key", m["api_key"], m["merchant_id"])
-    once = o.get("api_key") or "printed once, at creation (`qianbao operator rotate-key`)"
+    once = o.get("api_key") or "printed once, at creation (`qianbao keys rotate-operator`)"
     table.add_row(f"operator {o['name']}", "API key", once, o["operator_id"])
     console.print(table)
 

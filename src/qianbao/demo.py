@@ -2,7 +2,7 @@
 
 Loads once: the users' passwords and the merchant's key go to ``<data_dir>/demo.json`` (mode
 0600, read by ``qianbao demo`` to print them again); the operator's API key is returned once, at
-creation, and stored nowhere (``qianbao operator rotate-key`` makes a new one). A second run finds
+creation, and stored nowhere (``qianbao keys rotate-operator`` makes a new one). A second run finds
 the file and does nothing. Only in the sandbox: a production platform refuses demo data.
 """
 

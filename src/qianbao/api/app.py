@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from qianbao import __version__
 from qianbao.api import merchant, ops, wallet
+from qianbao.api import sessions as sessions_api
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
@@ -52,9 +53,11 @@ def describe_codes(groups: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     ERRORS.labels(code).inc()
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
 def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
@@ -75,7 +78,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
-        return _error(exc.http_status, exc.code, exc.message)
+        return _error(exc.http_status, exc.code, exc.message, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,6 +99,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in [wallet.router, merchant.router, ops.router, *(extra_routers or [])]:
+    routers = [wallet.router, merchant.router, ops.router, sessions_api.router]
+    for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     return app

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qianbao.members import service as members
 from qianbao.members.errors import PermissionDenied
+from qianbao.members.sessions import Client
 from qianbao.platform.errors import Unauthorized
 from qianbao.platform.runtime import Platform
 
@@ -56,3 +57,14 @@ async def current_operator(p: PlatformDep, creds: Credentials) -> members.Princi
 UserId = Annotated[str, Depends(current_user)]
 MerchantId = Annotated[str, Depends(current_merchant)]
 Operator = Annotated[members.Principal, Depends(current_operator)]
+
+
+def client_of(request: Request, device_token: str = "") -> Client:
+    """Who is logging in, for the throttle and the session list: the peer address (the access
+    layer is the edge; behind a proxy, configure it to pass the client's address as the peer)
+    and the user agent."""
+    return Client(
+        ip=request.client.host if request.client else "",
+        agent=request.headers.get("user-agent", ""),
+        device_token=device_token,
+    )

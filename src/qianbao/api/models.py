@@ -37,11 +37,16 @@ class UserOut(BaseModel):
 class LoginIn(Body):
     phone: str
     password: str
+    # the device token a former login on this device returned: a known device skips the
+    # per-phone login delay (members/throttle.py)
+    device_token: str = Field("", max_length=64)
 
 
 class LoginOut(BaseModel):
     token: str
     user: UserOut
+    session_id: str = ""
+    device_token: str = ""
 
 
 class CardIn(Body):

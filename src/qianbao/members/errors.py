@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unauthorized
+from qianbao.platform.errors import (
+    Conflict,
+    Forbidden,
+    InvalidArgument,
+    NotFound,
+    QianbaoError,
+    Unauthorized,
+)
 
 
 class Code(StrEnum):
@@ -33,6 +40,14 @@ class Code(StrEnum):
     OPERATOR_EXISTS = "OPERATOR_EXISTS"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     API_KEY_INVALID = "API_KEY_INVALID"
+    # sessions, keys and the login throttle (issue 11)
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    LOGIN_THROTTLED = "LOGIN_THROTTLED"
+    API_KEY_NOT_FOUND = "API_KEY_NOT_FOUND"
+    API_KEY_LAST = "API_KEY_LAST"
+    API_KEY_LIMIT = "API_KEY_LIMIT"
+    KEY_OVERLAP_INVALID = "KEY_OVERLAP_INVALID"
+    OPERATOR_NOT_FOUND = "OPERATOR_NOT_FOUND"
 
 
 class PasswordTooWeak(InvalidArgument):
@@ -133,3 +148,41 @@ class PermissionDenied(Forbidden):
 
 class ApiKeyInvalid(Unauthorized):
     code = Code.API_KEY_INVALID
+
+
+# --- sessions, keys and the login throttle ----------------------------------------------------
+class SessionNotFound(NotFound):
+    code = Code.SESSION_NOT_FOUND
+
+
+class LoginThrottled(QianbaoError):
+    """Too many failed logins from this address or for this phone: wait ``retry_after_s``
+    (growing with each failure); the account itself is never locked."""
+
+    code = Code.LOGIN_THROTTLED
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class ApiKeyNotFound(NotFound):
+    code = Code.API_KEY_NOT_FOUND
+
+
+class ApiKeyLast(Conflict):
+    code = Code.API_KEY_LAST
+
+
+class ApiKeyLimit(Conflict):
+    code = Code.API_KEY_LIMIT
+
+
+class KeyOverlapInvalid(InvalidArgument):
+    code = Code.KEY_OVERLAP_INVALID
+
+
+class OperatorNotFound(NotFound):
+    code = Code.OPERATOR_NOT_FOUND
