@@ -74,7 +74,8 @@ class Settings:
     login_delay_max_ms: int = 15 * 60_000
     login_failure_window_minutes: int = 60
     # Outbound calls (openapi/outbound.py): merchant webhooks. Private, loopback and link-local
-    # targets are refused unless allowed (the sandbox allows them unless this says "false").
+    # targets are refused unless allowed: "" (the sandbox allows all, production none), "true",
+    # "false", or the networks allowed ("127.0.0.1/32,10.8.0.0/16").
     outbound_allow_private: str = ""
     outbound_timeout_s: float = 5.0
     # Bank channel. The only implemented one is the simulator: a production start must name it
@@ -98,7 +99,8 @@ class Settings:
 
     @property
     def allow_private_targets(self) -> bool:
-        """Webhooks to private, loopback and link-local addresses: the sandbox's default."""
+        """Webhooks to any private, loopback and link-local address: the sandbox's default
+        (``outbound_allow_private`` may instead name networks, ``10.1.0.0/16,127.0.0.1/32``)."""
         if self.outbound_allow_private:
             return self.outbound_allow_private.strip().lower() in ("1", "true", "yes", "on")
         return not self.production
