@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from typing import Any
 
 from qianbao.members import service as members
 from qianbao.members.identity import make_card_no, make_id_number
@@ -61,3 +62,14 @@ def operator_headers(p: Platform, role: str) -> dict[str, str]:
     """Authorization headers of a new operator with ``role`` (admin or auditor)."""
     _, key = members.create_operator(p, f"{role}-{next(_seq)}", role)
     return {"Authorization": f"Bearer {key}"}
+
+
+def page_csrf(client: Any, path: str = "/merchant") -> str:
+    """The CSRF token a page's forms carry (``api/security.py``), read from the page's HTML as
+    a browser would; the GET also sets the ``qb_csrf`` cookie the token belongs to."""
+    import re
+
+    html = client.get(path).text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)

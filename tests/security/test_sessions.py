@@ -202,3 +202,74 @@ def test_every_platform_drops_a_revoked_credential_within_a_second(tmp_path):
     finally:
         b.close()
         a.close()
+
+
+def test_another_os_process_refuses_a_revoked_token_and_key_within_a_second(tmp_path):
+    """A real second process (``qianbao serve`` on the same databases, its own caches) answers a
+    token and a key, then refuses both within a second of their revocation here."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from qianbao.bootstrap import open_platform
+    from tests.http_server import free_port
+
+    p = open_platform(fast_settings(tmp_path))
+    port = free_port()
+    env = {
+        **os.environ,
+        "QIANBAO_DATA_DIR": str(tmp_path),
+        "QIANBAO_PASSWORD_TIME_COST": "1",
+        "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from qianbao.cli import app; app()", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        user = new_user(p)
+        _, key = members.create_merchant(p, "Process Shop")
+        token, _ = members.login(p, members.get_user(p, user)["phone"], LOGIN_PASSWORD)
+        with httpx.Client(base_url=base, timeout=5) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if http.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "the second process did not start"
+                time.sleep(0.2)
+            assert http.get("/api/v1/me", headers=_bearer(token)).status_code == 200
+            assert http.get("/api/v1/merchant/balance", headers=_bearer(key)).status_code == 200
+            start = time.monotonic()
+            sessions.revoke(p, user, None, "test")
+            credentials.revoke_any(p, key.partition(".")[0])
+            gone: dict[str, float] = {}
+            while len(gone) < 2 and time.monotonic() - start < 5:
+                for name, path, secret in (
+                    ("token", "/api/v1/me", token),
+                    ("key", "/api/v1/merchant/balance", key),
+                ):
+                    if (
+                        name not in gone
+                        and http.get(path, headers=_bearer(secret)).status_code == 401
+                    ):
+                        gone[name] = time.monotonic() - start
+                time.sleep(0.02)
+        assert set(gone) == {"token", "key"}
+        assert max(gone.values()) <= 1.2, gone  # the 1 s epoch interval plus one round trip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        p.close()

@@ -15,6 +15,7 @@ from qianbao.api import merchant, ops, wallet
 from qianbao.api import sessions as sessions_api
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
+from qianbao.api.security import SecurityMiddleware
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
@@ -75,6 +76,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
         },
     )
     app.state.platform = platform
+    app.add_middleware(SecurityMiddleware, settings=platform.settings)  # headers, CSRF cookie
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:

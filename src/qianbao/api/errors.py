@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound
 
 
 class Code(StrEnum):
@@ -17,6 +17,7 @@ class Code(StrEnum):
     INSTALLMENTS_INVALID = "INSTALLMENTS_INVALID"
     DAY_INVALID = "DAY_INVALID"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"
 
 
 class InstallmentOfferNotFound(NotFound):
@@ -37,3 +38,7 @@ class InstallmentsInvalid(InvalidArgument):
 
 class DayInvalid(InvalidArgument):
     code = Code.DAY_INVALID
+
+
+class CsrfTokenInvalid(Forbidden):
+    code = Code.CSRF_TOKEN_INVALID

@@ -8,20 +8,21 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Cookie, Form, Query, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
-from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId, client_of
 from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
+from qianbao.api.security import csrf_guard, set_cookie
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.openapi import notify
-from qianbao.payments import codes, secured, settlement, trades
+from qianbao.payments import codes, paylinks, secured, settlement, trades
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
@@ -30,10 +31,12 @@ from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
-pages = APIRouter(include_in_schema=False)
+pages = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 router = APIRouter(prefix="/api/v1", tags=["trades"])
-USER_COOKIE, MERCHANT_COOKIE = "qb_user", "qb_merchant"
+USER_COOKIE, MERCHANT_COOKIE, DEVICE_COOKIE = "qb_user", "qb_merchant", "qb_device"
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
+DeviceCookie = Annotated[str, Cookie(alias=DEVICE_COOKIE, max_length=64)]
+DEVICE_COOKIE_MAX_AGE_S = 365 * 86_400
 MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
 
 
@@ -144,23 +147,35 @@ def cashier_login(
     phone: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
+    qb_device: DeviceCookie = "",
 ) -> Response:
-    if not next.startswith("/cashier/"):
+    if not next.startswith("/cashier/") or next.startswith("//"):
         next = "/"
     try:
-        token, _ = members.login(p, phone.strip(), password)
+        done = members.log_in(p, phone.strip(), password, client_of(request, qb_device))
     except QianbaoError as exc:
         return _cashier(request, p, None, None, error=exc.message, next=next)
     response = RedirectResponse(next, status_code=303)
-    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
+    set_cookie(response, USER_COOKIE, done.token, p.settings, samesite="lax")
+    set_cookie(
+        response, DEVICE_COOKIE, done.device_token, p.settings, max_age=DEVICE_COOKIE_MAX_AGE_S
+    )
     return response
 
 
 @pages.get("/cashier/t/{trade_id}", response_class=HTMLResponse)
 def cashier_trade(
-    trade_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
+    trade_id: str,
+    request: Request,
+    p: PlatformDep,
+    qb_user: UserCookie = None,
+    k: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
+    """The trade is shown to its logged-in buyer, or to a visitor holding its pay link
+    (``paylinks``); anyone else sees the login form and nothing of the trade."""
     user_id = _user(p, qb_user)
+    if not user_id and not paylinks.valid(p, trade_id, k):
+        return _cashier(request, p, None, None, error="log in to see and pay this trade")
     try:
         trade = trades.get_trade(p, trade_id)
     except QianbaoError as exc:
@@ -332,7 +347,7 @@ def merchant_login(request: Request, p: PlatformDep, api_key: Annotated[str, For
     if not _merchant(p, api_key.strip()):
         return _merchant_page(request, p, None, error="API key unknown or not a merchant's")
     response = RedirectResponse("/merchant", status_code=303)
-    response.set_cookie(MERCHANT_COOKIE, api_key.strip(), httponly=True, samesite="strict")
+    set_cookie(response, MERCHANT_COOKIE, api_key.strip(), p.settings, samesite="strict")
     return response
 
 

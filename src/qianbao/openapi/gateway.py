@@ -32,7 +32,7 @@ from qianbao.openapi.errors import (
     SubCode,
     TradeNoMissing,
 )
-from qianbao.payments import codes, secured, trades
+from qianbao.payments import paylinks, secured, trades
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
 from qianbao.platform.errors import QianbaoError
@@ -264,7 +264,7 @@ def m_create(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any])
     req = _request(p, app, params, biz)
     buyer_id = _str(biz, "buyer_id")
     t = _with_offer(p, req, biz, lambda: trades.create(p, req, buyer_id))
-    return {**_ids(t), "pay_url": f"{codes.public_base_url(p)}/cashier/t/{t['id']}"}
+    return {**_ids(t), "pay_url": paylinks.url(p, t["id"])}
 
 
 def m_precreate(
