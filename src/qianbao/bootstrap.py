@@ -13,6 +13,7 @@ import qianbao.ledger.tables
 import qianbao.marketing.tables
 import qianbao.members.session_tables
 import qianbao.members.tables
+import qianbao.notices.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
@@ -51,6 +52,12 @@ from qianbao.money_movement.funding import BalanceFunding, CardFunding
 from qianbao.money_movement.pay import handle_pay
 from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
+from qianbao.notices import codes as notice_codes
+from qianbao.notices import config as notices_config
+from qianbao.notices import errors as notices_errors
+from qianbao.notices import gateway as notice_gateway
+from qianbao.notices import prefs as notice_prefs
+from qianbao.notices import service as notices
 from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
@@ -116,6 +123,7 @@ def open_platform(
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
     wire_marketing_commands(p)
+    wire_notices(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -179,6 +187,23 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
 
 
+def wire_notices(p: Platform) -> None:
+    """Customer notifications: the gateway simulator (its own database), the consumer of
+    notices asked for from another unit, and the commands (send, preferences, one-time codes)."""
+    cfg = notices_config.load(p.settings.extra.get("notices"))
+    gateway = notice_gateway.GatewaySimulator(
+        Database(f"sqlite:///{p.settings.data_dir / 'notice_gateway.db'}", name="notice gateway"),
+        failure_rate=cfg.gateway_failure_rate,
+        seed=cfg.gateway_seed,
+    )
+    p.notices = notices.Notices(gateway=gateway, config=cfg)
+    p.relay.subscribe(notices.TOPIC, notices.accept_requested, notices.requested_committed)
+    p.commands.register(notices.SendNotice, notices.handle_send_notice)
+    p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
+    p.commands.register(notice_codes.IssueCode, notice_codes.handle_issue_code)
+    p.commands.register(notice_codes.CheckCode, notice_codes.handle_check_code)
+
+
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
@@ -212,6 +237,7 @@ def register_error_codes(p: Platform) -> None:
         marketing=marketing_errors.Code,
         members=members_errors.Code,
         money_movement=money_movement_errors.Code,
+        notices=notices_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
         scoring=scoring_errors.Code,
