@@ -124,6 +124,7 @@ def open_platform(
     wire_credit_commands(p)
     wire_marketing_commands(p)
     wire_notices(p)
+    p.step_up = NoticeCodes()  # members' step-up codes go out through notices
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -202,6 +203,16 @@ def wire_notices(p: Platform) -> None:
     p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
     p.commands.register(notice_codes.IssueCode, notice_codes.handle_issue_code)
     p.commands.register(notice_codes.CheckCode, notice_codes.handle_check_code)
+
+
+class NoticeCodes:
+    """``members.stepup.OneTimeCodes``: the notification channel's one-time codes."""
+
+    def issue(self, p: Platform, user_id: str, purpose: str) -> str:
+        return notice_codes.issue_code(p, user_id, purpose)
+
+    def check(self, p: Platform, user_id: str, code_id: str, code: str) -> bool:
+        return notice_codes.check_code(p, user_id, code_id, code)
 
 
 def wire_marketing_commands(p: Platform) -> None:

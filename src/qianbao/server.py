@@ -20,6 +20,7 @@ from qianbao.api.app import create_app
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
+from qianbao.notices import delivery as notice_delivery
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
@@ -45,6 +46,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
             lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
         ),
     ]
+    due.append(("customer notices", JOB_TICK_S, lambda: notice_delivery.deliver_due(p)))
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
     due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))

@@ -55,10 +55,15 @@ def describe_codes(groups: dict[str, list[str]]) -> str:
 
 
 def _error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, str] | None = None,
 ) -> JSONResponse:
     ERRORS.labels(code).inc()
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    body = {"code": code, "message": message, **(details or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
@@ -80,7 +85,8 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
-        return _error(exc.http_status, exc.code, exc.message, getattr(exc, "headers", None))
+        headers, details = getattr(exc, "headers", None), getattr(exc, "details", None)
+        return _error(exc.http_status, exc.code, exc.message, headers, details)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

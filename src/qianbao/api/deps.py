@@ -59,7 +59,9 @@ MerchantId = Annotated[str, Depends(current_merchant)]
 Operator = Annotated[members.Principal, Depends(current_operator)]
 
 
-def client_of(request: Request, device_token: str = "") -> Client:
+def client_of(
+    request: Request, device_token: str = "", challenge_id: str = "", code: str = ""
+) -> Client:
     """Who is logging in, for the throttle and the session list: the peer address (the access
     layer is the edge; behind a proxy, configure it to pass the client's address as the peer)
     and the user agent."""
@@ -67,4 +69,6 @@ def client_of(request: Request, device_token: str = "") -> Client:
         ip=request.client.host if request.client else "",
         agent=request.headers.get("user-agent", ""),
         device_token=device_token,
+        challenge_id=challenge_id,
+        code=code,
     )

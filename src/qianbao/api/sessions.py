@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from qianbao.api.deps import Credentials, MerchantId, Operator, PlatformDep, UserId
 from qianbao.api.models import Body
-from qianbao.members import credentials, sessions
+from qianbao.members import credentials, sessions, stepup
 from qianbao.members import service as members
 from qianbao.platform.errors import Unauthorized
 
@@ -58,6 +58,17 @@ class RotateOut(BaseModel):
     key_id: str
     retiring: list[str]
     retiring_until_ms: int | None
+
+
+class StepUpIn(Body):
+    challenge_id: str = Field(min_length=1, max_length=40)
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class StepUpOut(BaseModel):
+    challenge_id: str
+    purpose: str = Field(examples=list(stepup.PURPOSES))
+    granted_until_ms: int
 
 
 def _token(creds: Credentials) -> str:
@@ -112,6 +123,15 @@ def revoke_user_sessions(user_id: UserIdPath, p: PlatformDep, op: Operator) -> d
     op.require("write")
     members.get_user(p, user_id)
     return {"revoked": sessions.revoke(p, user_id, None, f"operator {op.id}")}
+
+
+@router.post(
+    "/me/step-up",
+    response_model=StepUpOut,
+    summary="Answer a STEP_UP_REQUIRED challenge with the SMS code (grants that action once)",
+)
+def step_up(body: StepUpIn, p: PlatformDep, user_id: UserId) -> dict[str, object]:
+    return stepup.grant(p, user_id, body.challenge_id, body.code)
 
 
 # --- API keys ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
+from qianbao.members.errors import StepUpRequired
 from qianbao.openapi import notify
 from qianbao.payments import codes, paylinks, secured, settlement, trades
 from qianbao.payments import service as payments
@@ -147,12 +148,19 @@ def cashier_login(
     phone: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
+    challenge_id: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=6)] = "",
     qb_device: DeviceCookie = "",
 ) -> Response:
     if not next.startswith("/cashier/") or next.startswith("//"):
         next = "/"
+    client = client_of(request, qb_device, challenge_id.strip(), code.strip())
     try:
-        done = members.log_in(p, phone.strip(), password, client_of(request, qb_device))
+        done = members.log_in(p, phone.strip(), password, client)
+    except StepUpRequired as exc:  # a new device: the form asks for the SMS code as well
+        return _cashier(
+            request, p, None, None, error=exc.message, next=next, challenge=exc.challenge_id
+        )
     except QianbaoError as exc:
         return _cashier(request, p, None, None, error=exc.message, next=next)
     response = RedirectResponse(next, status_code=303)

@@ -46,7 +46,8 @@ def register(body: RegisterIn, p: PlatformDep) -> dict[str, Any]:
     responses={429: {"model": ErrorOut}},
 )
 def login(body: LoginIn, request: Request, p: PlatformDep) -> dict[str, Any]:
-    done = members.log_in(p, body.phone, body.password, client_of(request, body.device_token))
+    client = client_of(request, body.device_token, body.challenge_id, body.code)
+    done = members.log_in(p, body.phone, body.password, client)
     return {
         "token": done.token,
         "user": members.public_user(done.user),

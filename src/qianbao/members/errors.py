@@ -48,6 +48,8 @@ class Code(StrEnum):
     API_KEY_LIMIT = "API_KEY_LIMIT"
     KEY_OVERLAP_INVALID = "KEY_OVERLAP_INVALID"
     OPERATOR_NOT_FOUND = "OPERATOR_NOT_FOUND"
+    STEP_UP_REQUIRED = "STEP_UP_REQUIRED"
+    STEP_UP_CODE_WRONG = "STEP_UP_CODE_WRONG"
 
 
 class PasswordTooWeak(InvalidArgument):
@@ -186,3 +188,18 @@ class KeyOverlapInvalid(InvalidArgument):
 
 class OperatorNotFound(NotFound):
     code = Code.OPERATOR_NOT_FOUND
+
+
+class StepUpRequired(Forbidden):
+    """A one-time code was sent by SMS: answer ``challenge_id`` (in the error body) with it."""
+
+    code = Code.STEP_UP_REQUIRED
+
+    def __init__(self, message: str, challenge_id: str) -> None:
+        super().__init__(message)
+        self.challenge_id = challenge_id
+        self.details = {"challenge_id": challenge_id}
+
+
+class StepUpCodeWrong(Unauthorized):
+    code = Code.STEP_UP_CODE_WRONG

@@ -17,7 +17,7 @@ from argon2.exceptions import VerificationError
 
 from qianbao.ledger.chart import account_id
 from qianbao.ledger.service import opener
-from qianbao.members import credentials, sessions, throttle
+from qianbao.members import credentials, sessions, stepup, throttle
 from qianbao.members import store as member_store
 from qianbao.members.errors import (
     CardInvalid,
@@ -268,6 +268,10 @@ def log_in(
         throttle.failed(p, keys, now_ms)
         raise WrongLoginPassword("wrong phone or password")
     throttle.succeeded(p, keys)
+    if not known and p.settings.step_up_enabled:  # a new device: the phone must answer too
+        if not client.challenge_id:
+            raise stepup.challenge(p, user["id"], stepup.NEW_DEVICE)
+        stepup.answer_inline(p, user["id"], stepup.NEW_DEVICE, client.challenge_id, client.code)
     token, session_id = sessions.open_session(p, user["id"], client, now_ms)
     device = sessions.remember_device(p, user["id"], client.device_token, now_ms)
     return LoggedIn(token, session_id, user, device)
@@ -298,6 +302,7 @@ def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: 
             return user
         raise PayPasswordRequired("payment password required")
     _verify_with_lockout(p, user, pay_password, "pay")
+    stepup.require_for_payment(p, user_id, amount_fen)  # a large payment: the phone's code too
     return user
 
 
@@ -343,6 +348,7 @@ def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK")
     if channel not in p.channels:
         raise ChannelUnknown(f"unknown channel {channel}")
     user = get_user(p, user_id)
+    stepup.require(p, user_id, stepup.BIND_CARD)  # a new card: the phone's code too
     p.channels[channel].verify_card(card_no, user["name"])
     card_id = new_id(bucket_for_key(user_id))
     with p.global_db.transaction() as tx:

@@ -52,3 +52,17 @@ credential_epochs = sa.Table(
     sa.Column("kind", sa.String(20), primary_key=True),
     sa.Column("epoch", sa.BigInteger, nullable=False),
 )
+
+# Step-up challenges (members/stepup.py): a one-time code sent for one purpose (new_device,
+# bind_card, payment); answered, it grants that purpose once, for a few minutes.
+step_up_challenges = sa.Table(
+    "step_up_challenges",
+    global_metadata,
+    sa.Column("challenge_id", sa.String(40), primary_key=True),  # the notices code id
+    ident("user_id", nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column("granted_at_ms", Millis, nullable=False, server_default="0"),
+    sa.Column("used_at_ms", Millis, nullable=False, server_default="0"),
+    sa.Index("ix_step_up_user", "user_id", "purpose", "granted_at_ms"),
+)

@@ -34,6 +34,9 @@ class Client:
     ip: str = ""
     agent: str = ""
     device_token: str = ""
+    # the answer to a new-device challenge (members/stepup.py), when the login repeats itself
+    challenge_id: str = ""
+    code: str = ""
 
 
 def sha256(text: str) -> str:

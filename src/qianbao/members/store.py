@@ -153,3 +153,47 @@ def block_until(tx: Tx, key: str, until_ms: int) -> None:
 
 def clear_throttle(tx: Tx, key: str) -> None:
     tx.execute("DELETE FROM login_throttle WHERE throttle_key = :k", {"k": key})
+
+
+# --- step-up challenges -------------------------------------------------------------------------
+def insert_challenge(tx: Tx, challenge_id: str, user_id: str, purpose: str, now_ms: int) -> None:
+    tx.execute(
+        "INSERT INTO step_up_challenges (challenge_id, user_id, purpose, created_at_ms,"
+        " granted_at_ms, used_at_ms) VALUES (:c, :u, :p, :now, 0, 0)",
+        {"c": challenge_id, "u": user_id, "p": purpose, "now": now_ms},
+    )
+
+
+def open_challenge(tx: Tx, challenge_id: str, user_id: str) -> Row | None:
+    return tx.one(
+        "SELECT * FROM step_up_challenges WHERE challenge_id = :c AND user_id = :u"
+        " AND used_at_ms = 0",
+        {"c": challenge_id, "u": user_id},
+    )
+
+
+def grant_challenge(tx: Tx, challenge_id: str, now_ms: int) -> None:
+    tx.execute(
+        "UPDATE step_up_challenges SET granted_at_ms = :now WHERE challenge_id = :c"
+        " AND granted_at_ms = 0",
+        {"c": challenge_id, "now": now_ms},
+    )
+
+
+def use_challenge(tx: Tx, challenge_id: str, now_ms: int) -> int:
+    return tx.execute(
+        "UPDATE step_up_challenges SET used_at_ms = :now WHERE challenge_id = :c"
+        " AND used_at_ms = 0",
+        {"c": challenge_id, "now": now_ms},
+    )
+
+
+def use_grant(tx: Tx, user_id: str, purpose: str, since_ms: int, now_ms: int) -> int:
+    """Use the user's newest unused grant of ``purpose`` given since ``since_ms``: 1 if one
+    was there (a guarded update, so two payments cannot share one grant), else 0."""
+    row = tx.one(
+        "SELECT challenge_id FROM step_up_challenges WHERE user_id = :u AND purpose = :p"
+        " AND granted_at_ms >= :since AND used_at_ms = 0 ORDER BY granted_at_ms DESC",
+        {"u": user_id, "p": purpose, "since": max(since_ms, 1)},
+    )
+    return use_challenge(tx, str(row["challenge_id"]), now_ms) if row else 0

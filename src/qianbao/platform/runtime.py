@@ -61,6 +61,8 @@ class Platform:
         # when any process revokes a credential (members/revocation.py)
         self.key_cache: dict[str, tuple[str, str, str, int]] = {}
         self.revocation_state: list[int] = [-(10**12), -1]
+        # members: one-time codes for step-up checks (members.stepup.OneTimeCodes), by bootstrap
+        self.step_up: Any = None
         # members: merchant id -> (monotonic ms when read, the row), read for 5 s on the pay path
         self.merchant_cache: dict[str, tuple[int, Row]] = {}
         # members: user id -> (monotonic ms when read, the row), read for 2 s by password-free

@@ -73,6 +73,12 @@ class Settings:
     login_delay_base_ms: int = 1_000
     login_delay_max_ms: int = 15 * 60_000
     login_failure_window_minutes: int = 60
+    # Step-up one-time codes (members/stepup.py) for a login from a new device, binding a card
+    # and payments from ``step_up_payment_fen``: "" (on in production, off in the sandbox),
+    # "true" or "false". A code answered grants its purpose once within the grant minutes.
+    step_up_codes: str = ""
+    step_up_payment_fen: int = 500_000
+    step_up_grant_minutes: int = 5
     # Outbound calls (openapi/outbound.py): merchant webhooks. Private, loopback and link-local
     # targets are refused unless allowed: "" (the sandbox allows all, production none), "true",
     # "false", or the networks allowed ("127.0.0.1/32,10.8.0.0/16").
@@ -104,6 +110,12 @@ class Settings:
         if self.outbound_allow_private:
             return self.outbound_allow_private.strip().lower() in ("1", "true", "yes", "on")
         return not self.production
+
+    @property
+    def step_up_enabled(self) -> bool:
+        if self.step_up_codes:
+            return self.step_up_codes.strip().lower() in ("1", "true", "yes", "on")
+        return self.production
 
     @property
     def global_database_url(self) -> str:
