@@ -100,3 +100,26 @@ def test_over_http_a_throttled_login_is_429_with_retry_after(sqlite_platform):
         answers[0].headers["retry-after"]
     body = c.post("/api/v1/sessions", json={"phone": phone, "password": "x", "device_token": 5})
     assert body.status_code == 422 and set(body.json()) == {"code", "message"}
+
+
+def test_housekeeping_deletes_ended_sessions_and_spent_counts(sqlite_platform):
+    from qianbao.members import housekeeping, sessions
+
+    p = sqlite_platform
+    user = new_user(p)
+    phone = members.get_user(p, user)["phone"]
+    clock.set(clock.now())
+    try:
+        live, _ = members.login(p, phone, LOGIN_PASSWORD)
+        ended, _ = members.login(p, phone, LOGIN_PASSWORD)
+        sessions.log_out(p, ended)
+        _try(p, phone, "wrong-pass1", Client(ip="203.0.113.1"))
+        assert housekeeping.purge(p) == {"sessions": 0, "throttle": 0, "challenges": 0}
+        clock.advance(timedelta(days=9))  # both ended over a week ago (the live one at 24 h)
+        assert housekeeping.purge(p) == {"sessions": 2, "throttle": 3, "challenges": 0}
+        fresh, _ = members.login(p, phone, LOGIN_PASSWORD)
+        assert housekeeping.purge(p)["sessions"] == 0 and members.user_for_token(p, fresh) == user
+        with pytest.raises(QianbaoError):
+            members.user_for_token(p, live)
+    finally:
+        clock.use_real_time()

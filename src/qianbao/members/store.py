@@ -197,3 +197,25 @@ def use_grant(tx: Tx, user_id: str, purpose: str, since_ms: int, now_ms: int) ->
         {"u": user_id, "p": purpose, "since": max(since_ms, 1)},
     )
     return use_challenge(tx, str(row["challenge_id"]), now_ms) if row else 0
+
+
+# --- housekeeping -------------------------------------------------------------------------------
+def purge_sessions(tx: Tx, before_ms: int) -> int:
+    """Sessions that ended (expired or revoked) before ``before_ms``."""
+    return tx.execute(
+        "DELETE FROM user_sessions WHERE expires_at_ms < :b"
+        " OR (revoked_at_ms > 0 AND revoked_at_ms < :b)",
+        {"b": before_ms},
+    )
+
+
+def purge_throttle(tx: Tx, window_start_ms: int, now_ms: int) -> int:
+    """Throttle counts past their window that no longer hold anyone back."""
+    return tx.execute(
+        "DELETE FROM login_throttle WHERE first_failure_ms < :ws AND blocked_until_ms < :now",
+        {"ws": window_start_ms, "now": now_ms},
+    )
+
+
+def purge_challenges(tx: Tx, before_ms: int) -> int:
+    return tx.execute("DELETE FROM step_up_challenges WHERE created_at_ms < :b", {"b": before_ms})
