@@ -32,11 +32,12 @@ def test_no_operation_answers_a_server_error(tmp_path):
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
 
         def own_session() -> dict[str, str]:
-            """A session of its own for the cases that end sessions (logout, log out
-            everywhere), so they do not end the one every later operation uses."""
+            """A session of the other demo user for the cases that end sessions (logout, log
+            out everywhere), so they never end the one every later operation uses."""
+            other = demo["users"][1]
             again = TestClient(app).post(
                 "/api/v1/sessions",
-                json={"phone": user["phone"], "password": user["login_password"]},
+                json={"phone": other["phone"], "password": other["login_password"]},
             )
             return {"Authorization": f"Bearer {again.json()['token']}"}
 
