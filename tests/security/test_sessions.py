@@ -273,3 +273,37 @@ def test_another_os_process_refuses_a_revoked_token_and_key_within_a_second(tmp_
             server.kill()
             server.wait()
         p.close()
+
+
+def test_sessions_keys_throttle_and_step_up_sql_on_both_engines(platform):
+    """Every statement of members/store.py runs on SQLite and on PostgreSQL."""
+    from qianbao.members import housekeeping, stepup
+    from qianbao.members.sessions import Client
+
+    p = platform
+    user = new_user(p)
+    phone = members.get_user(p, user)["phone"]
+    for _ in range(5):  # upserts of the throttle counts, then a wait
+        with pytest.raises(QianbaoError):
+            members.log_in(p, phone, "wrong-pass1", Client(ip="203.0.113.4"))
+    done = members.log_in(p, phone, LOGIN_PASSWORD, Client(ip="198.51.100.4", agent="pg"))
+    again = members.log_in(p, phone, LOGIN_PASSWORD, Client(device_token=done.device_token))
+    assert again.device_token == done.device_token
+    assert [s["current"] for s in sessions.list_sessions(p, user, again.token)] == [True, False]
+    assert sessions.revoke(p, user, [done.session_id], "test") == 1
+    assert sessions.log_out(p, again.token) == 1
+    merchant, key = members.create_merchant(p, "Both Engines Shop")
+    rotated = credentials.rotate(p, "merchant", merchant["id"], 10)
+    assert members.principal_for_key(p, key).id == merchant["id"]  # in its overlap window
+    credentials.revoke(p, "merchant", merchant["id"], key.partition(".")[0])
+    with pytest.raises(QianbaoError):
+        members.principal_for_key(p, key)
+    assert members.principal_for_key(p, rotated["api_key"]).kind == "merchant"
+    challenge = stepup.challenge(p, user, stepup.PAYMENT).challenge_id
+    from qianbao.members import store
+
+    with p.global_db.transaction() as tx:
+        store.grant_challenge(tx, challenge, 1)
+        assert store.use_grant(tx, user, stepup.PAYMENT, 0, 2) == 1
+        assert store.use_grant(tx, user, stepup.PAYMENT, 0, 3) == 0
+    assert set(housekeeping.purge(p)) == {"sessions", "throttle", "challenges"}

@@ -20,8 +20,10 @@ Overlap = Annotated[
 
 def _print_rotation(result: dict[str, object]) -> None:
     console.print(f"[green]new API key (shown once)[/green]: {result['api_key']}")
-    if result["retiring"]:
-        console.print(f"retiring {result['retiring']} until {result['retiring_until_ms']} ms")
+    if result["retiring"] and result["retiring_until_ms"]:
+        console.print(f"still valid until {result['retiring_until_ms']} ms: {result['retiring']}")
+    elif result["retiring"]:
+        console.print(f"revoked now: {result['retiring']}")
 
 
 @app.command("rotate-operator")
