@@ -123,3 +123,18 @@ def test_housekeeping_deletes_ended_sessions_and_spent_counts(sqlite_platform):
             members.user_for_token(p, live)
     finally:
         clock.use_real_time()
+
+
+def test_client_addresses_behind_trusted_proxies_and_ipv6_networks():
+    from qianbao.api.deps import client_address
+
+    behind = Settings(trusted_proxies=("10.0.0.0/8",))
+    assert client_address("10.0.0.2", "198.51.100.7", behind) == "198.51.100.7"
+    # the client's own claim on the left is ignored: the right-most untrusted hop counts
+    assert client_address("10.0.0.2", "1.2.3.4, 198.51.100.7, 10.0.0.9", behind) == ("198.51.100.7")
+    assert client_address("203.0.113.9", "1.2.3.4", behind) == "203.0.113.9"  # not a proxy
+    assert client_address("10.0.0.2", "1.2.3.4", Settings()) == "10.0.0.2"  # none trusted
+    assert throttle.address_key("2001:db8:1:2:aaaa::1") == throttle.address_key("2001:db8:1:2::9")
+    assert throttle.address_key("2001:db8:1:2::9") == "2001:db8:1:2::/64"
+    assert throttle.address_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert throttle.address_key("198.51.100.7") == "198.51.100.7"

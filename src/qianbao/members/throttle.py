@@ -20,6 +20,7 @@ logged-in user.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from qianbao.members import store
@@ -34,8 +35,22 @@ class Key:
     free_failures: int
 
 
+def address_key(ip: str) -> str:
+    """An IPv4 address as is; IPv6 by its /64 (one subscriber's network holds 2^64 addresses,
+    so one per try would escape the per-address count)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:45] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def keys(s: Settings, phone: str, ip: str, *, known_device: bool) -> list[Key]:
-    address = ip or "unknown"
+    address = address_key(ip)
     found = [Key(f"pi:{phone}|{address}", s.login_free_failures)]
     found.append(Key(f"i:{address}", s.login_ip_free_failures))
     if not known_device:

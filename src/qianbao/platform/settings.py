@@ -73,6 +73,9 @@ class Settings:
     login_delay_base_ms: int = 1_000
     login_delay_max_ms: int = 15 * 60_000
     login_failure_window_minutes: int = 60
+    # Reverse proxies / load balancers (CIDRs) whose X-Forwarded-For names the client: without
+    # them every client behind a balancer would share one address in the login throttle.
+    trusted_proxies: tuple[str, ...] = ()
     # Step-up one-time codes (members/stepup.py) for a login from a new device, binding a card
     # and payments from ``step_up_payment_fen``: "" (on in production, off in the sandbox),
     # "true" or "false". A code answered grants its purpose once within the grant minutes.
