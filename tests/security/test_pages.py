@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from qianbao.api.security import CSRF_COOKIE
 from qianbao.bootstrap import open_platform
+from qianbao.members import credentials
 from qianbao.members import service as members
 from qianbao.payments import paylinks, trades
 from qianbao.server import build_app
@@ -77,7 +78,7 @@ def test_every_post_form_carries_a_csrf_token(shop):
     c = shop["c"]
     login_page = c.get(paylinks.path(shop["p"], shop["trade"])).text
     assert len(FORM_ACTIONS.findall(login_page)) == login_page.count('<form method="post"') == 1
-    c.cookies.set("qb_merchant", shop["key"])
+    c.cookies.set("qb_merchant", credentials.web_session(shop["p"], shop["key"]))
     trades.pay(shop["p"], shop["trade"], shop["buyer"], PAY_PASSWORD)
     merchant_page = c.get("/merchant").text
     forms = merchant_page.count('<form method="post"')
@@ -87,7 +88,7 @@ def test_every_post_form_carries_a_csrf_token(shop):
 def test_a_form_without_its_token_changes_nothing(shop):
     p, c = shop["p"], shop["c"]
     trades.pay(p, shop["trade"], shop["buyer"], PAY_PASSWORD)
-    c.cookies.set("qb_merchant", shop["key"])
+    c.cookies.set("qb_merchant", credentials.web_session(shop["p"], shop["key"]))
     refund = f"/merchant/trades/{shop['trade']}/refund"
     token = page_csrf(c, "/merchant")
     for data, headers in (
@@ -100,7 +101,7 @@ def test_a_form_without_its_token_changes_nothing(shop):
         assert answer.status_code == 403 and answer.json()["code"] == "CSRF_TOKEN_INVALID"
     assert trades.get_trade(p, shop["trade"])["refunded_fen"] == 0
     other = TestClient(build_app(p))  # another browser: its own cookie, so this token is stale
-    other.cookies.set("qb_merchant", shop["key"])
+    other.cookies.set("qb_merchant", credentials.web_session(p, shop["key"]))
     other.get("/merchant")
     stale = other.post(refund, data={"amount": "1.00", "csrf_token": token})
     assert stale.status_code == 403
@@ -167,3 +168,21 @@ def test_security_headers_on_pages_api_and_docs(shop):
     assert docs.status_code == 200 and docs.headers["content-security-policy"] == (
         "frame-ancestors 'none'"
     )
+
+
+def test_the_merchant_centre_cookie_is_a_signed_reference_not_the_key(shop):
+    p, c = shop["p"], shop["c"]
+    login = c.post(
+        "/merchant/login",
+        data={"api_key": shop["key"], "csrf_token": page_csrf(c, "/merchant")},
+        follow_redirects=False,
+    )
+    cookie = c.cookies["qb_merchant"]
+    assert login.status_code == 303 and shop["key"].partition(".")[2] not in cookie
+    assert 'id="balance"' in c.get("/merchant").text
+    key_id, issued, mac = cookie.split(".")
+    c.cookies.set("qb_merchant", f"{key_id}.{int(issued) + 1}.{mac}")  # tampered
+    assert 'id="merchant-login"' in c.get("/merchant").text
+    c.cookies.set("qb_merchant", cookie)
+    credentials.revoke_any(p, key_id)  # the key's revocation ends the web session too
+    assert 'id="merchant-login"' in c.get("/merchant").text

@@ -20,6 +20,7 @@ from qianbao.api.security import csrf_guard, set_cookie
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
+from qianbao.members import credentials
 from qianbao.members import service as members
 from qianbao.members.errors import StepUpRequired
 from qianbao.openapi import notify
@@ -299,6 +300,7 @@ def cashier_static_pay(
 
 # --- the merchant centre --------------------------------------------------------------------------
 def _merchant(p: Platform, key: str | None) -> str | None:
+    """The merchant of an API key (the login form)."""
     if not key:
         return None
     try:
@@ -306,6 +308,13 @@ def _merchant(p: Platform, key: str | None) -> str | None:
     except QianbaoError:
         return None
     return principal.id if principal.kind == "merchant" else None
+
+
+def _merchant_session(p: Platform, cookie: str | None) -> str | None:
+    """The merchant of the centre's cookie: a signed reference to the key it logged in with
+    (``credentials.web_session``), never the key itself."""
+    owner = credentials.owner_of_web_session(p, cookie) if cookie else None
+    return owner.id if owner is not None and owner.kind == "merchant" else None
 
 
 def _merchant_page(
@@ -347,7 +356,7 @@ def _merchant_page(
 def merchant_home(
     request: Request, p: PlatformDep, qb_merchant: MerchantCookie = None
 ) -> HTMLResponse:
-    return _merchant_page(request, p, _merchant(p, qb_merchant))
+    return _merchant_page(request, p, _merchant_session(p, qb_merchant))
 
 
 @pages.post("/merchant/login")
@@ -355,7 +364,8 @@ def merchant_login(request: Request, p: PlatformDep, api_key: Annotated[str, For
     if not _merchant(p, api_key.strip()):
         return _merchant_page(request, p, None, error="API key unknown or not a merchant's")
     response = RedirectResponse("/merchant", status_code=303)
-    set_cookie(response, MERCHANT_COOKIE, api_key.strip(), p.settings, samesite="strict")
+    session = credentials.web_session(p, api_key.strip())
+    set_cookie(response, MERCHANT_COOKIE, session, p.settings, samesite="strict")
     return response
 
 
@@ -367,7 +377,7 @@ def merchant_refund(
     amount: Annotated[str, Form()],
     qb_merchant: MerchantCookie = None,
 ) -> Response:
-    merchant_id = _merchant(p, qb_merchant)
+    merchant_id = _merchant_session(p, qb_merchant)
     if not merchant_id:
         return RedirectResponse("/merchant", status_code=303)
     try:
@@ -386,7 +396,7 @@ def merchant_refund(
 
 @pages.get("/merchant/qr.png")
 def merchant_qr_page(p: PlatformDep, qb_merchant: MerchantCookie = None) -> Response:
-    merchant_id = _merchant(p, qb_merchant)
+    merchant_id = _merchant_session(p, qb_merchant)
     if not merchant_id:
         return Response(status_code=401)
     return Response(codes.qr_png(codes.merchant_qr_content(p, merchant_id)), media_type="image/png")
@@ -396,7 +406,7 @@ def merchant_qr_page(p: PlatformDep, qb_merchant: MerchantCookie = None) -> Resp
 def merchant_bill_page(
     p: PlatformDep, day: str = Query(...), qb_merchant: MerchantCookie = None
 ) -> Response:
-    merchant_id = _merchant(p, qb_merchant)
+    merchant_id = _merchant_session(p, qb_merchant)
     if not merchant_id:
         return Response(status_code=401)
     return _bill_response(p, merchant_id, day)

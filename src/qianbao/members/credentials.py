@@ -180,3 +180,38 @@ def operator_id(p: Platform, name: str) -> str:
     if row is None:
         raise OperatorNotFound(f"no operator {name!r}")
     return str(row["id"])
+
+
+# --- the merchant centre's web session --------------------------------------------------------
+WEB_SESSION_MAX_MS = 12 * 3_600_000
+
+
+def _web_mac(p: Platform, key_id: str, issued_ms: int) -> str:
+    text = f"merchant-web|{key_id}|{issued_ms}".encode()
+    return hmac.new(p.settings.secret_key.encode(), text, "sha256").hexdigest()[:32]
+
+
+def web_session(p: Platform, api_key: str) -> str:
+    """The merchant centre's cookie after a login with ``api_key``: the key's id, when, and a
+    MAC under the platform's secret. The secret part of the key never goes to the browser; the
+    session ends after 12 hours or as soon as the key is revoked or expires."""
+    owner = owner_of_key(p, api_key)
+    issued = clock.now_ms()
+    return f"{owner.key_id}.{issued}.{_web_mac(p, owner.key_id, issued)}"
+
+
+def owner_of_web_session(p: Platform, value: str) -> KeyOwner | None:
+    key_id, _, rest = value.partition(".")
+    issued_text, _, mac = rest.partition(".")
+    if not issued_text.isdigit() or len(issued_text) > 16:
+        return None
+    issued, now_ms = int(issued_text), clock.now_ms()
+    if not hmac.compare_digest(mac, _web_mac(p, key_id, issued)):
+        return None
+    if not 0 <= now_ms - issued < WEB_SESSION_MAX_MS:
+        return None
+    with p.global_db.read() as tx:
+        row = store.key_by_id(tx, key_id)
+    if row is None or not _live(row, now_ms):
+        return None
+    return KeyOwner(row["owner_type"], row["owner_id"], key_id)
