@@ -18,6 +18,7 @@ import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
+import qianbao.redpackets.tables
 import qianbao.scoring.tables  # noqa: F401
 from qianbao import demo as demo_data
 from qianbao.channels import errors as channels_errors
@@ -52,6 +53,7 @@ from qianbao.money_movement.funding import BalanceFunding, CardFunding
 from qianbao.money_movement.pay import handle_pay
 from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
+from qianbao.notices import alerts as notice_alerts
 from qianbao.notices import codes as notice_codes
 from qianbao.notices import config as notices_config
 from qianbao.notices import errors as notices_errors
@@ -68,6 +70,9 @@ from qianbao.platform.modes import check_start
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
+from qianbao.redpackets import claims as redpacket_claims
+from qianbao.redpackets import errors as redpackets_errors
+from qianbao.redpackets import service as redpackets
 from qianbao.scoring import errors as scoring_errors
 from qianbao.scoring import service as scoring
 
@@ -125,6 +130,7 @@ def open_platform(
     wire_marketing_commands(p)
     wire_notices(p)
     p.step_up = NoticeCodes()  # members' step-up codes go out through notices
+    wire_redpackets(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -198,6 +204,7 @@ def wire_notices(p: Platform) -> None:
         seed=cfg.gateway_seed,
     )
     p.notices = notices.Notices(gateway=gateway, config=cfg)
+    p.money.observers.append(notice_alerts.LargePaymentAlerts(cfg.large_payment_fen))
     p.relay.subscribe(notices.TOPIC, notices.accept_requested, notices.requested_committed)
     p.commands.register(notices.SendNotice, notices.handle_send_notice)
     p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
@@ -213,6 +220,17 @@ class NoticeCodes:
 
     def check(self, p: Platform, user_id: str, code_id: str, code: str) -> bool:
         return notice_codes.check_code(p, user_id, code_id, code)
+
+
+def wire_redpackets(p: Platform) -> None:
+    """Red packets: send, claim and refund commands; claims credited in the claimer's unit."""
+    redpackets.config_of(p)  # a bad limit stops the start, not a packet
+    p.relay.subscribe(
+        redpackets.TOPIC, redpacket_claims.credit_claim, redpacket_claims.claim_committed
+    )
+    p.commands.register(redpackets.SendRedPacket, redpackets.handle_send)
+    p.commands.register(redpacket_claims.ClaimRedPacket, redpacket_claims.handle_claim)
+    p.commands.register(redpacket_claims.RefundRedPacket, redpacket_claims.handle_refund)
 
 
 def wire_marketing_commands(p: Platform) -> None:
@@ -251,6 +269,7 @@ def register_error_codes(p: Platform) -> None:
         notices=notices_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
+        redpackets=redpackets_errors.Code,
         scoring=scoring_errors.Code,
     )
     p.error_codes["openapi.gateway"] = openapi_errors.SubCode  # the envelope's sub_code

@@ -17,7 +17,7 @@ from tests.factories import new_user
 
 def _sent_code(p: Platform, user: str) -> str:
     delivery.deliver_due(p)
-    body = service.delivery_log(p, user, "otp")[-1]["body"]
+    body = service.delivery_log(p, user, "otp", reveal=True)[-1]["body"]
     match = re.search(r"\b(\d{6})\b", body)
     assert match, body
     return match.group(1)
@@ -38,6 +38,7 @@ def test_issue_deliver_and_check_once(platform: Platform) -> None:
     assert notice["sealed"] and code not in notice["params"] and code not in notice["sealed"]
     (log,) = service.delivery_log(platform, user, "otp")
     assert log["channel"] == "SMS" and "新设备登录" in log["body"]
+    assert code not in log["body"] and "******" in log["body"]  # operators see it masked
     (stored,) = service.list_notices(platform, user, "otp")
     assert stored["status"] == "SENT" and stored["body"] is None  # the text is not kept
     with platform.db_for(user).read() as tx:

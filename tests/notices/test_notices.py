@@ -4,6 +4,7 @@ window, retries, and sends from another unit through the relay."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -131,7 +132,8 @@ def test_bad_preferences_are_refused_and_change_nothing(sqlite_platform: Platfor
     assert prefs.get_prefs(platform, user) == before
 
 
-def test_bad_sends_are_refused_and_write_nothing(platform: Platform) -> None:
+def test_bad_sends_are_refused_and_write_nothing(sqlite_platform: Platform) -> None:
+    platform = sqlite_platform
     user = new_user(platform)
     with pytest.raises(KindUnknown):
         service.send(platform, user, "lottery", {}, dedupe_key="a")
@@ -207,22 +209,34 @@ def test_busy_provider_is_retried_with_backoff(sqlite_platform: Platform) -> Non
     clock.advance(timedelta(seconds=30))
     assert delivery.deliver_due(p)["sent"] == 1
     assert len(service.delivery_log(p, user)) == 1
+    # a provider that stays busy: FAILED after max_attempts, with the reason
+    p.notices.config = dataclasses.replace(p.notices.config, max_attempts=2)
+    p.notices.gateway.failure_rate = 0.999999
+    service.send(p, user, "large_payment", _payment_params(), dedupe_key="doomed")
+    assert delivery.deliver_due(p)["retry"] == 1
+    clock.advance(timedelta(seconds=30))
+    assert delivery.deliver_due(p)["failed"] == 1
+    doomed = service.list_notices(p, user)[0]
+    assert (doomed["status"], doomed["attempts"]) == ("FAILED", 2) and "busy" in doomed[
+        "last_error"
+    ]
 
 
-def test_bad_address_fails_for_good(sqlite_platform: Platform) -> None:
-    p = sqlite_platform
-    clock.set(DAYTIME)
-    user = new_user(p)
-    service.send(p, user, "large_payment", _payment_params(), dedupe_key="x")
-    members_phone = members.get_user(p, user)["phone"]
-    assert members_phone  # the simulator refuses what a carrier refuses:
-    from qianbao.notices.gateway import GatewayRejected, Outgoing, check_address
+def test_the_simulator_refuses_what_a_carrier_refuses() -> None:
+    from qianbao.notices.gateway import GatewayRejected, check_address
 
-    with pytest.raises(GatewayRejected):
-        check_address("SMS", "12345", "hi")
-    with pytest.raises(GatewayRejected):
-        p.notices.gateway.deliver(Outgoing("m1", "SMS", members_phone, user, "k", "zh", "x" * 501))
-    assert delivery.deliver_due(p)["sent"] == 1
+    check_address("SMS", "13800000001", "hi")
+    check_address("EMAIL", "a.b@example.cn", "hi")
+    check_address("PUSH", "app:123", "hi")
+    for channel, address, body in (
+        ("SMS", "12345", "hi"),
+        ("SMS", "13800000001", "x" * 501),
+        ("EMAIL", "nobody", "hi"),
+        ("PUSH", "123", "hi"),
+        ("FAX", "123", "hi"),
+    ):
+        with pytest.raises(GatewayRejected):
+            check_address(channel, address, body)
 
 
 def test_lost_worker_is_handed_over_again_once(sqlite_platform: Platform) -> None:

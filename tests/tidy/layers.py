@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "use case",
         frozenset(
             {"payments", "credit", "marketing", "openapi", "scoring", "wealth", "risk", "notices"}
+            | {"redpackets"}
         ),
     ),
     ("money_movement", frozenset({"money_movement"})),  # the engine; need not exist yet

@@ -7,7 +7,7 @@ the history's length.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from qianbao.platform.db import Row, Tx
@@ -104,7 +104,7 @@ def store_day(
     tx: Tx,
     head: dict[str, Any],
     subjects: Iterable[dict[str, Any]],
-    accounts: Iterable[dict[str, Any]],
+    accounts: Sequence[dict[str, Any]],
 ) -> None:
     """A closed day: its accounts that moved, its subject summary and its closing row."""
     tx.executemany(

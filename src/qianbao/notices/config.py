@@ -17,6 +17,7 @@ class NoticeConfig:
     code_ttl_s: int = 300  # a one-time code is valid five minutes
     code_max_attempts: int = 5  # wrong guesses before the code is locked
     codes_per_hour: int = 5  # codes one user may ask for one purpose within an hour
+    large_payment_fen: int = 500_000  # payments of 5,000 CNY and more alert the payer
     gateway_failure_rate: float = 0.0  # the simulator's share of "provider busy" answers
     gateway_seed: int | None = None
 

@@ -190,11 +190,23 @@ def list_notices(
     return [public_notice(r) for r in rows]
 
 
-def delivery_log(p: Platform, user_id: str, kind: str | None = None) -> list[dict[str, Any]]:
-    """What the providers accepted for ``user_id`` (the gateway's own log), oldest first."""
+_DIGITS = re.compile(r"\d{4,}")
+
+
+def delivery_log(
+    p: Platform, user_id: str, kind: str | None = None, *, reveal: bool = False
+) -> list[dict[str, Any]]:
+    """What the providers accepted for ``user_id`` (the gateway's own log), oldest first. The
+    text of a kind with secrets (a one-time code) is masked unless ``reveal`` (what the phone
+    shows; tests): an operator reading the log must not be able to log in as the user."""
     if kind is not None:
         templates.kind_of(kind)
-    return [dict(r) for r in wiring(p).gateway.log(user_id, kind)]
+    rows = [dict(r) for r in wiring(p).gateway.log(user_id, kind)]
+    if not reveal:
+        for row in rows:
+            if templates.kind_of(row["kind"]).secret:
+                row["body"] = _DIGITS.sub(lambda m: "*" * len(m.group()), row["body"])
+    return rows
 
 
 def stats(p: Platform) -> dict[str, int]:

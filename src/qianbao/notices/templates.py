@@ -99,6 +99,14 @@ KINDS: dict[str, Kind] = {
             '[Qianbao] {sender} sent you a red packet: CNY {amount}, "{message}"',
         ),
         Kind(
+            "red_packet_refunded",
+            ACCOUNT,
+            ("amount_fen", "message"),
+            "【钱宝】您的红包“{message}”24 小时内未领完，{amount} 元已退回余额。",
+            '[Qianbao] Your red packet "{message}" was not all claimed in 24 hours;'
+            " CNY {amount} is back in your balance.",
+        ),
+        Kind(
             "yuebao_income",
             ACCOUNT,
             ("day", "income_fen"),
