@@ -70,3 +70,14 @@ def approve_via(client: Any, proposed: Any, checker: dict[str, str]) -> Any:
     assert proposed.status_code == 202, proposed.text
     approval_id = proposed.json()["approval_id"]
     return client.post(f"/api/v1/ops/approvals/{approval_id}/approve", json={}, headers=checker)
+
+
+def page_csrf(client: Any, path: str = "/merchant") -> str:
+    """The CSRF token a page's forms carry (``api/security.py``), read from the page's HTML as
+    a browser would; the GET also sets the ``qb_csrf`` cookie the token belongs to."""
+    import re
+
+    html = client.get(path).text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)

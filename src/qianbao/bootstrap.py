@@ -17,6 +17,7 @@ import qianbao.credit.tables
 import qianbao.ledger.tables
 import qianbao.marketing.reductions.tables
 import qianbao.marketing.tables
+import qianbao.members.session_tables
 import qianbao.members.tables
 import qianbao.notices.tables
 import qianbao.payments.moneyout.tables
@@ -29,6 +30,7 @@ import qianbao.redpackets.tables
 import qianbao.risk.tables
 import qianbao.scoring.tables  # noqa: F401
 import qianbao.wealth.tables  # noqa: F401
+from qianbao import demo as demo_data
 from qianbao.backoffice import actions as backoffice_actions
 from qianbao.backoffice import errors as backoffice_errors
 from qianbao.billpay import autopay as billpay_autopay
@@ -89,6 +91,7 @@ from qianbao.platform import crypto, logmask
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.ids import new_id
 from qianbao.platform.migrations import upgrade
+from qianbao.platform.modes import check_start
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
@@ -168,12 +171,14 @@ def open_platform(
         migrate(settings)
     p = Platform(settings)
     p.vault = crypto.Vault(p.global_db, keyring).open()
+    refuse_unsafe_start(p)
     wire_money_movement(p)
     wire_risk(p)
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
     wire_marketing_commands(p)
     wire_notices(p)
+    p.step_up = NoticeCodes()  # members' step-up codes go out through notices
     wire_redpackets(p)
     wire_money_out(p)
     wire_billpay(p)
@@ -194,6 +199,16 @@ def open_platform(
         writer.submit(_platform_accounts_opener(unit, len(p.units)))
     trades.open_trade_accounts(p)
     return p
+
+
+def refuse_unsafe_start(p: Platform) -> None:
+    """Production refuses the default secret key, demo data and an unnamed bank simulator
+    (``platform/modes.py``); the platform's databases are closed before it stops."""
+    try:
+        check_start(p.settings, demo_present=demo_data.demo_present(p))
+    except SystemExit:
+        p.close()
+        raise
 
 
 class CreditForScoring:
@@ -256,6 +271,16 @@ def wire_notices(p: Platform) -> None:
     p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
     p.commands.register(notice_codes.IssueCode, notice_codes.handle_issue_code)
     p.commands.register(notice_codes.CheckCode, notice_codes.handle_check_code)
+
+
+class NoticeCodes:
+    """``members.stepup.OneTimeCodes``: the notification channel's one-time codes."""
+
+    def issue(self, p: Platform, user_id: str, purpose: str) -> str:
+        return notice_codes.issue_code(p, user_id, purpose)
+
+    def check(self, p: Platform, user_id: str, code_id: str, code: str) -> bool:
+        return notice_codes.check_code(p, user_id, code_id, code)
 
 
 def wire_redpackets(p: Platform) -> None:

@@ -11,13 +11,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from qianbao.backoffice.cli import keys_app
+from qianbao.backoffice.cli import keys_app as data_keys_app
 from qianbao.billpay.cli import app as billpay_app
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
 from qianbao.marketing.reductions.cli import app as reduction_app
+from qianbao.members.cli import app as keys_app
 from qianbao.notices.cli import app as notices_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.payments.moneyout.cli import app as moneyout_app
@@ -56,7 +57,11 @@ app.add_typer(yuebao_app, name="yuebao", help="Yu'e Bao (余额宝): the money-m
 app.add_typer(moneyout_app, name="moneyout")
 app.add_typer(billpay_app, name="billpay")
 app.add_typer(reduction_app, name="reduction")
-app.add_typer(keys_app, name="keys")
+# One `qianbao keys` group: API keys and sessions (members) and the data-at-rest keys (backoffice)
+keys_app.registered_commands += data_keys_app.registered_commands
+app.add_typer(
+    keys_app, name="keys", help="Keys: API keys and sessions; data-at-rest keys (rotate, status)."
+)
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
@@ -100,7 +105,8 @@ def demo() -> None:
         )
     m, o = data["merchant"], data["operator"]
     table.add_row(f"merchant {m['name']}", "API key", m["api_key"], m["merchant_id"])
-    table.add_row(f"operator {o['name']}", "API key", o["api_key"], o["operator_id"])
+    once = o.get("api_key") or "printed once, at creation (`qianbao keys rotate-operator`)"
+    table.add_row(f"operator {o['name']}", "API key", once, o["operator_id"])
     console.print(table)
 
 

@@ -1,7 +1,9 @@
 """Demo data: two users in different units with cards and money, a merchant and an operator.
 
-Loads once: the credentials go to ``<data_dir>/demo.json`` (API keys are shown only at creation)
-and a second run finds them there and does nothing.
+Loads once: the users' passwords and the merchant's key go to ``<data_dir>/demo.json`` (mode
+0600, read by ``qianbao demo`` to print them again); the operator's API key is returned once, at
+creation, and stored nowhere (``qianbao keys rotate-operator`` makes a new one). A second run finds
+the file and does nothing. Only in the sandbox: a production platform refuses demo data.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from typing import Any
 
 from qianbao.billpay import service as billpay
 from qianbao.members import service as members
+from qianbao.members import store as member_store
 from qianbao.members.identity import make_card_no, make_id_number
 from qianbao.payments import service as payments
 from qianbao.platform.errors import Conflict
 from qianbao.platform.ids import bucket_for_key
+from qianbao.platform.modes import refuse_demo
 from qianbao.platform.runtime import Platform
 
 DEMO_USERS = [
@@ -23,6 +27,7 @@ DEMO_USERS = [
     ("李四", "310104198811120022", "13900000002", "6222031234567890"),
 ]
 LOGIN_PASSWORD, PAY_PASSWORD = "demo1234", "258036"
+DEMO_MERCHANT = "Demo Coffee 演示咖啡"
 TOPUP_FEN = 1_000_000
 # The first demo user's answers to the scorecard's application questions.
 SAMPLE_ANSWERS = {
@@ -49,8 +54,17 @@ def _demo_phone(p: Platform, unit: int, start: int) -> str:
     return str(n)
 
 
+def demo_present(p: Platform) -> bool:
+    """Whether demo data (known passwords and keys) is in this platform's data."""
+    if (p.settings.data_dir / "demo.json").exists():
+        return True
+    with p.global_db.read() as tx:
+        return member_store.merchant_by_name(tx, DEMO_MERCHANT) is not None
+
+
 def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
-    """Returns (the demo credentials, whether they were created now)."""
+    """Returns (the demo credentials, whether they were created now). Only in the sandbox."""
+    refuse_demo(p.settings)
     path = p.settings.data_dir / "demo.json"
     if path.exists():
         return json.loads(path.read_text()), False
@@ -81,21 +95,16 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
                 "card_id": card["id"],
             }
         )
-    merchant, merchant_key = members.create_merchant(p, "Demo Coffee 演示咖啡")
+    merchant, merchant_key = members.create_merchant(p, DEMO_MERCHANT)
     operator, operator_key = members.create_operator(p, "demo-admin", "admin")
-    demo = {
+    demo: dict[str, Any] = {
         "users": users,
         "merchant": {
             "name": merchant["name"],
             "merchant_id": merchant["id"],
             "api_key": merchant_key,
         },
-        "operator": {
-            "name": operator["name"],
-            "operator_id": operator["id"],
-            "role": "admin",
-            "api_key": operator_key,
-        },
+        "operator": {"name": operator["name"], "operator_id": operator["id"], "role": "admin"},
     }
     from qianbao.openapi.apps import ensure_sandbox_app
     from qianbao.scoring import service as scoring
@@ -111,7 +120,10 @@ def load_demo(p: Platform) -> tuple[dict[str, Any], bool]:
 
     demo["sandbox_app_id"] = ensure_sandbox_app(p, merchant["id"])["app_id"]
     demo["billpay"] = _demo_bills(p, users[0]["name"])
+    path.touch(mode=0o600)  # the users' passwords and the merchant's key: the owner reads it
     path.write_text(json.dumps(demo, ensure_ascii=False, indent=2))
+    # The operator's key is kept nowhere: the caller prints it once (``qianbao demo``).
+    demo["operator"] = {**demo["operator"], "api_key": operator_key}
     return demo, True
 
 

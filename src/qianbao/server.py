@@ -29,6 +29,7 @@ from qianbao.billpay import service as billpay
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
+from qianbao.members import housekeeping as credential_housekeeping
 from qianbao.notices import delivery as notice_delivery
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
@@ -63,6 +64,7 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
         ),
     ]
     due.append(("Yu'e Bao day jobs", JOB_TICK_S, _yuebao_days(p)))
+    due.append(("credential housekeeping", 3600, lambda: credential_housekeeping.purge(p)))
     due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
     due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
     due.append(("books day end", JOB_TICK_S, _books_days(p)))

@@ -22,7 +22,7 @@ from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from tests.conftest import assert_ledger_clean
 from tests.credit.helpers import huabei_user
-from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
+from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user, page_csrf
 from tests.trades.helpers import account_fen, balance, merchant_fen, new_merchant, req
 
 D = date(2026, 9, 1)
@@ -323,15 +323,26 @@ def test_cashier_page_offers_and_uses_a_coupon(sqlite_platform):
     coupon = _coupon(p, _campaign(p, face=8_00, min_spend=30_00), buyer)
     t = trades.create(p, req(m, 30_00), buyer)
     phone = members.get_user(p, buyer)["phone"]
+    csrf = page_csrf(c, f"/cashier/t/{t['id']}")
     c.post(
         "/cashier/login",
-        data={"phone": phone, "password": LOGIN_PASSWORD, "next": f"/cashier/t/{t['id']}"},
+        data={
+            "phone": phone,
+            "password": LOGIN_PASSWORD,
+            "next": f"/cashier/t/{t['id']}",
+            "csrf_token": csrf,
+        },
     )
     page = c.get(f"/cashier/t/{t['id']}").text
     assert 'id="coupon"' in page and coupon in page
     r = c.post(
         f"/cashier/t/{t['id']}/pay",
-        data={"pay_password": PAY_PASSWORD, "funding": "BALANCE", "coupon_id": coupon},
+        data={
+            "pay_password": PAY_PASSWORD,
+            "funding": "BALANCE",
+            "coupon_id": coupon,
+            "csrf_token": csrf,
+        },
     )
     assert r.status_code == 200, r.text
     assert balance(p, buyer) == 100_00 - 22_00 and _status(p, coupon) == "USED"

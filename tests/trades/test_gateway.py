@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from qianbao.openapi import signing
-from qianbao.payments import codes, trades
+from qianbao.payments import codes, paylinks, trades
 from qianbao.platform.errors import QianbaoError
 from tests.conftest import assert_ledger_clean
 from tests.factories import PAY_PASSWORD, new_user
@@ -33,7 +33,7 @@ def test_trade_lifecycle_through_the_gateway(gw):
     buyer = new_user(p, unit=1, balance_fen=100_00, password_free_fen=20_00)
     created = c.call("qianbao.trade.create", {**_biz("gw-1", "12.50"), "buyer_id": buyer})
     assert created["code"] == "10000" and created["_verified"]
-    assert created["pay_url"].endswith("/cashier/t/" + created["trade_no"])
+    assert created["pay_url"].endswith(paylinks.path(p, created["trade_no"]))  # with its token
     q = c.call("qianbao.trade.query", {"out_trade_no": "gw-1"})
     assert q["trade_status"] == "WAIT_BUYER_PAY" and q["total_amount"] == "12.50"
     trades.pay(p, created["trade_no"], buyer, PAY_PASSWORD)

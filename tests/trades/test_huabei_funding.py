@@ -17,7 +17,7 @@ from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from tests.conftest import assert_ledger_clean
 from tests.credit.helpers import at, counters_match_ledger, huabei_user, live, receivable_balance
-from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
+from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user, page_csrf
 from tests.trades.helpers import account_fen, balance, merchant_fen, new_merchant, req
 
 D = date
@@ -280,6 +280,7 @@ def test_cashier_page_and_json_endpoint_offer_huabei(sqlite_platform: Platform) 
 
     form = {"pay_password": PAY_PASSWORD, "funding": "HUABEI", "installments": "3"}
     c.cookies.set(trade_api.USER_COOKIE, tok)
+    form["csrf_token"] = page_csrf(c, f"/cashier/t/{t1['id']}")
     r = c.post(f"/cashier/t/{t1['id']}/pay", data=form)
     c.cookies.clear()
     assert r.status_code == 200, r.text

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from qianbao.members import service as members
-from qianbao.payments import trades
+from qianbao.payments import paylinks, trades
 from qianbao.platform.runtime import Platform
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 from tests.trades.helpers import balance, req
@@ -84,7 +84,9 @@ def test_buyer_pays_a_trade_end_to_end_through_the_cashier(sqlite_platform, site
     phone = members.get_user(p, buyer)["phone"]
     trade = trades.create(p, req(merchant["id"], 18_80, subject="拿铁 Latte"), buyer)
 
-    page.goto(f"{site}/cashier/t/{trade['id']}")
+    page.goto(f"{site}/cashier/t/{trade['id']}")  # no pay link, not logged in: nothing shown
+    assert page.query_selector("#trade") is None and "log in" in page.inner_text("#error")
+    page.goto(site + paylinks.path(p, trade["id"]))  # the merchant's pay link shows the trade
     assert "拿铁 Latte" in page.inner_text("#trade")
     _login(page, phone)
     page.wait_for_selector("#pay-form")

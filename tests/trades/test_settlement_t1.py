@@ -15,6 +15,7 @@ from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, post
+from qianbao.members import credentials
 from qianbao.members import service as members
 from qianbao.payments import secured, settlement, trades
 from qianbao.platform.clock import clock
@@ -214,7 +215,7 @@ def test_settlement_api_and_cli(sqlite_platform, tmp_path, monkeypatch):
     bill = c.get(f"/api/v1/merchant/bills/{D.isoformat()}", headers=mh).text
     assert "SETTLEMENT," in bill
     pages = TestClient(create_app(p, extra_routers=[trade_api.pages]))
-    pages.cookies.set(trade_api.MERCHANT_COOKIE, m_key)
+    pages.cookies.set(trade_api.MERCHANT_COOKIE, credentials.web_session(p, m_key))
     page = pages.get("/merchant").text
     assert 'id="settle-cycle">T1<' in page and 'id="batches"' in page
 

@@ -13,9 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
 from qianbao.api import merchant, ops, ops_security, risk, wallet
+from qianbao.api import sessions as sessions_api
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
 from qianbao.api.ops_audit import AuditMiddleware, note_error
+from qianbao.api.security import SecurityMiddleware
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
@@ -55,10 +57,15 @@ def describe_codes(groups: dict[str, list[str]]) -> str:
 
 
 def _error(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> JSONResponse:
     ERRORS.labels(code).inc()
-    return JSONResponse({"code": code, "message": message, **(details or {})}, status_code=status)
+    body = {"code": code, "message": message, **(details or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _http_error(exc: StarletteHTTPException) -> JSONResponse:
@@ -86,11 +93,13 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     )
     app.state.platform = platform
     app.add_middleware(AuditMiddleware, platform=platform)  # every operator request is audited
+    app.add_middleware(SecurityMiddleware, settings=platform.settings)  # headers, CSRF cookie
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
         note_error(request, exc.code)
-        return _error(exc.http_status, exc.code, exc.message, getattr(exc, "details", None))
+        headers, details = getattr(exc, "headers", None), getattr(exc, "details", None)
+        return _error(exc.http_status, exc.code, exc.message, headers, details)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -120,7 +129,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    routers = [wallet.router, merchant.router, ops.router, ops_security.router]
+    routers = [wallet.router, merchant.router, ops.router, ops_security.router, sessions_api.router]
     for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     app.include_router(risk.router)

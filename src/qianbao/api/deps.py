@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,8 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qianbao.members import service as members
 from qianbao.members.errors import PermissionDenied
+from qianbao.members.sessions import Client
 from qianbao.platform.errors import Unauthorized
 from qianbao.platform.runtime import Platform
+from qianbao.platform.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="A user token (ut_…) or an API key (mk_…/ok_…)")
 
@@ -56,3 +59,40 @@ async def current_operator(p: PlatformDep, creds: Credentials) -> members.Princi
 UserId = Annotated[str, Depends(current_user)]
 MerchantId = Annotated[str, Depends(current_merchant)]
 Operator = Annotated[members.Principal, Depends(current_operator)]
+
+
+def client_of(
+    request: Request, device_token: str = "", challenge_id: str = "", code: str = ""
+) -> Client:
+    """Who is logging in, for the throttle and the session list: the client's address (the
+    peer, or behind ``trusted_proxies`` the address they saw) and the user agent."""
+    settings = request.app.state.platform.settings
+    peer = request.client.host if request.client else ""
+    return Client(
+        ip=client_address(peer, request.headers.get("x-forwarded-for", ""), settings),
+        agent=request.headers.get("user-agent", ""),
+        device_token=device_token,
+        challenge_id=challenge_id,
+        code=code,
+    )
+
+
+def client_address(peer: str, forwarded_for: str, settings: Settings) -> str:
+    """The peer, unless it is a trusted proxy: then the right-most address of
+    ``X-Forwarded-For`` that is not a trusted proxy (the left part is the client's own claim
+    and could be forged)."""
+    nets = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            return any(ipaddress.ip_address(address) in net for net in nets)
+        except ValueError:
+            return False
+
+    if not nets or not trusted(peer):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop[:45]
+    return peer

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import InvalidArgument, NotFound
+from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound
 
 
 class Code(StrEnum):
@@ -21,6 +21,7 @@ class Code(StrEnum):
     ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     BODY_NOT_JSON = "BODY_NOT_JSON"
+    CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"
 
 
 class InstallmentOfferNotFound(NotFound):
@@ -45,3 +46,7 @@ class DayInvalid(InvalidArgument):
 
 class DayInFuture(InvalidArgument):
     code = Code.DAY_IN_FUTURE
+
+
+class CsrfTokenInvalid(Forbidden):
+    code = Code.CSRF_TOKEN_INVALID

@@ -39,11 +39,19 @@ class UserOut(BaseModel):
 class LoginIn(Body):
     phone: str
     password: str
+    # the device token a former login on this device returned: a known device skips the
+    # per-phone login delay (members/throttle.py)
+    device_token: str = Field("", max_length=64)
+    # the answer to a STEP_UP_REQUIRED new-device challenge: its challenge_id and the SMS code
+    challenge_id: str = Field("", max_length=40)
+    code: str = Field("", max_length=6)
 
 
 class LoginOut(BaseModel):
     token: str
     user: UserOut
+    session_id: str = ""
+    device_token: str = ""
 
 
 class CardIn(Body):

@@ -8,24 +8,26 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Cookie, Form, Query, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
 from qianbao.api.checks import not_future_or_none
-from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId
+from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId, client_of
 from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
 from qianbao.api.ops_security import proposal
+from qianbao.api.security import csrf_guard, set_cookie
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
 from qianbao.marketing import service as marketing
 from qianbao.marketing.reductions import service as reductions
-from qianbao.members import roles
+from qianbao.members import credentials, roles
 from qianbao.members import service as members
+from qianbao.members.errors import StepUpRequired
 from qianbao.openapi import notify
-from qianbao.payments import codes, secured, settlement, trades
+from qianbao.payments import codes, paylinks, secured, settlement, trades
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
@@ -36,10 +38,12 @@ from qianbao.wealth import service as yuebao
 from qianbao.wealth.funding import YUEBAO
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
-pages = APIRouter(include_in_schema=False)
+pages = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 router = APIRouter(prefix="/api/v1", tags=["trades"])
-USER_COOKIE, MERCHANT_COOKIE = "qb_user", "qb_merchant"
+USER_COOKIE, MERCHANT_COOKIE, DEVICE_COOKIE = "qb_user", "qb_merchant", "qb_device"
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
+DeviceCookie = Annotated[str, Cookie(alias=DEVICE_COOKIE, max_length=64)]
+DEVICE_COOKIE_MAX_AGE_S = 365 * 86_400
 MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
 
 
@@ -170,23 +174,42 @@ def cashier_login(
     phone: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
+    challenge_id: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=6)] = "",
+    qb_device: DeviceCookie = "",
 ) -> Response:
-    if not next.startswith("/cashier/"):
+    if not next.startswith("/cashier/") or next.startswith("//"):
         next = "/"
+    client = client_of(request, qb_device, challenge_id.strip(), code.strip())
     try:
-        token, _ = members.login(p, phone.strip(), password)
+        done = members.log_in(p, phone.strip(), password, client)
+    except StepUpRequired as exc:  # a new device: the form asks for the SMS code as well
+        return _cashier(
+            request, p, None, None, error=exc.message, next=next, challenge=exc.challenge_id
+        )
     except QianbaoError as exc:
         return _cashier(request, p, None, None, error=exc.message, next=next)
     response = RedirectResponse(next, status_code=303)
-    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
+    set_cookie(response, USER_COOKIE, done.token, p.settings, samesite="lax")
+    set_cookie(
+        response, DEVICE_COOKIE, done.device_token, p.settings, max_age=DEVICE_COOKIE_MAX_AGE_S
+    )
     return response
 
 
 @pages.get("/cashier/t/{trade_id}", response_class=HTMLResponse)
 def cashier_trade(
-    trade_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
+    trade_id: str,
+    request: Request,
+    p: PlatformDep,
+    qb_user: UserCookie = None,
+    k: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
+    """The trade is shown to its logged-in buyer, or to a visitor holding its pay link
+    (``paylinks``); anyone else sees the login form and nothing of the trade."""
     user_id = _user(p, qb_user)
+    if not user_id and not paylinks.valid(p, trade_id, k):
+        return _cashier(request, p, None, None, error="log in to see and pay this trade")
     try:
         trade = trades.get_trade(p, trade_id)
     except QianbaoError as exc:
@@ -302,6 +325,7 @@ def cashier_static_pay(
 
 # --- the merchant centre --------------------------------------------------------------------------
 def _merchant(p: Platform, key: str | None) -> str | None:
+    """The merchant of an API key (the login form)."""
     if not key:
         return None
     try:
@@ -309,6 +333,13 @@ def _merchant(p: Platform, key: str | None) -> str | None:
     except QianbaoError:
         return None
     return principal.id if principal.kind == "merchant" else None
+
+
+def _merchant_session(p: Platform, cookie: str | None) -> str | None:
+    """The merchant of the centre's cookie: a signed reference to the key it logged in with
+    (``credentials.web_session``), never the key itself."""
+    owner = credentials.owner_of_web_session(p, cookie) if cookie else None
+    return owner.id if owner is not None and owner.kind == "merchant" else None
 
 
 def _merchant_page(
@@ -350,7 +381,7 @@ def _merchant_page(
 def merchant_home(
     request: Request, p: PlatformDep, qb_merchant: MerchantCookie = None
 ) -> HTMLResponse:
-    return _merchant_page(request, p, _merchant(p, qb_merchant))
+    return _merchant_page(request, p, _merchant_session(p, qb_merchant))
 
 
 @pages.post("/merchant/login")
@@ -358,7 +389,8 @@ def merchant_login(request: Request, p: PlatformDep, api_key: Annotated[str, For
     if not _merchant(p, api_key.strip()):
         return _merchant_page(request, p, None, error="API key unknown or not a merchant's")
     response = RedirectResponse("/merchant", status_code=303)
-    response.set_cookie(MERCHANT_COOKIE, api_key.strip(), httponly=True, samesite="strict")
+    session = credentials.web_session(p, api_key.strip())
+    set_cookie(response, MERCHANT_COOKIE, session, p.settings, samesite="strict")
     return response
 
 
@@ -370,7 +402,7 @@ def merchant_refund(
     amount: Annotated[str, Form()],
     qb_merchant: MerchantCookie = None,
 ) -> Response:
-    merchant_id = _merchant(p, qb_merchant)
+    merchant_id = _merchant_session(p, qb_merchant)
     if not merchant_id:
         return RedirectResponse("/merchant", status_code=303)
     try:
@@ -389,7 +421,7 @@ def merchant_refund(
 
 @pages.get("/merchant/qr.png")
 def merchant_qr_page(p: PlatformDep, qb_merchant: MerchantCookie = None) -> Response:
-    merchant_id = _merchant(p, qb_merchant)
+    merchant_id = _merchant_session(p, qb_merchant)
     if not merchant_id:
         return Response(status_code=401)
     return Response(codes.qr_png(codes.merchant_qr_content(p, merchant_id)), media_type="image/png")
@@ -399,7 +431,7 @@ def merchant_qr_page(p: PlatformDep, qb_merchant: MerchantCookie = None) -> Resp
 def merchant_bill_page(
     p: PlatformDep, day: str = Query(...), qb_merchant: MerchantCookie = None
 ) -> Response:
-    merchant_id = _merchant(p, qb_merchant)
+    merchant_id = _merchant_session(p, qb_merchant)
     if not merchant_id:
         return Response(status_code=401)
     return _bill_response(p, merchant_id, day)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from qianbao.api.deps import PlatformDep, UserId
+from qianbao.api.deps import PlatformDep, UserId, client_of
 from qianbao.api.models import (
     BalanceOut,
     BankOrderOut,
     CardIn,
     CardOut,
+    ErrorOut,
     LoginIn,
     LoginOut,
     PasswordFreeIn,
@@ -38,10 +39,21 @@ def register(body: RegisterIn, p: PlatformDep) -> dict[str, Any]:
     return members.public_user(members.register_user(p, members.NewUser(**body.model_dump())))
 
 
-@router.post("/sessions", response_model=LoginOut, summary="Log in with phone and password")
-def login(body: LoginIn, p: PlatformDep) -> dict[str, Any]:
-    token, user = members.login(p, body.phone, body.password)
-    return {"token": token, "user": members.public_user(user)}
+@router.post(
+    "/sessions",
+    response_model=LoginOut,
+    summary="Log in with phone and password (throttled, never locked: 429 with Retry-After)",
+    responses={429: {"model": ErrorOut}},
+)
+def login(body: LoginIn, request: Request, p: PlatformDep) -> dict[str, Any]:
+    client = client_of(request, body.device_token, body.challenge_id, body.code)
+    done = members.log_in(p, body.phone, body.password, client)
+    return {
+        "token": done.token,
+        "user": members.public_user(done.user),
+        "session_id": done.session_id,
+        "device_token": done.device_token,
+    }
 
 
 @router.get("/me", response_model=UserOut)

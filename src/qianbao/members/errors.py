@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unauthorized
+from qianbao.platform.errors import (
+    Conflict,
+    Forbidden,
+    InvalidArgument,
+    NotFound,
+    QianbaoError,
+    Unauthorized,
+)
 
 
 class Code(StrEnum):
@@ -34,6 +41,16 @@ class Code(StrEnum):
     OPERATOR_EXISTS = "OPERATOR_EXISTS"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     API_KEY_INVALID = "API_KEY_INVALID"
+    # sessions, keys and the login throttle (issue 11)
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    LOGIN_THROTTLED = "LOGIN_THROTTLED"
+    API_KEY_NOT_FOUND = "API_KEY_NOT_FOUND"
+    API_KEY_LAST = "API_KEY_LAST"
+    API_KEY_LIMIT = "API_KEY_LIMIT"
+    KEY_OVERLAP_INVALID = "KEY_OVERLAP_INVALID"
+    OPERATOR_NOT_FOUND = "OPERATOR_NOT_FOUND"
+    STEP_UP_REQUIRED = "STEP_UP_REQUIRED"
+    STEP_UP_CODE_WRONG = "STEP_UP_CODE_WRONG"
 
 
 class PasswordTooWeak(InvalidArgument):
@@ -138,3 +155,56 @@ class ApiKeyInvalid(Unauthorized):
 
 class MerchantCategoryInvalid(InvalidArgument):
     code = Code.MERCHANT_CATEGORY_INVALID
+
+
+# --- sessions, keys and the login throttle ----------------------------------------------------
+class SessionNotFound(NotFound):
+    code = Code.SESSION_NOT_FOUND
+
+
+class LoginThrottled(QianbaoError):
+    """Too many failed logins from this address or for this phone: wait ``retry_after_s``
+    (growing with each failure); the account itself is never locked."""
+
+    code = Code.LOGIN_THROTTLED
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class ApiKeyNotFound(NotFound):
+    code = Code.API_KEY_NOT_FOUND
+
+
+class ApiKeyLast(Conflict):
+    code = Code.API_KEY_LAST
+
+
+class ApiKeyLimit(Conflict):
+    code = Code.API_KEY_LIMIT
+
+
+class KeyOverlapInvalid(InvalidArgument):
+    code = Code.KEY_OVERLAP_INVALID
+
+
+class OperatorNotFound(NotFound):
+    code = Code.OPERATOR_NOT_FOUND
+
+
+class StepUpRequired(Forbidden):
+    """A one-time code was sent by SMS: answer ``challenge_id`` (in the error body) with it."""
+
+    code = Code.STEP_UP_REQUIRED
+
+    def __init__(self, message: str, challenge_id: str) -> None:
+        super().__init__(message)
+        self.challenge_id = challenge_id
+        self.details = {"challenge_id": challenge_id}
+
+
+class StepUpCodeWrong(Unauthorized):
+    code = Code.STEP_UP_CODE_WRONG

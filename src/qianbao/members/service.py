@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +17,9 @@ from argon2.exceptions import VerificationError
 
 from qianbao.ledger.chart import account_id
 from qianbao.ledger.service import opener
-from qianbao.members import vault
+from qianbao.members import credentials, sessions, stepup, throttle, vault
+from qianbao.members import store as member_store
 from qianbao.members.errors import (
-    ApiKeyInvalid,
     CardInvalid,
     CardNotFound,
     ChannelUnknown,
@@ -35,7 +35,6 @@ from qianbao.members.errors import (
     PayPasswordRequired,
     PermissionDenied,
     SettleCycleInvalid,
-    TokenInvalid,
     UserExists,
     UserFrozen,
     UserNotFound,
@@ -223,50 +222,71 @@ def _verify_with_lockout(p: Platform, user: Row, password: str, kind: str) -> No
             tx.execute(f"UPDATE users SET {kind}_failures = 0 WHERE id = :id", {"id": user["id"]})
 
 
-def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
-    """Returns a bearer token for the user."""
+@dataclass(frozen=True)
+class LoggedIn:
+    token: str
+    session_id: str
+    user: Row
+    device_token: str  # the client keeps it: a known device skips the per-phone login delay
+
+
+# A hash verified when the phone is unknown, so a wrong phone costs the same time as a wrong
+# password (no user enumeration by timing).
+_DUMMY_HASHES: dict[tuple[int, int], str] = {}
+
+
+def _login_password_ok(p: Platform, user: Row | None, password: str) -> bool:
+    s = p.settings
+    hasher = _hasher(s.password_time_cost, s.password_memory_kib)
+    if user is None:
+        shape = (s.password_time_cost, s.password_memory_kib)
+        dummy = _DUMMY_HASHES.get(shape) or _DUMMY_HASHES.setdefault(shape, hasher.hash("x1"))
+        with contextlib.suppress(VerificationError):
+            hasher.verify(dummy, password + "\0")
+        return False
     try:
-        user = find_user_by_phone(p, phone)
+        return bool(hasher.verify(user["login_hash"], password))
+    except VerificationError:
+        return False
+
+
+def log_in(
+    p: Platform, phone: str, password: str, client: sessions.Client | None = None
+) -> LoggedIn:
+    """Open a session: throttled per phone and address with growing delays (``throttle.py``),
+    never a lockout of the account."""
+    client = client or sessions.Client()
+    try:
+        user: Row | None = find_user_by_phone(p, phone)
     except NotFound:
-        raise WrongLoginPassword("wrong phone or password") from None
-    _verify_with_lockout(p, user, password, "login")
-    token = "ut_" + secrets.token_urlsafe(32)
-    with p.global_db.transaction() as tx:
-        tx.execute(
-            "INSERT INTO user_tokens (token_hash, user_id, expires_at_ms) VALUES (:h, :u, :exp)",
-            {
-                "h": _sha256(token),
-                "u": user["id"],
-                "exp": clock.now_ms() + p.settings.token_ttl_minutes * 60_000,
-            },
-        )
-    return token, user
+        user = None
+    known = user is not None and sessions.device_known(p, user["id"], client.device_token)
+    keys = throttle.keys(p.settings, phone, client.ip, known_device=known)
+    now_ms = clock.now_ms()
+    throttle.check(p, keys, now_ms)
+    if user is None or not _login_password_ok(p, user, password):
+        throttle.failed(p, keys, now_ms)
+        raise WrongLoginPassword("wrong phone or password")
+    throttle.succeeded(p, keys)
+    if not known and p.settings.step_up_enabled:  # a new device: the phone must answer too
+        if not client.challenge_id:
+            raise stepup.challenge(p, user["id"], stepup.NEW_DEVICE)
+        stepup.answer_inline(p, user["id"], stepup.NEW_DEVICE, client.challenge_id, client.code)
+    token, session_id = sessions.open_session(p, user["id"], client, now_ms)
+    device = sessions.remember_device(p, user["id"], client.device_token, now_ms)
+    return LoggedIn(token, session_id, user, device)
 
 
-_TOKEN_CACHE_MAX = 100_000
+def login(p: Platform, phone: str, password: str) -> tuple[str, Row]:
+    """Returns a bearer token for the user (``log_in`` with no client information)."""
+    done = log_in(p, phone, password)
+    return done.token, done.user
 
 
 def user_for_token(p: Platform, token: str) -> str:
-    """The user of a valid token. A token never changes until it expires (there is no revocation
-    yet), so a token seen once is answered from memory (``p.token_cache``) until its expiry: every
-    API call saves a database read. Revoking tokens would have to clear this cache."""
-    digest, now_ms = _sha256(token), clock.now_ms()
-    cache = p.token_cache
-    hit = cache.get(digest)
-    if hit is None:
-        with p.global_db.read() as tx:
-            row = tx.one(
-                "SELECT user_id, expires_at_ms FROM user_tokens WHERE token_hash = :h",
-                {"h": digest},
-            )
-        if row is None:
-            raise TokenInvalid("token unknown or expired")
-        if len(cache) >= _TOKEN_CACHE_MAX:
-            cache.clear()
-        hit = cache[digest] = (str(row["user_id"]), int(row["expires_at_ms"]))
-    if hit[1] <= now_ms:
-        raise TokenInvalid("token unknown or expired")
-    return hit[0]
+    """The user of a live token (``sessions.user_for_token``: cached until expiry, dropped by a
+    revocation in any process within a second)."""
+    return sessions.user_for_token(p, token)
 
 
 def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: str | None) -> Row:
@@ -282,6 +302,7 @@ def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: 
             return user
         raise PayPasswordRequired("payment password required")
     _verify_with_lockout(p, user, pay_password, "pay")
+    stepup.require_for_payment(p, user_id, amount_fen)  # a large payment: the phone's code too
     return user
 
 
@@ -327,6 +348,7 @@ def bind_card(p: Platform, user_id: str, card_no: str, channel: str = "SIMBANK")
     if channel not in p.channels:
         raise ChannelUnknown(f"unknown channel {channel}")
     user = get_user(p, user_id)
+    stepup.require(p, user_id, stepup.BIND_CARD)  # a new card: the phone's code too
     p.channels[channel].verify_card(card_no, user["name"])
     card_id = new_id(bucket_for_key(user_id))
     sealed = vault.seal_card(p, user_id, card_no)  # only a token and the last four in clear
@@ -385,14 +407,7 @@ def public_card(row: Row) -> dict[str, Any]:
 
 # --- merchants, operators, API keys ----------------------------------------------------------
 def _new_key(tx: Tx, owner_type: str, owner_id: str) -> str:
-    key_id = ("mk_" if owner_type == "merchant" else "ok_") + secrets.token_hex(8)
-    secret = secrets.token_urlsafe(24)
-    tx.execute(
-        "INSERT INTO api_keys (key_id, owner_type, owner_id, secret_hash, status, created_at_ms)"
-        " VALUES (:k, :t, :o, :h, 'ACTIVE', :now)",
-        {"k": key_id, "t": owner_type, "o": owner_id, "h": _sha256(secret), "now": clock.now_ms()},
-    )
-    return f"{key_id}.{secret}"
+    return credentials.issue(tx, owner_type, owner_id)
 
 
 def parse_rate(text: str | Decimal) -> Decimal:
@@ -506,18 +521,14 @@ class Principal:
 
 
 def principal_for_key(p: Platform, api_key: str) -> Principal:
-    key_id, _, secret = api_key.partition(".")
-    with p.global_db.read() as tx:
-        row = tx.one(
-            "SELECT * FROM api_keys WHERE key_id = :k AND status = 'ACTIVE'", {"k": key_id}
-        )
-        if row is None or not hmac.compare_digest(row["secret_hash"], _sha256(secret)):
-            raise ApiKeyInvalid("API key unknown or wrong")
-        role = ""
-        if row["owner_type"] == "operator":
-            op = tx.one("SELECT role FROM operators WHERE id = :id", {"id": row["owner_id"]})
-            role = op["role"] if op else ""
-    return Principal(row["owner_type"], row["owner_id"], role)
+    """The merchant or operator of a live key (``credentials.owner_of_key``: rotated keys work
+    through their overlap window, revoked ones are refused by every process within a second)."""
+    owner = credentials.owner_of_key(p, api_key)
+    role = ""
+    if owner.kind == "operator":
+        with p.global_db.read() as tx:
+            role = member_store.operator_role(tx, owner.id)
+    return Principal(owner.kind, owner.id, role)
 
 
 def birth_date_of(user: Row) -> date:

@@ -75,14 +75,11 @@ api_keys = sa.Table(
     sa.Column("owner_type", sa.String(12), nullable=False),
     ident("owner_id", nullable=False),
     sa.Column("secret_hash", sa.String(64), nullable=False),
+    # ACTIVE -> RETIRING (rotated: valid until expires_at_ms) -> REVOKED (members/credentials.py)
     sa.Column("status", sa.String(12), nullable=False, server_default="ACTIVE"),
     sa.Column("created_at_ms", Millis, nullable=False),
+    sa.Column("expires_at_ms", Millis, nullable=False, server_default="0"),  # 0: no expiry
+    sa.Column("revoked_at_ms", Millis, nullable=False, server_default="0"),
+    sa.Index("ix_api_keys_owner", "owner_type", "owner_id"),
 )
-
-user_tokens = sa.Table(
-    "user_tokens",
-    global_metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    ident("user_id", nullable=False),
-    sa.Column("expires_at_ms", Millis, nullable=False),
-)
+# User sessions (bearer tokens) live in ``session_tables.py``.

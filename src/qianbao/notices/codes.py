@@ -38,6 +38,7 @@ PURPOSE_TEXT = {
     "login": "登录",
     "new_device": "新设备登录",
     "payment": "支付确认",
+    "bind_card": "绑定银行卡",
     "risk_challenge": "交易验证",
     "reset_password": "重置密码",
 }

@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from qianbao.members import service as members
-from qianbao.openapi import queries, signing
+from qianbao.openapi import outbound, queries, signing
 from qianbao.openapi.errors import AppKeyInvalid, AppNameInvalid, AppNotFound
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
@@ -32,6 +32,7 @@ def create_app(
         raise AppKeyInvalid(f"app public key: {exc}") from None
     if not 2 <= len(name.strip()) <= 80:
         raise AppNameInvalid("app name must be 2–80 characters")
+    notify_url = outbound.checked_notify_url(p.settings, notify_url)
     app_id = app_id or "2088" + "".join(str(secrets.randbelow(10)) for _ in range(12))
     private, public = signing.new_key_pair()
     with p.global_db.transaction() as tx:

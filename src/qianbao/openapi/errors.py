@@ -24,6 +24,7 @@ class Code(StrEnum):
     INSTALLMENT_OFFER_INVALID = "INSTALLMENT_OFFER_INVALID"
     INVALID_SCENE = "INVALID_SCENE"
     NOTIFY_NOT_FOUND = "NOTIFY_NOT_FOUND"
+    NOTIFY_URL_REFUSED = "NOTIFY_URL_REFUSED"
 
 
 class SubCode(StrEnum):
@@ -105,3 +106,10 @@ class MissingParameter(InvalidArgument):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} is required", code=Code("MISSING_" + name.upper()))
+
+
+class NotifyUrlRefused(InvalidArgument):
+    """A webhook whose host does not resolve, or resolves to a private, loopback or link-local
+    address (refused outside the sandbox: ``openapi/outbound.py``)."""
+
+    code = Code.NOTIFY_URL_REFUSED

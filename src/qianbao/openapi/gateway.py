@@ -20,11 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from qianbao.credit import offers as credit_offers
-from qianbao.openapi import apps, notify, signing
+from qianbao.openapi import apps, notify, outbound, signing
 from qianbao.openapi.errors import (
     InstallmentOfferInvalid,
     InvalidAmount,
-    InvalidNotifyUrl,
     InvalidParameter,
     InvalidProductCode,
     InvalidScene,
@@ -33,7 +32,7 @@ from qianbao.openapi.errors import (
     SubCode,
     TradeNoMissing,
 )
-from qianbao.payments import codes, secured, trades
+from qianbao.payments import paylinks, secured, trades
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts
 from qianbao.payments.moneyout.errors import MoneyOutNotFound
@@ -183,10 +182,11 @@ def _product(biz: dict[str, Any]) -> str:
     raise InvalidProductCode(f"unknown product_code {code}")
 
 
-def _request(app: Row, params: dict[str, str], biz: dict[str, Any]) -> trades.TradeRequest:
+def _request(
+    p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]
+) -> trades.TradeRequest:
     notify_url = params.get("notify_url") or app["notify_url"]
-    if notify_url and not re.fullmatch(r"https?://[^\s]{1,240}", notify_url):
-        raise InvalidNotifyUrl("notify_url must be an http(s) URL")
+    notify_url = outbound.checked_notify_url(p.settings, notify_url)
     return trades.TradeRequest(
         merchant_id=app["merchant_id"],
         out_trade_no=_str(biz, "out_trade_no"),
@@ -264,16 +264,16 @@ def _with_offer(
 
 # --- methods --------------------------------------------------------------------------------------
 def m_create(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) -> dict[str, Any]:
-    req = _request(app, params, biz)
+    req = _request(p, app, params, biz)
     buyer_id = _str(biz, "buyer_id")
     t = _with_offer(p, req, biz, lambda: trades.create(p, req, buyer_id))
-    return {**_ids(t), "pay_url": f"{codes.public_base_url(p)}/cashier/t/{t['id']}"}
+    return {**_ids(t), "pay_url": paylinks.url(p, t["id"])}
 
 
 def m_precreate(
     p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]
 ) -> dict[str, Any]:
-    req = _request(app, params, biz)
+    req = _request(p, app, params, biz)
     order = _with_offer(p, req, biz, lambda: trades.precreate(p, req))
     return {"out_trade_no": order["out_trade_no"], "qr_code": order["qr_code"]}
 
@@ -282,7 +282,7 @@ def m_pay(p: Platform, app: Row, params: dict[str, str], biz: dict[str, Any]) ->
     scene = _str(biz, "scene", required=False) or "bar_code"
     if scene != "bar_code":
         raise InvalidScene("scene must be bar_code")
-    req = _request(app, params, biz)
+    req = _request(p, app, params, biz)
     auth_code = _str(biz, "auth_code")
     t = _with_offer(p, req, biz, lambda: trades.pay_by_code(p, req, auth_code))
     out = {

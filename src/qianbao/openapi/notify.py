@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from qianbao.openapi import apps, signing
+from qianbao.openapi import apps, outbound, signing
 from qianbao.openapi.errors import NotifyNotFound
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row, Tx
@@ -34,7 +34,6 @@ log = logging.getLogger("qianbao.notify")
 # 6h, 15h); after the last one the task gives up and waits for an operator's resend.
 RETRY_SCHEDULE_S = (4 * 60, 10 * 60, 10 * 60, 3600, 2 * 3600, 6 * 3600, 15 * 3600)
 MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
-DELIVERY_TIMEOUT_S = 5.0
 DELIVER_BATCH_MAX = 200
 SUCCESS_BODY = "success"
 PENDING, DELIVERED, GAVE_UP = "PENDING", "DELIVERED", "GAVE_UP"
@@ -122,14 +121,16 @@ def signed_form(p: Platform, task: Row) -> dict[str, str]:
     return form
 
 
-def _post(client: httpx.Client, url: str, form: dict[str, str]) -> tuple[bool, int | None, str]:
-    try:
-        response = client.post(url, data=form)
-    except httpx.HTTPError as exc:
-        return False, None, f"{type(exc).__name__}: {exc}"[:200]
-    body = response.text.strip()
-    ok = response.status_code == 200 and body == SUCCESS_BODY
-    return ok, response.status_code, body[:200] or "(empty body)"
+def _post(
+    p: Platform, client: httpx.Client, url: str, form: dict[str, str]
+) -> tuple[bool, int | None, str]:
+    """One delivery through ``outbound.post_form``: the target is checked again (public
+    addresses only, outside the sandbox), pinned to the checked address, with timeouts and
+    checked redirects."""
+    answer = outbound.post_form(p.settings, client, url, form)
+    body = answer.body.strip()
+    ok = answer.ok and body == SUCCESS_BODY
+    return ok, answer.status, body[:200] or "(empty body)"
 
 
 def deliver_due(
@@ -139,7 +140,7 @@ def deliver_due(
     now = clock.now_ms()
     counts = {"delivered": 0, "failed": 0}
     own = client is None
-    http = client or httpx.Client(timeout=DELIVERY_TIMEOUT_S, follow_redirects=False)
+    http = client or httpx.Client(timeout=outbound.timeouts(p.settings), follow_redirects=False)
     try:
         for unit, db in enumerate(p.units):
             with db.read() as tx:
@@ -149,7 +150,7 @@ def deliver_due(
                     {"now": now, "l": limit},
                 )
             for task in due:
-                ok, status, detail = _post(http, task["notify_url"], signed_form(p, task))
+                ok, status, detail = _post(p, http, task["notify_url"], signed_form(p, task))
                 p.writers[unit].submit(_recorder(task, ok, status, detail))
                 counts["delivered" if ok else "failed"] += 1
     finally:

@@ -56,6 +56,13 @@ class Platform:
         # Caches that were module globals, so two platforms in one process never share them:
         # members: token hash -> (user id, expires at ms), cleared whole at its bound
         self.token_cache: dict[str, tuple[str, int]] = {}
+        # members: API key hash -> (owner type, owner id, key id, expires at ms or 0), and the
+        # revocation epoch last seen [monotonic ms of the look, epoch]: both caches are dropped
+        # when any process revokes a credential (members/revocation.py)
+        self.key_cache: dict[str, tuple[str, str, str, int]] = {}
+        self.revocation_state: list[int] = [-(10**12), -1]
+        # members: one-time codes for step-up checks (members.stepup.OneTimeCodes), by bootstrap
+        self.step_up: Any = None
         # members: merchant id -> (monotonic ms when read, the row), read for 5 s on the pay path
         self.merchant_cache: dict[str, tuple[int, Row]] = {}
         # members: user id -> (monotonic ms when read, the row), read for 2 s by password-free

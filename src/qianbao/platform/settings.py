@@ -13,9 +13,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+DEFAULT_SECRET_KEY = "qianbao-dev-secret-change-me"
+
 
 @dataclass(frozen=True)
 class Settings:
+    # "sandbox" (the default: demo data, the bank simulator, private webhook targets allowed)
+    # or "production" (refuses to start on anything a sandbox tolerates: platform/modes.py).
+    env: str = "sandbox"
     data_dir: Path = Path("var")
     # Units (LDC). ``unit_urls`` empty means one SQLite file per unit under ``data_dir``.
     unit_count: int = 2
@@ -40,7 +45,7 @@ class Settings:
     message_checkback_after_s: int = 30
     message_max_attempts: int = 20  # then DEAD: an operator looks, fixes, requeues
     # Credentials. ``secret_key`` keys the hashes of ID numbers; set it in production.
-    secret_key: str = "qianbao-dev-secret-change-me"
+    secret_key: str = DEFAULT_SECRET_KEY
     password_time_cost: int = 3
     password_memory_kib: int = 65_536
     password_max_failures: int = 5
@@ -52,6 +57,39 @@ class Settings:
     withdraw_free_quota_fen: int = 2_000_000
     withdraw_min_fee_fen: int = 10
     max_amount_fen: int = 100_000_000_000
+    # Sessions and keys (members/sessions.py, members/credentials.py). Every process re-reads
+    # the global revocation epoch at most this often, so a revoked credential is refused
+    # everywhere within it; a rotated API key keeps working for the overlap window.
+    revocation_check_ms: int = 1_000
+    api_key_overlap_minutes: int = 24 * 60
+    sessions_per_user_max: int = 20
+    # Login throttle (members/throttle.py): free tries, then a delay doubling per failure up to
+    # the cap, per phone and client address, per client address, and per phone (a device that
+    # logged in to the phone before skips the per-phone delay, so a stranger cannot lock its
+    # owner out).
+    login_free_failures: int = 3
+    login_ip_free_failures: int = 20
+    login_phone_free_failures: int = 10
+    login_delay_base_ms: int = 1_000
+    login_delay_max_ms: int = 15 * 60_000
+    login_failure_window_minutes: int = 60
+    # Reverse proxies / load balancers (CIDRs) whose X-Forwarded-For names the client: without
+    # them every client behind a balancer would share one address in the login throttle.
+    trusted_proxies: tuple[str, ...] = ()
+    # Step-up one-time codes (members/stepup.py) for a login from a new device, binding a card
+    # and payments from ``step_up_payment_fen``: "" (on in production, off in the sandbox),
+    # "true" or "false". A code answered grants its purpose once within the grant minutes.
+    step_up_codes: str = ""
+    step_up_payment_fen: int = 500_000
+    step_up_grant_minutes: int = 5
+    # Outbound calls (openapi/outbound.py): merchant webhooks. Private, loopback and link-local
+    # targets are refused unless allowed: "" (the sandbox allows all, production none), "true",
+    # "false", or the networks allowed ("127.0.0.1/32,10.8.0.0/16").
+    outbound_allow_private: str = ""
+    outbound_timeout_s: float = 5.0
+    # Bank channel. The only implemented one is the simulator: a production start must name it
+    # explicitly (``bank_channel = "simulator"``); the sandbox uses it by default.
+    bank_channel: str = ""
     # Bank simulator.
     bank_latency_ms: float = 0.0
     bank_failure_rate: float = 0.0
@@ -71,6 +109,24 @@ class Settings:
     # Operators: approvals need a one-time password even from operators who never enrolled.
     operator_otp_required: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def allow_private_targets(self) -> bool:
+        """Webhooks to any private, loopback and link-local address: the sandbox's default
+        (``outbound_allow_private`` may instead name networks, ``10.1.0.0/16,127.0.0.1/32``)."""
+        if self.outbound_allow_private:
+            return self.outbound_allow_private.strip().lower() in ("1", "true", "yes", "on")
+        return not self.production
+
+    @property
+    def step_up_enabled(self) -> bool:
+        if self.step_up_codes:
+            return self.step_up_codes.strip().lower() in ("1", "true", "yes", "on")
+        return self.production
 
     @property
     def global_database_url(self) -> str:

@@ -19,8 +19,18 @@ router = APIRouter(include_in_schema=False)
 
 
 def demo_accounts(data_dir: Path) -> dict[str, Any]:
+    """What the public home page may say about the demo data: names, never a password or key
+    (those are printed on the terminal by ``qianbao demo``)."""
     path = data_dir / "demo.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    demo = json.loads(path.read_text())
+    return {
+        "users": [{"name": u["name"], "unit": u["unit"]} for u in demo.get("users", [])],
+        "merchant": {"name": demo.get("merchant", {}).get("name", "")},
+        "operator": {"name": demo.get("operator", {}).get("name", "")},
+        "sandbox_app_id": demo.get("sandbox_app_id", ""),
+    }
 
 
 LEDGER_CHECK_EVERY_S = 60

@@ -1,0 +1,169 @@
+"""Page security: security headers on every response, CSRF tokens on every form, cookie flags.
+
+- **Headers** (every response): ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
+  no-referrer`` (a cashier pay link carries its token: it must not leak to another site),
+  ``X-Frame-Options: DENY`` and a ``Content-Security-Policy`` whose ``frame-ancestors 'none'``
+  stops click-jacking of the cashier; pages get ``default-src 'self'`` and no script at all (the
+  API docs, which load Swagger UI, keep only ``frame-ancestors``); ``Cache-Control: no-store``
+  on pages and the API (balances, sessions, keys); ``Strict-Transport-Security`` in production.
+- **CSRF**: a page response sets a random ``qb_csrf`` cookie once (HttpOnly, SameSite=Lax);
+  every form carries ``csrf_token`` = HMAC(secret key, that cookie), which a cross-site page can
+  neither read nor compute. ``csrf_guard`` (a dependency of the page routers) refuses a POST
+  whose token does not match, or whose ``Origin`` is another site, with 403
+  ``CSRF_TOKEN_INVALID`` before the form is acted on. The JSON API is not cookie-authenticated
+  (a bearer header is never sent by a browser on its own), so it needs no token.
+- **Cookies** (``set_cookie``): HttpOnly, SameSite, and Secure in production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from http.cookies import SimpleCookie
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qianbao.api.errors import CsrfTokenInvalid
+from qianbao.platform.settings import Settings
+
+CSRF_COOKIE, CSRF_FIELD = "qb_csrf", "csrf_token"
+_COOKIE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOT_PAGES = ("/api/", "/gateway.do", "/healthz", "/metrics", "/openapi.json")
+DOCS = ("/docs", "/redoc")
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+    " script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self';"
+    " frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = "frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def csrf_token_for(secret_key: str, cookie: str) -> str:
+    return hmac.new(secret_key.encode(), b"csrf|" + cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def _cookie(scope: Scope, name: str) -> str:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed cookie header is just no cookie
+                continue
+            if name in jar:
+                return jar[name].value
+    return ""
+
+
+def _kind(path: str) -> str:
+    if path.startswith(DOCS):
+        return "docs"
+    return "api" if path.startswith(NOT_PAGES) else "page"
+
+
+def cookie_header(name: str, value: str, settings: Settings, *, samesite: str, max_age: int) -> str:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", f"SameSite={samesite}"]
+    parts.append(f"Max-Age={max_age}")
+    if settings.production:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+class SecurityMiddleware:
+    """Pure ASGI (no extra task per request, unlike ``BaseHTTPMiddleware``): the headers, and
+    the CSRF cookie and token (``request.state.csrf_token``) of pages."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        kind = _kind(scope["path"])
+        fresh = ""
+        if kind == "page":
+            cookie = _cookie(scope, CSRF_COOKIE)
+            if not _COOKIE_SHAPE.match(cookie):
+                cookie = fresh = secrets.token_urlsafe(24)
+            state: dict[str, Any] = scope.setdefault("state", {})
+            state["csrf_token"] = csrf_token_for(self.settings.secret_key, cookie)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._decorate(MutableHeaders(scope=message), kind, fresh)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _decorate(self, headers: MutableHeaders, kind: str, fresh: str) -> None:
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        csp = {"page": PAGE_CSP, "api": API_CSP, "docs": DOCS_CSP}[kind]
+        headers.setdefault("Content-Security-Policy", csp)
+        if kind != "docs":
+            headers.setdefault("Cache-Control", "no-store")
+        if self.settings.production:
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        if fresh:
+            headers.append(
+                "set-cookie",
+                cookie_header(CSRF_COOKIE, fresh, self.settings, samesite="Lax", max_age=86_400),
+            )
+
+
+def _same_origin(request: Request) -> bool:
+    """No sign of another site: ``Sec-Fetch-Site`` is not cross-site, and an ``Origin`` that
+    names a site names this one. (Under ``Referrer-Policy: no-referrer`` a browser sends
+    ``Origin: null`` even for its own forms: that says nothing, and the token decides.)"""
+    if request.headers.get("sec-fetch-site", "") in ("cross-site", "same-site"):
+        return False
+    origin = request.headers.get("origin", "null")
+    if origin == "null":
+        return True
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+
+
+async def csrf_guard(request: Request) -> None:
+    """A page POST must carry the form token of its CSRF cookie and come from this site."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = getattr(request.state, "csrf_token", "")
+    form = await request.form()
+    given = form.get(CSRF_FIELD)
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(given, expected):
+        raise CsrfTokenInvalid("the form's CSRF token is missing or stale: reload the page")
+    if not _same_origin(request):
+        raise CsrfTokenInvalid("the form was posted from another site")
+
+
+def set_cookie(
+    response: Response,
+    name: str,
+    value: str,
+    settings: Settings,
+    *,
+    samesite: str = "lax",
+    max_age: int | None = None,
+) -> None:
+    """HttpOnly, SameSite and (in production) Secure, for every cookie a page sets."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite=samesite,  # type: ignore[arg-type]
+        secure=settings.production,
+        max_age=max_age,
+        path="/",
+    )
