@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
@@ -223,6 +223,42 @@ def _consume_each(ctx: WriteContext, messages: list[Row]) -> list[str]:
     return handled
 
 
+class Delivery(Protocol):
+    """How confirmed messages reach their destination unit: in this process (``InProcess``,
+    the embedded default) or through a broker (``platform/broker.py``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def drain(self) -> int:
+        """Hand over what is pending in the owned units (bounded); how many were handed over."""
+        ...
+
+    def problem(self) -> str | None:
+        """Why messages cannot move now (broker unreachable), or None."""
+        ...
+
+
+class InProcess:
+    """The embedded relay: the destination unit's writer, in memory, in this process."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def drain(self) -> int:
+        return self.relay.drain_in_process()
+
+    def problem(self) -> str | None:
+        return None
+
+
 class Relay:
     """Delivers confirmed messages and checks back on old prepared ones, on a thread."""
 
@@ -237,6 +273,7 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
+        self.delivery: Delivery = InProcess(self)
 
     def subscribe(self, topic: str, handler: Handler, checker: Checker) -> None:
         if topic in self.handlers:
@@ -248,6 +285,7 @@ class Relay:
 
     def start(self) -> None:
         if self._thread is None:
+            self.delivery.start()
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
             self._thread.start()
@@ -258,6 +296,7 @@ class Relay:
             self._wake.set()
             self._thread.join(timeout=30)
             self._thread = None
+            self.delivery.stop()
 
     def _run(self) -> None:
         interval_s = self.platform.settings.relay_interval_ms / 1000
@@ -278,12 +317,16 @@ class Relay:
                 {"status": status, "limit": RELAY_BATCH_MAX},
             )
 
-    def drain(self, max_rounds: int = 1000) -> int:
+    def drain(self) -> int:
+        """Hand over the owned units' confirmed messages through the delivery (bounded)."""
+        return self.delivery.drain()
+
+    def drain_in_process(self, max_rounds: int = 1000) -> int:
         """Deliver until no confirmed message is left (bounded); returns how many were sent."""
         sent = 0
         for _ in range(max_rounds):
             moved = 0
-            for unit in range(len(self.platform.units)):
+            for unit in self.platform.owned_units:
                 batch = self.pending(unit)
                 if batch:
                     moved += self.deliver(unit, batch)
@@ -316,17 +359,17 @@ class Relay:
     def dead(self) -> list[Row]:
         """Messages that failed ``message_max_attempts`` times, oldest first (all units)."""
         rows: list[Row] = []
-        for unit in range(len(self.platform.units)):
+        for unit in self.platform.owned_units:
             rows += self.pending(unit, "DEAD")
         return rows
 
     def requeue_dead(self) -> int:
         """Give every DEAD message a fresh set of attempts (after the cause is fixed)."""
         requeued = 0
-        for unit, writer in enumerate(self.platform.writers):
+        for unit in self.platform.owned_units:
             ids = [m["id"] for m in self.pending(unit, "DEAD")]
             if ids:
-                writer.submit(partial(_requeue, ids=ids))
+                self.platform.writers[unit].submit(partial(_requeue, ids=ids))
                 requeued += len(ids)
         self.wake()
         return requeued
@@ -335,7 +378,7 @@ class Relay:
         """Confirm or cancel PREPARED messages older than the check-back age."""
         cutoff_ms = clock.now_ms() - self.platform.settings.message_checkback_after_s * 1000
         resolved = 0
-        for unit in range(len(self.platform.units)):
+        for unit in self.platform.owned_units:
             old = [m for m in self.pending(unit, "PREPARED") if m["created_at_ms"] <= cutoff_ms]
             if not old:
                 continue

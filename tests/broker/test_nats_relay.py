@@ -1,0 +1,118 @@
+"""Messages between two unit owners through a real NATS JetStream server: exactly once, a unit
+that was down gets its messages, and a broker killed -9 with its data deleted loses nothing."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+from qianbao.ledger.service import check_platform
+from qianbao.payments import service as payments
+from qianbao.platform.broker import NatsServer
+from qianbao.platform.runtime import Platform
+from qianbao.platform.writer import wait_until
+from tests.broker.conftest import UnitOpener
+from tests.factories import PAY_PASSWORD, new_user
+
+
+def _outbox(p: Platform, unit: int) -> dict[str, int]:
+    with p.units[unit].read() as tx:
+        rows = tx.all("SELECT status, COUNT(*) AS n FROM messages GROUP BY status")
+    return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+def _credited(p: Platform, unit: int) -> int:
+    """transfer.in vouchers booked in ``unit`` (one per applied message, never two)."""
+    with p.units[unit].read() as tx:
+        return int(
+            tx.scalar("SELECT COUNT(*) AS n FROM inbox WHERE topic = 'transfer.credit'") or 0
+        )
+
+
+def _all_sent(p: Platform, unit: int, count: int) -> bool:
+    return _outbox(p, unit).get("SENT", 0) >= count and _outbox(p, unit).get("CONFIRMED", 0) == 0
+
+
+def _assert_books_clean(p: Platform) -> None:
+    result = check_platform(p)
+    assert result.ok, result.units
+    assert result.in_transit_fen == 0
+
+
+def _users(a: Platform, b: Platform) -> tuple[str, str]:
+    return new_user(a, unit=0, balance_fen=1_000_00), new_user(b, unit=1)
+
+
+def test_cross_unit_transfers_are_applied_exactly_once(unit_platform: UnitOpener) -> None:
+    a, b = unit_platform(0), unit_platform(1)
+    payer, payee = _users(a, b)
+    first = [payments.transfer(a, payer, payee, 1_00, f"t-{i}", PAY_PASSWORD) for i in range(20)]
+    again = [payments.transfer(a, payer, payee, 1_00, f"t-{i}", PAY_PASSWORD) for i in range(20)]
+    assert [t["id"] for t in again] == [t["id"] for t in first]  # same key: the first answer
+    assert wait_until(lambda: _all_sent(a, 0, 20), timeout_s=20), _outbox(a, 0)
+    assert payments.balance(b, payee)["balance_fen"] == 20_00
+    assert payments.balance(a, payer)["balance_fen"] == 980_00
+    assert _credited(b, 1) == 20
+    assert _outbox(a, 0) == {"SENT": 20}
+    _assert_books_clean(a)
+    # each process wrote only its own unit: a's writer for unit 1 never ran
+    assert a.writers[1].batches == 0 and b.writers[0].batches == 0
+
+
+def test_a_unit_that_was_down_gets_its_messages(unit_platform: UnitOpener) -> None:
+    a, b = unit_platform(0), unit_platform(1)
+    payer, payee = _users(a, b)
+    b.close()  # unit 1's owner is down
+    for i in range(10):
+        payments.transfer(a, payer, payee, 2_00, f"down-{i}", PAY_PASSWORD)
+    assert wait_until(lambda: a.relay.delivery.published >= 10, timeout_s=10)  # type: ignore[attr-defined]
+    assert payments.balance(a, payee)["balance_fen"] == 0  # waiting in the broker
+    assert _outbox(a, 0) == {"CONFIRMED": 10}  # pending until unit 1's inbox has applied them
+    assert check_platform(a).in_transit_fen == 20_00
+    b2 = unit_platform(1)  # back
+    assert wait_until(lambda: _all_sent(a, 0, 10), timeout_s=20), _outbox(a, 0)
+    assert payments.balance(b2, payee)["balance_fen"] == 20_00
+    assert _credited(b2, 1) == 10
+    _assert_books_clean(a)
+
+
+def test_broker_killed_and_emptied_mid_run_loses_nothing(
+    unit_platform: UnitOpener, nats_server: NatsServer
+) -> None:
+    a, b = unit_platform(0), unit_platform(1)
+    payer, payee = _users(a, b)
+    accepted: list[str] = []
+    errors: list[BaseException] = []
+
+    def pay(first: int, count: int) -> None:
+        for i in range(first, first + count):
+            try:
+                payments.transfer(a, payer, payee, 1_00, f"k-{i}", PAY_PASSWORD)
+                accepted.append(f"k-{i}")
+            except BaseException as exc:  # noqa: BLE001 - the test reports it
+                errors.append(exc)
+
+    pay(0, 10)
+    assert wait_until(lambda: _all_sent(a, 0, 10), timeout_s=20)
+    b.close()  # unit 1 is down: what follows is held by the broker only (and the outbox)
+    pay(10, 20)
+    delivery = a.relay.delivery
+    assert wait_until(lambda: delivery.published >= 30, timeout_s=10)  # type: ignore[attr-defined]
+    worker = threading.Thread(target=pay, args=(30, 40))  # payments go on throughout
+    worker.start()
+    assert wait_until(lambda: len(accepted) >= 40, timeout_s=20)
+    nats_server.kill()  # kill -9 ...
+    shutil.rmtree(nats_server.store_dir)  # ... and every message it held is gone
+    assert wait_until(lambda: len(accepted) >= 55, timeout_s=20)  # units keep taking money
+    nats_server.start()
+    b = unit_platform(1)
+    worker.join(timeout=60)
+    pay(70, 10)
+    assert errors == []
+    assert len(accepted) == 80
+    assert wait_until(lambda: _all_sent(a, 0, 80), timeout_s=40), _outbox(a, 0)
+    assert _credited(b, 1) == 80  # nothing lost, nothing doubled
+    assert payments.balance(b, payee)["balance_fen"] == 80_00
+    assert payments.balance(a, payer)["balance_fen"] == 920_00
+    assert delivery.published > 80  # type: ignore[attr-defined]  # the lost ones went again
+    _assert_books_clean(a)
