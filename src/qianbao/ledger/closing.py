@@ -117,7 +117,7 @@ def close_day(p: Platform, day: date) -> TrialBalance:
     units = []
     for unit, db in enumerate(p.units):
         figures = _stored(db, unit, day) or _compute(db, unit, day)
-        if not figures.closed and not figures.problems:
+        if not figures.closed and not figures.problems and p.owns(unit):
             p.writers[unit].submit(_storer(figures))
             figures.closed = True
         units.append(figures)

@@ -88,6 +88,10 @@ class Platform:
     def owns(self, unit: int) -> bool:
         return unit in self.owned_units
 
+    def owned_dbs(self) -> list[tuple[int, Database]]:
+        """(unit, database) of the owned units: where this process's periodic jobs write."""
+        return [(unit, self.units[unit]) for unit in self.owned_units]
+
     # --- routing: id -> bucket -> unit ------------------------------------------------------
     def unit_of_bucket(self, bucket: int) -> int:
         return bucket * len(self.units) // BUCKETS
