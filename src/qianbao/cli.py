@@ -16,6 +16,7 @@ from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
 from qianbao.openapi.cli import app as openapi_app
+from qianbao.platform.logs import configure_logging
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
@@ -99,7 +100,7 @@ def serve(
     from qianbao.server import build_app
 
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO)  # JSON lines through structlog (platform/logs.py)
     p = open_platform(settings)
     stop = threading.Event()
     try:
@@ -108,6 +109,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            log_config=None,
         )
     finally:
         stop.set()

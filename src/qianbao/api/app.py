@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from qianbao import __version__
-from qianbao.api import merchant, ops, wallet
+from qianbao.api import merchant, observe, ops, wallet
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
@@ -72,6 +72,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
         },
     )
     app.state.platform = platform
+    observe.install(app, platform)
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:

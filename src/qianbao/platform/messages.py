@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
+from qianbao.platform.metrics import RELAY_LAG
 from qianbao.platform.states import StateMachine
 from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
@@ -283,6 +284,9 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         if self._thread is None:
             self.delivery.start()
@@ -350,6 +354,10 @@ class Relay:
         if done:
             self.platform.writers[source_unit].submit(_marker(sorted(done), "SENT"))
             self.delivered += len(done)
+            now_ms, lag = clock.now_ms(), RELAY_LAG.labels("memory")
+            for message in batch:
+                if message["id"] in done:
+                    lag.observe(max(0, now_ms - message["created_at_ms"]) / 1000)
         failed = sorted({m["id"] for m in batch} - done)
         if failed:
             limit = self.platform.settings.message_max_attempts

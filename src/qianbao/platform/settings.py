@@ -72,6 +72,7 @@ class Settings:
     # Server.
     host: str = "127.0.0.1"
     port: int = 8000
+    log_requests: bool = False  # an access log line for every request (else slow and failed)
     timezone: str = "Asia/Shanghai"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -95,6 +96,8 @@ class Settings:
 def _coerce(kind: Any, raw: Any) -> Any:
     text = str(kind)
     if isinstance(raw, str):
+        if text == "bool":
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
         if "tuple[int" in text:
             return tuple(int(part) for part in raw.split(",") if part.strip())
         if "tuple" in text:
