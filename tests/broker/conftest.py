@@ -13,7 +13,7 @@ from qianbao.bootstrap import open_platform
 from qianbao.platform.broker import NatsServer
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
-from tests.conftest import fast_settings
+from tests.conftest import PG_URL, _pg_databases, fast_settings
 
 _PORTS = itertools.cycle(range(4251, 4260))  # this area's ports
 
@@ -31,9 +31,18 @@ UnitOpener = Callable[[int], Platform]
 
 
 @pytest.fixture
-def unit_platform(tmp_path: Path, nats_server: NatsServer) -> Iterator[UnitOpener]:
-    """``open(unit)``: a platform owning only ``unit`` on the shared databases, NATS relay."""
+def unit_platform(
+    request: pytest.FixtureRequest, tmp_path: Path, nats_server: NatsServer
+) -> Iterator[UnitOpener]:
+    """``open(unit)``: a platform owning only ``unit`` on the shared databases (SQLite files, or
+    PostgreSQL databases with ``indirect`` parametrisation "postgres"), NATS relay."""
     opened: list[Platform] = []
+    where: dict[str, object] = {}
+    if getattr(request, "param", "sqlite") == "postgres":
+        if not PG_URL:
+            pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
+        urls = _pg_databases(3)
+        where = {"global_url": urls[0], "unit_urls": tuple(urls[1:])}
 
     def open_unit(unit: int) -> Platform:
         settings = fast_settings(
@@ -42,6 +51,7 @@ def unit_platform(tmp_path: Path, nats_server: NatsServer) -> Iterator[UnitOpene
             relay_transport="nats",
             nats_url=nats_server.url,
             broker_republish_after_s=1.0,
+            **where,
         )
         p = open_platform(settings)
         opened.append(p)

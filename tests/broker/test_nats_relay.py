@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 import threading
 
+import pytest
+
 from qianbao.ledger.service import check_platform
 from qianbao.payments import service as payments
 from qianbao.platform.broker import NatsServer
@@ -43,6 +45,7 @@ def _users(a: Platform, b: Platform) -> tuple[str, str]:
     return new_user(a, unit=0, balance_fen=1_000_00), new_user(b, unit=1)
 
 
+@pytest.mark.parametrize("unit_platform", ["sqlite", "postgres"], indirect=True)
 def test_cross_unit_transfers_are_applied_exactly_once(unit_platform: UnitOpener) -> None:
     a, b = unit_platform(0), unit_platform(1)
     payer, payee = _users(a, b)
@@ -76,6 +79,7 @@ def test_a_unit_that_was_down_gets_its_messages(unit_platform: UnitOpener) -> No
     _assert_books_clean(a)
 
 
+@pytest.mark.parametrize("unit_platform", ["sqlite", "postgres"], indirect=True)
 def test_broker_killed_and_emptied_mid_run_loses_nothing(
     unit_platform: UnitOpener, nats_server: NatsServer
 ) -> None:
