@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import shutil
 import threading
+from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from qianbao.ledger.service import check_platform
 from qianbao.payments import service as payments
 from qianbao.platform.broker import NatsServer
+from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import wait_until
 from tests.broker.conftest import UnitOpener
@@ -72,6 +75,11 @@ def test_a_unit_that_was_down_gets_its_messages(unit_platform: UnitOpener) -> No
     assert payments.balance(a, payee)["balance_fen"] == 0  # waiting in the broker
     assert _outbox(a, 0) == {"CONFIRMED": 10}  # pending until unit 1's inbox has applied them
     assert check_platform(a).in_transit_fen == 20_00
+    backlog = {"unit": "1"}  # the broker's lag for the absent unit, watched from unit 0
+    assert wait_until(
+        lambda: (REGISTRY.get_sample_value("qianbao_broker_backlog_messages", backlog) or 0) >= 10,
+        timeout_s=5,
+    )
     b2 = unit_platform(1)  # back
     assert wait_until(lambda: _all_sent(a, 0, 10), timeout_s=20), _outbox(a, 0)
     assert payments.balance(b2, payee)["balance_fen"] == 20_00
@@ -120,3 +128,31 @@ def test_broker_killed_and_emptied_mid_run_loses_nothing(
     assert payments.balance(a, payer)["balance_fen"] == 920_00
     assert delivery.published > 80  # type: ignore[attr-defined]  # the lost ones went again
     _assert_books_clean(a)
+
+
+def test_prepared_messages_are_checked_back_then_sent_through_the_broker(
+    unit_platform: UnitOpener,
+) -> None:
+    """A crash between commit and confirm leaves PREPARED rows: the owner's check-back confirms
+    the committed one (then it goes through the broker) and cancels the orphan."""
+    a, b = unit_platform(0), unit_platform(1)
+    payer, payee = _users(a, b)
+    a.relay.stop()  # the relay and its broker client, as if the process had died
+    payments.transfer(a, payer, payee, 7_00, "cb", PAY_PASSWORD)
+    with a.units[0].transaction() as tx:
+        tx.execute("UPDATE messages SET status = 'PREPARED'")
+        tx.execute(
+            "INSERT INTO messages (id, dest_unit, topic, payload, status, attempts, created_at_ms,"
+            " updated_at_ms) VALUES ('orphan00000000000000', 1, 'transfer.credit',"
+            ' \'{"transfer_id": "nope", "to_user_id": "x", "amount_fen": 5,'
+            " \"source_unit\": 0}', 'PREPARED', 0, :now, :now)",
+            {"now": clock.now_ms()},
+        )
+    clock.set(clock.now() + timedelta(seconds=a.settings.message_checkback_after_s + 1))
+    a.relay.start()  # restarted: check-back, then publish
+    try:
+        assert wait_until(lambda: _outbox(a, 0) == {"SENT": 1, "CANCELLED": 1}, timeout_s=20)
+        assert payments.balance(b, payee)["balance_fen"] == 7_00
+        _assert_books_clean(a)
+    finally:
+        clock.use_real_time()

@@ -40,7 +40,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
 from qianbao.platform.messages import RELAY_BATCH_MAX, _consume_all, _failed, _mark
-from qianbao.platform.metrics import BROKER_PUBLISHED, RELAY_LAG, RELAY_PENDING
+from qianbao.platform.metrics import BROKER_BACKLOG, BROKER_PUBLISHED, RELAY_LAG, RELAY_PENDING
 from qianbao.platform.writer import WriteContext
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ CALL_TIMEOUT_S = 30.0
 FETCH_WAIT_S = 0.5
 IDLE_CHECKS = 10  # idle fetches between two checks that the unit's consumer still exists
 DUPLICATE_WINDOW_S = 120.0
+WATCH_EVERY_S = 1.0
 
 
 class NatsDelivery:
@@ -140,7 +141,21 @@ class NatsDelivery:
                 await asyncio.sleep(0.5)
         self._js = self._nc.jetstream(timeout=5)
         self._connected.set()
-        await asyncio.gather(*(self._consume(unit) for unit in self.platform.owned_units))
+        consumers = [self._consume(unit) for unit in self.platform.owned_units]
+        watchers = [self._watch(unit) for unit in range(len(self.platform.units))]
+        await asyncio.gather(*consumers, *watchers)
+
+    async def _watch(self, unit: int) -> None:
+        """The broker's lag for a unit (any unit: a unit that is down cannot report its own):
+        messages the broker holds for it that it has not acked."""
+        gauge = BROKER_BACKLOG.labels(str(unit))
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            try:
+                info = await self._js.consumer_info(self.stream, f"unit-{unit}")
+            except Exception:  # absent or unreachable: the consumer loop sets it up again
+                continue
+            gauge.set((info.num_pending or 0) + (info.num_ack_pending or 0))
 
     async def _on_disconnect(self) -> None:
         self._connected.clear()

@@ -43,6 +43,11 @@ RELAY_PENDING = Gauge(
     "Confirmed messages of a unit not yet confirmed applied (at the relay's last pass)",
     ["unit"],
 )
+BROKER_BACKLOG = Gauge(
+    "qianbao_broker_backlog_messages",
+    "Messages the broker holds for a unit that it has not acknowledged (pending + unacked)",
+    ["unit"],
+)
 BROKER_PUBLISHED = Counter(
     "qianbao_broker_published_total", "Messages published to the broker", ["unit"]
 )
