@@ -110,6 +110,7 @@ def serve(
             port=port or settings.port,
             log_level="info",
             log_config=None,
+            access_log=False,  # the API's own access line carries request id, caller, unit
         )
     finally:
         stop.set()

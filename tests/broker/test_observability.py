@@ -24,7 +24,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.logs import configure_logging
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import wait_until
-from tests.conftest import fast_settings
+from tests.conftest import PG_URL, fast_settings, make_platform
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 
 
@@ -142,3 +142,26 @@ def test_json_logs_carry_request_id_caller_unit_and_command(
     assert access["caller"] == payer and access["unit"] == 0
     assert access["command"] == "Transfer" and access["route"] == "/api/v1/transfers"
     assert access["status"] == 200 and access["level"] == "info" and "timestamp" in access
+
+
+def test_readyz_is_503_while_a_postgres_unit_refuses_connections(tmp_path: Path) -> None:
+    """Pooled connections may still work; readiness opens a new one, as a restart would."""
+    import psycopg
+
+    p = make_platform("postgres", tmp_path)
+    try:
+        client = TestClient(create_app(p))
+        assert client.get("/readyz").status_code == 200
+        name = p.units[0].url.rsplit("/", 1)[1]
+        admin = PG_URL.rstrip("/").rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false")
+            try:
+                down = client.get("/readyz")
+                assert down.status_code == 503
+                assert _failing(down) == ["db:unit0"]
+            finally:
+                conn.execute(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")
+        assert client.get("/readyz").status_code == 200
+    finally:
+        p.close()

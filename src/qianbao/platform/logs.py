@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from typing import IO, Any
 
@@ -22,6 +23,11 @@ _SHARED: list[Any] = [
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+def _drop_color(logger: Any, name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    event.pop("color_message", None)  # uvicorn's terminal copy of the message
+    return event
 
 
 def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = None) -> None:
@@ -36,6 +42,7 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
         foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_color,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(sort_keys=False, default=str),
         ],

@@ -72,7 +72,9 @@ class Settings:
     # Server.
     host: str = "127.0.0.1"
     port: int = 8000
-    log_requests: bool = False  # an access log line for every request (else slow and failed)
+    # one JSON access line per request (request id, caller, unit, command); off: only the slow
+    # and the failed ones
+    log_requests: bool = True
     timezone: str = "Asia/Shanghai"
     extra: dict[str, Any] = field(default_factory=dict)
 
