@@ -275,6 +275,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self.delivered = 0
         self.delivery: Delivery = InProcess(self)
+        self._warned: set[int] = set()  # destination units this process cannot reach
 
     def subscribe(self, topic: str, handler: Handler, checker: Checker) -> None:
         if topic in self.handlers:
@@ -344,6 +345,13 @@ class Relay:
         by_dest: dict[int, list[Row]] = {}
         for message in batch:
             by_dest.setdefault(message["dest_unit"], []).append(message)
+        for dest in [d for d in by_dest if not self.platform.owns(d)]:
+            # another process owns it: only a broker reaches it (relay_transport = "nats")
+            if dest not in self._warned:
+                self._warned.add(dest)
+                log.warning("unit %s is owned by another process: its messages wait", dest)
+            batch = [m for m in batch if m["dest_unit"] != dest]
+            del by_dest[dest]
         futures = [
             self.platform.writers[dest].submit_async(partial(_consume_all, messages=group))
             for dest, group in by_dest.items()
