@@ -3,13 +3,18 @@ that was down gets its messages, and a broker killed -9 with its data deleted lo
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
+from qianbao.bootstrap import open_platform
 from qianbao.ledger.service import check_platform
 from qianbao.payments import service as payments
 from qianbao.platform.broker import NatsServer
@@ -17,6 +22,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import wait_until
 from tests.broker.conftest import UnitOpener
+from tests.conftest import fast_settings
 from tests.factories import PAY_PASSWORD, new_user
 
 
@@ -87,7 +93,6 @@ def test_a_unit_that_was_down_gets_its_messages(unit_platform: UnitOpener) -> No
     _assert_books_clean(a)
 
 
-@pytest.mark.parametrize("unit_platform", ["sqlite", "postgres"], indirect=True)
 def test_broker_killed_and_emptied_mid_run_loses_nothing(
     unit_platform: UnitOpener, nats_server: NatsServer
 ) -> None:
@@ -156,3 +161,64 @@ def test_prepared_messages_are_checked_back_then_sent_through_the_broker(
         _assert_books_clean(a)
     finally:
         clock.use_real_time()
+
+
+def _unit_process(data_dir: Path, unit: int, url: str) -> subprocess.Popen[str]:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.broker.unit_process", str(data_dir), str(unit), url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=root,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    return child
+
+
+def test_a_unit_process_killed_mid_run_applies_everything_once(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """Unit 1 in its own OS process, killed -9 while transfers flow to it, then restarted."""
+    data = tmp_path / "data"
+    both = open_platform(fast_settings(data))
+    payer, payee = new_user(both, unit=0, balance_fen=1_000_00), new_user(both, unit=1)
+    both.close()
+    a = open_platform(
+        fast_settings(
+            data,
+            owned_units=(0,),
+            relay_transport="nats",
+            nats_url=nats_server.url,
+            broker_republish_after_s=1.0,
+        )
+    )
+    child = _unit_process(data, 1, nats_server.url)
+    try:
+        accepted: list[str] = []
+
+        def pay() -> None:
+            for i in range(60):
+                accepted.append(
+                    payments.transfer(a, payer, payee, 1_00, f"p-{i}", PAY_PASSWORD)["id"]
+                )
+
+        worker = threading.Thread(target=pay)
+        worker.start()
+        assert wait_until(lambda: _credited(a, 1) >= 10, timeout_s=20)  # unit 1 is applying
+        child.kill()  # kill -9, in the middle of its consumer's work
+        child.wait(timeout=10)
+        worker.join(timeout=60)
+        assert len(accepted) == 60  # unit 0 took every payment while unit 1 was gone
+        child = _unit_process(data, 1, nats_server.url)
+        assert wait_until(lambda: _all_sent(a, 0, 60), timeout_s=40), _outbox(a, 0)
+        assert _credited(a, 1) == 60
+        assert payments.balance(a, payee)["balance_fen"] == 60_00
+        _assert_books_clean(a)
+    finally:
+        if child.stdin:
+            child.stdin.close()
+        child.wait(timeout=30)
+        a.close()

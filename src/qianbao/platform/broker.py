@@ -53,6 +53,7 @@ FETCH_WAIT_S = 0.5
 IDLE_CHECKS = 10  # idle fetches between two checks that the unit's consumer still exists
 DUPLICATE_WINDOW_S = 120.0
 WATCH_EVERY_S = 1.0
+ACK_WAIT_S = 5.0  # a batch taken by a consumer that died is delivered again after this
 
 
 class NatsDelivery:
@@ -187,7 +188,7 @@ class NatsDelivery:
         await self._ensure_stream()
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=10,
+            ack_wait=ACK_WAIT_S,
             max_ack_pending=RELAY_BATCH_MAX * 20,
         )
         return await self._js.pull_subscribe(
