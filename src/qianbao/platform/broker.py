@@ -20,6 +20,7 @@ The client runs on an asyncio loop of its own thread; the relay thread hands it 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import shutil
@@ -53,6 +54,7 @@ FETCH_WAIT_S = 0.5
 IDLE_CHECKS = 10  # idle fetches between two checks that the unit's consumer still exists
 DUPLICATE_WINDOW_S = 120.0
 WATCH_EVERY_S = 1.0
+ENVELOPE_BYTES = 256 * 1024  # of messages in one publish (the server's default limit is 1 MiB)
 ACK_WAIT_S = 5.0  # a batch taken by a consumer that died is delivered again after this
 
 
@@ -229,7 +231,10 @@ class NatsDelivery:
         notices: list[dict[str, Any]] = []
         for msg in batch:
             body = json.loads(msg.data)
-            (notices if msg.subject.endswith(".done") else messages).append(body)
+            if msg.subject.endswith(".done"):
+                notices.append(body)
+            else:
+                messages += [{**m, "src": body["src"]} for m in body["messages"]]
         if messages:
             await self._apply(unit, messages)
         if notices:
@@ -301,28 +306,21 @@ class NatsDelivery:
         return list(stale) + [row for row in fresh if row["id"] not in self._published]
 
     async def _publish(self, unit: int, rows: list[Row]) -> list[str]:
-        async def one(row: Row) -> str:
-            body = {
-                "id": row["id"],
-                "src": unit,
-                "topic": row["topic"],
-                "payload": row["payload"],
-                "created_at_ms": row["created_at_ms"],
-            }
-            # the broker drops a copy it already holds (within its duplicate window); a failed
-            # delivery counts an attempt, so its next copy is a new one
-            headers = {"Nats-Msg-Id": f"{row['id']}.{row['attempts']}"}
-            subject = f"{self.stream}.u.{row['dest_unit']}.msg"
-            await self._js.publish(subject, json.dumps(body).encode(), headers=headers)
-            return str(row["id"])
-
-        results = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
-        ok = [r for r in results if isinstance(r, str)]
-        errors = [r for r in results if not isinstance(r, str)]
+        """Publish ``rows`` as a few envelopes (one per destination and size chunk): JetStream
+        fsyncs each acknowledged publish, so one envelope of many messages costs one fsync."""
+        envelopes = _envelopes(self.stream, unit, rows)
+        results = await asyncio.gather(
+            *(self._publish_envelope(*envelope) for envelope in envelopes), return_exceptions=True
+        )
+        ok: list[str] = []
+        errors = []
+        for (_, ids, _), result in zip(envelopes, results, strict=True):
+            if isinstance(result, BaseException):
+                errors.append(result)
+            else:
+                ok += ids
         if errors:
-            log.warning(
-                "unit %s: %s of %s publishes failed: %s", unit, len(errors), len(rows), errors[0]
-            )
+            log.warning("unit %s: %s publishes failed: %s", unit, len(errors), errors[0])
             self._generation += 1  # the stream may be gone: the consumers set it up again
             self._stream_ok = False
         now = time.monotonic()
@@ -332,9 +330,51 @@ class NatsDelivery:
         BROKER_PUBLISHED.labels(str(unit)).inc(len(ok))
         return ok
 
+    async def _publish_envelope(self, subject: str, ids: list[str], data: bytes) -> None:
+        # The broker drops an envelope it already holds (same messages, same attempt counts,
+        # within its duplicate window), so republishing to a unit that is down adds no copies;
+        # a failed delivery counts an attempt, so its next envelope is a new one.
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        await self._js.publish(subject, data, headers={"Nats-Msg-Id": digest})
+
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=CALL_TIMEOUT_S)
+
+
+def _envelopes(stream: str, unit: int, rows: list[Row]) -> list[tuple[str, list[str], bytes]]:
+    """(subject, message ids, body) per destination unit, each body at most ENVELOPE_BYTES."""
+    by_dest: dict[int, list[Row]] = {}
+    for row in rows:
+        by_dest.setdefault(int(row["dest_unit"]), []).append(row)
+    envelopes = []
+    for dest, group in sorted(by_dest.items()):
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for row in sorted(group, key=lambda r: (r["id"], r["attempts"])):
+            item = {
+                "id": row["id"],
+                "topic": row["topic"],
+                "payload": row["payload"],
+                "created_at_ms": row["created_at_ms"],
+                "attempts": row["attempts"],
+            }
+            item_size = len(row["payload"]) + 120
+            if chunk and size + item_size > ENVELOPE_BYTES:
+                envelopes.append(_envelope(stream, unit, dest, chunk))
+                chunk, size = [], 0
+            chunk.append(item)
+            size += item_size
+        if chunk:
+            envelopes.append(_envelope(stream, unit, dest, chunk))
+    return envelopes
+
+
+def _envelope(
+    stream: str, unit: int, dest: int, items: list[dict[str, Any]]
+) -> tuple[str, list[str], bytes]:
+    body = json.dumps({"src": unit, "messages": items}, sort_keys=True).encode()
+    return f"{stream}.u.{dest}.msg", [str(i["id"]) for i in items], body
 
 
 def _stamp_published(ctx: WriteContext, ids: list[str]) -> None:
