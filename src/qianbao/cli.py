@@ -16,6 +16,7 @@ from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
 from qianbao.openapi.cli import app as openapi_app
+from qianbao.platform.cli import app as broker_app
 from qianbao.platform.logs import configure_logging
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -43,6 +44,7 @@ app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
 app.add_typer(simulate_app, name="simulate", help="Simulations on the business clock.")
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
+app.add_typer(broker_app, name="broker")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )

@@ -3,6 +3,7 @@ that was down gets its messages, and a broker killed -9 with its data deleted lo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -222,3 +223,27 @@ def test_a_unit_process_killed_mid_run_applies_everything_once(
             child.stdin.close()
         child.wait(timeout=30)
         a.close()
+
+
+def test_broker_status_cli_lists_the_units_backlog(
+    unit_platform: UnitOpener, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from qianbao.cli import app
+
+    a, b = unit_platform(0), unit_platform(1)
+    payer, payee = _users(a, b)
+    b.close()
+    payments.transfer(a, payer, payee, 1_00, "st-1", PAY_PASSWORD)
+    assert wait_until(lambda: a.relay.delivery.published >= 1, timeout_s=10)  # type: ignore[attr-defined]
+    monkeypatch.setenv("QIANBAO_NATS_URL", nats_server.url)
+    out = CliRunner().invoke(app, ["broker", "status", "--json"])
+    assert out.exit_code == 0, out.output
+    state = json.loads(out.output)
+    assert state["reachable"] and state["exists"] and state["storage"] == "file"
+    assert {c["name"]: c["pending"] for c in state["consumers"]}["unit-1"] == 1
+    nats_server.stop()
+    down = CliRunner().invoke(app, ["broker", "status", "--json"])
+    assert down.exit_code == 1, down.output
+    assert json.loads(down.output.strip().splitlines()[-1])["reachable"] is False

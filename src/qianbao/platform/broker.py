@@ -55,6 +55,7 @@ IDLE_CHECKS = 10  # idle fetches between two checks that the unit's consumer sti
 DUPLICATE_WINDOW_S = 120.0
 WATCH_EVERY_S = 1.0
 ENVELOPE_BYTES = 256 * 1024  # of messages in one publish (the server's default limit is 1 MiB)
+ERROR_LOG_EVERY_S = 10.0
 ACK_WAIT_S = 5.0  # a batch taken by a consumer that died is delivered again after this
 
 
@@ -80,6 +81,7 @@ class NatsDelivery:
         self._published: dict[str, float] = {}
         self.published = 0
         self.confirmed = 0
+        self._errors_logged: dict[str, float] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,11 +138,12 @@ class NatsDelivery:
                     reconnect_time_wait=0.25,
                     max_reconnect_attempts=-1,
                     disconnected_cb=self._on_disconnect,
+                    error_cb=self._on_error,
                     reconnected_cb=self._on_reconnect,
                 )
                 break
             except Exception as exc:  # not up yet: retry, a unit starts without its broker
-                log.warning("broker %s unreachable (%s); retrying", self.url, exc)
+                await self._on_error(exc)
                 await asyncio.sleep(0.5)
         self._js = self._nc.jetstream(timeout=5)
         self._connected.set()
@@ -159,6 +162,14 @@ class NatsDelivery:
             except Exception:  # absent or unreachable: the consumer loop sets it up again
                 continue
             gauge.set((info.num_pending or 0) + (info.num_ack_pending or 0))
+
+    async def _on_error(self, exc: Exception) -> None:
+        """One line per error kind and ``ERROR_LOG_EVERY_S`` (reconnects retry every 0.25 s)."""
+        kind = type(exc).__name__
+        now = time.monotonic()
+        if now - self._errors_logged.get(kind, -ERROR_LOG_EVERY_S) >= ERROR_LOG_EVERY_S:
+            self._errors_logged[kind] = now
+            log.warning("broker %s: %s %s (retrying)", self.url, kind, exc)
 
     async def _on_disconnect(self) -> None:
         self._connected.clear()
@@ -473,3 +484,48 @@ def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def broker_status(url: str, stream: str, timeout_s: float = 3.0) -> dict[str, Any]:
+    """What the server holds: the stream's totals and each unit consumer's backlog."""
+
+    async def quiet(exc: Exception) -> None:
+        pass  # the caller gets the exception
+
+    async def query() -> dict[str, Any]:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                servers=[url], connect_timeout=timeout_s, allow_reconnect=False, error_cb=quiet
+            ),
+            timeout=timeout_s * 2,
+        )
+        try:
+            js = nc.jetstream(timeout=timeout_s)
+            try:
+                info = await js.stream_info(stream)
+            except nats.js.errors.NotFoundError:
+                return {"url": url, "stream": stream, "exists": False, "consumers": []}
+            consumers = []
+            for consumer in await js.consumers_info(stream):
+                consumers.append(
+                    {
+                        "name": consumer.name,
+                        "pending": consumer.num_pending or 0,
+                        "unacked": consumer.num_ack_pending or 0,
+                        "redelivered": consumer.num_redelivered or 0,
+                    }
+                )
+            state = info.state
+            return {
+                "url": url,
+                "stream": stream,
+                "exists": True,
+                "messages": state.messages,
+                "bytes": state.bytes,
+                "storage": str(getattr(info.config.storage, "value", info.config.storage) or ""),
+                "consumers": sorted(consumers, key=lambda c: str(c["name"])),
+            }
+        finally:
+            await nc.close()
+
+    return asyncio.run(query())
