@@ -56,6 +56,7 @@ DUPLICATE_WINDOW_S = 120.0
 WATCH_EVERY_S = 1.0
 ENVELOPE_BYTES = 256 * 1024  # of messages in one publish (the server's default limit is 1 MiB)
 ERROR_LOG_EVERY_S = 10.0
+FETCH_ENVELOPES = 16  # per consumer command: at most ~16 x RELAY_BATCH_MAX messages
 ACK_WAIT_S = 5.0  # a batch taken by a consumer that died is delivered again after this
 
 
@@ -219,7 +220,7 @@ class NatsDelivery:
                     generation = self._generation
                     sub = await self._subscribe(unit)
                 try:
-                    batch = await sub.fetch(RELAY_BATCH_MAX, timeout=FETCH_WAIT_S)
+                    batch = await sub.fetch(FETCH_ENVELOPES, timeout=FETCH_WAIT_S)
                 except nats.errors.TimeoutError:
                     idle += 1
                     if idle % IDLE_CHECKS == 0:  # the server may have been emptied under us

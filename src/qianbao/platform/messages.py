@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
-from qianbao.platform.metrics import RELAY_LAG
+from qianbao.platform.metrics import RELAY_LAG, RELAY_PENDING
 from qianbao.platform.states import StateMachine
 from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
@@ -333,6 +333,7 @@ class Relay:
             moved = 0
             for unit in self.platform.owned_units:
                 batch = self.pending(unit)
+                RELAY_PENDING.labels(str(unit)).set(len(batch))
                 if batch:
                     moved += self.deliver(unit, batch)
             sent += moved

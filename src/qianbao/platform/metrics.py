@@ -40,7 +40,7 @@ RELAY_LAG = Histogram(
 )
 RELAY_PENDING = Gauge(
     "qianbao_relay_pending_messages",
-    "Confirmed messages of a unit not yet confirmed applied (at the relay's last pass)",
+    "Confirmed messages of a unit not yet applied at the relay's last pass (capped at a batch)",
     ["unit"],
 )
 BROKER_BACKLOG = Gauge(
