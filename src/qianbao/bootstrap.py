@@ -195,8 +195,8 @@ def open_platform(
     )
     p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db, p.vault)
     p.start(relay=start)
-    for unit, writer in enumerate(p.writers):
-        writer.submit(_platform_accounts_opener(unit, len(p.units)))
+    for unit in p.owned_units:
+        p.writers[unit].submit(_platform_accounts_opener(unit, len(p.units)))
     trades.open_trade_accounts(p)
     return p
 

@@ -22,6 +22,8 @@ from qianbao.members.cli import app as keys_app
 from qianbao.notices.cli import app as notices_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.payments.moneyout.cli import app as moneyout_app
+from qianbao.platform.cli import app as broker_app
+from qianbao.platform.logs import configure_logging
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
@@ -62,6 +64,7 @@ keys_app.registered_commands += data_keys_app.registered_commands
 app.add_typer(
     keys_app, name="keys", help="Keys: API keys and sessions; data-at-rest keys (rotate, status)."
 )
+app.add_typer(broker_app, name="broker")
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
@@ -121,7 +124,7 @@ def serve(
     from qianbao.server import build_app
 
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO)  # JSON lines through structlog (platform/logs.py)
     p = open_platform(settings)
     stop = threading.Event()
     try:
@@ -130,6 +133,8 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
+            log_config=None,
+            access_log=False,  # the API's own access line carries request id, caller, unit
         )
     finally:
         stop.set()

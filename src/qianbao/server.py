@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from qianbao.payments import service as payments
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.clock import clock
+from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
@@ -48,38 +48,43 @@ JOB_TICK_S = 5
 BANK_FOLLOW_UP_S = 30
 
 
-def _jobs(p: Platform, stop: threading.Event) -> None:
-    """Periodic work on the business clock: trade timeouts and auto-confirmation, merchant
-    notifications due for (re)delivery, bank orders whose outcome was lost in a timeout, Huabei's
-    day jobs, and the books' day end (closing, then each bank channel's reconciliation)."""
-    due: list[tuple[str, float, Callable[[], Any]]] = [
-        ("trade jobs", JOB_TICK_S, lambda: secured.run_due_jobs(p)),
-        ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
-        ("customer notices", JOB_TICK_S, lambda: notice_delivery.deliver_due(p)),
-        ("red packet refunds", JOB_TICK_S, lambda: redpacket_claims.refund_expired(p)),
-        (
-            "bank follow-up",
-            BANK_FOLLOW_UP_S,
+def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
+    """The periodic work on the business clock, each job its own worker (platform/jobs.py):
+    trade timeouts and auto-confirmation, merchant notifications due for (re)delivery, bank
+    orders whose outcome was lost in a timeout, Huabei's day jobs, T+1 settlement, the books'
+    day close and each bank channel's reconciliation. Each runs for the units this process owns
+    (``Platform.owned_units``); the reconciliation, which compares all units with the bank's
+    statement, runs in the owner of unit 0. Every job is bounded per run and idempotent."""
+    follow_up_s = max(tick_s, BANK_FOLLOW_UP_S * tick_s / JOB_TICK_S)
+    jobs = [
+        Job("trade_timeouts", tick_s, lambda: secured.run_due_jobs(p)),
+        Job("notifications", tick_s, lambda: notify.deliver_due(p)),
+        Job(
+            "bank_follow_up",
+            follow_up_s,
             lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
         ),
+        Job("customer_notices", tick_s, lambda: notice_delivery.deliver_due(p)),
+        Job("red_packet_refunds", tick_s, lambda: redpacket_claims.refund_expired(p)),
+        Job("credential_housekeeping", 3600, lambda: credential_housekeeping.purge(p)),
+        # Yu'e Bao's day first (its T+1 confirmations), then Huabei's auto-debit draws on it
+        Job("yuebao_then_huabei_days", tick_s, _in_order(_yuebao_days(p), _credit_days(p))),
+        Job("settlement_t1", tick_s, _settlement_days(p)),
+        Job("books_close", tick_s, _books_days(p)),
     ]
-    due.append(("Yu'e Bao day jobs", JOB_TICK_S, _yuebao_days(p)))
-    due.append(("credential housekeeping", 3600, lambda: credential_housekeeping.purge(p)))
-    due.append(("Huabei day jobs", JOB_TICK_S, _credit_days(p)))
-    due.append(("T+1 settlement", JOB_TICK_S, _settlement_days(p)))
-    due.append(("books day end", JOB_TICK_S, _books_days(p)))
-    due.extend(_money_out_jobs(p))
-    due.extend(_billpay_jobs(p))
-    last = {name: 0.0 for name, _, _ in due}
-    while not stop.wait(JOB_TICK_S):
-        for name, every_s, job in due:
-            if time.monotonic() - last[name] < every_s:
-                continue
-            last[name] = time.monotonic()
-            try:
-                job()
-            except Exception:
-                log.exception("%s failed; will retry", name)
+    if p.owns(0):
+        jobs.append(Job("reconciliation", tick_s, _reconcile_days(p)))
+    jobs += [Job(name, every_s, run) for name, every_s, run in _money_out_jobs(p)]
+    jobs += [Job(name, every_s, run) for name, every_s, run in _billpay_jobs(p)]
+    return jobs
+
+
+def run_jobs(p: Platform, stop: threading.Event | None = None) -> Scheduler:
+    """Start every periodic job on its own worker (the first runs one tick after start)."""
+    jobs = periodic_jobs(p)
+    for job in jobs:
+        job.first_after_s = JOB_TICK_S
+    return Scheduler(jobs, stop).start()
 
 
 def _credit_days(p: Platform) -> Callable[[], None]:
@@ -97,6 +102,14 @@ def _credit_days(p: Platform) -> Callable[[], None]:
             if (job, day) not in done:
                 fn(p, day)
                 done.add((job, day))
+
+    return run
+
+
+def _in_order(*steps: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        for step in steps:
+            step()
 
     return run
 
@@ -131,21 +144,36 @@ def _settlement_days(p: Platform) -> Callable[[], None]:
 
 
 def _books_days(p: Platform) -> Callable[[], None]:
-    """Once per business date: close the books in every unit up to yesterday (日结; days missed
-    while the server was down first), then reconcile each bank channel's statement of
-    yesterday. Both are idempotent for their date (a closed day stays as it was, a
-    reconciliation report is replaced), so a restart changes nothing. What does not balance is
-    logged."""
+    """Once per business date: close the books of the owned units up to yesterday (日结; days
+    missed while the server was down first). Idempotent for its date (a closed day stays as it
+    was), so a restart changes nothing. What does not balance is logged, and retried next tick."""
     done: set[date] = set()
 
     def run() -> None:
         day = clock.today() - timedelta(days=1)
         if day in done:
             return
+        balanced = True
         for books in closing.close_through(p, day):
             for unit in books.units:
                 for problem in unit.problems:
+                    balanced = False
                     log.error("day close %s unit %s: %s", books.day, unit.unit, problem)
+        if balanced:
+            done.add(day)
+
+    return run
+
+
+def _reconcile_days(p: Platform) -> Callable[[], None]:
+    """Once per business date: reconcile each bank channel's statement of yesterday with the
+    ledger (a report is replaced when run again, so a restart changes nothing)."""
+    done: set[date] = set()
+
+    def run() -> None:
+        day = clock.today() - timedelta(days=1)
+        if day in done:
+            return
         for channel in p.channels:
             report = recon.reconcile(p, channel, day)
             if report.status != recon.BALANCED:
@@ -230,5 +258,5 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         ],
     )
     if stop is not None:
-        threading.Thread(target=_jobs, args=(p, stop), name="jobs", daemon=True).start()
+        app.state.jobs = run_jobs(p, stop)
     return app

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import merchant, ops, ops_security, risk, wallet
+from qianbao.api import merchant, observe, ops, ops_security, risk, wallet
 from qianbao.api import sessions as sessions_api
 from qianbao.api.errors import Code
 from qianbao.api.models import ErrorOut
@@ -94,6 +94,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     app.state.platform = platform
     app.add_middleware(AuditMiddleware, platform=platform)  # every operator request is audited
     app.add_middleware(SecurityMiddleware, settings=platform.settings)  # headers, CSRF cookie
+    observe.install(app, platform)
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:

@@ -12,6 +12,7 @@ from qianbao.members import service as members
 from qianbao.members.errors import PermissionDenied
 from qianbao.members.sessions import Client
 from qianbao.platform.errors import Unauthorized
+from qianbao.platform.logs import note
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
 
@@ -39,13 +40,16 @@ async def current_user(p: PlatformDep, creds: Credentials) -> str:
     secret = _secret(creds)
     if not secret.startswith("ut_"):
         raise PermissionDenied("this endpoint is for users")
-    return members.user_for_token(p, secret)
+    user_id = members.user_for_token(p, secret)
+    note(caller=user_id, unit=p.unit_of(user_id))
+    return user_id
 
 
 async def current_merchant(p: PlatformDep, creds: Credentials) -> str:
     principal = members.principal_for_key(p, _secret(creds))
     if principal.kind != "merchant":
         raise PermissionDenied("this endpoint is for merchants")
+    note(caller=principal.id, unit=p.unit_of(principal.id))
     return principal.id
 
 
@@ -53,6 +57,7 @@ async def current_operator(p: PlatformDep, creds: Credentials) -> members.Princi
     principal = members.principal_for_key(p, _secret(creds))
     if principal.kind != "operator":
         raise PermissionDenied("this endpoint is for operators")
+    note(caller=principal.id)
     return principal
 
 

@@ -85,7 +85,7 @@ def start_of_day(p: Platform, day: date) -> dict[str, int]:
     if day.day != cfg.bill_day:
         return out
     review_before = sched.add_months(day, -cfg.review_every_months)
-    for unit in range(len(p.units)):
+    for unit in p.owned_units:
         users = _users(p, unit, store.billable_user_ids)
         billed = _run_each(p, unit, users, lambda ctx, u: bill_user(ctx, u, day))
         out["statements"] += sum(1 for v in billed.values() if isinstance(v, str))
@@ -122,7 +122,7 @@ def _autodebit_balance(ctx: WriteContext, user_id: str, day: date) -> int:
 def autodebit(p: Platform, day: date, *, cards: bool = True) -> dict[str, int]:
     """On the due date: wallet first, then extra sources (Yu'e Bao), then a bound card."""
     out = {"balance_fen": 0, "card_fen": 0, "other_fen": 0}
-    for unit in range(len(p.units)):
+    for unit in p.owned_units:
         owed = _due_bills_owed(p, unit, day)
         with p.units[unit].read() as tx:
             enabled = store.autodebit_user_ids(tx)
@@ -316,7 +316,7 @@ def end_of_day(p: Platform, day: date, *, cards: bool = True) -> dict[str, Any]:
         "overdue_accounts": 0,
         "written_off_fen": 0,
     }
-    for unit in range(len(p.units)):
+    for unit in p.owned_units:
         due = _users(p, unit, lambda tx: store.past_deadline_user_ids(tx, day))
         _run_each(p, unit, due, lambda ctx, u: _due_outcome(ctx, u, day))
         dpd: dict[str, int] = p.writers[unit].submit(lambda ctx: _accrue_and_age(ctx, cfg, day))

@@ -137,7 +137,7 @@ def close_day(p: Platform, day: date) -> TrialBalance:
     stores = [
         (figures, p.writers[figures.unit].submit_async(_storer(figures)))
         for figures in units
-        if not figures.closed and not figures.problems
+        if not figures.closed and not figures.problems and p.owns(figures.unit)
     ]
     for figures, stored in stores:
         stored.result(timeout=STORE_WAIT_S)

@@ -142,7 +142,7 @@ def deliver_due(
     own = client is None
     http = client or httpx.Client(timeout=outbound.timeouts(p.settings), follow_redirects=False)
     try:
-        for unit, db in enumerate(p.units):
+        for unit, db in p.owned_dbs():
             with db.read() as tx:
                 due = tx.all(
                     "SELECT * FROM notify_tasks WHERE status = 'PENDING'"

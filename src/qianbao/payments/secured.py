@@ -246,7 +246,7 @@ def run_due_jobs(p: Platform, limit: int = JOB_BATCH_MAX) -> dict[str, int]:
     now = clock.now_ms()
     window_ms = setting(p, "trade_refund_window_days") * DAY_MS
     done = {"orders_closed": 0, "trades_closed": 0, "auto_confirmed": 0, "finished": 0}
-    for unit, db in enumerate(p.units):
+    for unit, db in p.owned_dbs():
         with db.read() as tx:
             orders = tx.all(
                 "SELECT id FROM trade_orders WHERE status = 'OPEN'"

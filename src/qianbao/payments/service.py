@@ -291,7 +291,7 @@ def resolve_pending_bank_orders(p: Platform, older_than_ms: int = 0) -> int:
     """Query the bank for every PENDING order older than ``older_than_ms``; returns how many."""
     cutoff = clock.now_ms() - older_than_ms
     done = 0
-    for db in p.units:
+    for _, db in p.owned_dbs():
         with db.read() as tx:
             pending = tx.all(
                 "SELECT * FROM bank_orders WHERE status = 'PENDING'"

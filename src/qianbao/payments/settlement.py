@@ -188,7 +188,7 @@ def run_settlement(p: Platform, day: date | None = None) -> dict[str, int]:
     if day >= today:
         raise DayNotOver("only a day that is over can be settled")
     done = {"batches": 0, "net_fen": 0, "failed": 0}
-    for unit, db in enumerate(p.units):
+    for unit, db in p.owned_dbs():
         with db.read() as tx:
             ids = [
                 r["id"]

@@ -740,5 +740,5 @@ def open_trade_accounts(p: Platform) -> None:
 
         return command
 
-    for unit, writer in enumerate(p.writers):
-        writer.submit(opener(unit))
+    for unit in p.owned_units:
+        p.writers[unit].submit(opener(unit))

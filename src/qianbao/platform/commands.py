@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from qianbao.platform.errors import InvalidArgument
+from qianbao.platform.logs import note
 from qianbao.platform.writer import WriteContext
 
 if TYPE_CHECKING:
@@ -45,9 +46,11 @@ class CommandBus:
         return lambda ctx: handler(ctx, command)
 
     def submit(self, unit: int, command: Any) -> Any:
+        note(command=type(command).__name__)
         return self._platform.writers[unit].submit(self.bind(command))
 
     async def run(self, unit: int, command: Any) -> Any:
+        note(command=type(command).__name__)
         return await self._platform.writers[unit].run(self.bind(command))
 
     # --- serialisation -----------------------------------------------------------------------

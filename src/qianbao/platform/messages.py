@@ -16,11 +16,12 @@ import logging
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
+from qianbao.platform.metrics import RELAY_LAG, RELAY_PENDING
 from qianbao.platform.states import StateMachine
 from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
@@ -223,6 +224,42 @@ def _consume_each(ctx: WriteContext, messages: list[Row]) -> list[str]:
     return handled
 
 
+class Delivery(Protocol):
+    """How confirmed messages reach their destination unit: in this process (``InProcess``,
+    the embedded default) or through a broker (``platform/broker.py``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def drain(self) -> int:
+        """Hand over what is pending in the owned units (bounded); how many were handed over."""
+        ...
+
+    def problem(self) -> str | None:
+        """Why messages cannot move now (broker unreachable), or None."""
+        ...
+
+
+class InProcess:
+    """The embedded relay: the destination unit's writer, in memory, in this process."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def drain(self) -> int:
+        return self.relay.drain_in_process()
+
+    def problem(self) -> str | None:
+        return None
+
+
 class Relay:
     """Delivers confirmed messages and checks back on old prepared ones, on a thread."""
 
@@ -237,6 +274,8 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
+        self.delivery: Delivery = InProcess(self)
+        self._warned: set[int] = set()  # destination units this process cannot reach
 
     def subscribe(self, topic: str, handler: Handler, checker: Checker) -> None:
         if topic in self.handlers:
@@ -246,8 +285,12 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         if self._thread is None:
+            self.delivery.start()
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
             self._thread.start()
@@ -258,6 +301,7 @@ class Relay:
             self._wake.set()
             self._thread.join(timeout=30)
             self._thread = None
+            self.delivery.stop()
 
     def _run(self) -> None:
         interval_s = self.platform.settings.relay_interval_ms / 1000
@@ -278,13 +322,18 @@ class Relay:
                 {"status": status, "limit": RELAY_BATCH_MAX},
             )
 
-    def drain(self, max_rounds: int = 1000) -> int:
+    def drain(self) -> int:
+        """Hand over the owned units' confirmed messages through the delivery (bounded)."""
+        return self.delivery.drain()
+
+    def drain_in_process(self, max_rounds: int = 1000) -> int:
         """Deliver until no confirmed message is left (bounded); returns how many were sent."""
         sent = 0
         for _ in range(max_rounds):
             moved = 0
-            for unit in range(len(self.platform.units)):
+            for unit in self.platform.owned_units:
                 batch = self.pending(unit)
+                RELAY_PENDING.labels(str(unit)).set(len(batch))
                 if batch:
                     moved += self.deliver(unit, batch)
             sent += moved
@@ -297,6 +346,13 @@ class Relay:
         by_dest: dict[int, list[Row]] = {}
         for message in batch:
             by_dest.setdefault(message["dest_unit"], []).append(message)
+        for dest in [d for d in by_dest if not self.platform.owns(d)]:
+            # another process owns it: only a broker reaches it (relay_transport = "nats")
+            if dest not in self._warned:
+                self._warned.add(dest)
+                log.warning("unit %s is owned by another process: its messages wait", dest)
+            batch = [m for m in batch if m["dest_unit"] != dest]
+            del by_dest[dest]
         futures = [
             self.platform.writers[dest].submit_async(partial(_consume_all, messages=group))
             for dest, group in by_dest.items()
@@ -307,6 +363,10 @@ class Relay:
         if done:
             self.platform.writers[source_unit].submit(_marker(sorted(done), "SENT"))
             self.delivered += len(done)
+            now_ms, lag = clock.now_ms(), RELAY_LAG.labels("memory")
+            for message in batch:
+                if message["id"] in done:
+                    lag.observe(max(0, now_ms - message["created_at_ms"]) / 1000)
         failed = sorted({m["id"] for m in batch} - done)
         if failed:
             limit = self.platform.settings.message_max_attempts
@@ -316,17 +376,17 @@ class Relay:
     def dead(self) -> list[Row]:
         """Messages that failed ``message_max_attempts`` times, oldest first (all units)."""
         rows: list[Row] = []
-        for unit in range(len(self.platform.units)):
+        for unit in self.platform.owned_units:
             rows += self.pending(unit, "DEAD")
         return rows
 
     def requeue_dead(self) -> int:
         """Give every DEAD message a fresh set of attempts (after the cause is fixed)."""
         requeued = 0
-        for unit, writer in enumerate(self.platform.writers):
+        for unit in self.platform.owned_units:
             ids = [m["id"] for m in self.pending(unit, "DEAD")]
             if ids:
-                writer.submit(partial(_requeue, ids=ids))
+                self.platform.writers[unit].submit(partial(_requeue, ids=ids))
                 requeued += len(ids)
         self.wake()
         return requeued
@@ -335,7 +395,7 @@ class Relay:
         """Confirm or cancel PREPARED messages older than the check-back age."""
         cutoff_ms = clock.now_ms() - self.platform.settings.message_checkback_after_s * 1000
         resolved = 0
-        for unit in range(len(self.platform.units)):
+        for unit in self.platform.owned_units:
             old = [m for m in self.pending(unit, "PREPARED") if m["created_at_ms"] <= cutoff_ms]
             if not old:
                 continue

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from qianbao.platform.broker import NatsDelivery
 from qianbao.platform.commands import CommandBus
 from qianbao.platform.db import Database, Row
 from qianbao.platform.ids import BUCKETS, bucket_of
@@ -48,6 +49,12 @@ class Platform:
             for u, db in enumerate(self.units)
         ]
         self.relay = Relay(self)
+        if settings.relay_transport == "nats":
+            self.relay.delivery = NatsDelivery(self.relay)
+        elif settings.relay_transport != "memory":
+            raise ValueError(
+                f"relay_transport must be memory or nats, not {settings.relay_transport!r}"
+            )
         self.channels: dict[str, Any] = {}
         self.commands = CommandBus(self)  # the handler table of every unit command
         self.money: Any = None  # the money-movement engine's ports, wired by bootstrap
@@ -90,6 +97,19 @@ class Platform:
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False
 
+    # --- ownership: the units whose writer, jobs and consumers run in this process ---------
+    @property
+    def owned_units(self) -> tuple[int, ...]:
+        """The units this process owns (``owned_units``; empty = every unit)."""
+        return tuple(self.settings.owned_units) or tuple(range(len(self.units)))
+
+    def owns(self, unit: int) -> bool:
+        return unit in self.owned_units
+
+    def owned_dbs(self) -> list[tuple[int, Database]]:
+        """(unit, database) of the owned units: where this process's periodic jobs write."""
+        return [(unit, self.units[unit]) for unit in self.owned_units]
+
     # --- routing: id -> bucket -> unit ------------------------------------------------------
     def unit_of_bucket(self, bucket: int) -> int:
         return bucket * len(self.units) // BUCKETS
@@ -116,8 +136,8 @@ class Platform:
                 gc.freeze()
             _, gen1, gen2 = gc.get_threshold()
             gc.set_threshold(self.settings.gc_gen0_threshold, gen1, gen2)
-        for writer in self.writers:
-            writer.start()
+        for unit in self.owned_units:
+            self.writers[unit].start()
         if relay:
             self.relay.start()
         self.started = True

@@ -44,6 +44,17 @@ class Settings:
     relay_interval_ms: int = 50
     message_checkback_after_s: int = 30
     message_max_attempts: int = 20  # then DEAD: an operator looks, fixes, requeues
+    # The units this process owns (runs the writer, publishes from, consumes for); empty = all
+    # (the embedded default). ``relay_transport`` "memory" hands messages to the destination
+    # writer in this process; "nats" sends them through NATS JetStream at ``nats_url``
+    # (platform/broker.py, ADR 0410).
+    owned_units: tuple[int, ...] = ()
+    relay_transport: str = "memory"
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "QIANBAO"
+    # A published message not confirmed by the destination's inbox within this is published
+    # again (the broker is never the only copy).
+    broker_republish_after_s: float = 10.0
     # Credentials. ``secret_key`` keys the hashes of ID numbers; set it in production.
     secret_key: str = DEFAULT_SECRET_KEY
     password_time_cost: int = 3
@@ -99,6 +110,9 @@ class Settings:
     # Server.
     host: str = "127.0.0.1"
     port: int = 8000
+    # one JSON access line per request (request id, caller, unit, command); off: only the slow
+    # and the failed ones
+    log_requests: bool = True
     timezone: str = "Asia/Shanghai"
     # The score: at most one credit application per user in this many days (issue 11 item 8).
     score_application_period_days: int = 30
@@ -150,6 +164,8 @@ def _coerce(kind: Any, raw: Any) -> Any:
     if isinstance(raw, str):
         if text.startswith("bool"):
             return raw.strip().lower() in ("1", "true", "yes", "on")
+        if "tuple[int" in text:
+            return tuple(int(part) for part in raw.split(",") if part.strip())
         if "tuple" in text:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if "Path" in text:

@@ -25,8 +25,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import structlog
+
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.errors import Busy
+from qianbao.platform.metrics import WRITER_BATCH_SIZE, WRITER_COMMIT, WRITER_QUEUE_DEPTH
 from qianbao.platform.uow import BatchParticipant, Deferred, Unverified, WriteContext
 
 __all__ = ["BatchParticipant", "UnitWriter", "Unverified", "WriteContext", "wait_until"]
@@ -70,6 +73,9 @@ class UnitWriter:
             )
             self._thread.start()
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(_STOP)
@@ -104,6 +110,10 @@ class UnitWriter:
             raise Busy(f"unit {self.unit} is busy, retry later") from None
 
     def _run(self) -> None:
+        structlog.contextvars.bind_contextvars(unit=self.unit)  # this thread's log lines
+        unit = str(self.unit)
+        sizes, times = WRITER_BATCH_SIZE.labels(unit), WRITER_COMMIT.labels(unit)
+        depth = WRITER_QUEUE_DEPTH.labels(unit)
         tx = self.db.connect()
         stop = False
         while not stop:
@@ -111,8 +121,12 @@ class UnitWriter:
             if item is _STOP:
                 break
             batch, stop = self._take(item)
+            depth.set(self._queue.qsize())
             self._last_batch = len(batch)
+            started = time.perf_counter()
             self._execute(tx, batch)
+            times.observe(time.perf_counter() - started)
+            sizes.observe(len(batch))
         self._run_deferred_alone(tx)
         tx.raw.close()
 
