@@ -22,6 +22,20 @@ if TYPE_CHECKING:
 Handler = Callable[[WriteContext, Any], Any]
 
 
+class BoundCommand:
+    """A command bound to its handler: the writer's unit of work, which still knows its command
+    (so a unit in another process can be sent the command as data instead)."""
+
+    __slots__ = ("command", "handler")
+
+    def __init__(self, handler: Handler, command: Any) -> None:
+        self.handler = handler
+        self.command = command
+
+    def __call__(self, ctx: WriteContext) -> Any:
+        return self.handler(ctx, self.command)
+
+
 class CommandBus:
     """The handler table of one platform: command type -> handler, filled by ``bootstrap``."""
 
@@ -37,12 +51,12 @@ class CommandBus:
         self._handlers[kind] = handler
         self._types[kind.__name__] = kind
 
-    def bind(self, command: Any) -> Callable[[WriteContext], Any]:
+    def bind(self, command: Any) -> BoundCommand:
         """The writer callable executing ``command`` (the writer's unit of work)."""
         handler = self._handlers.get(type(command))
         if handler is None:
             raise LookupError(f"no handler for {type(command).__name__}")
-        return lambda ctx: handler(ctx, command)
+        return BoundCommand(handler, command)
 
     def submit(self, unit: int, command: Any) -> Any:
         return self._platform.writers[unit].submit(self.bind(command))
