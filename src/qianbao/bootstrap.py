@@ -123,9 +123,10 @@ def open_platform(
     )
     p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db)
     p.start(relay=start)
-    for unit, writer in enumerate(p.writers):
-        writer.submit(_platform_accounts_opener(unit, len(p.units)))
-    trades.open_trade_accounts(p)
+    for unit in p.owned_units:  # a unit process opens its own unit's (distributed mode)
+        p.writers[unit].submit(_platform_accounts_opener(unit, len(p.units)))
+    if len(p.owned_units) == len(p.units):  # else `qianbao cluster init` opened them once
+        trades.open_trade_accounts(p)
     return p
 
 

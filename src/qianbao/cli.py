@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from qianbao.bootstrap import migrate, open_platform
+from qianbao.cluster import cli as cluster_cli
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
@@ -42,6 +43,8 @@ app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")
 app.add_typer(simulate_app, name="simulate", help="Simulations on the business clock.")
 app.add_typer(openapi_app, name="openapi", help="Open platform: sandbox app, jobs, notifications.")
+app.add_typer(cluster_cli.app, name="cluster")
+app.command("serve-unit")(cluster_cli.serve_unit)
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
@@ -99,6 +102,8 @@ def serve(
     from qianbao.server import build_app
 
     settings = load_settings()
+    if settings.unit_endpoints:  # distributed: a stateless access-layer process
+        cluster_cli.serve_access(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     p = open_platform(settings)
     stop = threading.Event()
