@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from qianbao.bootstrap import migrate, open_platform
+from qianbao.cluster import store
 from qianbao.cluster.local import (
     CONFIG,
     Layout,
@@ -29,7 +30,6 @@ from qianbao.cluster.local import (
     wait_port,
     write_state,
 )
-from qianbao.cluster import store
 from qianbao.cluster.serve import take_leases
 from qianbao.platform.global_cache import install_triggers
 from qianbao.platform.settings import Settings, load_settings
