@@ -38,6 +38,7 @@ class Layout:
     nats_port: int = 4222
     unit_port_base: int = 8100  # unit u listens on base + u
     access_port_base: int = 8010  # access process a's private port: base + a
+    db_prefix: str = "qianbao_"  # the databases: <prefix>global, <prefix>unit0, ...
     extra_settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,6 +52,9 @@ class Layout:
     def pg_url(self, database: str) -> str:
         return f"postgresql://postgres@{self.host}:{self.pg_port}/{database}"
 
+    def database(self, name: str) -> str:
+        return f"{self.db_prefix}{name}"
+
     def unit_endpoint(self, unit: int) -> str:
         return f"http://{self.host}:{self.unit_port_base + unit}"
 
@@ -58,8 +62,8 @@ class Layout:
         values: dict[str, Any] = {
             "data_dir": str(self.root / "data"),
             "unit_count": self.units,
-            "global_url": self.pg_url("qianbao_global"),
-            "unit_urls": [self.pg_url(f"qianbao_unit{u}") for u in range(self.units)],
+            "global_url": self.pg_url(self.database("global")),
+            "unit_urls": [self.pg_url(self.database(f"unit{u}")) for u in range(self.units)],
             "unit_endpoints": [self.unit_endpoint(u) for u in range(self.units)],
             "relay_transport": "memory",
             "nats_url": f"nats://{self.host}:{self.nats_port}",

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qianbao.platform.runtime import Platform
 
 
 def create_databases(admin_url: str, names: list[str]) -> list[str]:
@@ -21,3 +25,14 @@ def create_databases(admin_url: str, names: list[str]) -> list[str]:
                 conn.execute(f"CREATE DATABASE {name}")
                 created.append(name)
     return created
+
+
+def money_row_ids(p: Platform) -> dict[str, set[str]]:
+    """The ids of every payment and transfer row over every unit (the cluster test's
+    exactly-once check: one row per acknowledged request, and no other)."""
+    ids: dict[str, set[str]] = {"payments": set(), "transfers": set()}
+    for db in p.units:
+        with db.read() as tx:
+            ids["payments"].update(str(r["id"]) for r in tx.all("SELECT id FROM payments"))
+            ids["transfers"].update(str(r["id"]) for r in tx.all("SELECT id FROM transfers"))
+    return ids

@@ -32,6 +32,7 @@ from qianbao.cluster.local import (
 )
 from qianbao.cluster.serve import take_leases
 from qianbao.platform.global_cache import install_triggers
+from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 
 Say = Callable[[str], None]
@@ -93,13 +94,16 @@ def start_postgres(layout: Layout, pg: Path) -> int:
 def create_databases(layout: Layout) -> None:
     store.create_databases(
         layout.pg_url("postgres"),
-        ["qianbao_global", *(f"qianbao_unit{u}" for u in range(layout.units))],
+        [layout.database("global"), *(layout.database(f"unit{u}") for u in range(layout.units))],
     )
 
 
-def init_data(layout: Layout, *, demo: bool, say: Say) -> dict[str, Any] | None:
-    """Migrations, the cache triggers, every unit's platform accounts and the demo data, with
-    every unit's lease held (so never beside a running unit process)."""
+def init_data(
+    layout: Layout, *, demo: bool, say: Say, seed: Callable[[Platform], Any] | None = None
+) -> Any:
+    """Migrations, the cache triggers, every unit's platform accounts and the demo data (or
+    what ``seed`` creates), with every unit's lease held (so never beside a running unit
+    process)."""
     settings = settings_of(layout)
     migrate(settings)
     install_triggers(settings.global_database_url)
@@ -108,6 +112,8 @@ def init_data(layout: Layout, *, demo: bool, say: Say) -> dict[str, Any] | None:
     try:
         p = open_platform(embedded, run_migrations=False, start=False)
         try:
+            if seed is not None:
+                return seed(p)
             if not demo:
                 return None
             from qianbao.demo import load_demo
