@@ -30,7 +30,7 @@ from qianbao.credit import purchases as huabei
 from qianbao.credit import reads as credit_reads
 from qianbao.credit import repayments as credit_repayments
 from qianbao.ledger.chart import in_transit, unit_account
-from qianbao.ledger.service import open_account
+from qianbao.ledger.service import OpenAccount, handle_open_account, open_account
 from qianbao.marketing import errors as marketing_errors
 from qianbao.marketing import service as marketing
 from qianbao.members import errors as members_errors
@@ -160,6 +160,7 @@ def wire_money_movement(p: Platform) -> None:
     p.relay.subscribe("transfer.credit", payments.credit_transfer, payments.transfer_committed)
     p.relay.subscribe("merchant.activity", payments.index_activity, payments.activity_committed)
     p.commands.register(Pay, handle_pay)
+    p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
     p.commands.register(Refund, handle_refund)
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)

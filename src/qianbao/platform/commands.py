@@ -58,6 +58,10 @@ class CommandBus:
             raise LookupError(f"no handler for {type(command).__name__}")
         return BoundCommand(handler, command)
 
+    def knows(self, command: Any) -> bool:
+        """Whether ``command`` is a registered command (data that can be encoded)."""
+        return type(command) in self._handlers
+
     def submit(self, unit: int, command: Any) -> Any:
         return self._platform.writers[unit].submit(self.bind(command))
 

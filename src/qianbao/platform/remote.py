@@ -5,7 +5,8 @@ The units it owns have a real ``UnitWriter``; every other slot is a ``RemoteWrit
 sends what it is given to the owning process over HTTP/1.1 keep-alive (docs/decisions/
 0402-access-to-unit-transport.md):
 
-* a bound command (``CommandBus.bind``) travels as data (``CommandBus.encode``) to
+* a bound command (``CommandBus.bind``), or a registered command that is its own writer
+  callable (``ledger.service.OpenAccount``), travels as data (``CommandBus.encode``) to
   ``POST {endpoint}/unit/v1/{unit}/commands``; its idempotency key travels inside it, so a
   retry after a lost answer is answered from the unit's idempotency record, never applied twice;
 * a relay delivery (``messages._consume_all``) travels as the message rows to
@@ -172,9 +173,10 @@ class RemoteWriter(UnitWriter):
 
     # --- the wire ------------------------------------------------------------------------------
     def _request(self, command: Callable[[WriteContext], Any]) -> tuple[str, dict[str, Any]]:
-        if isinstance(command, BoundCommand):
-            encoded = self.platform.commands.encode(command.command)
-            return f"/unit/v1/{self.unit}/commands", {"command": encoded}
+        bus = self.platform.commands
+        if isinstance(command, BoundCommand) or bus.knows(command):
+            data = command.command if isinstance(command, BoundCommand) else command
+            return f"/unit/v1/{self.unit}/commands", {"command": bus.encode(data)}
         if isinstance(command, functools.partial) and command.func is _consume_all:
             rows = [jsonable(m) for m in command.keywords["messages"]]
             return f"/unit/v1/{self.unit}/messages", {"messages": rows}
