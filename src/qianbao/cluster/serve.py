@@ -7,9 +7,10 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from qianbao.bootstrap import open_platform
@@ -31,7 +32,7 @@ class Process:
     """One running process of the cluster: its platform, its HTTP app, what it holds."""
 
     p: Platform
-    app: FastAPI
+    app: Any  # the FastAPI app (access layer) or the unit's Starlette app
     leases: list[Lease] = field(default_factory=list)
     invalidator: CacheInvalidator | None = None
 

@@ -11,16 +11,19 @@ process that is shutting down 503: the caller sees ``UNIT_UNAVAILABLE`` and retr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from functools import partial
 from typing import Any
 
-from fastapi import Body, FastAPI
-from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from qianbao.platform.errors import QianbaoError
+from qianbao.platform.errors import InvalidArgument, QianbaoError
 from qianbao.platform.lease import Lease
 from qianbao.platform.messages import _consume_all
 from qianbao.platform.remote import encode_error, jsonable
@@ -29,56 +32,73 @@ from qianbao.platform.runtime import Platform
 log = logging.getLogger("qianbao.unit")
 
 
-def _not_owned(p: Platform, unit: int) -> JSONResponse | None:
+def _json(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, separators=(",", ":"), default=str).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _not_owned(p: Platform, unit: int) -> Response | None:
     if unit in p.owned_units and p.started:
         return None
-    return JSONResponse(
-        {"ok": False, "error": {"code": "UNIT_NOT_HERE", "message": f"unit {unit} is not here"}},
-        status_code=421 if p.started else 503,
-    )
+    error = {"code": "UNIT_NOT_HERE", "message": f"unit {unit} is not here"}
+    return _json({"ok": False, "error": error}, 421 if p.started else 503)
 
 
-def build_unit_app(p: Platform, leases: list[Lease]) -> FastAPI:
-    app = FastAPI(title=f"Qianbao unit process {list(p.owned_units)}", docs_url=None)
+async def _body(request: Request) -> dict[str, Any]:
+    data = json.loads(await request.body())
+    if not isinstance(data, dict):
+        raise InvalidArgument("the body must be a JSON object")
+    return data
+
+
+def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
+    """A bare Starlette app (no validation layer: the body is ours, from ``RemoteWriter``)."""
     started_at = time.time()
 
-    @app.post("/unit/v1/{unit}/commands")
-    async def command(unit: int, body: dict[str, Any] = Body(...)) -> Any:
+    async def command(request: Request) -> Response:
+        unit = int(request.path_params["unit"])
         refused = _not_owned(p, unit)
         if refused is not None:
             return refused
         try:
-            decoded = p.commands.decode(body.get("command") or {})
+            decoded = p.commands.decode((await _body(request)).get("command") or {})
             result = await p.writers[unit].run(p.commands.bind(decoded))
         except QianbaoError as exc:
-            return {"ok": False, "error": encode_error(exc)}
+            return _json({"ok": False, "error": encode_error(exc)})
         except Exception as exc:  # a bug in a handler: logged here, a 500 there
             log.exception("unit %s command failed", unit)
-            return JSONResponse({"ok": False, "error": encode_error(exc)}, status_code=500)
-        return {"ok": True, "result": jsonable(result)}
+            return _json({"ok": False, "error": encode_error(exc)}, 500)
+        return _json({"ok": True, "result": jsonable(result)})
 
-    @app.post("/unit/v1/{unit}/messages")
-    async def messages(unit: int, body: dict[str, Any] = Body(...)) -> Any:
+    async def messages(request: Request) -> Response:
+        unit = int(request.path_params["unit"])
         refused = _not_owned(p, unit)
         if refused is not None:
             return refused
-        rows = list(body.get("messages") or [])
+        rows = list((await _body(request)).get("messages") or [])
         handled = await p.writers[unit].run(partial(_consume_all, messages=rows))
-        return {"ok": True, "result": handled}
+        return _json({"ok": True, "result": handled})
 
-    @app.get("/unit/v1/health")
-    def health() -> dict[str, Any]:
-        return {
-            "status": "ok" if p.started and all(lease.alive() for lease in leases) else "down",
-            "pid": os.getpid(),
-            "units": list(p.owned_units),
-            "leases": {lease.unit: lease.holder for lease in leases},
-            "uptime_s": round(time.time() - started_at, 1),
-            "writers": {
-                u: {"batches": p.writers[u].batches, "commands": p.writers[u].commands}
-                for u in p.owned_units
-            },
-            "relay_delivered": p.relay.delivered,
-        }
+    async def health(request: Request) -> Response:
+        return _json(
+            {
+                "status": "ok" if p.started and all(le.alive() for le in leases) else "down",
+                "pid": os.getpid(),
+                "units": list(p.owned_units),
+                "leases": {lease.unit: lease.holder for lease in leases},
+                "uptime_s": round(time.time() - started_at, 1),
+                "writers": {
+                    u: {"batches": p.writers[u].batches, "commands": p.writers[u].commands}
+                    for u in p.owned_units
+                },
+                "relay_delivered": p.relay.delivered,
+            }
+        )
 
-    return app
+    return Starlette(
+        routes=[
+            Route("/unit/v1/{unit:int}/commands", command, methods=["POST"]),
+            Route("/unit/v1/{unit:int}/messages", messages, methods=["POST"]),
+            Route("/unit/v1/health", health, methods=["GET"]),
+        ]
+    )

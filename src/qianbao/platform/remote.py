@@ -2,8 +2,8 @@
 
 In the distributed mode (``unit_endpoints`` set) every process has one writer slot per unit.
 The units it owns have a real ``UnitWriter``; every other slot is a ``RemoteWriter``, which
-sends what it is given to the owning process over HTTP/1.1 keep-alive (docs/decisions/
-0402-access-to-unit-transport.md):
+sends what it is given to the owning process over HTTP/1.1 keep-alive (``unit_wire.py``,
+docs/decisions/0402-access-to-unit-transport.md):
 
 * a bound command (``CommandBus.bind``), or a registered command that is its own writer
   callable (``ledger.service.OpenAccount``), travels as data (``CommandBus.encode``) to
@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import logging
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,11 +32,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
 from qianbao.platform.commands import BoundCommand
 from qianbao.platform.errors import NotDistributed, QianbaoError, UnitUnavailable
 from qianbao.platform.messages import Relay, _consume_all
+from qianbao.platform.unit_wire import AsyncUnitClient, NoAnswer, NotSent, SyncUnitClient
 from qianbao.platform.writer import UnitWriter, WriteContext
 
 if TYPE_CHECKING:
@@ -46,9 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qianbao.remote")
 T = TypeVar("T")
-# A command is one small request: without TCP_NODELAY its body waits behind the headers for the
-# peer's delayed ACK (Nagle), 40 ms a command.
-NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def read_only_url(url: str) -> str:
@@ -129,11 +125,9 @@ class RemoteWriter(UnitWriter):
             )
         self.endpoint = endpoints[unit].rstrip("/")
         self.retry_after_s = settings.unit_retry_after_s
-        self.timeout = httpx.Timeout(
-            settings.unit_timeout_ms / 1000, connect=settings.unit_connect_timeout_ms / 1000
-        )
-        self._client: httpx.Client | None = None
-        self._async: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._timeouts = (settings.unit_connect_timeout_ms / 1000, settings.unit_timeout_ms / 1000)
+        self._client: SyncUnitClient | None = None
+        self._async: dict[asyncio.AbstractEventLoop, AsyncUnitClient] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.sent = 0
@@ -144,21 +138,21 @@ class RemoteWriter(UnitWriter):
 
     def stop(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            self._client = None
             if self._pool is not None:
                 self._pool.shutdown(wait=False)
                 self._pool = None
-            self._async.clear()  # their loops close them
+            for client in self._async.values():
+                client.close()
+            self._async.clear()
 
     def submit(self, command: Callable[[WriteContext], T]) -> T:
         path, body = self._request(command)
         try:
-            response = self._sync_client().post(path, json=body)
-        except httpx.HTTPError as exc:
+            status, answer = self._sync_client().post(path, _dumps(body))
+        except (NotSent, NoAnswer) as exc:
             raise self._unavailable(exc) from None
-        return self._answer(response)  # type: ignore[no-any-return]
+        return self._answer(status, answer)  # type: ignore[no-any-return]
 
     def submit_async(self, command: Callable[[WriteContext], T]) -> Future[T]:
         with self._lock:
@@ -170,10 +164,10 @@ class RemoteWriter(UnitWriter):
     async def run(self, command: Callable[[WriteContext], T]) -> T:
         path, body = self._request(command)
         try:
-            response = await self._async_client().post(path, json=body)
-        except httpx.HTTPError as exc:
+            status, answer = await self._async_client().post(path, _dumps(body))
+        except (NotSent, NoAnswer) as exc:
             raise self._unavailable(exc) from None
-        return self._answer(response)  # type: ignore[no-any-return]
+        return self._answer(status, answer)  # type: ignore[no-any-return]
 
     # --- the wire ------------------------------------------------------------------------------
     def _request(self, command: Callable[[WriteContext], Any]) -> tuple[str, dict[str, Any]]:
@@ -190,62 +184,52 @@ class RemoteWriter(UnitWriter):
             " this operation runs only in the embedded mode for now"
         )
 
-    def _sync_client(self) -> httpx.Client:
+    def _sync_client(self) -> SyncUnitClient:
         client = self._client
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(
-                        base_url=self.endpoint,
-                        timeout=self.timeout,
-                        transport=httpx.HTTPTransport(
-                            socket_options=NO_DELAY,
-                            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-                        ),
-                    )
+                    self._client = SyncUnitClient(self.endpoint, *self._timeouts)
                 client = self._client
         return client
 
-    def _async_client(self) -> httpx.AsyncClient:
+    def _async_client(self) -> AsyncUnitClient:
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:
-            client = self._async[loop] = httpx.AsyncClient(
-                base_url=self.endpoint,
-                timeout=self.timeout,
-                transport=httpx.AsyncHTTPTransport(
-                    socket_options=NO_DELAY,
-                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
-                ),
-            )
+            client = self._async[loop] = AsyncUnitClient(self.endpoint, *self._timeouts)
         return client
 
-    def _unavailable(self, exc: httpx.HTTPError) -> UnitUnavailable:
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+    def _unavailable(self, exc: Exception) -> UnitUnavailable:
+        if isinstance(exc, NotSent):
             what = "is not reachable (down or restarting); nothing was applied"
         else:
             what = (
-                f"did not answer ({type(exc).__name__}); the request may or may not have been"
+                f"did not answer ({exc}); the request may or may not have been"
                 " applied: retry it with the same request id"
             )
         log.warning("unit %s at %s %s", self.unit, self.endpoint, what)
         return UnitUnavailable(f"unit {self.unit} {what}", retry_after_s=self.retry_after_s)
 
-    def _answer(self, response: httpx.Response) -> Any:
-        if response.status_code in (421, 502, 503, 504):  # not the owner (yet), or shutting down
+    def _answer(self, status: int, answer: bytes) -> Any:
+        if status in (421, 502, 503, 504):  # not the owner (yet), or shutting down
             raise UnitUnavailable(
                 f"unit {self.unit} is not being served at {self.endpoint}"
-                f" ({response.status_code}); retry shortly",
+                f" ({status}); retry shortly",
                 retry_after_s=self.retry_after_s,
             )
         try:
-            data = response.json()
+            data = json.loads(answer)
         except ValueError:
-            raise UnitInternalError(f"unit {self.unit} answered {response.status_code}") from None
+            raise UnitInternalError(f"unit {self.unit} answered {status}") from None
         self.sent += 1
         if data.get("ok"):
             return data.get("result")
         raise decode_error(data.get("error") or {})
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 class OwnedRelay(Relay):
