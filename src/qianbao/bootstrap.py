@@ -53,6 +53,8 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
+from qianbao.payments.codes import IssuePaymentCode
+from qianbao.platform.commands import run_itself
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
@@ -161,6 +163,8 @@ def wire_money_movement(p: Platform) -> None:
     p.relay.subscribe("merchant.activity", payments.index_activity, payments.activity_committed)
     p.commands.register(Pay, handle_pay)
     p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
+    for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):
+        p.commands.register(kind, run_itself)
     p.commands.register(Refund, handle_refund)
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)

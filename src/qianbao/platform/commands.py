@@ -36,6 +36,11 @@ class BoundCommand:
         return self.handler(ctx, self.command)
 
 
+def run_itself(ctx: WriteContext, command: Any) -> Any:
+    """The handler of a command that is its own writer callable (``__call__(ctx)``)."""
+    return command(ctx)
+
+
 class CommandBus:
     """The handler table of one platform: command type -> handler, filled by ``bootstrap``."""
 
