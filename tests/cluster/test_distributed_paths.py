@@ -126,6 +126,11 @@ def _login(d: Deployment, k: int) -> dict[str, str]:
 def test_wallet_money_paths_through_the_access_layer(deployment: Deployment) -> None:
     d, p = deployment, deployment.access.p
     assert p.owned_units == () and d.units[0].p.owned_units == (0,)
+    import psycopg
+
+    readonly = pytest.raises(psycopg.errors.ReadOnlySqlTransaction)  # the access layer can't write
+    with readonly, p.units[0].transaction() as tx:
+        tx.execute("DELETE FROM accounts")
     a, b, c = d.seed["users"]
     ha = _login(d, 0)
     pay = {"merchant_id": d.seed["merchant"], "amount_fen": 1_000, "request_id": "w-pay-1"}
