@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,8 +79,9 @@ def _seed(settings: Settings) -> dict[str, Any]:
         p.close()
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    tmp_path = tmp_path_factory.mktemp("distributed")
     if not PG_URL:
         pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
     admin = PG_URL.rstrip("/").rsplit("/", 1)[0] + "/postgres"
@@ -187,6 +187,7 @@ def test_gateway_trades_and_a_global_change_through_the_access_layer(
 ) -> None:
     d, p = deployment, deployment.access.p
     a, _, c = d.seed["users"]
+    before = {u: payments.balance(p, u)["balance_fen"] for u in (a, c)}
     client = load_example_client().GatewayClient(
         "/gateway.do",
         d.seed["creds"]["app_id"],
@@ -220,7 +221,7 @@ def test_gateway_trades_and_a_global_change_through_the_access_layer(
         f"/api/v1/me/trades/{created['trade_no']}/pay", json={}, headers=_login(d, 2)
     )
     assert paid.status_code == 200, paid.text
-    _settled(d, {a: 100_000 - 1_000, c: 100_000 - 1_000 - 100})
+    _settled(d, {a: before[a] - 1_000, c: before[c] - 1_000 - 100})
     # a merchant's contract changed through one process is seen by the others at once
     # (LISTEN/NOTIFY drops their cached row; the cache would otherwise keep it for 5 s)
     unit_p = d.units[0].p
