@@ -395,3 +395,24 @@ def _down_unit_answers_503_and_other_unit_serves(cluster: Cluster, load: Load) -
             if status == 503:
                 assert answer.json()["code"] == "UNIT_UNAVAILABLE"
                 assert int(answer.headers["Retry-After"]) > 0
+        # a transfer into the down unit is taken by the payer's unit; the credit waits in its
+        # outbox and arrives once unit 1 is back
+        body = {"to_user_id": on_unit1, "amount_fen": 77, "request_id": uuid.uuid4().hex}
+        sent = client.post(
+            "/api/v1/transfers",
+            json={**body, "pay_password": PAY_PASSWORD},
+            headers={"Authorization": f"Bearer {load.tokens[on_unit0]}"},
+        )
+        assert sent.status_code == 200 and sent.json()["cross_unit"], sent.text
+    viewer = open_access_process(up.settings_of(cluster.layout))
+    try:
+        before = payments.balance(viewer.p, on_unit1)["balance_fen"]
+        assert check_platform(viewer.p).in_transit_fen == 77  # debited in unit 0, not yet credited
+        cluster.start("unit1")
+        deadline = time.monotonic() + 30
+        while payments.balance(viewer.p, on_unit1)["balance_fen"] != before + 77:
+            assert time.monotonic() < deadline, "the waiting credit was not delivered"
+            time.sleep(0.1)
+        assert check_platform(viewer.p).in_transit_fen == 0
+    finally:
+        viewer.close()
