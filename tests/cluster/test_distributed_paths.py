@@ -232,3 +232,25 @@ def test_gateway_trades_and_a_global_change_through_the_access_layer(
         assert time.monotonic() < deadline, "the unit process kept the changed merchant"
         time.sleep(0.02)
     assert members.get_merchant_cached(unit_p, d.seed["merchant"])["settle_cycle"] == "T1"
+
+
+def test_a_token_revoked_in_the_global_database_stops_working_at_once(
+    deployment: Deployment,
+) -> None:
+    import hashlib
+
+    import psycopg
+
+    d = deployment
+    headers = _login(d, 1)
+    assert d.http.get("/api/v1/me/balance", headers=headers).status_code == 200  # now cached
+    token = headers["Authorization"].removeprefix("Bearer ")
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert digest in d.access.p.token_cache
+    with psycopg.connect(d.settings.global_database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM user_tokens WHERE token_hash = %s", (digest,))  # an operator
+    deadline = time.monotonic() + 2
+    while digest in d.access.p.token_cache:
+        assert time.monotonic() < deadline, "the access layer kept the revoked token"
+        time.sleep(0.02)
+    assert d.http.get("/api/v1/me/balance", headers=headers).status_code == 401
