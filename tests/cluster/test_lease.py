@@ -92,3 +92,34 @@ def test_the_watchdog_reports_a_lost_pg_lease(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert lost == [0]
     lease.release()
+
+
+def test_the_fence_waits_for_a_predecessor_writer_session(tmp_path: Path) -> None:
+    """A predecessor that lost its lease session while frozen still has its writer session:
+    the successor's writer cannot take the fence until that session is gone."""
+    import psycopg
+
+    from qianbao.platform.db import Database
+    from qianbao.platform.lease import FENCE_CLASS, fence_writer
+    from qianbao.platform.writer import UnitWriter
+
+    url = _unit_url("postgres", tmp_path)
+    frozen = psycopg.connect(url, autocommit=True)  # the old owner's writer session
+    frozen.execute("SELECT pg_advisory_lock(%s, 0)", (FENCE_CLASS,))
+    db = Database(url)
+    writer = UnitWriter(0, db, None)
+    writer.start()
+    try:
+        with pytest.raises(LeaseHeld, match="previous owner's writer session"):
+            fence_writer(writer, 0, wait_s=0.5)
+        frozen.close()  # the old session ends (its process finally died)
+        fence_writer(writer, 0, wait_s=10)
+        again = psycopg.connect(url, autocommit=True)
+        try:
+            taken = again.execute("SELECT pg_try_advisory_lock(%s, 0)", (FENCE_CLASS,)).fetchone()
+            assert taken == (False,)  # the new writer's session holds it now
+        finally:
+            again.close()
+    finally:
+        writer.stop()
+        db.close()

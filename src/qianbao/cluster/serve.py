@@ -17,7 +17,7 @@ from qianbao.bootstrap import open_platform
 from qianbao.cluster.unit_app import build_unit_app
 from qianbao.platform.errors import UnitUnavailable
 from qianbao.platform.global_cache import CacheInvalidator
-from qianbao.platform.lease import Lease, LeaseHeld, acquire
+from qianbao.platform.lease import Lease, LeaseHeld, acquire, fence_writer
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
 from qianbao.server import build_app
@@ -96,6 +96,14 @@ def open_unit_process(
         for lease in leases:
             lease.release()
         raise
+    if p.units[unit].dialect == "postgresql":
+        try:
+            fence_writer(p.writers[unit], unit, wait_s=max(lease_wait_s, 5.0))
+        except BaseException:
+            p.close()
+            for lease in leases:
+                lease.release()
+            raise
     for lease in leases:
         lease.watch(on_lost)
     return Process(p, build_unit_app(p, leases), leases, _invalidator(p))

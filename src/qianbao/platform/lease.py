@@ -11,6 +11,10 @@ it runs (docs/decisions/0400-unit-processes.md):
 * SQLite: an exclusive ``fcntl.flock`` on ``<db>.lease`` beside the database file, released by
   the kernel when the process dies; the holder writes its description into the file.
 
+The fence (``fence_writer``): the unit writer's own session also takes an advisory lock before
+the process serves, so a successor can only write once the predecessor's writer session has
+ended, even if the predecessor lost its lease session while frozen.
+
 A second owner gets ``LeaseHeld`` naming the holder (pid, host, start time). A watchdog checks
 the PostgreSQL lease connection every second; if it is lost (the server restarted, the network
 broke) the lock may already belong to someone else, so the process must stop writing at once:
@@ -35,6 +39,7 @@ from typing import Any
 
 log = logging.getLogger("qianbao.lease")
 LEASE_CLASS = 0x51B0  # the advisory lock's first key: "qianbao unit lease"; the second is the unit
+FENCE_CLASS = 0x51B1  # the same, held by the unit writer's own session (the fence)
 WATCH_INTERVAL_S = 1.0
 
 
@@ -205,6 +210,26 @@ def acquire_pg(conninfo: str, unit: int) -> PgLease:
             conn.close()
         raise LeaseHeld(unit, holder)
     return PgLease(unit, info, conn)
+
+
+def fence_writer(writer: Any, unit: int, *, wait_s: float = 10.0) -> None:
+    """Take the unit's fence lock on the writer's own PostgreSQL session (``writer`` is the
+    unit's ``UnitWriter``), so no two writer sessions can ever both be live for a unit: a
+    predecessor frozen past the loss of its lease still holds the fence on its writer session,
+    and this process waits (up to ``wait_s``, then ``LeaseHeld``) until that session is gone.
+    Session-level advisory locks survive the batch's commit (and a rollback) until the session
+    ends."""
+
+    def take(ctx: Any) -> bool:
+        return bool(
+            ctx.tx.scalar("SELECT pg_try_advisory_lock(:c, :u)", {"c": FENCE_CLASS, "u": unit})
+        )
+
+    deadline = time.monotonic() + wait_s
+    while not writer.submit(take):
+        if time.monotonic() >= deadline:
+            raise LeaseHeld(unit, "a previous owner's writer session (still connected)")
+        time.sleep(0.2)
 
 
 def acquire(url: str, unit: int, *, wait_s: float = 0.0) -> Lease:
