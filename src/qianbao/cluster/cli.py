@@ -57,7 +57,11 @@ def cluster_up(
         unit_port_base=unit_port_base,
         access_port_base=access_port_base,
     )
-    local.up(layout, demo=demo, say=console.print)
+    try:
+        local.up(layout, demo=demo, say=console.print)
+    except local.PortTaken as taken:
+        console.print(f"[red]cluster up: {taken}[/red]")
+        raise typer.Exit(1) from None
     _table(local.status(root))
     console.print(f"serving on http://{layout.host}:{port} (settings: {root / 'qianbao.toml'})")
 

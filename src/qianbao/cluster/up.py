@@ -38,6 +38,22 @@ from qianbao.platform.settings import Settings, load_settings
 Say = Callable[[str], None]
 
 
+class PortTaken(RuntimeError):
+    """A port the cluster needs is used by a process that is not part of it."""
+
+
+def check_ports(layout: Layout, running: set[str]) -> None:
+    """Every port a component still to start will listen on must be free."""
+    wanted = {f"unit{u}": layout.unit_port_base + u for u in range(layout.units)}
+    wanted |= {f"access{a}": layout.access_port_base + a for a in range(layout.access)}
+    wanted["nats"] = layout.nats_port
+    if not running & {f"access{a}" for a in range(layout.access)}:
+        wanted["the public address"] = layout.port
+    for name, port in wanted.items():
+        if name not in running and port_open(layout.host, port):
+            raise PortTaken(f"{layout.host}:{port} (for {name}) is used by another process")
+
+
 def settings_of(layout: Layout) -> Settings:
     return load_settings(layout.root / CONFIG)
 
@@ -65,6 +81,8 @@ def start_postgres(layout: Layout, pg: Path) -> int:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    if port_open(layout.host, layout.pg_port) and not (data / "postmaster.pid").exists():
+        raise PortTaken(f"port {layout.pg_port} is used by another server; choose --pg-port")
     if not port_open(layout.host, layout.pg_port):
         options = (
             f"-c listen_addresses={layout.host} -p {layout.pg_port} -k /tmp -c max_connections=400"
@@ -173,6 +191,7 @@ def up(layout: Layout, *, demo: bool = True, nats: bool = True, say: Say = print
     create_databases(layout)
     state = read_state(layout.root)
     running = {n for n, c in state.get("components", {}).items() if pid_alive(int(c["pid"]))}
+    check_ports(layout, running)
     if not running & {f"unit{u}" for u in range(layout.units)}:
         init_data(layout, demo=demo, say=say)
     if nats and "nats" not in running:
