@@ -26,6 +26,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qianbao.remote")
 T = TypeVar("T")
+DOWN_LOG_EVERY_S = 10.0
 
 
 def read_only_url(url: str) -> str:
@@ -237,7 +239,29 @@ class OwnedRelay(Relay):
     the units this process owns (each unit process relays its own messages; delivery to a
     unit owned elsewhere goes through that unit's ``RemoteWriter``)."""
 
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(platform)
+        self._down_logged: dict[int, float] = {}
+
     def pending(self, unit: int, status: str = "CONFIRMED") -> list[Row]:
         if unit not in self.platform.owned_units:
             return []
         return super().pending(unit, status)
+
+    def deliver(self, source_unit: int, batch: list[Row]) -> int:
+        """Deliver per destination, so a destination that is down (its messages stay pending
+        in this outbox until it is back) does not hold back the others; a down unit is logged
+        once every ``DOWN_LOG_EVERY_S``, not on every pass."""
+        by_dest: dict[int, list[Row]] = {}
+        for message in batch:
+            by_dest.setdefault(int(message["dest_unit"]), []).append(message)
+        sent = 0
+        for dest, group in sorted(by_dest.items()):
+            try:
+                sent += super().deliver(source_unit, group)
+            except UnitUnavailable as exc:
+                now = time.monotonic()
+                if now - self._down_logged.get(dest, -DOWN_LOG_EVERY_S) >= DOWN_LOG_EVERY_S:
+                    self._down_logged[dest] = now
+                    log.warning("%s message(s) wait for unit %s: %s", len(group), dest, exc)
+        return sent
