@@ -24,6 +24,8 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
+MAX_CONNECTIONS = 256  # per unit and event loop; more callers wait for a free one
+
 
 class NotSent(Exception):
     """The request never reached the unit (refused, unreachable, connect timeout)."""
@@ -61,6 +63,7 @@ class AsyncUnitClient:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.connect_timeout_s, self.timeout_s = connect_timeout_s, timeout_s
         self._idle: list[_Conn] = []
+        self._slots: asyncio.Semaphore | None = None  # made on the loop that uses it
 
     async def _connect(self) -> _Conn:
         try:
@@ -75,6 +78,13 @@ class AsyncUnitClient:
         return _Conn(reader, writer)
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """One request on a kept (or new) connection, at most ``MAX_CONNECTIONS`` at once."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        async with self._slots:
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         data = _request_bytes(self.host, path, body)
         while self._idle:  # a kept connection may have been closed by the unit (restart)
             conn = self._idle.pop()
