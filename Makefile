@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: lint
 
 bench: $(VENV)/.test
 	source scripts/pg-test-server.sh && $(BIN)/python bench/payments.py
+
+cluster: $(VENV)/.run
+	$(BIN)/qianbao cluster up
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -51,7 +51,7 @@ from qianbao.credit import purchases as huabei
 from qianbao.credit import reads as credit_reads
 from qianbao.credit import repayments as credit_repayments
 from qianbao.ledger.chart import in_transit, unit_account
-from qianbao.ledger.service import open_account
+from qianbao.ledger.service import OpenAccount, handle_open_account, open_account
 from qianbao.marketing import errors as marketing_errors
 from qianbao.marketing import service as marketing
 from qianbao.marketing.reductions import service as reductions
@@ -84,10 +84,12 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
 from qianbao.payments import settlement, trade_purpose, trades
+from qianbao.payments.codes import IssuePaymentCode
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform import crypto, logmask
+from qianbao.platform.commands import run_itself
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.ids import new_id
 from qianbao.platform.migrations import upgrade
@@ -195,9 +197,10 @@ def open_platform(
     )
     p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db, p.vault)
     p.start(relay=start)
-    for unit in p.owned_units:
+    for unit in p.owned_units:  # a unit process opens its own unit's (distributed mode)
         p.writers[unit].submit(_platform_accounts_opener(unit, len(p.units)))
-    trades.open_trade_accounts(p)
+    if len(p.owned_units) == len(p.units):  # else `qianbao cluster init` opened them once
+        trades.open_trade_accounts(p)
     return p
 
 
@@ -249,6 +252,9 @@ def wire_money_movement(p: Platform) -> None:
     p.relay.subscribe("transfer.credit", payments.credit_transfer, payments.transfer_committed)
     p.relay.subscribe("merchant.activity", payments.index_activity, payments.activity_committed)
     p.commands.register(Pay, handle_pay)
+    p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
+    for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):
+        p.commands.register(kind, run_itself)
     p.commands.register(Refund, handle_refund)
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)

@@ -14,6 +14,7 @@ from rich.table import Table
 from qianbao.backoffice.cli import keys_app as data_keys_app
 from qianbao.billpay.cli import app as billpay_app
 from qianbao.bootstrap import migrate, open_platform
+from qianbao.cluster import cli as cluster_cli
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
@@ -65,6 +66,8 @@ app.add_typer(
     keys_app, name="keys", help="Keys: API keys and sessions; data-at-rest keys (rotate, status)."
 )
 app.add_typer(broker_app, name="broker")
+app.add_typer(cluster_cli.app, name="cluster")
+app.command("serve-unit")(cluster_cli.serve_unit)
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."
 )
@@ -125,6 +128,8 @@ def serve(
 
     settings = load_settings()
     configure_logging(logging.INFO)  # JSON lines through structlog (platform/logs.py)
+    if settings.unit_endpoints:  # distributed: a stateless access-layer process
+        cluster_cli.serve_access(host, port)
     p = open_platform(settings)
     stop = threading.Event()
     try:

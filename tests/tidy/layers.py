@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
             # terminal.py is what every CLI shares (console, error printing); bootstrap.py is the
             # composition root: entry points open the platform through it, nothing below may.
             | {"terminal", "bootstrap"}
+            | {"cluster"}  # unit processes, the access layer, the local cluster (issue 13)
         ),
     ),
     (

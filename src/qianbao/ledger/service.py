@@ -10,7 +10,7 @@ fails drops what it staged.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,9 +278,25 @@ def open_account(tx: Tx, account: str, owner_id: str) -> None:
     )
 
 
-def opener(account: str, owner_id: str) -> Callable[[WriteContext], None]:
+@dataclass(frozen=True, slots=True)
+class OpenAccount:
+    """A writer command that opens ``account`` if it does not exist yet. It is data (registered
+    on the command bus by bootstrap), so it can be sent to the process that owns the unit."""
+
+    account: str
+    owner_id: str
+
+    def __call__(self, ctx: WriteContext) -> None:
+        open_account(ctx.tx, self.account, self.owner_id)
+
+
+def handle_open_account(ctx: WriteContext, command: OpenAccount) -> None:
+    command(ctx)
+
+
+def opener(account: str, owner_id: str) -> OpenAccount:
     """A writer command that opens ``account`` if it does not exist yet."""
-    return lambda ctx: open_account(ctx.tx, account, owner_id)
+    return OpenAccount(account, owner_id)
 
 
 # --- holds (frozen amounts) -------------------------------------------------------------------

@@ -38,7 +38,7 @@ from qianbao.payments.moneyout import payouts
 from qianbao.payments.moneyout.errors import MoneyOutNotFound
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import QianbaoError
+from qianbao.platform.errors import QianbaoError, UnitUnavailable
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
@@ -410,6 +410,8 @@ def handle(p: Platform, params: dict[str, str]) -> Reply:
             raise _invalid(SubCode.INVALID_BIZ_CONTENT, "biz_content must be a JSON object")
         try:
             result = method(p, app, params, biz)
+        except UnitUnavailable:
+            raise  # not the merchant's mistake: 503 with Retry-After (the access layer's handler)
         except QianbaoError as exc:
             raise GatewayError("40004", "Business Failed", f"ACQ.{exc.code}", exc.message) from None
         return Reply(key, {**SUCCESS, **result}, private_key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import secrets
+from dataclasses import dataclass
 
 import qrcode
 import qrcode.image.svg
@@ -78,6 +79,40 @@ def set_code_funding(p: Platform, user_id: str, funding: str) -> dict[str, objec
     return {"funding": funding}
 
 
+@dataclass(frozen=True, slots=True)
+class IssuePaymentCode:
+    """Record a fresh one-time code in the buyer's unit. A command as data (its ``__call__`` is
+    its handler), so it can be sent to the unit's process."""
+
+    user_id: str
+    code: str
+    funding: str | None
+    now_ms: int
+    expires_ms: int
+
+    def __call__(self, ctx: WriteContext) -> str:
+        tx, user_id, code = ctx.tx, self.user_id, self.code
+        now_ms, expires_ms = self.now_ms, self.expires_ms
+        for table in ("payment_codes", "payment_code_funding"):  # swept as new ones are asked
+            tx.execute(
+                f"DELETE FROM {table} WHERE user_id = :u AND expires_at_ms < :old",
+                {"u": user_id, "old": now_ms - CODE_TTL_MS},
+            )
+        tx.execute(
+            "INSERT INTO payment_codes (code, user_id, expires_at_ms, trade_id, created_at_ms)"
+            " VALUES (:c, :u, :exp, NULL, :now)",
+            {"c": code, "u": user_id, "exp": expires_ms, "now": now_ms},
+        )
+        chosen = self.funding or _preference(tx, user_id)
+        if chosen != BALANCE:
+            tx.execute(
+                "INSERT INTO payment_code_funding (code, user_id, funding, expires_at_ms)"
+                " VALUES (:c, :u, :f, :exp)",
+                {"c": code, "u": user_id, "f": chosen, "exp": expires_ms},
+            )
+        return chosen
+
+
 def issue_payment_code(p: Platform, user_id: str, funding: str | None = None) -> dict[str, object]:
     """A fresh one-time code for ``user_id`` (shown on the buyer's phone as a barcode/QR),
     drawing on ``funding`` or, by default, the buyer's standing choice."""
@@ -89,28 +124,7 @@ def issue_payment_code(p: Platform, user_id: str, funding: str | None = None) ->
     code += f"{bucket_of(user_id):02d}"
     now_ms = clock.now_ms()
     expires_ms = now_ms + CODE_TTL_MS
-
-    def command(ctx: WriteContext) -> str:
-        tx = ctx.tx
-        for table in ("payment_codes", "payment_code_funding"):  # swept as new ones are asked
-            tx.execute(
-                f"DELETE FROM {table} WHERE user_id = :u AND expires_at_ms < :old",
-                {"u": user_id, "old": now_ms - CODE_TTL_MS},
-            )
-        tx.execute(
-            "INSERT INTO payment_codes (code, user_id, expires_at_ms, trade_id, created_at_ms)"
-            " VALUES (:c, :u, :exp, NULL, :now)",
-            {"c": code, "u": user_id, "exp": expires_ms, "now": now_ms},
-        )
-        chosen = funding or _preference(tx, user_id)
-        if chosen != BALANCE:
-            tx.execute(
-                "INSERT INTO payment_code_funding (code, user_id, funding, expires_at_ms)"
-                " VALUES (:c, :u, :f, :exp)",
-                {"c": code, "u": user_id, "f": chosen, "exp": expires_ms},
-            )
-        return chosen
-
+    command = IssuePaymentCode(user_id, code, funding, now_ms, expires_ms)
     chosen = p.writer_for(user_id).submit(command)
     return {"code": code, "expires_at_ms": expires_ms, "funding": chosen}
 

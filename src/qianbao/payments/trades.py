@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -197,56 +196,103 @@ def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
     )
 
 
-def _order_command(req: TradeRequest, buyer_id: str | None) -> Callable[[WriteContext], Row]:
-    order_id = new_id(order_bucket(req.merchant_id, req.out_trade_no))
-    digest = req.fingerprint(buyer_id)
-    now = clock.now_ms()
-    timeout_at = now + req.timeout_minutes * 60_000 if req.timeout_minutes else None
+@dataclass(frozen=True, slots=True)
+class OpenTradeOrder:
+    """Claim ``out_trade_no`` in its order unit (and, with ``open_trade``, open the buyer's
+    trade in the same transaction, when the buyer lives in that unit). A command as data, so it
+    can be sent to the unit's process; its own ``__call__`` is its handler."""
 
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
+    order_id: str
+    trade_id: str | None
+    merchant_id: str
+    out_trade_no: str
+    request_hash: str
+    product: str
+    subject: str
+    total_amount_fen: int
+    timeout_at_ms: int | None
+    app_id: str | None
+    notify_url: str | None
+    buyer_id: str | None
+    now_ms: int
+    open_trade: bool = False
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        order = self._claim(ctx.tx)
+        return _open_trade(ctx, order) if self.open_trade else order
+
+    def _claim(self, tx: Tx) -> Row:
         old = tx.one(
             "SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
-            {"m": req.merchant_id, "o": req.out_trade_no},
+            {"m": self.merchant_id, "o": self.out_trade_no},
         )
         if old is not None:
-            if old["request_hash"] != digest:
+            if old["request_hash"] != self.request_hash:
                 raise OutTradeNoUsed(
-                    f"out_trade_no {req.out_trade_no!r} was used for another trade"
+                    f"out_trade_no {self.out_trade_no!r} was used for another trade"
                 )
             return dict(old)
-        trade_id = new_id(bucket_of(buyer_id)) if buyer_id else None
         tx.execute(
             "INSERT INTO trade_orders (id, merchant_id, out_trade_no, request_hash, product,"
             " subject, total_amount_fen, timeout_at_ms, app_id, notify_url, trade_id, buyer_id,"
             " status, created_at_ms, updated_at_ms) VALUES (:id, :m, :o, :h, :prod, :s, :a, :t,"
             " :app, :url, :trade, :buyer, :st, :now, :now)",
             {
-                "id": order_id,
-                "m": req.merchant_id,
-                "o": req.out_trade_no,
-                "h": digest,
-                "prod": req.product,
-                "s": req.subject.strip(),
-                "a": req.total_amount_fen,
-                "t": timeout_at,
-                "app": req.app_id,
-                "url": req.notify_url,
-                "trade": trade_id,
-                "buyer": buyer_id,
-                "st": "BOUND" if buyer_id else "OPEN",
-                "now": now,
+                "id": self.order_id,
+                "m": self.merchant_id,
+                "o": self.out_trade_no,
+                "h": self.request_hash,
+                "prod": self.product,
+                "s": self.subject,
+                "a": self.total_amount_fen,
+                "t": self.timeout_at_ms,
+                "app": self.app_id,
+                "url": self.notify_url,
+                "trade": self.trade_id,
+                "buyer": self.buyer_id,
+                "st": "BOUND" if self.buyer_id else "OPEN",
+                "now": self.now_ms,
             },
         )
-        return load_row(tx, "trade_orders", order_id)
+        return load_row(tx, "trade_orders", self.order_id)
 
-    return command
+
+def _order_command(
+    req: TradeRequest, buyer_id: str | None, *, open_trade: bool = False
+) -> OpenTradeOrder:
+    now = clock.now_ms()
+    return OpenTradeOrder(
+        order_id=new_id(order_bucket(req.merchant_id, req.out_trade_no)),
+        trade_id=new_id(bucket_of(buyer_id)) if buyer_id else None,
+        merchant_id=req.merchant_id,
+        out_trade_no=req.out_trade_no,
+        request_hash=req.fingerprint(buyer_id),
+        product=req.product,
+        subject=req.subject.strip(),
+        total_amount_fen=req.total_amount_fen,
+        timeout_at_ms=now + req.timeout_minutes * 60_000 if req.timeout_minutes else None,
+        app_id=req.app_id,
+        notify_url=req.notify_url,
+        buyer_id=buyer_id,
+        now_ms=now,
+        open_trade=open_trade,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTrade:
+    """Open the trade of a bound order in the buyer's unit (idempotent). A command as data."""
+
+    order: dict[str, Any]
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        return _open_trade(ctx, self.order)
 
 
 def _ensure_trade(p: Platform, order: Row) -> Row:
     """Open the trade of a bound order in the buyer's unit (idempotent: heals a half-done bind)."""
     assert order["trade_id"] and order["buyer_id"]
-    return p.writer_for(order["trade_id"]).submit(lambda ctx: _open_trade(ctx, order))
+    return p.writer_for(order["trade_id"]).submit(OpenTrade(dict(order)))
 
 
 def _open_trade(ctx: WriteContext, order: Row) -> Row:
@@ -287,8 +333,7 @@ def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
     unit = p.unit_of_bucket(order_bucket(req.merchant_id, req.out_trade_no))
     if unit != p.unit_of(buyer_id):
         return _ensure_trade(p, _open_order(p, req, buyer_id))
-    claim = _order_command(req, buyer_id)
-    return p.writers[unit].submit(lambda ctx: _open_trade(ctx, claim(ctx)))
+    return p.writers[unit].submit(_order_command(req, buyer_id, open_trade=True))
 
 
 def precreate(p: Platform, req: TradeRequest) -> Row:
@@ -310,26 +355,36 @@ def get_order(p: Platform, order_id: str) -> Row:
     return dict(row)
 
 
-def bind_buyer(p: Platform, order_id: str, buyer_id: str) -> Row:
-    """A buyer scanned a precreated order: bind the buyer and open the trade in its unit."""
-    order = get_order(p, order_id)
-    members.get_user(p, buyer_id)
-    trade_id = new_id(bucket_of(buyer_id))
+@dataclass(frozen=True, slots=True)
+class BindTradeBuyer:
+    """Bind the buyer who scanned a precreated order (in the order's unit). A command as data."""
 
-    def command(ctx: WriteContext) -> Row:
+    order_id: str
+    buyer_id: str
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
         tx = ctx.tx
-        o = load_row(tx, "trade_orders", order_id)
+        o = load_row(tx, "trade_orders", self.order_id)
         if o["status"] == "CLOSED":
             raise TradeHasClosed("the trade has closed")
         if o["status"] == "BOUND":
-            if o["buyer_id"] != buyer_id:
+            if o["buyer_id"] != self.buyer_id:
                 raise TradeBuyerNotMatch("another buyer is paying this trade")
             return o
         if o["timeout_at_ms"] is not None and o["timeout_at_ms"] <= clock.now_ms():
             raise TradeHasClosed("the trade has timed out")
-        ORDER.move(tx, order_id, "OPEN", "BOUND", trade_id=trade_id, buyer_id=buyer_id)
-        return load_row(tx, "trade_orders", order_id)
+        ORDER.move(
+            tx, self.order_id, "OPEN", "BOUND", trade_id=self.trade_id, buyer_id=self.buyer_id
+        )
+        return load_row(tx, "trade_orders", self.order_id)
 
+
+def bind_buyer(p: Platform, order_id: str, buyer_id: str) -> Row:
+    """A buyer scanned a precreated order: bind the buyer and open the trade in its unit."""
+    order = get_order(p, order_id)
+    members.get_user(p, buyer_id)
+    command = BindTradeBuyer(order_id, buyer_id, new_id(bucket_of(buyer_id)))
     bound = p.writers[p.unit_of(order["id"])].submit(command)
     return _ensure_trade(p, bound)
 

@@ -23,6 +23,25 @@ if TYPE_CHECKING:
 Handler = Callable[[WriteContext, Any], Any]
 
 
+class BoundCommand:
+    """A command bound to its handler: the writer's unit of work, which still knows its command
+    (so a unit in another process can be sent the command as data instead)."""
+
+    __slots__ = ("command", "handler")
+
+    def __init__(self, handler: Handler, command: Any) -> None:
+        self.handler = handler
+        self.command = command
+
+    def __call__(self, ctx: WriteContext) -> Any:
+        return self.handler(ctx, self.command)
+
+
+def run_itself(ctx: WriteContext, command: Any) -> Any:
+    """The handler of a command that is its own writer callable (``__call__(ctx)``)."""
+    return command(ctx)
+
+
 class CommandBus:
     """The handler table of one platform: command type -> handler, filled by ``bootstrap``."""
 
@@ -38,12 +57,16 @@ class CommandBus:
         self._handlers[kind] = handler
         self._types[kind.__name__] = kind
 
-    def bind(self, command: Any) -> Callable[[WriteContext], Any]:
+    def bind(self, command: Any) -> BoundCommand:
         """The writer callable executing ``command`` (the writer's unit of work)."""
         handler = self._handlers.get(type(command))
         if handler is None:
             raise LookupError(f"no handler for {type(command).__name__}")
-        return lambda ctx: handler(ctx, command)
+        return BoundCommand(handler, command)
+
+    def knows(self, command: Any) -> bool:
+        """Whether ``command`` is a registered command (data that can be encoded)."""
+        return type(command) in self._handlers
 
     def submit(self, unit: int, command: Any) -> Any:
         note(command=type(command).__name__)

@@ -52,6 +52,25 @@ class Busy(QianbaoError):
     http_status = 503
 
 
+class UnitUnavailable(Busy):
+    """A unit's process did not answer (down, restarting, or slower than the timeout). The
+    answer carries ``Retry-After``; a retry with the same request id never applies twice."""
+
+    code = "UNIT_UNAVAILABLE"
+
+    def __init__(self, message: str = "", *, retry_after_s: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotDistributed(QianbaoError):
+    """An operation that still runs only where its unit's writer is local (the embedded
+    mode, or inside the unit's own process): it is not a command that can travel yet."""
+
+    code = "NOT_AVAILABLE_IN_DISTRIBUTED_MODE"
+    http_status = 501
+
+
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
 

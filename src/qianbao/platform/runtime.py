@@ -16,8 +16,10 @@ from typing import Any
 from qianbao.platform.broker import NatsDelivery
 from qianbao.platform.commands import CommandBus
 from qianbao.platform.db import Database, Row
-from qianbao.platform.ids import BUCKETS, bucket_of
+from qianbao.platform.ids import bucket_of
 from qianbao.platform.messages import Relay
+from qianbao.platform.remote import OwnedRelay, RemoteWriter, read_only_url
+from qianbao.platform.routing import parse_route_table
 from qianbao.platform.settings import Settings
 from qianbao.platform.writer import UnitWriter
 
@@ -27,16 +29,28 @@ log = logging.getLogger("qianbao.platform")
 class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # bucket -> home unit (the route table; today's even split unless configured)
+        self.routes = parse_route_table(settings.route_table, settings.unit_count)
+        # Distributed mode: each unit is written by its own process (``qianbao serve-unit``);
+        # this process writes only the units it owns and sends the others' commands there.
+        self.distributed = bool(settings.unit_endpoints)
+        self.owned_units: tuple[int, ...] = tuple(
+            int(u)
+            for u in settings.owned_units
+            or (() if self.distributed else range(settings.unit_count))
+        )
         self.global_db = Database(settings.global_database_url, name="global")
         self.units = [
             Database(
-                settings.unit_database_url(u),
+                settings.unit_database_url(u)
+                if u in self.owned_units
+                else read_only_url(settings.unit_database_url(u)),
                 synchronous=settings.sqlite_synchronous,
                 name=f"unit{u}",
             )
             for u in range(settings.unit_count)
         ]
-        self.writers = [
+        self.writers: list[UnitWriter] = [
             UnitWriter(
                 u,
                 db,
@@ -46,10 +60,12 @@ class Platform:
                 timeout_ms=settings.writer_timeout_ms,
                 wait_ms=settings.writer_wait_ms,
             )
+            if u in self.owned_units
+            else RemoteWriter(u, settings, self)
             for u, db in enumerate(self.units)
         ]
-        self.relay = Relay(self)
-        if settings.relay_transport == "nats":
+        self.relay = OwnedRelay(self) if self.distributed else Relay(self)
+        if settings.relay_transport == "nats":  # between unit processes through the broker
             self.relay.delivery = NatsDelivery(self.relay)
         elif settings.relay_transport != "memory":
             raise ValueError(
@@ -98,11 +114,6 @@ class Platform:
         self.started = False
 
     # --- ownership: the units whose writer, jobs and consumers run in this process ---------
-    @property
-    def owned_units(self) -> tuple[int, ...]:
-        """The units this process owns (``owned_units``; empty = every unit)."""
-        return tuple(self.settings.owned_units) or tuple(range(len(self.units)))
-
     def owns(self, unit: int) -> bool:
         return unit in self.owned_units
 
@@ -112,11 +123,11 @@ class Platform:
 
     # --- routing: id -> bucket -> unit ------------------------------------------------------
     def unit_of_bucket(self, bucket: int) -> int:
-        return bucket * len(self.units) // BUCKETS
+        return self.routes[bucket]
 
     def first_bucket(self, unit: int) -> int:
         """A bucket that routes to ``unit`` (for ids of unit-local records such as vouchers)."""
-        return -(-unit * BUCKETS // len(self.units))
+        return self.routes.index(unit)
 
     def unit_of(self, entity_id: str) -> int:
         return self.unit_of_bucket(bucket_of(entity_id))

@@ -26,6 +26,21 @@ class Settings:
     unit_count: int = 2
     unit_urls: tuple[str, ...] = ()
     global_url: str = ""
+    # Distributed mode (issue 13, docs/decisions/0400): the units this process owns (empty = all
+    # units, the embedded default; in distributed mode, i.e. ``unit_endpoints`` set, empty means
+    # none: an access-layer process), each unit process's command endpoint, and the route table
+    # bucket -> unit as ranges ``"0-49:0,50-99:1"`` (empty = the even split by unit count).
+    owned_units: tuple[int, ...] = ()
+    unit_endpoints: tuple[str, ...] = ()
+    route_table: str = ""
+    unit_connect_timeout_ms: int = 1_000
+    unit_timeout_ms: int = 15_000
+    unit_retry_after_s: int = 2
+    # ``relay_transport`` "memory" hands messages to the destination writer (in this process, or
+    # a unit process's over HTTP); "nats" sends them through NATS JetStream at ``nats_url``
+    # (platform/broker.py, ADR 0410).
+    relay_transport: str = "memory"
+    nats_url: str = "nats://127.0.0.1:4222"
     # Write path: group commit per unit.
     writer_batch_max: int = 512
     writer_wait_ms: float = 2.0
@@ -44,13 +59,6 @@ class Settings:
     relay_interval_ms: int = 50
     message_checkback_after_s: int = 30
     message_max_attempts: int = 20  # then DEAD: an operator looks, fixes, requeues
-    # The units this process owns (runs the writer, publishes from, consumes for); empty = all
-    # (the embedded default). ``relay_transport`` "memory" hands messages to the destination
-    # writer in this process; "nats" sends them through NATS JetStream at ``nats_url``
-    # (platform/broker.py, ADR 0410).
-    owned_units: tuple[int, ...] = ()
-    relay_transport: str = "memory"
-    nats_url: str = "nats://127.0.0.1:4222"
     nats_stream: str = "QIANBAO"
     # A published message not confirmed by the destination's inbox within this is published
     # again (the broker is never the only copy).
@@ -167,7 +175,8 @@ def _coerce(kind: Any, raw: Any) -> Any:
         if "tuple[int" in text:
             return tuple(int(part) for part in raw.split(",") if part.strip())
         if "tuple" in text:
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
+            parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+            return tuple(int(part) for part in parts) if "tuple[int" in text else parts
         if "Path" in text:
             return Path(raw)
         if "Decimal" in text:

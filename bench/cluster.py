@@ -1,0 +1,491 @@
+"""HTTP payments on the cluster beside bare FastAPI endpoints, all measured in the same run
+with the same load generator (wrk + bench/pay.lua, one user per connection).
+
+    python bench/cluster.py [--seconds 10] [--connections 64]
+
+Needs PostgreSQL (``QIANBAO_TEST_PG_URL``, e.g. from ``source scripts/pg-test-server.sh``).
+Measures, in this order:
+
+* ``bare_fastapi_req_per_s``: a bare FastAPI payment endpoint on the same PostgreSQL server
+  (psycopg, one transaction per request: idempotency key, guarded debit, credit, two journal
+  rows; synchronous_commit on), served by this file in its own uvicorn process;
+* ``http_payments_per_s_1_unit_process``: the cluster with one unit (one unit process) and
+  two access-layer processes sharing the port;
+* ``http_payments_per_s_2_unit_processes``: the same with two units, two unit processes;
+* ``bare_fastapi_sqlite_req_per_s``: the bare endpoint on sqlite3 (WAL, synchronous=FULL);
+* ``embedded_http_payments_per_s``: the embedded default (``qianbao serve``, SQLite, one
+  process, synchronous=FULL).
+
+Every platform payment applies every rule (idempotency, KYC limits, fee, balanced voucher,
+outbox message). Prints a table and writes bench/results/cluster.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bench.payments import machine  # noqa: E402
+from fastapi import FastAPI, Header, HTTPException, Request  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from tests.factories import LOGIN_PASSWORD, new_user  # noqa: E402
+
+from qianbao.cluster import store, up  # noqa: E402
+from qianbao.cluster.local import CONFIG, Layout, spawn, wait_port  # noqa: E402
+from qianbao.members import service as members  # noqa: E402
+from qianbao.platform.runtime import Platform  # noqa: E402
+
+START_FEN = 10**9
+RESULTS = ROOT / "bench/results/cluster.json"
+FAST = {"password_time_cost": 1, "password_memory_kib": 1024}
+
+
+# --- the bare endpoints (served by this file: python bench/cluster.py --bare ...) ------------
+BARE_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, balance_fen BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, body_hash TEXT NOT NULL,"
+    " payment_id TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS journal (payment_id TEXT NOT NULL, account TEXT NOT NULL,"
+    " amount_fen BIGINT NOT NULL)",
+]
+
+
+def bare_app(kind: str, url: str, tokens: dict[str, str]) -> Any:
+    app = FastAPI()
+    local = threading.local()
+
+    def conn() -> Any:
+        c = getattr(local, "c", None)
+        if c is None:
+            if kind == "pg":
+                import psycopg
+
+                c = psycopg.connect(url, autocommit=True)
+            else:
+                c = sqlite3.connect(url, isolation_level=None, check_same_thread=False)
+                c.execute("PRAGMA journal_mode=WAL")
+                c.execute("PRAGMA synchronous=FULL")
+                c.execute("PRAGMA busy_timeout=30000")
+            local.c = c
+        return c
+
+    mark = "%s" if kind == "pg" else "?"
+
+    def q(sql: str) -> str:
+        return sql.replace("?", mark)
+
+    @app.post("/api/v1/payments")
+    async def pay(request: Request, authorization: str = Header("")) -> dict[str, Any]:
+        body = await request.json()
+        return await _threaded(_pay, body, authorization)
+
+    async def _threaded(fn: Any, *args: Any) -> Any:
+        return await run_in_threadpool(fn, *args)
+
+    def _pay(body: dict[str, Any], authorization: str) -> dict[str, Any]:
+        payer = tokens.get(authorization.removeprefix("Bearer "))
+        if payer is None:
+            raise HTTPException(401, "token")
+        amount, key = int(body["amount_fen"]), f"{payer}:{body['request_id']}"
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        c, payment_id = conn(), uuid.uuid4().hex
+        c.execute("BEGIN" if kind == "pg" else "BEGIN IMMEDIATE")
+        try:
+            old = c.execute(
+                q("SELECT body_hash, payment_id FROM idem WHERE key = ?"), (key,)
+            ).fetchone()
+            if old is not None:
+                c.execute("COMMIT")
+                if old[0] != digest:
+                    raise HTTPException(409, "IDEMPOTENCY_KEY_REUSED")
+                return {"payment_id": old[1], "status": "SUCCEEDED"}
+            c.execute(
+                q("INSERT INTO idem (key, body_hash, payment_id) VALUES (?, ?, ?)"),
+                (key, digest, payment_id),
+            )
+            debited = c.execute(
+                q(
+                    "UPDATE accounts SET balance_fen = balance_fen - ?"
+                    " WHERE id = ? AND balance_fen >= ?"
+                ),
+                (amount, payer, amount),
+            ).rowcount
+            if debited != 1:
+                raise HTTPException(400, "BALANCE_NOT_ENOUGH")
+            c.execute(
+                q("UPDATE accounts SET balance_fen = balance_fen + ? WHERE id = ?"),
+                (amount, body["merchant_id"]),
+            )
+            c.execute(
+                q(
+                    "INSERT INTO journal (payment_id, account, amount_fen)"
+                    " VALUES (?, ?, ?), (?, ?, ?)"
+                ),
+                (payment_id, payer, -amount, payment_id, body["merchant_id"], amount),
+            )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        return {"payment_id": payment_id, "status": "SUCCEEDED"}
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def bare_setup(kind: str, url: str, payers: list[str], merchant: str) -> None:
+    if kind == "pg":
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as c:
+            for sql in BARE_SCHEMA:
+                c.execute(sql)
+            with c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO accounts VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    [(a, START_FEN) for a in [*payers, merchant]],
+                )
+        return
+    c = sqlite3.connect(url, isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    for sql in BARE_SCHEMA:
+        c.execute(sql)
+    c.executemany(
+        "INSERT OR IGNORE INTO accounts VALUES (?, ?)",
+        [(a, START_FEN) for a in [*payers, merchant]],
+    )
+    c.close()
+
+
+def serve_bare(kind: str, url: str, port: int, tokens_file: str) -> None:
+    import uvicorn
+
+    tokens = json.loads(Path(tokens_file).read_text())
+    uvicorn.run(
+        bare_app(kind, url, tokens),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+# --- load ------------------------------------------------------------------------------------
+def wrk(base: str, tokens: list[str], merchant: str, seconds: float) -> dict[str, Any]:
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise SystemExit("wrk is needed (apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
+        f.write("\n".join(tokens) + "\n")
+    out = subprocess.run(
+        [
+            binary,
+            "-t2",
+            f"-c{len(tokens)}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(ROOT / "bench/pay.lua"),
+            base,
+        ],
+        env={**os.environ, "QB_TOKENS": f.name, "QB_MERCHANT": merchant},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    stats: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    stats["per_s"] = round(stats["requests"] / stats["seconds"])
+    stats["failed"] = sum(stats[k] for k in ("non2xx", "connect", "read", "write", "timeout"))
+    return stats
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for pid in pids:
+        for _ in range(200):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+
+
+# --- the platform configurations -------------------------------------------------------------
+def seed(payers: int) -> Any:
+    def run(p: Platform) -> dict[str, Any]:
+        users = [
+            new_user(p, unit=i % len(p.units), balance_fen=10**7, password_free_fen=100_000)
+            for i in range(payers)
+        ]
+        merchant = members.create_merchant(p, f"Bench Mart {uuid.uuid4().hex[:6]}")[0]["id"]
+        tokens = [
+            members.login(p, members.get_user(p, u)["phone"], LOGIN_PASSWORD)[0] for u in users
+        ]
+        return {"users": users, "merchant": merchant, "tokens": tokens}
+
+    return run
+
+
+def run_cluster(
+    pg_url: str, units: int, access: int, seconds: float, payers: int, root: Path
+) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    prefix = f"qbb_{uuid.uuid4().hex[:6]}_"
+    admin = pg_url.rstrip("/").rsplit("/", 1)[0] + "/postgres"
+    layout = Layout(
+        root=root / f"cluster{units}",
+        units=units,
+        access=access,
+        pg_port=urlsplit(pg_url).port or 5432,
+        port=free_port(),
+        unit_port_base=free_port(),
+        access_port_base=free_port(),
+        db_prefix=prefix,
+        extra_settings=FAST,
+    )
+    layout.root.mkdir(parents=True)
+    (layout.root / CONFIG).write_text(layout.settings_toml())
+    names = [layout.database("global"), *(layout.database(f"unit{u}") for u in range(units))]
+    store.create_databases(admin, names)
+    data = up.init_data(layout, demo=False, say=print, seed=seed(payers))
+    env = {"QIANBAO_CONFIG": str(layout.root / CONFIG), "PYTHONPATH": str(ROOT / "src")}
+    pids = []
+    try:
+        for u in range(units):
+            argv = [sys.executable, "-m", "qianbao.cluster.run", "unit", str(u), "10"]
+            pids.append(spawn(layout, f"unit{u}", argv, env))
+        for a in range(access):
+            argv = [
+                sys.executable,
+                "-m",
+                "qianbao.cluster.run",
+                "access",
+                str(layout.port),
+                str(layout.access_port_base + a),
+            ]
+            pids.append(spawn(layout, f"access{a}", argv, env))
+        for u in range(units):
+            wait_port(layout.host, layout.unit_port_base + u, None, 90, f"unit {u}")
+        for a in range(access):
+            wait_port(layout.host, layout.access_port_base + a, None, 90, f"access {a}")
+        return wrk(f"http://{layout.host}:{layout.port}", data["tokens"], data["merchant"], seconds)
+    finally:
+        stop(pids)
+        _drop(admin, names)
+
+
+def _drop(admin: str, names: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as c:
+        for name in names:
+            c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run_embedded(seconds: float, payers: int, root: Path) -> dict[str, Any]:
+    from qianbao.bootstrap import open_platform
+    from qianbao.platform.settings import Settings
+
+    data_dir = root / "embedded"
+    p = open_platform(Settings(data_dir=data_dir, **FAST))  # type: ignore[arg-type]
+    data = seed(payers)(p)
+    p.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "QIANBAO_DATA_DIR": str(data_dir),
+        "QIANBAO_PASSWORD_TIME_COST": "1",
+        "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qianbao.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "server.log").open("w"),
+    )
+    try:
+        wait_port("127.0.0.1", port, proc.pid, 90, "qianbao serve")
+        return wrk(f"http://127.0.0.1:{port}", data["tokens"], data["merchant"], seconds)
+    finally:
+        stop([proc.pid])
+
+
+def run_bare(kind: str, url: str, seconds: float, payers: int, root: Path) -> dict[str, Any]:
+    users = [f"u{i:04d}" for i in range(payers)]
+    tokens = {f"t{uuid.uuid4().hex}": u for u in users}
+    merchant = "m0001"
+    bare_setup(kind, url, users, merchant)
+    tokens_file = root / f"bare-{kind}.json"
+    tokens_file.write_text(json.dumps(tokens))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--bare",
+            kind,
+            "--url",
+            url,
+            "--port",
+            str(port),
+            "--tokens",
+            str(tokens_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / f"bare-{kind}.log").open("w"),
+    )
+    try:
+        wait_port("127.0.0.1", port, proc.pid, 60, f"bare {kind}")
+        return wrk(f"http://127.0.0.1:{port}", list(tokens), merchant, seconds)
+    finally:
+        stop([proc.pid])
+
+
+def _pg_bare_db(pg_url: str) -> tuple[str, str]:
+    admin = pg_url.rstrip("/").rsplit("/", 1)[0] + "/postgres"
+    name = f"qbb_bare_{uuid.uuid4().hex[:6]}"
+    store.create_databases(admin, [name])
+    return admin, admin.rsplit("/", 1)[0] + "/" + name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--bare")
+    parser.add_argument("--url")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--tokens")
+    parser.add_argument("--only", help="comma-separated runs (a partial run writes no results)")
+    args = parser.parse_args()
+    if args.bare:
+        serve_bare(args.bare, args.url, args.port, args.tokens)
+        return
+    pg_url = os.environ.get("QIANBAO_TEST_PG_URL")
+    if not pg_url:
+        raise SystemExit("set QIANBAO_TEST_PG_URL (source scripts/pg-test-server.sh)")
+    seconds, payers = args.seconds, args.connections
+    only = set(args.only.split(",")) if args.only else set(RUNS)
+    runs: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="qb-bench-cluster-") as tmp:
+        root = Path(tmp)
+        for name in [n for n in RUNS if n in only]:
+            runs[name] = _one(name, pg_url, seconds, payers, root)
+            print(name, {k: runs[name][k] for k in ("per_s", "p50_ms", "p99_ms", "failed")})
+    if only == set(RUNS):
+        report(runs, seconds, payers)
+
+
+RUNS = ("bare_pg", "cluster_1", "cluster_2", "bare_sqlite", "embedded")
+
+
+def _one(name: str, pg_url: str, seconds: float, payers: int, root: Path) -> dict[str, Any]:
+    if name == "bare_pg":
+        admin, bare_url = _pg_bare_db(pg_url)
+        try:
+            return run_bare("pg", bare_url, seconds, payers, root)
+        finally:
+            _drop(admin, [bare_url.rsplit("/", 1)[1]])
+    if name.startswith("cluster_"):
+        return run_cluster(pg_url, int(name[-1]), 2, seconds, payers, root)
+    if name == "bare_sqlite":
+        return run_bare("sqlite", str(root / "bare.db"), seconds, payers, root)
+    return run_embedded(seconds, payers, root)
+
+
+def report(runs: dict[str, dict[str, Any]], seconds: float, payers: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    results: dict[str, Any] = {
+        "http_payments_per_s_1_unit_process": runs["cluster_1"]["per_s"],
+        "http_payments_per_s_2_unit_processes": runs["cluster_2"]["per_s"],
+        "bare_fastapi_req_per_s": runs["bare_pg"]["per_s"],
+        "embedded_http_payments_per_s": runs["embedded"]["per_s"],
+        "bare_fastapi_sqlite_req_per_s": runs["bare_sqlite"]["per_s"],
+        "p50_ms": runs["cluster_2"]["p50_ms"],
+        "p99_ms": runs["cluster_2"]["p99_ms"],
+        "cluster_2_vs_bare": round(runs["cluster_2"]["per_s"] / runs["bare_pg"]["per_s"], 2),
+        "embedded_vs_bare_sqlite": round(
+            runs["embedded"]["per_s"] / runs["bare_sqlite"]["per_s"], 2
+        ),
+        "two_vs_one_unit_process": round(
+            runs["cluster_2"]["per_s"] / runs["cluster_1"]["per_s"], 2
+        ),
+        "runs": runs,
+        "machine": machine(),
+        "settings": {
+            "seconds": seconds,
+            "connections": payers,
+            "load": f"wrk -t2 -c{payers} bench/pay.lua (one user per connection, 100 fen each)",
+            "cluster": "two access-layer processes (SO_REUSEPORT) + 1 or 2 unit processes,"
+            " HTTP/1.1 keep-alive between them; PostgreSQL fsync=on, synchronous_commit=on",
+            "embedded": "qianbao serve, one process, SQLite WAL synchronous=FULL",
+            "bare": "FastAPI + psycopg / sqlite3, one transaction per request (idempotency key,"
+            " guarded debit, credit, two journal rows), same server, same load generator",
+            "p50_p99": "of the 2-unit-process cluster run",
+        },
+    }
+    table = Table(title="HTTP payments per second (same run, same wrk load)")
+    for col in ("configuration", "per s", "p50 ms", "p99 ms", "failed"):
+        table.add_column(col)
+    names = {
+        "bare_pg": "bare FastAPI + PostgreSQL",
+        "cluster_1": "cluster, 1 unit process",
+        "cluster_2": "cluster, 2 unit processes",
+        "bare_sqlite": "bare FastAPI + sqlite3 (FULL)",
+        "embedded": "embedded qianbao serve (SQLite FULL)",
+    }
+    for key, name in names.items():
+        run = runs[key]
+        table.add_row(
+            name,
+            str(run["per_s"]),
+            f"{run['p50_ms']:.1f}",
+            f"{run['p99_ms']:.1f}",
+            str(run["failed"]),
+        )
+    Console().print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The route table: which unit is home to each route bucket (configuration, not a formula).
+
+An id ends in its bucket (``platform/ids.py``); the table maps the 100 buckets to units. The
+setting ``route_table`` writes it as ranges, ``"0-49:0,50-99:1"``; empty means the even split
+``bucket * units // BUCKETS`` that the platform always used, so existing data keeps its homes.
+Moving buckets to another unit is a data migration (the rows move with them), never just an
+edit of this setting: docs/decisions/0401-route-table.md.
+"""
+
+from __future__ import annotations
+
+from qianbao.platform.ids import BUCKETS
+
+
+class RouteTableError(ValueError):
+    """The ``route_table`` setting does not map every bucket to exactly one existing unit."""
+
+
+def even_split(units: int) -> tuple[int, ...]:
+    return tuple(bucket * units // BUCKETS for bucket in range(BUCKETS))
+
+
+def parse_route_table(spec: str, units: int) -> tuple[int, ...]:
+    """The table as a tuple indexed by bucket; ``RouteTableError`` names what is wrong."""
+    if units < 1:
+        raise RouteTableError("unit_count must be at least 1")
+    if not spec.strip():
+        return even_split(units)
+    table: list[int | None] = [None] * BUCKETS
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        buckets, _, unit_text = part.partition(":")
+        first_text, _, last_text = buckets.partition("-")
+        try:
+            first, unit = int(first_text), int(unit_text)
+            last = int(last_text) if last_text else first
+        except ValueError:
+            raise RouteTableError(f"route {part!r}: expected FIRST-LAST:UNIT") from None
+        if not 0 <= first <= last < BUCKETS:
+            raise RouteTableError(f"route {part!r}: buckets are 0-{BUCKETS - 1}")
+        if not 0 <= unit < units:
+            raise RouteTableError(f"route {part!r}: unit {unit} does not exist ({units} units)")
+        for bucket in range(first, last + 1):
+            if table[bucket] is not None:
+                raise RouteTableError(f"bucket {bucket} is routed twice")
+            table[bucket] = unit
+    missing = [b for b, u in enumerate(table) if u is None]
+    if missing:
+        raise RouteTableError(f"buckets without a unit: {missing[:10]}")
+    return tuple(u for u in table if u is not None)
+
+
+def format_route_table(table: tuple[int, ...]) -> str:
+    """The ranges form of a table (the inverse of ``parse_route_table``)."""
+    parts, start = [], 0
+    for bucket in range(1, len(table) + 1):
+        if bucket == len(table) or table[bucket] != table[start]:
+            end = bucket - 1
+            parts.append(
+                f"{start}-{end}:{table[start]}" if end > start else f"{start}:{table[start]}"
+            )
+            start = bucket
+    return ",".join(parts)
