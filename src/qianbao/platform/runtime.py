@@ -40,37 +40,9 @@ class Platform:
             or (() if self.distributed else range(settings.unit_count))
         )
         self.global_db = Database(settings.global_database_url, name="global")
-        self.units = [
-            Database(
-                settings.unit_database_url(u)
-                if u in self.owned_units
-                else read_only_url(settings.unit_database_url(u)),
-                synchronous=settings.sqlite_synchronous,
-                name=f"unit{u}",
-            )
-            for u in range(settings.unit_count)
-        ]
-        self.writers: list[UnitWriter] = [
-            UnitWriter(
-                u,
-                db,
-                self,
-                batch_max=settings.writer_batch_max,
-                queue_max=settings.writer_queue_max,
-                timeout_ms=settings.writer_timeout_ms,
-                wait_ms=settings.writer_wait_ms,
-            )
-            if u in self.owned_units
-            else RemoteWriter(u, settings, self)
-            for u, db in enumerate(self.units)
-        ]
-        self.relay = OwnedRelay(self) if self.distributed else Relay(self)
-        if settings.relay_transport == "nats":  # between unit processes through the broker
-            self.relay.delivery = NatsDelivery(self.relay)
-        elif settings.relay_transport != "memory":
-            raise ValueError(
-                f"relay_transport must be memory or nats, not {settings.relay_transport!r}"
-            )
+        self.units = self._unit_databases()
+        self.writers = self._unit_writers()
+        self.relay = self._relay()
         self.channels: dict[str, Any] = {}
         self.commands = CommandBus(self)  # the handler table of every unit command
         self.money: Any = None  # the money-movement engine's ports, wired by bootstrap
@@ -112,6 +84,47 @@ class Platform:
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False
+
+    def _unit_databases(self) -> list[Database]:
+        """Every unit's database: writable for the owned units, read-only for the others."""
+        s = self.settings
+        return [
+            Database(
+                s.unit_database_url(u)
+                if u in self.owned_units
+                else read_only_url(s.unit_database_url(u)),
+                synchronous=s.sqlite_synchronous,
+                name=f"unit{u}",
+            )
+            for u in range(s.unit_count)
+        ]
+
+    def _unit_writers(self) -> list[UnitWriter]:
+        """A writer per owned unit; a unit owned by another process is written through it."""
+        s = self.settings
+        return [
+            UnitWriter(
+                u,
+                db,
+                self,
+                batch_max=s.writer_batch_max,
+                queue_max=s.writer_queue_max,
+                timeout_ms=s.writer_timeout_ms,
+                wait_ms=s.writer_wait_ms,
+            )
+            if u in self.owned_units
+            else RemoteWriter(u, s, self)
+            for u, db in enumerate(self.units)
+        ]
+
+    def _relay(self) -> Relay:
+        transport = self.settings.relay_transport
+        relay = OwnedRelay(self) if self.distributed else Relay(self)
+        if transport == "nats":  # between unit processes through the broker
+            relay.delivery = NatsDelivery(relay)
+        elif transport != "memory":
+            raise ValueError(f"relay_transport must be memory or nats, not {transport!r}")
+        return relay
 
     # --- ownership: the units whose writer, jobs and consumers run in this process ---------
     def owns(self, unit: int) -> bool:
