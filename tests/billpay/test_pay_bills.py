@@ -80,8 +80,9 @@ def test_card_and_huabei_pay_bills_and_a_refused_card_payment_goes_back(sqlite_p
     u = new_user(p)
     card = card_of(p, u)
     from qianbao.members import service as members
+    from qianbao.members import vault
 
-    card_no = members.get_card(p, u, card)["card_no"]
+    card_no = vault.card_number(p, members.get_card(p, u, card))
     before = p.channels["SIMBANK"].balance_fen(card_no)
     row = billpay.pay_bill(
         p, u, biller, acct, ids[0], "c-1", PAY_PASSWORD, funding=CARD, card_id=card

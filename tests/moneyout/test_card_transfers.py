@@ -10,6 +10,7 @@ import pytest
 from qianbao.channels import reconcile as recon
 from qianbao.channels.base import CardRejected
 from qianbao.members import service as members
+from qianbao.members import vault
 from qianbao.members.errors import WrongPayPassword
 from qianbao.money_movement.errors import AmountInvalid
 from qianbao.payments.moneyout import cards, fees
@@ -102,7 +103,7 @@ def test_bad_input_moves_nothing(ruled):
     p = ruled
     u = new_user(p, balance_fen=100_00)
     other = new_user(p, name="赵六")
-    their_card = members.list_cards(p, other)[0]["card_no"]
+    their_card = vault.card_number(p, members.list_cards(p, other)[0])
     with pytest.raises(CardRejected):  # the bank knows this card under another name
         cards.transfer_to_card(p, u, their_card, "李四", 10_00, "r1", PAY_PASSWORD)
     with pytest.raises(CardNoInvalid):

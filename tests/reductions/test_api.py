@@ -67,7 +67,7 @@ def test_campaigns_over_http(sqlite_platform):
 
 def test_the_cashier_page_shows_the_offer(sqlite_platform):
     from qianbao.api import trades as trade_api
-    from qianbao.payments import trades
+    from qianbao.payments import paylinks, trades
     from tests.reductions.test_at_the_cashier import _offer
     from tests.trades.helpers import req
 
@@ -79,9 +79,9 @@ def test_the_cashier_page_shows_the_offer(sqlite_platform):
         buyer = new_user(p, balance_fen=300_00)
         c = TestClient(create_app(p, extra_routers=[trade_api.pages]))
         t = trades.create(p, req(m, 230_00), buyer)
-        page = c.get(f"/cashier/t/{t['id']}").text
+        page = c.get(paylinks.path(p, t["id"])).text  # the buyer's pay link
         assert "−¥30.00 (¥200.00 to pay before coupons)" in page
         small = trades.create(p, req(m, 99_00), buyer)
-        assert 'id="offer"' not in c.get(f"/cashier/t/{small['id']}").text
+        assert 'id="offer"' not in c.get(paylinks.path(p, small["id"])).text
     finally:
         clock.use_real_time()

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, StrictInt
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, StrictInt
 from qianbao.api.deps import Operator, PlatformDep, UserId
 from qianbao.api.errors import DayInvalid
 from qianbao.api.models import Body, RequestId
+from qianbao.api.security import csrf_guard
 from qianbao.api.trades import USER_COOKIE, UserCookie
 from qianbao.members import service as members
 from qianbao.platform.clock import clock
@@ -27,7 +28,7 @@ from qianbao.wealth import reconcile as yuebao_recon
 from qianbao.wealth import service as yuebao
 
 router = APIRouter(prefix="/api/v1", tags=["yuebao"])
-pages = APIRouter(include_in_schema=False)
+pages = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
 
 

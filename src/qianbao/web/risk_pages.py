@@ -7,18 +7,19 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep
+from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.risk import service as risk
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 OPERATOR_COOKIE = "qb_operator"
 OperatorCookie = Annotated[str | None, Cookie(alias=OPERATOR_COOKIE)]
 

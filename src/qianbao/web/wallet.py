@@ -8,11 +8,12 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep
+from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
 from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
@@ -24,7 +25,7 @@ from qianbao.redpackets import service as redpackets
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["yuan"] = fen_to_yuan
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 USER_COOKIE = "qb_user"
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 PAGES = ("/wallet/red-packets", "/wallet/notices")

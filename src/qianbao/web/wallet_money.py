@@ -8,12 +8,14 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Form, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep
+from qianbao.api.security import csrf_guard
 from qianbao.billpay import service as billpay
+from qianbao.members import credentials
 from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.payments.moneyout import cards, payouts
@@ -22,7 +24,7 @@ from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 USER_COOKIE = "qb_user"  # the cashier's login cookie (api/trades.py)
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 
@@ -168,14 +170,10 @@ MERCHANT_COOKIE = "qb_merchant"  # the merchant centre's login cookie (api/trade
 MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
 
 
-def _merchant(p: Platform, key: str | None) -> str | None:
-    if not key:
-        return None
-    try:
-        principal = members.principal_for_key(p, key)
-    except QianbaoError:
-        return None
-    return principal.id if principal.kind == "merchant" else None
+def _merchant(p: Platform, cookie: str | None) -> str | None:
+    """The merchant of the centre's cookie (a signed reference to its key, never the key)."""
+    owner = credentials.owner_of_web_session(p, cookie) if cookie else None
+    return owner.id if owner is not None and owner.kind == "merchant" else None
 
 
 def _payouts_page(request: Request, p: Platform, merchant_id: str, **extra: Any) -> HTMLResponse:
