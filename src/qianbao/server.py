@@ -156,5 +156,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         ],
     )
     if stop is not None:
-        app.state.jobs = run_jobs(p, stop)
+        jobs = app.state.jobs = run_jobs(p, stop)
+        # at server shutdown, before the platform closes: no new run, the running ones finish
+        app.router.on_shutdown.append(lambda: jobs.stop(timeout_s=10))
     return app

@@ -158,3 +158,23 @@ def test_a_process_runs_the_jobs_of_its_own_units(tmp_path: Path) -> None:
     finally:
         clock.use_real_time()
         p.close()
+
+
+def test_the_served_app_runs_the_jobs_and_stops_them_at_shutdown(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from qianbao.server import build_app
+
+    p = open_platform(fast_settings(tmp_path))
+    try:
+        app = build_app(p, threading.Event())
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            jobs: Scheduler = app.state.jobs
+            names = {job["job"] for job in jobs.status()}
+            assert {"books_close", "notifications", "reconciliation"} <= names
+            assert all(t.is_alive() for t in jobs._threads)
+            threads = list(jobs._threads)
+        assert not any(t.is_alive() for t in threads)  # stopped with the server
+    finally:
+        p.close()
