@@ -498,7 +498,7 @@ def broker_status(url: str, stream: str, timeout_s: float = 3.0) -> dict[str, An
             nats.connect(
                 servers=[url], connect_timeout=timeout_s, allow_reconnect=False, error_cb=quiet
             ),
-            timeout=timeout_s * 2,
+            timeout=timeout_s,
         )
         try:
             js = nc.jetstream(timeout=timeout_s)
