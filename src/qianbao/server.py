@@ -12,19 +12,24 @@ from fastapi import FastAPI
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
+from qianbao.api import notices as notices_api
+from qianbao.api import redpackets as redpackets_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
+from qianbao.notices import delivery as notice_delivery
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
+from qianbao.redpackets import claims as redpacket_claims
 from qianbao.web import pages
+from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -42,6 +47,8 @@ def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
     jobs = [
         Job("trade_timeouts", tick_s, lambda: secured.run_due_jobs(p)),
         Job("notifications", tick_s, lambda: notify.deliver_due(p)),
+        Job("customer_notices", tick_s, lambda: notice_delivery.deliver_due(p)),
+        Job("red_packet_refunds", tick_s, lambda: redpacket_claims.refund_expired(p)),
         Job(
             "bank_follow_up",
             follow_up_s,
@@ -147,11 +154,14 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         p,
         extra_routers=[
             pages.router,
+            wallet_pages.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,
             scoring_api.router,
             marketing_api.router,
+            notices_api.router,
+            redpackets_api.router,
             *credit_api.routers,
         ],
     )

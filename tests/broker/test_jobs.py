@@ -86,6 +86,8 @@ def test_a_slow_webhook_does_not_delay_the_books_close(
     assert names == [
         "trade_timeouts",
         "notifications",
+        "customer_notices",
+        "red_packet_refunds",
         "bank_follow_up",
         "huabei_days",
         "settlement_t1",

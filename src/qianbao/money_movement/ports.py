@@ -115,6 +115,13 @@ class Coupons(Protocol):
     ) -> list[Leg]: ...
 
 
+class PaymentObserver(Protocol):
+    def paid(self, ctx: WriteContext, pay: Pay, quote: Quote) -> None:
+        """Inside the paying command, after its voucher and record (not on a replay): a
+        customer notice, say. It must stay cheap: it runs on the hot path."""
+        ...
+
+
 @dataclass
 class Ports:
     """The engine's wiring, one per platform (``Platform.money``)."""
@@ -124,3 +131,4 @@ class Ports:
     purposes: dict[str, Purpose] = field(default_factory=dict)
     coupons: Coupons | None = None
     offers: InstallmentOffers | None = None
+    observers: list[PaymentObserver] = field(default_factory=list)  # large-payment alerts
