@@ -59,6 +59,8 @@ def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
     jobs = [
         Job("trade_timeouts", tick_s, lambda: secured.run_due_jobs(p)),
         Job("notifications", tick_s, lambda: notify.deliver_due(p)),
+        Job("customer_notices", tick_s, lambda: notice_delivery.deliver_due(p)),
+        Job("red_packet_refunds", tick_s, lambda: redpacket_claims.refund_expired(p)),
         Job(
             "bank_follow_up",
             follow_up_s,
@@ -258,5 +260,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         ],
     )
     if stop is not None:
-        app.state.jobs = run_jobs(p, stop)
+        jobs = app.state.jobs = run_jobs(p, stop)
+        # at server shutdown, before the platform closes: no new run, the running ones finish
+        app.router.on_shutdown.append(lambda: jobs.stop(timeout_s=10))
     return app

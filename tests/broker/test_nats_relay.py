@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -154,9 +155,14 @@ def test_prepared_messages_are_checked_back_then_sent_through_the_broker(
             " \"source_unit\": 0}', 'PREPARED', 0, :now, :now)",
             {"now": clock.now_ms()},
         )
-    clock.set(clock.now() + timedelta(seconds=a.settings.message_checkback_after_s + 1))
-    a.relay.start()  # restarted: check-back, then publish
+    clock.set(clock.now())  # the business clock stands still until we move it
+    a.relay.start()  # restarted
     try:
+        assert wait_until(lambda: a.relay.delivery.problem() is None, timeout_s=10)
+        time.sleep(0.5)  # several relay passes: a PREPARED row is never published
+        assert a.relay.delivery.published == 0  # type: ignore[attr-defined]
+        assert payments.balance(b, payee)["balance_fen"] == 0
+        clock.advance(timedelta(seconds=a.settings.message_checkback_after_s + 1))
         assert wait_until(lambda: _outbox(a, 0) == {"SENT": 1, "CANCELLED": 1}, timeout_s=20)
         assert payments.balance(b, payee)["balance_fen"] == 7_00
         _assert_books_clean(a)

@@ -46,7 +46,7 @@ def deliver_due(p: Platform, *, rounds: int = 10) -> dict[str, int]:
     totals = {"sent": 0, "deferred": 0, "retry": 0, "failed": 0, "requeued": 0}
     for _ in range(rounds):
         moved = 0
-        for unit in range(len(p.units)):
+        for unit in p.owned_units:
             counts = deliver_unit(p, unit)
             for name, n in counts.items():
                 totals[name] += n

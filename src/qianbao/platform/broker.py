@@ -54,6 +54,8 @@ FETCH_WAIT_S = 0.5
 IDLE_CHECKS = 10  # idle fetches between two checks that the unit's consumer still exists
 DUPLICATE_WINDOW_S = 120.0
 WATCH_EVERY_S = 1.0
+STREAM_MAX_AGE_S = 24 * 3600.0
+STREAM_MAX_BYTES = 1 << 30
 ENVELOPE_BYTES = 256 * 1024  # of messages in one publish (the server's default limit is 1 MiB)
 ERROR_LOG_EVERY_S = 10.0
 FETCH_ENVELOPES = 16  # per consumer command: at most ~16 x RELAY_BATCH_MAX messages
@@ -191,6 +193,10 @@ class NatsDelivery:
                 storage=StorageType.FILE,
                 retention=RetentionPolicy.WORK_QUEUE,
                 duplicate_window=DUPLICATE_WINDOW_S,
+                # the outbox keeps every pending message, so the broker may drop old copies:
+                # its disk stays bounded however long a unit is down
+                max_age=STREAM_MAX_AGE_S,
+                max_bytes=STREAM_MAX_BYTES,
             )
             try:
                 await self._js.add_stream(config)
@@ -498,7 +504,7 @@ def broker_status(url: str, stream: str, timeout_s: float = 3.0) -> dict[str, An
             nats.connect(
                 servers=[url], connect_timeout=timeout_s, allow_reconnect=False, error_cb=quiet
             ),
-            timeout=timeout_s * 2,
+            timeout=timeout_s,
         )
         try:
             js = nc.jetstream(timeout=timeout_s)

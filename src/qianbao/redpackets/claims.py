@@ -189,7 +189,7 @@ def refund_expired(p: Platform) -> dict[str, int]:
     cfg = config_of(p)
     now_ms = clock.now_ms()
     out = {"packets": 0, "refunded_fen": 0}
-    for unit in range(len(p.units)):
+    for unit in p.owned_units:
         with p.units[unit].read() as tx:
             due = store.expired_packet_ids(tx, now_ms, cfg.refund_batch_max)
         for packet_id in due:
