@@ -65,7 +65,7 @@ class Layout:
             "global_url": self.pg_url(self.database("global")),
             "unit_urls": [self.pg_url(self.database(f"unit{u}")) for u in range(self.units)],
             "unit_endpoints": [self.unit_endpoint(u) for u in range(self.units)],
-            "relay_transport": "memory",
+            "relay_transport": "nats",  # between unit processes through JetStream (ADR 0410)
             "nats_url": f"nats://{self.host}:{self.nats_port}",
             "host": self.host,
             "port": self.port,

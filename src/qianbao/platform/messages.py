@@ -346,8 +346,13 @@ class Relay:
         by_dest: dict[int, list[Row]] = {}
         for message in batch:
             by_dest.setdefault(message["dest_unit"], []).append(message)
-        for dest in [d for d in by_dest if not self.platform.owns(d)]:
-            # another process owns it: only a broker reaches it (relay_transport = "nats")
+        # In one process every unit is here; a unit process reaches the others' writers over
+        # HTTP (``RemoteWriter``); otherwise another process owns it and only a broker reaches it
+        # (relay_transport = "nats").
+        unreachable = (
+            [] if self.platform.distributed else [d for d in by_dest if not self.platform.owns(d)]
+        )
+        for dest in unreachable:
             if dest not in self._warned:
                 self._warned.add(dest)
                 log.warning("unit %s is owned by another process: its messages wait", dest)
