@@ -15,7 +15,9 @@ from qianbao.api import billpay as billpay_api
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
+from qianbao.api import notices as notices_api
 from qianbao.api import payouts as payouts_api
+from qianbao.api import redpackets as redpackets_api
 from qianbao.api import reductions as reductions_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
@@ -26,6 +28,7 @@ from qianbao.billpay import service as billpay
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
+from qianbao.notices import delivery as notice_delivery
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
@@ -33,7 +36,9 @@ from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
+from qianbao.redpackets import claims as redpacket_claims
 from qianbao.web import pages, wallet_money
+from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -47,6 +52,8 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
     due: list[tuple[str, float, Callable[[], Any]]] = [
         ("trade jobs", JOB_TICK_S, lambda: secured.run_due_jobs(p)),
         ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
+        ("customer notices", JOB_TICK_S, lambda: notice_delivery.deliver_due(p)),
+        ("red packet refunds", JOB_TICK_S, lambda: redpacket_claims.refund_expired(p)),
         (
             "bank follow-up",
             BANK_FOLLOW_UP_S,
@@ -183,12 +190,15 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         p,
         extra_routers=[
             pages.router,
+            wallet_pages.router,
             wallet_money.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,
             scoring_api.router,
             marketing_api.router,
+            notices_api.router,
+            redpackets_api.router,
             *credit_api.routers,
             *payouts_api.routers,
             *billpay_api.routers,

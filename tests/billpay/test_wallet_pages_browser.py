@@ -26,10 +26,14 @@ def site(sqlite_platform: Platform) -> Iterator[str]:
 
     from qianbao.api import trades as trade_api
     from qianbao.api.app import create_app
+    from qianbao.web import wallet as wallet_pages
     from qianbao.web import wallet_money
     from tests.http_server import free_port
 
-    app = create_app(sqlite_platform, extra_routers=[trade_api.pages, wallet_money.router])
+    app = create_app(
+        sqlite_platform,
+        extra_routers=[trade_api.pages, wallet_pages.router, wallet_money.router],
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

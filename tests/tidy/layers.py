@@ -32,8 +32,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "use case",
         frozenset(
-            {"payments", "credit", "marketing", "openapi", "scoring", "wealth", "risk"}
-            | {"billpay"}
+            {"payments", "credit", "marketing", "openapi", "scoring", "wealth", "risk", "notices"}
+            | {"redpackets", "billpay"}
         ),
     ),
     ("money_movement", frozenset({"money_movement"})),  # the engine; need not exist yet

@@ -1,6 +1,7 @@
-"""Wallet pages for bill payment (缴费) and transfer to a bank card (转账到卡): server-rendered
-forms over the same use cases as the API. The login cookie is the cashier's; every form carries
-a request id made when it is shown, so submitting it twice pays once."""
+"""Wallet pages for bill payment (缴费) and transfer to a bank card (转账到卡), and the merchant
+centre's payouts: server-rendered forms over the same use cases as the API. The login is the
+wallet's (``web/wallet.py`` ``POST /wallet/login``, the cashier's ``qb_user`` cookie); every form
+carries a request id made when it is shown, so submitting it twice pays once."""
 
 from __future__ import annotations
 
@@ -38,25 +39,6 @@ def _user(p: Platform, token: str | None) -> str | None:
 
 def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, ctx, status_code=status)
-
-
-@router.post("/wallet/login")
-def login(
-    request: Request,
-    p: PlatformDep,
-    phone: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/wallet/bills",
-) -> Response:
-    if next not in ("/wallet/bills", "/wallet/card-transfer"):
-        next = "/wallet/bills"
-    try:
-        token, _ = members.login(p, phone.strip(), password)
-    except QianbaoError as exc:
-        return _page(request, "wallet_login.html", 401, next=next, error=exc.message)
-    response = RedirectResponse(next, status_code=303)
-    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
-    return response
 
 
 @router.get("/wallet/bills", response_class=HTMLResponse)
