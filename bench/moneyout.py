@@ -164,6 +164,7 @@ def run(p: Platform, ops: int, threads: int) -> list[dict[str, Any]]:
         (lambda i=i: payouts.request_payout(p, s["plain"], 1_00, f"po{tag}{i}"))
         for i in range(ops // 4)
     ]
+    _timed(threads, pay(s["plain"], "warm"))  # warm-up (caches, connections), not reported
     ref_s, ref_lat = _timed(threads, pay(s["plain"], "r"))
     ref = len(ref_lat) / ref_s
     rows = [_row("reference: pay_merchant", ref_s, ref_lat, ref)]

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from qianbao.api import billpay as billpay_api
 from qianbao.api.app import create_app
 from qianbao.members import service as members
+from qianbao.platform.clock import clock
 from tests.billpay.helpers import account_with_bills
 from tests.conftest import assert_ledger_clean
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user, operator_headers
@@ -63,6 +64,10 @@ def test_bill_payment_over_http(sqlite_platform):
     pid = r.json()["payment_id"]
     assert c.get(f"/api/v1/billpay/payments/{pid}", headers=hu).status_code == 200
     assert c.get(f"/api/v1/billpay/payments/{pid}", headers=ho).status_code == 404
+    today = clock.today().isoformat()
+    csv_text = c.get(f"/api/v1/ops/billpay/files/HZPOWER/{today}", headers=admin).text
+    assert csv_text.splitlines()[-1] == "TOTAL,,,12345,1,"
+    assert pid in csv_text
     r = c.post("/api/v1/ops/billpay/reconciliations/HZPOWER/2020-01-01", headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "BALANCED"
     doc = c.get("/openapi.json").json()

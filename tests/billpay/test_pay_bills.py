@@ -161,3 +161,29 @@ def test_bad_input_moves_nothing(sqlite_platform):
         clock.use_real_time()
     assert [r["status"] for r in billpay.list_payments(p, u)] == ["CLOSED"]
     assert_ledger_clean(p)
+
+
+def test_a_biller_is_not_paid_out_what_it_has_not_answered(sqlite_platform):
+    from qianbao.payments.moneyout import payouts
+    from qianbao.payments.moneyout.errors import MerchantBalanceNotEnough
+    from tests.moneyout.helpers import fresh_card
+
+    p = sqlite_platform
+    biller = water(p)
+    acct = account_with_bills(p, biller, 40_00, 25_00)
+    first, second = bill_ids(p, biller, acct)
+    u = new_user(p, balance_fen=100_00)
+    billpay.pay_bill(p, u, biller, acct, first, "h-1", PAY_PASSWORD)
+    p.billers.lose_answers = 1
+    waiting = billpay.pay_bill(p, u, biller, acct, second, "h-2", PAY_PASSWORD)
+    assert waiting["status"] == "PAID"
+    m = _merchant(p, biller)
+    payouts.set_settlement_account(p, m, fresh_card(), "杭州水务")
+    assert merchant_fen(p, m) == 65_00
+    with pytest.raises(MerchantBalanceNotEnough):  # 25 may still go back to the user
+        payouts.request_payout(p, m, 65_00, "all")
+    assert payouts.request_payout(p, m, 40_00, "answered")["status"] == "SUCCEEDED"
+    assert billpay.resolve_unanswered(p) == 1  # written off: the hold ends
+    assert payouts.request_payout(p, m, 25_00, "rest")["status"] == "SUCCEEDED"
+    assert merchant_fen(p, m) == 0
+    assert_ledger_clean(p)

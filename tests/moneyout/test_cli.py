@@ -9,6 +9,7 @@ import json
 from typer.testing import CliRunner
 
 from qianbao.cli import app
+from qianbao.platform.clock import clock
 from tests.moneyout.helpers import fresh_card
 
 runner = CliRunner()
@@ -123,5 +124,9 @@ def _bills_from_the_terminal(env: dict[str, str], a: dict[str, str]) -> None:
     r = runner.invoke(app, ["billpay", "register", "X", "某", "BEER"], env=env)
     assert r.exit_code == 1 and "BILLER_CATEGORY_INVALID" in r.output
     assert runner.invoke(app, ["billpay", "autopay"], env=env).exit_code == 0
+    r = runner.invoke(
+        app, ["billpay", "file", "SHGAS", "--day", clock.today().isoformat()], env=env
+    )
+    assert r.exit_code == 0 and "TOTAL,,,6660,1," in r.output, r.output
     r = runner.invoke(app, ["billpay", "reconcile", "SHGAS"], env=env)
     assert r.exit_code == 0, r.output

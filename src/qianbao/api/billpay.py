@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
 
 from qianbao.api.deps import Operator, PlatformDep, UserId
@@ -169,3 +170,9 @@ def reconcile_day(biller_code: str, day: date, p: PlatformDep, op: Operator) -> 
 def stored(biller_code: str, day: date, p: PlatformDep, op: Operator) -> dict[str, Any]:
     op.require("read")
     return reconcile.stored_report(p, biller_code, day)
+
+
+@ops_router.get("/files/{biller_code}/{day}", summary="The biller's daily file (CSV)")
+def biller_file(biller_code: str, day: date, p: PlatformDep, op: Operator) -> Response:
+    op.require("read")
+    return Response(reconcile.file_csv(p, biller_code, day), media_type="text/csv; charset=utf-8")

@@ -111,6 +111,15 @@ def reconcile_day(
         raise typer.Exit(1)
 
 
+@app.command("file")
+def biller_file(
+    biller: str, day: Annotated[str, typer.Option(help="YYYY-MM-DD; default yesterday")] = ""
+) -> None:
+    """Print the biller's daily reconciliation file (CSV, amounts in fen)."""
+    when = parse_day(day)
+    console.print(run(lambda p: reconcile.file_csv(p, biller, when)), end="")
+
+
 @app.command("follow-up")
 def follow_up() -> None:
     """Ask the biller about every payment whose answer was lost, and settle it."""

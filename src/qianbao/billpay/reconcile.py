@@ -11,6 +11,8 @@ stored report.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -161,3 +163,18 @@ def stored_report(p: Platform, biller_code: str, day: date) -> dict[str, Any]:
 
 def reconcile_all(p: Platform, day: date) -> list[Report]:
     return [reconcile(p, b["code"], day) for b in service.list_billers(p)]
+
+
+def file_csv(p: Platform, biller_code: str, day: date) -> str:
+    """The biller's daily file as it would arrive (CSV, amounts in fen), with its total line."""
+    biller = service.get_biller(p, biller_code)
+    file = p.billers.daily_file(biller["code"], day)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["request_id", "bill_id", "account_no", "amount_fen", "receipt_no", "at_ms"])
+    for x in file.lines:
+        writer.writerow(
+            [x.request_id, x.bill_id, x.account_no, x.amount_fen, x.receipt_no, x.at_ms]
+        )
+    writer.writerow(["TOTAL", "", "", file.total_fen, len(file.lines), ""])
+    return out.getvalue()

@@ -351,6 +351,18 @@ def resolve_unanswered(p: Platform, older_than_ms: int = 0) -> int:
     return done
 
 
+class UnansweredBills:
+    """Money out's ``PayoutHold``: what a biller received for bills it has not answered yet is
+    not paid out (a refusal refunds it from the biller's balance)."""
+
+    def held_by_unit(self, p: Platform, merchant_id: str) -> list[int]:
+        held = []
+        for db in p.units:
+            with db.read() as tx:
+                held.append(store.unanswered_fen(tx, merchant_id))
+        return held
+
+
 def public_payment(row: Row) -> dict[str, Any]:
     """The receipt (缴费凭证) of a bill payment."""
     return {

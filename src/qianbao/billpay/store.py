@@ -83,6 +83,17 @@ def stale_created(tx: Tx, created_before_ms: int, limit: int) -> list[Row]:
     )
 
 
+def unanswered_fen(tx: Tx, merchant_id: str) -> int:
+    return int(
+        tx.scalar(
+            "SELECT COALESCE(SUM(amount_fen - fee_fen), 0) FROM bill_payments"
+            " WHERE merchant_id = :m AND status = 'PAID'",
+            {"m": merchant_id},
+        )
+        or 0
+    )
+
+
 def mark_asked(tx: Tx, payment_id: str, now_ms: int) -> None:
     tx.execute(
         "UPDATE bill_payments SET asked_biller = :t, updated_at_ms = :now WHERE id = :id",

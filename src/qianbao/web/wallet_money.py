@@ -1,6 +1,7 @@
-"""Wallet pages for bill payment (缴费) and transfer to a bank card (转账到卡): server-rendered
-forms over the same use cases as the API. The login cookie is the cashier's; every form carries
-a request id made when it is shown, so submitting it twice pays once."""
+"""Wallet pages for bill payment (缴费) and transfer to a bank card (转账到卡), and the merchant
+centre's payouts: server-rendered forms over the same use cases as the API. The login is the
+wallet's (``web/wallet.py`` ``POST /wallet/login``, the cashier's ``qb_user`` cookie); every form
+carries a request id made when it is shown, so submitting it twice pays once."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from qianbao.members import service as members
 from qianbao.members.identity import luhn_ok
 from qianbao.money_movement.guards import check_amount, payable_merchant
 from qianbao.payments import service as payments
-from qianbao.payments.moneyout import fees, orders, store
+from qianbao.payments.moneyout import fees, orders, ports, store
 from qianbao.payments.moneyout.errors import (
     FundsInTransit,
     HolderNameInvalid,
@@ -144,13 +144,19 @@ def sweep_committed(tx: Tx, payload: dict[str, Any]) -> bool:
     return store.voucher_exists(tx, payload["sweep_id"])
 
 
-def _sweep_home(p: Platform, merchant_id: str, need_fen: int) -> None:
-    """Bring ``need_fen`` more to the home sub-account from the others, and wait (bounded) until
-    each sweep has been credited there (its voucher in the home unit)."""
-    home = p.unit_of(merchant_id)
+def _payable_by_unit(p: Platform, merchant_id: str) -> list[int]:
+    """Per unit, the merchant's sub-account less what must stay there for now (holds)."""
     by_unit = payments.merchant_balance(p, merchant_id)["by_unit_fen"]
+    held = ports.held_by_unit(p, merchant_id)
+    return [max(0, have - keep) for have, keep in zip(by_unit, held, strict=True)]
+
+
+def _sweep_home(p: Platform, merchant_id: str, need_fen: int, free: list[int]) -> None:
+    """Bring ``need_fen`` more to the home sub-account from what is free in the others, and wait
+    (bounded) until each sweep has been credited there (its voucher in the home unit)."""
+    home = p.unit_of(merchant_id)
     sweeps = []
-    for unit, available in enumerate(by_unit):
+    for unit, available in enumerate(free):
         if unit == home or need_fen <= 0 or available <= 0:
             continue
         take = min(available, need_fen)
@@ -195,12 +201,12 @@ def request_payout(p: Platform, merchant_id: str, amount_fen: int, request_id: s
         amount_fen=amount_fen,
     )
     for attempt in range(SWEEP_ATTEMPTS):
-        by_unit = payments.merchant_balance(p, merchant_id)["by_unit_fen"]
-        if sum(by_unit) < amount_fen:
-            raise MerchantBalanceNotEnough("settlement balance is less than the payout")
+        free = _payable_by_unit(p, merchant_id)
+        if sum(free) < amount_fen:
+            raise MerchantBalanceNotEnough("settlement balance (less what is held) is short")
         try:
-            if by_unit[home] < amount_fen:
-                _sweep_home(p, merchant_id, amount_fen - by_unit[home])
+            if free[home] < amount_fen:
+                _sweep_home(p, merchant_id, amount_fen - free[home], free)
             opened: Row = p.commands.submit(home, command)
         except InsufficientBalance:  # a concurrent payout took the money first: gather again
             if attempt == SWEEP_ATTEMPTS - 1:
@@ -221,7 +227,7 @@ def run_auto_payouts(p: Platform, day: date) -> dict[str, Any]:
         if orders.find_order(p, merchant_id, orders.MERCHANT_PAYOUT, key) is not None:
             skipped.append(merchant_id)  # done already: a re-run changes nothing
             continue
-        total = int(payments.merchant_balance(p, merchant_id)["balance_fen"])
+        total = sum(_payable_by_unit(p, merchant_id))  # less what may go back to customers
         if total < config.auto_payout_min_fen:
             skipped.append(merchant_id)
             continue
