@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from qianbao.bootstrap import open_platform
 from qianbao.cli import app
-from qianbao.demo import load_demo
+from qianbao.demo import DEMO_MERCHANT, load_demo
+from qianbao.members import service as members
 from qianbao.platform.modes import StartRefused, start_problems
 from qianbao.platform.settings import DEFAULT_SECRET_KEY
 from tests.conftest import fast_settings
@@ -42,18 +43,24 @@ def test_production_refuses_to_open_with_the_defaults(tmp_path):
 
 
 def test_production_refuses_a_data_set_with_demo_data(tmp_path):
+    """The demo's merchant in the global database, or its demo.json, is demo data (loading the
+    whole demo takes seconds: its two marks are made directly)."""
     p = open_platform(fast_settings(tmp_path))
     try:
-        load_demo(p)
+        members.create_merchant(p, DEMO_MERCHANT)
     finally:
         p.close()
+    production = {"env": "production", "secret_key": GOOD_KEY, "bank_channel": "simulator"}
     with pytest.raises(StartRefused) as refused:
-        open_platform(
-            fast_settings(tmp_path, env="production", secret_key=GOOD_KEY, bank_channel="simulator")
-        )
+        open_platform(fast_settings(tmp_path, **production))
     assert refused.value.problems == [
         "demo data is loaded (demo.json or the demo merchant): start on fresh data"
     ]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "demo.json").write_text("{}")
+    with pytest.raises(StartRefused):
+        open_platform(fast_settings(other, **production))
 
 
 def test_production_starts_when_everything_is_named_and_refuses_demo(tmp_path):
