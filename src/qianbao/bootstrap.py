@@ -120,6 +120,7 @@ CHANNELS = ("SIMBANK",)
 
 
 def migrate(settings: Settings) -> None:
+    open_keyring(settings)  # the migrations that seal rows use this platform's keys
     upgrade("global", Database(settings.global_database_url))
     for unit in range(settings.unit_count):
         upgrade("unit", Database(settings.unit_database_url(unit)))

@@ -447,6 +447,7 @@ def ops_summary(user_id: str, p: PlatformDep, op: Operator) -> dict[str, Any]:
     summary="Ask to set a user's line (e.g. decrease it); runs when a second operator approves",
 )
 def ops_line(user_id: str, body: SetLineIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require(roles.propose("credit_line"))
     credit_reads.summary(p, user_id)  # an unknown user or one without Huabei: a 404 now
     params = {"user_id": user_id, "line_fen": body.line_fen, "reason": body.reason}
     return proposal(p, op, "credit_line", user_id, params)

@@ -132,6 +132,7 @@ class AdjustmentIn(Body):
     summary="Ask to adjust a user's balance (调账); booked when a second operator approves",
 )
 def propose_adjustment(body: AdjustmentIn, p: PlatformDep, op: Operator) -> dict[str, Any]:
+    op.require(roles.propose("adjustment"))
     adjustments.check(body.amount_fen, body.reason)
     members.get_user(p, body.user_id)  # an unknown user is a 404 now
     params = body.model_dump()

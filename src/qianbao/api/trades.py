@@ -603,6 +603,7 @@ def compensation(
     amount: Annotated[str, Form()],
     reason: Annotated[str, Form(max_length=200)],
 ) -> dict[str, Any]:
+    operator.require(roles.propose("compensation"))
     amount_fen = yuan_to_fen(amount)
     trades.get_trade(p, trade_id)  # an unknown trade is a 404 now, not a failed approval
     params = {"trade_id": trade_id, "amount_fen": amount_fen, "reason": reason}

@@ -96,8 +96,7 @@ def _seal_journal(bind: sa.Connection, keys: crypto.Keys) -> None:
         context = f"channel_requests:{r['channel']}:{r['request_id']}"
         bind.execute(
             sa.text(
-                "UPDATE channel_requests SET account_no = :a WHERE channel = :c"
-                " AND request_id = :r"
+                "UPDATE channel_requests SET account_no = :a WHERE channel = :c AND request_id = :r"
             ),
             {"a": keys.encrypt(number, context), "c": r["channel"], "r": r["request_id"]},
         )
