@@ -66,8 +66,6 @@ def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
             follow_up_s,
             lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
         ),
-        Job("customer_notices", tick_s, lambda: notice_delivery.deliver_due(p)),
-        Job("red_packet_refunds", tick_s, lambda: redpacket_claims.refund_expired(p)),
         Job("credential_housekeeping", 3600, lambda: credential_housekeeping.purge(p)),
         # Yu'e Bao's day first (its T+1 confirmations), then Huabei's auto-debit draws on it
         Job("yuebao_then_huabei_days", tick_s, _in_order(_yuebao_days(p), _credit_days(p))),

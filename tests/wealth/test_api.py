@@ -13,7 +13,7 @@ from qianbao.members import service as members
 from qianbao.platform.runtime import Platform
 from qianbao.wealth import service as yeb
 from tests.conftest import assert_ledger_clean
-from tests.factories import LOGIN_PASSWORD, card_of, new_user, operator_headers
+from tests.factories import LOGIN_PASSWORD, card_of, new_user, operator_headers, page_csrf
 from tests.wealth.helpers import at, end, publish, start
 
 MON, TUE = D(2026, 6, 15), D(2026, 6, 16)
@@ -113,10 +113,14 @@ def test_wallet_page(sqlite_yp: Platform) -> None:
     user = new_user(p, balance_fen=100_000)
     client = TestClient(create_app(p, extra_routers=[wealth_api.router, wealth_api.pages]))
     assert "login-form" in client.get("/wallet/yuebao").text
+    csrf = {"csrf_token": page_csrf(client, "/wallet/yuebao")}  # as the page's forms carry it
     phone = members.get_user(p, user)["phone"]
-    r = client.post("/wallet/yuebao/login", data={"phone": phone, "password": LOGIN_PASSWORD})
+    r = client.post(
+        "/wallet/yuebao/login", data={"phone": phone, "password": LOGIN_PASSWORD, **csrf}
+    )
     assert r.status_code == 200 and 'id="holdings"' in r.text
     form = {"action": "subscribe", "amount": "123.45", "request_id": "w1", "source": "BALANCE"}
+    form |= csrf
     page = client.post("/wallet/yuebao/order", data=form)
     assert page.status_code == 200 and "¥123.45" in page.text and 'id="done"' in page.text
     assert yeb.holdings(p, user)["pending_fen"] == 12_345

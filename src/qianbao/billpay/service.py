@@ -340,7 +340,7 @@ def resolve_unanswered(p: Platform, older_than_ms: int = 0) -> int:
     the orders abandoned before paying; returns how many were settled or closed."""
     now = clock.now_ms()
     done = 0
-    for unit, db in enumerate(p.units):
+    for unit, db in p.owned_dbs():
         with db.read() as tx:
             rows = store.unanswered(tx, now - older_than_ms, FOLLOW_UP_BATCH)
             stale = store.stale_created(tx, now - ABANDONED_AFTER_MS, FOLLOW_UP_BATCH)

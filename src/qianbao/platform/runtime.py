@@ -90,9 +90,9 @@ class Platform:
         s = self.settings
         return [
             Database(
-                s.unit_database_url(u)
-                if u in self.owned_units
-                else read_only_url(s.unit_database_url(u)),
+                read_only_url(s.unit_database_url(u))
+                if self.distributed and u not in self.owned_units
+                else s.unit_database_url(u),
                 synchronous=s.sqlite_synchronous,
                 name=f"unit{u}",
             )
@@ -100,7 +100,8 @@ class Platform:
         ]
 
     def _unit_writers(self) -> list[UnitWriter]:
-        """A writer per owned unit; a unit owned by another process is written through it."""
+        """A writer per unit; in the distributed mode a unit owned by another process is written
+        through that process (only the owned units' writers start)."""
         s = self.settings
         return [
             UnitWriter(
@@ -112,7 +113,7 @@ class Platform:
                 timeout_ms=s.writer_timeout_ms,
                 wait_ms=s.writer_wait_ms,
             )
-            if u in self.owned_units
+            if u in self.owned_units or not self.distributed
             else RemoteWriter(u, s, self)
             for u, db in enumerate(self.units)
         ]

@@ -42,7 +42,7 @@ def send_orders(p: Platform, day: date) -> int:
     """Send every accepted order that trades by ``day`` to the fund, then mark them SENT."""
     fund = state.of(p).fund
     sent = 0
-    for unit, db in enumerate(p.units):
+    for unit, db in p.owned_dbs():  # each unit process sends its own units' orders
         with db.read() as tx:
             rows = store.accepted_orders(tx, day.isoformat())
         lines = [
@@ -73,7 +73,7 @@ def _mark_sent(ctx: WriteContext, ids: list[str], day: date) -> None:
 def confirm(p: Platform, day: date) -> dict[str, Any]:
     lines = state.of(p).fund.confirm(day)
     out: dict[str, Any] = {"day": day.isoformat(), "confirmed": 0}
-    for unit in range(len(p.units)):
+    for unit in p.owned_units:
         mine = [c for c in lines if c.account_no == state.fund_account_no(unit)]
         result = p.writers[unit].submit(partial(_apply, lines=mine, day=day))
         out["confirmed"] += int(result["confirmed"])
@@ -129,7 +129,7 @@ def income(p: Platform, day: date) -> list[dict[str, Any]]:
     per_10k_e4 = fund.ensure_rate(day)
     pools = {a.account_no: a for a in fund.accrue(day)}
     running = []
-    for unit in range(len(p.units)):  # the units run side by side, each in its own writer
+    for unit in p.owned_units:  # the units run side by side, each in its own writer
         pool = pools.get(state.fund_account_no(unit))
         pool_fen = pool.income_fen if pool else 0
         run = partial(income_run, day=day, per_10k_e4=per_10k_e4, pool_fen=pool_fen)

@@ -36,7 +36,7 @@ RECONCILE = "RECONCILE"
 def reconcile(p: Platform, day: date) -> list[dict[str, Any]]:
     """Every unit's report for ``day`` (after its income run); each is stored."""
     fund_file = state.of(p).fund.daily_file(day)
-    return [_unit_report(p, unit, fund_file) for unit in range(len(p.units))]
+    return [_unit_report(p, unit, fund_file) for unit in p.owned_units]
 
 
 def _unit_report(p: Platform, unit: int, fund_file: FundFile) -> dict[str, Any]:

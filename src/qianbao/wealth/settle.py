@@ -36,7 +36,7 @@ FUND_OPENING_CASH_FEN = 10**14  # the simulated fund's cash at the bank (1 trill
 def settle(p: Platform, day: date) -> list[dict[str, Any]]:
     """Settle each unit's net of ``day`` once; returns what each unit settled (or why not)."""
     out = []
-    for unit, db in enumerate(p.units):
+    for unit, db in p.owned_dbs():
         with db.read() as tx:
             done = store.step_result(tx, day.isoformat(), SETTLE)
             confirmed = store.step_result(tx, day.isoformat(), CONFIRM)
