@@ -248,7 +248,7 @@ def test_a_token_revoked_in_the_global_database_stops_working_at_once(
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert digest in d.access.p.token_cache
     with psycopg.connect(d.settings.global_database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM user_tokens WHERE token_hash = %s", (digest,))  # an operator
+        conn.execute("DELETE FROM user_sessions WHERE token_hash = %s", (digest,))  # an operator
     deadline = time.monotonic() + 2
     while digest in d.access.p.token_cache:
         assert time.monotonic() < deadline, "the access layer kept the revoked token"

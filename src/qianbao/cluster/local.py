@@ -71,7 +71,16 @@ class Layout:
             "port": self.port,
             **self.extra_settings,
         }
-        return "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+        flat = {k: v for k, v in values.items() if not isinstance(v, dict)}
+        text = "".join(f"{key} = {json.dumps(value)}\n" for key, value in flat.items())
+        return text + "".join(_toml_table([k], v) for k, v in values.items() if k not in flat)
+
+
+def _toml_table(path: list[str], table: dict[str, Any]) -> str:
+    """``table`` as TOML sections (``[extra.risk]``), nested tables after the plain keys."""
+    plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    text = f"[{'.'.join(path)}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in plain.items())
+    return text + "".join(_toml_table([*path, k], v) for k, v in table.items() if k not in plain)
 
 
 # --- tools -----------------------------------------------------------------------------------

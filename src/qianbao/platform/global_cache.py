@@ -30,7 +30,7 @@ CHANNEL = "qianbao_global"
 WATCHED: dict[str, str] = {
     "users": "id",
     "merchants": "id",
-    "user_tokens": "token_hash",
+    "user_sessions": "token_hash",
     "api_keys": "key_hash",
     "open_apps": "app_id",
 }
@@ -74,7 +74,8 @@ def forget(p: Platform, table: str, key: str) -> None:
     caches: dict[str, dict[str, Any]] = {
         "users": p.user_cache,
         "merchants": p.merchant_cache,
-        "user_tokens": p.token_cache,
+        "user_sessions": p.token_cache,
+        "api_keys": p.key_cache,
     }
     cache = caches.get(table)
     if cache is None:
@@ -89,6 +90,7 @@ def forget_all(p: Platform) -> None:
     p.user_cache.clear()
     p.merchant_cache.clear()
     p.token_cache.clear()
+    p.key_cache.clear()
 
 
 class CacheInvalidator:
