@@ -172,3 +172,53 @@ def test_empty_days_between_closings_do_not_block_the_books(sqlite_platform):
         assert closing.close_day(p, D1).closed  # the empty days in between need no closing
     finally:
         clock.use_real_time()
+
+
+def _closing_by_subject(p, unit: int, end_ms: int) -> dict[str, int]:
+    """Each subject's closing from every posting before the cut (the whole history)."""
+    from qianbao.ledger.chart import SUBJECTS
+
+    with p.units[unit].read() as tx:
+        rows = tx.all(
+            "SELECT a.subject, SUM(x.amount_fen) AS s FROM postings x"
+            " JOIN accounts a ON a.id = x.account_id WHERE x.created_at_ms < :e"
+            " GROUP BY a.subject",
+            {"e": end_ms},
+        )
+    return {r["subject"]: SUBJECTS[r["subject"]].side * int(r["s"]) for r in rows}
+
+
+def test_a_close_starts_from_the_previous_one_and_catches_late_postings(sqlite_platform):
+    """Day 2 reads only the postings after day 1's last one, on top of day 1's sums, and
+    still closes to what the whole history says; a posting dated into a closed day is caught."""
+    from qianbao.platform.clock import start_of_day_ms
+
+    p = sqlite_platform
+    merchant, _ = members.create_merchant(p, "Carry Shop")
+    try:
+        days = [D1 + timedelta(days=i) for i in range(3)]
+        for day in days[:2]:
+            _at(day)
+            _traffic(p, merchant["id"])
+        _at(days[2])
+        first, second = closing.close_day(p, days[0]), closing.close_day(p, days[1])
+        assert first.closed and second.closed
+        for unit in second.units:
+            assert unit.last_posting_id > first.units[unit.unit].last_posting_id
+            truth = _closing_by_subject(p, unit.unit, start_of_day_ms(days[2]))
+            assert {s.subject: s.closing_fen for s in unit.subjects if s.closing_fen} == {
+                k: v for k, v in truth.items() if v
+            }
+        with p.units[0].read() as tx:
+            carried = tx.scalar("SELECT COUNT(*) FROM ledger_account_closings")
+        assert carried > 0
+        _at(days[1] + timedelta(hours=13))  # a clock set back: a booking dated into day 2
+        new_user(p, unit=0, balance_fen=700)
+        _at(days[2] + timedelta(days=1))
+        late = closing.close_day(p, days[2])
+        assert not late.units[0].closed and late.units[1].closed
+        assert "postings of a closed day were booked after it was closed" in (
+            " ".join(late.units[0].problems)
+        )
+    finally:
+        clock.use_real_time()

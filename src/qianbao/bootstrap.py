@@ -14,10 +14,12 @@ import qianbao.credit.tables
 import qianbao.ledger.tables
 import qianbao.marketing.tables
 import qianbao.members.tables
+import qianbao.notices.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.tables
+import qianbao.redpackets.tables
 import qianbao.risk.tables
 import qianbao.scoring.tables  # noqa: F401
 from qianbao.channels import errors as channels_errors
@@ -53,6 +55,13 @@ from qianbao.money_movement.funding import BalanceFunding, CardFunding
 from qianbao.money_movement.pay import handle_pay
 from qianbao.money_movement.ports import Ports
 from qianbao.money_movement.refund import handle_refund
+from qianbao.notices import alerts as notice_alerts
+from qianbao.notices import codes as notice_codes
+from qianbao.notices import config as notices_config
+from qianbao.notices import errors as notices_errors
+from qianbao.notices import gateway as notice_gateway
+from qianbao.notices import prefs as notice_prefs
+from qianbao.notices import service as notices
 from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
@@ -63,6 +72,9 @@ from qianbao.platform.migrations import upgrade
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings, load_settings
 from qianbao.platform.writer import WriteContext
+from qianbao.redpackets import claims as redpacket_claims
+from qianbao.redpackets import errors as redpackets_errors
+from qianbao.redpackets import service as redpackets
 from qianbao.risk import engine as risk_engine
 from qianbao.risk import errors as risk_errors
 from qianbao.risk import model as risk_model
@@ -123,6 +135,8 @@ def open_platform(
     p.credit_behaviour = CreditForScoring()
     wire_credit_commands(p)
     wire_marketing_commands(p)
+    wire_notices(p)
+    wire_redpackets(p)
     register_error_codes(p)
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
@@ -209,6 +223,35 @@ def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:
     return money_pay.submit(p, unit, pay)
 
 
+def wire_notices(p: Platform) -> None:
+    """Customer notifications: the gateway simulator (its own database), the consumer of
+    notices asked for from another unit, and the commands (send, preferences, one-time codes)."""
+    cfg = notices_config.load(p.settings.extra.get("notices"))
+    gateway = notice_gateway.GatewaySimulator(
+        Database(f"sqlite:///{p.settings.data_dir / 'notice_gateway.db'}", name="notice gateway"),
+        failure_rate=cfg.gateway_failure_rate,
+        seed=cfg.gateway_seed,
+    )
+    p.notices = notices.Notices(gateway=gateway, config=cfg)
+    p.money.observers.append(notice_alerts.LargePaymentAlerts(cfg.large_payment_fen))
+    p.relay.subscribe(notices.TOPIC, notices.accept_requested, notices.requested_committed)
+    p.commands.register(notices.SendNotice, notices.handle_send_notice)
+    p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
+    p.commands.register(notice_codes.IssueCode, notice_codes.handle_issue_code)
+    p.commands.register(notice_codes.CheckCode, notice_codes.handle_check_code)
+
+
+def wire_redpackets(p: Platform) -> None:
+    """Red packets: send, claim and refund commands; claims credited in the claimer's unit."""
+    redpackets.config_of(p)  # a bad limit stops the start, not a packet
+    p.relay.subscribe(
+        redpackets.TOPIC, redpacket_claims.credit_claim, redpacket_claims.claim_committed
+    )
+    p.commands.register(redpackets.SendRedPacket, redpackets.handle_send)
+    p.commands.register(redpacket_claims.ClaimRedPacket, redpacket_claims.handle_claim)
+    p.commands.register(redpacket_claims.RefundRedPacket, redpacket_claims.handle_refund)
+
+
 def wire_marketing_commands(p: Platform) -> None:
     p.commands.register(marketing.IssueCoupon, marketing.handle_issue_coupon)
 
@@ -242,8 +285,10 @@ def register_error_codes(p: Platform) -> None:
         marketing=marketing_errors.Code,
         members=members_errors.Code,
         money_movement=money_movement_errors.Code,
+        notices=notices_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
+        redpackets=redpackets_errors.Code,
         risk=risk_errors.Code,
         scoring=scoring_errors.Code,
     )

@@ -15,10 +15,12 @@ from qianbao.bootstrap import migrate, open_platform
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
+from qianbao.notices.cli import app as notices_app
 from qianbao.openapi.cli import app as openapi_app
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import load_settings
+from qianbao.redpackets.cli import app as redpacket_app
 from qianbao.risk.cli import app as risk_app
 from qianbao.scoring.cli import app as score_app
 from qianbao.terminal import console, parse_day
@@ -38,6 +40,8 @@ app.add_typer(operator_app, name="operator")
 messages_app = typer.Typer(help="Transactional messages between units.", no_args_is_help=True)
 app.add_typer(messages_app, name="messages")
 app.add_typer(coupon_app, name="coupon")
+app.add_typer(notices_app, name="notices")
+app.add_typer(redpacket_app, name="redpacket")
 settle_app = typer.Typer(help="T+1 merchant settlement (结算).", no_args_is_help=True)
 app.add_typer(settle_app, name="settlement")
 app.add_typer(credit_app, name="credit", help="Huabei consumer credit (花呗).")

@@ -14,18 +14,23 @@ from fastapi import FastAPI
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
+from qianbao.api import notices as notices_api
+from qianbao.api import redpackets as redpackets_api
 from qianbao.api import scoring as scoring_api
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
 from qianbao.channels import reconcile as recon
 from qianbao.credit import dayend
 from qianbao.ledger import closing
+from qianbao.notices import delivery as notice_delivery
 from qianbao.openapi import notify
 from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
+from qianbao.redpackets import claims as redpacket_claims
 from qianbao.web import pages, risk_pages
+from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -39,6 +44,8 @@ def _jobs(p: Platform, stop: threading.Event) -> None:
     due: list[tuple[str, float, Callable[[], Any]]] = [
         ("trade jobs", JOB_TICK_S, lambda: secured.run_due_jobs(p)),
         ("notifications", JOB_TICK_S, lambda: notify.deliver_due(p)),
+        ("customer notices", JOB_TICK_S, lambda: notice_delivery.deliver_due(p)),
+        ("red packet refunds", JOB_TICK_S, lambda: redpacket_claims.refund_expired(p)),
         (
             "bank follow-up",
             BANK_FOLLOW_UP_S,
@@ -128,12 +135,15 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
         p,
         extra_routers=[
             pages.router,
+            wallet_pages.router,
             risk_pages.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,
             scoring_api.router,
             marketing_api.router,
+            notices_api.router,
+            redpackets_api.router,
             *credit_api.routers,
         ],
     )

@@ -31,7 +31,10 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ),
     (
         "use case",
-        frozenset({"payments", "credit", "marketing", "openapi", "scoring", "wealth", "risk"}),
+        frozenset(
+            {"payments", "credit", "marketing", "openapi", "scoring", "wealth", "risk", "notices"}
+            | {"redpackets"}
+        ),
     ),
     ("money_movement", frozenset({"money_movement"})),  # the engine; need not exist yet
     ("ledger/members/channels", frozenset({"ledger", "members", "channels"})),

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from datetime import date, timedelta
 from typing import Any
 
-from qianbao.credit import ports, store
+from qianbao.credit import ports, reminders, store
 from qianbao.credit import schedule as sched
 from qianbao.credit.accounts import (
     STATEMENT,
@@ -232,6 +232,7 @@ def _accrue_and_age(ctx: WriteContext, cfg: CreditConfig, day: date) -> dict[str
             }
         )
     store.insert_reminders(tx, rows)
+    reminders.notify_overdue(ctx, rows)
     return dpd
 
 
@@ -322,6 +323,7 @@ def end_of_day(p: Platform, day: date, *, cards: bool = True) -> dict[str, Any]:
         due = _users(p, unit, lambda tx: store.past_deadline_user_ids(tx, day))
         _run_each(p, unit, due, lambda ctx, u: _due_outcome(ctx, u, day))
         dpd: dict[str, int] = p.writers[unit].submit(lambda ctx: _accrue_and_age(ctx, cfg, day))
+        p.writers[unit].submit(lambda ctx: reminders.notify_due_soon(ctx, day))
         out["overdue_accounts"] += sum(1 for v in dpd.values() if isinstance(v, int) and v > 0)
         # provision first, so the 90+ bucket (100%) covers what is written off next
         p.writers[unit].submit(lambda ctx: _provision_and_report(ctx, cfg, day))

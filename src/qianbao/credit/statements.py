@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from qianbao.credit import reminders, store
 from qianbao.credit import schedule as sched
-from qianbao.credit import store
 from qianbao.credit.accounts import STATEMENT, complete_plan_if_done, now_ms, receivable
 from qianbao.credit.config import CreditConfig, config_for
 from qianbao.credit.errors import StatementNotFound
@@ -84,6 +84,7 @@ def bill_user(ctx: WriteContext, user_id: str, bill_date: date) -> str | None:
         return None
     statement_id = new_id(bucket_of(user_id))
     _persist_draft(ctx, cfg, a, statement_id, draft)
+    reminders.notify_bill(ctx, user_id, statement_id, draft)
     return statement_id
 
 

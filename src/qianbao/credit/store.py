@@ -729,3 +729,15 @@ def latest_day_end(tx: Tx, on_or_before: date) -> Row | None:
         "SELECT * FROM credit_day_end WHERE day <= :d ORDER BY day DESC LIMIT 1",
         {"d": on_or_before.isoformat()},
     )
+
+
+def unpaid_statements_with_deadline(tx: Tx, deadlines: Sequence[str]) -> list[Row]:
+    """The unit's OPEN or REVOLVING bills whose deadline is one of ``deadlines``."""
+    if not deadlines:
+        return []
+    marks = ", ".join(f":d{i}" for i in range(len(deadlines)))
+    return tx.all(
+        "SELECT * FROM credit_statements WHERE status IN ('OPEN', 'REVOLVING')"
+        f" AND deadline IN ({marks}) ORDER BY user_id, id",
+        {f"d{i}": d for i, d in enumerate(deadlines)},
+    )

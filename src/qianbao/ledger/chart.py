@@ -43,6 +43,12 @@ SUBJECTS: dict[str, Subject] = {
         ),
         Subject("withdrawal_clearing", "提现在途 withdrawals sent to banks", "liability"),
         Subject("escrow", "担保交易 secured-trade escrow", "liability", no_negative=True),
+        Subject(
+            "red_packet_holding",
+            "红包待领 red packets not yet claimed",
+            "liability",
+            no_negative=True,
+        ),
         Subject("in_transit", "单元间在途 money between units", "liability", hot=True),
         Subject("bank_reserve", "备付金 reserves at bank channels", "asset", hot=True),
         Subject("suspense", "待处理款项 bank movements not yet identified", "liability"),

@@ -94,4 +94,14 @@ day_closings = sa.Table(
     sa.Column("debit_fen", Money, nullable=False),
     sa.Column("credit_fen", Money, nullable=False),
     sa.Column("closed_at_ms", Millis, nullable=False),
+    # the day's last posting id: the next close reads the postings after it
+    sa.Column("last_posting_id", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+account_closings = sa.Table(
+    "ledger_account_closings",  # each account's Σ postings at the latest closed day's cut
+    unit_metadata,
+    sa.Column("account_id", sa.String(80), primary_key=True),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("sum_fen", Money, nullable=False),
 )

@@ -95,7 +95,10 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
         legs += policy.book_in(ctx, pay.merchant_id, quote.merchant_gross_fen, merchant_fee)
         legs.append(fee_leg(ctx, quote.fee_fen))
     post(ctx, purpose.pay_voucher, purpose.voucher_ref(pay, funded), legs, pay.memo)
-    return purpose.record(ctx, pay, quote, funded, opened)
+    row = purpose.record(ctx, pay, quote, funded, opened)
+    for observer in ports.observers:
+        observer.paid(ctx, pay, quote)
+    return row
 
 
 def movement_of(pay: Pay, quote: Quote) -> Movement:

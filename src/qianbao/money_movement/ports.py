@@ -141,6 +141,13 @@ class RiskCheck(Protocol):
         ...
 
 
+class PaymentObserver(Protocol):
+    def paid(self, ctx: WriteContext, pay: Pay, quote: Quote) -> None:
+        """Inside the paying command, after its voucher and record (not on a replay): a
+        customer notice, say. It must stay cheap: it runs on the hot path."""
+        ...
+
+
 @dataclass
 class Ports:
     """The engine's wiring, one per platform (``Platform.money``)."""
@@ -151,3 +158,4 @@ class Ports:
     coupons: Coupons | None = None
     offers: InstallmentOffers | None = None
     risk: RiskCheck | None = None
+    observers: list[PaymentObserver] = field(default_factory=list)  # large-payment alerts

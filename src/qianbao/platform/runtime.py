@@ -68,6 +68,8 @@ class Platform:
         self.credit_config: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
         self.credit_behaviour: Any = None
+        # notices: the notification gateway and its limits (notices.service.Notices), by bootstrap
+        self.notices: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
         self.started = False
@@ -109,7 +111,7 @@ class Platform:
         self.relay.stop()
         for writer in self.writers:
             writer.stop()
-        for channel in self.channels.values():
+        for channel in [*self.channels.values(), getattr(self.notices, "gateway", None)]:
             close = getattr(channel, "close", None)
             if close:
                 close()
