@@ -212,8 +212,19 @@ def wire_risk(p: Platform) -> None:
         engine.shadow = risk_engine.Shadow(
             risk_rules.RuleFile(Path(cfg["shadow_rules_path"])), risk_model.load(shadow_model)
         )
+    engine.codes = NoticeCodes()
     p.money.risk = engine
     risk_service.restore_watchlist(p)
+
+
+class NoticeCodes:
+    """Risk's ``OneTimeCodes`` port: the notices package's one-time codes by SMS."""
+
+    def issue(self, p: Platform, user_id: str, purpose: str) -> str:
+        return notice_codes.issue_code(p, user_id, purpose)
+
+    def check(self, p: Platform, user_id: str, code_id: str, code: str) -> bool:
+        return notice_codes.check_code(p, user_id, code_id, code)
 
 
 def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:

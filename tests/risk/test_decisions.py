@@ -21,6 +21,7 @@ from qianbao.risk.errors import (
     ChallengeFailed,
     ChallengeNotFound,
     ChallengeRequired,
+    ChallengeWrongMethod,
     PartyFrozen,
     RiskRejected,
     RulesInvalid,
@@ -255,3 +256,29 @@ def test_shadow_mode_reports_what_a_candidate_would_decide_and_changes_nothing(t
         assert balance(p, u) == 1_000_00 - 21_00
     finally:
         p.close()
+
+
+def test_a_challenge_answered_with_a_one_time_code_by_sms(rp):
+    import re
+
+    from qianbao.notices import delivery
+    from qianbao.notices import service as notices
+    from qianbao.risk.errors import ChallengeCodeWrong
+
+    m, u = new_merchant(rp), new_user(rp, balance_fen=100_000_00)
+    with pytest.raises(ChallengeRequired) as caught:
+        _pay(rp, u, m, 6_000_00, "otp1")
+    challenge_id = caught.value.details["challenge_id"]
+    with pytest.raises(ChallengeWrongMethod):  # no code asked for yet
+        risk.answer_code(rp, u, challenge_id, "123456")
+    assert risk.send_code(rp, u, challenge_id)["code_sent"] is True
+    delivery.deliver_due(rp)
+    body = notices.delivery_log(rp, u, "otp", reveal=True)[-1]["body"]
+    code = re.search(r"\b(\d{6})\b", body).group(1)
+    assert "交易验证" in body
+    with pytest.raises(ChallengeCodeWrong):
+        risk.answer_code(rp, u, challenge_id, "000000" if code != "000000" else "111111")
+    paid = risk.answer_code(rp, u, challenge_id, code)
+    assert paid["amount_fen"] == 6_000_00
+    assert balance(rp, u) == 100_000_00 - 6_000_00
+    assert_ledger_clean(rp)

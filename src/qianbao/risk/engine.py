@@ -49,6 +49,7 @@ from qianbao.risk.errors import (
     RiskRejected,
 )
 from qianbao.risk.model import Model
+from qianbao.risk.ports import OneTimeCodes
 from qianbao.risk.rules import RuleFile, RuleSet, parse_location
 
 log = logging.getLogger("qianbao.risk")
@@ -185,6 +186,7 @@ class RiskEngine:
         self.watchlist = WatchList()  # AML (aml.py), loaded by an operator
         self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
         self.shadow: Shadow | None = None  # a candidate rule set and model beside the live one
+        self.codes: OneTimeCodes | None = None  # one-time codes by SMS (notices), when wired
 
     # --- the port ---------------------------------------------------------------------------
     def check(self, ctx: WriteContext, movement: Movement) -> None:
