@@ -282,3 +282,24 @@ def test_a_challenge_answered_with_a_one_time_code_by_sms(rp):
     assert paid["amount_fen"] == 6_000_00
     assert balance(rp, u) == 100_000_00 - 6_000_00
     assert_ledger_clean(rp)
+
+
+def test_a_frozen_wallet_cannot_send_a_red_packet(rp):
+    from qianbao.redpackets import service as redpackets
+
+    u, v = new_user(rp, balance_fen=1_000_00), new_user(rp)
+    risk.freeze(rp, "USER", u, "mule", "op-1")
+    with pytest.raises(PartyFrozen):
+        redpackets.send(
+            rp,
+            u,
+            kind="PERSONAL",
+            amount_fen=10_00,
+            recipient_id=v,
+            request_id="rp1",
+            pay_password=PAY_PASSWORD,
+        )
+    assert balance(rp, u) == 1_000_00
+    kinds = [d["movement_kind"] for d in risk.decisions(rp, party_id=u)]
+    assert "RED_PACKET" in kinds
+    assert_ledger_clean(rp)
