@@ -303,3 +303,27 @@ def test_a_frozen_wallet_cannot_send_a_red_packet(rp):
     kinds = [d["movement_kind"] for d in risk.decisions(rp, party_id=u)]
     assert "RED_PACKET" in kinds
     assert_ledger_clean(rp)
+
+
+def test_a_replay_after_a_restart_answers_the_first_result_even_if_risk_would_now_refuse(tmp_path):
+    from tests.conftest import make_platform
+
+    rules = write_rules(tmp_path / "rules.yaml")
+    extra = {"risk": {"rules_path": str(rules)}}
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)
+    try:
+        m, u = new_merchant(p), new_user(p, balance_fen=1_000_00)
+        first = _pay(p, u, m, 12_00, "same-key")
+        risk.put_list_entry(p, "block", "device", HOME.device_id, "reported stolen", "op")
+    finally:
+        p.close()
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)  # the writer knows no keys now
+    try:
+        again = _pay(p, u, m, 12_00, "same-key")  # the client retries: its first answer
+        assert again["id"] == first["id"]
+        with pytest.raises(RiskRejected):
+            _pay(p, u, m, 12_00, "new-key")
+        assert balance(p, u) == 1_000_00 - 12_00
+        assert_ledger_clean(p)
+    finally:
+        p.close()

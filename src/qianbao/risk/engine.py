@@ -25,7 +25,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.db import Tx
 from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
-from qianbao.platform.writer import WriteContext
+from qianbao.platform.writer import Unverified, WriteContext
 from qianbao.risk import store
 from qianbao.risk.aml import WatchList, screen_user
 from qianbao.risk.counters import Counters, Event, Pending
@@ -218,6 +218,8 @@ class RiskEngine:
             batch.pending.add(d.event)
             self._learn(batch, movement, rc, now_ms)
             return
+        if not ctx.precise:  # a refusal is decided on fresh reads: this may be a replay whose key
+            raise Unverified("a refusal is confirmed precisely")  # the cache has not seen
         self._refuse(ctx, batch, rs, movement, d, row, now_ms)
 
     def _refuse(
