@@ -76,6 +76,9 @@ def test_a_challenge_answered_in_time_completes_the_payment(rp):
         _pay(rp, u, m, 6_000_00, "c1")
     challenge_id = caught.value.details["challenge_id"]
     assert balance(rp, u) == 100_000_00  # held: nothing moved
+    with pytest.raises(ChallengeRequired) as retried:  # the same request again: the same answer
+        _pay(rp, u, m, 6_000_00, "c1")
+    assert retried.value.details["challenge_id"] == challenge_id
     with pytest.raises(WrongPayPassword):
         risk.answer_password(rp, u, challenge_id, "000000")
     paid = risk.answer_password(rp, u, challenge_id, PAY_PASSWORD)

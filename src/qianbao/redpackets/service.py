@@ -237,7 +237,15 @@ def handle_send(ctx: WriteContext, c: SendRedPacket) -> Row:
     if first is not None:
         return _load(tx, first)
     payee = c.recipient_id or c.group_id or ""
-    movement = Movement("RED_PACKET", c.packet_id, c.sender_id, c.total_fen, payee, command=c)
+    movement = Movement(
+        "RED_PACKET",
+        c.packet_id,
+        c.sender_id,
+        c.total_fen,
+        payee,
+        command=c,
+        request_key=f"{scope}:{c.request_id}",
+    )
     guards.check_risk(ctx, movement)  # the risk decision (freezes, lists, rules) as for any payment
     now_ms = clock.now_ms()
     today = store.sent_since(tx, c.sender_id, start_of_day_ms(clock.today()))

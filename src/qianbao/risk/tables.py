@@ -28,6 +28,7 @@ risk_decisions = sa.Table(
     sa.Column("rules_version", sa.String(40), nullable=False),
     sa.Column("model_version", sa.String(40), nullable=False),
     ident("challenge_id", nullable=True),
+    sa.Column("request_key", sa.String(200), nullable=True),  # a refused request's scope:key
     sa.Column("created_at_ms", Millis, nullable=False, index=True),
 )
 

@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('rules_version', sa.String(length=40), nullable=False),
     sa.Column('model_version', sa.String(length=40), nullable=False),
     sa.Column('challenge_id', sa.String(length=40), nullable=True),
+    sa.Column('request_key', sa.String(length=200), nullable=True),
     sa.Column('created_at_ms', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
