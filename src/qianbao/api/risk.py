@@ -24,6 +24,7 @@ from qianbao.platform.errors import InvalidArgument
 from qianbao.risk import service as risk
 
 router = APIRouter(tags=["risk"])
+MERCHANT_SERVER_PATHS = ("/gateway.do",)  # a merchant server acting for the payer (codes)
 ops = "/api/v1/ops/risk"
 
 
@@ -40,6 +41,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if str(scope.get("path", "")).startswith(MERCHANT_SERVER_PATHS):
+            # the merchant's server calls for the payer: its IP and agent describe the merchant,
+            # so nothing of it may teach (or judge) the payer's devices and places
+            with use(RequestContext(user_agent=headers.get("user-agent", ""))):
+                await self.app(scope, receive, send)
+            return
         rc = RequestContext(
             device_id=headers.get("x-device-id", "").strip(),
             ip=self.client_ip(scope, headers),
