@@ -263,6 +263,50 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(payments.SettleBankOrder, payments.handle_settle_bank_order)
 
 
+def wire_risk(p: Platform) -> None:
+    """The engine's ``RiskCheck``: the rule file (``settings.extra["risk"]["rules_path"]``, or
+    the package's), the trained model, how a challenged command resumes, cases on rejections.
+    ``{"risk": {"enabled": false}}`` leaves it out (the benchmark's reference run);
+    ``{"risk": {"model": false}}`` keeps the rules but scores no model (the other areas' tests:
+    their scripted users do in a minute what the model rightly finds suspicious)."""
+    cfg = p.settings.extra.get("risk") or {}
+    if cfg.get("enabled", True) is False:
+        return
+    rules = risk_rules.RuleFile(Path(cfg.get("rules_path") or risk_rules.DEFAULT_PATH))
+    model = risk_model.load() if cfg.get("model", True) else risk_model.NO_MODEL
+    engine = risk_engine.RiskEngine(p, rules, model)
+    engine.resumers[Pay] = _resume_pay
+    engine.resumers[payments.OpenBankOrder] = lambda p, _unit, order: payments.resume_bank_order(
+        p, order
+    )
+    engine.on_rejected.append(lambda rows: risk_service.open_cases_for(p, rows))
+    if cfg.get("shadow_rules_path"):  # shadow mode: a candidate decides beside the live set
+        shadow_model = Path(cfg.get("shadow_model_path") or risk_model.DEFAULT_PATH)
+        engine.shadow = risk_engine.Shadow(
+            risk_rules.RuleFile(Path(cfg["shadow_rules_path"])), risk_model.load(shadow_model)
+        )
+    engine.codes = NoticeCodes()
+    p.money.risk = engine
+    risk_service.restore_watchlist(p)
+
+
+class NoticeCodes:
+    """The notices package's one-time codes by SMS, as risk's and members' ``OneTimeCodes``."""
+
+    def issue(self, p: Platform, user_id: str, purpose: str) -> str:
+        return notice_codes.issue_code(p, user_id, purpose)
+
+    def check(self, p: Platform, user_id: str, code_id: str, code: str) -> bool:
+        return notice_codes.check_code(p, user_id, code_id, code)
+
+
+def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:
+    """A challenged card payment charges the card again under a new bank request."""
+    if pay.funding == CARD:
+        pay = replace(pay, charge_ref=f"{pay.charge_ref[:24]}R{new_id(0)[-8:]}")
+    return money_pay.submit(p, unit, pay)
+
+
 def wire_notices(p: Platform) -> None:
     """Customer notifications: the gateway simulator (its own database), the consumer of
     notices asked for from another unit, and the commands (send, preferences, one-time codes)."""
@@ -279,16 +323,6 @@ def wire_notices(p: Platform) -> None:
     p.commands.register(notice_prefs.SetPrefs, notice_prefs.handle_set_prefs)
     p.commands.register(notice_codes.IssueCode, notice_codes.handle_issue_code)
     p.commands.register(notice_codes.CheckCode, notice_codes.handle_check_code)
-
-
-class NoticeCodes:
-    """``members.stepup.OneTimeCodes``: the notification channel's one-time codes."""
-
-    def issue(self, p: Platform, user_id: str, purpose: str) -> str:
-        return notice_codes.issue_code(p, user_id, purpose)
-
-    def check(self, p: Platform, user_id: str, code_id: str, code: str) -> bool:
-        return notice_codes.check_code(p, user_id, code_id, code)
 
 
 def wire_redpackets(p: Platform) -> None:
@@ -341,39 +375,6 @@ def wire_billpay(p: Platform) -> None:
     biller_db = Database(f"sqlite:///{p.settings.data_dir / 'billers.db'}", name="billers")
     p.billers = BillerSimulator(biller_db)
     moneyout_ports.wire_hold(billpay.UnansweredBills())
-
-
-def wire_risk(p: Platform) -> None:
-    """The engine's ``RiskCheck``: the rule file (``settings.extra["risk"]["rules_path"]``, or
-    the package's), the trained model, how a challenged command resumes, cases on rejections.
-    ``{"risk": {"enabled": false}}`` leaves it out (the benchmark's reference run);
-    ``{"risk": {"model": false}}`` keeps the rules but scores no model (the other areas' tests:
-    their scripted users do in a minute what the model rightly finds suspicious)."""
-    cfg = p.settings.extra.get("risk") or {}
-    if cfg.get("enabled", True) is False:
-        return
-    rules = risk_rules.RuleFile(Path(cfg.get("rules_path") or risk_rules.DEFAULT_PATH))
-    model = risk_model.load() if cfg.get("model", True) else risk_model.NO_MODEL
-    engine = risk_engine.RiskEngine(p, rules, model)
-    engine.resumers[Pay] = _resume_pay
-    engine.resumers[payments.OpenBankOrder] = lambda p, _unit, order: payments.resume_bank_order(
-        p, order
-    )
-    engine.on_rejected.append(lambda rows: risk_service.open_cases_for(p, rows))
-    if cfg.get("shadow_rules_path"):  # shadow mode: a candidate decides beside the live set
-        shadow_model = Path(cfg.get("shadow_model_path") or risk_model.DEFAULT_PATH)
-        engine.shadow = risk_engine.Shadow(
-            risk_rules.RuleFile(Path(cfg["shadow_rules_path"])), risk_model.load(shadow_model)
-        )
-    p.money.risk = engine
-    risk_service.restore_watchlist(p)
-
-
-def _resume_pay(p: Platform, unit: int, pay: Pay) -> Row:
-    """A challenged card payment charges the card again under a new bank request."""
-    if pay.funding == CARD:
-        pay = replace(pay, charge_ref=f"{pay.charge_ref[:24]}R{new_id(0)[-8:]}")
-    return money_pay.submit(p, unit, pay)
 
 
 def wire_marketing_commands(p: Platform) -> None:

@@ -53,6 +53,7 @@ def test_a_watch_list_hit_stops_payouts_opens_a_case_and_survives_a_restart(rp):
         payments.transfer(rp, u, v, 1_00, "t1", PAY_PASSWORD)
     with use(HOME):
         payments.transfer(rp, v, u, 1_00, "t2", PAY_PASSWORD)  # v is not on the list
+    rp.relay.drain()  # a transfer across units is credited by message
     assert balance(rp, u) == 1_000_00 + 1_00
     assert risk.watchlist_path(rp).exists()
     risk.engine(rp).load_watchlist(risk.aml.WatchList())  # as a fresh process would start...

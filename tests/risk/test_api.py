@@ -54,6 +54,10 @@ def test_context_challenge_answer_and_the_ops_console(tmp_path: Path):
                 "user_agent": "QianbaoApp/3.1",
                 "location": "31.2,121.5",
             }
+            gateway = c.post(
+                "/gateway.do", data={"app_id": "x"}, headers=h
+            )  # the merchant's server
+            assert gateway.status_code < 500
             assert c.get("/api/v1/ops/risk/decisions?payment_id=x", headers=h).status_code in (
                 401,
                 403,

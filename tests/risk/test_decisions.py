@@ -21,6 +21,7 @@ from qianbao.risk.errors import (
     ChallengeFailed,
     ChallengeNotFound,
     ChallengeRequired,
+    ChallengeWrongMethod,
     PartyFrozen,
     RiskRejected,
     RulesInvalid,
@@ -75,6 +76,9 @@ def test_a_challenge_answered_in_time_completes_the_payment(rp):
         _pay(rp, u, m, 6_000_00, "c1")
     challenge_id = caught.value.details["challenge_id"]
     assert balance(rp, u) == 100_000_00  # held: nothing moved
+    with pytest.raises(ChallengeRequired) as retried:  # the same request again: the same answer
+        _pay(rp, u, m, 6_000_00, "c1")
+    assert retried.value.details["challenge_id"] == challenge_id
     with pytest.raises(WrongPayPassword):
         risk.answer_password(rp, u, challenge_id, "000000")
     paid = risk.answer_password(rp, u, challenge_id, PAY_PASSWORD)
@@ -253,5 +257,76 @@ def test_shadow_mode_reports_what_a_candidate_would_decide_and_changes_nothing(t
         assert d["outcome"] == "PASS"
         assert risk.public_decision(d)["inputs"]["shadow"]["outcome"] == "CHALLENGE"
         assert balance(p, u) == 1_000_00 - 21_00
+    finally:
+        p.close()
+
+
+def test_a_challenge_answered_with_a_one_time_code_by_sms(rp):
+    import re
+
+    from qianbao.notices import delivery
+    from qianbao.notices import service as notices
+    from qianbao.risk.errors import ChallengeCodeWrong
+
+    m, u = new_merchant(rp), new_user(rp, balance_fen=100_000_00)
+    with pytest.raises(ChallengeRequired) as caught:
+        _pay(rp, u, m, 6_000_00, "otp1")
+    challenge_id = caught.value.details["challenge_id"]
+    with pytest.raises(ChallengeWrongMethod):  # no code asked for yet
+        risk.answer_code(rp, u, challenge_id, "123456")
+    assert risk.send_code(rp, u, challenge_id)["code_sent"] is True
+    delivery.deliver_due(rp)
+    body = notices.delivery_log(rp, u, "otp", reveal=True)[-1]["body"]
+    code = re.search(r"\b(\d{6})\b", body).group(1)
+    assert "交易验证" in body
+    with pytest.raises(ChallengeCodeWrong):
+        risk.answer_code(rp, u, challenge_id, "000000" if code != "000000" else "111111")
+    paid = risk.answer_code(rp, u, challenge_id, code)
+    assert paid["amount_fen"] == 6_000_00
+    assert balance(rp, u) == 100_000_00 - 6_000_00
+    assert_ledger_clean(rp)
+
+
+def test_a_frozen_wallet_cannot_send_a_red_packet(rp):
+    from qianbao.redpackets import service as redpackets
+
+    u, v = new_user(rp, balance_fen=1_000_00), new_user(rp)
+    risk.freeze(rp, "USER", u, "mule", "op-1")
+    with pytest.raises(PartyFrozen):
+        redpackets.send(
+            rp,
+            u,
+            kind="PERSONAL",
+            amount_fen=10_00,
+            recipient_id=v,
+            request_id="rp1",
+            pay_password=PAY_PASSWORD,
+        )
+    assert balance(rp, u) == 1_000_00
+    kinds = [d["movement_kind"] for d in risk.decisions(rp, party_id=u)]
+    assert "RED_PACKET" in kinds
+    assert_ledger_clean(rp)
+
+
+def test_a_replay_after_a_restart_answers_the_first_result_even_if_risk_would_now_refuse(tmp_path):
+    from tests.conftest import make_platform
+
+    rules = write_rules(tmp_path / "rules.yaml")
+    extra = {"risk": {"rules_path": str(rules)}}
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)
+    try:
+        m, u = new_merchant(p), new_user(p, balance_fen=1_000_00)
+        first = _pay(p, u, m, 12_00, "same-key")
+        risk.put_list_entry(p, "block", "device", HOME.device_id, "reported stolen", "op")
+    finally:
+        p.close()
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)  # the writer knows no keys now
+    try:
+        again = _pay(p, u, m, 12_00, "same-key")  # the client retries: its first answer
+        assert again["id"] == first["id"]
+        with pytest.raises(RiskRejected):
+            _pay(p, u, m, 12_00, "new-key")
+        assert balance(p, u) == 1_000_00 - 12_00
+        assert_ledger_clean(p)
     finally:
         p.close()

@@ -20,9 +20,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qianbao.api.deps import Operator, PlatformDep, UserId
 from qianbao.money_movement.context import RequestContext, use
+from qianbao.platform.errors import InvalidArgument
 from qianbao.risk import service as risk
 
 router = APIRouter(tags=["risk"])
+MERCHANT_SERVER_PATHS = ("/gateway.do",)  # a merchant server acting for the payer (codes)
 ops = "/api/v1/ops/risk"
 
 
@@ -39,6 +41,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if str(scope.get("path", "")).startswith(MERCHANT_SERVER_PATHS):
+            # the merchant's server calls for the payer: its IP and agent describe the merchant,
+            # so nothing of it may teach (or judge) the payer's devices and places
+            with use(RequestContext(user_agent=headers.get("user-agent", ""))):
+                await self.app(scope, receive, send)
+            return
         rc = RequestContext(
             device_id=headers.get("x-device-id", "").strip(),
             ip=self.client_ip(scope, headers),
@@ -64,13 +72,26 @@ def _plain(row: Any) -> dict[str, Any]:
 
 
 class AnswerIn(BaseModel):
-    pay_password: str = Field(min_length=1, max_length=64)
+    pay_password: str | None = Field(None, min_length=1, max_length=64)
+    code: str | None = Field(None, min_length=1, max_length=12, description="the SMS code")
+
+
+@router.post("/api/v1/risk/challenges/{challenge_id}/code", summary="Send a one-time code")
+def send_code(challenge_id: str, p: PlatformDep, user: UserId) -> dict[str, Any]:
+    """A six-digit code by SMS to answer the challenge with, instead of the password."""
+    return risk.send_code(p, user, challenge_id)
 
 
 @router.post("/api/v1/risk/challenges/{challenge_id}/answer", summary="Answer a step-up")
 def answer(challenge_id: str, body: AnswerIn, p: PlatformDep, user: UserId) -> dict[str, Any]:
-    """The payment password again: the held movement then runs and its result is returned."""
-    result = risk.answer_password(p, user, challenge_id, body.pay_password)
+    """The payment password again, or the code sent: the held movement then runs and its
+    result is returned."""
+    if (body.pay_password is None) == (body.code is None):
+        raise InvalidArgument("give exactly one of pay_password and code")
+    if body.code is not None:
+        result = risk.answer_code(p, user, challenge_id, body.code)
+    else:
+        result = risk.answer_password(p, user, challenge_id, body.pay_password or "")
     return {"challenge_id": challenge_id, "status": "USED", "result": _plain(result)}
 
 

@@ -84,7 +84,7 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
     opened = purpose.open(ctx, pay)
     quote = quote_of(pay)
     # the guard step, before anything is written: a refusal is undone in memory, its record kept
-    guards.check_risk(ctx, movement_of(pay, quote))
+    guards.check_risk(ctx, movement_of(pay, quote, purpose.scope))
     if pay.coupon_id is not None:
         assert ports.coupons is not None
         ports.coupons.take(ctx, pay)
@@ -106,7 +106,7 @@ def handle_pay(ctx: WriteContext, pay: Pay) -> Row:
     return row
 
 
-def movement_of(pay: Pay, quote: Quote) -> Movement:
+def movement_of(pay: Pay, quote: Quote, scope: str = "") -> Movement:
     return Movement(
         kind="PAY",
         movement_id=pay.payment_id,
@@ -119,6 +119,7 @@ def movement_of(pay: Pay, quote: Quote) -> Movement:
         card_id=pay.card_id or "",
         context=pay.context,
         command=pay,
+        request_key=f"{scope}:{pay.payer_id}:{pay.request_id}" if pay.request_id else "",
     )
 
 

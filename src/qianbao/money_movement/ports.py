@@ -171,6 +171,7 @@ class Movement:
     card_id: str = ""
     context: str = ""  # the encoded request context (``money_movement/context.py``)
     command: Any = None  # the command itself: a challenge keeps it to resume it when answered
+    request_key: str = ""  # scope and idempotency key: a retry of a refused request answers alike
 
 
 class RiskCheck(Protocol):

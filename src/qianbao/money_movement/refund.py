@@ -47,6 +47,11 @@ def handle_refund(ctx: WriteContext, refund: Refund) -> Row:
             funding=paid.funding,
             context=refund.context,
             command=refund,
+            request_key=(
+                f"{purpose.scope}.refund:{refund.paid_id}:{refund.request_id}"
+                if refund.request_id
+                else ""
+            ),
         ),
     )
     return refund_in(ctx, refund, paid)

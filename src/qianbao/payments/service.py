@@ -146,6 +146,7 @@ def handle_open_bank_order(ctx: WriteContext, order: OpenBankOrder) -> Row:
             card_id=order.card_id,
             context=order.context,
             command=order,
+            request_key=f"{scope}:{order.request_id}",
         ),
     )
     fee, free_used = 0, 0
@@ -380,6 +381,7 @@ def handle_transfer(ctx: WriteContext, t: Transfer) -> Row:
             funding="BALANCE",
             context=t.context,
             command=t,
+            request_key=f"{scope}:{t.request_id}",
         ),
     )
     guards.count_daily(ctx, t.from_user_id, t.amount_fen, t.daily_limit_fen)

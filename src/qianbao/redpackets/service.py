@@ -19,6 +19,7 @@ from qianbao.ledger.chart import unit_account, user_account
 from qianbao.ledger.service import credit, debit, open_account, post
 from qianbao.members import service as members
 from qianbao.money_movement import guards
+from qianbao.money_movement.ports import Movement
 from qianbao.notices import service as notices
 from qianbao.platform import idempotency
 from qianbao.platform.clock import clock, start_of_day_ms
@@ -235,6 +236,17 @@ def handle_send(ctx: WriteContext, c: SendRedPacket) -> Row:
     first = idempotency.claim(tx, scope, c.request_id, c.fingerprint(), c.packet_id)
     if first is not None:
         return _load(tx, first)
+    payee = c.recipient_id or c.group_id or ""
+    movement = Movement(
+        "RED_PACKET",
+        c.packet_id,
+        c.sender_id,
+        c.total_fen,
+        payee,
+        command=c,
+        request_key=f"{scope}:{c.request_id}",
+    )
+    guards.check_risk(ctx, movement)  # the risk decision (freezes, lists, rules) as for any payment
     now_ms = clock.now_ms()
     today = store.sent_since(tx, c.sender_id, start_of_day_ms(clock.today()))
     if today + c.total_fen > c.day_max_fen:

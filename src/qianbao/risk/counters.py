@@ -151,21 +151,25 @@ class Counters:
 
 
 class Pending:
-    """The running batch's events, by (dimension, key); undone with a failing command."""
+    """The running batch's events, by (dimension, key), each key a small ``EventLog``; undone
+    with a failing command."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.index: dict[tuple[str, str], list[Event]] = {}
+        self.index: dict[tuple[str, str], EventLog] = {}
 
     def add(self, e: Event) -> None:
         self.events.append(e)
         for dimension in DIMENSIONS:
             key = e.key(dimension)
             if key:
-                self.index.setdefault((dimension, key), []).append(e)
+                log = self.index.get((dimension, key))
+                if log is None:
+                    log = self.index[(dimension, key)] = EventLog()
+                log.add(e)
 
-    def of(self, dimension: str, key: str) -> list[Event]:
-        return self.index.get((dimension, key), [])
+    def of(self, dimension: str, key: str) -> EventLog | None:
+        return self.index.get((dimension, key))
 
     def mark(self) -> int:
         return len(self.events)
@@ -176,7 +180,8 @@ class Pending:
             for dimension in DIMENSIONS:
                 key = e.key(dimension)
                 if key:
-                    self.index[(dimension, key)].pop()
+                    log = self.index[(dimension, key)]
+                    log.at.pop(), log.cum.pop(), log.events.pop()
 
 
 def window(
@@ -194,15 +199,14 @@ def window(
         return Window(0, 0, () if with_events else None)
     log = counters.log(dimension, key)
     base = log.window(now_ms, window_ms, with_events=with_events) if log else Window(0, 0, ())
-    extra = [
-        e
-        for e in (pending.of(dimension, key) if pending else ())
-        if now_ms - window_ms < e.at_ms <= now_ms
-    ]
-    if not extra:
+    mine = pending.of(dimension, key) if pending else None
+    extra = mine.window(now_ms, window_ms, with_events=with_events) if mine else None
+    if not extra or not extra.count:
         return base
-    events = (*(base.events or ()), *extra) if with_events else None
-    return Window(base.count + len(extra), base.sum_fen + sum(e.amount_fen for e in extra), events)
+    events = None
+    if with_events:
+        events = (*(base.events or ()), *(extra.events or ()))[-DISTINCT_EVENTS_MAX:]
+    return Window(base.count + extra.count, base.sum_fen + extra.sum_fen, events)
 
 
 class Look:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from qianbao.money_movement.context import RequestContext
 from qianbao.money_movement.ports import Movement
@@ -135,7 +136,7 @@ def decide(
     reasons = [
         r
         for rule in rs.rules
-        if rule.applies(m.kind)
+        if not rule.kinds or m.kind in rule.kinds
         for r in [_fire(rule, look, state, lists, m, rc, e, mine, known, p, model)]
         if r is not None
     ]
@@ -190,21 +191,22 @@ def _fire(
 ) -> Reason | None:
     kind = rule.kind
     if kind == "threshold":
-        limit = rule.p("at_least_fen")
+        limit = rule.params["at_least_fen"]
         return _hit(rule, m.amount_fen >= limit, f"amount {m.amount_fen} >= {limit}")
     if kind == "velocity":
         return _velocity(rule, look, e)
     if kind == "new_device":
         new = bool(rc.device_id) and known.has_history and not known.device_known
-        return _hit(rule, new and m.amount_fen >= rule.p("min_amount_fen"), "new device")
+        return _hit(rule, new and m.amount_fen >= rule.params["min_amount_fen"], "new device")
     if kind == "new_ip":
         new = bool(rc.ip) and known.has_history and not known.ip_known
-        return _hit(rule, new and m.amount_fen >= rule.p("min_amount_fen"), "new IP")
+        return _hit(rule, new and m.amount_fen >= rule.params["min_amount_fen"], "new IP")
     if kind == "location_jump":
         return _jump(rule, state, m, rc, e)
     if kind == "list":
-        name = rule.p("list")
-        hits = [f"{k}:{v}" for k, v in mine if k in rule.p("of") and (k, v) in lists.named(name)]
+        name, kinds = rule.params["list"], rule.params["of"]
+        entries = lists.named(name)
+        hits = [f"{k}:{v}" for k, v in mine if k in kinds and (k, v) in entries]
         reason = _hit(rule, bool(hits), ", ".join(hits))
         return (
             None
@@ -213,13 +215,13 @@ def _fire(
         )
     if kind == "category_mismatch":
         category = lists.categories.get(m.merchant_id, "")
-        cash_like = category in rule.p("categories") and m.funding in rule.p("funding")
+        cash_like = category in rule.params["categories"] and m.funding in rule.params["funding"]
         medical = m.category == "medical" and bool(category) and category != "medical"
         return _hit(rule, cash_like or medical, f"{m.funding} {m.category} at {category}")
     if kind == "model":
-        if rule.p("clients_only") and not rc.ip:
+        if rule.params["clients_only"] and not rc.ip:
             return None
-        at_least = rule.p("at_least")
+        at_least = rule.params["at_least"]
         threshold = model.operating_point if at_least == "operating_point" else at_least
         return _hit(rule, p >= threshold, f"model p={p:.3f}")
     return None
@@ -230,16 +232,17 @@ def _hit(rule: Rule, fired: bool, detail: str) -> Reason | None:
 
 
 def _velocity(rule: Rule, look: Look, e: Event) -> Reason | None:
-    key, measure = rule.p("key"), rule.p("measure")
-    w = look(key, e.key(key), rule.p("window_s") * 1000)
+    key, measure = rule.params["key"], rule.params["measure"]
+    w = look(key, e.key(key), rule.params["window_s"] * 1000)
     if measure == "count":
         value = w.count + 1
     elif measure == "sum":
         value = w.sum_fen + e.amount_fen
     else:
-        of = rule.p("of")
-        value = len({x.key(of) for x in (*(w.events or ()), e)} - {""})
-    limit = rule.p("above")
+        of = rule.params["of"]
+        get = attrgetter(of)
+        value = len({get(x) for x in (*(w.events or ()), e)} - {""})
+    limit = rule.params["above"]
     return _hit(rule, value > limit, f"{measure} per {key} in {rule.p('window_s')} s = {value}")
 
 
@@ -250,5 +253,5 @@ def _jump(rule: Rule, state: State, m: Movement, rc: RequestContext, e: Event) -
         return None
     km = km_between(here, (last[0], last[1]))
     hours = max(e.at_ms - last[2], 60_000) / 3_600_000
-    fired = km >= rule.p("min_km") and km / hours > rule.p("max_kmh")
+    fired = km >= rule.params["min_km"] and km / hours > rule.params["max_kmh"]
     return _hit(rule, fired, f"{km:.0f} km in {hours * 60:.0f} min")

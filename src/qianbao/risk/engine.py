@@ -25,7 +25,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.db import Tx
 from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
-from qianbao.platform.writer import WriteContext
+from qianbao.platform.writer import Unverified, WriteContext
 from qianbao.risk import store
 from qianbao.risk.aml import WatchList, screen_user
 from qianbao.risk.counters import Counters, Event, Pending
@@ -49,10 +49,12 @@ from qianbao.risk.errors import (
     RiskRejected,
 )
 from qianbao.risk.model import Model
+from qianbao.risk.ports import OneTimeCodes
 from qianbao.risk.rules import RuleFile, RuleSet, parse_location
 
 log = logging.getLogger("qianbao.risk")
 LISTS_TTL_S = 2.0
+HELD_REJECT_MS = 86_400_000  # a rejected request's key answers the same for a day
 USER_KINDS = frozenset({"PAY", "TRANSFER", "WITHDRAW", "TOPUP"})  # a payer can step up
 
 
@@ -61,6 +63,8 @@ class UnitState:
     state: State
     loaded: bool = False
     snapshot_at_ms: int = 0
+    # request key -> (decision id, outcome, challenge id, answered alike until ms)
+    held: dict[str, tuple[str, str, str | None, int]] = field(default_factory=dict)
 
 
 class Shadow:
@@ -165,6 +169,11 @@ class _RiskBatch:
             )
         for user_id, place in self.places:
             us.state.profiles.setdefault(user_id, Profile()).last_place = place
+        for h in self.held:
+            d = h.decision
+            if d["request_key"]:
+                until = h.challenge["expires"] if h.challenge else d["now"] + HELD_REJECT_MS
+                us.held[d["request_key"]] = (d["id"], d["outcome"], d["challenge_id"], until)
         self.engine.after_held([h.decision for h in self.held if h.decision["outcome"] == REJECT])
 
 
@@ -185,6 +194,7 @@ class RiskEngine:
         self.watchlist = WatchList()  # AML (aml.py), loaded by an operator
         self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
         self.shadow: Shadow | None = None  # a candidate rule set and model beside the live one
+        self.codes: OneTimeCodes | None = None  # one-time codes by SMS (notices), when wired
 
     # --- the port ---------------------------------------------------------------------------
     def check(self, ctx: WriteContext, movement: Movement) -> None:
@@ -192,6 +202,7 @@ class RiskEngine:
         us = self._unit(ctx, rs)
         batch: _RiskBatch = ctx.state("risk", lambda: _RiskBatch(self, ctx.unit))
         rc = decode(movement.context)
+        self._answer_alike(us, movement, rc)
         stepped_up = bool(rc.challenge_id) and self._answered(ctx, rc, movement)
         now_ms = clock.now_ms()
         lists = self._screen(movement)
@@ -216,7 +227,23 @@ class RiskEngine:
             batch.pending.add(d.event)
             self._learn(batch, movement, rc, now_ms)
             return
+        if not ctx.precise:  # a refusal is decided on fresh reads: this may be a replay whose key
+            raise Unverified("a refusal is confirmed precisely")  # the cache has not seen
         self._refuse(ctx, batch, rs, movement, d, row, now_ms)
+
+    def _answer_alike(self, us: UnitState, m: Movement, rc: RequestContext) -> None:
+        """A retry of a refused request (same key, challenge not answered) gets the same answer,
+        with nothing new decided: idempotency for refusals."""
+        hit = us.held.get(m.request_key) if m.request_key and not rc.challenge_id else None
+        if hit is None or hit[3] < clock.now_ms():
+            return
+        decision_id, outcome, challenge_id, _ = hit
+        details = {"decision_id": decision_id}
+        if outcome == CHALLENGE and challenge_id:
+            details["challenge_id"] = challenge_id
+            kind = ApprovalRequired if m.kind == "REFUND" else ChallengeRequired
+            raise kind(f"{m.kind.lower()} waits for its challenge (asked before)", details)
+        raise RiskRejected("refused by risk control (asked before)", details)
 
     def _refuse(
         self,
@@ -299,6 +326,7 @@ class RiskEngine:
             "rules_version": rs.version,
             "model_version": self.model.version,
             "challenge_id": None,
+            "request_key": m.request_key or None,
             "now": now_ms,
         }
 
@@ -349,6 +377,14 @@ class RiskEngine:
             since = int(snap["taken_at_ms"])
             for item in json.loads(snap["body"]):
                 counters.add(Event.from_list(item), saved=True)
+        for row in store.held_since(tx, clock.now_ms() - HELD_REJECT_MS):
+            until = row["expires_at_ms"] or int(row["created_at_ms"]) + HELD_REJECT_MS
+            us.held[str(row["request_key"])] = (
+                str(row["id"]),
+                str(row["outcome"]),
+                row["challenge_id"],
+                int(until),
+            )
         for row in store.passed_since(tx, max(since, horizon_start)):
             counters.add(Event.from_list(json.loads(row["inputs"])["event"]))
         us.snapshot_at_ms = since or clock.now_ms()

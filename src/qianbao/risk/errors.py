@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from qianbao.platform.errors import Conflict, Forbidden, InvalidArgument, NotFound, QianbaoError
+from qianbao.platform.errors import (
+    Conflict,
+    Forbidden,
+    InvalidArgument,
+    NotFound,
+    QianbaoError,
+    Unauthorized,
+)
 
 
 class Code(StrEnum):
@@ -17,6 +24,7 @@ class Code(StrEnum):
     CHALLENGE_FAILED = "CHALLENGE_FAILED"
     CHALLENGE_CLOSED = "CHALLENGE_CLOSED"
     CHALLENGE_WRONG_METHOD = "CHALLENGE_WRONG_METHOD"
+    CHALLENGE_CODE_WRONG = "CHALLENGE_CODE_WRONG"
     SAME_OPERATOR = "RISK_SAME_OPERATOR"
     RULES_INVALID = "RISK_RULES_INVALID"
     FREEZE_NOT_FOUND = "FREEZE_NOT_FOUND"
@@ -75,6 +83,10 @@ class ChallengeClosed(Conflict):
 
 class ChallengeWrongMethod(Conflict):
     code = Code.CHALLENGE_WRONG_METHOD
+
+
+class ChallengeCodeWrong(Unauthorized):
+    code = Code.CHALLENGE_CODE_WRONG
 
 
 class SameOperator(Conflict):

@@ -10,6 +10,7 @@ another seed and reports recall and precision per typology and the false-positiv
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -91,11 +92,15 @@ def train(
     ]
     x = np.array([s.features for s in rows])
     y = np.array([1 if s.label else 0 for s in rows])
-    name = version or f"{kind}-s{seed}-d{days}-{time.strftime('%Y%m%d')}"
+    name = version or f"{kind}-s{seed}-d{days}"
     model = _fit_trees(x, y, name, seed) if kind == "gbdt" else _fit_logistic(x, y, name)
     legit = sorted(model.probability(list(s.features)) for s in rows if not s.label)
     point = legit[min(len(legit) - 1, int(len(legit) * (1 - TRAIN_FPR)))] if legit else 0.5
-    return replace(model, operating_point=round(min(max(point, 0.01), 0.99), 6))
+    model = replace(model, operating_point=round(min(max(point, 0.01), 0.99), 6))
+    if version:
+        return model
+    digest = hashlib.sha256(json.dumps(model.to_json(), sort_keys=True).encode()).hexdigest()
+    return replace(model, version=f"{name}-{digest[:8]}")  # a new model, a new version
 
 
 def _fit_trees(x: Any, y: Any, name: str, seed: int) -> Model:

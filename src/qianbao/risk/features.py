@@ -54,7 +54,12 @@ class Known:
     payee_known: bool = False
 
 
+NEAR_LOW_FEN, NEAR_HIGH_FEN = int(0.9 * min(LIMITS_FEN)), max(LIMITS_FEN)
+
+
 def near_limit(amount_fen: int) -> bool:
+    if amount_fen < NEAR_LOW_FEN or amount_fen >= NEAR_HIGH_FEN:  # most amounts: one test
+        return False
     return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
 
 

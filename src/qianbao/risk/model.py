@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,19 @@ class Model:
     intercept: float
     operating_point: float = 0.5  # the probability the rule file's ``operating_point`` means
     trees: tuple[Tree, ...] = field(default_factory=tuple)
+    raw: Callable[[list[float]], float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw", _compile(self))
 
     def probability(self, x: list[float]) -> float:
+        z = self.raw(x)
+        if z < -30:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def slow_raw(self, x: list[float]) -> float:
+        """The raw score by walking the arrays (what ``raw``, compiled, must equal)."""
         z = self.intercept
         if self.trees:
             for tree in self.trees:
@@ -52,9 +64,7 @@ class Model:
         else:
             for w, v in zip(self.coef, x, strict=True):
                 z += w * v
-        if z < -30:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-z))
+        return z
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +81,29 @@ class Model:
         }
 
 
+def _expression(tree: Tree, i: int = 0) -> str:
+    if tree.feature[i] < 0:
+        return repr(tree.value[i])
+    left = _expression(tree, tree.left[i])
+    right = _expression(tree, tree.right[i])
+    return f"({left} if x[{tree.feature[i]}] <= {tree.threshold[i]!r} else {right})"
+
+
+def _compile(model: Model) -> Callable[[list[float]], float]:
+    """The raw score as one generated Python function: each tree a nested conditional
+    expression (our own arrays, numbers only), a regression a sum of products. Compiled once
+    per model; several times faster than walking the arrays on the decision path."""
+    if model.trees:
+        terms = [_expression(t) for t in model.trees]
+    else:
+        terms = [f"{w!r} * x[{i}]" for i, w in enumerate(model.coef) if w]
+    body = " + ".join([repr(model.intercept), *terms])
+    namespace: dict[str, Any] = {}
+    exec(f"def raw(x):\n    return {body}\n", {"__builtins__": {}}, namespace)  # noqa: S102
+    raw: Callable[[list[float]], float] = namespace["raw"]
+    return raw
+
+
 NO_MODEL = Model("none", NAMES, tuple(0.0 for _ in NAMES), -30.0)
 
 
@@ -84,7 +117,13 @@ def load(path: Path = DEFAULT_PATH) -> Model:
     if names != NAMES:
         raise ValueError(f"{path} was trained on other features: {names}")
     trees = tuple(
-        Tree(tuple(f), tuple(map(float, t)), tuple(lf), tuple(rt), tuple(map(float, v)))
+        Tree(
+            tuple(map(int, f)),
+            tuple(map(float, t)),
+            tuple(map(int, lf)),
+            tuple(map(int, rt)),
+            tuple(map(float, v)),
+        )  # numbers only: they become code
         for f, t, lf, rt, v in data.get("trees", [])
     )
     return Model(

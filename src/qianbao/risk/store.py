@@ -24,9 +24,10 @@ CASE = StateMachine(
 
 _DECISION = (
     "INSERT INTO risk_decisions (id, movement_kind, movement_id, party_id, payee_id, amount_fen,"
-    " outcome, score, reasons, inputs, rules_version, model_version, challenge_id, created_at_ms)"
-    " VALUES (:id, :kind, :movement_id, :party_id, :payee_id, :amount_fen, :outcome, :score,"
-    " :reasons, :inputs, :rules_version, :model_version, :challenge_id, :now)"
+    " outcome, score, reasons, inputs, rules_version, model_version, challenge_id, request_key,"
+    " created_at_ms) VALUES (:id, :kind, :movement_id, :party_id, :payee_id, :amount_fen,"
+    " :outcome, :score, :reasons, :inputs, :rules_version, :model_version, :challenge_id,"
+    " :request_key, :now)"
 )
 _CHALLENGE = (
     "INSERT INTO risk_challenges (id, decision_id, movement_id, party_id, method, command,"
@@ -81,6 +82,16 @@ def passed_since(tx: Tx, since_ms: int) -> list[Row]:
     return tx.all(
         "SELECT inputs FROM risk_decisions WHERE outcome = 'PASS' AND created_at_ms > :t"
         " ORDER BY created_at_ms",
+        {"t": since_ms},
+    )
+
+
+def held_since(tx: Tx, since_ms: int) -> list[Row]:
+    """Refusals of requests with a key (a retry of one answers the same)."""
+    return tx.all(
+        "SELECT d.id, d.outcome, d.challenge_id, d.request_key, d.created_at_ms, c.expires_at_ms"
+        " FROM risk_decisions d LEFT JOIN risk_challenges c ON c.id = d.challenge_id"
+        " WHERE d.outcome <> 'PASS' AND d.request_key IS NOT NULL AND d.created_at_ms > :t",
         {"t": since_ms},
     )
 

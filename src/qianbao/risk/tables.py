@@ -28,6 +28,7 @@ risk_decisions = sa.Table(
     sa.Column("rules_version", sa.String(40), nullable=False),
     sa.Column("model_version", sa.String(40), nullable=False),
     ident("challenge_id", nullable=True),
+    sa.Column("request_key", sa.String(200), nullable=True),  # a refused request's scope:key
     sa.Column("created_at_ms", Millis, nullable=False, index=True),
 )
 
@@ -43,6 +44,7 @@ risk_challenges = sa.Table(
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("approvals", sa.Text, nullable=False, server_default=""),  # operator names
+    ident("code_id", nullable=True),  # a one-time code sent for it (notices)
     sa.Column("expires_at_ms", Millis, nullable=False),
     sa.Column("created_at_ms", Millis, nullable=False),
     sa.Column("updated_at_ms", Millis, nullable=False),

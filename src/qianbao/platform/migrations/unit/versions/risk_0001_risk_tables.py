@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('approvals', sa.Text(), server_default='', nullable=False),
+    sa.Column('code_id', sa.String(length=40), nullable=True),
     sa.Column('expires_at_ms', sa.BigInteger(), nullable=False),
     sa.Column('created_at_ms', sa.BigInteger(), nullable=False),
     sa.Column('updated_at_ms', sa.BigInteger(), nullable=False),
@@ -51,6 +52,7 @@ def upgrade() -> None:
     sa.Column('rules_version', sa.String(length=40), nullable=False),
     sa.Column('model_version', sa.String(length=40), nullable=False),
     sa.Column('challenge_id', sa.String(length=40), nullable=True),
+    sa.Column('request_key', sa.String(length=200), nullable=True),
     sa.Column('created_at_ms', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
