@@ -101,3 +101,13 @@ def client_address(peer: str, forwarded_for: str, settings: Settings) -> str:
         if not trusted(hop):
             return hop[:45]
     return peer
+
+
+def page_user(p: Platform, token: str | None) -> str | None:
+    """The user of a page's login cookie, or None (not logged in, or the session ended)."""
+    if not token:
+        return None
+    try:
+        return members.user_for_token(p, token)
+    except Unauthorized:
+        return None

@@ -15,14 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, StrictInt
 
-from qianbao.api.deps import Operator, PlatformDep, UserId
+from qianbao.api.deps import Operator, PlatformDep, UserId, page_user
 from qianbao.api.errors import DayInvalid
 from qianbao.api.models import Body, RequestId
 from qianbao.api.security import csrf_guard
 from qianbao.api.trades import USER_COOKIE, UserCookie
 from qianbao.members import service as members
 from qianbao.platform.clock import clock
-from qianbao.platform.errors import QianbaoError, Unauthorized
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.wealth import reconcile as yuebao_recon
 from qianbao.wealth import service as yuebao
@@ -152,13 +152,6 @@ def reconciliation(day: str, p: PlatformDep, op: Operator) -> list[dict[str, Any
 
 
 # --- the wallet page ----------------------------------------------------------------------------
-def _user(p: Any, token: str | None) -> str | None:
-    if not token:
-        return None
-    try:
-        return members.user_for_token(p, token)
-    except Unauthorized:
-        return None
 
 
 def _page(request: Request, p: Any, user_id: str | None, **extra: Any) -> HTMLResponse:
@@ -179,7 +172,7 @@ def _page(request: Request, p: Any, user_id: str | None, **extra: Any) -> HTMLRe
 
 @pages.get("/wallet/yuebao", response_class=HTMLResponse)
 def yuebao_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> HTMLResponse:
-    return _page(request, p, _user(p, qb_user))
+    return _page(request, p, page_user(p, qb_user))
 
 
 @pages.post("/wallet/yuebao/login")
@@ -208,7 +201,7 @@ def yuebao_order(
     source: Annotated[str, Form()] = "BALANCE",
     qb_user: UserCookie = None,
 ) -> HTMLResponse:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if user_id is None:
         return _page(request, p, None, error="please log in")
     try:

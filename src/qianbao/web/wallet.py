@@ -12,12 +12,12 @@ from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from qianbao.api.deps import PlatformDep
+from qianbao.api.deps import PlatformDep, page_user
 from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
 from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
-from qianbao.platform.errors import QianbaoError, Unauthorized
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims
@@ -29,15 +29,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)]) 
 USER_COOKIE = "qb_user"
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 PAGES = ("/wallet/red-packets", "/wallet/notices")
-
-
-def _user(p: Platform, token: str | None) -> str | None:
-    if not token:
-        return None
-    try:
-        return members.user_for_token(p, token)
-    except Unauthorized:
-        return None
 
 
 def _login_page(request: Request, next_page: str, error: str = "") -> HTMLResponse:
@@ -80,7 +71,7 @@ def _home(
 
 @router.get("/wallet/red-packets", response_class=HTMLResponse)
 def red_packets_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _login_page(request, PAGES[0])
     return _home(request, p, user_id)
@@ -118,7 +109,7 @@ def send_red_packet(
     pay_password: Annotated[str, Form(max_length=6)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _login_page(request, PAGES[0])
     form = {"amount": amount, "request_id": request_id, "kind": kind, "shares": shares}
@@ -148,7 +139,7 @@ def _packet_page(
 def red_packet_page(
     packet_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _login_page(request, f"/wallet/red-packets/{packet_id}"[:200])
     return _packet_page(request, p, user_id, packet_id)
@@ -158,7 +149,7 @@ def red_packet_page(
 def claim_page(
     packet_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _login_page(request, f"/wallet/red-packets/{packet_id}"[:200])
     try:
@@ -179,7 +170,7 @@ def _notices_page(request: Request, p: Platform, user_id: str, error: str = "") 
 
 @router.get("/wallet/notices", response_class=HTMLResponse)
 def notices_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _login_page(request, PAGES[1])
     return _notices_page(request, p, user_id)
@@ -196,7 +187,7 @@ def prefs_form(
     email: Annotated[str, Form(max_length=120)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _login_page(request, PAGES[1])
     changes = {"language": language, "channel": channel, "email": email.strip()}

@@ -13,14 +13,13 @@ from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from qianbao.api.deps import PlatformDep
+from qianbao.api.deps import PlatformDep, page_user
 from qianbao.api.security import csrf_guard
 from qianbao.billpay import service as billpay
 from qianbao.members import credentials
-from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.payments.moneyout import cards, payouts
-from qianbao.platform.errors import QianbaoError, Unauthorized
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
@@ -28,15 +27,6 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 USER_COOKIE = "qb_user"  # the cashier's login cookie (api/trades.py)
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
-
-
-def _user(p: Platform, token: str | None) -> str | None:
-    if not token:
-        return None
-    try:
-        return members.user_for_token(p, token)
-    except Unauthorized:
-        return None
 
 
 def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -51,7 +41,7 @@ def bills(
     account: str = "",
     qb_user: UserCookie = None,
 ) -> HTMLResponse:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if user_id is None:
         return _page(request, "wallet_login.html", next="/wallet/bills")
     found, error = [], ""
@@ -88,7 +78,7 @@ def pay_bill(
     pay_password: Annotated[str, Form(max_length=6)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if user_id is None:
         return RedirectResponse("/wallet/bills", status_code=303)
     try:
@@ -115,7 +105,7 @@ def pay_bill(
 
 @router.get("/wallet/card-transfer", response_class=HTMLResponse)
 def card_transfer_form(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Any:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if user_id is None:
         return _page(request, "wallet_login.html", next="/wallet/card-transfer")
     return _page(
@@ -138,7 +128,7 @@ def card_transfer(
     pay_password: Annotated[str, Form(max_length=6)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if user_id is None:
         return RedirectResponse("/wallet/card-transfer", status_code=303)
     try:
