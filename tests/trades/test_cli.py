@@ -16,8 +16,8 @@ def test_sandbox_prints_working_keys(tmp_path, monkeypatch):
     runner = CliRunner()
     first = runner.invoke(cli.app, ["sandbox", "--json"])
     assert first.exit_code == 0, first.output
-    creds = json.loads(first.output)
-    again = json.loads(runner.invoke(cli.app, ["sandbox", "--json"]).output)
+    creds = json.loads(first.stdout)  # the JSON alone (log lines go to stderr)
+    again = json.loads(runner.invoke(cli.app, ["sandbox", "--json"]).stdout)
     assert again == creds  # created once
     text = "a=1&b=2"
     assert "BEGIN PRIVATE KEY" in creds["app_private_key"]
