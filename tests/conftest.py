@@ -28,6 +28,7 @@ hypothesis.settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 ENGINES = ["sqlite", "postgres"]
+pytest_plugins = ["tests.browser"]  # site, browser, page: the shared Chromium fixtures
 
 
 def fast_settings(data_dir: Path, **kw: object) -> Settings:

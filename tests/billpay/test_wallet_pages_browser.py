@@ -2,64 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from collections.abc import Iterator
-
 import pytest
 
 from qianbao.members import service as members
-from qianbao.platform.runtime import Platform
 from tests.billpay.helpers import account_with_bills, water
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 from tests.moneyout.helpers import fresh_card
 from tests.trades.helpers import balance
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def site(sqlite_platform: Platform) -> Iterator[str]:
-    import uvicorn
-
-    from qianbao.api import trades as trade_api
-    from qianbao.api.app import create_app
-    from qianbao.web import wallet, wallet_money
-    from tests.http_server import free_port
-
-    app = create_app(
-        sqlite_platform, extra_routers=[trade_api.pages, wallet.router, wallet_money.router]
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync"],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def test_a_user_pays_a_bill_and_transfers_to_a_card(sqlite_platform, site, page):

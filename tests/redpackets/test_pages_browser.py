@@ -3,10 +3,6 @@ group packet from the form, Bob opens it and claims, sees his share, and reads h
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -19,46 +15,7 @@ from qianbao.redpackets import service as redpackets
 from tests.conftest import assert_ledger_clean
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def site(sqlite_platform: Platform) -> Iterator[str]:
-    import uvicorn
-
-    from qianbao.server import build_app
-    from tests.http_server import free_port
-
-    port = free_port()
-    config = uvicorn.Config(build_app(sqlite_platform), host="127.0.0.1", port=port)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _login(page, base: str, phone: str, path: str) -> None:  # type: ignore[no-untyped-def]

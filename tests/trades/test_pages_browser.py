@@ -2,73 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from qianbao.members import service as members
 from qianbao.payments import paylinks, trades
-from qianbao.platform.runtime import Platform
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 from tests.trades.helpers import balance, req
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
-
-
-def _serve(p: Platform) -> Iterator[str]:
-    import uvicorn
-
-    from qianbao.api import trades as trade_api
-    from qianbao.api.app import create_app
-    from qianbao.api.gateway import router as gateway_router
-    from tests.http_server import free_port
-
-    app = create_app(p, extra_routers=[trade_api.pages, trade_api.router, gateway_router])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def site(sqlite_platform: Platform) -> Iterator[str]:
-    yield from _serve(sqlite_platform)
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def _login(page, phone: str) -> None:

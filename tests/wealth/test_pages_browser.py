@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date as D
 
@@ -15,8 +13,9 @@ from qianbao.platform.runtime import Platform
 from qianbao.wealth import service as yeb
 from tests.conftest import assert_ledger_clean
 from tests.factories import PAY_PASSWORD, new_user
+from tests.http_server import serving
 from tests.trades.helpers import req
-from tests.trades.test_pages_browser import _login, page  # noqa: F401  (the Chromium fixture)
+from tests.trades.test_pages_browser import _login
 from tests.wealth.helpers import at, end, publish, start
 
 pytestmark = pytest.mark.browser
@@ -25,28 +24,11 @@ MON, TUE = D(2026, 6, 15), D(2026, 6, 16)
 
 @pytest.fixture
 def site(sqlite_yp: Platform) -> Iterator[str]:
-    import uvicorn
-
-    from qianbao.api import trades as trade_api
-    from qianbao.api import wealth as wealth_api
-    from qianbao.api.app import create_app
-    from tests.http_server import free_port
-
-    app = create_app(sqlite_yp, extra_routers=[trade_api.pages, trade_api.router, wealth_api.pages])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(sqlite_yp) as base:
+        yield base
 
 
-def test_subscribe_on_the_wallet_page_then_pay_at_the_cashier(sqlite_yp, site, page) -> None:  # noqa: F811
+def test_subscribe_on_the_wallet_page_then_pay_at_the_cashier(sqlite_yp, site, page) -> None:
     p = sqlite_yp
     at(MON, 10)
     user = new_user(p, balance_fen=100_00)
