@@ -1,0 +1,126 @@
+"""The back office's shell (``/ops``): operator sign-in, the role check of every ops page and the
+navigation. Each ops page module imports ``operator_or_login`` and ``render`` from here.
+
+An operator signs in with an operator API key; the key is kept in an HttpOnly, SameSite=Strict
+cookie and checked on every request (a revoked key stops working within a second). A page names
+the permission it needs (``members/roles.py``); an operator whose role lacks it gets 403."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from qianbao.api.deps import PlatformDep
+from qianbao.api.security import csrf_guard
+from qianbao.members import roles
+from qianbao.members import service as members
+from qianbao.platform.errors import QianbaoError
+from qianbao.platform.money import fen_to_yuan
+from qianbao.platform.runtime import Platform
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["yuan"] = fen_to_yuan
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
+OPERATOR_COOKIE = "qb_operator"
+OperatorCookie = Annotated[str | None, Cookie(alias=OPERATOR_COOKIE)]
+HOME = "/ops"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    label: str  # "中文 English"
+    permission: str
+
+
+# The ops console's menu: a page is listed only to a role that holds its permission.
+NAV: list[NavItem] = [
+    NavItem("/ops", "总览 Overview", roles.READ),
+    NavItem("/ops/risk/cases", "风控 Risk cases", roles.READ),
+]
+
+
+def operator_of(p: Platform, key: str | None) -> members.Principal | None:
+    if not key:
+        return None
+    try:
+        principal = members.principal_for_key(p, key)
+    except QianbaoError:
+        return None
+    return principal if principal.kind == "operator" else None
+
+
+def login_page(request: Request, next_page: str = HOME, error: str = "") -> HTMLResponse:
+    context = {"error": error, "next": next_page}
+    status = 401 if error else 200
+    return templates.TemplateResponse(request, "ops_login.html", context, status_code=status)
+
+
+def render(
+    request: Request,
+    op: members.Principal,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> HTMLResponse:
+    """An ops page: the template (extending ``ops_base.html``) with the operator and the menu."""
+    allowed = roles.permissions(op.role)
+    nav = [item for item in NAV if item.permission in allowed]
+    full = {**context, "op": op, "nav": nav}
+    return templates.TemplateResponse(request, template, full, status_code=status_code)
+
+
+def operator_or_login(
+    request: Request, p: Platform, key: str | None, permission: str
+) -> members.Principal | HTMLResponse:
+    """The signed-in operator when their role holds ``permission``; otherwise the page to show
+    instead (the sign-in form, or 403).
+
+    Use: ``op = operator_or_login(...)``, then ``if isinstance(op, Response): return op``."""
+    op = operator_of(p, key)
+    if op is None:
+        return login_page(request, request.url.path)
+    if permission not in roles.permissions(op.role):
+        message = f"role {op.role!r} may not {permission}"
+        return render(request, op, "ops_denied.html", {"message": message}, status_code=403)
+    return op
+
+
+@router.get("/ops/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = HOME) -> HTMLResponse:
+    return login_page(request, next if next.startswith("/ops") else HOME)
+
+
+@router.post("/ops/login")
+def login(
+    request: Request,
+    p: PlatformDep,
+    api_key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=200)] = HOME,
+) -> Response:
+    next_page = next if next.startswith("/ops") and not next.startswith("/ops/log") else HOME
+    if operator_of(p, api_key.strip()) is None:
+        return login_page(request, next_page, "API key unknown or not an operator's")
+    response = RedirectResponse(next_page, status_code=303)
+    response.set_cookie(OPERATOR_COOKIE, api_key.strip(), httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/ops/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ops/login", status_code=303)
+    response.delete_cookie(OPERATOR_COOKIE)
+    return response
+
+
+@router.get("/ops", response_class=HTMLResponse)
+def overview(request: Request, p: PlatformDep, qb_operator: OperatorCookie = None) -> Response:
+    op = operator_or_login(request, p, qb_operator, roles.READ)
+    if isinstance(op, Response):
+        return op
+    return render(request, op, "ops_home.html", {"units": len(p.units)})
