@@ -288,6 +288,7 @@ def wire_risk(p: Platform) -> None:
     engine.codes = NoticeCodes()
     p.money.risk = engine
     risk_service.restore_watchlist(p)
+    p.registration_screens.append(lambda user: risk_service.screen_registration(p, user))
 
 
 class NoticeCodes:

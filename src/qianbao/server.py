@@ -39,6 +39,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
+from qianbao.risk import stream as risk_stream
 from qianbao.wealth import jobs as yuebao_jobs
 from qianbao.web import ops_shell, pages, risk_pages, wallet_money
 from qianbao.web import wallet as wallet_pages
@@ -46,6 +47,7 @@ from qianbao.web import wallet as wallet_pages
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
 BANK_FOLLOW_UP_S = 30
+RISK_DETECTORS_S = 60  # near real time: the detectors read the stream every minute
 
 
 def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
@@ -74,9 +76,17 @@ def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
     ]
     if p.owns(0):
         jobs.append(Job("reconciliation", tick_s, _reconcile_days(p)))
+        jobs.append(Job("risk_detectors", RISK_DETECTORS_S * tick_s / JOB_TICK_S, _detectors(p)))
     jobs += [Job(name, every_s, run) for name, every_s, run in _money_out_jobs(p)]
     jobs += [Job(name, every_s, run) for name, every_s, run in _billpay_jobs(p)]
     return jobs
+
+
+def _detectors(p: Platform) -> Callable[[], object]:
+    """The risk detectors over the movement stream (left out when risk control is)."""
+    if p.money is None or getattr(p.money, "risk", None) is None:
+        return lambda: None
+    return risk_stream.job(p)
 
 
 def run_jobs(p: Platform, stop: threading.Event | None = None) -> Scheduler:

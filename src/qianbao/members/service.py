@@ -153,7 +153,10 @@ def register_user(p: Platform, new: NewUser) -> Row:
             },
         )
     open_user_accounts(p, user_id)
-    return get_user(p, user_id)
+    user = get_user(p, user_id)
+    for screen in p.registration_screens:  # members.ports.RegistrationScreen
+        screen(user)
+    return user
 
 
 def open_user_accounts(p: Platform, user_id: str) -> None:

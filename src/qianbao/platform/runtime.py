@@ -71,6 +71,9 @@ class Platform:
         # credit: Huabei auto-debit sources tried after the wallet and before the bound card
         # (``credit.ports.AutodebitSource``: Yu'e Bao), in order, wired by bootstrap
         self.autodebit_sources: list[Any] = []
+        # members: checks run on each newly registered user (``members.ports.RegistrationScreen``:
+        # the AML watch list), wired by bootstrap
+        self.registration_screens: list[Any] = []
         # wealth: Yu'e Bao's configuration and fund company (``wealth.state.Yuebao``)
         self.wealth: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap

@@ -40,6 +40,7 @@ from qianbao.risk.rules import LIST_KINDS, LISTS
 
 PARTY_KINDS = ("USER", "CARD", "MERCHANT")
 LABELS = ("CONFIRMED_FRAUD", "FALSE_POSITIVE")
+SCREENING_OPERATOR = "system:aml"  # who froze a wallet at registration
 Resumer = Callable[[Platform, int, Any], Row]
 
 
@@ -399,6 +400,21 @@ def load_watchlist(p: Platform, text: str, operator: str) -> dict[str, Any]:
     for hit in hits:
         open_case(p, hit["user_id"], f"AML watch list: {hit['match']} match", source="AML")
     return {"names": len(wl.names), "id_numbers": len(wl.id_hashes), "hits": hits}
+
+
+def screen_registration(p: Platform, user: Row) -> str:
+    """A new user against the watch list: an ID-number hit freezes the wallet until an operator
+    clears the case (names collide, so a name-only hit opens a case and freezes nothing)."""
+    eng = engine(p)
+    match = eng.watchlist.match(str(user["id_number_hash"]), str(user["name"]))
+    eng.screened[str(user["id"])] = match
+    if match == "id":
+        reason = "AML watch list: ID-number match at registration"
+        freeze(p, "USER", str(user["id"]), reason, SCREENING_OPERATOR)
+    if match:
+        summary = f"AML watch list: {match} match at registration"
+        open_case(p, str(user["id"]), summary, source="AML")
+    return match
 
 
 def restore_watchlist(p: Platform) -> None:

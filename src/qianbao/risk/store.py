@@ -280,3 +280,48 @@ def users_matching(db: Database, id_hashes: list[str], names: list[str]) -> list
 def user_names(db: Database) -> list[Row]:
     with db.read() as tx:
         return tx.all("SELECT id, name FROM users")
+
+
+# --- the detectors' stream (stream.py) --------------------------------------------------------
+def moves_between(db: Database, start_ms: int, end_ms: int) -> list[Row]:
+    """Passed movements (the decisions that let money move) with start_ms < created <= end_ms."""
+    with db.read() as tx:
+        return tx.all(
+            "SELECT created_at_ms, party_id, payee_id, amount_fen, movement_kind"
+            " FROM risk_decisions WHERE outcome = 'PASS' AND created_at_ms > :a"
+            " AND created_at_ms <= :b ORDER BY created_at_ms",
+            {"a": start_ms, "b": end_ms},
+        )
+
+
+def last_moves_before(db: Database, party_ids: list[str], before_ms: int) -> list[Row]:
+    """Each party's last passed movement before ``before_ms`` (parties that never moved: none)."""
+    rows: list[Row] = []
+    with db.read() as tx:
+        for i in range(0, len(party_ids), 500):
+            chunk: dict[str, Any] = {f"p{k}": v for k, v in enumerate(party_ids[i : i + 500])}
+            marks = ", ".join(f":{k}" for k in chunk)
+            rows += tx.all(
+                "SELECT party_id, MAX(created_at_ms) AS last_ms FROM risk_decisions"
+                f" WHERE outcome = 'PASS' AND created_at_ms <= :t AND party_id IN ({marks})"
+                " GROUP BY party_id",
+                {**chunk, "t": before_ms},
+            )
+    return rows
+
+
+def detector_marks(db: Database) -> dict[int, int]:
+    with db.read() as tx:
+        return {
+            int(r["unit"]): int(r["last_ms"]) for r in tx.all("SELECT * FROM risk_detector_marks")
+        }
+
+
+def set_detector_mark(db: Database, unit: int, last_ms: int, now_ms: int) -> None:
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO risk_detector_marks (unit, last_ms, updated_at_ms) VALUES (:u, :m, :now)"
+            " ON CONFLICT (unit) DO UPDATE SET last_ms = excluded.last_ms,"
+            " updated_at_ms = excluded.updated_at_ms",
+            {"u": unit, "m": last_ms, "now": now_ms},
+        )

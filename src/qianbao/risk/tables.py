@@ -126,3 +126,11 @@ risk_case_notes = sa.Table(
     sa.Column("text", sa.String(2000), nullable=False),
     sa.Column("created_at_ms", Millis, nullable=False),
 )
+
+risk_detector_marks = sa.Table(
+    "risk_detector_marks",
+    global_metadata,
+    sa.Column("unit", sa.Integer, primary_key=True),
+    sa.Column("last_ms", Millis, nullable=False),  # decisions up to here were seen
+    sa.Column("updated_at_ms", Millis, nullable=False),
+)
