@@ -88,7 +88,6 @@ from qianbao.payments.codes import IssuePaymentCode
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
-from qianbao.payments.moneyout import ports as moneyout_ports
 from qianbao.platform import crypto, logmask
 from qianbao.platform.commands import run_itself
 from qianbao.platform.db import Database, Row, Tx
@@ -375,7 +374,7 @@ def wire_billpay(p: Platform) -> None:
     p.commands.register(billpay_autopay.CancelAgreement, billpay_autopay.handle_cancel)
     biller_db = Database(f"sqlite:///{p.settings.data_dir / 'billers.db'}", name="billers")
     p.billers = BillerSimulator(biller_db)
-    moneyout_ports.wire_hold(billpay.UnansweredBills())
+    p.payout_holds.append(billpay.UnansweredBills())  # moneyout.ports.PayoutHold
 
 
 def wire_marketing_commands(p: Platform) -> None:

@@ -74,6 +74,11 @@ class Platform:
         # members: checks run on each newly registered user (``members.ports.RegistrationScreen``:
         # the AML watch list), wired by bootstrap
         self.registration_screens: list[Any] = []
+        # payments.moneyout: what must stay in a merchant's balance before a payout
+        # (``moneyout.ports.PayoutHold``: bills a biller has not answered), wired by bootstrap
+        self.payout_holds: list[Any] = []
+        # marketing.reductions: (monotonic ms when read, the live campaigns), read for 5 s
+        self.live_reductions: tuple[int, list[Row]] | None = None
         # wealth: Yu'e Bao's configuration and fund company (``wealth.state.Yuebao``)
         self.wealth: Any = None
         # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap

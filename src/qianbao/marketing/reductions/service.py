@@ -11,7 +11,6 @@ the slice. Live campaigns are read through a 5-second cache on the payment path.
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,6 @@ CAMPAIGN = StateMachine(
 )
 CACHE_MS = 5_000
 VALIDITY_MAX_DAYS = 366
-_live: weakref.WeakKeyDictionary[Platform, tuple[int, list[Row]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +101,7 @@ def create_campaign(
         p.commands.submit(unit, OpenReductionBudget(campaign_id, slice_fen))
     with p.global_db.transaction() as tx:  # live once every unit holds its slice
         store.insert_campaign(tx, row)
-    _live.pop(p, None)
+    p.live_reductions = None
     return get_campaign(p, campaign_id)
 
 
@@ -112,7 +110,7 @@ def stop_campaign(p: Platform, campaign_id: str) -> Row:
     if campaign["status"] == ACTIVE:
         with p.global_db.transaction() as tx:
             CAMPAIGN.move(tx, campaign_id, ACTIVE, STOPPED)
-    _live.pop(p, None)
+    p.live_reductions = None
     return get_campaign(p, campaign_id)
 
 
@@ -165,12 +163,12 @@ def public_campaign(row: Row) -> dict[str, Any]:
 
 def _live_campaigns(p: Platform) -> list[Row]:
     now_ms = int(time.monotonic() * 1000)
-    hit = _live.get(p)
+    hit = p.live_reductions
     if hit is not None and 0 <= now_ms - hit[0] < CACHE_MS:
         return [c for c in hit[1] if c["valid_until_ms"] > clock.now_ms()]
     with p.global_db.read() as tx:
         rows = store.live_campaigns(tx, clock.now_ms())
-    _live[p] = (now_ms, rows)
+    p.live_reductions = (now_ms, rows)
     return rows
 
 

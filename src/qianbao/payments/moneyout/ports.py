@@ -18,17 +18,10 @@ class PayoutHold(Protocol):
         ...
 
 
-_holds: list[PayoutHold] = []
-
-
-def wire_hold(hold: PayoutHold) -> None:
-    """One hold of each kind, however many platforms a process opens (holds are stateless)."""
-    if not any(type(h) is type(hold) for h in _holds):
-        _holds.append(hold)
-
-
 def held_by_unit(p: Platform, merchant_id: str) -> list[int]:
+    """What every hold wired on the platform (``Platform.payout_holds``) keeps, per unit."""
     held = [0] * len(p.units)
-    for hold in _holds:
+    hold: PayoutHold
+    for hold in p.payout_holds:
         held = [a + b for a, b in zip(held, hold.held_by_unit(p, merchant_id), strict=True)]
     return held
