@@ -16,7 +16,7 @@ from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.server import build_app
 from tests.conftest import assert_ledger_clean
-from tests.credit.helpers import at, merchant
+from tests.credit.helpers import at, counters_match_ledger, merchant
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user, page_csrf
 
 
@@ -172,3 +172,36 @@ def test_claiming_a_coupon_from_no_campaign_is_a_4xx(billed):
         assert 400 <= answer.status_code < 500, (campaign_id, answer.status_code)
     assert c.get("/wallet/score").status_code == 200  # no score yet: a page that says so
     assert 'id="no-score"' in c.get("/wallet/score").text
+
+
+def test_splitting_one_purchase_shows_the_fee_first_and_books_once(billed):
+    p, c, user, csrf, _ = billed
+    shop = merchant(p)
+    billed_purchase = credit.list_purchases(p, user)[0]["id"]  # on the April bill already
+    fresh = credit.pay_merchant_with_huabei(p, user, shop, 200_00, "buy-2", PAY_PASSWORD)["id"]
+    stranger = TestClient(build_app(p))
+    stranger_csrf = _log_in(stranger, p, new_user(p))
+    path = f"/wallet/huabei/purchases/{fresh}/split"
+    assert stranger.get(f"{path}?periods=3").status_code == 404
+    taken = stranger.post(
+        path, data={"csrf_token": stranger_csrf, "periods": "3", "request_id": "x"}
+    )
+    assert taken.status_code == 404
+    for periods in ("9", "x", "", "0"):  # 9 periods is for bills only
+        assert 400 <= c.get(f"{path}?periods={periods}").status_code < 500, periods
+    refused = c.get(f"/wallet/huabei/purchases/{billed_purchase}/split?periods=3")
+    assert refused.status_code == 409 and "CREDIT_INSTALLMENT_NOT_ALLOWED" in refused.text
+    preview = c.get(f"{path}?periods=6")
+    assert preview.status_code == 200 and 'id="split-fee">¥9.00' in preview.text  # 4.5 %
+    assert credit.list_plans(p, user) == []
+    form = {"csrf_token": csrf, "periods": "6", "request_id": "ps-1"}
+    for _ in range(2):
+        assert c.post(path, data=form, follow_redirects=False).status_code == 303
+    plans = credit.list_plans(p, user)
+    assert len(plans) == 1 and (plans[0]["kind"], plans[0]["fee_fen"]) == ("PURCHASE", 9_00)
+    summary = credit.summary(p, user)
+    assert summary["unbilled_fen"] == 0 and summary["installment_outstanding_fen"] == 200_00
+    again = c.post(path, data={**form, "request_id": "ps-2"})
+    assert again.status_code == 409
+    counters_match_ledger(p, user)
+    assert_ledger_clean(p)

@@ -16,7 +16,7 @@ from qianbao.members import service as members
 from qianbao.platform.clock import TZ
 from tests.browser import wallet_login
 from tests.conftest import assert_ledger_clean, use_trained_card
-from tests.credit.helpers import at, merchant
+from tests.credit.helpers import at, counters_match_ledger, merchant
 from tests.factories import PAY_PASSWORD, new_user
 
 pytestmark = pytest.mark.browser
@@ -95,6 +95,19 @@ def test_a_user_repays_a_bill_then_splits_the_next_one(sqlite_platform, site, pa
     assert page.inner_text("#paid-principal") == "¥0.00"
     page.click("#back")
     assert page.locator("#plans .plan-link").count() == 1
+
+    credit.pay_merchant_with_huabei(p, user, shop, 120_00, "buy-3", PAY_PASSWORD)
+    page.reload()  # a purchase not yet billed: split it alone (交易分期)
+    assert "¥120.00" in page.inner_text("#unbilled-purchases")
+    page.click("#unbilled-purchases .purchase-preview")  # 3 periods, the first choice
+    page.wait_for_selector("#split-terms")
+    assert page.inner_text("#split-fee") == "¥2.76"  # 2.3 % for 3 periods
+    page.click("#confirm")
+    page.wait_for_selector("#plan-schedule")
+    assert "Purchase" in page.inner_text("#plan") and page.locator(".period").count() == 3
+    assert "2026-06-01" in page.locator(".period").nth(0).inner_text()
+    assert credit.summary(p, user)["unbilled_fen"] == 0
+    counters_match_ledger(p, user)
     assert_ledger_clean(p)
 
 

@@ -21,7 +21,7 @@ from qianbao.credit.accounts import (
     today,
 )
 from qianbao.credit.config import CreditConfig, config_for
-from qianbao.credit.errors import InstallmentNotAllowed, PlanNotFound
+from qianbao.credit.errors import InstallmentNotAllowed, PlanNotFound, PurchaseNotFound
 from qianbao.credit.pricing import priced_rates
 from qianbao.credit.statements import load_statement, settle_statuses
 from qianbao.ledger.chart import unit_account
@@ -186,10 +186,14 @@ def preview_bill(p: Platform, user_id: str, statement_id: str, periods: int) -> 
     with p.db_for(user_id).read() as tx:
         st = load_statement(tx, user_id, statement_id)
         terms = _bill_terms(tx, cfg, user_id, st, periods)
+    return _preview(terms, cfg.bill_day, statement_id=statement_id)
+
+
+def _preview(terms: SplitTerms, bill_day: int, **source: str) -> dict[str, Any]:
     return {
-        "statement_id": statement_id,
+        **source,
         "principal_fen": terms.principal_fen,
-        "periods": periods,
+        "periods": terms.periods,
         "fee_rate": str(terms.fee_rate),
         "fee_fen": terms.fee_fen,
         "schedule": [
@@ -199,7 +203,7 @@ def preview_bill(p: Platform, user_id: str, statement_id: str, periods: int) -> 
                 "principal_fen": s.principal_fen,
                 "fee_fen": s.fee_fen,
             }
-            for s in terms.schedule(cfg.bill_day)
+            for s in terms.schedule(bill_day)
         ],
     }
 
@@ -231,6 +235,93 @@ def _split_bill(
     store.add_installed(tx, statement_id, amount, minimum, now_ms())
     store.shift_counters(tx, user_id, billed_fen=-amount, installment_fen=amount)
     settle_statuses(tx, cfg, user_id, today())
+
+
+def _purchase_terms(
+    tx: Tx, cfg: CreditConfig, user_id: str, purchase_id: str, periods: int
+) -> SplitTerms:
+    """交易分期 after the payment: a purchase not yet on a bill, not refunded, at the purchase
+    installment rates; its periods start on the bill it would have been on."""
+    pur = store.purchase(tx, purchase_id)
+    if pur is None or pur["user_id"] != user_id:
+        raise PurchaseNotFound("no such Huabei purchase")
+    if pur["plan_id"] is not None:
+        raise InstallmentNotAllowed("this purchase is already in installments")
+    if pur["statement_id"] is not None or pur["bill_date"] is None:
+        raise InstallmentNotAllowed(
+            "only a purchase not yet on a bill can be split (split its bill instead)"
+        )
+    if pur["status"] != "SUCCEEDED":
+        raise InstallmentNotAllowed("a refunded purchase cannot be split")
+    amount = int(pur["amount_fen"])
+    if load_account(tx, user_id)["unbilled_fen"] < amount:
+        raise InstallmentNotAllowed("this purchase was partly repaid early: it cannot be split")
+    rates = priced_rates(tx, user_id, cfg.purchase_installment_rates)
+    fee = sched.installment_fee(amount, periods, rates, cfg.installment_min_fen)
+    first_bill = date.fromisoformat(pur["bill_date"])
+    return SplitTerms(amount, periods, rates[periods], fee, first_bill)
+
+
+def preview_purchase(p: Platform, user_id: str, purchase_id: str, periods: int) -> dict[str, Any]:
+    """交易分期 of a purchase priced before it is confirmed (nothing is written)."""
+    cfg = config_for(p)
+    with p.db_for(user_id).read() as tx:
+        terms = _purchase_terms(tx, cfg, user_id, purchase_id, periods)
+    return _preview(terms, cfg.bill_day, purchase_id=purchase_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallPurchase:
+    """交易分期 of one purchase not yet billed; ``plan_id`` names the plan it creates."""
+
+    plan_id: str
+    user_id: str
+    purchase_id: str
+    periods: int
+    request_id: str
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"purchase_id": self.purchase_id, "periods": self.periods}
+
+
+def install_purchase(
+    p: Platform, user_id: str, purchase_id: str, periods: int, request_id: str
+) -> Row:
+    """Split a purchase not yet on a bill into periods (the debt moves from unbilled to
+    installments; the fee is billed with each period, as for a plan chosen at the cashier)."""
+    command = InstallPurchase(new_id(bucket_of(user_id)), user_id, purchase_id, periods, request_id)
+    result: Row = p.commands.submit(p.unit_of(user_id), command)
+    return result
+
+
+def handle_install_purchase(ctx: WriteContext, c: InstallPurchase) -> Row:
+    tx = ctx.tx
+    scope = f"credit.install-purchase:{c.user_id}"
+    first = idempotency.claim(tx, scope, c.request_id, c.fingerprint(), c.plan_id)
+    if first is not None:
+        return load_plan(tx, c.user_id, first)
+    cfg = config_for(ctx.platform)
+    terms = _purchase_terms(tx, cfg, c.user_id, c.purchase_id, c.periods)
+    create_plan(
+        tx,
+        cfg,
+        c.user_id,
+        "PURCHASE",
+        c.purchase_id,
+        terms.principal_fen,
+        c.periods,
+        terms.fee_rate,
+        terms.fee_fen,
+        False,
+        terms.first_bill,
+        c.plan_id,
+    )
+    if not store.put_purchase_in_plan(tx, c.purchase_id, c.plan_id, now_ms()):
+        raise InstallmentNotAllowed("this purchase is already on a bill or in installments")
+    store.shift_counters(
+        tx, c.user_id, unbilled_fen=-terms.principal_fen, installment_fen=terms.principal_fen
+    )
+    return load_plan(tx, c.user_id, c.plan_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ once. The login is the wallet's ``qb_user`` cookie (``web/wallet.py``)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,13 +18,18 @@ from fastapi.templating import Jinja2Templates
 from qianbao.api.deps import PlatformDep, page_user
 from qianbao.api.security import csrf_guard
 from qianbao.credit import installments, lines, reads, repayments
+from qianbao.credit.config import config_for
 from qianbao.credit.errors import AccountNotFound
+from qianbao.platform.clock import TZ
 from qianbao.platform.errors import InvalidArgument, QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["yuan"] = fen_to_yuan
+templates.env.filters["day"] = lambda ms: (
+    datetime.fromtimestamp(ms / 1000, tz=TZ).date().isoformat()
+)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 USER_COOKIE = "qb_user"  # the wallet's login cookie (web/wallet.py)
 UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
@@ -44,6 +50,14 @@ def _error(request: Request, exc: QianbaoError, back: str) -> HTMLResponse:
     status = exc.http_status if 400 <= exc.http_status < 500 else 400
     ctx = {"ok": False, "code": str(exc.code), "message": exc.message, "back": back}
     return _page(request, "wallet_result.html", status, **ctx)
+
+
+def _splittable(p: Platform, user_id: str) -> list[Any]:
+    """Purchases not yet on a bill nor in a plan: each may be split (交易分期)."""
+    rows = reads.list_purchases(p, user_id, 50)
+    return [
+        r for r in rows if r["statement_id"] is None and r["plan_id"] is None and r["bill_date"]
+    ]
 
 
 def _repay_amounts(bills: list[dict[str, Any]], payoff: dict[str, int]) -> dict[str, int]:
@@ -73,6 +87,8 @@ def _home(request: Request, p: Platform, user_id: str, **extra: Any) -> HTMLResp
         "current": current,
         "bills": bills,
         "plans": reads.list_plans(p, user_id),
+        "unbilled": _splittable(p, user_id),
+        "purchase_periods": sorted(config_for(p).purchase_installment_rates),
         "amounts": _repay_amounts(bills, payoff),
         "request_id": uuid.uuid4().hex,
         "repayments": reads.repayments(p, user_id)[:10],
@@ -178,7 +194,12 @@ def split_preview(
         preview = installments.preview_bill(p, user_id, statement_id, int(periods))
     except QianbaoError as exc:
         return _error(request, exc, back)
-    ctx: dict[str, Any] = {"preview": preview, "request_id": uuid.uuid4().hex, "back": back}
+    return _split_page(request, preview, f"{HOME}/bills/{statement_id}/split", back)
+
+
+def _split_page(request: Request, preview: dict[str, Any], action: str, back: str) -> Response:
+    ctx: dict[str, Any] = {"preview": preview, "request_id": uuid.uuid4().hex}
+    ctx |= {"action": action, "back": back}
     return _page(request, "wallet_huabei_split.html", **ctx)
 
 
@@ -219,3 +240,45 @@ def plan_page(plan_id: str, request: Request, p: PlatformDep, qb_user: UserCooki
         "fee_fen": sum(s["fee_fen"] for s in schedule if s["paid"]),
     }
     return _page(request, "wallet_huabei_plan.html", plan=plan, paid=paid)
+
+
+@router.get(HOME + "/purchases/{purchase_id}/split", response_class=HTMLResponse)
+def purchase_split_preview(
+    purchase_id: str,
+    request: Request,
+    p: PlatformDep,
+    periods: str = "",
+    qb_user: UserCookie = None,
+) -> Response:
+    """The price of splitting one purchase (交易分期), before anything is booked."""
+    user_id = page_user(p, qb_user)
+    if user_id is None:
+        return _login(request, HOME)
+    try:
+        if not periods.isdigit() or len(periods) > 2:
+            raise InvalidArgument("choose the number of periods")
+        preview = installments.preview_purchase(p, user_id, purchase_id, int(periods))
+    except QianbaoError as exc:
+        return _error(request, exc, HOME)
+    return _split_page(request, preview, f"{HOME}/purchases/{purchase_id}/split", HOME)
+
+
+@router.post(HOME + "/purchases/{purchase_id}/split", response_class=HTMLResponse)
+def purchase_split_confirm(
+    purchase_id: str,
+    request: Request,
+    p: PlatformDep,
+    periods: Annotated[str, Form(max_length=2)],
+    request_id: Annotated[str, Form(max_length=64)],
+    qb_user: UserCookie = None,
+) -> Response:
+    user_id = page_user(p, qb_user)
+    if user_id is None:
+        return _login(request, HOME)
+    try:
+        if not periods.isdigit():
+            raise InvalidArgument("choose the number of periods")
+        plan = installments.install_purchase(p, user_id, purchase_id, int(periods), request_id)
+    except QianbaoError as exc:
+        return _error(request, exc, HOME)
+    return RedirectResponse(f"{HOME}/plans/{plan['id']}", status_code=303)
