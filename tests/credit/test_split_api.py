@@ -23,8 +23,8 @@ def _headers(c: TestClient, p, user_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {t['token']}"}
 
 
-def test_previews_and_the_purchase_split(sqlite_platform):
-    p = sqlite_platform
+def test_previews_and_the_purchase_split(platform):
+    p = platform
     c = TestClient(create_app(p, extra_routers=credit_api.routers))
     at(date(2026, 3, 2))
     user = new_user(p, balance_fen=1_000_00)
