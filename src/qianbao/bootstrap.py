@@ -397,6 +397,9 @@ def wire_credit_commands(p: Platform) -> None:
     p.commands.register(credit_lines.SetAutodebit, credit_lines.handle_set_autodebit)
     p.commands.register(credit_repayments.Repay, credit_repayments.handle_repay)
     p.commands.register(credit_installments.InstallBill, credit_installments.handle_install_bill)
+    p.commands.register(
+        credit_installments.InstallPurchase, credit_installments.handle_install_purchase
+    )
     p.commands.register(credit_installments.SettlePlan, credit_installments.handle_settle_plan)
 
 

@@ -43,6 +43,8 @@ from qianbao.risk import stream as risk_stream
 from qianbao.wealth import jobs as yuebao_jobs
 from qianbao.web import ops_shell, pages, risk_pages, wallet_money
 from qianbao.web import wallet as wallet_pages
+from qianbao.web.wallet_credit import router as wallet_credit_pages
+from qianbao.web.wallet_score import router as wallet_score_pages
 
 log = logging.getLogger("qianbao.jobs")
 JOB_TICK_S = 5
@@ -251,6 +253,8 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             pages.router,
             wallet_pages.router,
             wallet_money.router,
+            wallet_credit_pages,
+            wallet_score_pages,
             ops_shell.router,
             risk_pages.router,
             trade_api.pages,

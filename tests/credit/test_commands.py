@@ -39,6 +39,7 @@ COMMANDS: list[Any] = [
     repayments.Repay("rep-2", USER, 56_78, "repay-2", "CARD", "card-1"),
     installments.InstallBill("plan-1", USER, "st-1", 6, "install-1"),
     installments.SettlePlan(USER, "plan-1", "settle-1"),
+    installments.InstallPurchase("plan-2", USER, "pur-1", 3, "install-2"),
 ]
 
 

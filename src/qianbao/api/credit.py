@@ -142,6 +142,30 @@ class PeriodOut(BaseModel):
     fee_fen: int
     status: str
     statement_id: str | None
+    due_date: str | None = Field(None, description="Due date of the bill it is billed on")
+    paid: bool | None = Field(None, description="Settled, or its bill is paid")
+
+
+class PreviewPeriodOut(BaseModel):
+    number: int
+    bill_date: str
+    principal_fen: int
+    fee_fen: int
+
+
+class PreviewOut(BaseModel):
+    statement_id: str | None = None
+    purchase_id: str | None = None
+    principal_fen: int
+    periods: int
+    fee_rate: str
+    fee_fen: int
+    schedule: list[PreviewPeriodOut]
+
+
+class PurchaseSplitIn(Body):
+    periods: Literal[3, 6, 12]
+    request_id: str = RequestId
 
 
 class PlanOut(BaseModel):
@@ -350,6 +374,43 @@ def bill(statement_id: str, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
 )
 def split(statement_id: str, body: SplitIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
     plan = credit_installments.install_bill(p, user_id, statement_id, body.periods, body.request_id)
+    return _plan(credit_installments.plan_schedule(p, user_id, plan["id"]))
+
+
+@router.get(
+    "/bills/{statement_id}/installments/preview",
+    response_model=PreviewOut,
+    summary="What splitting a bill would cost now (nothing is booked)",
+)
+def split_preview(
+    statement_id: str, p: PlatformDep, user_id: UserId, periods: int = Query(ge=1, le=36)
+) -> dict[str, Any]:
+    return credit_installments.preview_bill(p, user_id, statement_id, periods)
+
+
+@router.get(
+    "/purchases/{purchase_id}/installments/preview",
+    response_model=PreviewOut,
+    summary="What splitting a purchase not yet billed would cost now (nothing is booked)",
+)
+def purchase_split_preview(
+    purchase_id: str, p: PlatformDep, user_id: UserId, periods: int = Query(ge=1, le=36)
+) -> dict[str, Any]:
+    return credit_installments.preview_purchase(p, user_id, purchase_id, periods)
+
+
+@router.post(
+    "/purchases/{purchase_id}/installments",
+    status_code=201,
+    response_model=PlanOut,
+    summary="Split a purchase not yet billed into 3/6/12 periods (交易分期)",
+)
+def purchase_split(
+    purchase_id: str, body: PurchaseSplitIn, p: PlatformDep, user_id: UserId
+) -> dict[str, Any]:
+    plan = credit_installments.install_purchase(
+        p, user_id, purchase_id, body.periods, body.request_id
+    )
     return _plan(credit_installments.plan_schedule(p, user_id, plan["id"]))
 
 

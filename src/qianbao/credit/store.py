@@ -346,6 +346,17 @@ def purchase(tx: Tx, purchase_id: str) -> Row | None:
     return tx.one("SELECT * FROM credit_purchases WHERE id = :id", {"id": purchase_id})
 
 
+def put_purchase_in_plan(tx: Tx, purchase_id: str, plan_id: str, now_ms: int) -> bool:
+    """A purchase not yet on a bill or in a plan joins ``plan_id`` (guarded: once)."""
+    return bool(
+        tx.execute(
+            "UPDATE credit_purchases SET plan_id = :plan, updated_at_ms = :now WHERE id = :id"
+            " AND plan_id IS NULL AND statement_id IS NULL",
+            {"plan": plan_id, "id": purchase_id, "now": now_ms},
+        )
+    )
+
+
 def purchases(tx: Tx, user_id: str, limit: int) -> list[Row]:
     return tx.all(
         "SELECT * FROM credit_purchases WHERE user_id = :u ORDER BY created_at_ms DESC LIMIT :l",

@@ -12,6 +12,7 @@ class Code(StrEnum):
     CAMPAIGN_INVALID = "CAMPAIGN_INVALID"
     CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
     CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
+    CAMPAIGN_NOT_STARTED = "CAMPAIGN_NOT_STARTED"
     COUPON_LIMIT_REACHED = "COUPON_LIMIT_REACHED"
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
     RETRY = "RETRY"
@@ -40,6 +41,10 @@ class CampaignNotFound(NotFound):
 
 class CampaignEnded(CouponError):
     code = Code.CAMPAIGN_ENDED
+
+
+class CampaignNotStarted(CouponError):
+    code = Code.CAMPAIGN_NOT_STARTED
 
 
 class CouponLimitReached(CouponError):

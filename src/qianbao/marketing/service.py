@@ -24,6 +24,7 @@ from qianbao.marketing.errors import (
     CampaignEnded,
     CampaignInvalid,
     CampaignNotFound,
+    CampaignNotStarted,
     CouponExpired,
     CouponLimitReached,
     CouponMinSpendNotMet,
@@ -265,6 +266,30 @@ def handle_issue_coupon(ctx: WriteContext, c: IssueCoupon) -> Row:
         },
     )
     return _load(ctx.tx, c.coupon_id)
+
+
+# --- a user claims a coupon (领券) ----------------------------------------------------------
+def running(c: Row, now_ms: int) -> bool:
+    """A campaign a user may claim from now: active, started, not ended, a coupon's worth of
+    budget left (ADR 0907). The per-user limit is checked by ``issue``."""
+    open_now = c["status"] == "ACTIVE" and c["valid_from_ms"] <= now_ms < c["valid_until_ms"]
+    return bool(open_now and c["issued_fen"] + c["face_fen"] <= c["budget_fen"])
+
+
+def claimable_campaigns(p: Platform, limit: int = 50) -> list[Row]:
+    """The running campaigns, newest first."""
+    now = clock.now_ms()
+    return [c for c in list_campaigns(p, 500) if running(c, now)][:limit]
+
+
+def claim(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
+    """The user takes one coupon of a running campaign (idempotent by ``request_id``; the
+    budget and the per-user limit hold as for an operator's issue)."""
+    key = idempotency.derived_key(f"claim:{user_id}", request_id)
+    c = get_campaign(p, campaign_id)
+    if c["status"] == "ACTIVE" and clock.now_ms() < c["valid_from_ms"]:
+        raise CampaignNotStarted("the campaign has not started yet")
+    return issue(p, campaign_id, user_id, key)
 
 
 # --- a user's coupons -----------------------------------------------------------------------
