@@ -42,6 +42,8 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/ops", "总览 Overview", roles.READ),
     NavItem("/ops/risk/cases", "风控 Risk cases", roles.READ),
+    NavItem("/ops/approvals", "审批 Approvals", roles.READ),
+    NavItem("/ops/recon", "对账 Reconciliation", roles.READ),
 ]
 
 
