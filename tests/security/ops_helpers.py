@@ -57,3 +57,20 @@ def approval_id(html: str) -> str:
     found = re.search(r'id="field-approval_id">([^<]+)<', html)
     assert found, html
     return found.group(1)
+
+
+def disputed_trade(p: Platform, amount_fen: int = 100_00, notify_url: str = "") -> dict[str, Any]:
+    """A paid secured trade its buyer disputes (through a sandbox app when ``notify_url``)."""
+    from qianbao.openapi import apps
+    from qianbao.payments import secured, trades
+    from tests.factories import PAY_PASSWORD
+    from tests.trades.helpers import new_merchant, req
+
+    merchant = new_merchant(p)
+    extra: dict[str, Any] = {}
+    if notify_url:
+        extra = {"app_id": apps.create_sandbox_app(p, merchant)["app_id"], "notify_url": notify_url}
+    buyer = new_user(p, balance_fen=amount_fen)
+    t = trades.create(p, req(merchant, amount_fen, product=trades.SECURED, **extra), buyer)
+    trades.pay(p, t["id"], buyer, PAY_PASSWORD)
+    return dict(secured.open_dispute(p, buyer, t["id"], "goods never arrived"))

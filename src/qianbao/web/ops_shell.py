@@ -44,6 +44,8 @@ NAV: list[NavItem] = [
     NavItem("/ops/risk/cases", "风控 Risk cases", roles.READ),
     NavItem("/ops/approvals", "审批 Approvals", roles.READ),
     NavItem("/ops/recon", "对账 Reconciliation", roles.READ),
+    NavItem("/ops/disputes", "争议赔付 Disputes", roles.READ),
+    NavItem("/ops/notifications", "商户通知 Notifications", roles.READ),
 ]
 
 
