@@ -42,6 +42,7 @@ from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
 from qianbao.web import (
     ops_approvals,
+    ops_growth,
     ops_recon,
     ops_shell,
     ops_support,
@@ -254,6 +255,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             ops_approvals.router,
             ops_recon.router,
             ops_support.router,
+            ops_growth.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,

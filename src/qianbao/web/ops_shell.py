@@ -46,6 +46,8 @@ NAV: list[NavItem] = [
     NavItem("/ops/recon", "对账 Reconciliation", roles.READ),
     NavItem("/ops/disputes", "争议赔付 Disputes", roles.READ),
     NavItem("/ops/notifications", "商户通知 Notifications", roles.READ),
+    NavItem("/ops/campaigns", "优惠券 Campaigns", roles.READ),
+    NavItem("/ops/credit/portfolio", "花呗资产 Huabei portfolio", roles.READ),
 ]
 
 
