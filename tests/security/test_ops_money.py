@@ -4,6 +4,8 @@ second approval and a role without the permission change nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from qianbao.backoffice import approvals, audit
 from qianbao.channels import reconcile as recon
 from qianbao.platform.clock import clock
@@ -117,5 +119,51 @@ def test_bad_ids_and_bad_input_are_4xx_and_change_nothing(sqlite_platform):
         rejected = other.post(f"/ops/approvals/{_propose(finance)}/reject", reason="")
         assert rejected.status_code == 400 and "OPS_REASON_REQUIRED" in rejected.text
         assert _suspense_fen(p) == 0
+    finally:
+        clock.use_real_time()
+
+
+def test_a_declined_refund_is_redriven_on_approval_and_the_code_is_asked(sqlite_platform):
+    import pyotp
+
+    from qianbao.backoffice import totp
+    from qianbao.members import service as members
+    from qianbao.members.vault import card_number
+    from qianbao.payments import trades
+    from tests.factories import PAY_PASSWORD, new_user
+    from tests.security.ops_helpers import at
+    from tests.trades.helpers import new_merchant, req
+
+    p = sqlite_platform
+    bank = p.channels["SIMBANK"]
+    try:
+        at(DAY)
+        buyer = new_user(p, unit=0)
+        card = members.list_cards(p, buyer)[0]
+        t = trades.create(p, req(new_merchant(p), 2_500), buyer)
+        paid = trades.pay(p, t["id"], buyer, PAY_PASSWORD, funding=trades.CARD, card_id=card["id"])
+        bank.failure_rate = 1.0
+        refund = trades.refund(p, paid["merchant_id"], 2_500, "r-d", trade_no=paid["id"])
+        bank.failure_rate = 0.0
+        request_id, held_fen = f"R{refund['id']}", bank.balance_fen(card_number(p, card))
+        at(DAY + timedelta(days=1), 9)
+        maker, checker = OpsClient(p, "finance"), OpsClient(p, "finance")
+        maker.post("/ops/recon/run", channel="SIMBANK", day=DAY.isoformat())
+        assert f'id="payout-{request_id}"' in maker.get(REPORT).text
+        proposed = maker.post(f"{REPORT}/redrive/{request_id}", reason="the card is valid again")
+        aid = approval_id(proposed.text)
+        assert "¥25.00" in checker.get("/ops/approvals").text
+        uri = totp.enrol(p, checker.id, checker.id)
+        assert 'id="approve-otp"' in checker.get(f"/ops/approvals/{aid}").text
+        no_code = checker.post(f"/ops/approvals/{aid}/approve")
+        assert no_code.status_code == 401 and "OTP_REQUIRED" in no_code.text
+        assert approvals.get(p, aid)["status"] == "PENDING"
+        code = pyotp.parse_uri(uri).now()
+        done = checker.post(f"/ops/approvals/{aid}/approve", otp=code)
+        assert done.status_code == 200 and 'id="field-status">APPROVED<' in done.text
+        assert 'id="field-result_status">SUCCEEDED<' in done.text, done.text
+        assert bank.balance_fen(card_number(p, card)) == held_fen + 2_500
+        assert "redrive APPROVED" in maker.get(REPORT).text
+        assert_ledger_clean(p)
     finally:
         clock.use_real_time()

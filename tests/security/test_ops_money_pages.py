@@ -70,7 +70,7 @@ def test_a_difference_is_resolved_by_two_operators(sqlite_platform, page, second
             _sign_in(second_page, site, operator_key(p, "finance"), "/ops/approvals")
             _approve_first_pending(second_page, site)
             assert second_page.inner_text("#field-status") == "APPROVED"
-            assert second_page.inner_text("#field-amount_fen") == "450"
+            assert second_page.inner_text("#field-result_amount_fen") == "450"
             assert account_fen(p, "suspense", 0) == 450
             assert_ledger_clean(p)
 

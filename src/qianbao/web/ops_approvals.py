@@ -107,7 +107,8 @@ def approve(
     def run() -> dict[str, Any]:
         _decide(p, op, approval_id[:ID_MAX], otp)
         row = approvals.public(approvals.approve(p, op, approval_id[:ID_MAX], note))
-        return {"approval_id": row["approval_id"], "status": row["status"], **row["result"]}
+        outcome = {f"result_{k}": v for k, v in (row["result"] or {}).items()}
+        return {"approval_id": row["approval_id"], "status": row["status"], **outcome}
 
     return act(request, p, op, target, back, run)
 
