@@ -26,8 +26,8 @@ def _propose(maker: OpsClient, reason: str = "stray card charge, to suspense") -
     return approval_id(r.text)
 
 
-def test_a_suspense_booking_runs_only_when_a_second_operator_approves(sqlite_platform):
-    p = sqlite_platform
+def test_a_suspense_booking_runs_only_when_a_second_operator_approves(platform):
+    p = platform  # SQLite and PostgreSQL
     try:
         stray_charge_day(p)
         maker, checker = OpsClient(p, "finance"), OpsClient(p, "finance")

@@ -45,8 +45,8 @@ def test_support_decides_a_dispute_and_others_cannot(sqlite_platform):
     assert_ledger_clean(p)
 
 
-def test_a_compensation_is_paid_once_on_a_second_operators_approval(sqlite_platform):
-    p = sqlite_platform
+def test_a_compensation_is_paid_once_on_a_second_operators_approval(platform):
+    p = platform  # SQLite and PostgreSQL
     t = disputed_trade(p, 30_00)
     support, finance, other = (OpsClient(p, r) for r in ("support", "finance", "finance"))
     url = f"/ops/disputes/{t['id']}/compensation"
