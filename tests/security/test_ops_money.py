@@ -167,3 +167,29 @@ def test_a_declined_refund_is_redriven_on_approval_and_the_code_is_asked(sqlite_
         assert_ledger_clean(p)
     finally:
         clock.use_real_time()
+
+
+def test_a_line_needing_no_booking_is_marked_resolved_once_with_its_note(sqlite_platform):
+    p = sqlite_platform
+    try:
+        stray_charge_day(p)
+        with p.global_db.transaction() as tx:  # our journal is off by a fen on the top-up
+            tx.execute("UPDATE channel_requests SET amount_fen = amount_fen + 1")
+        finance, support = OpsClient(p, "finance"), OpsClient(p, "support")
+        report = recon.reconcile(p, "SIMBANK", DAY)
+        [mismatch] = [d.request_id for d in report.differences if d.problem == "AMOUNT_MISMATCH"]
+        url = f"{REPORT}/resolve/{mismatch}"
+        assert 'class="mark-resolved"' in finance.get(REPORT).text
+        assert support.post(url, reason="checked").status_code == 403
+        assert finance.post(url, reason="").status_code == 400
+        booked = finance.post(f"{REPORT}/resolve/stray-1", reason="seen")
+        assert booked.status_code == 400 and "DIFFERENCE_NEEDS_BOOKING" in booked.text
+        assert finance.post(f"{REPORT}/resolve/nope", reason="seen").status_code == 404
+        done = finance.post(url, reason="the bank's fee was netted; agreed with the bank")
+        assert done.status_code == 200, done.text
+        again = finance.post(url, reason="twice")
+        assert again.status_code == 409 and "DIFFERENCE_ALREADY_NOTED" in again.text
+        row = finance.get(REPORT).text
+        assert "the bank&#39;s fee was netted" in row and f"Resolved by {finance.id}" in row
+    finally:
+        clock.use_real_time()

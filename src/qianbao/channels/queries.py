@@ -23,3 +23,21 @@ def channel_request(tx: Tx, channel: str, request_id: str) -> Row | None:
         " WHERE channel = :c AND request_id = :r",
         {"c": channel, "r": request_id},
     )
+
+
+def insert_note(tx: Tx, row: dict[str, object]) -> int:
+    """Once per line: a second note on the same line changes nothing (returns 0)."""
+    return tx.execute(
+        "INSERT INTO channel_difference_notes (channel, day, request_id, operator_id, note,"
+        " resolved_at_ms) VALUES (:channel, :day, :request_id, :operator_id, :note, :at)"
+        " ON CONFLICT (channel, day, request_id) DO NOTHING",
+        row,
+    )
+
+
+def notes(tx: Tx, channel: str, day: str) -> list[Row]:
+    return tx.all(
+        "SELECT request_id, operator_id, note, resolved_at_ms FROM channel_difference_notes"
+        " WHERE channel = :c AND day = :d",
+        {"c": channel, "d": day},
+    )

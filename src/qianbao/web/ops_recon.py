@@ -21,6 +21,7 @@ from qianbao.api.errors import DayInvalid
 from qianbao.api.security import csrf_guard
 from qianbao.backoffice import approvals
 from qianbao.channels import reconcile as recon
+from qianbao.channels import resolve as fixes
 from qianbao.channels.errors import DifferenceNotFound, NotAPayout
 from qianbao.members import roles
 from qianbao.members import service as members
@@ -77,8 +78,10 @@ def _report_view(p: Platform, channel: str, day: date) -> dict[str, Any]:
     targets = [suspense_target(channel, day, d["request_id"]) for d in lines]
     targets += [redrive_target(channel, x["request_id"]) for x in payouts]
     done = {t: approvals.public(a) for t, a in approvals.on_targets(p, targets).items()}
+    noted = fixes.notes(p, channel, day)
     for d in lines:
         d["resolution"] = done.get(suspense_target(channel, day, d["request_id"]))
+        d["note"] = noted.get(d["request_id"])
     for x in payouts:
         x["resolution"] = done.get(redrive_target(channel, x["request_id"]))
     return {**report, "differences": lines, "payouts": payouts}
@@ -96,6 +99,7 @@ def report(
         "suspense": roles.propose("suspense") in allowed,
         "redrive": roles.propose("redrive") in allowed,
         "jobs": roles.JOBS in allowed,
+        "note": roles.JOBS in allowed,
     }
     try:
         r = _report_view(p, channel[:20], _day(day))
@@ -200,6 +204,29 @@ def propose_redrive(
             "reason": why,
         }
         return _propose(p, op, "redrive", redrive_target(channel, request_id), params)
+
+    return act(request, p, op, target, f"{HOME}/{channel[:20]}/{day[:10]}", go)
+
+
+@router.post(HOME + "/{channel}/{day}/resolve/{request_id}", response_class=HTMLResponse)
+def mark_resolved(
+    channel: str,
+    day: str,
+    request_id: str,
+    request: Request,
+    p: PlatformDep,
+    reason: Reason = "",
+    qb_operator: OperatorCookie = None,
+) -> Response:
+    """A line that needs no booking, investigated: marked resolved with the note (jobs.run)."""
+    target = {"channel": channel, "day": day, "request_id": request_id[:ID_MAX]}
+    op = action_operator(request, p, qb_operator, roles.JOBS, target)
+    if isinstance(op, Response):
+        return op
+
+    def go() -> dict[str, Any]:
+        why, when = need_reason(reason), _day(day)
+        return fixes.note_resolved(p, channel, when, request_id[:ID_MAX], op.id, why)
 
     return act(request, p, op, target, f"{HOME}/{channel[:20]}/{day[:10]}", go)
 
