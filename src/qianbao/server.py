@@ -41,7 +41,16 @@ from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.risk import stream as risk_stream
 from qianbao.wealth import jobs as yuebao_jobs
-from qianbao.web import ops_shell, pages, risk_pages, wallet_money
+from qianbao.web import (
+    ops_approvals,
+    ops_growth,
+    ops_recon,
+    ops_shell,
+    ops_support,
+    pages,
+    risk_pages,
+    wallet_money,
+)
 from qianbao.web import wallet as wallet_pages
 from qianbao.web.wallet_credit import router as wallet_credit_pages
 from qianbao.web.wallet_score import router as wallet_score_pages
@@ -257,6 +266,10 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             wallet_score_pages,
             ops_shell.router,
             risk_pages.router,
+            ops_approvals.router,
+            ops_recon.router,
+            ops_support.router,
+            ops_growth.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,

@@ -87,6 +87,16 @@ def list_approvals(p: Platform, status: str | None = None, limit: int = 100) -> 
         return store.approvals(tx, status, max(1, min(limit, LIST_MAX)))
 
 
+def on_targets(p: Platform, targets: list[str]) -> dict[str, Row]:
+    """The newest approval on each of ``targets`` (a page shows how a line was resolved)."""
+    with p.global_db.read() as tx:
+        rows = store.approvals_on(tx, targets)
+    newest: dict[str, Row] = {}
+    for row in rows:
+        newest.setdefault(str(row["target"]), row)
+    return newest
+
+
 def _claim(p: Platform, checker: Principal, approval_id: str, target: str, note: str) -> Row:
     row = get(p, approval_id)
     checker.require(approve_permission(str(row["kind"])))

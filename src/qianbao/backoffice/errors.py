@@ -17,6 +17,7 @@ class Code(StrEnum):
     OTP_ALREADY_ENROLLED = "OTP_ALREADY_ENROLLED"
     AUDIT_QUERY_INVALID = "AUDIT_QUERY_INVALID"
     ADJUSTMENT_INVALID = "ADJUSTMENT_INVALID"
+    OPS_REASON_REQUIRED = "OPS_REASON_REQUIRED"
 
 
 class ApprovalNotFound(NotFound):
@@ -55,3 +56,9 @@ class AuditQueryInvalid(InvalidArgument):
 
 class AdjustmentInvalid(InvalidArgument):
     code = Code.ADJUSTMENT_INVALID
+
+
+class OpsReasonRequired(InvalidArgument):
+    """A money-moving or deciding operator action names its reason (it goes to the approval)."""
+
+    code = Code.OPS_REASON_REQUIRED

@@ -6,6 +6,7 @@ from typing import Any
 
 from qianbao.platform.db import Row, Tx
 
+LIST_PAGE = 200  # targets asked about at once
 _APPROVAL_COLUMNS = (
     "id, kind, target, params, maker_id, checker_id, status, result, note, created_at_ms,"
     " updated_at_ms"
@@ -80,4 +81,17 @@ def use_totp_step(tx: Tx, operator_id: str, step: int) -> int:
     return tx.execute(
         "UPDATE operator_totp SET last_step = :s WHERE operator_id = :o AND last_step < :s",
         {"s": step, "o": operator_id},
+    )
+
+
+def approvals_on(tx: Tx, targets: list[str]) -> list[Row]:
+    """The approvals on any of ``targets`` (at most a page of them), newest first."""
+    if not targets:
+        return []
+    names = {f"t{i}": t for i, t in enumerate(targets[:LIST_PAGE])}
+    where = ", ".join(f":{n}" for n in names)
+    return tx.all(
+        f"SELECT {_APPROVAL_COLUMNS} FROM operator_approvals WHERE target IN ({where})"
+        " ORDER BY id DESC",
+        names,
     )

@@ -20,6 +20,8 @@ class Code(StrEnum):
     PAYOUT_ALREADY_PAID = "PAYOUT_ALREADY_PAID"
     NOT_AT_BANK = "NOT_AT_BANK"
     DIFFERENCE_NOT_FOUND = "DIFFERENCE_NOT_FOUND"
+    DIFFERENCE_NEEDS_BOOKING = "DIFFERENCE_NEEDS_BOOKING"
+    DIFFERENCE_ALREADY_NOTED = "DIFFERENCE_ALREADY_NOTED"
     CHANNEL_TIMEOUT = "CHANNEL_TIMEOUT"
     CARD_REJECTED = "CARD_REJECTED"
 
@@ -58,3 +60,13 @@ class NotAtBank(Conflict):
 
 class DifferenceNotFound(NotFound):
     code = Code.DIFFERENCE_NOT_FOUND
+
+
+class DifferenceNeedsBooking(InvalidArgument):
+    """A BANK_ONLY line is money at the bank: it is booked to suspense (on approval), not noted."""
+
+    code = Code.DIFFERENCE_NEEDS_BOOKING
+
+
+class DifferenceAlreadyNoted(Conflict):
+    code = Code.DIFFERENCE_ALREADY_NOTED

@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from qianbao.channels import queries
 from qianbao.channels.base import SUCCEEDED, BankStatement, StatementLine
-from qianbao.channels.errors import ChannelNotFound, DayNotOver, ReconNotFound
+from qianbao.channels.errors import ChannelNotFound, DayNotOver, ReconNotFound, RequestNotFound
 from qianbao.ledger.chart import SUBJECTS, unit_account
 from qianbao.platform.clock import clock, start_of_day_ms
 from qianbao.platform.runtime import Platform
@@ -243,3 +244,18 @@ def differences_csv(report: dict[str, Any]) -> str:
     for row in report["differences"]:
         writer.writerow(row)
     return out.getvalue()
+
+
+def runs(p: Platform, limit: int = 100) -> list[dict[str, Any]]:
+    """The stored reconciliations, the latest day first (the back office's list)."""
+    with p.global_db.read() as tx:
+        return [dict(r) for r in queries.reconciliation_runs(tx, limit)]
+
+
+def journal_request(p: Platform, channel: str, request_id: str) -> dict[str, Any]:
+    """One request of our channel journal (what was sent, for how much, and its status)."""
+    with p.global_db.read() as tx:
+        row = queries.channel_request(tx, channel, request_id)
+    if row is None:
+        raise RequestNotFound(f"we never sent {request_id[:64]!r} to {channel}")
+    return dict(row)

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from qianbao.channels import queries
 from qianbao.channels.base import SUCCEEDED, UNKNOWN, ChannelTimeout
 from qianbao.channels.errors import (
     BankOrderNotRedriven,
+    DifferenceAlreadyNoted,
+    DifferenceNeedsBooking,
     DifferenceNotFound,
     NotAPayout,
     NotAtBank,
@@ -148,3 +151,35 @@ def _adopt_into_journal(p: Platform, channel: str, line: dict[str, Any]) -> None
                 "now": clock.now_ms(),
             },
         )
+
+
+def note_resolved(
+    p: Platform, channel: str, day: date, request_id: str, operator_id: str, note: str
+) -> dict[str, Any]:
+    """Mark a difference that needs no booking as investigated and settled, with the operator's
+    note (once per line). A BANK_ONLY line is money the bank moved: it is booked to suspense."""
+    for d in stored_report(p, channel, day)["differences"]:
+        if d["request_id"] == request_id:
+            if d["problem"] == "BANK_ONLY":
+                raise DifferenceNeedsBooking("book a BANK_ONLY line to suspense instead")
+            break
+    else:
+        raise DifferenceNotFound(f"{request_id} is not a difference of {channel} {day}")
+    row = {
+        "channel": channel,
+        "day": day.isoformat(),
+        "request_id": request_id,
+        "operator_id": operator_id,
+        "note": note[:200],
+        "at": clock.now_ms(),
+    }
+    with p.global_db.transaction() as tx:
+        if not queries.insert_note(tx, row):
+            raise DifferenceAlreadyNoted(f"{request_id} was marked resolved already")
+    return {k: row[k] for k in ("channel", "day", "request_id", "operator_id", "note")}
+
+
+def notes(p: Platform, channel: str, day: date) -> dict[str, dict[str, Any]]:
+    """The lines of a day marked resolved, by request id."""
+    with p.global_db.read() as tx:
+        return {str(r["request_id"]): dict(r) for r in queries.notes(tx, channel, day.isoformat())}

@@ -36,3 +36,16 @@ channel_reconciliations = sa.Table(
     sa.Column("report_json", sa.Text, nullable=False),
     sa.Column("run_at_ms", Millis, nullable=False),
 )
+
+# An operator's note that a reconciliation difference needing no booking was investigated and
+# settled (an amount or kind mismatch explained, a platform-only line handled): one per line.
+channel_difference_notes = sa.Table(
+    "channel_difference_notes",
+    global_metadata,
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("operator_id", sa.String(40), nullable=False),
+    sa.Column("note", sa.String(200), nullable=False),
+    sa.Column("resolved_at_ms", Millis, nullable=False),
+)

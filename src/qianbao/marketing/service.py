@@ -50,6 +50,15 @@ PLATFORM, MERCHANT = "PLATFORM", "MERCHANT"
 FUNDERS = (PLATFORM, MERCHANT)
 AVAILABLE, USED = "AVAILABLE", "USED"
 COUPON = StateMachine("coupon", "coupons", {AVAILABLE: {USED}, USED: {AVAILABLE}})
+# A campaign issues coupons only while ACTIVE; PAUSED stops issuing until resumed, STOPPED is for
+# good. Coupons already issued stay usable either way (they are the users' now).
+ACTIVE, PAUSED, STOPPED = "ACTIVE", "PAUSED", "STOPPED"
+CAMPAIGN = StateMachine(
+    "campaign",
+    "coupon_campaigns",
+    {ACTIVE: {PAUSED, STOPPED}, PAUSED: {ACTIVE, STOPPED}},
+    initial={ACTIVE},
+)
 
 # Defaults; override with ``Settings.extra`` keys of the same name.
 DEFAULTS: dict[str, int] = {
@@ -146,6 +155,16 @@ def list_campaigns(p: Platform, limit: int = 100) -> list[Row]:
                 "SELECT * FROM coupon_campaigns ORDER BY created_at_ms DESC LIMIT :l", {"l": limit}
             )
         ]
+
+
+def set_campaign_status(p: Platform, campaign_id: str, target: str) -> Row:
+    """Pause, resume or stop a campaign (guarded: a concurrent change wins, this one is a 409)."""
+    if target not in CAMPAIGN.states():
+        raise CampaignInvalid(f"a campaign is {', '.join(sorted(CAMPAIGN.states()))}")
+    current = str(get_campaign(p, campaign_id)["status"])
+    with p.global_db.transaction() as tx:
+        CAMPAIGN.move(tx, campaign_id, current, target)
+    return get_campaign(p, campaign_id)
 
 
 def _grant(tx: Tx, campaign_id: str, request_id: str) -> Row | None:

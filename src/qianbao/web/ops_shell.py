@@ -42,6 +42,12 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/ops", "总览 Overview", roles.READ),
     NavItem("/ops/risk/cases", "风控 Risk cases", roles.READ),
+    NavItem("/ops/approvals", "审批 Approvals", roles.READ),
+    NavItem("/ops/recon", "对账 Reconciliation", roles.READ),
+    NavItem("/ops/disputes", "争议赔付 Disputes", roles.READ),
+    NavItem("/ops/notifications", "商户通知 Notifications", roles.READ),
+    NavItem("/ops/campaigns", "优惠券 Campaigns", roles.READ),
+    NavItem("/ops/credit/portfolio", "花呗资产 Huabei portfolio", roles.READ),
 ]
 
 
