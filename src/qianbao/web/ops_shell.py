@@ -42,6 +42,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/ops", "总览 Overview", roles.READ),
     NavItem("/ops/risk/cases", "风控 Risk cases", roles.READ),
+    NavItem("/ops/merchant-applications", "商户入驻 Merchant applications", roles.MERCHANTS),
 ]
 
 
