@@ -14,6 +14,7 @@ from qianbao.api import billpay as billpay_api
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
+from qianbao.api import merchant_applications as merchant_applications_api
 from qianbao.api import notices as notices_api
 from qianbao.api import payouts as payouts_api
 from qianbao.api import redpackets as redpackets_api
@@ -254,6 +255,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             merchant_onboarding.router,
             trade_api.pages,
             trade_api.router,
+            merchant_applications_api.router,
             gateway.router,
             scoring_api.router,
             marketing_api.router,

@@ -62,7 +62,12 @@ def _detail(
     except QianbaoError as exc:
         missing: dict[str, Any] = {"a": None, "error": exc.message, "activation": ""}
         return render(request, op, "ops_merchant_application.html", missing, status_code=404)
-    context: dict[str, Any] = {"a": applications.public_application(row), "error": "", "activation": "", **extra}
+    context: dict[str, Any] = {
+        "a": applications.public_application(row),
+        "error": "",
+        "activation": "",
+        **extra,
+    }
     return render(request, op, "ops_merchant_application.html", context, status_code=status)
 
 
