@@ -208,3 +208,19 @@ def test_a_partner_submits_in_bulk_and_an_operator_decides_audited(sqlite_platfo
     assert too_many.status_code == 400 and too_many.json()["code"] == "BATCH_TOO_LARGE"
     actions = [e["action"] for e in audit.read(p, limit=50)]
     assert "/api/v1/ops/merchant-applications/{application_id}/approve" in actions
+
+
+def test_the_home_page_lists_demo_accounts_in_the_sandbox_only_and_links_the_consoles(
+    sqlite_platform,
+):
+    from qianbao.demo import load_demo
+    from qianbao.web.pages import demo_accounts
+
+    p = sqlite_platform
+    demo, _ = load_demo(p)
+    page = TestClient(build_app(p)).get("/").text
+    assert 'id="demo-accounts"' in page and demo["users"][0]["phone"] in page
+    assert 'href="/merchant/apply"' in page and 'href="/ops"' in page
+    assert demo["merchant"]["api_key"] not in page and demo["operator"]["api_key"] not in page
+    assert demo["users"][0]["login_password"] not in page
+    assert demo_accounts(p.settings.data_dir, sandbox=False) == {}
