@@ -87,8 +87,9 @@ def test_the_same_form_again_changes_nothing_another_for_the_licence_conflicts(s
     assert c.post("/api/v1/merchant-applications/lookup", json=lookup).status_code == 404
 
 
-def test_approve_creates_the_merchant_once_and_the_merchant_signs_in(sqlite_platform):
-    p = sqlite_platform
+def test_approve_creates_the_merchant_once_and_the_merchant_signs_in(platform):
+    """On both engines (the licence's live-uniqueness relies on NULLs being distinct)."""
+    p = platform
     row = applications.submit(p, form(category="medical"))
     done = applications.approve(p, "op-1", row["id"])
     assert done.activation_code and done.application["status"] == "APPROVED"
@@ -123,6 +124,11 @@ def test_a_rejected_application_cannot_be_approved_or_sign_in(sqlite_platform):
     assert bad.value.code == "REJECT_REASON_INVALID"
     rejected = applications.reject(p, "op-1", row["id"], "licence photo unreadable")
     assert rejected["status"] == "REJECTED" and rejected["licence_live"] is None
+    # the licence is free again: a new application for it (another rejected one may exist)
+    values = form_values(licence_no=row["licence_no"])
+    again = applications.submit(p, form(**values))
+    assert again["id"] != row["id"]
+    applications.reject(p, "op-1", again["id"], "still unreadable")
     assert applications.reject(p, "op-1", row["id"], "again")["status"] == "REJECTED"
     with pytest.raises(QianbaoError) as decided:
         applications.approve(p, "op-1", row["id"])
