@@ -85,6 +85,11 @@ def test_the_same_form_again_changes_nothing_another_for_the_licence_conflicts(s
     assert applications.bank_account_no(p, row) == values["bank_account_no"]
     lookup = {"application_no": first.json()["application_no"], "contact_phone": "13800000000"}
     assert c.post("/api/v1/merchant-applications/lookup", json=lookup).status_code == 404
+    odd = {**lookup, "contact_phone": "一三九"}  # not ASCII: still a plain 404
+    assert c.post("/api/v1/merchant-applications/lookup", json=odd).status_code == 404
+    lookup["contact_phone"] = values["contact_phone"]
+    seen = c.post("/api/v1/merchant-applications/lookup", json=lookup).json()
+    assert seen["status"] == "SUBMITTED" and "bank_account" not in seen
 
 
 def test_approve_creates_the_merchant_once_and_the_merchant_signs_in(platform):

@@ -51,8 +51,10 @@ def _context(application_id: str) -> str:
     return f"merchant_applications:{application_id}"
 
 
-def _number() -> str:
-    return "MA" + clock.today().strftime("%Y%m%d") + f"{secrets.randbelow(10**8):08d}"
+def _number(application_id: str) -> str:
+    """The number the applicant keeps: unique because the id is (a look-up needs the phone too,
+    so a guessable number reveals nothing)."""
+    return "MA" + application_id
 
 
 def submit(p: Platform, form: ApplicationForm, submitted_by: str = "") -> Row:
@@ -71,7 +73,7 @@ def submit(p: Platform, form: ApplicationForm, submitted_by: str = "") -> Row:
     row = {
         **asdict(f),
         "id": application_id,
-        "application_no": _number(),
+        "application_no": _number(application_id),
         "bank_cipher": vault.encrypt(f.bank_account_no, _context(application_id)),
         "bank_token": vault.token(f.bank_account_no, BANK_TOKEN_PURPOSE),
         "bank_last4": f.bank_account_no[-4:],
@@ -123,7 +125,9 @@ def status_for_applicant(p: Platform, application_no: str, phone: str) -> Row:
     """The application whose number and contact phone both match (either wrong: not found)."""
     with p.global_db.read() as tx:
         row = store.by_number(tx, application_no.strip().upper()[:24])
-    if row is None or not secrets.compare_digest(row["contact_phone"], phone.strip()[:20]):
+    if row is None or not secrets.compare_digest(
+        str(row["contact_phone"]).encode(), phone.strip()[:20].encode()
+    ):
         raise ApplicationNotFound("no application with this number and contact phone")
     return row
 
