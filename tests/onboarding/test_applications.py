@@ -235,3 +235,22 @@ def test_the_home_page_lists_demo_accounts_in_the_sandbox_only_and_links_the_con
     assert demo["merchant"]["api_key"] not in page and demo["operator"]["api_key"] not in page
     assert demo["users"][0]["login_password"] not in page
     assert demo_accounts(p.settings.data_dir, sandbox=False) == {}
+
+
+def test_an_operator_page_decision_is_audited_and_the_link_is_shown_once(sqlite_platform):
+    p = sqlite_platform
+    row = applications.submit(p, form())
+    c = TestClient(build_app(p))
+    key = operator_headers(p, "risk")["Authorization"].removeprefix("Bearer ")
+    csrf = page_csrf(c, "/ops/login")
+    c.post("/ops/login", data={"api_key": key, "next": "/ops", "csrf_token": csrf})
+    url = f"/ops/merchant-applications/{row['id']}"
+    detail = c.get(url).text
+    assert row["bank_last4"] in detail and applications.bank_account_no(p, row) not in detail
+    first = c.post(url + "/approve", data={"csrf_token": csrf}).text
+    assert 'id="activation-link"' in first and "/merchant/activate?code=" in first
+    second = c.post(url + "/approve", data={"csrf_token": csrf}).text
+    assert 'id="activation-link"' not in second and "APPROVED" in second
+    actions = [(e["action"], e["outcome"]) for e in audit.read(p, limit=20)]
+    assert actions.count(("/ops/merchant-applications/{id}/approve", 200)) == 2
+    assert ("/ops/merchant-applications/{id}", 200) in actions
