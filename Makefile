@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean cluster
+.PHONY: run test lint bench clean cluster screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: lint
 
 bench: $(VENV)/.test
 	source scripts/pg-test-server.sh && $(BIN)/python bench/payments.py
+
+screenshots: $(VENV)/.test
+	$(BIN)/python scripts/screenshots.py
 
 cluster: $(VENV)/.run
 	$(BIN)/qianbao cluster up

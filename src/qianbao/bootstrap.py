@@ -20,6 +20,7 @@ import qianbao.marketing.tables
 import qianbao.members.session_tables
 import qianbao.members.tables
 import qianbao.notices.tables
+import qianbao.onboarding.tables
 import qianbao.payments.moneyout.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
@@ -80,6 +81,7 @@ from qianbao.notices import errors as notices_errors
 from qianbao.notices import gateway as notice_gateway
 from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
+from qianbao.onboarding import errors as onboarding_errors
 from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import service as payments
@@ -424,6 +426,7 @@ def register_error_codes(p: Platform) -> None:
         moneyout=moneyout_errors.Code,
         money_movement=money_movement_errors.Code,
         notices=notices_errors.Code,
+        onboarding=onboarding_errors.Code,
         openapi=openapi_errors.Code,
         payments=payments_errors.Code,
         redpackets=redpackets_errors.Code,

@@ -14,6 +14,7 @@ from qianbao.api import billpay as billpay_api
 from qianbao.api import credit as credit_api
 from qianbao.api import gateway
 from qianbao.api import marketing as marketing_api
+from qianbao.api import merchant_applications as merchant_applications_api
 from qianbao.api import notices as notices_api
 from qianbao.api import payouts as payouts_api
 from qianbao.api import redpackets as redpackets_api
@@ -42,8 +43,10 @@ from qianbao.redpackets import claims as redpacket_claims
 from qianbao.risk import stream as risk_stream
 from qianbao.wealth import jobs as yuebao_jobs
 from qianbao.web import (
+    merchant_onboarding,
     ops_approvals,
     ops_growth,
+    ops_merchants,
     ops_recon,
     ops_shell,
     ops_support,
@@ -270,8 +273,11 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             ops_recon.router,
             ops_support.router,
             ops_growth.router,
+            ops_merchants.router,
+            merchant_onboarding.router,
             trade_api.pages,
             trade_api.router,
+            merchant_applications_api.router,
             gateway.router,
             scoring_api.router,
             marketing_api.router,

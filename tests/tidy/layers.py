@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "use case",
         frozenset(
             {"payments", "credit", "marketing", "openapi", "scoring", "wealth", "risk", "notices"}
-            | {"redpackets", "billpay", "backoffice"}
+            | {"redpackets", "billpay", "backoffice", "onboarding"}
         ),
     ),
     ("money_movement", frozenset({"money_movement"})),  # the engine; need not exist yet

@@ -195,9 +195,23 @@ def web_session(p: Platform, api_key: str) -> str:
     """The merchant centre's cookie after a login with ``api_key``: the key's id, when, and a
     MAC under the platform's secret. The secret part of the key never goes to the browser; the
     session ends after 12 hours or as soon as the key is revoked or expires."""
-    owner = owner_of_key(p, api_key)
+    return _web_cookie(p, owner_of_key(p, api_key).key_id)
+
+
+def _web_cookie(p: Platform, key_id: str) -> str:
     issued = clock.now_ms()
-    return f"{owner.key_id}.{issued}.{_web_mac(p, owner.key_id, issued)}"
+    return f"{key_id}.{issued}.{_web_mac(p, key_id, issued)}"
+
+
+def web_session_of_owner(p: Platform, owner_type: str, owner_id: str) -> str:
+    """The same cookie for an owner who proved who they are another way (a merchant's password,
+    ``onboarding/logins.py``): it refers to the owner's newest ACTIVE key, so revoking the
+    owner's keys ends the session too."""
+    with p.global_db.read() as tx:
+        active = [r for r in store.keys_of(tx, owner_type, owner_id) if r["status"] == ACTIVE]
+    if not active:
+        raise ApiKeyInvalid("no active API key: an operator must issue one")
+    return _web_cookie(p, str(active[0]["key_id"]))
 
 
 def owner_of_web_session(p: Platform, value: str) -> KeyOwner | None:

@@ -12,7 +12,8 @@ READ = "read"  # users, balances, accounts, reports, scores (not the audit log)
 AUDIT = "audit.read"
 JOBS = "jobs.run"  # day close, Huabei day-end, settlement run, reconciliation, bank follow-up
 CREDIT = "credit.write"  # freeze and thaw a user's Huabei
-MERCHANTS = "merchants.write"  # settlement cycle, category
+MERCHANTS = "merchants.write"  # settlement cycle, category, review of merchant applications
+ONBOARD = "merchants.onboard"  # submit merchant applications (a partner onboarding in bulk)
 SUPPORT = "support.write"  # dispute decisions, notifications sent again
 WRITE = "write"  # everything else that changes data (admin only)
 KINDS = ("compensation", "suspense", "redrive", "credit_line", "adjustment")
@@ -29,7 +30,7 @@ def approve(kind: str) -> str:
 _FINANCE_KINDS = ("compensation", "suspense", "redrive", "adjustment")
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {READ, AUDIT, JOBS, CREDIT, MERCHANTS, SUPPORT, WRITE}
+        {READ, AUDIT, JOBS, CREDIT, MERCHANTS, ONBOARD, SUPPORT, WRITE}
         | {propose(k) for k in KINDS}
         | {approve(k) for k in KINDS}
     ),
@@ -39,6 +40,8 @@ ROLES: dict[str, frozenset[str]] = {
     ),
     "support": frozenset({READ, SUPPORT, propose("compensation")}),
     "auditor": frozenset({READ, AUDIT}),
+    # a partner that onboards merchants in bulk: submits applications, reads its own, no more
+    "partner": frozenset({ONBOARD}),
 }
 
 

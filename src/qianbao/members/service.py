@@ -253,6 +253,19 @@ def _login_password_ok(p: Platform, user: Row | None, password: str) -> bool:
         return False
 
 
+def hash_login_password(p: Platform, password: str) -> str:
+    """A login password checked for strength (as users' are) and hashed with argon2: for other
+    members that sign in with a password (merchants, ``onboarding/logins.py``)."""
+    _check_login_password(password)
+    return _hash_password(p, password)
+
+
+def password_matches(p: Platform, stored_hash: str | None, password: str) -> bool:
+    """Verify against ``stored_hash``; ``None`` (no such login) costs the same time."""
+    row = None if stored_hash is None else {"login_hash": stored_hash}
+    return _login_password_ok(p, row, password)
+
+
 def log_in(
     p: Platform, phone: str, password: str, client: sessions.Client | None = None
 ) -> LoggedIn:

@@ -8,6 +8,8 @@ import os
 import secrets
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from qianbao.members import service as members
 from qianbao.openapi import outbound, queries, signing
 from qianbao.openapi.errors import AppKeyInvalid, AppNameInvalid, AppNotFound
@@ -26,10 +28,7 @@ def create_app(
     app_id: str | None = None,
 ) -> Row:
     members.get_merchant(p, merchant_id)
-    try:
-        signing.load_public(app_public_key_pem)
-    except ValueError as exc:
-        raise AppKeyInvalid(f"app public key: {exc}") from None
+    check_app_public_key(app_public_key_pem)
     if not 2 <= len(name.strip()) <= 80:
         raise AppNameInvalid("app name must be 2–80 characters")
     notify_url = outbound.checked_notify_url(p.settings, notify_url)
@@ -51,6 +50,33 @@ def create_app(
                 "now": clock.now_ms(),
             },
         )
+    return get_app(p, app_id)
+
+
+PEM_MAX_CHARS = 4_000
+
+
+def check_app_public_key(pem: str) -> None:
+    """The merchant's own RSA public key (≥ 2048 bits, PEM); a private key is refused, never
+    kept: the platform holds no merchant's private key outside the sandbox."""
+    if "PRIVATE KEY" in pem:
+        raise AppKeyInvalid("this is a private key: upload only the public key, keep the private")
+    if not pem.strip() or len(pem) > PEM_MAX_CHARS:
+        raise AppKeyInvalid(f"app public key must be a PEM of at most {PEM_MAX_CHARS} characters")
+    try:
+        signing.load_public(pem)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise AppKeyInvalid(f"app public key: {exc}") from None
+
+
+def set_notify_url(p: Platform, merchant_id: str, app_id: str, notify_url: str) -> Row:
+    """The merchant's own app's notify URL, checked by the SSRF guard ('' clears it)."""
+    app = get_app(p, app_id)
+    if app["merchant_id"] != merchant_id:
+        raise AppNotFound("no such app")
+    url = outbound.checked_notify_url(p.settings, notify_url.strip())
+    with p.global_db.transaction() as tx:
+        queries.set_notify_url(tx, app_id, url)
     return get_app(p, app_id)
 
 

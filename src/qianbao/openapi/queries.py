@@ -19,3 +19,9 @@ def set_private_key(tx: Tx, app_id: str, old: str, new: str) -> int:
         " AND platform_private_key = :old",
         {"new": new, "a": app_id, "old": old},
     )
+
+
+def set_notify_url(tx: Tx, app_id: str, notify_url: str) -> int:
+    return tx.execute(
+        "UPDATE open_apps SET notify_url = :u WHERE app_id = :a", {"u": notify_url, "a": app_id}
+    )

@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("/ops/notifications", "商户通知 Notifications", roles.READ),
     NavItem("/ops/campaigns", "优惠券 Campaigns", roles.READ),
     NavItem("/ops/credit/portfolio", "花呗资产 Huabei portfolio", roles.READ),
+    NavItem("/ops/merchant-applications", "商户入驻 Merchant applications", roles.MERCHANTS),
 ]
 
 

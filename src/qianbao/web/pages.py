@@ -18,15 +18,19 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
 
-def demo_accounts(data_dir: Path) -> dict[str, Any]:
-    """What the public home page may say about the demo data: names, never a password or key
-    (those are printed on the terminal by ``qianbao demo``)."""
+def demo_accounts(data_dir: Path, *, sandbox: bool = True) -> dict[str, Any]:
+    """What the public home page may say about the demo data, in the sandbox only: the demo
+    accounts (names, phones, the merchant and the operator by name), never a password or key
+    (those are printed on the terminal by ``qianbao demo``); in production, nothing."""
     path = data_dir / "demo.json"
-    if not path.exists():
+    if not sandbox or not path.exists():
         return {}
     demo = json.loads(path.read_text())
     return {
-        "users": [{"name": u["name"], "unit": u["unit"]} for u in demo.get("users", [])],
+        "users": [
+            {"name": u["name"], "unit": u["unit"], "phone": u.get("phone", "")}
+            for u in demo.get("users", [])
+        ],
         "merchant": {"name": demo.get("merchant", {}).get("name", "")},
         "operator": {"name": demo.get("operator", {}).get("name", "")},
         "sandbox_app_id": demo.get("sandbox_app_id", ""),
@@ -68,7 +72,8 @@ def home(request: Request, p: PlatformDep) -> HTMLResponse:
         request,
         "home.html",
         {
-            "demo": demo_accounts(p.settings.data_dir),
+            "demo": demo_accounts(p.settings.data_dir, sandbox=not p.settings.production),
+            "sandbox": not p.settings.production,
             "units": len(p.units),
             "ledger_ok": check.ok,
             "in_transit_fen": check.in_transit_fen,

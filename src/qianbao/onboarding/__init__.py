@@ -1,0 +1,1 @@
+"""Merchant onboarding: applications, their review, and the merchant's web sign-in."""
