@@ -17,6 +17,8 @@ class Code(StrEnum):
     OTP_ALREADY_ENROLLED = "OTP_ALREADY_ENROLLED"
     AUDIT_QUERY_INVALID = "AUDIT_QUERY_INVALID"
     ADJUSTMENT_INVALID = "ADJUSTMENT_INVALID"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
 
 
 class ApprovalNotFound(NotFound):
@@ -55,3 +57,15 @@ class AuditQueryInvalid(InvalidArgument):
 
 class AdjustmentInvalid(InvalidArgument):
     code = Code.ADJUSTMENT_INVALID
+
+
+class ReasonRequired(InvalidArgument):
+    """An operator's action on a user, a merchant or the books says why (the audit log keeps it)."""
+
+    code = Code.REASON_REQUIRED
+
+
+class MessageNotFound(NotFound):
+    """No dead message with this id (it may have been requeued already)."""
+
+    code = Code.MESSAGE_NOT_FOUND

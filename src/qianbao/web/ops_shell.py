@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep
+from qianbao.api.ops_audit import OPERATOR_COOKIE
 from qianbao.api.security import csrf_guard
 from qianbao.members import roles
 from qianbao.members import service as members
@@ -26,7 +27,6 @@ from qianbao.platform.runtime import Platform
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["yuan"] = fen_to_yuan
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-OPERATOR_COOKIE = "qb_operator"
 OperatorCookie = Annotated[str | None, Cookie(alias=OPERATOR_COOKIE)]
 HOME = "/ops"
 
@@ -42,6 +42,11 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/ops", "总览 Overview", roles.READ),
     NavItem("/ops/risk/cases", "风控 Risk cases", roles.READ),
+    NavItem("/ops/users", "用户 Users", roles.READ),
+    NavItem("/ops/merchants", "商户 Merchants", roles.READ),
+    NavItem("/ops/books", "账务 Books", roles.READ),
+    NavItem("/ops/messages", "死信 Dead messages", roles.READ),
+    NavItem("/ops/audit", "审计 Audit log", roles.AUDIT),
 ]
 
 
