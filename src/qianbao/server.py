@@ -40,7 +40,7 @@ from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
-from qianbao.web import ops_books, ops_people, ops_shell, pages, risk_pages, wallet_money
+from qianbao.web import ops_books, ops_people, ops_plots, ops_shell, pages, risk_pages, wallet_money
 from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
@@ -245,6 +245,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             risk_pages.router,
             ops_people.router,
             ops_books.router,
+            ops_plots.router,
             trade_api.pages,
             trade_api.router,
             gateway.router,

@@ -19,6 +19,7 @@ class Code(StrEnum):
     ADJUSTMENT_INVALID = "ADJUSTMENT_INVALID"
     REASON_REQUIRED = "REASON_REQUIRED"
     MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
+    PLOT_NOT_FOUND = "PLOT_NOT_FOUND"
 
 
 class ApprovalNotFound(NotFound):
@@ -69,3 +70,7 @@ class MessageNotFound(NotFound):
     """No dead message with this id (it may have been requeued already)."""
 
     code = Code.MESSAGE_NOT_FOUND
+
+
+class PlotNotFound(NotFound):
+    code = Code.PLOT_NOT_FOUND

@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("/ops/books", "账务 Books", roles.READ),
     NavItem("/ops/messages", "死信 Dead messages", roles.READ),
     NavItem("/ops/audit", "审计 Audit log", roles.AUDIT),
+    NavItem("/ops/plots", "图表 Plots", roles.READ),
 ]
 
 
