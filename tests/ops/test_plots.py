@@ -1,5 +1,5 @@
 """The back office's plots: each is valid SVG with its data drawn (one bar per point), drawn from
-what the platform holds, served to an operator and cached briefly; nothing is fetched from outside."""
+what the platform holds, served to an operator and cached briefly; nothing named outside."""
 
 from __future__ import annotations
 
