@@ -18,7 +18,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from qianbao.members import roles
+from qianbao.members import credentials, roles
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.server import build_app
@@ -91,7 +91,10 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     p = make_platform("sqlite", tmp_path_factory.mktemp("walk"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(roles.ROLES, NO_ROLE, frozenset())
-        keys = {role: operator_key(p, role) for role in roles.ROLES}
+        keys = {
+            role: credentials.web_session(p, operator_key(p, role), credentials.OPS_WEB)
+            for role in roles.ROLES
+        }
         yield {"p": p, "app": build_app(p), "keys": keys}
     p.close()
 

@@ -61,6 +61,9 @@ def _who(p: Platform, scope: Scope) -> tuple[str, str]:
     secret = _secret(scope)
     if not secret:
         return "", ""
+    if not str(scope.get("path", "")).startswith(OPS_PREFIX):  # a page: the session cookie
+        op = members.operator_of_session(p, secret[:120])
+        return (op.id, op.role) if op is not None else ("", "")
     try:
         principal = members.principal_for_key(p, secret.strip())
     except QianbaoError:
