@@ -130,8 +130,8 @@ def test_a_dead_message_is_shown_and_requeued_once(tmp_path):
     p.close()
 
 
-def test_the_audit_log_filters_and_pages(sqlite_platform):
-    p = sqlite_platform
+def test_the_audit_log_filters_and_pages(platform):
+    p = platform
     c, _ = signed_in(p, "auditor")
     for _ in range(3):
         c.get("/ops/users", params={"q": "x"})

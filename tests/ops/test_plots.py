@@ -45,8 +45,8 @@ def test_each_plot_is_svg_with_one_bar_per_point():
     assert plots.score_distribution(points) == plots.score_distribution(points)  # no date inside
 
 
-def test_the_series_come_from_the_platform(sqlite_platform):
-    p = sqlite_platform
+def test_the_series_come_from_the_platform(platform):
+    p = platform
     m = new_merchant(p)
     for i in range(3):
         u = new_user(p, balance_fen=20_00)

@@ -13,7 +13,7 @@ def payments_per_minute(tx: Tx, since_ms: int) -> dict[int, int]:
     """Merchant payments created since ``since_ms`` by minute (minute = ms // 60 000)."""
     rows = tx.all(
         "SELECT created_at_ms / :m AS minute, COUNT(*) AS n FROM payments"
-        " WHERE created_at_ms >= :since GROUP BY created_at_ms / :m",
+        " WHERE created_at_ms >= :since GROUP BY 1",
         {"m": MINUTE_MS, "since": since_ms},
     )
     return {int(r["minute"]): int(r["n"]) for r in rows}
@@ -26,7 +26,7 @@ def merchant_sales_per_day(tx: Tx, merchant_id: str, since_ms: int) -> dict[int,
         "SELECT (at_ms + :tz) / :d AS day,"
         " SUM(CASE WHEN kind = 'REFUND' THEN -amount_fen ELSE amount_fen END) AS fen"
         " FROM merchant_activity WHERE merchant_id = :m AND at_ms >= :since"
-        " GROUP BY (at_ms + :tz) / :d",
+        " GROUP BY 1",
         {"tz": SHANGHAI_OFFSET_MS, "d": DAY_MS, "m": merchant_id, "since": since_ms},
     )
     return {int(r["day"]): int(r["fen"] or 0) for r in rows}
