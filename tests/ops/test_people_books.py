@@ -4,6 +4,7 @@ operator's reason; a refusal changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,16 +14,28 @@ from qianbao.credit import reads
 from qianbao.members import service as members
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
+from qianbao.platform.runtime import Platform
 from qianbao.risk.errors import PartyFrozen
-from tests.conftest import assert_ledger_clean
+from tests.conftest import assert_ledger_clean, make_platform
 from tests.credit.helpers import huabei_user
 from tests.factories import PAY_PASSWORD, new_user
 from tests.ops.helpers import signed_in
 from tests.trades.helpers import new_merchant
 
 
-def test_admin_finds_a_user_by_phone_and_freezes_then_unfreezes_the_wallet(sqlite_platform):
-    p = sqlite_platform
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One platform for the tests that need no platform of their own (each uses its own users,
+    merchant and operators): the platform's start is most of a test's time."""
+    p = make_platform("sqlite", tmp_path_factory.mktemp("ops"))
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def test_admin_finds_a_user_by_phone_and_freezes_then_unfreezes_the_wallet(shared):
+    p = shared
     u, m = new_user(p, balance_fen=50_00), new_merchant(p)
     c, csrf = signed_in(p, "admin")
     phone = members.get_user(p, u)["phone"]
@@ -43,13 +56,14 @@ def test_admin_finds_a_user_by_phone_and_freezes_then_unfreezes_the_wallet(sqlit
     assert payments.balance(p, u)["balance_fen"] == 49_00
     assert_ledger_clean(p)
     rows = [audit.public(r) for r in audit.read(p, action="wallet-freeze")]
+    rows = [r for r in rows if r["target"].get("user_id") == u]
     reasons = [(r["target"]["reason"], r["outcome"]) for r in rows]
     assert reasons == [("phone found", 303), ("twice", 409), ("stolen phone", 303), (" ", 400)]
     assert rows[0]["target"]["user_id"] == u and rows[0]["role"] == "admin"
 
 
-def test_risk_freezes_huabei_but_may_not_freeze_a_wallet(sqlite_platform):
-    p = sqlite_platform
+def test_risk_freezes_huabei_but_may_not_freeze_a_wallet(shared):
+    p = shared
     u = huabei_user(p)
     c, csrf = signed_in(p, "risk")
     wallet = c.post(f"/ops/users/{u}/wallet-freeze", data={"csrf_token": csrf, "reason": "x"})
@@ -62,8 +76,8 @@ def test_risk_freezes_huabei_but_may_not_freeze_a_wallet(sqlite_platform):
     assert reads.summary(p, u)["status"] == "ACTIVE"
 
 
-def test_a_merchant_contract_changes_only_when_all_of_it_is_valid(sqlite_platform):
-    p = sqlite_platform
+def test_a_merchant_contract_changes_only_when_all_of_it_is_valid(shared):
+    p = shared
     m = new_merchant(p)
     name = members.get_merchant(p, m)["name"]
     c, csrf = signed_in(p, "risk")
@@ -78,8 +92,8 @@ def test_a_merchant_contract_changes_only_when_all_of_it_is_valid(sqlite_platfor
     assert c.get("/ops/merchants", params={"q": "nobody"}).status_code == 404
 
 
-def test_books_show_the_check_and_close_a_day_once(sqlite_platform):
-    p = sqlite_platform
+def test_books_show_the_check_and_close_a_day_once(shared):
+    p = shared
     new_user(p, balance_fen=10_00)
     yesterday = (clock.today() - timedelta(days=1)).isoformat()
     c, csrf = signed_in(p, "finance")
@@ -97,8 +111,6 @@ def test_books_show_the_check_and_close_a_day_once(sqlite_platform):
 
 
 def test_a_dead_message_is_shown_and_requeued_once(tmp_path):
-    from tests.conftest import make_platform
-
     p = make_platform("sqlite", tmp_path, message_max_attempts=2)
     p.relay.stop()
     real = p.relay.handlers["transfer.credit"]
