@@ -86,4 +86,8 @@ def test_an_operator_sees_the_plots_and_they_are_cached(sqlite_platform):
     assert c.get("/ops/plots/nope.svg").status_code == 404
     assert c.get("/ops/plots/merchant-sales.svg").status_code == 404
     assert "overview-plots" in c.get("/ops").text
+    from qianbao.backoffice import audit
+
+    actions = {r["action"] for r in audit.read(p)}
+    assert "/ops/plots" in actions and not any(a.endswith(".svg") for a in actions)
     assert json.dumps(names)  # the page named them

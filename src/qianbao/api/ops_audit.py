@@ -3,8 +3,9 @@
 on what (path parameters and query), when, and the outcome (status and error code).
 
 The back office's pages (``/ops``) are audited the same way: the operator is the one the
-``qb_operator`` cookie names, and a page's action adds what the operator typed (its reason) to
-the target through ``note_target``; the sign-in form itself is not recorded (nobody is signed in).
+``qb_operator`` session cookie names, and a page's action adds what the operator typed (its
+reason) to the target through ``note_target``. The sign-in form is not recorded (nobody is
+signed in), nor the plots' images (aggregates; the plot page that shows them is).
 
 A plain ASGI middleware, so requests to other paths pay one string comparison and nothing
 else. The error code comes from the API's exception handlers (``note_error``)."""
@@ -27,6 +28,7 @@ OPS_PREFIX = "/api/v1/ops/"
 PAGES_PREFIX = "/ops"
 OPERATOR_COOKIE = "qb_operator"  # the ops pages' sign-in (``web/ops_shell.py``)
 NOT_AUDITED = ("/ops/login",)
+NOT_AUDITED_UNDER = "/ops/plots/"  # a plot's image: aggregates, drawn for every overview shown
 
 
 def note_error(request: Request, code: str) -> None:
@@ -45,7 +47,7 @@ def _audited(path: str) -> bool:
     if path.startswith(OPS_PREFIX):
         return True
     page = path == PAGES_PREFIX or path.startswith(PAGES_PREFIX + "/")
-    return page and path not in NOT_AUDITED
+    return page and path not in NOT_AUDITED and not path.startswith(NOT_AUDITED_UNDER)
 
 
 def _secret(scope: Scope) -> str:
