@@ -37,7 +37,7 @@ def test_a_suspense_booking_runs_only_when_a_second_operator_approves(platform):
         assert 'id="diff-stray-1"' in page.text and "BANK_ONLY" in page.text
         assert 'class="propose-suspense"' in page.text
         no_reason = maker.post(f"{REPORT}/suspense/stray-1", reason="  ")
-        assert no_reason.status_code == 400 and "OPS_REASON_REQUIRED" in no_reason.text
+        assert no_reason.status_code == 400 and "REASON_REQUIRED" in no_reason.text
         assert approvals.list_approvals(p) == []
         aid = _propose(maker)
         mine = maker.get(f"/ops/approvals/{aid}")
@@ -117,7 +117,7 @@ def test_bad_ids_and_bad_input_are_4xx_and_change_nothing(sqlite_platform):
         no_csrf = other.c.post(f"{REPORT}/suspense/stray-1", data={"reason": "x"})
         assert no_csrf.status_code == 403 and approvals.list_approvals(p) == []
         rejected = other.post(f"/ops/approvals/{_propose(finance)}/reject", reason="")
-        assert rejected.status_code == 400 and "OPS_REASON_REQUIRED" in rejected.text
+        assert rejected.status_code == 400 and "REASON_REQUIRED" in rejected.text
         assert _suspense_fen(p) == 0
     finally:
         clock.use_real_time()

@@ -24,7 +24,7 @@ def test_support_decides_a_dispute_and_others_cannot(sqlite_platform):
     url = f"/ops/disputes/{t['id']}/decide"
     assert auditor.post(url, decision="refund", reason="x").status_code == 403
     cases = [
-        ({"decision": "refund", "reason": ""}, 400, "OPS_REASON_REQUIRED"),
+        ({"decision": "refund", "reason": ""}, 400, "REASON_REQUIRED"),
         ({"decision": "maybe", "reason": "x"}, 400, "DECISION_INVALID"),
         ({"decision": "split", "buyer_amount": "100.00", "reason": "x"}, 400, "SPLIT_INVALID"),
         ({"decision": "split", "buyer_amount": "1,5", "reason": "x"}, 400, "INVALID_ARGUMENT"),

@@ -56,13 +56,19 @@ def record(p: Platform, entry: Entry) -> str:
 
 
 def read(
-    p: Platform, operator_id: str | None = None, before_id: str | None = None, limit: int = 100
+    p: Platform,
+    operator_id: str | None = None,
+    before_id: str | None = None,
+    limit: int = 100,
+    action: str | None = None,
+    between_ms: tuple[int, int] | None = None,
 ) -> list[Row]:
-    """Newest first; ``before_id`` pages back."""
+    """Newest first; ``before_id`` pages back; ``action`` is a part of the route, ``between_ms``
+    a time range [since, until)."""
     if not 1 <= limit <= READ_MAX:
         raise AuditQueryInvalid(f"limit must be 1–{READ_MAX}")
     with p.global_db.read() as tx:
-        return store.audit(tx, operator_id, before_id or "~", limit)
+        return store.audit(tx, operator_id, before_id or "~", limit, action, between_ms)
 
 
 def public(row: Row) -> dict[str, Any]:

@@ -17,7 +17,9 @@ class Code(StrEnum):
     OTP_ALREADY_ENROLLED = "OTP_ALREADY_ENROLLED"
     AUDIT_QUERY_INVALID = "AUDIT_QUERY_INVALID"
     ADJUSTMENT_INVALID = "ADJUSTMENT_INVALID"
-    OPS_REASON_REQUIRED = "OPS_REASON_REQUIRED"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
+    PLOT_NOT_FOUND = "PLOT_NOT_FOUND"
 
 
 class ApprovalNotFound(NotFound):
@@ -58,7 +60,17 @@ class AdjustmentInvalid(InvalidArgument):
     code = Code.ADJUSTMENT_INVALID
 
 
-class OpsReasonRequired(InvalidArgument):
-    """A money-moving or deciding operator action names its reason (it goes to the approval)."""
+class ReasonRequired(InvalidArgument):
+    """An operator's action on a user, a merchant or the books says why (the audit log keeps it)."""
 
-    code = Code.OPS_REASON_REQUIRED
+    code = Code.REASON_REQUIRED
+
+
+class MessageNotFound(NotFound):
+    """No dead message with this id (it may have been requeued already)."""
+
+    code = Code.MESSAGE_NOT_FOUND
+
+
+class PlotNotFound(NotFound):
+    code = Code.PLOT_NOT_FOUND

@@ -52,16 +52,27 @@ def insert_audit(tx: Tx, row: dict[str, Any]) -> None:
     )
 
 
-def audit(tx: Tx, operator_id: str | None, before_id: str, limit: int) -> list[Row]:
-    if operator_id is None:
-        return tx.all(
-            "SELECT * FROM operator_audit WHERE id < :b ORDER BY id DESC LIMIT :n",
-            {"b": before_id, "n": limit},
-        )
-    return tx.all(
-        "SELECT * FROM operator_audit WHERE operator_id = :o AND id < :b ORDER BY id DESC LIMIT :n",
-        {"o": operator_id, "b": before_id, "n": limit},
-    )
+def audit(
+    tx: Tx,
+    operator_id: str | None,
+    before_id: str,
+    limit: int,
+    action: str | None = None,
+    between_ms: tuple[int, int] | None = None,
+) -> list[Row]:
+    """Newest first, below ``before_id``; by operator, by a part of the action, in a time range."""
+    where, args = ["id < :b"], {"b": before_id, "n": limit}
+    if operator_id is not None:
+        where.append("operator_id = :o")
+        args["o"] = operator_id
+    if action:
+        where.append("action LIKE :a")
+        args["a"] = f"%{action}%"
+    if between_ms is not None:
+        where.append("at_ms >= :since AND at_ms < :until")
+        args["since"], args["until"] = between_ms
+    condition = " AND ".join(where)
+    return tx.all(f"SELECT * FROM operator_audit WHERE {condition} ORDER BY id DESC LIMIT :n", args)
 
 
 def totp(tx: Tx, operator_id: str) -> Row | None:

@@ -1,4 +1,5 @@
-"""Reads of the channel journal and the stored reconciliations, for the back office's pages."""
+"""Reads of the channel journal and the stored reconciliations, for the back office's pages
+and plots."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ def notes(tx: Tx, channel: str, day: str) -> list[Row]:
         " WHERE channel = :c AND day = :d",
         {"c": channel, "d": day},
     )
+
+
+def differences_per_day(tx: Tx, since_day: str) -> dict[str, int]:
+    """Differences found per reconciled day (all channels) from ``since_day`` on."""
+    rows = tx.all(
+        "SELECT day, SUM(differences) AS n FROM channel_reconciliations"
+        " WHERE day >= :d GROUP BY day ORDER BY day",
+        {"d": since_day},
+    )
+    return {str(r["day"]): int(r["n"] or 0) for r in rows}

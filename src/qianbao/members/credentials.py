@@ -182,47 +182,53 @@ def operator_id(p: Platform, name: str) -> str:
     return str(row["id"])
 
 
-# --- the merchant centre's web session --------------------------------------------------------
+# --- web sessions: the merchant centre's and the back office's --------------------------------
 WEB_SESSION_MAX_MS = 12 * 3_600_000
+MERCHANT_WEB = "merchant-web"
+OPS_WEB = "ops-web"  # the back office (``web/ops_shell.py``): an operator's shift
+OPS_SESSION_MAX_MS = 8 * 3_600_000
+SESSION_MAX_MS = {MERCHANT_WEB: WEB_SESSION_MAX_MS, OPS_WEB: OPS_SESSION_MAX_MS}
 
 
-def _web_mac(p: Platform, key_id: str, issued_ms: int) -> str:
-    text = f"merchant-web|{key_id}|{issued_ms}".encode()
+def _web_mac(p: Platform, key_id: str, issued_ms: int, purpose: str = MERCHANT_WEB) -> str:
+    text = f"{purpose}|{key_id}|{issued_ms}".encode()
     return hmac.new(p.settings.secret_key.encode(), text, "sha256").hexdigest()[:32]
 
 
-def web_session(p: Platform, api_key: str) -> str:
-    """The merchant centre's cookie after a login with ``api_key``: the key's id, when, and a
-    MAC under the platform's secret. The secret part of the key never goes to the browser; the
-    session ends after 12 hours or as soon as the key is revoked or expires."""
-    return _web_cookie(p, owner_of_key(p, api_key).key_id)
+def web_session(p: Platform, api_key: str, purpose: str = MERCHANT_WEB) -> str:
+    """A web console's cookie after a login with ``api_key``: the key's id, when, and a MAC
+    under the platform's secret and the console (``purpose``: a merchant centre cookie is no back
+    office cookie). The secret part of the key never goes to the browser; the session ends after
+    its console's maximum (12 hours, 8 for the back office) or as soon as the key is revoked or
+    expires."""
+    return _web_cookie(p, owner_of_key(p, api_key).key_id, purpose)
 
 
-def _web_cookie(p: Platform, key_id: str) -> str:
+def _web_cookie(p: Platform, key_id: str, purpose: str) -> str:
     issued = clock.now_ms()
-    return f"{key_id}.{issued}.{_web_mac(p, key_id, issued)}"
+    return f"{key_id}.{issued}.{_web_mac(p, key_id, issued, purpose)}"
 
 
 def web_session_of_owner(p: Platform, owner_type: str, owner_id: str) -> str:
-    """The same cookie for an owner who proved who they are another way (a merchant's password,
-    ``onboarding/logins.py``): it refers to the owner's newest ACTIVE key, so revoking the
-    owner's keys ends the session too."""
+    """The merchant centre's cookie for an owner who proved who they are another way (a
+    merchant's password, ``onboarding/logins.py``): it refers to the owner's newest ACTIVE key,
+    so revoking the owner's keys ends the session too."""
     with p.global_db.read() as tx:
         active = [r for r in store.keys_of(tx, owner_type, owner_id) if r["status"] == ACTIVE]
     if not active:
         raise ApiKeyInvalid("no active API key: an operator must issue one")
-    return _web_cookie(p, str(active[0]["key_id"]))
+    return _web_cookie(p, str(active[0]["key_id"]), MERCHANT_WEB)
 
 
-def owner_of_web_session(p: Platform, value: str) -> KeyOwner | None:
+def owner_of_web_session(p: Platform, value: str, purpose: str = MERCHANT_WEB) -> KeyOwner | None:
     key_id, _, rest = value.partition(".")
     issued_text, _, mac = rest.partition(".")
     if not issued_text.isdigit() or len(issued_text) > 16:
         return None
     issued, now_ms = int(issued_text), clock.now_ms()
-    if not hmac.compare_digest(mac, _web_mac(p, key_id, issued)):
+    if not hmac.compare_digest(mac, _web_mac(p, key_id, issued, purpose)):
         return None
-    if not 0 <= now_ms - issued < WEB_SESSION_MAX_MS:
+    if not 0 <= now_ms - issued < SESSION_MAX_MS[purpose]:
         return None
     with p.global_db.read() as tx:
         row = store.key_by_id(tx, key_id)

@@ -547,5 +547,16 @@ def principal_for_key(p: Platform, api_key: str) -> Principal:
     return Principal(owner.kind, owner.id, role)
 
 
+def operator_of_session(p: Platform, value: str) -> Principal | None:
+    """The operator whose back office session cookie this is (``credentials.web_session`` with
+    ``OPS_WEB``), while it is fresh and their key is live; None otherwise."""
+    owner = credentials.owner_of_web_session(p, value, credentials.OPS_WEB)
+    if owner is None or owner.kind != "operator":
+        return None
+    with p.global_db.read() as tx:
+        role = member_store.operator_role(tx, owner.id)
+    return Principal(owner.kind, owner.id, role)
+
+
 def birth_date_of(user: Row) -> date:
     return date.fromisoformat(user["birth_date"])

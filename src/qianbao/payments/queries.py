@@ -1,4 +1,5 @@
-"""Reads for the back office's disputes and compensations pages (one unit's database each)."""
+"""Reads of payments for the back office: the disputes and compensations pages (one unit's
+database each) and the plots (aggregates in the database, bounded)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,31 @@ def compensations(tx: Tx, limit: int) -> list[Row]:
 
 def compensation_of(tx: Tx, trade_id: str) -> Row | None:
     return tx.one("SELECT * FROM trade_compensations WHERE trade_id = :t", {"t": trade_id})
+
+
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+SHANGHAI_OFFSET_MS = 8 * 3_600_000  # the business day (Asia/Shanghai, no daylight saving)
+
+
+def payments_per_minute(tx: Tx, since_ms: int) -> dict[int, int]:
+    """Merchant payments created since ``since_ms`` by minute (minute = ms // 60 000)."""
+    rows = tx.all(
+        "SELECT created_at_ms / :m AS minute, COUNT(*) AS n FROM payments"
+        " WHERE created_at_ms >= :since GROUP BY 1",
+        {"m": MINUTE_MS, "since": since_ms},
+    )
+    return {int(r["minute"]): int(r["n"]) for r in rows}
+
+
+def merchant_sales_per_day(tx: Tx, merchant_id: str, since_ms: int) -> dict[int, int]:
+    """A merchant's payments less refunds (fen) by business day number (days since 1970-01-01
+    in Asia/Shanghai), from its activity index (kept in its home unit)."""
+    rows = tx.all(
+        "SELECT (at_ms + :tz) / :d AS day,"
+        " SUM(CASE WHEN kind = 'REFUND' THEN -amount_fen ELSE amount_fen END) AS fen"
+        " FROM merchant_activity WHERE merchant_id = :m AND at_ms >= :since"
+        " GROUP BY 1",
+        {"tz": SHANGHAI_OFFSET_MS, "d": DAY_MS, "m": merchant_id, "since": since_ms},
+    )
+    return {int(r["day"]): int(r["fen"] or 0) for r in rows}

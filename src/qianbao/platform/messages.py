@@ -396,6 +396,15 @@ class Relay:
         self.wake()
         return requeued
 
+    def requeue_one(self, message_id: str) -> int:
+        """A fresh set of attempts for one DEAD message; 0 when it is not (or no longer) DEAD."""
+        for unit in self.platform.owned_units:
+            if any(m["id"] == message_id for m in self.pending(unit, "DEAD")):
+                self.platform.writers[unit].submit(partial(_requeue, ids=[message_id]))
+                self.wake()
+                return 1
+        return 0
+
     def check_back(self) -> int:
         """Confirm or cancel PREPARED messages older than the check-back age."""
         cutoff_ms = clock.now_ms() - self.platform.settings.message_checkback_after_s * 1000

@@ -18,7 +18,7 @@ from qianbao.members import service as members
 from qianbao.platform.clock import clock
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
-from qianbao.web.ops_forms import act, action_operator, need_reason
+from qianbao.web.ops_actions import act, action_operator, need_reason
 from qianbao.web.ops_shell import OperatorCookie, operator_or_login, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])

@@ -28,7 +28,7 @@ from qianbao.members import roles
 from qianbao.platform.clock import TZ
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import yuan_to_fen
-from qianbao.web.ops_forms import act, action_operator
+from qianbao.web.ops_actions import act, action_operator
 from qianbao.web.ops_shell import OperatorCookie, operator_or_login, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])

@@ -1,7 +1,7 @@
 """The ops console's merchant applications: the queue, an application's detail (the bank account
 masked), approve and reject with a reason. Needs ``roles.MERCHANTS``; every view and decision is
-written to the audit log (``backoffice/audit.py``). The activation link is shown once, to the
-approving operator, right after the approval."""
+in the audit log (``api/ops_audit.py`` records every ops page). The activation link is shown
+once, to the approving operator, right after the approval."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qianbao.api.deps import PlatformDep
+from qianbao.api.ops_audit import note_error, note_target
 from qianbao.api.security import csrf_guard
-from qianbao.backoffice import audit
 from qianbao.members import roles
 from qianbao.members import service as members
 from qianbao.onboarding import applications
@@ -24,18 +24,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 BASE = "/ops/merchant-applications"
 
 
-def _audit(
-    p: Platform,
-    op: members.Principal,
-    method: str,
-    action: str,
-    target: dict[str, Any],
-    status: int,
-    code: str = "",
-) -> None:
-    audit.record(p, audit.Entry(op.id, op.role, method, action, target, status, code))
-
-
 @router.get(BASE, response_class=HTMLResponse)
 def queue(
     request: Request, p: PlatformDep, status: str = "", qb_operator: OperatorCookie = None
@@ -44,7 +32,6 @@ def queue(
     if isinstance(op, Response):
         return op
     rows = [applications.public_application(r) for r in applications.list_applications(p, status)]
-    _audit(p, op, "GET", BASE, {"status": status[:12]}, 200)
     context = {"applications": rows, "status": status[:12].upper()}
     return render(request, op, "ops_merchant_applications.html", context)
 
@@ -78,11 +65,7 @@ def detail(
     op = operator_or_login(request, p, qb_operator, roles.MERCHANTS)
     if isinstance(op, Response):
         return op
-    answer = _detail(request, p, op, application_id[:40])
-    _audit(
-        p, op, "GET", BASE + "/{id}", {"application_id": application_id[:40]}, answer.status_code
-    )
-    return answer
+    return _detail(request, p, op, application_id[:40])
 
 
 @router.post(BASE + "/{application_id}/approve", response_class=HTMLResponse)
@@ -92,14 +75,12 @@ def approve(
     op = operator_or_login(request, p, qb_operator, roles.MERCHANTS)
     if isinstance(op, Response):
         return op
-    target = {"application_id": application_id[:40]}
     try:
         done = applications.approve(p, op.id, application_id[:40])
     except QianbaoError as exc:
-        _audit(p, op, "POST", BASE + "/{id}/approve", target, exc.http_status, str(exc.code))
+        note_error(request, str(exc.code))
         error = f"{exc.code}: {exc.message}"
         return _detail(request, p, op, application_id[:40], exc.http_status, error=error)
-    _audit(p, op, "POST", BASE + "/{id}/approve", target, 200)
     link = ""
     if done.activation_code:
         link = f"{str(request.base_url).rstrip('/')}/merchant/activate?code={done.activation_code}"
@@ -117,12 +98,11 @@ def reject(
     op = operator_or_login(request, p, qb_operator, roles.MERCHANTS)
     if isinstance(op, Response):
         return op
-    target = {"application_id": application_id[:40]}
+    note_target(request, reason=reason)
     try:
         applications.reject(p, op.id, application_id[:40], reason)
     except QianbaoError as exc:
-        _audit(p, op, "POST", BASE + "/{id}/reject", target, exc.http_status, str(exc.code))
+        note_error(request, str(exc.code))
         error = f"{exc.code}: {exc.message}"
         return _detail(request, p, op, application_id[:40], exc.http_status, error=error)
-    _audit(p, op, "POST", BASE + "/{id}/reject", target, 200)
     return _detail(request, p, op, application_id[:40])

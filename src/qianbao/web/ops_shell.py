@@ -1,8 +1,10 @@
 """The back office's shell (``/ops``): operator sign-in, the role check of every ops page and the
 navigation. Each ops page module imports ``operator_or_login`` and ``render`` from here.
 
-An operator signs in with an operator API key; the key is kept in an HttpOnly, SameSite=Strict
-cookie and checked on every request (a revoked key stops working within a second). A page names
+An operator signs in with an operator API key; the cookie (HttpOnly, SameSite=Strict) holds not
+the key but a session naming the key's id, when it began and a MAC under the platform's secret
+(``credentials.web_session`` for the back office): it ends after 8 hours, or within a second of
+the key being revoked, and the key's secret never reaches the browser again. A page names
 the permission it needs (``members/roles.py``); an operator whose role lacks it gets 403."""
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep
-from qianbao.api.security import csrf_guard
-from qianbao.members import roles
+from qianbao.api.ops_audit import OPERATOR_COOKIE
+from qianbao.api.security import csrf_guard, set_cookie
+from qianbao.members import credentials, roles
 from qianbao.members import service as members
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan
@@ -26,9 +29,9 @@ from qianbao.platform.runtime import Platform
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["yuan"] = fen_to_yuan
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-OPERATOR_COOKIE = "qb_operator"
 OperatorCookie = Annotated[str | None, Cookie(alias=OPERATOR_COOKIE)]
 HOME = "/ops"
+SESSION_MAX_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -49,17 +52,27 @@ NAV: list[NavItem] = [
     NavItem("/ops/campaigns", "优惠券 Campaigns", roles.READ),
     NavItem("/ops/credit/portfolio", "花呗资产 Huabei portfolio", roles.READ),
     NavItem("/ops/merchant-applications", "商户入驻 Merchant applications", roles.MERCHANTS),
+    NavItem("/ops/users", "用户 Users", roles.READ),
+    NavItem("/ops/merchants", "商户 Merchants", roles.READ),
+    NavItem("/ops/books", "账务 Books", roles.READ),
+    NavItem("/ops/messages", "死信 Dead messages", roles.READ),
+    NavItem("/ops/audit", "审计 Audit log", roles.AUDIT),
+    NavItem("/ops/plots", "图表 Plots", roles.READ),
 ]
 
 
-def operator_of(p: Platform, key: str | None) -> members.Principal | None:
-    if not key:
+def operator_of(p: Platform, session: str | None) -> members.Principal | None:
+    """The operator of a back office session cookie, or None (absent, stale, forged, revoked)."""
+    if not session or len(session) > SESSION_MAX_CHARS:
         return None
+    return members.operator_of_session(p, session)
+
+
+def _operator_key(p: Platform, api_key: str) -> bool:
     try:
-        principal = members.principal_for_key(p, key)
+        return members.principal_for_key(p, api_key).kind == "operator"
     except QianbaoError:
-        return None
-    return principal if principal.kind == "operator" else None
+        return False
 
 
 def login_page(request: Request, next_page: str = HOME, error: str = "") -> HTMLResponse:
@@ -111,10 +124,12 @@ def login(
     next: Annotated[str, Form(max_length=200)] = HOME,
 ) -> Response:
     next_page = next if next.startswith("/ops") and not next.startswith("/ops/log") else HOME
-    if operator_of(p, api_key.strip()) is None:
+    if not _operator_key(p, api_key.strip()):
         return login_page(request, next_page, "API key unknown or not an operator's")
     response = RedirectResponse(next_page, status_code=303)
-    response.set_cookie(OPERATOR_COOKIE, api_key.strip(), httponly=True, samesite="strict")
+    session = credentials.web_session(p, api_key.strip(), credentials.OPS_WEB)
+    max_age_s = credentials.OPS_SESSION_MAX_MS // 1000
+    set_cookie(response, OPERATOR_COOKIE, session, p.settings, samesite="strict", max_age=max_age_s)
     return response
 
 

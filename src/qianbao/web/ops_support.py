@@ -22,7 +22,7 @@ from qianbao.openapi import notify
 from qianbao.payments import disputes, secured, trades
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import yuan_to_fen
-from qianbao.web.ops_forms import act, action_operator, need_reason
+from qianbao.web.ops_actions import act, action_operator, need_reason
 from qianbao.web.ops_shell import OperatorCookie, operator_or_login, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])

@@ -40,12 +40,12 @@ def demo_accounts(data_dir: Path, *, sandbox: bool = True) -> dict[str, Any]:
 LEDGER_CHECK_EVERY_S = 60
 
 
-def _recent_check(p: Any) -> Any:
+def recent_check(p: Any, fresh: bool = False) -> Any:
     """The ledger check scans every posting: the home page shows one at most a minute old
-    (kept in ``p.ledger_check``)."""
+    (kept in ``p.ledger_check``); ``fresh`` runs it now."""
     now = time.monotonic()
     hit = p.ledger_check
-    if hit is None or now - hit[0] > LEDGER_CHECK_EVERY_S:
+    if fresh or hit is None or now - hit[0] > LEDGER_CHECK_EVERY_S:
         hit = p.ledger_check = (now, check_platform(p))
     return hit[1]
 
@@ -67,7 +67,7 @@ def books_state(p: Any) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, p: PlatformDep) -> HTMLResponse:
-    check = _recent_check(p)
+    check = recent_check(p)
     return templates.TemplateResponse(
         request,
         "home.html",
