@@ -47,6 +47,10 @@ def cluster_up(
     access_port_base: Annotated[int, typer.Option()] = 8010,
     demo: Annotated[bool, typer.Option(help="load the demo data")] = True,
     replicas: Annotated[bool, typer.Option(help="a synchronous standby per unit")] = True,
+    replicated_units: Annotated[
+        str, typer.Option(help="only these units get a standby (comma-separated; default all)")
+    ] = "",
+    replica_port_base: Annotated[int, typer.Option(help="0: pg-port + 1")] = 0,
 ) -> None:
     """Start PostgreSQL (a database per unit plus the global one), nats-server, two unit
     processes and two access-layer processes on 127.0.0.1:PORT; print what runs where."""
@@ -57,12 +61,14 @@ def cluster_up(
         nats_port=nats_port,
         unit_port_base=unit_port_base,
         access_port_base=access_port_base,
+        replica_port_base=replica_port_base,
     )
     if replicas:
-        layout.replicated_units = list(range(layout.units))
+        chosen = [int(u) for u in replicated_units.split(",") if u.strip()]
+        layout.replicated_units = chosen or list(range(layout.units))
     try:
         local.up(layout, demo=demo, say=console.print)
-    except local.PortTaken as taken:
+    except (local.PortTaken, local.replication.ReplicationError) as taken:
         console.print(f"[red]cluster up: {taken}[/red]")
         raise typer.Exit(1) from None
     _table(local.status(root))

@@ -60,7 +60,10 @@ def settings_of(layout: Layout) -> Settings:
 
 def start_postgres(layout: Layout, pg: Path) -> int:
     """The shared server: the global database and every unit that is not replicated."""
-    return replication.start_server(pg, layout.pg_data.resolve(), layout.host, layout.pg_port)
+    data = layout.pg_data.resolve()
+    if replication.server_pid(data) is None and port_open(layout.host, layout.pg_port):
+        raise PortTaken(f"port {layout.pg_port} is used by another server; choose --pg-port")
+    return replication.start_server(pg, data, layout.host, layout.pg_port)
 
 
 def create_databases(layout: Layout) -> None:
