@@ -169,6 +169,10 @@ def _check(cluster: Cluster, load: Load) -> None:
         viewer.close()
 
 
+def _pair_health(layout: Layout) -> dict[str, str]:
+    return {r["name"]: r["health"] for r in up.status(layout.root) if r["name"].startswith("pg-")}
+
+
 def test_killed_primary_fails_over_and_loses_nothing(cluster: Cluster, load: Load) -> None:
     layout = cluster.layout
     unit1_payers = set(load.users[USERS_PER_UNIT:])
@@ -199,7 +203,9 @@ def test_killed_primary_fails_over_and_loses_nothing(cluster: Cluster, load: Loa
     assert (fenced / "standby.signal").exists()
     new_primary = f"{layout.host}:{replication.slot_port(layout, 0, 'b')},"
     assert new_primary in up.settings_of(layout).unit_database_url(0)
+    assert _pair_health(layout) == {"pg-unit0b": "degraded"}  # N: no standby yet
     rebuilt = failover.rebuild_standby(layout.root, 0, say=lambda _: None)
+    assert _pair_health(layout) == {"pg-unit0a": "ok", "pg-unit0b": "ok"}  # N+1 again
     assert rebuilt["standby"] == "a"
     primary_admin = replication.admin_url(layout, replication.slot_port(layout, 0, "b"))
     assert store.sync_state(primary_admin, replication.standby_name(0)) == "sync"

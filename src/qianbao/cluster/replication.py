@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qianbao.cluster import store
 from qianbao.cluster.local import Layout, _as_postgres, pid_alive, port_open, record
@@ -234,8 +235,25 @@ def record_pair(layout: Layout, unit: int, pids: dict[str, int]) -> None:
             layout,
             f"pg-unit{unit}{slot}",
             kind="postgres",
+            unit=unit,
             pid=pid,
             port=slot_port(layout, unit, slot),
             data=str(slot_data(layout, unit, slot)),
             role="primary" if slot == primary_slot(layout, unit) else "standby",
         )
+
+
+def server_health(layout: Layout, component: dict[str, Any]) -> str:
+    """A pair's server: ``ok``; ``unhealthy`` when not answering or not in its role;
+    ``degraded`` for a primary whose standby is not in sync (its commits wait for it)."""
+    url = admin_url(layout, int(component["port"]))
+    try:
+        recovering = store.in_recovery(url, unreachable=None)
+        if recovering is None or recovering != (component["role"] == "standby"):
+            return "unhealthy"
+        if component["role"] == "primary":
+            in_sync = store.sync_state(url, standby_name(int(component["unit"]))) == "sync"
+            return "ok" if in_sync else "degraded"
+    except Exception:
+        return "unhealthy"
+    return "ok"

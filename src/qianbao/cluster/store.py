@@ -53,15 +53,15 @@ def set_synchronous_standbys(admin_url: str, names: str) -> None:
         conn.execute("SELECT pg_reload_conf()")
 
 
-def in_recovery(admin_url: str) -> bool:
-    """True while the server is a standby (or cannot be reached yet)."""
+def in_recovery(admin_url: str, unreachable: bool | None = True) -> bool | None:
+    """True while the server is a standby; ``unreachable`` when it cannot be reached."""
     import psycopg
 
     try:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
             row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
     except psycopg.OperationalError:
-        return True
+        return unreachable
     return bool(row and row[0])
 
 

@@ -192,6 +192,8 @@ def health(layout: Layout, name: str, component: dict[str, Any]) -> str:
             return "ok" if answer.status_code == 200 else "unhealthy"
     except (httpx.HTTPError, ValueError):
         return "unhealthy"
+    if kind == "postgres" and "role" in component:  # a replicated unit's server
+        return replication.server_health(layout, component)
     return "ok" if port_open(host, int(component["port"])) else "unhealthy"
 
 
