@@ -222,3 +222,40 @@ def test_rolling_upgrade_answers_every_request(cluster: Cluster, load: Load) -> 
     assert len(load.asks) > before + 20
     _check(cluster, load)
     print(f"upgrade: {took}, {len(load.asks) - before} asks")
+
+
+def test_watcher_fails_over_a_dead_primary_by_itself(cluster: Cluster, load: Load) -> None:
+    layout = cluster.layout
+    primary = read_state(layout.root)["components"]["pg-unit0b"]  # primary since the failover
+    assert primary["role"] == "primary"
+    stop = threading.Event()
+    done: list[dict[str, Any]] = []
+
+    def run_watcher() -> None:
+        done.extend(
+            failover.watch(
+                layout.root, down_after_s=1.0, interval_s=0.2, stop=stop.is_set, say=print
+            )
+        )
+
+    def role_of_a() -> str:
+        return str(read_state(layout.root)["components"].get("pg-unit0a", {}).get("role"))
+
+    watcher = threading.Thread(target=run_watcher)
+    watcher.start()
+    try:
+        time.sleep(1.0)
+        assert role_of_a() == "standby", "the watcher failed over a healthy primary"
+        os.kill(int(primary["pid"]), signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while role_of_a() != "primary" or not watcher.is_alive():
+            assert watcher.is_alive(), "the watcher stopped"
+            assert time.monotonic() < deadline, "the watcher did not fail over"
+            time.sleep(0.2)
+        failover.wait_ready(layout, "unit0")
+    finally:
+        stop.set()
+        watcher.join(timeout=60)
+    assert done[0]["primary"] == "a"
+    _run(load, lambda: time.sleep(1.0), 14.0)  # unit 0 serves again on slot a
+    _check(cluster, load)

@@ -149,3 +149,15 @@ def cluster_upgrade(root: Root = Path("var/cluster")) -> None:
     except RuntimeError as exc:
         console.print(f"[red]cluster upgrade: {exc}[/red]")
         raise typer.Exit(1) from None
+
+
+@app.command("watch")
+def cluster_watch(
+    root: Root = Path("var/cluster"),
+    down_after: Annotated[float, typer.Option(help="seconds a primary is lost first")] = 3.0,
+) -> None:
+    """Fail over a replicated unit automatically when its primary is lost and its standby is
+    healthy (the same procedure as ``cluster failover``); runs until stopped."""
+    from qianbao.cluster import failover
+
+    failover.watch(root, down_after_s=down_after, say=console.print)

@@ -134,3 +134,49 @@ def rebuild_standby(root: Path, unit: int, *, say: Say = print) -> dict[str, Any
     took_s = round(time.monotonic() - started, 2)
     say(f"unit {unit}: standby in slot {slot} is in sync after {took_s} s")
     return {"unit": unit, "standby": slot, "took_s": took_s}
+
+
+# --- automatic failover ----------------------------------------------------------------------
+def _server(layout: Layout, unit: int, slot: str) -> dict[str, Any]:
+    component = read_state(layout.root).get("components", {}).get(f"pg-unit{unit}{slot}")
+    return component or {"role": "gone"}
+
+
+def primary_lost(layout: Layout, unit: int) -> bool:
+    """Unit ``unit``'s primary does not answer as a primary while its standby answers as a
+    standby: the one case the watcher fails over (a dead standby is rebuilt, not promoted)."""
+    primary = _server(layout, unit, replication.primary_slot(layout, unit))
+    standby = _server(layout, unit, replication.standby_slot(layout, unit))
+    if standby.get("role") != "standby" or replication.server_health(layout, standby) != "ok":
+        return False
+    return primary.get("role") != "primary" or replication.server_health(layout, primary) not in (
+        "ok",
+        "degraded",
+    )
+
+
+def watch(
+    root: Path,
+    *,
+    down_after_s: float = 3.0,
+    interval_s: float = 1.0,
+    stop: Callable[[], bool] = lambda: False,
+    say: Say = print,
+) -> list[dict[str, Any]]:
+    """Fail over every replicated unit whose primary has been lost for ``down_after_s``
+    (checked every ``interval_s``) until ``stop()``; returns the failovers done."""
+    lost_since: dict[int, float] = {}
+    done: list[dict[str, Any]] = []
+    while not stop():
+        layout = layout_of(read_state(root))
+        for unit in layout.replicated_units:
+            if not primary_lost(layout, unit):
+                lost_since.pop(unit, None)
+                continue
+            since = lost_since.setdefault(unit, time.monotonic())
+            if time.monotonic() - since >= down_after_s:
+                say(f"unit {unit}: primary lost for {down_after_s:.0f} s; failing over")
+                done.append(failover(root, unit, say=say))
+                lost_since.pop(unit, None)
+        time.sleep(interval_s)
+    return done
