@@ -27,6 +27,7 @@ from qianbao.cluster.local import Layout, _as_postgres, pid_alive, port_open, re
 
 SLOTS = ("a", "b")
 SYNC_WAIT_S = 60.0
+FENCED = "qianbao.fenced"  # in a fenced old primary's directory: rebuild, never just start
 Say = Callable[[str], None]
 
 
@@ -184,7 +185,8 @@ def start_pair(layout: Layout, pg: Path, unit: int, say: Say) -> dict[str, int]:
     store.create_databases(
         admin_url(layout, slot_port(layout, unit, primary)), [layout.database(f"unit{unit}")]
     )
-    if not (slot_data(layout, unit, standby) / "standby.signal").exists():
+    standby_data = slot_data(layout, unit, standby)
+    if not (standby_data / "standby.signal").exists() or (standby_data / FENCED).exists():
         say(f"unit {unit}: making its standby (pg_basebackup) ...")
         base_backup(layout, pg, unit, standby)
     pids[standby] = _start_slot(layout, pg, unit, standby)
@@ -213,6 +215,7 @@ def fence(layout: Layout, pg: Path, unit: int, slot: str) -> None:
     stop_server(pg, data, layout.host, slot_port(layout, unit, slot), mode="immediate")
     if data.exists():
         (data / "standby.signal").touch()
+        (data / FENCED).touch()  # its history may have left the new primary's: copy it anew
 
 
 def promote(layout: Layout, pg: Path, unit: int, slot: str, timeout_s: float = 60) -> None:

@@ -149,6 +149,8 @@ def up(layout: Layout, *, demo: bool = True, nats: bool = True, say: Say = print
     """Start what is not running yet; returns the state (what runs where)."""
     pg, nats_bin = ensure_tools(say)
     layout.root.mkdir(parents=True, exist_ok=True)
+    previous = read_state(layout.root).get("layout", {})  # which slot a failover made primary
+    layout.unit_primary = {**previous.get("unit_primary", {}), **layout.unit_primary}
     (layout.root / CONFIG).write_text(layout.settings_toml())
     write_state(layout.root, {**read_state(layout.root), "layout": _layout_json(layout)})
     record(layout, "postgres", kind="postgres", pid=start_postgres(layout, pg), port=layout.pg_port)
