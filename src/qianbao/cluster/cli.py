@@ -46,6 +46,11 @@ def cluster_up(
     unit_port_base: Annotated[int, typer.Option()] = 8100,
     access_port_base: Annotated[int, typer.Option()] = 8010,
     demo: Annotated[bool, typer.Option(help="load the demo data")] = True,
+    replicas: Annotated[bool, typer.Option(help="a synchronous standby per unit")] = True,
+    replicated_units: Annotated[
+        str, typer.Option(help="only these units get a standby (comma-separated; default all)")
+    ] = "",
+    replica_port_base: Annotated[int, typer.Option(help="0: pg-port + 1")] = 0,
 ) -> None:
     """Start PostgreSQL (a database per unit plus the global one), nats-server, two unit
     processes and two access-layer processes on 127.0.0.1:PORT; print what runs where."""
@@ -56,10 +61,14 @@ def cluster_up(
         nats_port=nats_port,
         unit_port_base=unit_port_base,
         access_port_base=access_port_base,
+        replica_port_base=replica_port_base,
     )
+    if replicas:
+        chosen = [int(u) for u in replicated_units.split(",") if u.strip()]
+        layout.replicated_units = chosen or list(range(layout.units))
     try:
         local.up(layout, demo=demo, say=console.print)
-    except local.PortTaken as taken:
+    except (local.PortTaken, local.replication.ReplicationError) as taken:
         console.print(f"[red]cluster up: {taken}[/red]")
         raise typer.Exit(1) from None
     _table(local.status(root))
@@ -99,3 +108,56 @@ def _table(rows: list[dict[str, object]]) -> None:
             )
         )
     console.print(table)
+
+
+Unit = Annotated[int, typer.Option("--unit", help="the unit")]
+
+
+@app.command("failover")
+def cluster_failover(unit: Unit, root: Root = Path("var/cluster")) -> None:
+    """Fence unit N's primary, promote its standby, switch the unit's DSN and restart its
+    process there (docs/operations.md, Failover)."""
+    from qianbao.cluster import failover
+
+    try:
+        failover.failover(root, unit, say=console.print)
+    except (failover.FailoverError, RuntimeError) as exc:
+        console.print(f"[red]cluster failover: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("rebuild-standby")
+def cluster_rebuild_standby(unit: Unit, root: Root = Path("var/cluster")) -> None:
+    """A new synchronous standby for unit N from its current primary (N+1 again)."""
+    from qianbao.cluster import failover
+
+    try:
+        failover.rebuild_standby(root, unit, say=console.print)
+    except (failover.FailoverError, RuntimeError) as exc:
+        console.print(f"[red]cluster rebuild-standby: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("upgrade")
+def cluster_upgrade(root: Root = Path("var/cluster")) -> None:
+    """Restart every process one at a time on the installed code (access layer first, then
+    each unit, drained), with no request failing."""
+    from qianbao.cluster import upgrade
+
+    try:
+        upgrade.upgrade(root, say=console.print)
+    except RuntimeError as exc:
+        console.print(f"[red]cluster upgrade: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("watch")
+def cluster_watch(
+    root: Root = Path("var/cluster"),
+    down_after: Annotated[float, typer.Option(help="seconds a primary is lost first")] = 3.0,
+) -> None:
+    """Fail over a replicated unit automatically when its primary is lost and its standby is
+    healthy (the same procedure as ``cluster failover``); runs until stopped."""
+    from qianbao.cluster import failover
+
+    failover.watch(root, down_after_s=down_after, say=console.print)

@@ -40,6 +40,12 @@ class Layout:
     access_port_base: int = 8010  # access process a's private port: base + a
     db_prefix: str = "qianbao_"  # the databases: <prefix>global, <prefix>unit0, ...
     extra_settings: dict[str, Any] = field(default_factory=dict)
+    # streaming replication (cluster/replication.py): the units whose database has its own
+    # primary and synchronous standby, their servers' first port (0: pg_port + 1; each
+    # replicated unit takes two ports) and which slot of a unit's pair is primary ("a" or "b")
+    replicated_units: list[int] = field(default_factory=list)
+    replica_port_base: int = 0
+    unit_primary: dict[str, str] = field(default_factory=dict)
 
     @property
     def pg_data(self) -> Path:
@@ -52,6 +58,15 @@ class Layout:
     def pg_url(self, database: str) -> str:
         return f"postgresql://postgres@{self.host}:{self.pg_port}/{database}"
 
+    def unit_url(self, unit: int) -> str:
+        """Unit ``unit``'s database: on the shared server, or (replicated) on its own pair,
+        the current primary first (see ``replication.unit_url``)."""
+        from qianbao.cluster import replication
+
+        if not replication.is_replicated(self, unit):
+            return self.pg_url(self.database(f"unit{unit}"))
+        return replication.unit_url(self, unit)
+
     def database(self, name: str) -> str:
         return f"{self.db_prefix}{name}"
 
@@ -63,7 +78,7 @@ class Layout:
             "data_dir": str(self.root / "data"),
             "unit_count": self.units,
             "global_url": self.pg_url(self.database("global")),
-            "unit_urls": [self.pg_url(self.database(f"unit{u}")) for u in range(self.units)],
+            "unit_urls": [self.unit_url(u) for u in range(self.units)],
             "unit_endpoints": [self.unit_endpoint(u) for u in range(self.units)],
             "relay_transport": "nats",  # between unit processes through JetStream (ADR 0410)
             "nats_url": f"nats://{self.host}:{self.nats_port}",

@@ -27,6 +27,44 @@ def create_databases(admin_url: str, names: list[str]) -> list[str]:
     return created
 
 
+def sync_state(admin_url: str, standby: str) -> str | None:
+    """The primary's view of standby ``standby``: sync | async | potential, or None (not
+    connected)."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+        row = conn.execute(
+            "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s"
+            " AND state = 'streaming'",
+            (standby,),
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
+def set_synchronous_standbys(admin_url: str, names: str) -> None:
+    """``synchronous_standby_names`` of a running server, in effect at once (no restart)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(
+            sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(sql.Literal(names))
+        )
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def in_recovery(admin_url: str, unreachable: bool | None = True) -> bool | None:
+    """True while the server is a standby; ``unreachable`` when it cannot be reached."""
+    import psycopg
+
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.OperationalError:
+        return unreachable
+    return bool(row and row[0])
+
+
 def money_row_ids(p: Platform) -> dict[str, set[str]]:
     """The ids of every payment and transfer row over every unit (the cluster test's
     exactly-once check: one row per acknowledged request, and no other)."""

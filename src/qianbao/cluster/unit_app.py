@@ -44,6 +44,22 @@ def _not_owned(p: Platform, unit: int) -> Response | None:
     return _json({"ok": False, "error": error}, 421 if p.started else 503)
 
 
+def _database_lost(exc: BaseException) -> bool:
+    """The unit's PostgreSQL went away under the batch (killed, failing over, restarting)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def _database_away(unit: int, exc: BaseException) -> Response:
+    log.warning("unit %s: its database is not reachable (%s)", unit, str(exc).strip()[:200])
+    error = {
+        "code": "UNIT_DATABASE_AWAY",
+        "message": f"unit {unit}'s database is not reachable; retry with the same request id",
+    }
+    return _json({"ok": False, "error": error}, 503)
+
+
 async def _body(request: Request) -> dict[str, Any]:
     data = json.loads(await request.body())
     if not isinstance(data, dict):
@@ -66,6 +82,8 @@ def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
         except QianbaoError as exc:
             return _json({"ok": False, "error": encode_error(exc)})
         except Exception as exc:  # a bug in a handler: logged here, a 500 there
+            if _database_lost(exc):  # the batch rolled back or its outcome is unknown:
+                return _database_away(unit, exc)  # the caller repeats it by request id
             log.exception("unit %s command failed", unit)
             return _json({"ok": False, "error": encode_error(exc)}, 500)
         return _json({"ok": True, "result": jsonable(result)})

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from qianbao.bootstrap import migrate, open_platform
-from qianbao.cluster import store
+from qianbao.cluster import replication, store
 from qianbao.cluster.local import (
     CONFIG,
     Layout,
@@ -59,60 +59,24 @@ def settings_of(layout: Layout) -> Settings:
 
 
 def start_postgres(layout: Layout, pg: Path) -> int:
-    run = _as_postgres()
+    """The shared server: the global database and every unit that is not replicated."""
     data = layout.pg_data.resolve()
-    if not (data / "PG_VERSION").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        data.chmod(0o700)
-        if run:
-            subprocess.run(["chown", "-R", "postgres", str(data)], check=True)
-        subprocess.run(
-            [
-                *run,
-                str(pg / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    if port_open(layout.host, layout.pg_port) and not (data / "postmaster.pid").exists():
+    if replication.server_pid(data) is None and port_open(layout.host, layout.pg_port):
         raise PortTaken(f"port {layout.pg_port} is used by another server; choose --pg-port")
-    if not port_open(layout.host, layout.pg_port):
-        options = (
-            f"-c listen_addresses={layout.host} -p {layout.pg_port} -k /tmp -c max_connections=400"
-            " -c fsync=on -c synchronous_commit=on"
-        )
-        subprocess.run(
-            [
-                *run,
-                str(pg / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(data / "server.log"),
-                "-w",
-                "-t",
-                "120",
-                "-o",
-                options,
-                "start",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return int((data / "postmaster.pid").read_text().split()[0])
+    return replication.start_server(pg, data, layout.host, layout.pg_port)
 
 
 def create_databases(layout: Layout) -> None:
     store.create_databases(
         layout.pg_url("postgres"),
-        [layout.database("global"), *(layout.database(f"unit{u}") for u in range(layout.units))],
+        [
+            layout.database("global"),
+            *(
+                layout.database(f"unit{u}")
+                for u in range(layout.units)
+                if not replication.is_replicated(layout, u)
+            ),
+        ],
     )
 
 
@@ -185,10 +149,14 @@ def up(layout: Layout, *, demo: bool = True, nats: bool = True, say: Say = print
     """Start what is not running yet; returns the state (what runs where)."""
     pg, nats_bin = ensure_tools(say)
     layout.root.mkdir(parents=True, exist_ok=True)
+    previous = read_state(layout.root).get("layout", {})  # which slot a failover made primary
+    layout.unit_primary = {**previous.get("unit_primary", {}), **layout.unit_primary}
     (layout.root / CONFIG).write_text(layout.settings_toml())
     write_state(layout.root, {**read_state(layout.root), "layout": _layout_json(layout)})
     record(layout, "postgres", kind="postgres", pid=start_postgres(layout, pg), port=layout.pg_port)
     create_databases(layout)
+    for unit in layout.replicated_units:
+        replication.record_pair(layout, unit, replication.start_pair(layout, pg, unit, say))
     state = read_state(layout.root)
     running = {n for n, c in state.get("components", {}).items() if pid_alive(int(c["pid"]))}
     check_ports(layout, running)
@@ -226,6 +194,8 @@ def health(layout: Layout, name: str, component: dict[str, Any]) -> str:
             return "ok" if answer.status_code == 200 else "unhealthy"
     except (httpx.HTTPError, ValueError):
         return "unhealthy"
+    if kind == "postgres" and "role" in component:  # a replicated unit's server
+        return replication.server_health(layout, component)
     return "ok" if port_open(host, int(component["port"])) else "unhealthy"
 
 
@@ -251,7 +221,11 @@ def down(root: Path, *, say: Say = print) -> int:
     for name, component in sorted(
         state.get("components", {}).items(), key=lambda item: order[item[1]["kind"]]
     ):
-        if component["kind"] == "postgres":
+        if component["kind"] == "postgres" and "data" in component:  # a replicated unit's
+            stopped += replication.stop_server(
+                pg_bin() or Path(), Path(component["data"]), layout.host, int(component["port"])
+            )
+        elif component["kind"] == "postgres":
             stopped += _stop_postgres(layout)
         elif stop_pid(int(component["pid"])):
             stopped += 1

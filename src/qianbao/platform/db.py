@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
@@ -191,6 +192,17 @@ def _sqlite_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> sqlite3.Row:
     return sqlite3.Row(cursor, row)
 
 
+def _multi_host(url: str) -> str:
+    """A libpq URL naming several servers (``user@h1:p1,h2:p2/db``, a replicated unit) in
+    SQLAlchemy's spelling (``user@/db?host=h1:p1&host=h2:p2``)."""
+    parts = urlsplit(url)
+    user, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    query = "&".join([*(f"host={h}" for h in hosts.split(",")), *filter(None, [parts.query])])
+    return urlunsplit((parts.scheme, f"{user}{at}", parts.path, query, ""))
+
+
 class Database:
     """One database: a unit's, the global one, or the bank simulator's."""
 
@@ -214,7 +226,9 @@ class Database:
     @property
     def sqlalchemy_url(self) -> str:
         if self.dialect == "postgresql":
-            return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", self.url)
+            return _multi_host(
+                re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", self.url)
+            )
         return self.url
 
     @property

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("qianbao.remote")
 T = TypeVar("T")
 DOWN_LOG_EVERY_S = 10.0
+AWAY = frozenset({421, 503})  # the unit process refused before running anything
+AWAY_PAUSE_S = 0.1
 
 
 def read_only_url(url: str) -> str:
@@ -128,6 +130,7 @@ class RemoteWriter(UnitWriter):
         self.endpoint = endpoints[unit].rstrip("/")
         self.retry_after_s = settings.unit_retry_after_s
         self._timeouts = (settings.unit_connect_timeout_ms / 1000, settings.unit_timeout_ms / 1000)
+        self._retry_window_s = settings.unit_retry_window_ms / 1000
         self._client: SyncUnitClient | None = None
         self._async: dict[asyncio.AbstractEventLoop, AsyncUnitClient] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -150,11 +153,20 @@ class RemoteWriter(UnitWriter):
 
     def submit(self, command: Callable[[WriteContext], T]) -> T:
         path, body = self._request(command)
-        try:
-            status, answer = self._sync_client().post(path, _dumps(body))
-        except (NotSent, NoAnswer) as exc:
-            raise self._unavailable(exc) from None
-        return self._answer(status, answer)  # type: ignore[no-any-return]
+        deadline = time.monotonic() + self._window_s(path)
+        while True:
+            try:
+                status, answer = self._sync_client().post(path, _dumps(body))
+            except NotSent as exc:
+                if time.monotonic() + AWAY_PAUSE_S >= deadline:
+                    raise self._unavailable(exc) from None
+                time.sleep(AWAY_PAUSE_S)
+                continue
+            except NoAnswer as exc:
+                raise self._unavailable(exc) from None
+            if status not in AWAY or time.monotonic() + AWAY_PAUSE_S >= deadline:
+                return self._answer(status, answer)  # type: ignore[no-any-return]
+            time.sleep(AWAY_PAUSE_S)
 
     def submit_async(self, command: Callable[[WriteContext], T]) -> Future[T]:
         with self._lock:
@@ -164,12 +176,29 @@ class RemoteWriter(UnitWriter):
         return pool.submit(self.submit, command)
 
     async def run(self, command: Callable[[WriteContext], T]) -> T:
+        """Sent again while the unit is away and nothing was applied (not reachable, 421,
+        503), for at most ``unit_retry_window_ms``; an unanswered request is not resent here
+        (the caller repeats it with its request id)."""
         path, body = self._request(command)
-        try:
-            status, answer = await self._async_client().post(path, _dumps(body))
-        except (NotSent, NoAnswer) as exc:
-            raise self._unavailable(exc) from None
-        return self._answer(status, answer)  # type: ignore[no-any-return]
+        deadline = time.monotonic() + self._window_s(path)
+        while True:
+            try:
+                status, answer = await self._async_client().post(path, _dumps(body))
+            except NotSent as exc:
+                if time.monotonic() + AWAY_PAUSE_S >= deadline:
+                    raise self._unavailable(exc) from None
+                await asyncio.sleep(AWAY_PAUSE_S)
+                continue
+            except NoAnswer as exc:
+                raise self._unavailable(exc) from None
+            if status not in AWAY or time.monotonic() + AWAY_PAUSE_S >= deadline:
+                return self._answer(status, answer)  # type: ignore[no-any-return]
+            await asyncio.sleep(AWAY_PAUSE_S)
+
+    def _window_s(self, path: str) -> float:
+        """Commands wait a moment for a unit that is away; relay deliveries do not (the
+        relay moves on to the other destinations and comes back)."""
+        return self._retry_window_s if path.endswith("/commands") else 0.0
 
     # --- the wire ------------------------------------------------------------------------------
     def _request(self, command: Callable[[WriteContext], Any]) -> tuple[str, dict[str, Any]]:

@@ -36,6 +36,9 @@ class Settings:
     unit_connect_timeout_ms: int = 1_000
     unit_timeout_ms: int = 15_000
     unit_retry_after_s: int = 2
+    # a command whose unit is away (not reachable, or answering 421/503: nothing applied) is
+    # sent again for this long before the caller hears 503 (a unit restarting, failing over)
+    unit_retry_window_ms: int = 1_500
     # ``relay_transport`` "memory" hands messages to the destination writer (in this process, or
     # a unit process's over HTTP); "nats" sends them through NATS JetStream at ``nats_url``
     # (platform/broker.py, ADR 0410).
