@@ -74,6 +74,7 @@ def test_the_portfolio_page_shows_the_day_ends_figures(sqlite_platform):
         at(day, 23)
         dayend.end_of_day(p, day)
         report = dayend.portfolio_report(p)
+        auditor = OpsClient(p, "auditor")  # a back-office session lasts 8 hours of the clock
         page = auditor.get("/ops/credit/portfolio").text
         assert report["receivables_fen"] == 123_45
         assert 'id="receivables">¥123.45<' in page and 'id="bucket-90+"' in page
