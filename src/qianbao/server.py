@@ -40,7 +40,7 @@ from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
-from qianbao.web import ops_shell, pages, risk_pages, wallet_money
+from qianbao.web import ops_shell, pages, risk_pages, wallet_home, wallet_money
 from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
@@ -241,6 +241,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             pages.router,
             wallet_pages.router,
             wallet_money.router,
+            wallet_home.router,
             ops_shell.router,
             risk_pages.router,
             trade_api.pages,

@@ -44,7 +44,7 @@ def wallet_login(
     password: Annotated[str, Form(max_length=64)],
     next: Annotated[str, Form(max_length=200)] = PAGES[0],
 ) -> Response:
-    if not next.startswith("/wallet/"):
+    if next != "/wallet" and not next.startswith("/wallet/"):
         next = PAGES[0]
     try:
         token, _ = members.login(p, phone.strip(), password)
