@@ -40,7 +40,16 @@ from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims as redpacket_claims
 from qianbao.wealth import jobs as yuebao_jobs
-from qianbao.web import ops_shell, pages, risk_pages, wallet_home, wallet_money
+from qianbao.web import (
+    ops_shell,
+    pages,
+    risk_pages,
+    wallet_cards,
+    wallet_home,
+    wallet_money,
+    wallet_pay,
+    wallet_trades,
+)
 from qianbao.web import wallet as wallet_pages
 
 log = logging.getLogger("qianbao.jobs")
@@ -242,6 +251,9 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             wallet_pages.router,
             wallet_money.router,
             wallet_home.router,
+            wallet_cards.router,
+            wallet_pay.router,
+            wallet_trades.router,
             ops_shell.router,
             risk_pages.router,
             trade_api.pages,

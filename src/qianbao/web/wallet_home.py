@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qianbao.api.deps import PlatformDep, page_user
@@ -21,6 +21,7 @@ from qianbao.api.security import csrf_guard
 from qianbao.ledger import service as ledger
 from qianbao.ledger.chart import user_account
 from qianbao.members import service as members
+from qianbao.members import stepup
 from qianbao.payments import queries as wallet_reads
 from qianbao.payments import service as payments
 from qianbao.platform.clock import start_of_day_ms
@@ -173,3 +174,26 @@ def statement_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.post("/wallet/step-up", response_class=HTMLResponse)
+def step_up(
+    request: Request,
+    p: PlatformDep,
+    challenge_id: Annotated[str, Form(max_length=64)],
+    code: Annotated[str, Form(max_length=8)],
+    back: Annotated[str, Form(max_length=200)] = "/wallet",
+    qb_user: UserCookie = None,
+) -> Response:
+    """Answer a STEP_UP_REQUIRED challenge a wallet form met (the SMS code): the action it was
+    for is then granted once, and the form can be sent again."""
+    user_id = page_user(p, qb_user)
+    back = back if back.startswith("/wallet") else "/wallet"
+    if user_id is None:
+        return login_form(request, back)
+    try:
+        stepup.grant(p, user_id, challenge_id, code.strip())
+    except QianbaoError as exc:
+        return refused(request, exc, back=back)
+    notice = "已验证，请再提交一次 Verified: send the form again"
+    return render(request, "wallet_result.html", ok=True, notice=notice, back=back)

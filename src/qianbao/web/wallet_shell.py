@@ -62,4 +62,5 @@ def refused(request: Request, exc: QianbaoError, back: str) -> HTMLResponse:
     """What a refused request shows: the code and the message, with the code's 4xx status."""
     status = exc.http_status if 400 <= exc.http_status < 500 else 400
     ctx = {"ok": False, "code": str(exc.code), "message": exc.message, "back": back}
-    return render(request, "wallet_result.html", status, **ctx)
+    challenge = getattr(exc, "challenge_id", None)  # STEP_UP_REQUIRED: answer the SMS code
+    return render(request, "wallet_result.html", status, challenge_id=challenge, **ctx)
