@@ -5,6 +5,7 @@ merchant, opens the payment code and downloads the statement as CSV; the books s
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -78,7 +79,7 @@ def test_a_user_tops_up_transfers_pays_and_reads_the_statement(sqlite_platform, 
     with page.expect_download() as download:
         page.click("#csv")
     assert download.value.suggested_filename.startswith("qianbao-statement")
-    text = open(download.value.path(), encoding="utf-8-sig", newline="").read()
+    text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
     rows = text.strip().split("\r\n")
     assert rows[0].startswith("time,kind,ref,memo,amount_yuan,amount_fen")
     assert len(rows) == 3 and any(",-30.50,-3050,219.50,21950" in r for r in rows)
