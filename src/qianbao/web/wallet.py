@@ -5,12 +5,10 @@ preferences. The session is the same ``qb_user`` cookie the cashier uses."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep, page_user
 from qianbao.api.security import csrf_guard
@@ -18,16 +16,13 @@ from qianbao.members import service as members
 from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
 from qianbao.platform.errors import QianbaoError
-from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.money import yuan_to_fen
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims
 from qianbao.redpackets import service as redpackets
+from qianbao.web.wallet_shell import USER_COOKIE, UserCookie, templates
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["yuan"] = fen_to_yuan
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-USER_COOKIE = "qb_user"
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 PAGES = ("/wallet/red-packets", "/wallet/notices")
 
 
