@@ -55,7 +55,11 @@ from qianbao.web import (
     ops_support,
     pages,
     risk_pages,
+    wallet_cards,
+    wallet_home,
     wallet_money,
+    wallet_pay,
+    wallet_trades,
 )
 from qianbao.web import wallet as wallet_pages
 from qianbao.web.wallet_credit import router as wallet_credit_pages
@@ -270,6 +274,10 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             wallet_money.router,
             wallet_credit_pages,
             wallet_score_pages,
+            wallet_home.router,
+            wallet_cards.router,
+            wallet_pay.router,
+            wallet_trades.router,
             ops_shell.router,
             risk_pages.router,
             ops_approvals.router,

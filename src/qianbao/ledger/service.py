@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from qianbao.ledger import queries
 from qianbao.ledger.chart import SUBJECTS, subject_of
 from qianbao.ledger.store import copy_postings_and_balances
 from qianbao.platform.clock import clock
@@ -354,6 +355,19 @@ def get_account(db: Database, account: str) -> Row:
     return row
 
 
+def _line(side: int, r: Row) -> dict[str, Any]:
+    """A statement line: a posting as its holder sees it, with the balance after it."""
+    return {
+        "posting_id": r["id"],
+        "amount_fen": side * int(r["amount_fen"]),
+        "balance_after_fen": side * int(r["running_fen"]),
+        "kind": r["kind"],
+        "ref": r["ref"],
+        "memo": r["memo"],
+        "created_at_ms": r["created_at_ms"],
+    }
+
+
 def statement(
     db: Database, account: str, limit: int = 50, before_id: int | None = None
 ) -> list[dict[str, Any]]:
@@ -367,18 +381,37 @@ def statement(
             " WHERE p.account_id = :acct) s WHERE s.id < :before ORDER BY s.id DESC LIMIT :limit",
             {"acct": account, "before": before_id or 2**62, "limit": limit},
         )
-    return [
-        {
-            "posting_id": r["id"],
-            "amount_fen": side * int(r["amount_fen"]),
-            "balance_after_fen": side * int(r["running_fen"]),
-            "kind": r["kind"],
-            "ref": r["ref"],
-            "memo": r["memo"],
-            "created_at_ms": r["created_at_ms"],
-        }
-        for r in rows
-    ]
+    return [_line(side, r) for r in rows]
+
+
+@dataclass(frozen=True)
+class StatementFilter:
+    """Which postings a statement shows: created in [since_ms, until_ms), money in (+1), out
+    (-1) or both (0), of one voucher kind or all ("")."""
+
+    since_ms: int = 0
+    until_ms: int = 2**62
+    sign: int = 0
+    kind: str = ""
+
+
+def statement_search(
+    db: Database, account: str, where: StatementFilter, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """The postings of ``account`` that match ``where``, newest first, each with the running
+    balance after it (over all postings, not only the shown ones), as ``statement`` gives them."""
+    side = subject_of(account).side
+    params = {"since": where.since_ms, "until": where.until_ms, "sign": where.sign}
+    with db.read() as tx:
+        rows = queries.statement_lines(
+            tx, account, side, params | {"kind": where.kind}, limit, offset
+        )
+    return [_line(side, r) for r in rows]
+
+
+def statement_kinds(db: Database, account: str) -> list[str]:
+    with db.read() as tx:
+        return queries.statement_kinds(tx, account)
 
 
 @dataclass

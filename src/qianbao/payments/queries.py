@@ -1,9 +1,11 @@
 """Reads of payments for the back office: the disputes and compensations pages (one unit's
-database each) and the plots (aggregates in the database, bounded)."""
+database each), the plots (aggregates in the database, bounded) and the wallet's pages (a
+user's recent top-ups and withdrawals)."""
 
 from __future__ import annotations
 
 from qianbao.platform.db import Row, Tx
+from qianbao.platform.runtime import Platform
 
 
 def open_disputes(tx: Tx, limit: int) -> list[Row]:
@@ -50,3 +52,13 @@ def merchant_sales_per_day(tx: Tx, merchant_id: str, since_ms: int) -> dict[int,
         {"tz": SHANGHAI_OFFSET_MS, "d": DAY_MS, "m": merchant_id, "since": since_ms},
     )
     return {int(r["day"]): int(r["fen"] or 0) for r in rows}
+
+
+def bank_orders_of(p: Platform, user_id: str, limit: int = 20) -> list[Row]:
+    """The user's newest bank orders (top-ups and withdrawals), any status."""
+    with p.db_for(user_id).read() as tx:
+        return tx.all(
+            "SELECT * FROM bank_orders WHERE user_id = :u ORDER BY created_at_ms DESC, id DESC"
+            " LIMIT :l",
+            {"u": user_id, "l": limit},
+        )

@@ -5,34 +5,34 @@ preferences. The session is the same ``qb_user`` cookie the cashier uses."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from qianbao.api.deps import PlatformDep, page_user
-from qianbao.api.security import csrf_guard
+from qianbao.api.deps import PlatformDep, client_of, page_user
+from qianbao.api.security import csrf_guard, set_cookie
 from qianbao.members import service as members
+from qianbao.members.errors import StepUpRequired
 from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
 from qianbao.platform.errors import QianbaoError
-from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.money import yuan_to_fen
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims
 from qianbao.redpackets import service as redpackets
+from qianbao.web.wallet_shell import USER_COOKIE, UserCookie, templates
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["yuan"] = fen_to_yuan
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-USER_COOKIE = "qb_user"
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 PAGES = ("/wallet/red-packets", "/wallet/notices")
 
 
-def _login_page(request: Request, next_page: str, error: str = "") -> HTMLResponse:
-    context = {"next": next_page, "error": error}
+DEVICE_COOKIE = "qb_device"  # this browser, once the phone answered for it (no code next time)
+DEVICE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+
+
+def _login_page(request: Request, next_page: str, error: str = "", **extra: Any) -> HTMLResponse:
+    context = {"next": next_page, "error": error, **extra}
     return templates.TemplateResponse(request, "wallet_login.html", context)
 
 
@@ -43,15 +43,26 @@ def wallet_login(
     phone: Annotated[str, Form(max_length=20)],
     password: Annotated[str, Form(max_length=64)],
     next: Annotated[str, Form(max_length=200)] = PAGES[0],
+    challenge_id: Annotated[str, Form(max_length=64)] = "",
+    code: Annotated[str, Form(max_length=8)] = "",
+    qb_device: Annotated[str | None, Cookie(alias=DEVICE_COOKIE)] = None,
 ) -> Response:
-    if not next.startswith("/wallet/"):
+    """Log in (throttled per phone and address like the API); from a browser the platform does
+    not know yet, with step-up codes on, the form comes back asking for the SMS code."""
+    if next != "/wallet" and not next.startswith("/wallet/"):
         next = PAGES[0]
+    client = client_of(request, (qb_device or "")[:200], challenge_id.strip(), code.strip())
     try:
-        token, _ = members.login(p, phone.strip(), password)
+        done = members.log_in(p, phone.strip(), password, client)
+    except StepUpRequired as exc:
+        return _login_page(request, next, exc.message, challenge_id=exc.challenge_id, phone=phone)
     except QianbaoError as exc:
         return _login_page(request, next, exc.message)
     response = RedirectResponse(next, status_code=303)
-    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
+    set_cookie(response, USER_COOKIE, done.token, p.settings)  # HttpOnly, SameSite, Secure (prod)
+    if done.device_token:
+        max_age = DEVICE_COOKIE_MAX_AGE_S
+        set_cookie(response, DEVICE_COOKIE, done.device_token, p.settings, max_age=max_age)
     return response
 
 

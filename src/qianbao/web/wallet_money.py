@@ -1,17 +1,15 @@
 """Wallet pages for bill payment (缴费) and transfer to a bank card (转账到卡), and the merchant
 centre's payouts: server-rendered forms over the same use cases as the API. The login is the
-wallet's (``web/wallet.py`` ``POST /wallet/login``, the cashier's ``qb_user`` cookie); every form
-carries a request id made when it is shown, so submitting it twice pays once."""
+wallet's (``web/wallet.py`` ``POST /wallet/login``, the cashier's ``qb_user`` cookie) and the page
+shape is the wallet's (``web/wallet_shell.py``); every form carries a request id made when it is
+shown, so submitting it twice pays once."""
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep, page_user
 from qianbao.api.security import csrf_guard
@@ -22,15 +20,9 @@ from qianbao.payments.moneyout import cards, payouts
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
+from qianbao.web.wallet_shell import UserCookie, login_form, new_request_id, refused, render
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-USER_COOKIE = "qb_user"  # the cashier's login cookie (api/trades.py)
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
-
-
-def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 @router.get("/wallet/bills", response_class=HTMLResponse)
@@ -43,7 +35,7 @@ def bills(
 ) -> HTMLResponse:
     user_id = page_user(p, qb_user)
     if user_id is None:
-        return _page(request, "wallet_login.html", next="/wallet/bills")
+        return login_form(request, "/wallet/bills")
     found, error = [], ""
     if biller and account:
         try:
@@ -53,7 +45,7 @@ def bills(
             ]
         except QianbaoError as exc:
             error = f"{exc.code}: {exc.message}"
-    return _page(
+    return render(
         request,
         "wallet_bills.html",
         billers=billpay.list_billers(p),
@@ -61,7 +53,7 @@ def bills(
         account=account,
         bills=found,
         error=error,
-        request_id=uuid.uuid4().hex,
+        request_id=new_request_id(),
         balance=fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
         payments=[billpay.public_payment(r) for r in billpay.list_payments(p, user_id, 10)],
     )
@@ -84,17 +76,9 @@ def pay_bill(
     try:
         row = billpay.pay_bill(p, user_id, biller, account, bill_id, request_id, pay_password)
     except QianbaoError as exc:
-        return _page(
-            request,
-            "wallet_result.html",
-            400,
-            ok=False,
-            code=exc.code,
-            message=exc.message,
-            back="/wallet/bills",
-        )
+        return refused(request, exc, back="/wallet/bills")
     receipt = billpay.public_payment(row)
-    return _page(
+    return render(
         request,
         "wallet_result.html",
         ok=receipt["status"] != "REFUNDED",
@@ -107,11 +91,11 @@ def pay_bill(
 def card_transfer_form(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Any:
     user_id = page_user(p, qb_user)
     if user_id is None:
-        return _page(request, "wallet_login.html", next="/wallet/card-transfer")
-    return _page(
+        return login_form(request, "/wallet/card-transfer")
+    return render(
         request,
         "wallet_card_transfer.html",
-        request_id=uuid.uuid4().hex,
+        request_id=new_request_id(),
         balance=fen_to_yuan(payments.balance(p, user_id)["available_fen"]),
         free_left=fen_to_yuan(cards.free_left_fen(p, user_id)),
     )
@@ -136,18 +120,10 @@ def card_transfer(
             p, user_id, card_no, holder_name, yuan_to_fen(amount), request_id, pay_password
         )
     except QianbaoError as exc:
-        return _page(
-            request,
-            "wallet_result.html",
-            400,
-            ok=False,
-            code=exc.code,
-            message=exc.message,
-            back="/wallet/card-transfer",
-        )
+        return refused(request, exc, back="/wallet/card-transfer")
     out = cards.public_card_transfer(row)
     shown = {**out, "amount": fen_to_yuan(out["amount_fen"]), "fee": fen_to_yuan(out["fee_fen"])}
-    return _page(
+    return render(
         request,
         "wallet_result.html",
         ok=out["status"] != "FAILED",
@@ -178,14 +154,14 @@ def _payouts_page(request: Request, p: Platform, merchant_id: str, **extra: Any)
         {**o, "amount": fen_to_yuan(o["amount_fen"])}
         for o in map(payouts.public_payout, payouts.list_payouts(p, merchant_id, 20))
     ]
-    return _page(
+    return render(
         request,
         "merchant_payouts.html",
         status=400 if extra.get("code") else 200,
         account=account,
         balance=fen_to_yuan(payments.merchant_balance(p, merchant_id)["balance_fen"]),
         payouts=rows,
-        request_id=uuid.uuid4().hex,
+        request_id=new_request_id(),
         **extra,
     )
 
