@@ -42,6 +42,7 @@ async def current_user(p: PlatformDep, creds: Credentials) -> str:
         raise PermissionDenied("this endpoint is for users")
     user_id = members.user_for_token(p, secret)
     note(caller=user_id, unit=p.unit_of(user_id))
+    p.controls.check("user", user_id)  # flow control per user (429 RATE_LIMITED)
     return user_id
 
 
@@ -50,6 +51,7 @@ async def current_merchant(p: PlatformDep, creds: Credentials) -> str:
     if principal.kind != "merchant":
         raise PermissionDenied("this endpoint is for merchants")
     note(caller=principal.id, unit=p.unit_of(principal.id))
+    p.controls.check("app", principal.id)  # flow control per merchant app
     return principal.id
 
 
