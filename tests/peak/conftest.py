@@ -12,7 +12,7 @@ from qianbao.platform.runtime import Platform
 from tests.conftest import make_platform
 from tests.http_server import serving
 
-BANK_TIMEOUT_S = 0.4
+BANK_TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="package")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qianbao.members import service as members
@@ -42,7 +42,6 @@ async def current_user(p: PlatformDep, creds: Credentials) -> str:
         raise PermissionDenied("this endpoint is for users")
     user_id = members.user_for_token(p, secret)
     note(caller=user_id, unit=p.unit_of(user_id))
-    p.controls.check("user", user_id)  # flow control per user (429 RATE_LIMITED)
     return user_id
 
 
@@ -51,7 +50,6 @@ async def current_merchant(p: PlatformDep, creds: Credentials) -> str:
     if principal.kind != "merchant":
         raise PermissionDenied("this endpoint is for merchants")
     note(caller=principal.id, unit=p.unit_of(principal.id))
-    p.controls.check("app", principal.id)  # flow control per merchant app
     return principal.id
 
 
@@ -103,6 +101,12 @@ def client_address(peer: str, forwarded_for: str, settings: Settings) -> str:
         if not trusted(hop):
             return hop[:45]
     return peer
+
+
+def mark_stale(response: Response, age_s: float | None) -> None:
+    """A list served from the stale cache (switch ``activity.stale``) says so and how old."""
+    if age_s is not None:
+        response.headers["X-Qianbao-Stale"] = f"{age_s:.0f}"
 
 
 def page_user(p: Platform, token: str | None) -> str | None:

@@ -20,6 +20,7 @@ import httpx
 from qianbao.openapi import apps, outbound, signing
 from qianbao.openapi.errors import NotifyNotFound
 from qianbao.platform.clock import TZ, clock
+from qianbao.platform.controls import NOTIFY_DEFER
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import Conflict
 from qianbao.platform.ids import bucket_of, new_id
@@ -136,9 +137,12 @@ def _post(
 def deliver_due(
     p: Platform, limit: int = DELIVER_BATCH_MAX, client: httpx.Client | None = None
 ) -> dict[str, int]:
-    """Send every PENDING notification whose time has come; returns counts."""
+    """Send every PENDING notification whose time has come; returns counts. While the
+    ``notify.defer`` switch is on nothing is sent: the tasks wait, due, for the first run after."""
     now = clock.now_ms()
     counts = {"delivered": 0, "failed": 0}
+    if p.controls.switch_on(NOTIFY_DEFER):
+        return counts
     own = client is None
     http = client or httpx.Client(timeout=outbound.timeouts(p.settings), follow_redirects=False)
     try:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Database
@@ -29,7 +31,9 @@ from qianbao.platform.errors import (
 from qianbao.platform.flow import InFlight, Limit, Limiter, check_name, parse_limit, parse_limits
 from qianbao.platform.settings import Settings
 
+T = TypeVar("T")
 LIMIT, SWITCH = "limit", "switch"
+STALE_KEYS_MAX = 10_000
 NOTIFY_DEFER = "notify.defer"
 ACTIVITY_STALE = "activity.stale"
 SCORE_PAUSED = "score.refresh.paused"
@@ -91,6 +95,8 @@ class Controls:
         self.defaults = parse_limits(settings.flow_limits)
         self.limiter = Limiter(settings.flow_keys_max)
         self.in_flight = InFlight(settings.flow_max_in_flight)
+        self.stale_s = settings.activity_stale_s
+        self._stale: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._rows: dict[tuple[str, str], dict[str, Any]] = {}
         self._loaded_at_s = -math.inf
         self._lock = threading.Lock()
@@ -141,6 +147,23 @@ class Controls:
         switch = SWITCHES[name]
         if switch.refusal is not None and self.switch_on(name):
             raise switch.refusal(f"{switch.turns_off} is switched off for now ({name})")
+
+    def served_stale(self, key: str, compute: Callable[[], T]) -> tuple[T, float | None]:
+        """``compute()``, or while ``activity.stale`` is on its last answer if younger than
+        ``activity_stale_s``: the value and its age in seconds (None: fresh). Every fresh answer
+        is kept (at most ``STALE_KEYS_MAX``, least recently used out) so one is there to serve."""
+        now_s = time.monotonic()
+        if self.switch_on(ACTIVITY_STALE):
+            hit = self._stale.get(key)
+            if hit is not None and now_s - hit[0] < self.stale_s:
+                return hit[1], now_s - hit[0]
+        value = compute()
+        with self._lock:
+            self._stale[key] = (now_s, value)
+            self._stale.move_to_end(key)
+            while len(self._stale) > STALE_KEYS_MAX:
+                self._stale.popitem(last=False)
+        return value, None
 
     # --- flow ----------------------------------------------------------------------------------
     def check(self, kind: str, key: str) -> None:
