@@ -106,10 +106,15 @@ class Breaker:
         return max(1, math.ceil(min(left_s, self.policy.open_s)))
 
     def call(
-        self, fn: Callable[[], T], *, counts: Callable[[BaseException], bool] | None = None
+        self,
+        fn: Callable[[], T],
+        *,
+        counts: Callable[[BaseException], bool] | None = None,
+        failed: Callable[[T], bool] | None = None,
     ) -> T:
         """``fn()`` within the timeout, if the breaker lets it through. An exception for which
-        ``counts`` is false (a bank declining a card) is an answer, not a failure."""
+        ``counts`` is false (a bank declining a card) is an answer, not a failure; a result for
+        which ``failed`` is true (a webhook answered 500) is returned but counts as one."""
         with self._lock:
             state, allowed = decide(self.policy, self.state, time.monotonic())
             self._set(state)
@@ -133,7 +138,8 @@ class Breaker:
         except Exception as exc:
             self._outcome(counts is not None and not counts(exc), "error")
             raise
-        self._outcome(True, "ok")
+        bad = failed is not None and failed(result)
+        self._outcome(not bad, "error")
         return result
 
     def _outcome(self, ok: bool, label: str) -> None:
