@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--payers", type=int, default=8, help="steady users (+1 flooder)")
     parser.add_argument("--pace-ms", type=float, default=100.0, help="each steady user's pace")
     parser.add_argument("--flood-threads", type=int, default=4)
-    parser.add_argument("--user-limit", default="20/40", help="flow limit per user")
+    parser.add_argument("--user-limit", default="10/20", help="flow limit per user")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="qb-peak-"))
     p = open_platform(Settings(data_dir=root, **FAST))  # type: ignore[arg-type]
