@@ -25,6 +25,7 @@ import qianbao.payments.moneyout.tables
 import qianbao.payments.settlement_tables
 import qianbao.payments.tables
 import qianbao.payments.trades_tables
+import qianbao.platform.control_tables
 import qianbao.platform.crypto_tables
 import qianbao.platform.tables
 import qianbao.redpackets.tables
@@ -40,6 +41,7 @@ from qianbao.billpay import service as billpay
 from qianbao.billpay.biller.simulator import BillerSimulator
 from qianbao.billpay.purpose import BILL, BillPurpose
 from qianbao.channels import errors as channels_errors
+from qianbao.channels.guarded import GuardedChannel
 from qianbao.channels.journal import JournaledChannel
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
@@ -197,8 +199,10 @@ def open_platform(
         timeout_rate=settings.bank_timeout_rate,
         seed=settings.bank_seed,
         sandbox_open_balance_fen=settings.bank_sandbox_open_balance_fen,
+        hang_ms=settings.bank_hang_ms,
     )
-    p.channels["SIMBANK"] = JournaledChannel(bank, p.global_db, p.vault)
+    guarded = GuardedChannel(bank, p.breakers.get("bank.SIMBANK", settings.bank_call_timeout_s))
+    p.channels["SIMBANK"] = JournaledChannel(guarded, p.global_db, p.vault)
     p.start(relay=start)
     for unit in p.owned_units:  # a unit process opens its own unit's (distributed mode)
         p.writers[unit].submit(_platform_accounts_opener(unit, len(p.units)))

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from qianbao.backoffice.cli import keys_app as data_keys_app
+from qianbao.backoffice.controls.cli import app as controls_app
 from qianbao.billpay.cli import app as billpay_app
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.cluster import cli as cluster_cli
@@ -66,6 +67,7 @@ app.add_typer(
     keys_app, name="keys", help="Keys: API keys and sessions; data-at-rest keys (rotate, status)."
 )
 app.add_typer(broker_app, name="broker")
+app.add_typer(controls_app, name="controls")  # flow limits, switches (ADR 0940-0942)
 app.add_typer(cluster_cli.app, name="cluster")
 app.command("serve-unit")(cluster_cli.serve_unit)
 app.add_typer(

@@ -12,9 +12,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import merchant, observe, ops, ops_security, risk, wallet
+from qianbao.api import controls, merchant, observe, ops, ops_security, risk, wallet
 from qianbao.api import sessions as sessions_api
 from qianbao.api.errors import Code
+from qianbao.api.flow import FlowMiddleware
 from qianbao.api.models import ErrorOut
 from qianbao.api.ops_audit import AuditMiddleware, note_error
 from qianbao.api.security import SecurityMiddleware
@@ -134,6 +135,8 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     app.include_router(risk.router)
+    app.include_router(controls.router)  # flow limits, switches, breakers (ADR 0940-0942)
     proxies = tuple((platform.settings.extra.get("risk") or {}).get("trusted_proxies", ()))
     app.add_middleware(risk.RequestContextMiddleware, trusted_proxies=proxies)
+    app.add_middleware(FlowMiddleware, platform=platform)  # in-flight bound, per-address limits
     return app

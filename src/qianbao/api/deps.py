@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qianbao.members import service as members
@@ -101,6 +101,12 @@ def client_address(peer: str, forwarded_for: str, settings: Settings) -> str:
         if not trusted(hop):
             return hop[:45]
     return peer
+
+
+def mark_stale(response: Response, age_s: float | None) -> None:
+    """A list served from the stale cache (switch ``activity.stale``) says so and how old."""
+    if age_s is not None:
+        response.headers["X-Qianbao-Stale"] = f"{age_s:.0f}"
 
 
 def page_user(p: Platform, token: str | None) -> str | None:

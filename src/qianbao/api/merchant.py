@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from qianbao.api.deps import MerchantId, PlatformDep
+from qianbao.api.deps import MerchantId, PlatformDep, mark_stale
 from qianbao.api.models import PaymentOut, RefundIn, RefundOut
 from qianbao.payments import service as payments
 
@@ -20,9 +20,17 @@ def balance(p: PlatformDep, merchant_id: MerchantId) -> dict[str, Any]:
 
 @router.get("/activity", summary="Payments and refunds, newest first")
 def activity(
-    p: PlatformDep, merchant_id: MerchantId, limit: int = Query(100, ge=1, le=1000)
+    p: PlatformDep,
+    merchant_id: MerchantId,
+    response: Response,
+    limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    return [dict(r) for r in payments.merchant_activity(p, merchant_id, limit)]
+    rows, age_s = p.controls.served_stale(
+        f"activity|{merchant_id}|{limit}",
+        lambda: [dict(r) for r in payments.merchant_activity(p, merchant_id, limit)],
+    )
+    mark_stale(response, age_s)  # switch activity.stale: a cached list while at peak
+    return rows
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)

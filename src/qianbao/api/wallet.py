@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from qianbao.api.deps import PlatformDep, UserId, client_of
+from qianbao.api.deps import PlatformDep, UserId, client_of, mark_stale
 from qianbao.api.models import (
     BalanceOut,
     BankOrderOut,
@@ -94,10 +94,16 @@ def balance(p: PlatformDep, user_id: UserId) -> dict[str, int]:
 def statement(
     p: PlatformDep,
     user_id: UserId,
+    response: Response,
     limit: int = Query(50, ge=1, le=500),
     before: int | None = Query(None, ge=1, le=2**62),
 ) -> list[dict[str, Any]]:
-    return ledger.statement(p.db_for(user_id), payments.user_account(user_id), limit, before)
+    lines, age_s = p.controls.served_stale(
+        f"statement|{user_id}|{limit}|{before}",
+        lambda: ledger.statement(p.db_for(user_id), payments.user_account(user_id), limit, before),
+    )
+    mark_stale(response, age_s)  # switch activity.stale: a cached statement while at peak
+    return lines
 
 
 @router.post("/topups", response_model=BankOrderOut, summary="Top up from a bound card (充值)")
@@ -128,6 +134,7 @@ def transfer(body: TransferIn, p: PlatformDep, user_id: UserId) -> dict[str, Any
     if (body.to_user_id is None) == (body.to_phone is None):
         raise InvalidArgument("give exactly one of to_user_id and to_phone")
     to_user = body.to_user_id or members.find_user_by_phone(p, body.to_phone or "")["id"]
+    p.controls.check("payee", to_user)  # a hot payee (a red-envelope king) has its own limit
     row = payments.transfer(
         p, user_id, to_user, body.amount_fen, body.request_id, body.pay_password, body.memo
     )
@@ -136,6 +143,7 @@ def transfer(body: TransferIn, p: PlatformDep, user_id: UserId) -> dict[str, Any
 
 @router.post("/payments", response_model=PaymentOut, summary="Pay a merchant (instant)")
 async def pay(body: PayIn, p: PlatformDep, user_id: UserId) -> dict[str, Any]:
+    p.controls.check("merchant", body.merchant_id)  # a hot merchant's own limit
     row = await payments.pay_merchant_async(
         p,
         user_id,

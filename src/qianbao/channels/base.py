@@ -19,6 +19,20 @@ class ChannelTimeout(QianbaoError):
     http_status = 504
 
 
+class BankUnavailable(ChannelTimeout):
+    """The bank's circuit breaker is open (it failed or timed out too often): the request was
+    not sent. A ``ChannelTimeout`` to every caller (the outcome is "not done, ask later"), and
+    to a user a 503 with ``Retry-After``."""
+
+    code = Code.BANK_UNAVAILABLE
+    http_status = 503
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class CardRejected(QianbaoError):
     code = Code.CARD_REJECTED
 

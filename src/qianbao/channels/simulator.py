@@ -46,6 +46,7 @@ class BankSimulator:
         timeout_rate: float = 0.0,
         seed: int | None = None,
         sandbox_open_balance_fen: int = 0,
+        hang_ms: float = 0.0,
     ) -> None:
         self.code = code
         self.db = db
@@ -53,6 +54,10 @@ class BankSimulator:
         self.failure_rate = failure_rate
         self.timeout_rate = timeout_rate
         self.sandbox_open_balance_fen = sandbox_open_balance_fen
+        # ``unreachable``: every call (a card check, a charge, a payout, a query) is lost on the
+        # way in after ``hang_ms`` (or until the bank is reachable again): a dead bank.
+        self.unreachable = False
+        self.hang_ms = hang_ms
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         with db.transaction() as tx:
@@ -82,6 +87,7 @@ class BankSimulator:
 
     # --- the gateway ---------------------------------------------------------------------------
     def verify_card(self, card_no: str, holder_name: str) -> None:
+        self._unreachable("verify")
         with self.db.read() as tx:
             row = tx.one("SELECT holder FROM bank_accounts WHERE account_no = :n", {"n": card_no})
         if row is None and self.sandbox_open_balance_fen:
@@ -97,6 +103,7 @@ class BankSimulator:
         return self._call("payout", request_id, card_no, amount_fen)
 
     def query(self, request_id: str) -> str:
+        self._unreachable(request_id)
         self._sleep()
         with self.db.read() as tx:
             row = tx.one(
@@ -141,7 +148,17 @@ class BankSimulator:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
 
+    def _unreachable(self, what: str) -> None:
+        """While the bank is unreachable: wait as a dead network does, then time out."""
+        if not self.unreachable:
+            return
+        deadline_s = time.monotonic() + self.hang_ms / 1000
+        while self.unreachable and time.monotonic() < deadline_s:
+            time.sleep(min(0.05, max(0.0, deadline_s - time.monotonic())))
+        raise ChannelTimeout(f"{self.code} did not answer {what} (unreachable)")
+
     def _call(self, kind: str, request_id: str, card_no: str, amount_fen: int) -> str:
+        self._unreachable(request_id)
         self._sleep()
         with self._lock:
             roll = self._random.random()

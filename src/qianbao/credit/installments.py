@@ -28,6 +28,7 @@ from qianbao.ledger.chart import unit_account
 from qianbao.ledger.service import credit, debit, post
 from qianbao.payments import service as payments
 from qianbao.platform import idempotency
+from qianbao.platform.controls import INSTALLMENTS_OFF
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
@@ -123,6 +124,7 @@ def install_bill(
 ) -> Row:
     """账单分期: after the statement and by its due date, split what is unpaid of its purchases
     into 3/6/9/12 periods, the first billed next month."""
+    p.controls.refuse_if_on(INSTALLMENTS_OFF)
     command = InstallBill(
         plan_id=new_id(bucket_of(user_id)),
         user_id=user_id,

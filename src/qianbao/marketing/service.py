@@ -39,6 +39,7 @@ from qianbao.money_movement.commands import Pay
 from qianbao.money_movement.guards import check_amount
 from qianbao.platform import idempotency
 from qianbao.platform.clock import TZ, clock
+from qianbao.platform.controls import COUPONS_OFF
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import IdempotencyKeyReused
 from qianbao.platform.ids import bucket_for_key, bucket_of, new_id
@@ -179,6 +180,7 @@ def issue(p: Platform, campaign_id: str, user_id: str, request_id: str) -> Row:
     """Give a user one coupon of the campaign (idempotent by ``request_id``): the budget and the
     per-user limit are taken in the global database, then the coupon is written in the user's
     unit. A retry with the same ``request_id`` finishes a half-done issue."""
+    p.controls.refuse_if_on(COUPONS_OFF)
     idempotency.check_key(request_id)
     members.get_user(p, user_id)
     now = clock.now_ms()
@@ -372,6 +374,7 @@ def check_usable(c: Row, buyer_id: str, merchant_id: str, amount_fen: int) -> No
 
 def peek(p: Platform, coupon_id: str, buyer_id: str, merchant_id: str, amount_fen: int) -> Row:
     """Read-only check before a payment starts (the command checks again)."""
+    p.controls.refuse_if_on(COUPONS_OFF)
     try:
         db = p.db_for(coupon_id)
     except ValueError:

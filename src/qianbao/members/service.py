@@ -52,6 +52,7 @@ from qianbao.members.identity import (
 )
 from qianbao.members.roles import ROLES
 from qianbao.platform.clock import clock
+from qianbao.platform.controls import REGISTRATIONS_PAUSED
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.errors import Forbidden, InvalidArgument, NotFound, Unauthorized
 from qianbao.platform.ids import bucket_for_key, new_id
@@ -107,6 +108,7 @@ def public_user(row: Row) -> dict[str, Any]:
 
 def register_user(p: Platform, new: NewUser) -> Row:
     """Real-name registration: valid ID, adult, unique phone and ID; opens the wallet account."""
+    p.controls.refuse_if_on(REGISTRATIONS_PAUSED)
     name = new.name.strip()
     if not 2 <= len(name) <= 60:
         raise NameInvalid("name must be 2–60 characters")

@@ -97,6 +97,7 @@ def _check_envelope(p: Platform, params: dict[str, str]) -> Row:
         raise _invalid(SubCode.INVALID_APP_ID, "no such app") from None
     if app["status"] != "ACTIVE":
         raise _invalid(SubCode.APP_UNAVAILABLE, "the app is disabled")
+    p.controls.check("app", app["app_id"])  # per app, before the costly signature check
     if params["charset"].lower() not in ("utf-8", "utf8"):
         raise _invalid(SubCode.INVALID_CHARSET, "only utf-8 is supported")
     if params["sign_type"] != "RSA2":

@@ -19,9 +19,11 @@ import httpx
 
 from qianbao.openapi import apps, outbound, signing
 from qianbao.openapi.errors import NotifyNotFound
+from qianbao.platform.breaker import CallTimedOut
 from qianbao.platform.clock import TZ, clock
+from qianbao.platform.controls import NOTIFY_DEFER
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.errors import Conflict
+from qianbao.platform.errors import Conflict, DependencyUnavailable
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
@@ -133,12 +135,37 @@ def _post(
     return ok, answer.status, body[:200] or "(empty body)"
 
 
+def _guarded_post(
+    p: Platform, client: httpx.Client, task: Row
+) -> tuple[bool, int | None, str] | None:
+    """``_post`` behind the breaker of the merchant's host (``webhook.<host>``, ADR 0941): a
+    merchant that keeps failing is skipped (None) until its breaker lets a probe through, so
+    one dead endpoint cannot spend every run's time on timeouts."""
+    try:
+        host = httpx.URL(task["notify_url"]).host or "unknown"
+    except httpx.InvalidURL:
+        host = "invalid"  # post_form refuses it and records why
+    breaker = p.breakers.get(f"webhook.{host}", p.settings.outbound_timeout_s + 1)
+    try:
+        return breaker.call(
+            lambda: _post(p, client, task["notify_url"], signed_form(p, task)),
+            failed=lambda answer: not answer[0],
+        )
+    except DependencyUnavailable:
+        return None
+    except CallTimedOut as exc:
+        return False, None, str(exc)[:200]
+
+
 def deliver_due(
     p: Platform, limit: int = DELIVER_BATCH_MAX, client: httpx.Client | None = None
 ) -> dict[str, int]:
-    """Send every PENDING notification whose time has come; returns counts."""
+    """Send every PENDING notification whose time has come; returns counts. While the
+    ``notify.defer`` switch is on nothing is sent: the tasks wait, due, for the first run after."""
     now = clock.now_ms()
     counts = {"delivered": 0, "failed": 0}
+    if p.controls.switch_on(NOTIFY_DEFER):
+        return counts
     own = client is None
     http = client or httpx.Client(timeout=outbound.timeouts(p.settings), follow_redirects=False)
     try:
@@ -150,7 +177,10 @@ def deliver_due(
                     {"now": now, "l": limit},
                 )
             for task in due:
-                ok, status, detail = _post(p, http, task["notify_url"], signed_form(p, task))
+                answer = _guarded_post(p, http, task)
+                if answer is None:
+                    continue  # its merchant's breaker is open: the task waits, due
+                ok, status, detail = answer
                 p.writers[unit].submit(_recorder(task, ok, status, detail))
                 counts["delivered" if ok else "failed"] += 1
     finally:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, ChannelTimeout
+from qianbao.channels.base import FAILED, SUCCEEDED, UNKNOWN, BankUnavailable, ChannelTimeout
 from qianbao.ledger.chart import in_transit, unit_account, user_account
 from qianbao.ledger.service import credit, debit, post
 from qianbao.members import service as members
@@ -192,31 +192,42 @@ def _add_quota(tx: Tx, user_id: str, delta_fen: int) -> None:
         )
 
 
-def _drive(p: Platform, order: Row) -> Row:
+def _drive(p: Platform, order: Row, *, fail_fast: bool = False) -> Row:
     """Ask the bank (the first call, or a query after a timeout) and settle what it answers.
 
     A query is only made after the first call has returned, so a bank with no record of the
-    request never received it: the order fails (and a withdrawal is reversed).
+    request never received it: the order fails (and a withdrawal is reversed). While the bank's
+    breaker is open nothing is sent: the order stays PENDING as after a timeout for the
+    follow-up job, and with ``fail_fast`` (a user's request) 503 ``BANK_UNAVAILABLE`` follows.
     """
     if order["status"] != "PENDING":
         return order
+    outcome, unavailable = _ask_bank(p, order)
+    result: Row = p.commands.submit(
+        p.unit_of(order["user_id"]), SettleBankOrder(order["id"], outcome)
+    )
+    if unavailable is not None and fail_fast and result["status"] == "PENDING":
+        why = f"{order['kind'].lower()} {order['id']} stays PENDING; the follow-up job settles it"
+        raise BankUnavailable(f"{unavailable.message}: {why}", unavailable.retry_after_s)
+    return result
+
+
+def _ask_bank(p: Platform, order: Row) -> tuple[str, BankUnavailable | None]:
     channel = p.channels[order["channel"]]
     first_call = order["created_at_ms"] == order["updated_at_ms"]
     try:
         if first_call:
             call = channel.charge if order["kind"] == "TOPUP" else channel.payout
             number = members_vault.order_card_number(p, order["user_id"], order["card_id"])
-            outcome = call(order["id"], number, order["amount_fen"])
-        else:
-            outcome = channel.query(order["id"])
-            outcome = FAILED if outcome == UNKNOWN else outcome
+            return str(call(order["id"], number, order["amount_fen"])), None
+        outcome = channel.query(order["id"])
+        return (FAILED if outcome == UNKNOWN else str(outcome)), None
+    except BankUnavailable as exc:
+        log.warning("bank order %s not sent: %s", order["id"], exc.message)
+        return UNKNOWN, exc
     except ChannelTimeout:
         log.warning("bank order %s timed out; outcome unknown until queried", order["id"])
-        outcome = UNKNOWN
-    result: Row = p.commands.submit(
-        p.unit_of(order["user_id"]), SettleBankOrder(order["id"], outcome)
-    )
-    return result
+        return UNKNOWN, None
 
 
 def handle_settle_bank_order(ctx: WriteContext, command: SettleBankOrder) -> Row:
@@ -257,13 +268,14 @@ def handle_settle_bank_order(ctx: WriteContext, command: SettleBankOrder) -> Row
 def resume_bank_order(p: Platform, order: OpenBankOrder) -> Row:
     """Submit an order whose risk challenge was answered, then ask the bank as usual."""
     result: Row = p.commands.submit(p.unit_of(order.user_id), order)
-    return _drive(p, result)
+    return _drive(p, result, fail_fast=True)
 
 
 def topup(p: Platform, user_id: str, card_id: str, amount_fen: int, request_id: str) -> Row:
     """充值: PENDING until the bank charges the card, then SUCCEEDED (booked) or FAILED."""
     check_amount(p, amount_fen)
-    return _drive(p, _open_bank_order(p, "TOPUP", user_id, card_id, amount_fen, request_id))
+    order = _open_bank_order(p, "TOPUP", user_id, card_id, amount_fen, request_id)
+    return _drive(p, order, fail_fast=True)
 
 
 def withdraw(
@@ -272,7 +284,8 @@ def withdraw(
     """提现: debits balance and fee at once; a failed payout is reversed in full."""
     check_amount(p, amount_fen)
     members.authorize_payment(p, user_id, amount_fen, pay_password)
-    return _drive(p, _open_bank_order(p, "WITHDRAW", user_id, card_id, amount_fen, request_id))
+    order = _open_bank_order(p, "WITHDRAW", user_id, card_id, amount_fen, request_id)
+    return _drive(p, order, fail_fast=True)
 
 
 def get_bank_order(p: Platform, user_id: str, order_id: str, *, refresh: bool = True) -> Row:

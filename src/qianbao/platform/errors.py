@@ -87,6 +87,69 @@ class LimitExceeded(QianbaoError):
     code = "LIMIT_EXCEEDED"
 
 
+class RateLimited(QianbaoError):
+    """Over a flow limit (platform/flow.py): try again after ``Retry-After``. Nothing was done."""
+
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class TooManyInFlight(Busy):
+    """This process already serves ``flow_max_in_flight`` requests: 503 with Retry-After."""
+
+    code = "TOO_MANY_IN_FLIGHT"
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class DependencyUnavailable(Busy):
+    """An outside dependency's circuit breaker is open, or its calls are all busy waiting
+    (platform/breaker.py): the call was not made. 503 with Retry-After."""
+
+    code = "DEPENDENCY_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class SwitchedOff(QianbaoError):
+    """A degradation switch (platform/controls.py) turned this off for now: 503, Retry-After.
+    Each switch that refuses has its own code (below)."""
+
+    code = "FEATURE_SWITCHED_OFF"
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class RegistrationsPaused(SwitchedOff):
+    code = "REGISTRATIONS_PAUSED"
+
+
+class CouponsOff(SwitchedOff):
+    code = "COUPONS_OFF"
+
+
+class InstallmentsOff(SwitchedOff):
+    code = "INSTALLMENTS_OFF"
+
+
+class ScoreRefreshPaused(SwitchedOff):
+    code = "SCORE_REFRESH_PAUSED"
+
+
 def all_codes(registered: Mapping[str, Iterable[str]] | None = None) -> dict[str, list[str]]:
     """Every stable error code, grouped by package, sorted: the listing merchants code against.
 

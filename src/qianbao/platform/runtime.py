@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from qianbao.platform.breaker import Breakers
 from qianbao.platform.broker import NatsDelivery
 from qianbao.platform.commands import CommandBus
+from qianbao.platform.controls import Controls
 from qianbao.platform.db import Database, Row
 from qianbao.platform.ids import bucket_of
 from qianbao.platform.messages import Relay
@@ -91,6 +93,14 @@ class Platform:
         self.vault: Any = None
         # web: the console's last ledger check, (monotonic seconds, the result)
         self.ledger_check: tuple[float, Any] | None = None
+        # flow limits and degradation switches (platform/controls.py), circuit breakers
+        self.controls = Controls(self.global_db, settings)
+        self.breakers = Breakers(
+            settings.breaker_failures,
+            settings.breaker_window_s,
+            settings.breaker_open_s,
+            settings.breaker_calls_max,
+        )
         self.started = False
 
     def _unit_databases(self) -> list[Database]:

@@ -118,6 +118,27 @@ class Settings:
     bank_timeout_rate: float = 0.0
     bank_seed: int | None = None
     bank_sandbox_open_balance_fen: int = 10_000_000
+    # Flow control (platform/flow.py, ADR 0940): NAME=RATE/BURST per process, NAME one of user,
+    # app, ip, payee, merchant or "route:POST /api/v1/prefix"; operators override them at run
+    # time (platform/controls.py), re-read every flow_refresh_ms. At most flow_max_in_flight
+    # requests at once in one process (0: no bound).
+    flow_limits: str = "user=100/200,app=1000/2000"
+    flow_max_in_flight: int = 512
+    flow_refresh_ms: int = 1_000
+    flow_keys_max: int = 100_000
+    # Circuit breakers (platform/breaker.py, ADR 0941) around every outside call: open after
+    # breaker_failures failures or timeouts within breaker_window_s, fail fast for breaker_open_s,
+    # then let one probe through. Each call waits at most its timeout.
+    breaker_failures: int = 20
+    breaker_window_s: float = 10.0
+    breaker_open_s: float = 5.0
+    breaker_calls_max: int = 32
+    bank_call_timeout_s: float = 2.0
+    # The bank simulator: a call it times out takes this long before failing (a real network
+    # timeout is slow; 0 fails at once).
+    bank_hang_ms: float = 0.0
+    # Degradation: how old the activity index may be while served stale (switch activity.stale).
+    activity_stale_s: int = 300
     # Server.
     host: str = "127.0.0.1"
     port: int = 8000

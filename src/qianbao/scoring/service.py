@@ -16,6 +16,7 @@ from qianbao.members import service as members
 from qianbao.members.identity import age_years
 from qianbao.platform import idempotency
 from qianbao.platform.clock import TZ, clock
+from qianbao.platform.controls import SCORE_PAUSED
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.runtime import Platform
@@ -132,6 +133,7 @@ def score_user(
     With ``request_id`` a repeated application returns the first score. An application
     (``reason="APPLICATION"``) whose answers contradict the records, or that comes within
     ``score_application_period_days`` of the last one, is refused (``scoring/guard.py``)."""
+    p.controls.refuse_if_on(SCORE_PAUSED)
     card = active_card(p)
     user = members.get_user(p, user_id)
     given = dict(answers)
@@ -231,7 +233,10 @@ def latest_score_in(tx: Tx, user_id: str) -> int | None:
 
 def rescore_scored(p: Platform, user_ids: list[str]) -> int:
     """Periodic re-scoring before line reviews: each user who applied with a score gets a fresh
-    one (same answers, today's behaviour). Returns how many were re-scored."""
+    one (same answers, today's behaviour). Returns how many were re-scored; none while the
+    ``score.refresh.paused`` switch is on (the next run after it catches up)."""
+    if p.controls.switch_on(SCORE_PAUSED):
+        return 0
     done = 0
     for user_id in user_ids:
         if latest_score(p, user_id) is not None:

@@ -1,0 +1,1 @@
+"""Operators' run-time controls from the shell (``qianbao controls``)."""
