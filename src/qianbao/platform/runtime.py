@@ -50,7 +50,32 @@ class Platform:
         self.money: Any = None  # the money-movement engine's ports, wired by bootstrap
         # package -> its stable error codes (a StrEnum), registered by bootstrap; the API lists them
         self.error_codes: dict[str, Iterable[str]] = {}
-        # Caches that were module globals, so two platforms in one process never share them:
+        self._caches_and_ports()
+        # wealth: Yu'e Bao's configuration and fund company (``wealth.state.Yuebao``)
+        self.wealth: Any = None
+        # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
+        self.credit_behaviour: Any = None
+        # notices: the notification gateway and its limits (notices.service.Notices), by bootstrap
+        self.notices: Any = None
+        # billpay: the biller channel (billpay.channel.BillerChannel), wired by bootstrap
+        self.billers: Any = None
+        # data at rest: the envelope-encryption vault (platform.crypto.Vault), opened by bootstrap
+        self.vault: Any = None
+        # web: the console's last ledger check, (monotonic seconds, the result)
+        self.ledger_check: tuple[float, Any] | None = None
+        # flow limits and degradation switches (platform/controls.py), circuit breakers
+        self.controls = Controls(self.global_db, settings)
+        self.breakers = Breakers(
+            settings.breaker_failures,
+            settings.breaker_window_s,
+            settings.breaker_open_s,
+            settings.breaker_calls_max,
+        )
+        self.started = False
+
+    def _caches_and_ports(self) -> None:
+        """The caches that were module globals (so two platforms in one process never share
+        them) and the ports the packages above wire in at bootstrap."""
         # members: token hash -> (user id, expires at ms), cleared whole at its bound
         self.token_cache: dict[str, tuple[str, int]] = {}
         # members: API key hash -> (owner type, owner id, key id, expires at ms or 0), and the
@@ -81,27 +106,6 @@ class Platform:
         self.payout_holds: list[Any] = []
         # marketing.reductions: (monotonic ms when read, the live campaigns), read for 5 s
         self.live_reductions: tuple[int, list[Row]] | None = None
-        # wealth: Yu'e Bao's configuration and fund company (``wealth.state.Yuebao``)
-        self.wealth: Any = None
-        # scoring: the credit product's behaviour and repricing (scoring.ports), wired by bootstrap
-        self.credit_behaviour: Any = None
-        # notices: the notification gateway and its limits (notices.service.Notices), by bootstrap
-        self.notices: Any = None
-        # billpay: the biller channel (billpay.channel.BillerChannel), wired by bootstrap
-        self.billers: Any = None
-        # data at rest: the envelope-encryption vault (platform.crypto.Vault), opened by bootstrap
-        self.vault: Any = None
-        # web: the console's last ledger check, (monotonic seconds, the result)
-        self.ledger_check: tuple[float, Any] | None = None
-        # flow limits and degradation switches (platform/controls.py), circuit breakers
-        self.controls = Controls(self.global_db, settings)
-        self.breakers = Breakers(
-            settings.breaker_failures,
-            settings.breaker_window_s,
-            settings.breaker_open_s,
-            settings.breaker_calls_max,
-        )
-        self.started = False
 
     def _unit_databases(self) -> list[Database]:
         """Every unit's database: writable for the owned units, read-only for the others."""
