@@ -9,7 +9,21 @@ edit of this setting: docs/decisions/0401-route-table.md.
 
 from __future__ import annotations
 
+import threading
+
 from qianbao.platform.ids import BUCKETS
+
+_threads = threading.local()
+
+
+def mark_internal_thread() -> None:
+    """This thread is the platform's own (a unit writer, the relay): a paused bucket's gate
+    (``Platform.unit_of``) does not apply to it, so a move can drain what is in flight."""
+    _threads.internal = True
+
+
+def is_internal_thread() -> bool:
+    return bool(getattr(_threads, "internal", False))
 
 
 class RouteTableError(ValueError):

@@ -30,6 +30,7 @@ import structlog
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.errors import Busy
 from qianbao.platform.metrics import WRITER_BATCH_SIZE, WRITER_COMMIT, WRITER_QUEUE_DEPTH
+from qianbao.platform.routing import mark_internal_thread
 from qianbao.platform.uow import BatchParticipant, Deferred, Unverified, WriteContext
 
 __all__ = ["BatchParticipant", "UnitWriter", "Unverified", "WriteContext", "wait_until"]
@@ -111,6 +112,7 @@ class UnitWriter:
 
     def _run(self) -> None:
         structlog.contextvars.bind_contextvars(unit=self.unit)  # this thread's log lines
+        mark_internal_thread()  # drains a paused bucket's commands (ADR 0935)
         unit = str(self.unit)
         sizes, times = WRITER_BATCH_SIZE.labels(unit), WRITER_COMMIT.labels(unit)
         depth = WRITER_QUEUE_DEPTH.labels(unit)

@@ -1,0 +1,208 @@
+"""``qianbao units move-bucket B --to U``: the move as a state machine in the global database.
+
+PLANNED -> PAUSED (a route version lists B as paused: ``Platform.unit_of`` answers 503
+``BUCKET_MOVING`` to callers; in-flight commands drain through the source writer) -> COPIED
+(one pass: ``copy.move_out`` / ``copy.move_in``, then the check) -> SWITCHED (a route version
+sends B to U and unpauses it) -> RETIRED (a sweep pass for what arrived late, then the moved
+rows are deleted on the source). Every step is idempotent, so ``run`` after a kill resumes the
+bucket's unfinished move from the state it reached; before the copy it may also be aborted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from qianbao.cluster.buckets import copy, store
+from qianbao.cluster.buckets.classify import moved_tables
+from qianbao.cluster.buckets.errors import (
+    BucketAlreadyThere,
+    BucketInvalid,
+    MoveCheckFailed,
+    MoveInProgress,
+    MoveNotAbortable,
+    UnitInvalid,
+)
+from qianbao.ledger import service as ledger
+from qianbao.platform import route_store
+from qianbao.platform.ids import BUCKETS, new_id
+from qianbao.platform.runtime import Platform
+from qianbao.platform.states import StateMachine
+from qianbao.platform.writer import WriteContext
+
+MOVE = StateMachine(
+    "bucket move",
+    "bucket_moves",
+    {
+        "PLANNED": {"PAUSED", "ABORTED"},
+        "PAUSED": {"COPIED", "ABORTED"},
+        "COPIED": {"SWITCHED"},
+        "SWITCHED": {"RETIRED"},
+    },
+    initial={"PLANNED"},
+)
+GRACE_S = 0.05  # a caller past the gate reaches the writer's queue well within this
+
+
+def plan(p: Platform, bucket: int, to_unit: int) -> str:
+    """A PLANNED move (or the bucket's unfinished one, to the same unit)."""
+    if not 0 <= bucket < BUCKETS:
+        raise BucketInvalid(f"bucket must be 0-{BUCKETS - 1}, not {bucket}")
+    if not 0 <= to_unit < len(p.units):
+        raise UnitInvalid(f"unit {to_unit} does not exist ({len(p.units)} units)")
+    route_store.refresh(p)
+    unfinished = store.open_move(p.global_db, bucket)
+    if unfinished is not None:
+        if int(unfinished["to_unit"]) != to_unit:
+            raise MoveInProgress(f"bucket {bucket} is moving to unit {unfinished['to_unit']}")
+        return str(unfinished["id"])
+    if p.routes[bucket] == to_unit:
+        raise BucketAlreadyThere(f"bucket {bucket} is already at unit {to_unit}")
+    move_id = new_id(bucket)
+    store.insert_move(p.global_db, move_id, bucket, p.routes[bucket], to_unit)
+    return move_id
+
+
+def run(p: Platform, bucket: int, to_unit: int, *, stop_after: str = "") -> dict[str, Any]:
+    """Plan (or resume) the bucket's move and drive it to RETIRED; ``stop_after`` a state
+    stops there (the crash tests)."""
+    move_id = plan(p, bucket, to_unit)
+    steps = {"PLANNED": _pause, "PAUSED": _copy, "COPIED": _switch, "SWITCHED": _retire}
+    while True:
+        row = store.get_move(p.global_db, move_id)
+        assert row is not None
+        status = str(row["status"])
+        if status not in steps or status == stop_after:
+            return {k: row[k] for k in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+        steps[status](p, row)
+
+
+def _pass(row: Any, phase: str) -> copy.Pass:
+    return copy.Pass(int(row["bucket"]), int(row["from_unit"]), int(row["to_unit"]), phase)
+
+
+def _set_routes(p: Platform, bucket: int, unit: int | None, paused: bool, why: str) -> None:
+    base = route_store.current(p)
+    routes = list(base.routes)
+    if unit is not None:
+        routes[bucket] = unit
+    gate = base.paused | {bucket} if paused else base.paused - {bucket}
+    route_store.apply(p, route_store.write(p.global_db, base, tuple(routes), gate, why))
+
+
+def _pause(p: Platform, row: Any) -> None:
+    bucket = int(row["bucket"])
+    _set_routes(p, bucket, None, True, f"move {row['id']}: pause bucket {bucket}")
+    with p.global_db.transaction() as tx:
+        MOVE.move(tx, row["id"], "PLANNED", "PAUSED")
+
+
+def _drain(p: Platform, unit: int) -> None:
+    """What passed the gate before the pause is executed: a barrier through the unit's writer
+    (its queue is first in, first out), and the relay delivers what is pending."""
+    time.sleep(GRACE_S)
+    p.writers[unit].submit(_barrier)
+    p.relay.drain()
+    p.writers[unit].submit(_barrier)
+
+
+def _barrier(ctx: WriteContext) -> None:
+    return None
+
+
+def _one_pass(p: Platform, step: copy.Pass, *, replace: bool) -> dict[str, list[dict[str, Any]]]:
+    p.writers[step.source].submit(lambda ctx: copy.move_out(ctx, step))
+    rows = copy.source_rows(p, step)
+    p.writers[step.target].submit(lambda ctx: copy.move_in(ctx, step, rows, replace=replace))
+    return rows
+
+
+def _copy(p: Platform, row: Any) -> None:
+    _drain(p, int(row["from_unit"]))
+    step = _pass(row, f"copy:{row['id']}")
+    _one_pass(p, step, replace=True)
+    report = check(p, step)
+    with p.global_db.transaction() as tx:
+        MOVE.move(tx, row["id"], "PAUSED", "COPIED", report=store.report_json(report))
+
+
+def _moved_out(p: Platform, step: copy.Pass) -> dict[str, int]:
+    """The owner balances the source's voucher took out, by subject."""
+    with p.units[step.source].read() as tx:
+        legs = store.voucher_legs(tx, copy.OUT, step.ref) or []
+    totals: dict[str, int] = {}
+    for account, amount in legs:
+        subject = copy.store_subject(account)
+        if subject in copy.OWNER_SUBJECTS:
+            totals[subject] = totals.get(subject, 0) - ledger.SUBJECTS[subject].side * amount
+    return {s: x for s, x in totals.items() if x}
+
+
+def _on_target(p: Platform, step: copy.Pass) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    with p.units[step.target].read() as tx:
+        for acct in store.owner_accounts(tx, copy.OWNER_SUBJECTS, step.bucket):
+            subject = str(acct["subject"])
+            totals[subject] = totals.get(subject, 0) + int(acct["balance_fen"])
+    return {s: x for s, x in totals.items() if x}
+
+
+def check(p: Platform, step: copy.Pass) -> dict[str, Any]:
+    """Both ledgers sum to zero, the target holds exactly the balances the source gave up (a
+    credit that reaches the source later is swept at retirement), every row was copied."""
+    units = [ledger.check_unit(u, p.units[u]) for u in units_of(step)]
+    counts = {
+        table: [store.count_of(p.units[u], table, rule.column, step.bucket) for u in units_of(step)]
+        for table, rule in moved_tables()
+        if not rule.via_accounts and table != "credit_installment_offers"
+    }
+    report = {
+        "ledgers_ok": all(u.ok for u in units),
+        "balances_moved_out": _moved_out(p, step),
+        "balances_on_target": _on_target(p, step),
+        "rows": {t: c for t, c in counts.items() if c != [0, 0]},
+    }
+    short = [t for t, (src, dst) in counts.items() if dst < src]
+    same = report["balances_moved_out"] == report["balances_on_target"]
+    if not report["ledgers_ok"] or not same or short:
+        raise MoveCheckFailed(f"bucket {step.bucket} check failed: {json.dumps(report)[:500]}")
+    return report
+
+
+def units_of(step: copy.Pass) -> tuple[int, int]:
+    return (step.source, step.target)
+
+
+def _switch(p: Platform, row: Any) -> None:
+    bucket, target = int(row["bucket"]), int(row["to_unit"])
+    _set_routes(p, bucket, target, False, f"move {row['id']}: bucket {bucket} to unit {target}")
+    with p.global_db.transaction() as tx:
+        MOVE.move(tx, row["id"], "COPIED", "SWITCHED")
+
+
+def _retire(p: Platform, row: Any) -> None:
+    """Sweep what reached the source after the copy (a message in flight), then delete."""
+    _drain(p, int(row["from_unit"]))
+    step = _pass(row, f"sweep:{row['id']}")
+    rows = _one_pass(p, step, replace=False)  # the target's rows are newer than these
+    p.writers[step.source].submit(lambda ctx: copy.retire(ctx, rows))
+    with p.global_db.transaction() as tx:
+        MOVE.move(tx, row["id"], "SWITCHED", "RETIRED")
+
+
+def abort(p: Platform, bucket: int) -> str:
+    """Give up the bucket's move before anything was copied: the pause is lifted."""
+    row = store.open_move(p.global_db, bucket)
+    if row is None:
+        raise MoveNotAbortable(f"bucket {bucket} has no unfinished move")
+    status = str(row["status"])
+    with p.units[int(row["from_unit"])].read() as tx:
+        booked = store.voucher_legs(tx, copy.OUT, f"copy:{row['id']}") is not None
+    if status not in ("PLANNED", "PAUSED") or booked:
+        raise MoveNotAbortable(f"move {row['id']} is {status}, past its copy: run it to the end")
+    if bucket in route_store.current(p).paused:
+        _set_routes(p, bucket, None, False, f"move {row['id']}: aborted")
+    with p.global_db.transaction() as tx:
+        MOVE.move(tx, row["id"], status, "ABORTED")
+    return str(row["id"])
