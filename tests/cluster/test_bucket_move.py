@@ -8,6 +8,7 @@ applied, no fen is created or lost, and every unit's ledger sums to zero.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections import Counter
@@ -286,5 +287,52 @@ def test_a_third_unit_is_added_and_filled(tmp_path: Path) -> None:
         assert_ledger_clean(p)
         assert check_platform(p).ok and _clearing_total(p) == 0
         assert _money_total(p) == before
+    finally:
+        p.close()
+
+
+def test_the_units_cli_moves_a_bucket_and_grows(tmp_path: Path) -> None:
+    """``qianbao units`` on a data directory: a bucket with a user, a payment and a transfer
+    moves with a clean ledger check; bad input is a clear code; a unit is added and filled."""
+    from typer.testing import CliRunner
+
+    from qianbao.cli import app
+
+    runner = CliRunner()
+    env = {
+        "QIANBAO_DATA_DIR": str(tmp_path),
+        "QIANBAO_PASSWORD_TIME_COST": "1",
+        "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+        "COLUMNS": "200",
+    }
+    bucket = 13
+    p = _platform(tmp_path)
+    merchant, _ = members.create_merchant(p, "命令行测试商店")
+    user, _ = _user_in_bucket(p, bucket)
+    friend, _ = _user_in_bucket(p, 80)
+    payments.pay_merchant(p, user, str(merchant["id"]), 1_200, "cli-pay", PAY)
+    payments.transfer(p, user, friend, 300, "cli-transfer", PAY)
+    p.close()
+    moved = runner.invoke(app, ["units", "move-bucket", str(bucket), "--to", "1"], env=env)
+    assert moved.exit_code == 0, moved.output
+    assert "RETIRED" in moved.output and '"user_balance": 48500' in moved.output
+    again = runner.invoke(app, ["units", "move-bucket", str(bucket), "--to", "1"], env=env)
+    assert again.exit_code == 1 and "BUCKET_ALREADY_THERE" in again.output
+    bad = runner.invoke(app, ["units", "move-bucket", "100", "--to", "1"], env=env)
+    assert bad.exit_code == 1 and "BUCKET_INVALID" in bad.output
+    assert runner.invoke(app, ["ledger", "check"], env=env).exit_code == 0
+    assert runner.invoke(app, ["units", "add"], env=env).exit_code == 0
+    grown = runner.invoke(app, ["units", "rebalance", "--to", "2", "--limit", "1"], env=env)
+    assert grown.exit_code == 0, grown.output
+    status = runner.invoke(app, ["units", "status", "--json"], env=env)
+    body = json.loads(status.output)
+    assert body["unit_count"] == 3 and body["paused"] == []
+    assert body["buckets_per_unit"] == {"0": 49, "1": 50, "2": 1}  # from the fullest
+    assert [m["status"] for m in body["moves"]] == ["RETIRED", "RETIRED"]
+    assert runner.invoke(app, ["ledger", "check"], env=env).exit_code == 0
+    p = _platform(tmp_path)
+    try:
+        assert p.unit_of(user) == 1 and payments.balance(p, user)["balance_fen"] == 48_500
+        assert_ledger_clean(p)
     finally:
         p.close()

@@ -20,6 +20,8 @@ from qianbao.platform.settings import Settings
 if TYPE_CHECKING:
     from qianbao.platform.runtime import Platform
 
+REFRESH_S = 0.5  # how often a serving process reads the version in force (server.py's job)
+
 
 @dataclass(frozen=True)
 class RouteVersion:

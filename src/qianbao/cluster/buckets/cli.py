@@ -59,7 +59,7 @@ def move_bucket(
     to: Annotated[int, typer.Option("--to", help="the target unit")],
 ) -> None:
     """Move one bucket's users, merchants and records to unit TO (resumes an unfinished move)."""
-    row = run(lambda p: move.run(p, bucket, to))
+    row = run(lambda p: move.run(p, bucket, to, grace_s=move.OTHER_PROCESS_GRACE_S))
     console.print(f"move {row['id']}: bucket {bucket} -> unit {to}: {row['status']}")
     console.print(row["report"])
 
@@ -84,7 +84,7 @@ def rebalance(
     limit: Annotated[int, typer.Option(help="move at most this many buckets")] = 100,
 ) -> None:
     """Move buckets to unit TO until it holds its share (100 // units)."""
-    rows = run(lambda p: grow.rebalance(p, to, limit=limit))
+    rows = run(lambda p: grow.rebalance(p, to, limit=limit, grace_s=move.OTHER_PROCESS_GRACE_S))
     for row in rows:
         console.print(f"bucket {row['bucket']} -> unit {row['to_unit']}: {row['status']}")
     console.print(f"{len(rows)} buckets moved")

@@ -66,9 +66,11 @@ def open_merchant_accounts(p: Any, unit: int) -> int:
     return len(merchants)
 
 
-def rebalance(p: Any, to_unit: int, *, limit: int = BUCKETS) -> list[dict[str, Any]]:
+def rebalance(
+    p: Any, to_unit: int, *, limit: int = BUCKETS, grace_s: float = move.GRACE_S
+) -> list[dict[str, Any]]:
     """Move up to ``limit`` of the planned buckets to ``to_unit``, one after another."""
     route_store.refresh(p)
     open_merchant_accounts(p, to_unit)
     buckets = plan_rebalance(p.routes, len(p.units), to_unit)[:limit]
-    return [move.run(p, bucket, to_unit) for bucket in buckets]
+    return [move.run(p, bucket, to_unit, grace_s=grace_s) for bucket in buckets]

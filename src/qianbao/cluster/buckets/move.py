@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from qianbao.cluster.buckets import copy, store
@@ -43,6 +44,8 @@ MOVE = StateMachine(
     initial={"PLANNED"},
 )
 GRACE_S = 0.05  # a caller past the gate reaches the writer's queue well within this
+# From a process other than the serving one: every process has refreshed its routes by then
+OTHER_PROCESS_GRACE_S = 2 * route_store.REFRESH_S + 0.5
 
 
 def plan(p: Platform, bucket: int, to_unit: int) -> str:
@@ -64,11 +67,19 @@ def plan(p: Platform, bucket: int, to_unit: int) -> str:
     return move_id
 
 
-def run(p: Platform, bucket: int, to_unit: int, *, stop_after: str = "") -> dict[str, Any]:
+def run(
+    p: Platform, bucket: int, to_unit: int, *, stop_after: str = "", grace_s: float = GRACE_S
+) -> dict[str, Any]:
     """Plan (or resume) the bucket's move and drive it to RETIRED; ``stop_after`` a state
-    stops there (the crash tests)."""
+    stops there (the crash tests). ``grace_s``: how long the pause is left to reach every
+    process before the drain (``OTHER_PROCESS_GRACE_S`` when others serve)."""
     move_id = plan(p, bucket, to_unit)
-    steps = {"PLANNED": _pause, "PAUSED": _copy, "COPIED": _switch, "SWITCHED": _retire}
+    steps: dict[str, Callable[[Platform, Any], None]] = {
+        "PLANNED": _pause,
+        "PAUSED": lambda p, row: _copy(p, row, grace_s),
+        "COPIED": _switch,
+        "SWITCHED": lambda p, row: _retire(p, row, grace_s),
+    }
     while True:
         row = store.get_move(p.global_db, move_id)
         assert row is not None
@@ -98,10 +109,10 @@ def _pause(p: Platform, row: Any) -> None:
         MOVE.move(tx, row["id"], "PLANNED", "PAUSED")
 
 
-def _drain(p: Platform, unit: int) -> None:
+def _drain(p: Platform, unit: int, grace_s: float) -> None:
     """What passed the gate before the pause is executed: a barrier through the unit's writer
     (its queue is first in, first out), and the relay delivers what is pending."""
-    time.sleep(GRACE_S)
+    time.sleep(grace_s)
     p.writers[unit].submit(_barrier)
     p.relay.drain()
     p.writers[unit].submit(_barrier)
@@ -118,8 +129,8 @@ def _one_pass(p: Platform, step: copy.Pass, *, replace: bool) -> dict[str, list[
     return rows
 
 
-def _copy(p: Platform, row: Any) -> None:
-    _drain(p, int(row["from_unit"]))
+def _copy(p: Platform, row: Any, grace_s: float) -> None:
+    _drain(p, int(row["from_unit"]), grace_s)
     step = _pass(row, f"copy:{row['id']}")
     _one_pass(p, step, replace=True)
     report = check(p, step)
@@ -181,9 +192,9 @@ def _switch(p: Platform, row: Any) -> None:
         MOVE.move(tx, row["id"], "COPIED", "SWITCHED")
 
 
-def _retire(p: Platform, row: Any) -> None:
+def _retire(p: Platform, row: Any, grace_s: float) -> None:
     """Sweep what reached the source after the copy (a message in flight), then delete."""
-    _drain(p, int(row["from_unit"]))
+    _drain(p, int(row["from_unit"]), grace_s)
     step = _pass(row, f"sweep:{row['id']}")
     rows = _one_pass(p, step, replace=False)  # the target's rows are newer than these
     p.writers[step.source].submit(lambda ctx: copy.retire(ctx, rows))
