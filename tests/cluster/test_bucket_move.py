@@ -336,3 +336,59 @@ def test_the_units_cli_moves_a_bucket_and_grows(tmp_path: Path) -> None:
         assert_ledger_clean(p)
     finally:
         p.close()
+
+
+def _pool(p: Platform, subject: str, unit: int) -> int:
+    with p.units[unit].read() as tx:
+        return int(
+            tx.scalar(
+                "SELECT COALESCE(SUM(balance_fen), 0) AS s FROM accounts WHERE subject = :s",
+                {"s": subject},
+            )
+            or 0
+        )
+
+
+def test_escrow_and_unclaimed_red_packets_move_with_their_bucket(tmp_path: Path) -> None:
+    """The bucket's share of the unit pools moves: a secured trade paid into escrow and a red
+    packet not yet claimed finish on the new unit, and both ledgers stay clean."""
+    from qianbao.payments import secured, trades
+    from qianbao.redpackets import claims
+    from qianbao.redpackets import service as redpackets
+    from tests.trades.helpers import new_merchant, req
+
+    p = _platform(tmp_path)
+    try:
+        moved = 21
+        m = new_merchant(p)
+        buyer, _ = _user_in_bucket(p, moved)
+        stayer, _ = _user_in_bucket(p, 22)  # same unit, other bucket: its escrow stays
+        friend, _ = _user_in_bucket(p, 75)
+        mine = trades.create(p, req(m, 8_000, product=trades.SECURED), buyer)
+        trades.pay(p, mine["id"], buyer, PAY)
+        theirs = trades.create(p, req(m, 3_000, product=trades.SECURED), stayer)
+        trades.pay(p, theirs["id"], stayer, PAY)
+        packet = redpackets.send(
+            p,
+            buyer,
+            kind=redpackets.PERSONAL,
+            amount_fen=1_500,
+            recipient_id=friend,
+            request_id="rp-1",
+            pay_password=PAY,
+        )
+        assert _pool(p, "escrow", 0) == 11_000 and _pool(p, "red_packet_holding", 0) == 1_500
+        assert move.run(p, moved, 1)["status"] == "RETIRED"
+        assert _pool(p, "escrow", 0) == 3_000 and _pool(p, "escrow", 1) == 8_000
+        assert _pool(p, "red_packet_holding", 0) == 0
+        assert _pool(p, "red_packet_holding", 1) == 1_500
+        secured.ship(p, m, mine["id"])  # the trade lives on in unit 1
+        done = secured.confirm_receipt(p, buyer, mine["id"], PAY)
+        assert done["status"] == trades.TRADE_FINISHED
+        claims.claim(p, str(packet["packet_id"]), friend)
+        assert_ledger_clean(p)
+        assert _pool(p, "escrow", 1) == 0 and _pool(p, "red_packet_holding", 1) == 0
+        assert payments.balance(p, friend)["balance_fen"] == SEED_FEN + 1_500
+        assert _clearing_total(p) == 0
+    finally:
+        p.close()

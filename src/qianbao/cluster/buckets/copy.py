@@ -119,7 +119,9 @@ def move_in(
     )
     peer = clearing(step.target, step.source)
     owners = [(str(a["id"]), str(a["owner_id"])) for a in rows["accounts"]]
-    pools = [(a, f"u{step.target}") for a, _ in out if store_subject(a) in POOL_SUBJECTS]
+    pools = [
+        (_local(a, step), f"u{step.target}") for a, _ in out if store_subject(a) in POOL_SUBJECTS
+    ]
     open_accounts(ctx.db, [*owners, *pools, (peer, f"u{step.target}")])
     legs = [(_local(a, step), -x) for a, x in out if a != clearing(step.source, step.target)]
     if legs:
