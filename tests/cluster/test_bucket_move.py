@@ -32,7 +32,7 @@ from qianbao.platform.errors import BucketMoving
 from qianbao.platform.ids import bucket_for_key, bucket_of
 from qianbao.platform.runtime import Platform
 from qianbao.platform.schema import unit_metadata
-from tests.conftest import assert_ledger_clean, fast_settings
+from tests.conftest import ENGINES, assert_ledger_clean, fast_settings, make_platform
 from tests.http_server import serving
 
 PAY = "246810"
@@ -175,8 +175,9 @@ def _platform(tmp_path: Path, **kw: Any) -> Platform:
     return open_platform(fast_settings(tmp_path, writer_wait_ms=1, **kw))
 
 
-def test_a_bucket_moves_under_payments_and_transfers(tmp_path: Path) -> None:
-    p = _platform(tmp_path)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_bucket_moves_under_payments_and_transfers(tmp_path: Path, engine: str) -> None:
+    p = make_platform(engine, tmp_path, writer_wait_ms=1)
     try:
         moved = 7  # routes to unit 0 in the even split
         assert p.routes[moved] == 0
@@ -349,7 +350,10 @@ def _pool(p: Platform, subject: str, unit: int) -> int:
         )
 
 
-def test_escrow_and_unclaimed_red_packets_move_with_their_bucket(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_escrow_and_unclaimed_red_packets_move_with_their_bucket(
+    tmp_path: Path, engine: str
+) -> None:
     """The bucket's share of the unit pools moves: a secured trade paid into escrow and a red
     packet not yet claimed finish on the new unit, and both ledgers stay clean."""
     from qianbao.payments import secured, trades
@@ -357,7 +361,7 @@ def test_escrow_and_unclaimed_red_packets_move_with_their_bucket(tmp_path: Path)
     from qianbao.redpackets import service as redpackets
     from tests.trades.helpers import new_merchant, req
 
-    p = _platform(tmp_path)
+    p = make_platform(engine, tmp_path, writer_wait_ms=1)
     try:
         moved = 21
         m = new_merchant(p)
