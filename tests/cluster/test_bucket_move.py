@@ -109,8 +109,15 @@ class Load:
         self.moving = Counter[str]()
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
 
     def worker(self, index: int) -> None:
+        try:
+            self._work(index)
+        except BaseException as exc:  # the test fails on it (a thread's assert would not)
+            self.errors.append(exc)
+
+    def _work(self, index: int) -> None:
         with httpx.Client(base_url=self.base, timeout=30) as c:
             for n in itertools.count():
                 if self.stop.is_set():
@@ -201,9 +208,10 @@ def test_a_bucket_moves_under_payments_and_transfers(tmp_path: Path, engine: str
             r = c.get("/api/v1/me/balance", headers=users[0][1])
             assert r.status_code == 200, r.text
         assert done["status"] == "RETIRED"
-        assert sum(load.moving.values()) > 0  # the paused bucket answered 503 and was retried
         assert p.routes[moved] == 1 and p.paused_buckets == frozenset()
         assert route_store.latest(p.global_db).routes[moved] == 1  # type: ignore[union-attr]
+        assert not load.errors, load.errors[:3]
+        assert sum(load.moving.values()) > 0  # the paused bucket answered 503 and was retried
         assert len(load.acked["payments"]) > 10 and len(load.acked["transfers"]) > 10
         assert_ledger_clean(p)
         assert _clearing_total(p) == 0
