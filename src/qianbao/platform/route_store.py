@@ -89,10 +89,10 @@ def _insert(db: Database, new: RouteVersion, reason: str) -> RouteVersion:
 
 def apply(p: Platform, version: RouteVersion) -> None:
     """Make ``version`` this process's view (the gate reads ``paused_buckets``)."""
-    if version.unit_count != len(p.units):
+    if max(version.routes) >= len(p.units):  # a unit added since this process started
         raise Conflict(
-            f"route version {version.version} has {version.unit_count} units; this process"
-            f" opened {len(p.units)}: restart it to open the new unit"
+            f"route version {version.version} routes to unit {max(version.routes)}; this"
+            f" process opened {len(p.units)} units: restart it to open the new unit"
         )
     p.routes = version.routes
     p.paused_buckets = version.paused
