@@ -199,7 +199,7 @@ def test_a_bucket_moves_under_payments_and_transfers(tmp_path: Path, engine: str
             for t in threads:
                 t.start()
             time.sleep(0.6)
-            done = move.run(p, moved, 1)
+            done = move.run(p, moved, 1, grace_s=0.3)  # a pause every worker runs into
             time.sleep(0.6)
             load.stop.set()
             for t in threads:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from qianbao.cluster.buckets import copy, store
+from qianbao.cluster.buckets import commands, copy, store
 from qianbao.cluster.buckets.classify import moved_tables
 from qianbao.cluster.buckets.errors import (
     BucketAlreadyThere,
@@ -30,7 +30,6 @@ from qianbao.platform import route_store
 from qianbao.platform.ids import BUCKETS, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.states import StateMachine
-from qianbao.platform.writer import WriteContext
 
 MOVE = StateMachine(
     "bucket move",
@@ -73,6 +72,7 @@ def run(
     """Plan (or resume) the bucket's move and drive it to RETIRED; ``stop_after`` a state
     stops there (the crash tests). ``grace_s``: how long the pause is left to reach every
     process before the drain (``OTHER_PROCESS_GRACE_S`` when others serve)."""
+    commands.register(p)
     move_id = plan(p, bucket, to_unit)
     steps: dict[str, Callable[[Platform, Any], None]] = {
         "PLANNED": _pause,
@@ -87,6 +87,10 @@ def run(
         if status not in steps or status == stop_after:
             return {k: row[k] for k in row.keys()}  # noqa: SIM118 (sqlite3.Row)
         steps[status](p, row)
+
+
+def _fields(step: copy.Pass) -> tuple[int, int, int, str]:
+    return (step.bucket, step.source, step.target, step.ref)
 
 
 def _pass(row: Any, phase: str) -> copy.Pass:
@@ -113,19 +117,15 @@ def _drain(p: Platform, unit: int, grace_s: float) -> None:
     """What passed the gate before the pause is executed: a barrier through the unit's writer
     (its queue is first in, first out), and the relay delivers what is pending."""
     time.sleep(grace_s)
-    p.writers[unit].submit(_barrier)
-    p.relay.drain()
-    p.writers[unit].submit(_barrier)
-
-
-def _barrier(ctx: WriteContext) -> None:
-    return None
+    p.commands.submit(unit, commands.Barrier(unit))
+    p.relay.drain()  # the relay of the units this process owns (others run their own)
+    p.commands.submit(unit, commands.Barrier(unit))
 
 
 def _one_pass(p: Platform, step: copy.Pass, *, replace: bool) -> dict[str, list[dict[str, Any]]]:
-    p.writers[step.source].submit(lambda ctx: copy.move_out(ctx, step))
+    p.commands.submit(step.source, commands.MoveOut(*_fields(step)))
     rows = copy.source_rows(p, step)
-    p.writers[step.target].submit(lambda ctx: copy.move_in(ctx, step, rows, replace=replace))
+    p.commands.submit(step.target, commands.MoveIn(*_fields(step), rows, replace))
     return rows
 
 
@@ -197,7 +197,7 @@ def _retire(p: Platform, row: Any, grace_s: float) -> None:
     _drain(p, int(row["from_unit"]), grace_s)
     step = _pass(row, f"sweep:{row['id']}")
     rows = _one_pass(p, step, replace=False)  # the target's rows are newer than these
-    p.writers[step.source].submit(lambda ctx: copy.retire(ctx, rows))
+    p.commands.submit(step.source, commands.RetireRows(rows))
     with p.global_db.transaction() as tx:
         MOVE.move(tx, row["id"], "SWITCHED", "RETIRED")
 
