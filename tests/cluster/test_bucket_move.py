@@ -404,3 +404,27 @@ def test_escrow_and_unclaimed_red_packets_move_with_their_bucket(
         assert _clearing_total(p) == 0
     finally:
         p.close()
+
+
+def test_a_paused_move_can_be_aborted_and_a_copied_one_cannot(tmp_path: Path) -> None:
+    from qianbao.cluster.buckets.errors import MoveInProgress, MoveNotAbortable
+
+    p = _platform(tmp_path)
+    try:
+        merchant, _ = members.create_merchant(p, "中止测试商店")
+        user, _ = _user_in_bucket(p, 30)
+        assert move.run(p, 30, 1, stop_after="PAUSED")["status"] == "PAUSED"
+        with pytest.raises(MoveInProgress):
+            move.plan(p, 30, 0)  # one unfinished move per bucket
+        move.abort(p, 30)
+        assert p.paused_buckets == frozenset() and p.routes[30] == 0
+        payments.pay_merchant(p, user, str(merchant["id"]), 100, "after-abort", PAY)
+        assert move.run(p, 30, 1, stop_after="COPIED")["status"] == "COPIED"
+        with pytest.raises(MoveNotAbortable):
+            move.abort(p, 30)
+        assert move.run(p, 30, 1)["status"] == "RETIRED"
+        assert payments.balance(p, user)["balance_fen"] == SEED_FEN - 100
+        assert [m["status"] for m in move.store.list_moves(p.global_db)] == ["RETIRED", "ABORTED"]
+        assert_ledger_clean(p)
+    finally:
+        p.close()
