@@ -94,9 +94,10 @@ def apply(p: Platform, version: RouteVersion) -> None:
             f"route version {version.version} routes to unit {max(version.routes)}; this"
             f" process opened {len(p.units)} units: restart it to open the new unit"
         )
-    p.routes = version.routes
-    p.paused_buckets = version.paused
-    p.route_version = version.version
+    with p.route_gate:  # after this, no writer queues a command of a newly paused bucket
+        p.routes = version.routes
+        p.paused_buckets = version.paused
+        p.route_version = version.version
 
 
 def refresh(p: Platform) -> bool:

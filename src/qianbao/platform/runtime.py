@@ -35,6 +35,7 @@ class Platform:
         self.routes = parse_route_table(settings.route_table, settings.unit_count)
         # buckets whose writes are paused for a move, and the route version in force (ADR 0935)
         self.paused_buckets: frozenset[int] = frozenset()
+        self.route_gate = threading.Lock()  # a pause and a writer's queue put exclude each other
         self.route_version = 0
         # Distributed mode: each unit is written by its own process (``qianbao serve-unit``);
         # this process writes only the units it owns and sends the others' commands there.
