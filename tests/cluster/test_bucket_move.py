@@ -208,6 +208,9 @@ def test_a_bucket_moves_under_payments_and_transfers(tmp_path: Path, engine: str
             r = c.get("/api/v1/me/balance", headers=users[0][1])
             assert r.status_code == 200, r.text
         assert done["status"] == "RETIRED"
+        report = json.loads(done["report"])
+        assert report["ledgers_ok"] == {"0": True, "1": True} and report["vouchers_balanced"]
+        assert report["balances_moved_out"] == report["balances_on_target"]
         assert p.routes[moved] == 1 and p.paused_buckets == frozenset()
         assert route_store.latest(p.global_db).routes[moved] == 1  # type: ignore[union-attr]
         assert not load.errors, load.errors[:3]
