@@ -11,6 +11,7 @@ bucket's unfinished move from the state it reached; before the copy it may also 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,7 @@ from qianbao.platform.ids import BUCKETS, new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.states import StateMachine
 
+log = logging.getLogger("qianbao.buckets")
 MOVE = StateMachine(
     "bucket move",
     "bucket_moves",
@@ -42,6 +44,7 @@ MOVE = StateMachine(
     },
     initial={"PLANNED"},
 )
+DELIVERY_WAIT_S = 30.0  # messages sent before the switch, delivered before the sweep
 GRACE_S = 0.05  # a caller past the gate reaches the writer's queue well within this
 # From a process other than the serving one: every process has refreshed its routes by then
 OTHER_PROCESS_GRACE_S = 2 * route_store.REFRESH_S + 0.5
@@ -115,11 +118,24 @@ def _pause(p: Platform, row: Any) -> None:
 
 def _drain(p: Platform, unit: int, grace_s: float) -> None:
     """What passed the gate before the pause is executed: a barrier through the unit's writer
-    (its queue is first in, first out), and the relay delivers what is pending."""
+    (its queue is first in, first out). Messages still on their way are not waited for here:
+    they land on the source and the retirement sweep carries them across."""
     time.sleep(grace_s)
     p.commands.submit(unit, commands.Barrier(unit))
-    p.relay.drain()  # the relay of the units this process owns (others run their own)
-    p.commands.submit(unit, commands.Barrier(unit))
+
+
+def _delivered(p: Platform, unit: int, before_ms: int) -> int:
+    """Wait (bounded) until every outbox has delivered its messages for ``unit`` created by
+    ``before_ms`` (the relays deliver them: this process's or the unit processes'); returns
+    how many are still pending (0, or the sweep leaves them behind and the log says so)."""
+    deadline = time.monotonic() + DELIVERY_WAIT_S
+    while True:
+        left = sum(store.pending_to(db, unit, before_ms) for db in p.units)
+        if not left or time.monotonic() > deadline:
+            if left:
+                log.error("%s messages for unit %s still pending before the sweep", left, unit)
+            return left
+        time.sleep(0.05)
 
 
 def _one_pass(p: Platform, step: copy.Pass, *, replace: bool) -> dict[str, list[dict[str, Any]]]:
@@ -203,6 +219,7 @@ def _switch(p: Platform, row: Any) -> None:
 def _retire(p: Platform, row: Any, grace_s: float) -> None:
     """Sweep what reached the source after the copy (a message in flight), then delete."""
     _drain(p, int(row["from_unit"]), grace_s)
+    _delivered(p, int(row["from_unit"]), int(row["updated_at_ms"]))  # sent before the switch
     step = _pass(row, f"sweep:{row['id']}")
     rows = _one_pass(p, step, replace=False)  # the target's rows are newer than these
     p.commands.submit(step.source, commands.RetireRows(rows))

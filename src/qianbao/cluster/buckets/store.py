@@ -155,3 +155,17 @@ def list_moves(db: Database, limit: int = 50) -> list[Row]:
 
 def report_json(report: dict[str, Any]) -> str:
     return json.dumps(report, sort_keys=True)
+
+
+def pending_to(db: Database, dest_unit: int, before_ms: int) -> int:
+    """Messages in this unit's outbox for ``dest_unit``, created by ``before_ms``, not yet
+    delivered (PREPARED or CONFIRMED)."""
+    with db.read() as tx:
+        return int(
+            tx.scalar(
+                "SELECT COUNT(*) AS n FROM messages WHERE dest_unit = :d"
+                " AND status IN ('PREPARED', 'CONFIRMED') AND created_at_ms <= :t",
+                {"d": dest_unit, "t": before_ms},
+            )
+            or 0
+        )
