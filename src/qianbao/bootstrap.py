@@ -27,6 +27,7 @@ import qianbao.payments.tables
 import qianbao.payments.trades_tables
 import qianbao.platform.control_tables
 import qianbao.platform.crypto_tables
+import qianbao.platform.route_tables
 import qianbao.platform.tables
 import qianbao.redpackets.tables
 import qianbao.risk.tables
@@ -92,7 +93,7 @@ from qianbao.payments.codes import IssuePaymentCode
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
-from qianbao.platform import crypto, logmask
+from qianbao.platform import crypto, logmask, route_store
 from qianbao.platform.commands import run_itself
 from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.ids import new_id
@@ -127,6 +128,15 @@ def migrate(settings: Settings) -> None:
     upgrade("global", Database(settings.global_database_url))
     for unit in range(settings.unit_count):
         upgrade("unit", Database(settings.unit_database_url(unit)))
+
+
+def with_stored_routes(settings: Settings, run_migrations: bool) -> Settings:
+    """The stored route table's unit count and routes (ADR 0935); a unit added since the last
+    start gets its database migrated."""
+    stored = route_store.stored_settings(settings)
+    if run_migrations and stored.unit_count > settings.unit_count:
+        migrate(stored)
+    return stored
 
 
 def open_keyring(settings: Settings) -> crypto.KeyRing:
@@ -176,7 +186,9 @@ def open_platform(
     keyring = open_keyring(settings)
     if run_migrations:
         migrate(settings)
+    settings = with_stored_routes(settings, run_migrations)
     p = Platform(settings)
+    route_store.refresh(p)  # the stored version's paused buckets (a move in progress)
     p.vault = crypto.Vault(p.global_db, keyring).open()
     refuse_unsafe_start(p)
     wire_money_movement(p)

@@ -16,6 +16,7 @@ from qianbao.backoffice.controls.cli import app as controls_app
 from qianbao.billpay.cli import app as billpay_app
 from qianbao.bootstrap import migrate, open_platform
 from qianbao.cluster import cli as cluster_cli
+from qianbao.cluster.buckets import cli as units_cli
 from qianbao.credit.cli import app as credit_app
 from qianbao.credit.cli import simulate_app
 from qianbao.marketing.cli import app as coupon_app
@@ -69,6 +70,7 @@ app.add_typer(
 app.add_typer(broker_app, name="broker")
 app.add_typer(controls_app, name="controls")  # flow limits, switches (ADR 0940-0942)
 app.add_typer(cluster_cli.app, name="cluster")
+app.add_typer(units_cli.app, name="units")
 app.command("serve-unit")(cluster_cli.serve_unit)
 app.add_typer(
     score_app, name="score", help="Credit score (芝麻分-style scorecard): train, evaluate, report."

@@ -36,6 +36,7 @@ from qianbao.payments import secured, settlement
 from qianbao.payments import service as payments
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
+from qianbao.platform import route_store
 from qianbao.platform.clock import clock
 from qianbao.platform.jobs import Job, Scheduler
 from qianbao.platform.runtime import Platform
@@ -90,6 +91,7 @@ def periodic_jobs(p: Platform, tick_s: float = JOB_TICK_S) -> list[Job]:
             lambda: payments.resolve_pending_bank_orders(p, older_than_ms=BANK_FOLLOW_UP_S * 1000),
         ),
         Job("credential_housekeeping", 3600, lambda: credential_housekeeping.purge(p)),
+        Job("route_table", route_store.REFRESH_S, lambda: route_store.refresh(p)),  # ADR 0935
         # Yu'e Bao's day first (its T+1 confirmations), then Huabei's auto-debit draws on it
         Job("yuebao_then_huabei_days", tick_s, _in_order(_yuebao_days(p), _credit_days(p))),
         Job("settlement_t1", tick_s, _settlement_days(p)),

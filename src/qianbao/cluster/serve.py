@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from qianbao.bootstrap import open_platform
+from qianbao.cluster.buckets import commands as bucket_commands
 from qianbao.cluster.unit_app import build_unit_app
 from qianbao.platform.errors import UnitUnavailable
 from qianbao.platform.global_cache import CacheInvalidator
@@ -92,6 +93,7 @@ def open_unit_process(
     leases = take_leases(settings, (unit,), lease_wait_s)
     try:
         p = open_platform(settings, run_migrations=False)
+        bucket_commands.register(p)  # a bucket move's commands (ADR 0935)
     except BaseException:
         for lease in leases:
             lease.release()

@@ -50,6 +50,7 @@ SUBJECTS: dict[str, Subject] = {
             no_negative=True,
         ),
         Subject("in_transit", "单元间在途 money between units", "liability", hot=True),
+        Subject("bucket_move", "迁移往来 balances moved with a route bucket", "liability"),
         Subject("bank_reserve", "备付金 reserves at bank channels", "asset", hot=True),
         Subject("suspense", "待处理款项 bank movements not yet identified", "liability"),
         Subject("fee_income", "手续费收入 fee income", "income", hot=True),

@@ -63,6 +63,18 @@ class UnitUnavailable(Busy):
         self.retry_after_s = retry_after_s
 
 
+class BucketMoving(Busy):
+    """Writes for this route bucket are paused while it moves to another unit (ADR 0935): a
+    503 with ``Retry-After``; nothing was applied, so the same request may be sent again."""
+
+    code = "BUCKET_MOVING"
+
+    def __init__(self, message: str = "", *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class NotDistributed(QianbaoError):
     """An operation that still runs only where its unit's writer is local (the embedded
     mode, or inside the unit's own process): it is not a command that can travel yet."""

@@ -22,6 +22,7 @@ from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
 from qianbao.platform.ids import new_id
 from qianbao.platform.metrics import RELAY_LAG, RELAY_PENDING
+from qianbao.platform.routing import mark_internal_thread
 from qianbao.platform.states import StateMachine
 from qianbao.platform.uow import own_tables
 from qianbao.platform.writer import WriteContext
@@ -305,6 +306,7 @@ class Relay:
 
     def _run(self) -> None:
         interval_s = self.platform.settings.relay_interval_ms / 1000
+        mark_internal_thread()  # delivers to a paused bucket too (ADR 0935)
         while not self._stop.is_set():
             self._wake.wait(timeout=interval_s)
             self._wake.clear()

@@ -9,7 +9,44 @@ edit of this setting: docs/decisions/0401-route-table.md.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from typing import Any
+
+from qianbao.platform.errors import BucketMoving
 from qianbao.platform.ids import BUCKETS
+
+_threads = threading.local()
+
+
+def mark_internal_thread() -> None:
+    """This thread is the platform's own (a unit writer, the relay): a paused bucket's gate
+    (``Platform.unit_of``) does not apply to it, so a move can drain what is in flight."""
+    _threads.internal = True
+
+
+def is_internal_thread() -> bool:
+    return bool(getattr(_threads, "internal", False))
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 18 and value.isdigit()
+
+
+def check_command(paused: frozenset[int], command: Any) -> None:
+    """``BucketMoving`` when a caller's command names an id (18 digits: sequence and bucket) of
+    a paused bucket: the writer's own check, taken under the platform's ``route_gate`` with the
+    queue put, so no command that passed ``unit_of`` before a pause reaches the queue after the
+    move's barrier (ADR 0935). The platform's own threads pass."""
+    if not paused or is_internal_thread():
+        return
+    data = getattr(command, "command", command)
+    if not dataclasses.is_dataclass(data):
+        return
+    for field in dataclasses.fields(data):
+        value = getattr(data, field.name)
+        if _is_id(value) and int(value[-2:]) in paused:
+            raise BucketMoving(f"bucket {value[-2:]} is moving to another unit; retry shortly")
 
 
 class RouteTableError(ValueError):

@@ -13,11 +13,13 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from qianbao.platform import routing
 from qianbao.platform.breaker import Breakers
 from qianbao.platform.broker import NatsDelivery
 from qianbao.platform.commands import CommandBus
 from qianbao.platform.controls import Controls
 from qianbao.platform.db import Database, Row
+from qianbao.platform.errors import BucketMoving
 from qianbao.platform.ids import bucket_of
 from qianbao.platform.messages import Relay
 from qianbao.platform.remote import OwnedRelay, RemoteWriter, read_only_url
@@ -33,6 +35,10 @@ class Platform:
         self.settings = settings
         # bucket -> home unit (the route table; today's even split unless configured)
         self.routes = parse_route_table(settings.route_table, settings.unit_count)
+        # buckets whose writes are paused for a move, and the route version in force (ADR 0935)
+        self.paused_buckets: frozenset[int] = frozenset()
+        self.route_gate = threading.Lock()  # a pause and a writer's queue put exclude each other
+        self.route_version = 0
         # Distributed mode: each unit is written by its own process (``qianbao serve-unit``);
         # this process writes only the units it owns and sends the others' commands there.
         self.distributed = bool(settings.unit_endpoints)
@@ -163,10 +169,17 @@ class Platform:
 
     def first_bucket(self, unit: int) -> int:
         """A bucket that routes to ``unit`` (for ids of unit-local records such as vouchers)."""
+        if unit not in self.routes:  # a unit just added, before its first bucket moves in:
+            return 0  # its local records (vouchers, holds) are never routed by id (ADR 0936)
         return self.routes.index(unit)
 
     def unit_of(self, entity_id: str) -> int:
-        return self.unit_of_bucket(bucket_of(entity_id))
+        """The home unit of ``entity_id``; while its bucket moves, ``BucketMoving`` (503) for
+        callers, never for the platform's own threads (writers, relay: ADR 0935)."""
+        bucket = bucket_of(entity_id)
+        if bucket in self.paused_buckets and not routing.is_internal_thread():
+            raise BucketMoving(f"bucket {bucket} is moving to another unit; retry shortly")
+        return self.routes[bucket]
 
     def writer_for(self, entity_id: str) -> UnitWriter:
         return self.writers[self.unit_of(entity_id)]

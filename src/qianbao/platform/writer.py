@@ -30,6 +30,7 @@ import structlog
 from qianbao.platform.db import Database, Tx
 from qianbao.platform.errors import Busy
 from qianbao.platform.metrics import WRITER_BATCH_SIZE, WRITER_COMMIT, WRITER_QUEUE_DEPTH
+from qianbao.platform.routing import check_command, mark_internal_thread
 from qianbao.platform.uow import BatchParticipant, Deferred, Unverified, WriteContext
 
 __all__ = ["BatchParticipant", "UnitWriter", "Unverified", "WriteContext", "wait_until"]
@@ -104,13 +105,20 @@ class UnitWriter:
     def _put(self, command: Callable[[WriteContext], Any], waiter: Waiter) -> None:
         if self._thread is None or not self._thread.is_alive():
             raise Busy(f"unit {self.unit} writer is not running")
+        gate = getattr(self.platform, "route_gate", None)
         try:
-            self._queue.put_nowait((command, waiter))
+            if gate is None:
+                self._queue.put_nowait((command, waiter))
+            else:
+                with gate:  # atomic with a pause (ADR 0935)
+                    check_command(self.platform.paused_buckets, command)
+                    self._queue.put_nowait((command, waiter))
         except queue.Full:
             raise Busy(f"unit {self.unit} is busy, retry later") from None
 
     def _run(self) -> None:
         structlog.contextvars.bind_contextvars(unit=self.unit)  # this thread's log lines
+        mark_internal_thread()  # drains a paused bucket's commands (ADR 0935)
         unit = str(self.unit)
         sizes, times = WRITER_BATCH_SIZE.labels(unit), WRITER_COMMIT.labels(unit)
         depth = WRITER_QUEUE_DEPTH.labels(unit)
