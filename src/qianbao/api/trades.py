@@ -14,10 +14,11 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field, StrictInt
 
 from qianbao.api.checks import not_future_or_none
-from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId, client_of
+from qianbao.api.deps import MerchantId, Operator, PlatformDep, UserId, page_user
 from qianbao.api.errors import DayInvalid, InstallmentsInvalid
 from qianbao.api.models import Body
 from qianbao.api.ops_security import proposal
+from qianbao.api.page_login import LoginFields, UserCookie, sign_in
 from qianbao.api.security import csrf_guard, set_cookie
 from qianbao.credit import reads as credit_reads
 from qianbao.credit.errors import AccountNotFound
@@ -25,13 +26,12 @@ from qianbao.marketing import service as marketing
 from qianbao.marketing.reductions import service as reductions
 from qianbao.members import credentials, roles
 from qianbao.members import service as members
-from qianbao.members.errors import StepUpRequired
 from qianbao.openapi import notify
 from qianbao.payments import codes, paylinks, secured, settlement, trades
 from qianbao.payments import service as payments
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Row
-from qianbao.platform.errors import QianbaoError, Unauthorized
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
 from qianbao.wealth import service as yuebao
@@ -40,20 +40,8 @@ from qianbao.wealth.funding import YUEBAO
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 router = APIRouter(prefix="/api/v1", tags=["trades"])
-USER_COOKIE, MERCHANT_COOKIE, DEVICE_COOKIE = "qb_user", "qb_merchant", "qb_device"
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
-DeviceCookie = Annotated[str, Cookie(alias=DEVICE_COOKIE, max_length=64)]
-DEVICE_COOKIE_MAX_AGE_S = 365 * 86_400
+MERCHANT_COOKIE = "qb_merchant"
 MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
-
-
-def _user(p: Platform, token: str | None) -> str | None:
-    if not token:
-        return None
-    try:
-        return members.user_for_token(p, token)
-    except Unauthorized:
-        return None
 
 
 def _huabei_choice(p: Platform, user_id: str) -> dict[str, Any] | None:
@@ -171,30 +159,18 @@ def _installments(kind: str, choice: str) -> int | None:
 def cashier_login(
     request: Request,
     p: PlatformDep,
-    phone: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",
-    challenge_id: Annotated[str, Form(max_length=40)] = "",
-    code: Annotated[str, Form(max_length=6)] = "",
-    qb_device: DeviceCookie = "",
+    form: LoginFields,
+    next: Annotated[str, Form(max_length=200)] = "/",
 ) -> Response:
+    """Log in at the cashier (``page_login``: the wallet's code step, device cookie and
+    throttle), back to the trade the buyer was paying."""
     if not next.startswith("/cashier/") or next.startswith("//"):
         next = "/"
-    client = client_of(request, qb_device, challenge_id.strip(), code.strip())
-    try:
-        done = members.log_in(p, phone.strip(), password, client)
-    except StepUpRequired as exc:  # a new device: the form asks for the SMS code as well
-        return _cashier(
-            request, p, None, None, error=exc.message, next=next, challenge=exc.challenge_id
-        )
-    except QianbaoError as exc:
-        return _cashier(request, p, None, None, error=exc.message, next=next)
-    response = RedirectResponse(next, status_code=303)
-    set_cookie(response, USER_COOKIE, done.token, p.settings, samesite="lax")
-    set_cookie(
-        response, DEVICE_COOKIE, done.device_token, p.settings, max_age=DEVICE_COOKIE_MAX_AGE_S
-    )
-    return response
+
+    def again(error: str, ctx: dict[str, str]) -> HTMLResponse:
+        return _cashier(request, p, None, None, error=error, next=next, **ctx)
+
+    return sign_in(request, p, form, next, again)
 
 
 @pages.get("/cashier/t/{trade_id}", response_class=HTMLResponse)
@@ -207,7 +183,7 @@ def cashier_trade(
 ) -> HTMLResponse:
     """The trade is shown to its logged-in buyer, or to a visitor holding its pay link
     (``paylinks``); anyone else sees the login form and nothing of the trade."""
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id and not paylinks.valid(p, trade_id, k):
         return _cashier(request, p, None, None, error="log in to see and pay this trade")
     try:
@@ -230,7 +206,7 @@ def cashier_pay(
     coupon_id: Annotated[str, Form(max_length=40)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return RedirectResponse(f"/cashier/t/{trade_id}", status_code=303)
     kind, card_id = _funding(funding)
@@ -258,7 +234,7 @@ def cashier_order(
     order_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
     """A scanned dynamic QR: bind the buyer to the order, then show its trade."""
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return _cashier(request, p, None, None)
     try:
@@ -272,7 +248,7 @@ def cashier_order(
 def cashier_static(
     merchant_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> HTMLResponse:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     try:
         name = members.get_merchant_cached(p, merchant_id)["name"]
     except QianbaoError as exc:
@@ -301,7 +277,7 @@ def cashier_static_pay(
     coupon_id: Annotated[str, Form(max_length=40)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = _user(p, qb_user)
+    user_id = page_user(p, qb_user)
     if not user_id:
         return RedirectResponse(f"/cashier/m/{merchant_id}", status_code=303)
     kind, card_id = _funding(funding)

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, StrictInt
 
 from qianbao.api.deps import Operator, PlatformDep, UserId, page_user
 from qianbao.api.errors import DayInvalid
 from qianbao.api.models import Body, RequestId
+from qianbao.api.page_login import LoginFields, UserCookie, sign_in
 from qianbao.api.security import csrf_guard
-from qianbao.api.trades import USER_COOKIE, UserCookie
 from qianbao.members import service as members
 from qianbao.platform.clock import clock
 from qianbao.platform.errors import QianbaoError
@@ -176,19 +176,14 @@ def yuebao_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) ->
 
 
 @pages.post("/wallet/yuebao/login")
-def yuebao_login(
-    request: Request,
-    p: PlatformDep,
-    phone: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-) -> Response:
-    try:
-        token, _ = members.login(p, phone.strip(), password)
-    except QianbaoError as exc:
-        return _page(request, p, None, error=exc.message)
-    response = RedirectResponse("/wallet/yuebao", status_code=303)
-    response.set_cookie(USER_COOKIE, token, httponly=True, samesite="lax")
-    return response
+def yuebao_login(request: Request, p: PlatformDep, form: LoginFields) -> Response:
+    """Log in on the Yu'e Bao page (``page_login``: the wallet's code step, device cookie and
+    throttle)."""
+
+    def again(error: str, ctx: dict[str, str]) -> HTMLResponse:
+        return _page(request, p, None, error=error, **ctx)
+
+    return sign_in(request, p, form, "/wallet/yuebao", again)
 
 
 @pages.post("/wallet/yuebao/order", response_class=HTMLResponse)

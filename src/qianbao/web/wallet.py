@@ -7,13 +7,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qianbao.api.deps import PlatformDep, client_of, page_user
-from qianbao.api.security import csrf_guard, set_cookie
+from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.page_login import LoginFields, sign_in
+from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
-from qianbao.members.errors import StepUpRequired
 from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
 from qianbao.platform.errors import QianbaoError
@@ -21,49 +21,29 @@ from qianbao.platform.money import yuan_to_fen
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims
 from qianbao.redpackets import service as redpackets
-from qianbao.web.wallet_shell import USER_COOKIE, UserCookie, templates
+from qianbao.web.wallet_shell import UserCookie, login_form, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 PAGES = ("/wallet/red-packets", "/wallet/notices")
-
-
-DEVICE_COOKIE = "qb_device"  # this browser, once the phone answered for it (no code next time)
-DEVICE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
-
-
-def _login_page(request: Request, next_page: str, error: str = "", **extra: Any) -> HTMLResponse:
-    context = {"next": next_page, "error": error, **extra}
-    return templates.TemplateResponse(request, "wallet_login.html", context)
 
 
 @router.post("/wallet/login")
 def wallet_login(
     request: Request,
     p: PlatformDep,
-    phone: Annotated[str, Form(max_length=20)],
-    password: Annotated[str, Form(max_length=64)],
+    form: LoginFields,
     next: Annotated[str, Form(max_length=200)] = PAGES[0],
-    challenge_id: Annotated[str, Form(max_length=64)] = "",
-    code: Annotated[str, Form(max_length=8)] = "",
-    qb_device: Annotated[str | None, Cookie(alias=DEVICE_COOKIE)] = None,
 ) -> Response:
-    """Log in (throttled per phone and address like the API); from a browser the platform does
-    not know yet, with step-up codes on, the form comes back asking for the SMS code."""
+    """Log in (``api/page_login.py``: throttled per phone and address; a new browser answers
+    the SMS code when step-up codes are on)."""
     if next != "/wallet" and not next.startswith("/wallet/"):
         next = PAGES[0]
-    client = client_of(request, (qb_device or "")[:200], challenge_id.strip(), code.strip())
-    try:
-        done = members.log_in(p, phone.strip(), password, client)
-    except StepUpRequired as exc:
-        return _login_page(request, next, exc.message, challenge_id=exc.challenge_id, phone=phone)
-    except QianbaoError as exc:
-        return _login_page(request, next, exc.message)
-    response = RedirectResponse(next, status_code=303)
-    set_cookie(response, USER_COOKIE, done.token, p.settings)  # HttpOnly, SameSite, Secure (prod)
-    if done.device_token:
-        max_age = DEVICE_COOKIE_MAX_AGE_S
-        set_cookie(response, DEVICE_COOKIE, done.device_token, p.settings, max_age=max_age)
-    return response
+    back = next[:200]
+
+    def again(error: str, ctx: dict[str, str]) -> HTMLResponse:
+        return login_form(request, back, error, **ctx)
+
+    return sign_in(request, p, form, back, again)
 
 
 def _home(
@@ -84,7 +64,7 @@ def _home(
 def red_packets_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
     user_id = page_user(p, qb_user)
     if not user_id:
-        return _login_page(request, PAGES[0])
+        return login_form(request, PAGES[0])
     return _home(request, p, user_id)
 
 
@@ -122,7 +102,7 @@ def send_red_packet(
 ) -> Response:
     user_id = page_user(p, qb_user)
     if not user_id:
-        return _login_page(request, PAGES[0])
+        return login_form(request, PAGES[0])
     form = {"amount": amount, "request_id": request_id, "kind": kind, "shares": shares}
     form |= {"group_id": group_id, "to_phone": to_phone, "message": message}
     form["pay_password"] = pay_password
@@ -152,7 +132,7 @@ def red_packet_page(
 ) -> Response:
     user_id = page_user(p, qb_user)
     if not user_id:
-        return _login_page(request, f"/wallet/red-packets/{packet_id}"[:200])
+        return login_form(request, f"/wallet/red-packets/{packet_id}"[:200])
     return _packet_page(request, p, user_id, packet_id)
 
 
@@ -162,7 +142,7 @@ def claim_page(
 ) -> Response:
     user_id = page_user(p, qb_user)
     if not user_id:
-        return _login_page(request, f"/wallet/red-packets/{packet_id}"[:200])
+        return login_form(request, f"/wallet/red-packets/{packet_id}"[:200])
     try:
         claims.claim(p, packet_id, user_id)
     except QianbaoError as exc:
@@ -183,7 +163,7 @@ def _notices_page(request: Request, p: Platform, user_id: str, error: str = "") 
 def notices_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
     user_id = page_user(p, qb_user)
     if not user_id:
-        return _login_page(request, PAGES[1])
+        return login_form(request, PAGES[1])
     return _notices_page(request, p, user_id)
 
 
@@ -200,7 +180,7 @@ def prefs_form(
 ) -> Response:
     user_id = page_user(p, qb_user)
     if not user_id:
-        return _login_page(request, PAGES[1])
+        return login_form(request, PAGES[1])
     changes = {"language": language, "channel": channel, "email": email.strip()}
     changes |= {"quiet_start": quiet_start, "quiet_end": quiet_end}
     try:

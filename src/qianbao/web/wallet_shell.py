@@ -17,19 +17,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Cookie, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from qianbao.api.page_login import USER_COOKIE, UserCookie
 from qianbao.platform.clock import TZ
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-USER_COOKIE = "qb_user"  # the wallet's and the cashier's login cookie
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
+__all__ = ["USER_COOKIE", "UserCookie", "login_form", "new_request_id", "refused", "render", "when"]
 
 
 def when(at_ms: int | None) -> str:
@@ -53,9 +53,11 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
-def login_form(request: Request, next_page: str) -> HTMLResponse:
-    """The wallet's login form, returning to ``next_page`` (``POST /wallet/login``)."""
-    return render(request, "wallet_login.html", next=next_page[:200])
+def login_form(request: Request, next_page: str, error: str = "", **extra: Any) -> HTMLResponse:
+    """The wallet's login form, returning to ``next_page`` (``POST /wallet/login``); after a
+    refused login it says why, and on a new browser it asks for the SMS code
+    (``api/page_login.py``)."""
+    return render(request, "wallet_login.html", next=next_page[:200], error=error, **extra)
 
 
 def refused(request: Request, exc: QianbaoError, back: str) -> HTMLResponse:
