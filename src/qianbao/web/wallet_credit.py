@@ -11,11 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.page_login import UserCookie
 from qianbao.api.security import csrf_guard
 from qianbao.credit import installments, lines, reads, repayments
 from qianbao.credit.config import config_for
@@ -31,8 +32,6 @@ templates.env.filters["day"] = lambda ms: (
     datetime.fromtimestamp(ms / 1000, tz=TZ).date().isoformat()
 )
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-USER_COOKIE = "qb_user"  # the wallet's login cookie (web/wallet.py)
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 HOME = "/wallet/huabei"
 PERIODS = (3, 6, 9, 12)  # what the page offers; the credit package decides what is allowed
 CHOICES = ("full", "minimum", "other")

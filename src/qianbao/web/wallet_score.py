@@ -12,11 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.page_login import UserCookie
 from qianbao.api.security import csrf_guard
 from qianbao.marketing import service as marketing
 from qianbao.platform.clock import TZ, clock
@@ -30,8 +31,6 @@ from qianbao.web.charts import line_chart_svg
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["yuan"] = fen_to_yuan
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
-USER_COOKIE = "qb_user"  # the wallet's login cookie (web/wallet.py)
-UserCookie = Annotated[str | None, Cookie(alias=USER_COOKIE)]
 SCORE_PAGE, COUPON_PAGE = "/wallet/score", "/wallet/coupons"
 HISTORY_POINTS = 12
 SCALE = (350, 950)  # the score's scale (scoring.card.Scaling clamps to it)
