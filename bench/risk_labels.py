@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--eval-days", type=int, default=14)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--cap", type=int, default=200, help="labels of each kind at most")
-    parser.add_argument("--weights", default="1,25,100")
+    parser.add_argument("--weights", default="1,3,5,10")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/risk_labels.json")
     args = parser.parse_args()
     rs = risk_rules.load(risk_rules.DEFAULT_PATH)

@@ -76,7 +76,7 @@ def _learn(state: State, user_id: str, e: simulate.SimEvent) -> None:
 
 
 TRAIN_FPR = 0.003  # the operating point: this share of legitimate training movements above it
-LABEL_WEIGHT = 25.0  # one operator-labelled example counts as this many simulated ones
+LABEL_WEIGHT = 5.0  # one operator-labelled example counts as this many simulated ones
 
 
 def train(
