@@ -12,9 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qianbao.bootstrap import open_platform
+from qianbao.platform.settings import load_settings
 from qianbao.risk import evaluate as ev
+from qianbao.risk import labels
 from qianbao.risk import model as risk_model
 from qianbao.risk import rules as risk_rules
+from qianbao.risk import service as risk_service
 
 app = typer.Typer(
     help="Real-time risk control (风控): model, evaluation, rules.", no_args_is_help=True
@@ -36,14 +40,67 @@ def train(
     kind: Annotated[str, typer.Option("--kind", help="gbdt or logistic")] = "gbdt",
     rules: RulesOpt = risk_rules.DEFAULT_PATH,
     out: ModelOpt = risk_model.DEFAULT_PATH,
+    with_labels: Annotated[
+        bool, typer.Option("--with-labels", help="add the closed cases' labels (the platform's)")
+    ] = False,
+    label_weight: Annotated[
+        float, typer.Option("--label-weight", help="one labelled example = this many simulated")
+    ] = ev.LABEL_WEIGHT,
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="training report (default: beside the model)")
+    ] = None,
 ) -> None:
-    """Simulate ``--days`` from ``--seed``, fit the model, write it (the engine loads it)."""
+    """Simulate ``--days`` from ``--seed``, fit the model, write it (the engine loads it). With
+    ``--with-labels`` the operators' verdicts on closed cases are training examples too, and the
+    report says how many and what they changed."""
     if kind not in ("gbdt", "logistic"):
         raise typer.BadParameter("--kind is gbdt or logistic")
-    with console.status(f"simulating {days} days of {users} users and training {kind}"):
-        model = ev.train(risk_rules.load(rules), seed, days, users=users, kind=kind)
+    if not label_weight > 0:
+        raise typer.BadParameter("--label-weight is a positive number")
+    rs = risk_rules.load(rules)
+    if with_labels:
+        dataset = _label_dataset()
+        with console.status(f"simulating {days} days, training {kind} with and without labels"):
+            model, report = ev.train_with_labels(
+                rs, seed, days, dataset, users=users, kind=kind, label_weight=label_weight
+            )
+        report_path = report_path or out.with_name(f"{out.stem}.training.json")
+        ev.write_json(report, report_path)
+        _print_label_effect(report)
+        console.print(f"training report -> {report_path}")
+    else:
+        with console.status(f"simulating {days} days of {users} users and training {kind}"):
+            model = ev.train(rs, seed, days, users=users, kind=kind)
     risk_model.save(model, out)
     console.print(f"model {model.version}: operating point p >= {model.operating_point} -> {out}")
+
+
+def _label_dataset() -> labels.Dataset:
+    p = open_platform(load_settings(), start=False)
+    try:
+        return risk_service.label_dataset(p)
+    finally:
+        p.close()
+
+
+def _print_label_effect(report: dict[str, Any]) -> None:
+    counts, skipped = report["labelled"], report["skipped"]
+    console.print(
+        f"{counts['examples']} labelled examples ({counts[labels.FRAUD]} confirmed fraud,"
+        f" {counts[labels.LEGIT]} false positives) at weight {report['label_weight']};"
+        f" skipped {json.dumps(skipped, sort_keys=True)}"
+    )
+    table = Table("label", "examples", "mean p before", "after", "flagged before", "after")
+    for name, row in report["effect"].items():
+        table.add_row(
+            name,
+            str(row["examples"]),
+            str(row["mean_p_before"]),
+            str(row["mean_p_after"]),
+            str(row["flagged_before"]),
+            str(row["flagged_after"]),
+        )
+    console.print(table)
 
 
 @app.command()

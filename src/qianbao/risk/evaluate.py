@@ -15,14 +15,16 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qianbao.risk import simulate
+from qianbao.risk import labels, simulate
 from qianbao.risk.counters import Counters
 from qianbao.risk.decide import PASS, Lists, Profile, State, decide
 from qianbao.risk.features import NAMES
+from qianbao.risk.labels import Dataset, Example
 from qianbao.risk.model import NO_MODEL, Model, from_lightgbm
 from qianbao.risk.rules import RuleSet, parse_location
 
@@ -74,26 +76,58 @@ def _learn(state: State, user_id: str, e: simulate.SimEvent) -> None:
 
 
 TRAIN_FPR = 0.003  # the operating point: this share of legitimate training movements above it
+LABEL_WEIGHT = 5.0  # one operator-labelled example counts as this many simulated ones
 
 
 def train(
-    rs: RuleSet, seed: int, days: int, *, users: int = 2000, version: str = "", kind: str = "gbdt"
+    rs: RuleSet,
+    seed: int,
+    days: int,
+    *,
+    users: int = 2000,
+    version: str = "",
+    kind: str = "gbdt",
+    labelled: Sequence[Example] = (),
+    label_weight: float = LABEL_WEIGHT,
 ) -> Model:
-    """Gradient-boosted trees (LightGBM, or ``kind="logistic"``) on one simulated period. Its
-    operating point is the probability that ``TRAIN_FPR`` of the legitimate training movements
-    reach. The grooming transfers of a scam are left out (neither fraud nor normal)."""
-    import numpy as np
+    """Gradient-boosted trees (LightGBM, or ``kind="logistic"``) on one simulated period, and
+    the operators' ``labelled`` examples each weighing ``label_weight`` simulated ones."""
+    rows = simulated(rs, seed, days, users=users)
+    return fit(
+        rows, seed, days, version=version, kind=kind, labelled=labelled, label_weight=label_weight
+    )
 
+
+def simulated(rs: RuleSet, seed: int, days: int, *, users: int = 2000) -> list[Scored]:
+    """One simulated period replayed with every movement committed, the grooming transfers of a
+    scam left out (neither fraud nor normal)."""
     world, events = simulate.generate(seed, days, users=users)
-    rows = [
+    return [
         s
         for s in replay(rs, NO_MODEL, world, events, commit_all=True)
         if s.label != simulate.GROOMING
     ]
-    x = np.array([s.features for s in rows])
-    y = np.array([1 if s.label else 0 for s in rows])
-    name = version or f"{kind}-s{seed}-d{days}"
-    model = _fit_trees(x, y, name, seed) if kind == "gbdt" else _fit_logistic(x, y, name)
+
+
+def fit(
+    rows: list[Scored],
+    seed: int,
+    days: int,
+    *,
+    version: str = "",
+    kind: str = "gbdt",
+    labelled: Sequence[Example] = (),
+    label_weight: float = LABEL_WEIGHT,
+) -> Model:
+    """Fit on simulated ``rows`` plus ``labelled``. The operating point is the probability that
+    ``TRAIN_FPR`` of the legitimate simulated movements reach (labels are too few to set it)."""
+    import numpy as np
+
+    x = np.array([s.features for s in rows] + [e.features for e in labelled])
+    y = np.array([1 if s.label else 0 for s in rows] + [e.y for e in labelled])
+    w = np.array([1.0] * len(rows) + [label_weight] * len(labelled))
+    name = version or f"{kind}-s{seed}-d{days}" + (f"-l{len(labelled)}" if labelled else "")
+    model = _fit_trees(x, y, w, name, seed) if kind == "gbdt" else _fit_logistic(x, y, w, name)
     legit = sorted(model.probability(list(s.features)) for s in rows if not s.label)
     point = legit[min(len(legit) - 1, int(len(legit) * (1 - TRAIN_FPR)))] if legit else 0.5
     model = replace(model, operating_point=round(min(max(point, 0.01), 0.99), 6))
@@ -103,7 +137,39 @@ def train(
     return replace(model, version=f"{name}-{digest[:8]}")  # a new model, a new version
 
 
-def _fit_trees(x: Any, y: Any, name: str, seed: int) -> Model:
+def train_with_labels(
+    rs: RuleSet,
+    seed: int,
+    days: int,
+    dataset: Dataset,
+    *,
+    users: int = 2000,
+    kind: str = "gbdt",
+    label_weight: float = LABEL_WEIGHT,
+) -> tuple[Model, dict[str, Any]]:
+    """The model on the simulator plus ``dataset``'s examples, and the training report: how many
+    examples were used or skipped, and their scores under the model fitted on the same simulated
+    rows without them (``before``) and with them (``after``)."""
+    rows = simulated(rs, seed, days, users=users)
+    before = fit(rows, seed, days, kind=kind)
+    after = fit(rows, seed, days, kind=kind, labelled=dataset.examples, label_weight=label_weight)
+    report = {
+        "model_version": after.version,
+        "without_labels_version": before.version,
+        "seed": seed,
+        "days": days,
+        "users": users,
+        "simulated_rows": len(rows),
+        "label_weight": label_weight,
+        "labelled": dataset.counts,
+        "skipped": dataset.skipped,
+        "operating_point": {"before": before.operating_point, "after": after.operating_point},
+        "effect": labels.effect(before, after, dataset.examples),
+    }
+    return after, report
+
+
+def _fit_trees(x: Any, y: Any, w: Any, name: str, seed: int) -> Model:
     import lightgbm
 
     params = {
@@ -119,17 +185,17 @@ def _fit_trees(x: Any, y: Any, name: str, seed: int) -> Model:
         "verbose": -1,
         "num_threads": 1,
     }
-    booster = lightgbm.train(params, lightgbm.Dataset(x, y), num_boost_round=60)
+    booster = lightgbm.train(params, lightgbm.Dataset(x, y, weight=w), num_boost_round=60)
     return from_lightgbm(booster.dump_model(), name)
 
 
-def _fit_logistic(x: Any, y: Any, name: str) -> Model:
+def _fit_logistic(x: Any, y: Any, w: Any, name: str) -> Model:
     from sklearn.linear_model import LogisticRegression
 
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std == 0] = 1.0
     fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-    fit.fit((x - mean) / std, y)
+    fit.fit((x - mean) / std, y, sample_weight=w)
     coef = fit.coef_[0] / std
     intercept = float(fit.intercept_[0] - (fit.coef_[0] * mean / std).sum())
     return Model(name, NAMES, tuple(float(c) for c in coef), intercept)

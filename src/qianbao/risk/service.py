@@ -19,7 +19,7 @@ from qianbao.platform.errors import QianbaoError
 from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
-from qianbao.risk import aml, store
+from qianbao.risk import aml, labels, store
 from qianbao.risk.engine import RiskEngine
 from qianbao.risk.errors import (
     AlreadyFrozen,
@@ -36,6 +36,7 @@ from qianbao.risk.errors import (
     ListEntryInvalid,
     SameOperator,
 )
+from qianbao.risk.labels import Dataset
 from qianbao.risk.rules import LIST_KINDS, LISTS
 
 PARTY_KINDS = ("USER", "CARD", "MERCHANT")
@@ -381,6 +382,21 @@ def get_decision(p: Platform, decision_id: str) -> Row:
     if row is None:
         raise DecisionQueryInvalid("no such decision")
     return row
+
+
+def label_dataset(p: Platform) -> Dataset:
+    """The operators' verdicts as training examples (``labels.assemble``): every labelled case
+    with the decision it points at, looked up in the unit that made it."""
+    cases = [dict(c) for c in store.labels(p.global_db)]
+    found: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        decision_id = str(case["decision_id"] or "")
+        if decision_id and decision_id not in found:
+            try:
+                found[decision_id] = dict(get_decision(p, decision_id))
+            except DecisionQueryInvalid:
+                continue  # counted as decision_missing
+    return labels.assemble(cases, found)
 
 
 # --- AML: the watch list and the daily reports ------------------------------------------------

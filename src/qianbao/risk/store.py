@@ -244,7 +244,7 @@ def labels(db: Database) -> list[Row]:
     """Operators' verdicts (fed back as training labels)."""
     with db.read() as tx:
         return tx.all(
-            "SELECT id, party_id, decision_id, label, updated_at_ms FROM risk_cases"
+            "SELECT id, party_id, decision_id, status, label, updated_at_ms FROM risk_cases"
             " WHERE label IS NOT NULL ORDER BY updated_at_ms"
         )
 
