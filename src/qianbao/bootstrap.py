@@ -87,8 +87,8 @@ from qianbao.notices import service as notices
 from qianbao.onboarding import errors as onboarding_errors
 from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
+from qianbao.payments import secured, settlement, trade_purpose, trades
 from qianbao.payments import service as payments
-from qianbao.payments import settlement, trade_purpose, trades
 from qianbao.payments.codes import IssuePaymentCode
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
@@ -274,6 +274,8 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
     for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):
         p.commands.register(kind, run_itself)
+    for secured_kind in secured.COMMANDS:  # secured-trade follow-ups travel to a unit's process
+        p.commands.register(secured_kind, run_itself)
     p.commands.register(Refund, handle_refund)
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)
