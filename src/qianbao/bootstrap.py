@@ -274,6 +274,8 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
     for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):
         p.commands.register(kind, run_itself)
+    for closer in (trades.CloseTrade, trades.CloseOrder):
+        p.commands.register(closer, run_itself)
     for secured_kind in secured.COMMANDS:  # secured-trade follow-ups travel to a unit's process
         p.commands.register(secured_kind, run_itself)
     p.commands.register(Refund, handle_refund)

@@ -21,7 +21,10 @@ COMMANDS: list[Any] = [
     secured.OpenDispute("t-1"),
     secured.ResolveDispute("t-1", "op-1", "split", 60_00, "半数 half", "rf-1"),
     secured.CompensateTrade("t-1", "op-1", 5_00, "fraud proven", "cp-1"),
+    secured.AutoConfirm("t-1"),
+    secured.FinishTrade("t-1"),
 ]
+CLOSERS: list[Any] = [trades.CloseTrade("t-1", "merchant"), trades.CloseOrder("o-1")]
 
 
 def _wired(p: Platform, command: Any) -> Any:
@@ -42,7 +45,7 @@ def _paid_secured(p: Platform, amount_fen: int) -> tuple[str, str, str]:
 
 def test_every_secured_command_travels_as_json_unchanged(sqlite_platform: Platform) -> None:
     p = sqlite_platform
-    for command in COMMANDS:
+    for command in COMMANDS + CLOSERS:
         assert _wired(p, command) == command
     assert set(secured.COMMANDS) == {type(c) for c in COMMANDS}
 
@@ -82,4 +85,20 @@ def test_decoded_dispute_split_and_compensation(sqlite_platform: Platform) -> No
         _run(p, tid, comp)
     assert e.value.code == "ALREADY_COMPENSATED"
     assert balance(p, buyer) == 500_00 - 100_00 + 60_00 + 5_00
+    assert_ledger_clean(p)
+
+
+def test_decoded_close_closes_an_unpaid_trade_once(sqlite_platform: Platform) -> None:
+    p = sqlite_platform
+    m = new_merchant(p)
+    buyer = new_user(p, unit=0, balance_fen=50_00)
+    t = trades.create(p, req(m, 20_00, product=trades.SECURED), buyer)
+    closed = _run(p, t["id"], trades.CloseTrade(t["id"], "timeout"))
+    assert closed["status"] == trades.TRADE_CLOSED
+    assert _run(p, t["id"], trades.CloseTrade(t["id"], "timeout")) == closed  # a repeat: as is
+    with pytest.raises(QianbaoError):  # the merchant's close of a closed trade is refused
+        _run(p, t["id"], trades.CloseTrade(t["id"], "merchant"))
+    order = _run(p, t["order_id"], trades.CloseOrder(t["order_id"]))
+    assert order["id"] == t["order_id"]
+    assert balance(p, buyer) == 50_00
     assert_ledger_clean(p)

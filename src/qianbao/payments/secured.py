@@ -42,8 +42,8 @@ from qianbao.payments.trades import (
     WAIT_BUYER_CONFIRM_GOODS,
     WAIT_BUYER_PAY,
     WAIT_SELLER_SEND_GOODS,
-    close_order_command,
-    close_trade_command,
+    CloseOrder,
+    CloseTrade,
     get_trade,
     load_row,
     machine,
@@ -314,15 +314,13 @@ def run_due_jobs(p: Platform, limit: int = JOB_BATCH_MAX) -> dict[str, int]:
             )
         writer = p.writers[unit]
         for r in orders:
-            done["orders_closed"] += (
-                writer.submit(close_order_command(r["id"]))["status"] == "CLOSED"
-            )
+            done["orders_closed"] += writer.submit(CloseOrder(r["id"]))["status"] == "CLOSED"
         for r in unpaid:
-            done["trades_closed"] += _run_guarded(writer, close_trade_command(r["id"], "timeout"))
+            done["trades_closed"] += _run_guarded(writer, CloseTrade(r["id"], "timeout"))
         for r in confirm:
-            done["auto_confirmed"] += _run_guarded(writer, _auto_confirm_cmd(r["id"]))
+            done["auto_confirmed"] += _run_guarded(writer, AutoConfirm(r["id"]))
         for r in finish:
-            done["finished"] += _run_guarded(writer, _finish_cmd(r["id"]))
+            done["finished"] += _run_guarded(writer, FinishTrade(r["id"]))
     return done
 
 
@@ -335,27 +333,33 @@ def _run_guarded(writer: Any, command: Any) -> int:
         return 0
 
 
-def _auto_confirm_cmd(trade_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = load_row(ctx.tx, "trades", trade_id)
+@dataclass(frozen=True, slots=True)
+class AutoConfirm:
+    """Confirm a shipped secured trade whose auto-confirm time has come. A command as data."""
+
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = load_row(ctx.tx, "trades", self.trade_id)
         if t["status"] != WAIT_BUYER_CONFIRM_GOODS or t["auto_confirm_at_ms"] > clock.now_ms():
             raise refuse(t, "auto-confirm")
         return _release_in(ctx, t, t["total_amount_fen"] - t["refunded_fen"])
 
-    return command
 
+@dataclass(frozen=True, slots=True)
+class FinishTrade:
+    """Finish an instant trade whose refund window is over. A command as data."""
 
-def _finish_cmd(trade_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = load_row(ctx.tx, "trades", trade_id)
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = load_row(ctx.tx, "trades", self.trade_id)
         if t["status"] != TRADE_SUCCESS:
             raise refuse(t, "finish")
         INSTANT_TRADE.move(
-            ctx.tx, trade_id, TRADE_SUCCESS, TRADE_FINISHED, ended_at_ms=clock.now_ms()
+            ctx.tx, self.trade_id, TRADE_SUCCESS, TRADE_FINISHED, ended_at_ms=clock.now_ms()
         )
-        return load_row(ctx.tx, "trades", trade_id)
-
-    return command
+        return load_row(ctx.tx, "trades", self.trade_id)
 
 
 COMMANDS: tuple[type, ...] = (
@@ -364,4 +368,6 @@ COMMANDS: tuple[type, ...] = (
     OpenDispute,
     ResolveDispute,
     CompensateTrade,
+    AutoConfirm,
+    FinishTrade,
 )
