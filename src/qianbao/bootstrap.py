@@ -423,6 +423,8 @@ def wire_credit_commands(p: Platform) -> None:
         credit_installments.InstallPurchase, credit_installments.handle_install_purchase
     )
     p.commands.register(credit_installments.SettlePlan, credit_installments.handle_settle_plan)
+    for offer_kind in (credit_offers.DeclareOffer, credit_offers.DiscardOrphanOffer):
+        p.commands.register(offer_kind, run_itself)
 
 
 def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext], None]:
