@@ -35,6 +35,7 @@ import qianbao.scoring.tables  # noqa: F401
 import qianbao.wealth.tables  # noqa: F401
 from qianbao import demo as demo_data
 from qianbao.backoffice import actions as backoffice_actions
+from qianbao.backoffice import adjustments as backoffice_adjustments
 from qianbao.backoffice import errors as backoffice_errors
 from qianbao.billpay import autopay as billpay_autopay
 from qianbao.billpay import errors as billpay_errors
@@ -204,6 +205,7 @@ def open_platform(
     register_error_codes(p)
     wire_wealth(p)
     backoffice_actions.register_all()  # what maker-checker approvals run
+    p.commands.register(backoffice_adjustments.Adjust, run_itself)  # travels to the user's unit
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
