@@ -90,7 +90,7 @@ from qianbao.openapi import errors as openapi_errors
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import secured, settlement, trade_purpose, trades
 from qianbao.payments import service as payments
-from qianbao.payments.codes import IssuePaymentCode
+from qianbao.payments.codes import IssuePaymentCode, SetCodeFunding
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
@@ -276,6 +276,8 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
     for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):
         p.commands.register(kind, run_itself)
+    p.commands.register(SetCodeFunding, run_itself)
+    p.commands.register(risk_service.MoveChallenge, run_itself)  # a step-up challenge's answer
     for closer in (trades.CloseTrade, trades.CloseOrder):
         p.commands.register(closer, run_itself)
     for secured_kind in secured.COMMANDS:  # secured-trade follow-ups travel to a unit's process

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from qianbao.payments import secured, trades
+from qianbao.payments import codes, secured, trades
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
+from qianbao.risk.service import MoveChallenge
 from tests.conftest import assert_ledger_clean
 from tests.factories import PAY_PASSWORD, new_user
 from tests.trades.helpers import account_fen, balance, merchant_fen, new_merchant, req
@@ -24,7 +25,12 @@ COMMANDS: list[Any] = [
     secured.AutoConfirm("t-1"),
     secured.FinishTrade("t-1"),
 ]
-CLOSERS: list[Any] = [trades.CloseTrade("t-1", "merchant"), trades.CloseOrder("o-1")]
+OTHERS: list[Any] = [  # trade close, the code's funding choice, a step-up challenge's move
+    trades.CloseTrade("t-1", "merchant"),
+    trades.CloseOrder("o-1"),
+    codes.SetCodeFunding("u-1", "HUABEI", 1_700_000_000_000),
+    MoveChallenge("ch-1", "PENDING", {"attempts": 2, "code_id": "c-1"}),
+]
 
 
 def _wired(p: Platform, command: Any) -> Any:
@@ -45,7 +51,7 @@ def _paid_secured(p: Platform, amount_fen: int) -> tuple[str, str, str]:
 
 def test_every_secured_command_travels_as_json_unchanged(sqlite_platform: Platform) -> None:
     p = sqlite_platform
-    for command in COMMANDS + CLOSERS:
+    for command in COMMANDS + OTHERS:
         assert _wired(p, command) == command
     assert set(secured.COMMANDS) == {type(c) for c in COMMANDS}
 
