@@ -87,6 +87,7 @@ from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
 from qianbao.onboarding import errors as onboarding_errors
 from qianbao.openapi import errors as openapi_errors
+from qianbao.openapi import notify
 from qianbao.payments import errors as payments_errors
 from qianbao.payments import secured, settlement, trade_purpose, trades
 from qianbao.payments import service as payments
@@ -278,6 +279,8 @@ def wire_money_movement(p: Platform) -> None:
         p.commands.register(kind, run_itself)
     p.commands.register(SetCodeFunding, run_itself)
     p.commands.register(risk_service.MoveChallenge, run_itself)  # a step-up challenge's answer
+    p.commands.register(notify.ResendNotify, run_itself)
+    p.commands.register(scoring.RecordScore, run_itself)
     for closer in (trades.CloseTrade, trades.CloseOrder):
         p.commands.register(closer, run_itself)
     for secured_kind in secured.COMMANDS:  # secured-trade follow-ups travel to a unit's process

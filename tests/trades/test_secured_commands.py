@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from qianbao.openapi import notify
 from qianbao.payments import codes, secured, trades
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
 from qianbao.risk.service import MoveChallenge
+from qianbao.scoring.service import RecordScore
 from tests.conftest import assert_ledger_clean
 from tests.factories import PAY_PASSWORD, new_user
 from tests.trades.helpers import account_fen, balance, merchant_fen, new_merchant, req
@@ -30,6 +32,18 @@ OTHERS: list[Any] = [  # trade close, the code's funding choice, a step-up chall
     trades.CloseOrder("o-1"),
     codes.SetCodeFunding("u-1", "HUABEI", 1_700_000_000_000),
     MoveChallenge("ch-1", "PENDING", {"attempts": 2, "code_id": "c-1"}),
+    notify.ResendNotify("nt-1"),
+    RecordScore(
+        {
+            "id": "sc-1",
+            "user_id": "u-1",
+            "score": 712,
+            "card_version": "v3",
+            "reason": "APPLICATION",
+        },
+        {"income": "10000-20000", "years_at_job": 3},
+        "score-1",
+    ),
 ]
 
 
