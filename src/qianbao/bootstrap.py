@@ -45,6 +45,7 @@ from qianbao.billpay.purpose import BILL, BillPurpose
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.guarded import GuardedChannel
 from qianbao.channels.journal import JournaledChannel
+from qianbao.channels.resolve import BookSuspense
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
 from qianbao.credit import errors as credit_errors
@@ -281,6 +282,7 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(risk_service.MoveChallenge, run_itself)  # a step-up challenge's answer
     p.commands.register(notify.ResendNotify, run_itself)
     p.commands.register(scoring.RecordScore, run_itself)
+    p.commands.register(BookSuspense, run_itself)  # an operator's suspense booking, unit 0
     for closer in (trades.CloseTrade, trades.CloseOrder):
         p.commands.register(closer, run_itself)
     for secured_kind in secured.COMMANDS:  # secured-trade follow-ups travel to a unit's process

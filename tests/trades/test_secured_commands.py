@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from qianbao.channels.resolve import BookSuspense
 from qianbao.openapi import notify
 from qianbao.payments import codes, secured, trades
 from qianbao.platform.errors import QianbaoError
@@ -44,6 +45,7 @@ OTHERS: list[Any] = [  # trade close, the code's funding choice, a step-up chall
         {"income": "10000-20000", "years_at_job": 3},
         "score-1",
     ),
+    BookSuspense("BANK", "2026-06-01", "stray-1", {"kind": "payout", "bank_amount_fen": 120}),
 ]
 
 
