@@ -35,6 +35,7 @@ import qianbao.scoring.tables  # noqa: F401
 import qianbao.wealth.tables  # noqa: F401
 from qianbao import demo as demo_data
 from qianbao.backoffice import actions as backoffice_actions
+from qianbao.backoffice import adjustments as backoffice_adjustments
 from qianbao.backoffice import errors as backoffice_errors
 from qianbao.billpay import autopay as billpay_autopay
 from qianbao.billpay import errors as billpay_errors
@@ -44,6 +45,7 @@ from qianbao.billpay.purpose import BILL, BillPurpose
 from qianbao.channels import errors as channels_errors
 from qianbao.channels.guarded import GuardedChannel
 from qianbao.channels.journal import JournaledChannel
+from qianbao.channels.resolve import BookSuspense
 from qianbao.channels.simulator import BankSimulator
 from qianbao.credit import config as credit_config
 from qianbao.credit import errors as credit_errors
@@ -86,10 +88,11 @@ from qianbao.notices import prefs as notice_prefs
 from qianbao.notices import service as notices
 from qianbao.onboarding import errors as onboarding_errors
 from qianbao.openapi import errors as openapi_errors
+from qianbao.openapi import notify
 from qianbao.payments import errors as payments_errors
+from qianbao.payments import secured, settlement, trade_purpose, trades
 from qianbao.payments import service as payments
-from qianbao.payments import settlement, trade_purpose, trades
-from qianbao.payments.codes import IssuePaymentCode
+from qianbao.payments.codes import IssuePaymentCode, SetCodeFunding
 from qianbao.payments.moneyout import errors as moneyout_errors
 from qianbao.payments.moneyout import orders as moneyout_orders
 from qianbao.payments.moneyout import payouts as moneyout_payouts
@@ -204,6 +207,7 @@ def open_platform(
     register_error_codes(p)
     wire_wealth(p)
     backoffice_actions.register_all()  # what maker-checker approvals run
+    p.commands.register(backoffice_adjustments.Adjust, run_itself)  # travels to the user's unit
     bank = BankSimulator(
         Database(settings.bank_database_url, name="bank"),
         latency_ms=settings.bank_latency_ms,
@@ -274,6 +278,15 @@ def wire_money_movement(p: Platform) -> None:
     p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
     for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):
         p.commands.register(kind, run_itself)
+    p.commands.register(SetCodeFunding, run_itself)
+    p.commands.register(risk_service.MoveChallenge, run_itself)  # a step-up challenge's answer
+    p.commands.register(notify.ResendNotify, run_itself)
+    p.commands.register(scoring.RecordScore, run_itself)
+    p.commands.register(BookSuspense, run_itself)  # an operator's suspense booking, unit 0
+    for closer in (trades.CloseTrade, trades.CloseOrder):
+        p.commands.register(closer, run_itself)
+    for secured_kind in secured.COMMANDS:  # secured-trade follow-ups travel to a unit's process
+        p.commands.register(secured_kind, run_itself)
     p.commands.register(Refund, handle_refund)
     p.commands.register(payments.Transfer, payments.handle_transfer)
     p.commands.register(payments.OpenBankOrder, payments.handle_open_bank_order)
@@ -419,6 +432,8 @@ def wire_credit_commands(p: Platform) -> None:
         credit_installments.InstallPurchase, credit_installments.handle_install_purchase
     )
     p.commands.register(credit_installments.SettlePlan, credit_installments.handle_settle_plan)
+    for offer_kind in (credit_offers.DeclareOffer, credit_offers.DiscardOrphanOffer):
+        p.commands.register(offer_kind, run_itself)
 
 
 def _platform_accounts_opener(unit: int, units: int) -> Callable[[WriteContext], None]:

@@ -254,3 +254,36 @@ def test_a_token_revoked_in_the_global_database_stops_working_at_once(
         assert time.monotonic() < deadline, "the access layer kept the revoked token"
         time.sleep(0.02)
     assert d.http.get("/api/v1/me/balance", headers=headers).status_code == 401
+
+
+def test_secured_trade_follow_ups_and_close_travel_as_commands(deployment: Deployment) -> None:
+    """Ship, confirm receipt and close reach the buyer's unit process as commands (once closures:
+    501 NOT_AVAILABLE_IN_DISTRIBUTED_MODE), and a repeated confirm moves nothing."""
+    d, p = deployment, deployment.access.p
+    c = d.seed["users"][2]
+    before = payments.balance(p, c)["balance_fen"]
+    client = load_example_client().GatewayClient(
+        "/gateway.do",
+        d.seed["creds"]["app_id"],
+        d.seed["creds"]["app_private_key"],
+        d.seed["creds"]["platform_public_key"],
+    )
+    client.http = d.http
+    biz = {"total_amount": "3.00", "subject": "书", "buyer_id": c, "product_code": "SECURED_TRADE"}
+    created = client.call("qianbao.trade.create", {**biz, "out_trade_no": "gw-sec"})
+    assert created["code"] == "10000", created
+    trade = f"/api/v1/me/trades/{created['trade_no']}"
+    buyer = _login(d, 2)
+    assert d.http.post(f"{trade}/pay", json={}, headers=buyer).status_code == 200
+    mh = {"Authorization": f"Bearer {d.seed['key']}"}
+    shipped = d.http.post(f"/api/v1/merchant/trades/{created['trade_no']}/ship", headers=mh)
+    assert shipped.status_code == 200, shipped.text
+    form = {"pay_password": PAY_PASSWORD}
+    done = d.http.post(f"{trade}/confirm", data=form, headers=buyer)
+    assert done.status_code == 200 and done.json()["trade_status"] == "TRADE_FINISHED", done.text
+    again = d.http.post(f"{trade}/confirm", data=form, headers=buyer)
+    assert (again.status_code, again.json()["code"]) == (409, "TRADE_HAS_FINISHED"), again.text
+    unpaid = client.call("qianbao.trade.create", {**biz, "out_trade_no": "gw-sec-2"})
+    closed = client.call("qianbao.trade.close", {"out_trade_no": "gw-sec-2"})
+    assert closed["code"] == "10000" and closed["trade_no"] == unpaid["trade_no"], closed
+    _settled(d, {c: before - 300})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qianbao.credit import installments, lines, repayments
+from qianbao.credit import installments, lines, offers, repayments
 from qianbao.credit import service as credit
 from qianbao.platform.errors import IdempotencyKeyReused
 from qianbao.platform.ids import bucket_of, new_id
@@ -40,6 +40,8 @@ COMMANDS: list[Any] = [
     installments.InstallBill("plan-1", USER, "st-1", 6, "install-1"),
     installments.SettlePlan(USER, "plan-1", "settle-1"),
     installments.InstallPurchase("plan-2", USER, "pur-1", 3, "install-2"),
+    offers.DeclareOffer("m-1", "out-1", 6, 100),
+    offers.DiscardOrphanOffer("m-1", "out-1"),
 ]
 
 

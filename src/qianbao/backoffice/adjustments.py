@@ -6,6 +6,7 @@ wallet (the ledger's guarded debit)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from qianbao.backoffice.errors import AdjustmentInvalid
@@ -27,6 +28,40 @@ def check(amount_fen: int, reason: str) -> None:
         raise AdjustmentInvalid("an adjustment needs its reason")
 
 
+@dataclass(frozen=True, slots=True)
+class Adjust:
+    """An approved adjustment in the user's unit (a command as data, so it can be sent to the
+    unit's process; its own ``__call__`` is its handler). The request id makes a repeat a no-op.
+    """
+
+    adjustment_id: str
+    operator_id: str
+    user_id: str
+    amount_fen: int
+    reason: str
+    request_id: str
+
+    def __call__(self, ctx: WriteContext) -> dict[str, Any]:
+        request = {"amount_fen": self.amount_fen, "reason": self.reason}
+        scope = f"adjustment:{self.user_id}"
+        first = idempotency.claim(ctx.tx, scope, self.request_id, request, self.adjustment_id)
+        if first is not None:
+            return {"adjustment_id": first, "user_id": self.user_id, "amount_fen": self.amount_fen}
+        expense = unit_account("adjustment_expense", ctx.unit)
+        open_account(ctx.tx, expense, f"u{ctx.unit}")
+        legs = [
+            debit(expense, self.amount_fen),
+            credit(user_account(self.user_id), self.amount_fen),
+        ]
+        memo = f"{self.operator_id}: {self.reason}"[:100]
+        post(ctx, "ops.adjustment", self.adjustment_id, legs, memo=memo)
+        return {
+            "adjustment_id": self.adjustment_id,
+            "user_id": self.user_id,
+            "amount_fen": self.amount_fen,
+        }
+
+
 def adjust(
     p: Platform, operator_id: str, user_id: str, amount_fen: int, reason: str, request_id: str
 ) -> dict[str, Any]:
@@ -34,19 +69,6 @@ def adjust(
     check(amount_fen, reason)
     members.get_user(p, user_id)
     adjustment_id = new_id(bucket_of(user_id))
-    request = {"amount_fen": amount_fen, "reason": reason}
-
-    def command(ctx: WriteContext) -> dict[str, Any]:
-        scope = f"adjustment:{user_id}"
-        first = idempotency.claim(ctx.tx, scope, request_id, request, adjustment_id)
-        if first is not None:
-            return {"adjustment_id": first, "user_id": user_id, "amount_fen": amount_fen}
-        expense = unit_account("adjustment_expense", ctx.unit)
-        open_account(ctx.tx, expense, f"u{ctx.unit}")
-        wallet = user_account(user_id)
-        legs = [debit(expense, amount_fen), credit(wallet, amount_fen)]
-        post(ctx, "ops.adjustment", adjustment_id, legs, memo=f"{operator_id}: {reason}"[:100])
-        return {"adjustment_id": adjustment_id, "user_id": user_id, "amount_fen": amount_fen}
-
+    command = Adjust(adjustment_id, operator_id, user_id, amount_fen, reason, request_id)
     result: dict[str, Any] = p.writer_for(user_id).submit(command)
     return result

@@ -10,6 +10,7 @@ Each is idempotent and changes nothing when refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -96,6 +97,31 @@ def _is_bank_order(p: Platform, request_id: str) -> bool:
         return bool(tx.scalar("SELECT COUNT(*) FROM bank_orders WHERE id = :r", {"r": request_id}))
 
 
+@dataclass(frozen=True, slots=True)
+class BookSuspense:
+    """A ``BANK_ONLY`` line booked to suspense in unit 0, once per request id. A command as
+    data (so it can be sent to unit 0's process); its own ``__call__`` is its handler."""
+
+    channel: str
+    day: str  # ISO date of the reconciliation
+    request_id: str
+    line: dict[str, Any]
+
+    def __call__(self, ctx: WriteContext) -> str:
+        scope, rid = f"suspense:{self.channel}", self.request_id
+        if idempotency.claim(ctx.tx, scope, rid, self.line, rid) is not None:
+            return rid
+        amount = int(self.line["bank_amount_fen"])
+        reserve = unit_account("bank_reserve", 0, self.channel)
+        suspense = unit_account("suspense", 0)
+        legs = [debit(reserve, amount), credit(suspense, amount)]
+        if self.line["kind"] == "payout":
+            legs = [credit(reserve, amount), debit(suspense, amount)]
+        open_account(ctx.tx, suspense, "u0")
+        post(ctx, "recon.suspense", rid, legs, memo=f"{self.channel} {self.day}")
+        return rid
+
+
 def adopt_bank_only(p: Platform, channel: str, day: date, request_id: str) -> dict[str, Any]:
     """Book a ``BANK_ONLY`` line of a stored reconciliation to suspense (长款/短款 待处理).
 
@@ -107,26 +133,13 @@ def adopt_bank_only(p: Platform, channel: str, day: date, request_id: str) -> di
     line = _bank_only_line(p, channel, day, request_id)
     if channel_of(p, channel).query(request_id) != SUCCEEDED:
         raise NotAtBank(f"the bank no longer shows {request_id} as done")
-    amount = int(line["bank_amount_fen"])
-    reserve, suspense = unit_account("bank_reserve", 0, channel), unit_account("suspense", 0)
-    legs = [debit(reserve, amount), credit(suspense, amount)]
-    if line["kind"] == "payout":
-        legs = [credit(reserve, amount), debit(suspense, amount)]
-
-    def command(ctx: WriteContext) -> str:
-        first = idempotency.claim(ctx.tx, f"suspense:{channel}", request_id, line, request_id)
-        if first is None:
-            open_account(ctx.tx, suspense, "u0")
-            post(ctx, "recon.suspense", request_id, legs, memo=f"{channel} {day}")
-        return request_id
-
-    p.writers[0].submit(command)
+    p.writers[0].submit(BookSuspense(channel, day.isoformat(), request_id, dict(line)))
     _adopt_into_journal(p, channel, line)
     return {
         "request_id": request_id,
         "kind": line["kind"],
-        "amount_fen": amount,
-        "account": suspense,
+        "amount_fen": int(line["bank_amount_fen"]),
+        "account": unit_account("suspense", 0),
     }
 
 

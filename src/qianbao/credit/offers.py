@@ -76,39 +76,61 @@ def _offer_writer(p: Platform, merchant_id: str, out_trade_no: str) -> Any:
     return p.writers[_order_unit(p, merchant_id, out_trade_no)]
 
 
+@dataclass(frozen=True, slots=True)
+class DeclareOffer:
+    """Record a merchant's offer in the trade's order unit (a command as data; its own
+    ``__call__`` is its handler). The same offer again is a no-op."""
+
+    merchant_id: str
+    out_trade_no: str
+    periods: int
+    seller_percent: int
+
+    def __call__(self, ctx: WriteContext) -> InstallmentOffer:
+        tx, offer = ctx.tx, InstallmentOffer(self.periods, self.seller_percent)
+        old = store.offer(tx, self.merchant_id, self.out_trade_no)
+        if old is not None:
+            if _offer_of(old) != offer:
+                raise InstallmentOfferConflict("this trade already has another installment offer")
+            return offer
+        if store.trade_order_exists(tx, self.merchant_id, self.out_trade_no):
+            raise InstallmentOfferConflict(
+                f"out_trade_no {self.out_trade_no!r} was used for a trade without an"
+                " installment offer"
+            )
+        store.insert_offer(
+            tx, self.merchant_id, self.out_trade_no, self.periods, self.seller_percent, now_ms()
+        )
+        return offer
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardOrphanOffer:
+    """Forget a trade's offer unless a trade holds the number. A command as data."""
+
+    merchant_id: str
+    out_trade_no: str
+
+    def __call__(self, ctx: WriteContext) -> None:
+        store.delete_orphan_offer(ctx.tx, self.merchant_id, self.out_trade_no)
+
+
 def declare_offer(
     p: Platform, merchant_id: str, out_trade_no: str, offer: InstallmentOffer
 ) -> InstallmentOffer:
     """Record ``offer`` for the merchant's trade ``out_trade_no`` *before* the trade is
     created. The same offer again is a no-op; another offer, or an offer for an out_trade_no
     already used without one, is 409 ``INSTALLMENT_OFFER_CONFLICT``."""
-
-    def command(ctx: WriteContext) -> InstallmentOffer:
-        tx = ctx.tx
-        old = store.offer(tx, merchant_id, out_trade_no)
-        if old is not None:
-            if _offer_of(old) != offer:
-                raise InstallmentOfferConflict("this trade already has another installment offer")
-            return offer
-        if store.trade_order_exists(tx, merchant_id, out_trade_no):
-            raise InstallmentOfferConflict(
-                f"out_trade_no {out_trade_no!r} was used for a trade without an installment offer"
-            )
-        store.insert_offer(
-            tx, merchant_id, out_trade_no, offer.periods, offer.seller_percent, now_ms()
-        )
-        return offer
-
-    return _offer_writer(p, merchant_id, out_trade_no).submit(command)  # type: ignore[no-any-return]
+    command = DeclareOffer(merchant_id, out_trade_no, offer.periods, offer.seller_percent)
+    _offer_writer(p, merchant_id, out_trade_no).submit(command)
+    return offer
 
 
 def discard_orphan_offer(p: Platform, merchant_id: str, out_trade_no: str) -> None:
     """The trade could not be created: forget its offer unless a trade holds the number."""
-
-    def command(ctx: WriteContext) -> None:
-        store.delete_orphan_offer(ctx.tx, merchant_id, out_trade_no)
-
-    _offer_writer(p, merchant_id, out_trade_no).submit(command)
+    _offer_writer(p, merchant_id, out_trade_no).submit(
+        DiscardOrphanOffer(merchant_id, out_trade_no)
+    )
 
 
 def _offer_of(row: Row) -> InstallmentOffer:

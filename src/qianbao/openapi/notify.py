@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -281,12 +282,18 @@ def _task(tx: Tx, task_id: str) -> Row:
     return dict(row)
 
 
+@dataclass(frozen=True, slots=True)
+class ResendNotify:
+    """A notification due again now. A command as data (its own ``__call__`` is its handler)."""
+
+    task_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        task = _task(ctx.tx, self.task_id)
+        NOTIFY_TASK.move(ctx.tx, self.task_id, task["status"], PENDING, next_at_ms=clock.now_ms())
+        return _task(ctx.tx, self.task_id)
+
+
 def resend(p: Platform, task_id: str) -> Row:
     """An operator sends a notification again now (also after it gave up or was delivered)."""
-
-    def command(ctx: WriteContext) -> Row:
-        task = _task(ctx.tx, task_id)
-        NOTIFY_TASK.move(ctx.tx, task_id, task["status"], PENDING, next_at_ms=clock.now_ms())
-        return _task(ctx.tx, task_id)
-
-    return p.writer_for(task_id).submit(command)
+    return p.writer_for(task_id).submit(ResendNotify(task_id))

@@ -65,18 +65,25 @@ def set_code_funding(p: Platform, user_id: str, funding: str) -> dict[str, objec
     check_funding(funding)
     if funding == HUABEI:
         _require_huabei(p, user_id)
-    now_ms = clock.now_ms()
+    p.writer_for(user_id).submit(SetCodeFunding(user_id, funding, clock.now_ms()))
+    return {"funding": funding}
 
-    def command(ctx: WriteContext) -> None:
+
+@dataclass(frozen=True, slots=True)
+class SetCodeFunding:
+    """The buyer's standing funding choice for new codes. A command as data."""
+
+    user_id: str
+    funding: str
+    now_ms: int
+
+    def __call__(self, ctx: WriteContext) -> None:
         ctx.tx.execute(
             "INSERT INTO payment_code_settings (user_id, funding, updated_at_ms) VALUES"
             " (:u, :f, :now) ON CONFLICT (user_id) DO UPDATE SET funding = :f,"
             " updated_at_ms = :now",
-            {"u": user_id, "f": funding, "now": now_ms},
+            {"u": self.user_id, "f": self.funding, "now": self.now_ms},
         )
-
-    p.writer_for(user_id).submit(command)
-    return {"funding": funding}
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ the money-movement engine); this module moves trades that are already paid.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -41,8 +42,8 @@ from qianbao.payments.trades import (
     WAIT_BUYER_CONFIRM_GOODS,
     WAIT_BUYER_PAY,
     WAIT_SELLER_SEND_GOODS,
-    close_order_command,
-    close_trade_command,
+    CloseOrder,
+    CloseTrade,
     get_trade,
     load_row,
     machine,
@@ -93,15 +94,102 @@ def _release_in(ctx: WriteContext, t: Row, seller_fen: int) -> Row:
     return done
 
 
-def _secured_cmd(p: Platform, trade_id: str, action: str, body: Any) -> Row:
-    def command(ctx: WriteContext) -> Row:
-        t = load_row(ctx.tx, "trades", trade_id)
-        if t["product"] != SECURED:
-            raise TradeNotSecured("only secured trades can " + action)
-        result: Row = body(ctx, t)
-        return result
+def _secured(ctx: WriteContext, trade_id: str, action: str) -> Row:
+    t = load_row(ctx.tx, "trades", trade_id)
+    if t["product"] != SECURED:
+        raise TradeNotSecured("only secured trades can " + action)
+    return t
 
-    return p.writer_for(trade_id).submit(command)
+
+@dataclass(frozen=True, slots=True)
+class ShipTrade:
+    """The seller shipped (a command as data; its own ``__call__`` is its handler)."""
+
+    trade_id: str
+    auto_confirm_days: int
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = _secured(ctx, self.trade_id, "ship")
+        if t["status"] != WAIT_SELLER_SEND_GOODS:
+            raise refuse(t, "ship")
+        now = clock.now_ms()
+        SECURED_TRADE.move(
+            ctx.tx,
+            self.trade_id,
+            t["status"],
+            WAIT_BUYER_CONFIRM_GOODS,
+            shipped_at_ms=now,
+            auto_confirm_at_ms=now + self.auto_confirm_days * DAY_MS,
+        )
+        return load_row(ctx.tx, "trades", self.trade_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmReceipt:
+    """The buyer confirmed receipt (authorised before): escrow is released to the seller."""
+
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = _secured(ctx, self.trade_id, "confirm")
+        if t["status"] != WAIT_BUYER_CONFIRM_GOODS:
+            raise refuse(t, "confirm receipt of")
+        return _release_in(ctx, t, t["total_amount_fen"] - t["refunded_fen"])
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDispute:
+    """A party disputes a paid secured trade: it freezes until an operator decides."""
+
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = _secured(ctx, self.trade_id, "dispute")
+        if t["status"] not in (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS):
+            raise refuse(t, "dispute")
+        SECURED_TRADE.move(
+            ctx.tx, self.trade_id, t["status"], TRADE_DISPUTED, dispute_from=t["status"]
+        )
+        return load_row(ctx.tx, "trades", self.trade_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveDispute:
+    """An operator's decision on a disputed trade: release, refund, or split."""
+
+    trade_id: str
+    operator_id: str
+    decision: str
+    buyer_fen: int
+    note: str
+    refund_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = _secured(ctx, self.trade_id, "resolve")
+        if t["status"] != TRADE_DISPUTED:
+            raise refuse(t, "resolve a dispute on")
+        left = t["total_amount_fen"] - t["refunded_fen"]
+        back = {"release": 0, "refund": left, "split": self.buyer_fen}[self.decision]
+        if not 0 <= back <= left or (self.decision == "split" and not 0 < back < left):
+            raise SplitInvalid(f"the buyer's part must be within 1–{left - 1} fen")
+        if back:
+            refund_in(ctx, self._refund(t, back), paid_of(t))
+            t = load_row(ctx.tx, "trades", self.trade_id)
+        if t["status"] == TRADE_CLOSED:
+            return t
+        return _release_in(ctx, t, left - back)
+
+    def _refund(self, t: Row, back_fen: int) -> Refund:
+        return Refund(
+            purpose=TRADE,
+            refund_id=self.refund_id,
+            merchant_id=t["merchant_id"],
+            paid_id=self.trade_id,
+            amount_fen=back_fen,
+            request_id=f"DISPUTE-{self.operator_id}"[:64],
+            reason=f"dispute {self.decision} {self.note}"[:100],
+            kind="DISPUTE_REFUND",
+        )
 
 
 def ship(p: Platform, merchant_id: str, trade_id: str) -> Row:
@@ -109,23 +197,8 @@ def ship(p: Platform, merchant_id: str, trade_id: str) -> Row:
     trade = get_trade(p, trade_id)
     if trade["merchant_id"] != merchant_id:
         raise TradeNotExist("trade does not exist")
-    days = setting(p, "trade_auto_confirm_days")
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] != WAIT_SELLER_SEND_GOODS:
-            raise refuse(t, "ship")
-        now = clock.now_ms()
-        SECURED_TRADE.move(
-            ctx.tx,
-            trade_id,
-            t["status"],
-            WAIT_BUYER_CONFIRM_GOODS,
-            shipped_at_ms=now,
-            auto_confirm_at_ms=now + days * DAY_MS,
-        )
-        return load_row(ctx.tx, "trades", trade_id)
-
-    return _secured_cmd(p, trade_id, "ship", body)
+    days = int(setting(p, "trade_auto_confirm_days"))
+    return p.writer_for(trade_id).submit(ShipTrade(trade_id, days))
 
 
 def confirm_receipt(p: Platform, buyer_id: str, trade_id: str, pay_password: str) -> Row:
@@ -134,13 +207,7 @@ def confirm_receipt(p: Platform, buyer_id: str, trade_id: str, pay_password: str
     if trade["buyer_id"] != buyer_id:
         raise TradeNotExist("trade does not exist")
     members.authorize_payment(p, buyer_id, trade["total_amount_fen"], pay_password)
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] != WAIT_BUYER_CONFIRM_GOODS:
-            raise refuse(t, "confirm receipt of")
-        return _release_in(ctx, t, t["total_amount_fen"] - t["refunded_fen"])
-
-    return _secured_cmd(p, trade_id, "confirm", body)
+    return p.writer_for(trade_id).submit(ConfirmReceipt(trade_id))
 
 
 def open_dispute(p: Platform, party_id: str, trade_id: str, reason: str = "") -> Row:
@@ -148,14 +215,7 @@ def open_dispute(p: Platform, party_id: str, trade_id: str, reason: str = "") ->
     trade = get_trade(p, trade_id)
     if party_id not in (trade["buyer_id"], trade["merchant_id"]):
         raise TradeNotExist("trade does not exist")
-
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] not in (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS):
-            raise refuse(t, "dispute")
-        SECURED_TRADE.move(ctx.tx, trade_id, t["status"], TRADE_DISPUTED, dispute_from=t["status"])
-        return load_row(ctx.tx, "trades", trade_id)
-
-    return _secured_cmd(p, trade_id, "dispute", body)
+    return p.writer_for(trade_id).submit(OpenDispute(trade_id))
 
 
 def resolve_dispute(
@@ -166,32 +226,52 @@ def resolve_dispute(
     if decision not in ("release", "refund", "split"):
         raise DecisionInvalid("decision must be release, refund or split")
     refund_id = new_id(bucket_of(trade_id))
+    command = ResolveDispute(trade_id, operator_id, decision, buyer_fen, note, refund_id)
+    return p.writer_for(trade_id).submit(command)
 
-    def body(ctx: WriteContext, t: Row) -> Row:
-        if t["status"] != TRADE_DISPUTED:
-            raise refuse(t, "resolve a dispute on")
-        left = t["total_amount_fen"] - t["refunded_fen"]
-        back = {"release": 0, "refund": left, "split": buyer_fen}[decision]
-        if not 0 <= back <= left or (decision == "split" and not 0 < back < left):
-            raise SplitInvalid(f"the buyer's part must be within 1–{left - 1} fen")
-        if back:
-            command = Refund(
-                purpose=TRADE,
-                refund_id=refund_id,
-                merchant_id=t["merchant_id"],
-                paid_id=trade_id,
-                amount_fen=back,
-                request_id=f"DISPUTE-{operator_id}"[:64],
-                reason=f"dispute {decision} {note}"[:100],
-                kind="DISPUTE_REFUND",
-            )
-            refund_in(ctx, command, paid_of(t))
-            t = load_row(ctx.tx, "trades", trade_id)
-        if t["status"] == TRADE_CLOSED:
-            return t
-        return _release_in(ctx, t, left - back)
 
-    return _secured_cmd(p, trade_id, "resolve", body)
+@dataclass(frozen=True, slots=True)
+class CompensateTrade:
+    """全额赔付 of a proven fraud loss, paid to the buyer from the compensation expense."""
+
+    trade_id: str
+    operator_id: str
+    amount_fen: int
+    reason: str
+    comp_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        tx = ctx.tx
+        t = load_row(tx, "trades", self.trade_id)
+        if t["paid_at_ms"] is None:
+            raise refuse(t, "compensate")
+        if self.amount_fen > t["total_amount_fen"]:
+            raise CompensationExceeded("compensation above the trade amount")
+        if tx.one("SELECT 1 AS x FROM trade_compensations WHERE trade_id = :t", {"t": t["id"]}):
+            raise AlreadyCompensated("this trade was already compensated")
+        expense = unit_account("compensation_expense", ctx.unit)
+        open_account(tx, expense, f"u{ctx.unit}")
+        post(
+            ctx,
+            "trade.compensation",
+            self.comp_id,
+            [debit(expense, self.amount_fen), credit(user_account(t["buyer_id"]), self.amount_fen)],
+            memo=self.trade_id,
+        )
+        tx.execute(
+            "INSERT INTO trade_compensations (id, trade_id, buyer_id, amount_fen, operator_id,"
+            " reason, created_at_ms) VALUES (:id, :t, :b, :a, :op, :r, :now)",
+            {
+                "id": self.comp_id,
+                "t": self.trade_id,
+                "b": t["buyer_id"],
+                "a": self.amount_fen,
+                "op": self.operator_id,
+                "r": self.reason[:200],
+                "now": clock.now_ms(),
+            },
+        )
+        return load_row(tx, "trade_compensations", self.comp_id)
 
 
 def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int, reason: str) -> Row:
@@ -201,40 +281,7 @@ def compensate(p: Platform, operator_id: str, trade_id: str, amount_fen: int, re
     if not reason.strip():
         raise ReasonRequired("a compensation needs its reason")
     comp_id = new_id(bucket_of(trade_id))
-
-    def command(ctx: WriteContext) -> Row:
-        tx = ctx.tx
-        t = load_row(tx, "trades", trade_id)
-        if t["paid_at_ms"] is None:
-            raise refuse(t, "compensate")
-        if amount_fen > t["total_amount_fen"]:
-            raise CompensationExceeded("compensation above the trade amount")
-        if tx.one("SELECT 1 AS x FROM trade_compensations WHERE trade_id = :t", {"t": trade_id}):
-            raise AlreadyCompensated("this trade was already compensated")
-        expense = unit_account("compensation_expense", ctx.unit)
-        open_account(tx, expense, f"u{ctx.unit}")
-        post(
-            ctx,
-            "trade.compensation",
-            comp_id,
-            [debit(expense, amount_fen), credit(user_account(t["buyer_id"]), amount_fen)],
-            memo=trade_id,
-        )
-        tx.execute(
-            "INSERT INTO trade_compensations (id, trade_id, buyer_id, amount_fen, operator_id,"
-            " reason, created_at_ms) VALUES (:id, :t, :b, :a, :op, :r, :now)",
-            {
-                "id": comp_id,
-                "t": trade_id,
-                "b": t["buyer_id"],
-                "a": amount_fen,
-                "op": operator_id,
-                "r": reason[:200],
-                "now": clock.now_ms(),
-            },
-        )
-        return load_row(tx, "trade_compensations", comp_id)
-
+    command = CompensateTrade(trade_id, operator_id, amount_fen, reason, comp_id)
     return p.writer_for(trade_id).submit(command)
 
 
@@ -267,15 +314,13 @@ def run_due_jobs(p: Platform, limit: int = JOB_BATCH_MAX) -> dict[str, int]:
             )
         writer = p.writers[unit]
         for r in orders:
-            done["orders_closed"] += (
-                writer.submit(close_order_command(r["id"]))["status"] == "CLOSED"
-            )
+            done["orders_closed"] += writer.submit(CloseOrder(r["id"]))["status"] == "CLOSED"
         for r in unpaid:
-            done["trades_closed"] += _run_guarded(writer, close_trade_command(r["id"], "timeout"))
+            done["trades_closed"] += _run_guarded(writer, CloseTrade(r["id"], "timeout"))
         for r in confirm:
-            done["auto_confirmed"] += _run_guarded(writer, _auto_confirm_cmd(r["id"]))
+            done["auto_confirmed"] += _run_guarded(writer, AutoConfirm(r["id"]))
         for r in finish:
-            done["finished"] += _run_guarded(writer, _finish_cmd(r["id"]))
+            done["finished"] += _run_guarded(writer, FinishTrade(r["id"]))
     return done
 
 
@@ -288,24 +333,41 @@ def _run_guarded(writer: Any, command: Any) -> int:
         return 0
 
 
-def _auto_confirm_cmd(trade_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = load_row(ctx.tx, "trades", trade_id)
+@dataclass(frozen=True, slots=True)
+class AutoConfirm:
+    """Confirm a shipped secured trade whose auto-confirm time has come. A command as data."""
+
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = load_row(ctx.tx, "trades", self.trade_id)
         if t["status"] != WAIT_BUYER_CONFIRM_GOODS or t["auto_confirm_at_ms"] > clock.now_ms():
             raise refuse(t, "auto-confirm")
         return _release_in(ctx, t, t["total_amount_fen"] - t["refunded_fen"])
 
-    return command
 
+@dataclass(frozen=True, slots=True)
+class FinishTrade:
+    """Finish an instant trade whose refund window is over. A command as data."""
 
-def _finish_cmd(trade_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = load_row(ctx.tx, "trades", trade_id)
+    trade_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = load_row(ctx.tx, "trades", self.trade_id)
         if t["status"] != TRADE_SUCCESS:
             raise refuse(t, "finish")
         INSTANT_TRADE.move(
-            ctx.tx, trade_id, TRADE_SUCCESS, TRADE_FINISHED, ended_at_ms=clock.now_ms()
+            ctx.tx, self.trade_id, TRADE_SUCCESS, TRADE_FINISHED, ended_at_ms=clock.now_ms()
         )
-        return load_row(ctx.tx, "trades", trade_id)
+        return load_row(ctx.tx, "trades", self.trade_id)
 
-    return command
+
+COMMANDS: tuple[type, ...] = (
+    ShipTrade,
+    ConfirmReceipt,
+    OpenDispute,
+    ResolveDispute,
+    CompensateTrade,
+    AutoConfirm,
+    FinishTrade,
+)

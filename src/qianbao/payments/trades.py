@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from qianbao.ledger.chart import unit_account
-from qianbao.ledger.service import open_account
+from qianbao.ledger.service import OpenAccount
 from qianbao.marketing import service as marketing
 from qianbao.members import service as members
 from qianbao.money_movement import guards
@@ -725,29 +725,38 @@ def refund(
 
 
 # --- close and cancel -----------------------------------------------------------------------------
-def close_trade_command(trade_id: str, reason: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        t = load_row(ctx.tx, "trades", trade_id)
-        if t["status"] == TRADE_CLOSED and reason != "merchant":
+@dataclass(frozen=True, slots=True)
+class CloseTrade:
+    """Close an unpaid trade (the merchant's close, or its timeout). A command as data."""
+
+    trade_id: str
+    reason: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        t = load_row(ctx.tx, "trades", self.trade_id)
+        if t["status"] == TRADE_CLOSED and self.reason != "merchant":
             return t
         if t["status"] != WAIT_BUYER_PAY:
             raise refuse(t, "close")
-        machine(t).move(ctx.tx, trade_id, WAIT_BUYER_PAY, TRADE_CLOSED, ended_at_ms=clock.now_ms())
-        closed = load_row(ctx.tx, "trades", trade_id)
+        machine(t).move(
+            ctx.tx, self.trade_id, WAIT_BUYER_PAY, TRADE_CLOSED, ended_at_ms=clock.now_ms()
+        )
+        closed = load_row(ctx.tx, "trades", self.trade_id)
         notify.enqueue(ctx, closed, "TRADE_CLOSED")
         return closed
 
-    return command
 
+@dataclass(frozen=True, slots=True)
+class CloseOrder:
+    """Close an open order that no buyer bound (idempotent). A command as data."""
 
-def close_order_command(order_id: str) -> Any:
-    def command(ctx: WriteContext) -> Row:
-        o = load_row(ctx.tx, "trade_orders", order_id)
+    order_id: str
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        o = load_row(ctx.tx, "trade_orders", self.order_id)
         if o["status"] == "OPEN":
-            ORDER.move(ctx.tx, order_id, "OPEN", "CLOSED")
-        return load_row(ctx.tx, "trade_orders", order_id)
-
-    return command
+            ORDER.move(ctx.tx, self.order_id, "OPEN", "CLOSED")
+        return load_row(ctx.tx, "trade_orders", self.order_id)
 
 
 def close(
@@ -756,13 +765,11 @@ def close(
     """The merchant closes an unpaid trade (a paid one must be refunded instead)."""
     trade = lookup(p, merchant_id, trade_no=trade_no, out_trade_no=out_trade_no)
     if trade["id"] is None:
-        order = p.writers[p.unit_of(trade["order_id"])].submit(
-            close_order_command(trade["order_id"])
-        )
+        order = p.writers[p.unit_of(trade["order_id"])].submit(CloseOrder(trade["order_id"]))
         if order["status"] == "CLOSED":
             return lookup(p, merchant_id, out_trade_no=order["out_trade_no"])
         trade = _ensure_trade(p, order)  # a buyer was bound meanwhile: close that trade
-    return p.writer_for(trade["id"]).submit(close_trade_command(trade["id"], "merchant"))
+    return p.writer_for(trade["id"]).submit(CloseTrade(trade["id"], "merchant"))
 
 
 def cancel(
@@ -787,13 +794,6 @@ def cancel(
 
 def open_trade_accounts(p: Platform) -> None:
     """Open the platform accounts trades use in every unit (bootstrap calls this once)."""
-
-    def opener(unit: int) -> Any:
-        def command(ctx: WriteContext) -> None:
-            for subject in ("escrow", "compensation_expense"):
-                open_account(ctx.tx, unit_account(subject, unit), f"u{unit}")
-
-        return command
-
     for unit in p.owned_units:
-        p.writers[unit].submit(opener(unit))
+        for subject in ("escrow", "compensation_expense"):
+            p.writers[unit].submit(OpenAccount(unit_account(subject, unit), f"u{unit}"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -82,11 +82,21 @@ def _open_challenge(p: Platform, challenge_id: str, party_id: str | None, method
     return row
 
 
-def _move(p: Platform, row: Row, target: str, **columns: Any) -> None:
-    def command(ctx: WriteContext) -> None:
-        store.CHALLENGE.move(ctx.tx, row["id"], "PENDING", target, **columns)
+@dataclass(frozen=True)
+class MoveChallenge:
+    """A pending challenge answered, expired, failed or updated. A command as data (so it can
+    be sent to the unit's process); its own ``__call__`` is its handler."""
 
-    p.writers[p.unit_of(row["id"])].submit(command)
+    challenge_id: str
+    target: str
+    columns: dict[str, Any]
+
+    def __call__(self, ctx: WriteContext) -> None:
+        store.CHALLENGE.move(ctx.tx, self.challenge_id, "PENDING", self.target, **self.columns)
+
+
+def _move(p: Platform, row: Row, target: str, **columns: Any) -> None:
+    p.writers[p.unit_of(row["id"])].submit(MoveChallenge(row["id"], target, columns))
 
 
 def answer_password(p: Platform, user_id: str, challenge_id: str, pay_password: str) -> Row:

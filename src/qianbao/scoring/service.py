@@ -9,6 +9,7 @@ does that at set-up.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +121,39 @@ def huabei_history(p: Platform, user_id: str) -> dict[str, int]:
     return ports.credit_behaviour(p).repayment_history(p, user_id)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordScore:
+    """A computed score stored in the user's unit; a Huabei account takes its interest tier in
+    the same transaction. A command as data (its own ``__call__`` is its handler)."""
+
+    row: dict[str, Any]
+    given: dict[str, Any]
+    request_id: str | None
+
+    def __call__(self, ctx: WriteContext) -> Row:
+        row, user_id, reason = self.row, self.row["user_id"], self.row["reason"]
+        if self.request_id is not None:
+            scope = f"score:{user_id}"
+            first = idempotency.claim(ctx.tx, scope, self.request_id, self.given, row["id"])
+            if first is not None:
+                stored = ctx.tx.one("SELECT * FROM credit_scores WHERE id = :id", {"id": first})
+                assert stored is not None
+                return stored
+        if reason == "APPLICATION":
+            period_days = ctx.platform.settings.score_application_period_days
+            _refuse_too_soon(ctx.tx, user_id, period_days)
+        ctx.tx.execute(
+            "INSERT INTO credit_scores (id, user_id, score, card_version, behaviour_version,"
+            " reason, answers, result, created_at_ms) VALUES (:id, :user_id, :score,"
+            " :card_version, :behaviour_version, :reason, :answers, :result, :created_at_ms)",
+            row,
+        )
+        ports.credit_behaviour(ctx.platform).on_new_score(
+            ctx, user_id, row["score"], f"card {row['card_version']}", f"score:{reason}"[:60]
+        )
+        return row
+
+
 def score_user(
     p: Platform,
     user_id: str,
@@ -156,28 +190,7 @@ def score_user(
         "created_at_ms": clock.now_ms(),
     }
 
-    def command(ctx: WriteContext) -> Row:
-        if request_id is not None:
-            first = idempotency.claim(ctx.tx, f"score:{user_id}", request_id, given, score_id)
-            if first is not None:
-                stored = ctx.tx.one("SELECT * FROM credit_scores WHERE id = :id", {"id": first})
-                assert stored is not None
-                return stored
-        if reason == "APPLICATION":
-            _refuse_too_soon(ctx.tx, user_id, p.settings.score_application_period_days)
-        ctx.tx.execute(
-            "INSERT INTO credit_scores (id, user_id, score, card_version, behaviour_version,"
-            " reason, answers, result, created_at_ms) VALUES (:id, :user_id, :score,"
-            " :card_version, :behaviour_version, :reason, :answers, :result, :created_at_ms)",
-            row,
-        )
-        # a Huabei account takes the new score's interest tier in the same command
-        ports.credit_behaviour(p).on_new_score(
-            ctx, user_id, result.score, f"card {card.version}", f"score:{reason}"[:60]
-        )
-        return row
-
-    return p.writer_for(user_id).submit(command)
+    return p.writer_for(user_id).submit(RecordScore(row, given, request_id))
 
 
 def _refuse_contradictions(
