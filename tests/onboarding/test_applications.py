@@ -252,5 +252,5 @@ def test_an_operator_page_decision_is_audited_and_the_link_is_shown_once(sqlite_
     second = c.post(url + "/approve", data={"csrf_token": csrf}).text
     assert 'id="activation-link"' not in second and "APPROVED" in second
     actions = [(e["action"], e["outcome"]) for e in audit.read(p, limit=20)]
-    assert actions.count(("/ops/merchant-applications/{id}/approve", 200)) == 2
-    assert ("/ops/merchant-applications/{id}", 200) in actions
+    assert actions.count(("/ops/merchant-applications/{application_id}/approve", 200)) == 2
+    assert ("/ops/merchant-applications/{application_id}", 200) in actions

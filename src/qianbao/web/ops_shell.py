@@ -99,12 +99,15 @@ def operator_or_login(
     request: Request, p: Platform, key: str | None, permission: str
 ) -> members.Principal | HTMLResponse:
     """The signed-in operator when their role holds ``permission``; otherwise the page to show
-    instead (the sign-in form, or 403).
+    instead: the sign-in form (401 for an action: a POST without a session did nothing), or 403.
 
     Use: ``op = operator_or_login(...)``, then ``if isinstance(op, Response): return op``."""
     op = operator_of(p, key)
     if op is None:
-        return login_page(request, request.url.path)
+        page = login_page(request, request.url.path)
+        if request.method != "GET":
+            page.status_code = 401
+        return page
     if permission not in roles.permissions(op.role):
         message = f"role {op.role!r} may not {permission}"
         return render(request, op, "ops_denied.html", {"message": message}, status_code=403)
