@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from qianbao.api import trades as trade_api
 from qianbao.api.app import create_app
+from qianbao.api.page_login import USER_COOKIE
 from qianbao.credit import service as credit
 from qianbao.members import service as members
 from qianbao.payments import secured, settlement, trades
@@ -272,14 +273,14 @@ def test_cashier_page_and_json_endpoint_offer_huabei(sqlite_platform: Platform) 
     t1 = trades.create(p, req(m, 20_000), buyer)
     t_plain = trades.create(p, req(m, 100), plain)
     tok = login(buyer)["Authorization"].removeprefix("Bearer ")
-    page = c.get(f"/cashier/t/{t1['id']}", cookies={trade_api.USER_COOKIE: tok}).text
+    page = c.get(f"/cashier/t/{t1['id']}", cookies={USER_COOKIE: tok}).text
     assert 'id="fund-huabei"' in page and "500.00" in page and 'id="huabei-installments"' in page
     tok_plain = login(plain)["Authorization"].removeprefix("Bearer ")
-    page = c.get(f"/cashier/t/{t_plain['id']}", cookies={trade_api.USER_COOKIE: tok_plain}).text
+    page = c.get(f"/cashier/t/{t_plain['id']}", cookies={USER_COOKIE: tok_plain}).text
     assert 'id="fund-huabei"' not in page
 
     form = {"pay_password": PAY_PASSWORD, "funding": "HUABEI", "installments": "3"}
-    c.cookies.set(trade_api.USER_COOKIE, tok)
+    c.cookies.set(USER_COOKIE, tok)
     form["csrf_token"] = page_csrf(c, f"/cashier/t/{t1['id']}")
     r = c.post(f"/cashier/t/{t1['id']}/pay", data=form)
     c.cookies.clear()
