@@ -60,6 +60,7 @@ from qianbao.web import (
     wallet_home,
     wallet_money,
     wallet_pay,
+    wallet_shell,
     wallet_trades,
 )
 from qianbao.web import wallet as wallet_pages
@@ -307,6 +308,7 @@ def build_app(p: Platform, stop: threading.Event | None = None) -> FastAPI:
             reductions_api.router,
         ],
     )
+    app.add_exception_handler(wallet_shell.LoginNeeded, wallet_shell.login_needed)
     if stop is not None:
         jobs = app.state.jobs = run_jobs(p, stop)
         # at server shutdown, before the platform closes: no new run, the running ones finish

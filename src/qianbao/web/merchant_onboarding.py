@@ -4,12 +4,10 @@ sign in with email and password, and the merchant's open-platform apps. Thin: th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep, client_of
 from qianbao.api.security import csrf_guard, set_cookie
@@ -21,8 +19,8 @@ from qianbao.onboarding.checks import ApplicationForm
 from qianbao.openapi import apps
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
+from qianbao.web.templating import page
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 MERCHANT_COOKIE = "qb_merchant"  # the merchant centre's cookie (api/trades.py reads it too)
 MerchantCookie = Annotated[str | None, Cookie(alias=MERCHANT_COOKIE)]
@@ -39,10 +37,6 @@ FORM_FIELDS = (
 )
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status)
-
-
 def _merchant_of(p: Platform, cookie: str | None) -> str | None:
     owner = credentials.owner_of_web_session(p, cookie) if cookie else None
     return owner.id if owner is not None and owner.kind == "merchant" else None
@@ -53,7 +47,7 @@ def _apply_page(
     request: Request, values: dict[str, str], error: str = "", status: int = 200
 ) -> HTMLResponse:
     context = {"v": values, "error": error, "categories": MERCHANT_CATEGORIES}
-    return _page(request, "merchant_apply.html", context, status)
+    return page(request, "merchant_apply.html", context, status)
 
 
 @router.get("/merchant/apply", response_class=HTMLResponse)
@@ -95,12 +89,12 @@ def apply(
     except QianbaoError as exc:
         values["bank_account_no"] = ""  # never echoed back
         return _apply_page(request, values, f"{exc.code}: {exc.message}", exc.http_status)
-    return _page(request, "merchant_applied.html", {"a": applications.applicant_view(row)})
+    return page(request, "merchant_applied.html", {"a": applications.applicant_view(row)})
 
 
 @router.get("/merchant/apply/status", response_class=HTMLResponse)
 def status_form(request: Request) -> HTMLResponse:
-    return _page(request, "merchant_apply_status.html", {"a": None, "error": ""})
+    return page(request, "merchant_apply_status.html", {"a": None, "error": ""})
 
 
 @router.post("/merchant/apply/status", response_class=HTMLResponse)
@@ -111,16 +105,16 @@ def status(
         row = applications.status_for_applicant(p, application_no, contact_phone)
     except QianbaoError as exc:
         missing: dict[str, Any] = {"a": None, "error": exc.message}
-        return _page(request, "merchant_apply_status.html", missing, exc.http_status)
+        return page(request, "merchant_apply_status.html", missing, exc.http_status)
     found: dict[str, Any] = {"a": applications.applicant_view(row), "error": ""}
-    return _page(request, "merchant_apply_status.html", found)
+    return page(request, "merchant_apply_status.html", found)
 
 
 # --- activation and sign-in ----------------------------------------------------------------
 @router.get("/merchant/activate", response_class=HTMLResponse)
 def activate_form(request: Request, code: str = "") -> HTMLResponse:
     context = {"code": code[:64], "error": "", "api_key": ""}
-    return _page(request, "merchant_activate.html", context)
+    return page(request, "merchant_activate.html", context)
 
 
 @router.post("/merchant/activate", response_class=HTMLResponse)
@@ -134,14 +128,14 @@ def activate(
     context: dict[str, Any] = {"code": code[:64], "api_key": ""}
     if password != password_again:
         context["error"] = "the two passwords differ 两次密码不一致"
-        return _page(request, "merchant_activate.html", context, 400)
+        return page(request, "merchant_activate.html", context, 400)
     try:
         context["api_key"] = logins.activate(p, code, password)
     except QianbaoError as exc:
         context["error"] = f"{exc.code}: {exc.message}"
-        return _page(request, "merchant_activate.html", context, exc.http_status)
+        return page(request, "merchant_activate.html", context, exc.http_status)
     context["error"] = ""
-    return _page(request, "merchant_activate.html", context)
+    return page(request, "merchant_activate.html", context)
 
 
 @router.post("/merchant/signin")
@@ -150,7 +144,7 @@ def sign_in(request: Request, p: PlatformDep, email: Field = "", password: Field
         cookie = logins.sign_in(p, email, password, client_of(request).ip)
     except QianbaoError as exc:
         context = {"merchant": {"id": None, "name": ""}, "error": exc.message}
-        return _page(request, "trades_merchant.html", context, exc.http_status)
+        return page(request, "trades_merchant.html", context, exc.http_status)
     response = RedirectResponse("/merchant", status_code=303)
     set_cookie(response, MERCHANT_COOKIE, cookie, p.settings, samesite="strict")
     return response
@@ -176,7 +170,7 @@ def _apps_page(
         "sandbox_creds": None,
         **extra,
     }
-    return _page(request, "merchant_apps.html", context, status)
+    return page(request, "merchant_apps.html", context, status)
 
 
 def _signed_in(p: Platform, cookie: str | None) -> str | Response:

@@ -10,12 +10,10 @@ the permission it needs (``members/roles.py``); an operator whose role lacks it 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from qianbao.api.deps import PlatformDep
 from qianbao.api.ops_audit import OPERATOR_COOKIE
@@ -23,11 +21,9 @@ from qianbao.api.security import csrf_guard, set_cookie
 from qianbao.members import credentials, roles
 from qianbao.members import service as members
 from qianbao.platform.errors import QianbaoError
-from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
+from qianbao.web.templating import templates
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["yuan"] = fen_to_yuan
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 OperatorCookie = Annotated[str | None, Cookie(alias=OPERATOR_COOKIE)]
 HOME = "/ops"

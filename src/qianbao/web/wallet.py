@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.deps import PlatformDep
 from qianbao.api.page_login import LoginFields, sign_in
 from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
@@ -21,7 +21,8 @@ from qianbao.platform.money import yuan_to_fen
 from qianbao.platform.runtime import Platform
 from qianbao.redpackets import claims
 from qianbao.redpackets import service as redpackets
-from qianbao.web.wallet_shell import UserCookie, login_form, templates
+from qianbao.web.templating import page
+from qianbao.web.wallet_shell import UserCookie, login_form, wallet_user
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 PAGES = ("/wallet/red-packets", "/wallet/notices")
@@ -57,14 +58,12 @@ def _home(
         "error": error,
         "code": code,
     }
-    return templates.TemplateResponse(request, "wallet_redpackets.html", context)
+    return page(request, "wallet_redpackets.html", context)
 
 
 @router.get("/wallet/red-packets", response_class=HTMLResponse)
 def red_packets_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if not user_id:
-        return login_form(request, PAGES[0])
+    user_id = wallet_user(p, qb_user, PAGES[0])
     return _home(request, p, user_id)
 
 
@@ -100,9 +99,7 @@ def send_red_packet(
     pay_password: Annotated[str, Form(max_length=6)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if not user_id:
-        return login_form(request, PAGES[0])
+    user_id = wallet_user(p, qb_user, PAGES[0])
     form = {"amount": amount, "request_id": request_id, "kind": kind, "shares": shares}
     form |= {"group_id": group_id, "to_phone": to_phone, "message": message}
     form["pay_password"] = pay_password
@@ -120,19 +117,17 @@ def _packet_page(
         packet = claims.get_packet(p, packet_id, user_id)
     except QianbaoError as exc:
         missing: dict[str, Any] = {"packet": None, "error": exc.message, "code": str(exc.code)}
-        return templates.TemplateResponse(request, "wallet_packet.html", missing, status_code=404)
+        return page(request, "wallet_packet.html", missing, 404)
     mine = next((c for c in packet["claims"] if c["claimer_id"] == user_id), None)
     context: dict[str, Any] = {"packet": packet, "mine": mine, "user_id": user_id, **extra}
-    return templates.TemplateResponse(request, "wallet_packet.html", context)
+    return page(request, "wallet_packet.html", context)
 
 
 @router.get("/wallet/red-packets/{packet_id}", response_class=HTMLResponse)
 def red_packet_page(
     packet_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if not user_id:
-        return login_form(request, f"/wallet/red-packets/{packet_id}"[:200])
+    user_id = wallet_user(p, qb_user, f"/wallet/red-packets/{packet_id}"[:200])
     return _packet_page(request, p, user_id, packet_id)
 
 
@@ -140,9 +135,7 @@ def red_packet_page(
 def claim_page(
     packet_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if not user_id:
-        return login_form(request, f"/wallet/red-packets/{packet_id}"[:200])
+    user_id = wallet_user(p, qb_user, f"/wallet/red-packets/{packet_id}"[:200])
     try:
         claims.claim(p, packet_id, user_id)
     except QianbaoError as exc:
@@ -156,14 +149,12 @@ def _notices_page(request: Request, p: Platform, user_id: str, error: str = "") 
         "prefs": notice_prefs.get_prefs(p, user_id),
         "error": error,
     }
-    return templates.TemplateResponse(request, "wallet_notices.html", context)
+    return page(request, "wallet_notices.html", context)
 
 
 @router.get("/wallet/notices", response_class=HTMLResponse)
 def notices_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if not user_id:
-        return login_form(request, PAGES[1])
+    user_id = wallet_user(p, qb_user, PAGES[1])
     return _notices_page(request, p, user_id)
 
 
@@ -178,9 +169,7 @@ def prefs_form(
     email: Annotated[str, Form(max_length=120)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if not user_id:
-        return login_form(request, PAGES[1])
+    user_id = wallet_user(p, qb_user, PAGES[1])
     changes = {"language": language, "channel": channel, "email": email.strip()}
     changes |= {"quiet_start": quiet_start, "quiet_end": quiet_end}
     try:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.deps import PlatformDep
 from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
 from qianbao.payments import queries as wallet_reads
@@ -20,7 +20,13 @@ from qianbao.payments import service as payments
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import yuan_to_fen
 from qianbao.platform.runtime import Platform
-from qianbao.web.wallet_shell import UserCookie, login_form, new_request_id, refused, render
+from qianbao.web.wallet_shell import (
+    UserCookie,
+    new_request_id,
+    refused,
+    render,
+    wallet_user,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 CARDS = "/wallet/cards"
@@ -45,9 +51,7 @@ def _cards_page(request: Request, p: Platform, user_id: str, **extra: Any) -> HT
 
 @router.get(CARDS, response_class=HTMLResponse)
 def cards_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, CARDS)
+    user_id = wallet_user(p, qb_user, CARDS)
     return _cards_page(request, p, user_id)
 
 
@@ -58,9 +62,7 @@ def bind_card(
     card_no: Annotated[str, Form(max_length=23)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, CARDS)
+    user_id = wallet_user(p, qb_user, CARDS)
     try:
         card = members.bind_card(p, user_id, card_no.strip())
     except QianbaoError as exc:
@@ -78,9 +80,7 @@ def topup(
     request_id: RequestId,
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, CARDS)
+    user_id = wallet_user(p, qb_user, CARDS)
     try:
         order = payments.topup(p, user_id, card_id, yuan_to_fen(amount.strip()), request_id)
     except QianbaoError as exc:
@@ -98,9 +98,7 @@ def withdraw(
     pay_password: Annotated[str, Form(max_length=6)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, CARDS)
+    user_id = wallet_user(p, qb_user, CARDS)
     try:
         amount_fen = yuan_to_fen(amount.strip())
         order = payments.withdraw(p, user_id, card_id, amount_fen, request_id, pay_password)
@@ -113,9 +111,7 @@ def withdraw(
 def bank_order_page(
     order_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, CARDS)
+    user_id = wallet_user(p, qb_user, CARDS)
     try:
         order = payments.get_bank_order(p, user_id, order_id[:40])
     except QianbaoError as exc:

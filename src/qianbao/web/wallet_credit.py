@@ -7,48 +7,26 @@ once. The login is the wallet's ``qb_user`` cookie (``web/wallet.py``)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.deps import PlatformDep
 from qianbao.api.page_login import UserCookie
 from qianbao.api.security import csrf_guard
 from qianbao.credit import installments, lines, reads, repayments
 from qianbao.credit.config import config_for
 from qianbao.credit.errors import AccountNotFound
-from qianbao.platform.clock import TZ
 from qianbao.platform.errors import InvalidArgument, QianbaoError
-from qianbao.platform.money import fen_to_yuan, yuan_to_fen
+from qianbao.platform.money import yuan_to_fen
 from qianbao.platform.runtime import Platform
+from qianbao.web.wallet_shell import refused, render, wallet_user
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["yuan"] = fen_to_yuan
-templates.env.filters["day"] = lambda ms: (
-    datetime.fromtimestamp(ms / 1000, tz=TZ).date().isoformat()
-)
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 HOME = "/wallet/huabei"
 PERIODS = (3, 6, 9, 12)  # what the page offers; the credit package decides what is allowed
 CHOICES = ("full", "minimum", "other")
-
-
-def _page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
-
-
-def _login(request: Request, next_page: str) -> HTMLResponse:
-    return _page(request, "wallet_login.html", next=next_page[:200])
-
-
-def _error(request: Request, exc: QianbaoError, back: str) -> HTMLResponse:
-    status = exc.http_status if 400 <= exc.http_status < 500 else 400
-    ctx = {"ok": False, "code": str(exc.code), "message": exc.message, "back": back}
-    return _page(request, "wallet_result.html", status, **ctx)
 
 
 def _splittable(p: Platform, user_id: str) -> list[Any]:
@@ -74,7 +52,7 @@ def _home(request: Request, p: Platform, user_id: str, **extra: Any) -> HTMLResp
         summary = reads.summary(p, user_id)
     except AccountNotFound:
         ctx = {"summary": None, "request_id": uuid.uuid4().hex, **extra}
-        return _page(request, "wallet_huabei.html", 400 if extra.get("code") else 200, **ctx)
+        return render(request, "wallet_huabei.html", 400 if extra.get("code") else 200, **ctx)
     bills = reads.list_statements(p, user_id)
     current = reads.get_statement(p, user_id, bills[0]["statement_id"]) if bills else None
     payoff = repayments.payoff_fen(p, user_id)
@@ -93,16 +71,14 @@ def _home(request: Request, p: Platform, user_id: str, **extra: Any) -> HTMLResp
         "repayments": reads.repayments(p, user_id)[:10],
         **extra,
     }
-    return _page(request, "wallet_huabei.html", 400 if extra.get("code") else 200, **ctx)
+    return render(request, "wallet_huabei.html", 400 if extra.get("code") else 200, **ctx)
 
 
 @router.get(HOME, response_class=HTMLResponse)
 def huabei_page(
     request: Request, p: PlatformDep, repaid: str = "", qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, HOME)
+    user_id = wallet_user(p, qb_user, HOME)
     notice = "还款成功 Repaid" if repaid else ""
     return _home(request, p, user_id, notice=notice)
 
@@ -114,9 +90,7 @@ def open_huabei(
     request_id: Annotated[str, Form(max_length=64)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, HOME)
+    user_id = wallet_user(p, qb_user, HOME)
     try:
         lines.open_credit_account(p, user_id, request_id)
     except QianbaoError as exc:
@@ -149,14 +123,12 @@ def repay(
     pay_password: Annotated[str, Form(max_length=6)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, HOME)
+    user_id = wallet_user(p, qb_user, HOME)
     try:
         amount_fen = _chosen_fen(choice, amount, full_fen, minimum_fen)
         row = repayments.repay(p, user_id, amount_fen, request_id, pay_password or None)
     except QianbaoError as exc:
-        return _error(request, exc, HOME)
+        return refused(request, exc, HOME)
     return RedirectResponse(f"{HOME}?repaid={row['id']}", status_code=303)
 
 
@@ -164,14 +136,12 @@ def repay(
 def bill_page(
     statement_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, f"{HOME}/bills/{statement_id}")
+    user_id = wallet_user(p, qb_user, f"{HOME}/bills/{statement_id}")
     try:
         bill = reads.get_statement(p, user_id, statement_id)
     except QianbaoError as exc:
-        return _error(request, exc, HOME)
-    return _page(request, "wallet_huabei_bill.html", bill=bill, periods=PERIODS)
+        return refused(request, exc, HOME)
+    return render(request, "wallet_huabei_bill.html", bill=bill, periods=PERIODS)
 
 
 @router.get(HOME + "/bills/{statement_id}/split", response_class=HTMLResponse)
@@ -183,23 +153,21 @@ def split_preview(
     qb_user: UserCookie = None,
 ) -> Response:
     """The price of splitting the bill, before anything is booked."""
-    user_id = page_user(p, qb_user)
     back = f"{HOME}/bills/{statement_id}"
-    if user_id is None:
-        return _login(request, back)
+    user_id = wallet_user(p, qb_user, back)
     try:
         if not periods.isdigit() or len(periods) > 2:
             raise InvalidArgument("choose the number of periods")
         preview = installments.preview_bill(p, user_id, statement_id, int(periods))
     except QianbaoError as exc:
-        return _error(request, exc, back)
+        return refused(request, exc, back)
     return _split_page(request, preview, f"{HOME}/bills/{statement_id}/split", back)
 
 
 def _split_page(request: Request, preview: dict[str, Any], action: str, back: str) -> Response:
     ctx: dict[str, Any] = {"preview": preview, "request_id": uuid.uuid4().hex}
     ctx |= {"action": action, "back": back}
-    return _page(request, "wallet_huabei_split.html", **ctx)
+    return render(request, "wallet_huabei_split.html", **ctx)
 
 
 @router.post(HOME + "/bills/{statement_id}/split", response_class=HTMLResponse)
@@ -211,34 +179,30 @@ def split_confirm(
     request_id: Annotated[str, Form(max_length=64)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
     back = f"{HOME}/bills/{statement_id}"
-    if user_id is None:
-        return _login(request, back)
+    user_id = wallet_user(p, qb_user, back)
     try:
         if not periods.isdigit():
             raise InvalidArgument("choose the number of periods")
         plan = installments.install_bill(p, user_id, statement_id, int(periods), request_id)
     except QianbaoError as exc:
-        return _error(request, exc, back)
+        return refused(request, exc, back)
     return RedirectResponse(f"{HOME}/plans/{plan['id']}", status_code=303)
 
 
 @router.get(HOME + "/plans/{plan_id}", response_class=HTMLResponse)
 def plan_page(plan_id: str, request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Any:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, f"{HOME}/plans/{plan_id}")
+    user_id = wallet_user(p, qb_user, f"{HOME}/plans/{plan_id}")
     try:
         plan = installments.plan_schedule(p, user_id, plan_id)
     except QianbaoError as exc:
-        return _error(request, exc, HOME)
+        return refused(request, exc, HOME)
     schedule = plan["schedule"]
     paid = {
         "principal_fen": sum(s["principal_fen"] for s in schedule if s["paid"]),
         "fee_fen": sum(s["fee_fen"] for s in schedule if s["paid"]),
     }
-    return _page(request, "wallet_huabei_plan.html", plan=plan, paid=paid)
+    return render(request, "wallet_huabei_plan.html", plan=plan, paid=paid)
 
 
 @router.get(HOME + "/purchases/{purchase_id}/split", response_class=HTMLResponse)
@@ -250,15 +214,13 @@ def purchase_split_preview(
     qb_user: UserCookie = None,
 ) -> Response:
     """The price of splitting one purchase (交易分期), before anything is booked."""
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, HOME)
+    user_id = wallet_user(p, qb_user, HOME)
     try:
         if not periods.isdigit() or len(periods) > 2:
             raise InvalidArgument("choose the number of periods")
         preview = installments.preview_purchase(p, user_id, purchase_id, int(periods))
     except QianbaoError as exc:
-        return _error(request, exc, HOME)
+        return refused(request, exc, HOME)
     return _split_page(request, preview, f"{HOME}/purchases/{purchase_id}/split", HOME)
 
 
@@ -271,13 +233,11 @@ def purchase_split_confirm(
     request_id: Annotated[str, Form(max_length=64)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return _login(request, HOME)
+    user_id = wallet_user(p, qb_user, HOME)
     try:
         if not periods.isdigit():
             raise InvalidArgument("choose the number of periods")
         plan = installments.install_purchase(p, user_id, purchase_id, int(periods), request_id)
     except QianbaoError as exc:
-        return _error(request, exc, HOME)
+        return refused(request, exc, HOME)
     return RedirectResponse(f"{HOME}/plans/{plan['id']}", status_code=303)

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.deps import PlatformDep
 from qianbao.api.errors import DayInvalid
 from qianbao.api.security import csrf_guard
 from qianbao.ledger import service as ledger
@@ -28,7 +28,7 @@ from qianbao.platform.clock import start_of_day_ms
 from qianbao.platform.errors import InvalidArgument, QianbaoError
 from qianbao.platform.money import fen_to_yuan
 from qianbao.platform.runtime import Platform
-from qianbao.web.wallet_shell import UserCookie, login_form, refused, render, when
+from qianbao.web.wallet_shell import UserCookie, refused, render, wallet_user, when
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 PAGE_LINES = 20
@@ -88,9 +88,7 @@ def _lines(p: Platform, user_id: str, q: StatementQuery, limit: int, offset: int
 
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet_home(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, "/wallet")
+    user_id = wallet_user(p, qb_user, "/wallet")
     pending = [o for o in wallet_reads.bank_orders_of(p, user_id, 20) if o["status"] == "PENDING"]
     return render(
         request,
@@ -113,9 +111,7 @@ def statement_page(
     page: Text = "1",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, "/wallet/statement")
+    user_id = wallet_user(p, qb_user, "/wallet/statement")
     q = StatementQuery(since, until, direction, kind, page)
     try:
         page_no = q.page_no()
@@ -160,9 +156,7 @@ def statement_csv(
     kind: Text = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, "/wallet/statement")
+    user_id = wallet_user(p, qb_user, "/wallet/statement")
     q = StatementQuery(since, until, direction, kind)
     try:
         rows = _lines(p, user_id, q, CSV_MAX_LINES, 0)
@@ -187,10 +181,8 @@ def step_up(
 ) -> Response:
     """Answer a STEP_UP_REQUIRED challenge a wallet form met (the SMS code): the action it was
     for is then granted once, and the form can be sent again."""
-    user_id = page_user(p, qb_user)
     back = back if back.startswith("/wallet") else "/wallet"
-    if user_id is None:
-        return login_form(request, back)
+    user_id = wallet_user(p, qb_user, back)
     try:
         stepup.grant(p, user_id, challenge_id, code.strip())
     except QianbaoError as exc:

@@ -20,7 +20,13 @@ from qianbao.payments.moneyout import cards, payouts
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.money import fen_to_yuan, yuan_to_fen
 from qianbao.platform.runtime import Platform
-from qianbao.web.wallet_shell import UserCookie, login_form, new_request_id, refused, render
+from qianbao.web.wallet_shell import (
+    UserCookie,
+    new_request_id,
+    refused,
+    render,
+    wallet_user,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])  # every form
 
@@ -33,9 +39,7 @@ def bills(
     account: str = "",
     qb_user: UserCookie = None,
 ) -> HTMLResponse:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, "/wallet/bills")
+    user_id = wallet_user(p, qb_user, "/wallet/bills")
     found, error = [], ""
     if biller and account:
         try:
@@ -89,9 +93,7 @@ def pay_bill(
 
 @router.get("/wallet/card-transfer", response_class=HTMLResponse)
 def card_transfer_form(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Any:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, "/wallet/card-transfer")
+    user_id = wallet_user(p, qb_user, "/wallet/card-transfer")
     return render(
         request,
         "wallet_card_transfer.html",

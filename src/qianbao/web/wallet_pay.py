@@ -16,14 +16,20 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.deps import PlatformDep
 from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
 from qianbao.payments import codes, trades
 from qianbao.payments import service as payments
 from qianbao.platform.errors import InvalidArgument, QianbaoError
 from qianbao.platform.money import yuan_to_fen
-from qianbao.web.wallet_shell import UserCookie, login_form, new_request_id, refused, render
+from qianbao.web.wallet_shell import (
+    UserCookie,
+    new_request_id,
+    refused,
+    render,
+    wallet_user,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 TRANSFER, PAY, PAY_CODE = "/wallet/transfer", "/wallet/pay", "/wallet/pay-code"
@@ -36,9 +42,7 @@ PayPassword = Annotated[str, Form(max_length=6)]
 
 @router.get(TRANSFER, response_class=HTMLResponse)
 def transfer_form(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, TRANSFER)
+    user_id = wallet_user(p, qb_user, TRANSFER)
     balance = payments.balance(p, user_id)
     return render(request, "wallet_transfer.html", balance=balance, request_id=new_request_id())
 
@@ -54,9 +58,7 @@ def transfer(
     memo: Annotated[str, Form(max_length=100)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, TRANSFER)
+    user_id = wallet_user(p, qb_user, TRANSFER)
     try:
         amount_fen = yuan_to_fen(amount.strip())
         payee = members.find_user_by_phone(p, to_phone.strip())
@@ -83,9 +85,7 @@ def merchant_of_qr(text: str) -> str:
 def pay_form(
     request: Request, p: PlatformDep, qr: str = "", qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, PAY)
+    user_id = wallet_user(p, qb_user, PAY)
     chosen = ""
     if qr:
         try:
@@ -114,9 +114,7 @@ def pay(
     qr: Annotated[str, Form(max_length=300)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, PAY)
+    user_id = wallet_user(p, qb_user, PAY)
     try:
         merchant = merchant_of_qr(qr) if qr.strip() else merchant_id.strip()
         if not merchant:
@@ -130,9 +128,7 @@ def pay(
 
 @router.get(PAY_CODE, response_class=HTMLResponse)
 def pay_code(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, PAY_CODE)
+    user_id = wallet_user(p, qb_user, PAY_CODE)
     try:
         code = codes.issue_payment_code(p, user_id)
     except QianbaoError as exc:

@@ -5,9 +5,7 @@ refused request: its error code and message with the code's 4xx status, nothing 
 
 A wallet page handler reads::
 
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, "/wallet/…")
+    user_id = wallet_user(p, qb_user, "/wallet/…")  # no session: the app shows the login form
     try: ... except QianbaoError as exc: return refused(request, exc, back="/wallet/…")
     return render(request, "wallet_….html", …)
 """
@@ -15,32 +13,52 @@ A wallet page handler reads::
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
+from qianbao.api.deps import page_user
 from qianbao.api.page_login import USER_COOKIE, UserCookie
-from qianbao.platform.clock import TZ
 from qianbao.platform.errors import QianbaoError
-from qianbao.platform.money import fen_to_yuan
+from qianbao.platform.runtime import Platform
+from qianbao.web.templating import page, when
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-__all__ = ["USER_COOKIE", "UserCookie", "login_form", "new_request_id", "refused", "render", "when"]
+__all__ = [
+    "USER_COOKIE",
+    "LoginNeeded",
+    "UserCookie",
+    "login_form",
+    "new_request_id",
+    "refused",
+    "render",
+    "wallet_user",
+    "when",
+]
 
 
-def when(at_ms: int | None) -> str:
-    """A moment for a page, on the platform's business clock to the second ("" for none)."""
-    if at_ms is None:
-        return ""
-    return datetime.fromtimestamp(at_ms / 1000, UTC).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+class LoginNeeded(Exception):
+    """A wallet page was asked for without a signed-in user: the app answers with the login
+    form returning to ``next_page`` (``login_needed``), and nothing was done."""
+
+    def __init__(self, next_page: str) -> None:
+        super().__init__(next_page)
+        self.next_page = next_page
 
 
-templates.env.filters["yuan"] = fen_to_yuan
-templates.env.filters["when"] = when
+def wallet_user(p: Platform, qb_user: str | None, next_page: str) -> str:
+    """The user of the page's ``qb_user`` cookie; ``LoginNeeded`` when there is none (or the
+    session ended)."""
+    user_id = page_user(p, qb_user)
+    if not user_id:
+        raise LoginNeeded(next_page)
+    return user_id
+
+
+def login_needed(request: Request, exc: Exception) -> HTMLResponse:
+    """The app's answer to ``LoginNeeded``: the login form, returning to the page asked for."""
+    assert isinstance(exc, LoginNeeded)
+    return login_form(request, exc.next_page)
 
 
 def new_request_id() -> str:
@@ -50,7 +68,7 @@ def new_request_id() -> str:
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    return page(request, name, ctx, status)
 
 
 def login_form(request: Request, next_page: str, error: str = "", **extra: Any) -> HTMLResponse:

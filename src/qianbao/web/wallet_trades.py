@@ -17,14 +17,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qianbao.api.deps import PlatformDep, page_user
+from qianbao.api.deps import PlatformDep
 from qianbao.api.security import csrf_guard
 from qianbao.members import service as members
 from qianbao.payments import secured, trades
 from qianbao.platform.db import Row
 from qianbao.platform.errors import QianbaoError
 from qianbao.platform.runtime import Platform
-from qianbao.web.wallet_shell import UserCookie, login_form, refused, render
+from qianbao.web.wallet_shell import UserCookie, refused, render, wallet_user
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 TRADES = "/wallet/trades"
@@ -39,9 +39,7 @@ def _merchant_names(p: Platform, rows: list[Row]) -> dict[str, str]:
 
 @router.get(TRADES, response_class=HTMLResponse)
 def trades_page(request: Request, p: PlatformDep, qb_user: UserCookie = None) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, TRADES)
+    user_id = wallet_user(p, qb_user, TRADES)
     rows = trades.list_buyer_trades(p, user_id, TRADES_SHOWN)
     return render(request, "wallet_trades.html", trades=rows, names=_merchant_names(p, rows))
 
@@ -64,9 +62,7 @@ def _detail(request: Request, p: Platform, trade: Row, **extra: Any) -> HTMLResp
 def trade_page(
     trade_no: str, request: Request, p: PlatformDep, qb_user: UserCookie = None
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, TRADES)
+    user_id = wallet_user(p, qb_user, TRADES)
     try:
         trade = trades.get_buyer_trade(p, trade_no[:40], user_id)
     except QianbaoError as exc:
@@ -82,9 +78,7 @@ def confirm_receipt(
     pay_password: Annotated[str, Form(max_length=6)],
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, TRADES)
+    user_id = wallet_user(p, qb_user, TRADES)
     try:
         trade = trades.get_buyer_trade(p, trade_no[:40], user_id)
         secured.confirm_receipt(p, user_id, trade["id"], pay_password)
@@ -101,9 +95,7 @@ def ask_refund(
     reason: Annotated[str, Form(max_length=200)] = "",
     qb_user: UserCookie = None,
 ) -> Response:
-    user_id = page_user(p, qb_user)
-    if user_id is None:
-        return login_form(request, TRADES)
+    user_id = wallet_user(p, qb_user, TRADES)
     try:
         trade = trades.get_buyer_trade(p, trade_no[:40], user_id)
         secured.open_dispute(p, user_id, trade["id"], reason.strip())
