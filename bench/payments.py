@@ -39,6 +39,7 @@ from tests.factories import LOGIN_PASSWORD, new_user
 
 from qianbao.bootstrap import open_platform
 from qianbao.members import service as members
+from qianbao.money_movement.context import RequestContext, use
 from qianbao.payments import service as payments
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
@@ -146,7 +147,25 @@ def populate(p: Platform, payers: int) -> tuple[list[str], str]:
         for i in range(payers)
     ]
     merchant = members.create_merchant(p, f"Bench Mart {uuid.uuid4().hex[:6]}")[0]["id"]
+    let_risk_pass(p, merchant)
     return users, merchant
+
+
+def let_risk_pass(p: Platform, merchant_id: str) -> None:
+    """Put the bench merchant on risk control's allow list (as ``bench/risk.py`` does): every
+    rule and the model still run on every payment, but the outcome is PASS — the bench's payers
+    pay hundreds of times a minute, which the velocity rules would rightly challenge."""
+    if p.money is not None and p.money.risk is not None:
+        from qianbao.risk import service as risk
+
+        risk.put_list_entry(p, "allow", "merchant", merchant_id, "benchmark merchant", "bench")
+
+
+def payer_context(k: int) -> RequestContext:
+    """Payer ``k``'s own device and IP (the risk check's inputs, as a real client sends)."""
+    return RequestContext(
+        device_id=f"bench-device-{k}", ip=f"10.{k // 250}.{k % 250}.7", user_agent="bench/1"
+    )
 
 
 def inprocess(
@@ -161,9 +180,10 @@ def inprocess(
 
     def payer(i: int) -> None:
         n = 0
-        while time.perf_counter() < stop:
-            payments.pay_merchant(p, users[i], merchant, PAYMENT_FEN, f"{run}-{n}")
-            n += 1
+        with use(payer_context(i)):
+            while time.perf_counter() < stop:
+                payments.pay_merchant(p, users[i], merchant, PAYMENT_FEN, f"{run}-{n}")
+                n += 1
         counts[i] = n
 
     threads = [threading.Thread(target=payer, args=(i,)) for i in range(len(users))]
@@ -185,15 +205,16 @@ def inprocess_async(
         stop = time.perf_counter() + duration_s
         run = uuid.uuid4().hex[:8]
 
-        async def payer(user: str) -> int:
+        async def payer(k: int, user: str) -> int:
             n = 0
-            while (started := time.perf_counter()) < stop:
-                await payments.pay_merchant_async(p, user, merchant, PAYMENT_FEN, f"{run}-{n}")
-                latencies_s.append(time.perf_counter() - started)
-                n += 1
+            with use(payer_context(k)):
+                while (started := time.perf_counter()) < stop:
+                    await payments.pay_merchant_async(p, user, merchant, PAYMENT_FEN, f"{run}-{n}")
+                    latencies_s.append(time.perf_counter() - started)
+                    n += 1
             return n
 
-        return sum(await asyncio.gather(*(payer(u) for u in users)))
+        return sum(await asyncio.gather(*(payer(k, u) for k, u in enumerate(users))))
 
     if warmup_s:
         asyncio.run(drive(warmup_s, []))
@@ -228,9 +249,10 @@ def huabei(p: Platform, users: list[str], merchant: str, seconds: float) -> floa
 
     def payer(i: int) -> None:
         n = 0
-        while time.perf_counter() < stop:
-            credit.pay_merchant_with_huabei(p, users[i], merchant, PAYMENT_FEN, f"hb{run}-{n}")
-            n += 1
+        with use(payer_context(i)):
+            while time.perf_counter() < stop:
+                credit.pay_merchant_with_huabei(p, users[i], merchant, PAYMENT_FEN, f"hb{run}-{n}")
+                n += 1
         counts[i] = n
 
     threads = [threading.Thread(target=payer, args=(i,)) for i in range(len(users))]

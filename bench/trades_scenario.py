@@ -86,8 +86,11 @@ def run_scenario(
     p: Platform, n_trades: int = 2000, threads: int = 32, buyers: int = 64
 ) -> list[dict[str, Any]]:
     """Returns rows for the reference (instant pay_merchant) and the trade-pay scenario."""
+    from bench.payments import let_risk_pass
+
     merchant, _ = members.create_merchant(p, f"bench-{uuid.uuid4().hex[:8]}")
     m = merchant["id"]
+    let_risk_pass(p, m)
     _, app_public = signing.new_key_pair()
     app = apps.create_app(p, m, "bench app", app_public, notify_url="http://127.0.0.1:9/notify")
     users = _users(p, buyers, 10_000_000)
