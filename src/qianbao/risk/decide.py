@@ -52,15 +52,18 @@ class Profile:
 
     devices: set[str] = field(default_factory=set)
     ips: set[str] = field(default_factory=set)
-    payees: set[str] = field(default_factory=set)  # whom they paid or sent money before
+    payees: dict[str, int] = field(default_factory=dict)  # whom they paid before -> first ms
     last_place: tuple[float, float, int] | None = None  # lat, lon, at ms
 
 
 KNOWN_KINDS = {"DEVICE": "devices", "IP": "ips", "PAYEE": "payees"}
 
 
-def remember(profile: Profile, kind: str, value: str) -> None:
+def remember(profile: Profile, kind: str, value: str, first_seen_ms: int = 0) -> None:
     """``kind`` is DEVICE, IP or PAYEE (the stored ``risk_known`` rows)."""
+    if kind == "PAYEE":
+        profile.payees.setdefault(value, first_seen_ms)
+        return
     known: set[str] = getattr(profile, KNOWN_KINDS[kind])
     known.add(value)
 
@@ -74,6 +77,11 @@ class State:
 
     def profile(self, user_id: str) -> Profile:
         return self.profiles.get(user_id) or Profile()
+
+    def first_paid(self, user_id: str, payee_id: str) -> int | None:
+        """When ``user_id`` first paid ``payee_id`` (None: never, or not one of this unit's)."""
+        profile = self.profiles.get(user_id)
+        return profile.payees.get(payee_id) if profile is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +137,11 @@ def decide(
         device_known=rc.device_id in profile.devices,
         ip_known=rc.ip in profile.ips,
         payee_known=m.payee_id in profile.payees,
+        payee_first_ms=profile.payees.get(m.payee_id),
     )
     look = Look(state.counters, pending, now_ms)
-    x = features.compute(look, e, m.funding, known, lists.categories.get(m.merchant_id, ""))
+    category = lists.categories.get(m.merchant_id, "")
+    x = features.compute(look, e, m.funding, known, category, state.first_paid)
     p = model.probability(x)
     reasons = [
         r

@@ -164,9 +164,8 @@ class _RiskBatch:
         for e in self.pending.events:  # already in a snapshot when this batch wrote one
             us.state.counters.add(e, saved=self.saved)
         for row in self.known:
-            remember(
-                us.state.profiles.setdefault(row["user_id"], Profile()), row["kind"], row["value"]
-            )
+            profile = us.state.profiles.setdefault(row["user_id"], Profile())
+            remember(profile, row["kind"], row["value"], row["now"])
         for user_id, place in self.places:
             us.state.profiles.setdefault(user_id, Profile()).last_place = place
         for h in self.held:
@@ -369,7 +368,7 @@ class RiskEngine:
         """Profiles, the snapshot deltas in the horizon, and every PASS stored since the last."""
         for row in store.all_known(tx):
             profile = us.state.profiles.setdefault(str(row["user_id"]), Profile())
-            remember(profile, str(row["kind"]), str(row["value"]))
+            remember(profile, str(row["kind"]), str(row["value"]), int(row["first_seen_ms"]))
         counters = us.state.counters
         horizon_start = clock.now_ms() - counters.horizon_ms
         since = 0

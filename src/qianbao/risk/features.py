@@ -4,12 +4,14 @@ simulator's too: training, evaluation and the live path share this one function)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qianbao.risk.counters import Event, Look
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+PAYEE_WINDOW_MS = 7 * DAY_MS  # the payee-side window of a transfer (the counters keep it)
 LIMITS_FEN = (500_000, 1_000_000, 2_000_000, 5_000_000)  # round amounts people stay under
 NAMES = (
     "log_amount",
@@ -40,6 +42,13 @@ NAMES = (
     "new_payee_amount",
     "fast_pass_through",
     "shared_device_huabei",
+    "payee_known_days",
+    "pair_count_7d",
+    "pair_sum_7d",
+    "payee_payers_7d",
+    "payee_seen_days",
+    "payee_new_payers_7d",
+    "small_round",
 )
 CASH_LIKE = frozenset({"cash_like", "precious_metals", "gambling"})
 
@@ -52,6 +61,7 @@ class Known:
     device_known: bool
     ip_known: bool
     payee_known: bool = False
+    payee_first_ms: int | None = None  # when the user first paid this payee (known payees)
 
 
 NEAR_LOW_FEN, NEAR_HIGH_FEN = int(0.9 * min(LIMITS_FEN)), max(LIMITS_FEN)
@@ -63,7 +73,17 @@ def near_limit(amount_fen: int) -> bool:
     return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
 
 
-def compute(look: Look, e: Event, funding: str, known: Known, category: str = "") -> list[float]:
+FirstPaid = Callable[[str, str], "int | None"]  # (payer, payee) -> when first paid, if ever
+
+
+def compute(
+    look: Look,
+    e: Event,
+    funding: str,
+    known: Known,
+    category: str = "",
+    first_paid: FirstPaid | None = None,
+) -> list[float]:
     now = e.at_ms
     user_day = look("user", e.user, DAY_MS)
     user_hour = look("user", e.user, HOUR_MS)
@@ -110,4 +130,45 @@ def compute(look: Look, e: Event, funding: str, known: Known, category: str = ""
         payee_new * log_amount,
         float(inflow.count > 0 and minutes < 60 and e.kind != "PAY"),
         float(shared > 0 and funding == "HUABEI"),
+        *(_to_payee(look, e, known, first_paid) if e.kind == "TRANSFER" else NO_PAYEE),
     ]
+
+
+NO_PAYEE = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def _to_payee(
+    look: Look, e: Event, known: Known, first_paid: FirstPaid | None
+) -> tuple[float, ...]:
+    """A transfer's relation to its payee, over the payee's last ``PAYEE_WINDOW_MS`` in this
+    unit: how long the payer has known the payee, how often they paid them lately, how many
+    other payers paid them and how many of those for the first time in the window (the unit's
+    profiles say when each first did), how long money has been coming to them at all, a small
+    round sum. (A scam's grooming transfers go to a payee met days ago that strangers pay.)"""
+    first = known.payee_first_ms
+    days_known = min((e.at_ms - first) / DAY_MS, 60.0) if first is not None else 0.0
+    window = look("payee", e.payee, PAYEE_WINDOW_MS)
+    events = window.events or ()
+    if window.count > len(events):  # more than the newest events hold: seen all along
+        seen_days = PAYEE_WINDOW_MS / DAY_MS
+    else:
+        seen_days = (e.at_ms - events[0].at_ms) / DAY_MS if events else 0.0
+    me = e.user
+    pair = [x.amount_fen for x in events if x.user == me]
+    others = {x.user for x in events} - {me}
+    since = e.at_ms - PAYEE_WINDOW_MS
+    fresh = 0
+    if first_paid is not None:
+        for user in others:
+            first_ms = first_paid(user, e.payee)
+            fresh += first_ms is not None and first_ms > since
+    small_round = e.amount_fen < 100_000 and e.amount_fen % 1_000 == 0
+    return (
+        days_known,
+        float(len(pair)),
+        math.log1p(sum(pair) / 100),
+        math.log1p(len(others)),
+        seen_days,
+        math.log1p(fresh),
+        float(small_round),
+    )

@@ -1,7 +1,7 @@
 """Operators' case verdicts as training examples (ADR 0606).
 
 A case closed ``CONFIRMED_FRAUD`` or ``FALSE_POSITIVE`` that points at a decision yields one
-example: the 28 features the decision stored (``inputs.features``, computed by the live path at
+example: the features the decision stored (``inputs.features``, computed by the live path at
 decision time, the same function the simulator's rows come from) with label 1 or 0. Everything
 else is skipped and counted by reason: a case still open or without a verdict, a case with no
 decision (a detector's finding is a pattern over several movements, not one movement's verdict),

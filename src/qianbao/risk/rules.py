@@ -42,6 +42,7 @@ import yaml
 
 from qianbao.risk.counters import DIMENSIONS
 from qianbao.risk.errors import RulesInvalid
+from qianbao.risk.features import PAYEE_WINDOW_MS
 
 DEFAULT_PATH = Path(__file__).with_name("rules.yaml")
 LISTS = ("block", "watch", "allow")
@@ -78,9 +79,9 @@ class RuleSet:
 
     @property
     def horizon_ms(self) -> int:
-        """The longest velocity window (the counters keep this much history)."""
+        """The longest velocity window or feature window (the counters keep this much)."""
         windows = [int(r.p("window_s")) * 1000 for r in self.rules if r.kind == "velocity"]
-        return max([86_400_000, *windows])
+        return max([86_400_000, PAYEE_WINDOW_MS, *windows])
 
     def summary(self) -> list[dict[str, Any]]:
         return [{"id": r.id, "kind": r.kind, "score": r.score, **r.params} for r in self.rules]

@@ -5,15 +5,19 @@ Normal life: each user has a home city, one or two devices (some shared within a
 home IP and mobile IPs, a rhythm (payments a day), a usual spend, favourite merchants, friends
 they transfer to, occasional withdrawals and top-ups, Huabei for some purchases, payments a
 merchant initiates (no device of theirs), trips (by plane, so far but not impossibly fast), a
-phone replaced now and then, and a big purchase now and then. 1 % more users sign up every
-day, with no history at all.
+phone replaced now and then, and a big purchase now and then; transfers mostly to friends,
+some small ones to sellers (a second-hand sale, a tutor: 2 % of users, paid by many first-time
+payers) and to somebody new (who often becomes a friend paid again), a quarter in round sums.
+1 % more users sign up every day, with no history at all; what the platform knew of the first
+users before the period (devices, IPs, friends, first seen months ago) is ``World.history``.
 
 Typologies (``TYPOLOGIES``), each from an ordinary-looking account:
 
 - ``account_takeover``: a stranger's device and IP in another city drains the wallet to a fresh
   payee in a few transfers, then withdraws;
-- ``app_scam``: the victim, on their own phone, is groomed with small transfers to a new payee
-  (labelled ``app_scam_grooming``, reported apart) and then sends one or two large ones;
+- ``app_scam``: a scammer's account (mostly fresh) grooms several victims over a few days, each
+  on their own phone sending it small, growing sums (labelled ``app_scam_grooming``, reported
+  apart) before most send one or two large ones;
 - ``mule``: an account collects transfers from many payers and passes them on within hours;
 - ``structuring``: transfers and withdrawals kept just under round limits, several a day;
 - ``huabei_cashout``: Huabei at a colluding merchant that pays the user back within the day
@@ -81,6 +85,7 @@ TYPOLOGIES = (
     "fake_trades",
 )
 GROOMING = "app_scam_grooming"
+DECEIVED = frozenset({"app_scam", GROOMING})  # sent by a deceived owner (who answers a step-up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,13 @@ class World:
         for a, b in zip(self.users[::37], self.users[1::37], strict=False):  # families
             b.devices.append(a.devices[0])
         self.categories = {m.id: m.category for m in self.merchants}
+        self.sellers = [u.id for u in self.rng.sample(self.users, max(1, users // 50))]
+        self.history = [  # what the platform knew of each user before the simulation began
+            (u.id, kind, value, T0_MS - self.rng.randint(8, 900) * DAY_MS)
+            for u in self.users
+            for kind, values in (("DEVICE", u.devices), ("IP", u.ips), ("PAYEE", u.friends))
+            for value in values
+        ]
 
     def join(self) -> User:
         """A user signing up today: no history at all, an ordinary life from now on."""
@@ -136,6 +148,8 @@ class World:
         u.favourites = self.rng.choices([m.id for m in self.merchants], weights, k=6)
         u.friends = [self.rng.choice(self.users).id for _ in range(self.rng.randint(1, 3))]
         self.users.append(u)
+        if self.rng.random() < 0.03:  # a new seller: young, and many first-time payers
+            self.sellers.append(u.id)
         return u
 
     def new_id(self) -> str:
@@ -236,10 +250,40 @@ def normal_day(w: World, u: User, day_ms: int) -> Iterator[SimEvent]:
             funding = "HUABEI" if u.huabei and r.random() < 0.3 else "BALANCE"
             yield SimEvent(at, _pay(u.id, merchant, amount, funding), rc)
         elif roll < 0.95 and u.friends:
-            payee = r.choice(u.friends) if r.random() < 0.85 else r.choice(w.users).id
-            yield SimEvent(at, _move("TRANSFER", u.id, payee, w.amount(u.spend_fen * 3, 1.0)), rc)
+            payee, amount = _transfer(w, u)
+            yield SimEvent(at, _move("TRANSFER", u.id, payee, amount), rc)
         else:
             yield SimEvent(at, _move("WITHDRAW", u.id, u.card, w.amount(u.spend_fen * 10)), rc)
+
+
+def _transfer(w: World, u: User) -> tuple[str, int]:
+    """An ordinary transfer: mostly to a friend; now and then a small sum to a seller (a second-
+    hand sale, a tutor, a stall: many first-time payers), or to somebody new, who often becomes
+    a friend paid again in the days after. Round sums are common (a treat, 52.00, 100.00)."""
+    r = w.rng
+    roll = r.random()
+    if roll < 0.08 and w.sellers:
+        seller = r.choice(w.sellers)
+        amount = w.amount(r.choice((3_000, 8_000, 20_000)), 0.7)
+        if r.random() < 0.3 and seller not in u.friends:
+            u.friends.append(seller)  # a regular customer from now on
+        return seller, _rounded(w, amount)
+    if roll < 0.20:
+        payee = r.choice(w.users).id
+        if payee != u.id and r.random() < 0.35:
+            u.friends.append(payee)
+        return payee, _rounded(w, w.amount(u.spend_fen * 2, 1.0))
+    return r.choice(u.friends), _rounded(w, w.amount(u.spend_fen * 3, 1.0))
+
+
+def _rounded(w: World, amount: int) -> int:
+    r = w.rng
+    roll = r.random()
+    if roll < 0.25:
+        return max(1_000, round(amount, -3))  # whole tens of yuan
+    if roll < 0.30:
+        return r.choice((5_200, 13_140, 52_000, 66_600, 88_800))  # lucky sums
+    return amount
 
 
 def _poisson(r: random.Random, lam: float) -> int:
@@ -272,22 +316,35 @@ def account_takeover(w: World, day_ms: int) -> Iterator[SimEvent]:
 
 
 def app_scam(w: World, day_ms: int) -> Iterator[SimEvent]:
+    """One scammer's campaign: an account (fresh, or bought from somebody with a history) that
+    several victims, found over a few days, each pay small sums over hours or days on their own
+    phone (``app_scam_grooming``: a deposit, a "fee", an "investment" that seems to pay) before
+    most of them send one or two large ones."""
     r = w.rng
-    victim = r.choice(w.users)
-    scammer = w.new_id()
-    at = day_ms + r.randint(0, DAY_MS // 2)
-    for _ in range(r.randint(2, 4)):
-        at += r.randint(30, 600) * MIN_MS
-        yield SimEvent(
-            at,
-            _move("TRANSFER", victim.id, scammer, r.randint(5_000, 50_000)),
-            w.ctx(victim),
-            GROOMING,
-        )
+    scammer = w.new_id() if r.random() < 0.75 else r.choice(w.users).id
+    start = day_ms + r.randint(0, DAY_MS)
+    for victim in r.sample(w.users, r.randint(1, 5)):
+        yield from _groomed(w, victim, scammer, start + r.randint(0, 3 * DAY_MS))
+
+
+def _groomed(w: World, victim: User, scammer: str, at: int) -> Iterator[SimEvent]:
+    r = w.rng
+    phone = victim.devices[-1]
+    step = r.uniform(0.8, 1.6)  # the sums grow as trust does
+    amount = r.choice((1_000, 2_000, 5_000, 10_000, 20_000)) if r.random() < 0.5 else 0
+    amount = amount or r.randint(2_000, 30_000)
+    for _ in range(r.randint(2, 6)):
+        at += r.randint(20, 20 * 60) * MIN_MS
+        sent = amount if r.random() < 0.5 else _rounded(w, int(amount * r.uniform(0.7, 1.3)))
+        grooming = _move("TRANSFER", victim.id, scammer, min(max(sent, 500), 90_000))
+        yield SimEvent(at, grooming, w.ctx(victim, device=phone), GROOMING)
+        amount = int(amount * step)
+    if r.random() < 0.15:  # the victim stops in time: no large transfer
+        return
     for _ in range(r.randint(1, 2)):
-        at += r.randint(20, 300) * MIN_MS
-        amount = r.randint(500_000, 5_000_000)
-        yield SimEvent(at, _move("TRANSFER", victim.id, scammer, amount), w.ctx(victim), "app_scam")
+        at += r.randint(20, 36 * 60) * MIN_MS
+        big = _move("TRANSFER", victim.id, scammer, r.randint(300_000, 5_000_000))
+        yield SimEvent(at, big, w.ctx(victim, device=phone), "app_scam")
 
 
 def mule(w: World, day_ms: int) -> Iterator[SimEvent]:

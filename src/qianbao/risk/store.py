@@ -68,7 +68,7 @@ def insert_snapshot(tx: Tx, taken_at_ms: int, body: str, oldest_ms: int) -> None
 
 # --- unit: read at start and by the challenge path ----------------------------------------
 def all_known(tx: Tx) -> list[Row]:
-    return tx.all("SELECT user_id, kind, value FROM risk_known")
+    return tx.all("SELECT user_id, kind, value, first_seen_ms FROM risk_known")
 
 
 def snapshots_since(tx: Tx, oldest_ms: int) -> list[Row]:
