@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
 
 DIMENSIONS = ("user", "device", "ip", "payee", "merchant")
 DAY_MS = 86_400_000
@@ -26,8 +27,9 @@ EVENTS_PER_KEY_MAX = 20_000  # a key past this forgets its oldest events (a hot 
 DISTINCT_EVENTS_MAX = 64  # a distinct count looks at the window's newest events only
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One committed movement as the counters see it (a plain tuple: cheap to make and keep)."""
+
     at_ms: int
     amount_fen: int
     kind: str
@@ -38,34 +40,63 @@ class Event:
     merchant: str
 
     def key(self, dimension: str) -> str:
-        value: str = getattr(self, dimension)
+        value: str = GET[dimension](self)
         return value
 
     def as_list(self) -> list[str | int]:
-        return [
-            self.at_ms,
-            self.amount_fen,
-            self.kind,
-            self.user,
-            self.payee,
-            self.device,
-            self.ip,
-            self.merchant,
-        ]
+        return list(self)
 
     @staticmethod
     def from_list(v: list[str | int]) -> Event:
         return Event(int(v[0]), int(v[1]), *(str(x) for x in v[2:]))  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    count: int
-    sum_fen: int
-    events: tuple[Event, ...] | None = None  # only when asked (distinct counts)
+GET = {name: itemgetter(i) for i, name in enumerate(Event._fields)}  # field -> its getter
+_KEYED = tuple((d, GET[d]) for d in DIMENSIONS)  # (dimension, its value's getter)
 
-    def distinct(self, dimension: str) -> int:
-        return len({e.key(dimension) for e in self.events or ()} - {""})
+
+class Window:
+    """A window's ``count`` and ``sum_fen``, and its newest ``DISTINCT_EVENTS_MAX`` events
+    (``events``, oldest first; gathered only when read)."""
+
+    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_more")
+
+    def __init__(
+        self,
+        count: int,
+        sum_fen: int,
+        log: list[Event] | None = None,
+        first: int = 0,
+        end: int = 0,
+        more: Window | None = None,
+    ) -> None:
+        self.count = count
+        self.sum_fen = sum_fen
+        self._events: tuple[Event, ...] | None = None if log is not None or more else ()
+        self._log, self._first, self._end, self._more = log, first, end, more
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        events = self._events
+        if events is None:
+            log = self._log
+            events = tuple(log[self._first : self._end]) if log is not None else ()
+            if self._more is not None:  # the batch's pending events come after the committed
+                events = (*events, *self._more.events)[-DISTINCT_EVENTS_MAX:]
+            self._events = events
+        return events
+
+    def values(self, dimension: str) -> set[str]:
+        """The distinct values of ``dimension`` among ``events``."""
+        return set(map(GET[dimension], self.events))
+
+    def distinct(self, dimension: str, but: str = "") -> int:
+        """How many distinct values of ``dimension`` other than ``but`` ``events`` hold."""
+        values = self.values(dimension)
+        return len(values) - (but in values)
+
+
+EMPTY = Window(0, 0)
 
 
 class EventLog:
@@ -80,9 +111,14 @@ class EventLog:
         self.head = 0
 
     def add(self, e: Event) -> None:
-        last = self.at[-1] if self.at else e.at_ms
-        self.at.append(max(e.at_ms, last))  # time never runs backwards inside a log
-        self.cum.append((self.cum[-1] if self.cum else 0) + e.amount_fen)
+        at = self.at
+        if at:
+            last = at[-1]
+            at.append(e.at_ms if e.at_ms > last else last)  # time never runs backwards in a log
+            self.cum.append(self.cum[-1] + e.amount_fen)
+        else:
+            at.append(e.at_ms)
+            self.cum.append(e.amount_fen)
         self.events.append(e)
 
     def forget_before(self, oldest_ms: int) -> None:
@@ -93,15 +129,20 @@ class EventLog:
             del self.at[: self.head], self.cum[: self.head], self.events[: self.head]
             self.head = 0
 
-    def window(self, now_ms: int, window_ms: int, *, with_events: bool = False) -> Window:
-        start = bisect_right(self.at, now_ms - window_ms, self.head)
-        end = bisect_right(self.at, now_ms, start)
+    def window(self, now_ms: int, window_ms: int, *, with_events: bool = True) -> Window:
+        """The events with ``now - w < at_ms <= now`` (``with_events`` is kept for callers:
+        the events are gathered only when read)."""
+        at = self.at
+        start = bisect_right(at, now_ms - window_ms, self.head)
+        end = len(at)
+        if end and at[-1] > now_ms:
+            end = bisect_right(at, now_ms, start)
         if end <= start:
-            return Window(0, 0, () if with_events else None)
-        before = self.cum[start - 1] if start > 0 else 0
-        first = max(start, end - DISTINCT_EVENTS_MAX)
-        events = tuple(self.events[first:end]) if with_events else None
-        return Window(end - start, self.cum[end - 1] - before, events)
+            return EMPTY
+        cum = self.cum
+        before = cum[start - 1] if start > 0 else 0
+        first = end - DISTINCT_EVENTS_MAX
+        return Window(end - start, cum[end - 1] - before, self.events, max(first, start), end)
 
     def last(self) -> Event | None:
         return self.events[-1] if len(self.events) > self.head else None
@@ -120,13 +161,14 @@ class Counters:
         self.unsaved: list[Event] = []  # committed since the last snapshot (its next delta)
 
     def add(self, e: Event, *, saved: bool = False) -> None:
-        for dimension in DIMENSIONS:
-            key = e.key(dimension)
+        logs = self.logs
+        for dimension, get in _KEYED:
+            key = get(e)
             if not key:
                 continue
-            log = self.logs[dimension].get(key)
+            log = logs[dimension].get(key)
             if log is None:
-                log = self.logs[dimension][key] = EventLog()
+                log = logs[dimension][key] = EventLog()
             log.add(e)
             if len(log.at) & 63 == 0:  # amortised: forget old events every 64 additions
                 log.forget_before(e.at_ms - self.horizon_ms)
@@ -160,12 +202,13 @@ class Pending:
 
     def add(self, e: Event) -> None:
         self.events.append(e)
-        for dimension in DIMENSIONS:
-            key = e.key(dimension)
+        index = self.index
+        for dimension, get in _KEYED:
+            key = get(e)
             if key:
-                log = self.index.get((dimension, key))
+                log = index.get((dimension, key))
                 if log is None:
-                    log = self.index[(dimension, key)] = EventLog()
+                    log = index[(dimension, key)] = EventLog()
                 log.add(e)
 
     def of(self, dimension: str, key: str) -> EventLog | None:
@@ -177,8 +220,8 @@ class Pending:
     def rollback_to(self, mark: int) -> None:
         while len(self.events) > mark:
             e = self.events.pop()
-            for dimension in DIMENSIONS:
-                key = e.key(dimension)
+            for dimension, get in _KEYED:
+                key = get(e)
                 if key:
                     log = self.index[(dimension, key)]
                     log.at.pop(), log.cum.pop(), log.events.pop()
@@ -192,21 +235,28 @@ def window(
     now_ms: int,
     window_ms: int,
     *,
-    with_events: bool = False,
+    with_events: bool = True,
 ) -> Window:
-    """The committed events plus the batch's pending ones, in the window (``now - w``, ``now``]."""
+    """The committed events plus the batch's pending ones, in the window (``now - w``, ``now``]
+    (``with_events`` is kept for callers: a window's events are gathered only when read)."""
     if not key:
-        return Window(0, 0, () if with_events else None)
-    log = counters.log(dimension, key)
-    base = log.window(now_ms, window_ms, with_events=with_events) if log else Window(0, 0, ())
-    mine = pending.of(dimension, key) if pending else None
-    extra = mine.window(now_ms, window_ms, with_events=with_events) if mine else None
-    if not extra or not extra.count:
+        return EMPTY
+    log = counters.logs[dimension].get(key)
+    base = log.window(now_ms, window_ms) if log is not None else EMPTY
+    mine = pending.index.get((dimension, key)) if pending is not None else None
+    if mine is None:
         return base
-    events = None
-    if with_events:
-        events = (*(base.events or ()), *(extra.events or ()))[-DISTINCT_EVENTS_MAX:]
-    return Window(base.count + extra.count, base.sum_fen + extra.sum_fen, events)
+    extra = mine.window(now_ms, window_ms)
+    if not extra.count:
+        return base
+    return Window(
+        base.count + extra.count,
+        base.sum_fen + extra.sum_fen,
+        base._log,
+        base._first,
+        base._end,
+        extra,
+    )
 
 
 class Look:
@@ -221,17 +271,12 @@ class Look:
         self.memo: dict[tuple[str, str, int], Window] = {}
 
     def __call__(self, dimension: str, key: str, window_ms: int) -> Window:
-        """The window with its (newest) events; a count or a sum reads the same object."""
+        """The window (its events are gathered when read); a count or a sum reads the same
+        object."""
         ident = (dimension, key, window_ms)
         hit = self.memo.get(ident)
         if hit is None:
             hit = self.memo[ident] = window(
-                self.counters,
-                self.pending,
-                dimension,
-                key,
-                self.now_ms,
-                window_ms,
-                with_events=True,
+                self.counters, self.pending, dimension, key, self.now_ms, window_ms
             )
         return hit

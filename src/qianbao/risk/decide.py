@@ -4,14 +4,13 @@ simulator's evaluation runs this same function over a generated month."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from qianbao.money_movement.context import RequestContext
 from qianbao.money_movement.ports import Movement
 from qianbao.risk import features
-from qianbao.risk.counters import Counters, Event, Look, Pending
+from qianbao.risk.counters import GET, Counters, Event, Look, Pending
 from qianbao.risk.model import Model
 from qianbao.risk.rules import Rule, RuleSet, km_between, parse_location
 
@@ -143,13 +142,8 @@ def decide(
     category = lists.categories.get(m.merchant_id, "")
     x = features.compute(look, e, m.funding, known, category, state.first_paid)
     p = model.probability(x)
-    reasons = [
-        r
-        for rule in rs.rules
-        if not rule.kinds or m.kind in rule.kinds
-        for r in [_fire(rule, look, state, lists, m, rc, e, mine, known, p, model)]
-        if r is not None
-    ]
+    case = Case(look, state, lists, m, rc, e, mine, known, p, model)
+    reasons = [r for fire in plan(rs, m.kind) if (r := fire(case)) is not None]
     aml = lists.aml.get(m.party_id, "") if m.kind in AML_KINDS else ""
     if aml:
         reasons.append(
@@ -186,82 +180,176 @@ def _outcome(rs: RuleSet, score: int, *, blocked: bool, allowed: bool) -> str:
     return CHALLENGE if score >= rs.challenge_at else PASS
 
 
-def _fire(
-    rule: Rule,
-    look: Look,
-    state: State,
-    lists: Lists,
-    m: Movement,
-    rc: RequestContext,
-    e: Event,
-    mine: list[tuple[str, str]],
-    known: features.Known,
-    p: float,
-    model: Model,
-) -> Reason | None:
-    kind = rule.kind
-    if kind == "threshold":
-        limit = rule.params["at_least_fen"]
-        return _hit(rule, m.amount_fen >= limit, f"amount {m.amount_fen} >= {limit}")
-    if kind == "velocity":
-        return _velocity(rule, look, e)
-    if kind == "new_device":
-        new = bool(rc.device_id) and known.has_history and not known.device_known
-        return _hit(rule, new and m.amount_fen >= rule.params["min_amount_fen"], "new device")
-    if kind == "new_ip":
-        new = bool(rc.ip) and known.has_history and not known.ip_known
-        return _hit(rule, new and m.amount_fen >= rule.params["min_amount_fen"], "new IP")
-    if kind == "location_jump":
-        return _jump(rule, state, m, rc, e)
-    if kind == "list":
-        name, kinds = rule.params["list"], rule.params["of"]
-        entries = lists.named(name)
-        hits = [f"{k}:{v}" for k, v in mine if k in kinds and (k, v) in entries]
-        reason = _hit(rule, bool(hits), ", ".join(hits))
-        return (
-            None
-            if reason is None
-            else Reason(f"list:{name}:{rule.id}", reason.score, reason.detail)
-        )
-    if kind == "category_mismatch":
-        category = lists.categories.get(m.merchant_id, "")
-        cash_like = category in rule.params["categories"] and m.funding in rule.params["funding"]
-        medical = m.category == "medical" and bool(category) and category != "medical"
-        return _hit(rule, cash_like or medical, f"{m.funding} {m.category} at {category}")
-    if kind == "model":
-        if rule.params["clients_only"] and not rc.ip:
-            return None
-        at_least = rule.params["at_least"]
-        threshold = model.operating_point if at_least == "operating_point" else at_least
-        return _hit(rule, p >= threshold, f"model p={p:.3f}")
+class Case:
+    """One decision's inputs, as the compiled rules read them."""
+
+    __slots__ = ("look", "state", "lists", "m", "rc", "e", "mine", "known", "p", "model")
+
+    def __init__(
+        self,
+        look: Look,
+        state: State,
+        lists: Lists,
+        m: Movement,
+        rc: RequestContext,
+        e: Event,
+        mine: list[tuple[str, str]],
+        known: features.Known,
+        p: float,
+        model: Model,
+    ) -> None:
+        self.look, self.state, self.lists, self.m, self.rc = look, state, lists, m, rc
+        self.e, self.mine, self.known, self.p, self.model = e, mine, known, p, model
+
+
+Fire = Callable[[Case], "Reason | None"]
+
+
+def plan(rs: RuleSet, kind: str) -> tuple[Fire, ...]:
+    """The rules that judge movements of ``kind``, in file order, each compiled once per rule
+    set (a closure over its checked parameters: nothing is looked up per decision)."""
+    fires: tuple[Fire, ...] | None = rs.plans.get(kind)
+    if fires is None:
+        fires = rs.plans[kind] = tuple(_compile(r) for r in rs.rules if r.applies(kind))
+    return fires
+
+
+def _compile(rule: Rule) -> Fire:
+    make = _COMPILERS.get(rule.kind)
+    return make(rule) if make is not None else _never
+
+
+def _never(c: Case) -> Reason | None:
     return None
 
 
-def _hit(rule: Rule, fired: bool, detail: str) -> Reason | None:
-    return Reason(rule.id, rule.score, detail) if fired else None
+def _threshold(rule: Rule) -> Fire:
+    rule_id, score, limit = rule.id, rule.score, rule.params["at_least_fen"]
+
+    def fire(c: Case) -> Reason | None:
+        amount = c.m.amount_fen
+        return Reason(rule_id, score, f"amount {amount} >= {limit}") if amount >= limit else None
+
+    return fire
 
 
-def _velocity(rule: Rule, look: Look, e: Event) -> Reason | None:
-    key, measure = rule.params["key"], rule.params["measure"]
-    w = look(key, e.key(key), rule.params["window_s"] * 1000)
-    if measure == "count":
-        value = w.count + 1
-    elif measure == "sum":
-        value = w.sum_fen + e.amount_fen
-    else:
-        of = rule.params["of"]
-        get = attrgetter(of)
-        value = len({get(x) for x in (*(w.events or ()), e)} - {""})
-    limit = rule.params["above"]
-    return _hit(rule, value > limit, f"{measure} per {key} in {rule.p('window_s')} s = {value}")
+def _velocity(rule: Rule) -> Fire:
+    """Count, sum or distinct over the window, this movement included."""
+    rule_id, score, params = rule.id, rule.score, rule.params
+    key, measure, limit = params["key"], params["measure"], params["above"]
+    key_of, window_ms = GET[key], params["window_s"] * 1000
+    about = f"{measure} per {key} in {rule.p('window_s')} s = "
+    of = params.get("of", "")
+    of_value = GET[of or key]
+
+    def fire(c: Case) -> Reason | None:
+        e = c.e
+        w = c.look(key, key_of(e), window_ms)
+        if measure == "count":
+            value = w.count + 1
+        elif measure == "sum":
+            value = w.sum_fen + e.amount_fen
+        else:
+            values = w.values(of)
+            values.add(of_value(e))
+            values.discard("")
+            value = len(values)
+        return Reason(rule_id, score, f"{about}{value}") if value > limit else None
+
+    return fire
 
 
-def _jump(rule: Rule, state: State, m: Movement, rc: RequestContext, e: Event) -> Reason | None:
-    here = parse_location(rc.location)
-    last = state.profile(m.party_id).last_place
-    if here is None or last is None:
+def _new_device(rule: Rule) -> Fire:
+    rule_id, score, least = rule.id, rule.score, rule.params["min_amount_fen"]
+
+    def fire(c: Case) -> Reason | None:
+        known = c.known
+        new = bool(c.rc.device_id) and known.has_history and not known.device_known
+        return Reason(rule_id, score, "new device") if new and c.m.amount_fen >= least else None
+
+    return fire
+
+
+def _new_ip(rule: Rule) -> Fire:
+    rule_id, score, least = rule.id, rule.score, rule.params["min_amount_fen"]
+
+    def fire(c: Case) -> Reason | None:
+        known = c.known
+        new = bool(c.rc.ip) and known.has_history and not known.ip_known
+        return Reason(rule_id, score, "new IP") if new and c.m.amount_fen >= least else None
+
+    return fire
+
+
+def _location_jump(rule: Rule) -> Fire:
+    rule_id, score = rule.id, rule.score
+    min_km, max_kmh = rule.params["min_km"], rule.params["max_kmh"]
+
+    def fire(c: Case) -> Reason | None:
+        here = parse_location(c.rc.location)
+        last = c.state.profile(c.m.party_id).last_place if here is not None else None
+        if here is None or last is None:
+            return None
+        km = km_between(here, (last[0], last[1]))
+        hours = max(c.e.at_ms - last[2], 60_000) / 3_600_000
+        if km >= min_km and km / hours > max_kmh:
+            return Reason(rule_id, score, f"{km:.0f} km in {hours * 60:.0f} min")
         return None
-    km = km_between(here, (last[0], last[1]))
-    hours = max(e.at_ms - last[2], 60_000) / 3_600_000
-    fired = km >= rule.params["min_km"] and km / hours > rule.params["max_kmh"]
-    return _hit(rule, fired, f"{km:.0f} km in {hours * 60:.0f} min")
+
+    return fire
+
+
+def _list(rule: Rule) -> Fire:
+    name, kinds, score = rule.params["list"], rule.params["of"], rule.score
+    rule_id = f"list:{name}:{rule.id}"
+
+    def fire(c: Case) -> Reason | None:
+        entries = c.lists.named(name)
+        if not entries:
+            return None
+        hits = [f"{k}:{v}" for k, v in c.mine if k in kinds and (k, v) in entries]
+        return Reason(rule_id, score, ", ".join(hits)) if hits else None
+
+    return fire
+
+
+def _category_mismatch(rule: Rule) -> Fire:
+    rule_id, score = rule.id, rule.score
+    categories, funding = rule.params["categories"], rule.params["funding"]
+
+    def fire(c: Case) -> Reason | None:
+        m = c.m
+        category = c.lists.categories.get(m.merchant_id, "")
+        cash_like = category in categories and m.funding in funding
+        medical = m.category == "medical" and bool(category) and category != "medical"
+        if cash_like or medical:
+            return Reason(rule_id, score, f"{m.funding} {m.category} at {category}")
+        return None
+
+    return fire
+
+
+def _model(rule: Rule) -> Fire:
+    rule_id, score = rule.id, rule.score
+    clients_only, at_least = rule.params["clients_only"], rule.params["at_least"]
+
+    def fire(c: Case) -> Reason | None:
+        if clients_only and not c.rc.ip:
+            return None
+        threshold = c.model.operating_point if at_least == "operating_point" else at_least
+        p = c.p
+        return Reason(rule_id, score, f"model p={p:.3f}") if p >= threshold else None
+
+    return fire
+
+
+_COMPILERS: dict[str, Callable[[Rule], Fire]] = {
+    "threshold": _threshold,
+    "velocity": _velocity,
+    "new_device": _new_device,
+    "new_ip": _new_ip,
+    "location_jump": _location_jump,
+    "list": _list,
+    "category_mismatch": _category_mismatch,
+    "model": _model,
+}

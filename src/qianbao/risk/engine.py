@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -56,6 +57,8 @@ log = logging.getLogger("qianbao.risk")
 LISTS_TTL_S = 2.0
 HELD_REJECT_MS = 86_400_000  # a rejected request's key answers the same for a day
 USER_KINDS = frozenset({"PAY", "TRANSFER", "WITHDRAW", "TOPUP"})  # a payer can step up
+CONTEXTS_MAX = 8192  # decoded request contexts kept (then the cache starts again)
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass
@@ -65,6 +68,22 @@ class UnitState:
     snapshot_at_ms: int = 0
     # request key -> (decision id, outcome, challenge id, answered alike until ms)
     held: dict[str, tuple[str, str, str | None, int]] = field(default_factory=dict)
+    rules: RuleSet | None = None  # the rule set the counters' horizon was last set from
+
+
+CONTEXT_FIELDS = tuple(RequestContext.__dataclass_fields__)
+_FEATURES_JSON: dict[int, str] = {}  # how many features -> the JSON array of that many "%.4f"
+
+
+def features_json(x: tuple[float, ...]) -> str:
+    """The features as a JSON array, each with 4 decimals (the value ``round(v, 4)`` is, in
+    one formatting call: this runs with every decision)."""
+    if not math.isfinite(sum(x)):  # an infinity or a NaN (not JSON numbers): the slow way
+        return _JSON([round(v, 4) for v in x])
+    template = _FEATURES_JSON.get(len(x))
+    if template is None:
+        template = _FEATURES_JSON[len(x)] = "[" + ",".join(["%.4f"] * len(x)) + "]"
+    return template % x
 
 
 class Shadow:
@@ -194,13 +213,14 @@ class RiskEngine:
         self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
         self.shadow: Shadow | None = None  # a candidate rule set and model beside the live one
         self.codes: OneTimeCodes | None = None  # one-time codes by SMS (notices), when wired
+        self._contexts: dict[str, RequestContext] = {}  # encoded -> decoded (``_context``)
 
     # --- the port ---------------------------------------------------------------------------
     def check(self, ctx: WriteContext, movement: Movement) -> None:
         rs = self.rules.get()
         us = self._unit(ctx, rs)
-        batch: _RiskBatch = ctx.state("risk", lambda: _RiskBatch(self, ctx.unit))
-        rc = decode(movement.context)
+        batch: _RiskBatch = ctx.participant("risk", self._batch)
+        rc = self._context(movement.context)
         self._answer_alike(us, movement, rc)
         stepped_up = bool(rc.challenge_id) and self._answered(ctx, rc, movement)
         now_ms = clock.now_ms()
@@ -229,6 +249,19 @@ class RiskEngine:
         if not ctx.precise:  # a refusal is decided on fresh reads: this may be a replay whose key
             raise Unverified("a refusal is confirmed precisely")  # the cache has not seen
         self._refuse(ctx, batch, rs, movement, d, row, now_ms)
+
+    def _batch(self, ctx: WriteContext) -> _RiskBatch:
+        return _RiskBatch(self, ctx.unit)
+
+    def _context(self, encoded: str) -> RequestContext:
+        """The command's request context, decoded once per distinct text (a payer's device,
+        IP and agent repeat; a context is immutable, so one object serves them all)."""
+        rc = self._contexts.get(encoded)
+        if rc is None:
+            if len(self._contexts) >= CONTEXTS_MAX:
+                self._contexts = {}
+            rc = self._contexts[encoded] = decode(encoded)
+        return rc
 
     def _answer_alike(self, us: UnitState, m: Movement, rc: RequestContext) -> None:
         """A retry of a refused request (same key, challenge not answered) gets the same answer,
@@ -296,21 +329,23 @@ class RiskEngine:
     def _row(
         self, rs: RuleSet, m: Movement, rc: RequestContext, d: Decision, now_ms: int, bucket: int
     ) -> dict[str, Any]:
-        inputs = {
-            "movement": {
-                "kind": m.kind,
-                "amount_fen": m.amount_fen,
-                "payee_id": m.payee_id,
-                "merchant_id": m.merchant_id,
-                "funding": m.funding,
-                "category": m.category,
-                "card_id": m.card_id,
-            },
-            "context": {f: getattr(rc, f) for f in rc.__dataclass_fields__ if getattr(rc, f)},
-            "event": d.event.as_list(),
-            "features": [round(v, 4) for v in d.features],
-            "model_p": round(d.model_p, 4),
-        }
+        head = _JSON(
+            {
+                "movement": {
+                    "kind": m.kind,
+                    "amount_fen": m.amount_fen,
+                    "payee_id": m.payee_id,
+                    "merchant_id": m.merchant_id,
+                    "funding": m.funding,
+                    "category": m.category,
+                    "card_id": m.card_id,
+                },
+                "context": {f: v for f in CONTEXT_FIELDS if (v := getattr(rc, f))},
+                "event": list(d.event),
+            }
+        )
+        features = features_json(d.features)
+        inputs = f'{head[:-1]},"features":{features},"model_p":{round(d.model_p, 4)!r}}}'
         return {
             "id": new_id(bucket),
             "kind": m.kind,
@@ -320,8 +355,8 @@ class RiskEngine:
             "amount_fen": m.amount_fen,
             "outcome": d.outcome,
             "score": d.score,
-            "reasons": json.dumps([r.as_dict() for r in d.reasons], ensure_ascii=False),
-            "inputs": json.dumps(inputs, separators=(",", ":"), ensure_ascii=False),
+            "reasons": _JSON([r.as_dict() for r in d.reasons]),
+            "inputs": inputs,
             "rules_version": rs.version,
             "model_version": self.model.version,
             "challenge_id": None,
@@ -358,7 +393,8 @@ class RiskEngine:
     # --- state --------------------------------------------------------------------------------
     def _unit(self, ctx: WriteContext, rs: RuleSet) -> UnitState:
         us = self.units[ctx.unit]
-        if us.state.counters.horizon_ms != rs.horizon_ms:
+        if us.rules is not rs:  # a rule set seen for the first time: its longest window
+            us.rules = rs
             us.state.counters.horizon_ms = rs.horizon_ms
         if not us.loaded:
             self._load(ctx.db, us)

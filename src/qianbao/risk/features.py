@@ -4,10 +4,10 @@ simulator's too: training, evaluation and the live path share this one function)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from qianbao.risk.counters import Event, Look
+from qianbao.risk.counters import GET, Event, Look
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -73,6 +73,15 @@ def near_limit(amount_fen: int) -> bool:
     return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
 
 
+_AMOUNT = GET["amount_fen"]
+
+
+def near_limits(events: Iterable[Event]) -> int:
+    """How many of ``events`` are ``near_limit`` (most amounts fail its first test: inlined)."""
+    low, high = NEAR_LOW_FEN, NEAR_HIGH_FEN
+    return sum(1 for a in map(_AMOUNT, events) if low <= a < high and near_limit(a))
+
+
 FirstPaid = Callable[[str, str], "int | None"]  # (payer, payee) -> when first paid, if ever
 
 
@@ -87,7 +96,7 @@ def compute(
     now = e.at_ms
     user_day = look("user", e.user, DAY_MS)
     user_hour = look("user", e.user, HOUR_MS)
-    events = user_day.events or ()
+    events = user_day.events
     mean = (user_day.sum_fen / user_day.count) if user_day.count else 0.0
     fanin = look("payee", e.payee, DAY_MS)
     device = look("device", e.device, DAY_MS)
@@ -100,7 +109,7 @@ def compute(
     payee_new = float(known.has_history and e.kind != "WITHDRAW" and not known.payee_known)
     device_new = float(known.has_history and bool(e.device) and not known.device_known)
     minutes = (now - last) / 60_000 if last is not None else 1e9
-    shared = len({x.user for x in device.events or ()} - {e.user})
+    shared = device.distinct("user", e.user)
     return [
         log_amount,
         math.log1p(e.amount_fen / mean) if mean else 1.0,
@@ -110,14 +119,14 @@ def compute(
         payee_new,
         device_new,
         float(known.has_history and bool(e.ip) and not known.ip_known),
-        math.log1p(len({x.user for x in fanin.events or ()} - {e.user})),
+        math.log1p(fanin.distinct("user", e.user)),
         float(shared),
-        math.log1p(len({x.user for x in ip.events or ()} - {e.user})),
+        math.log1p(ip.distinct("user", e.user)),
         math.log1p(inflow.count),
-        math.log1p(len({x.user for x in inflow.events or ()})),
+        math.log1p(len(inflow.values("user"))),
         float(sum(1 for x in back.events or () if x.payee == e.user)),
         float(near_limit(e.amount_fen)),
-        float(sum(1 for x in events if near_limit(x.amount_fen))),
+        float(near_limits(events)),
         math.log1p(min((now - last) / 60_000, 10_000)) if last is not None else 10.0,
         float(e.kind == "TRANSFER"),
         float(e.kind == "WITHDRAW"),

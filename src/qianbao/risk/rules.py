@@ -76,6 +76,8 @@ class RuleSet:
     challenge_ttl_s: int = 300
     challenge_attempts: int = 3
     snapshot_every_s: int = 60
+    # movement kind -> its rules compiled (``decide.plan``): made once per rule set, on first use
+    plans: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def horizon_ms(self) -> int:
@@ -247,6 +249,8 @@ def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def parse_location(text: str) -> tuple[float, float] | None:
     """``"lat,lon"`` in degrees, or None when absent or malformed."""
+    if not text:
+        return None
     try:
         lat_s, lon_s = text.split(",")
         lat, lon = float(lat_s), float(lon_s)

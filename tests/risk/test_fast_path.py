@@ -1,0 +1,119 @@
+"""The decision's fast path says what the plain definitions say: windows over the committed and
+the batch's pending events against a scan of the events, the features' distinct counts and
+near-limit counts against set comprehensions, the stored features against ``round(v, 4)``,
+rules compiled once per rule set (a reloaded set compiles its own)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+from qianbao.risk.counters import (
+    DIMENSIONS,
+    DISTINCT_EVENTS_MAX,
+    Counters,
+    Event,
+    Look,
+    Pending,
+)
+from qianbao.risk.decide import plan
+from qianbao.risk.engine import features_json
+from qianbao.risk.features import near_limit, near_limits
+from qianbao.risk.rules import DEFAULT_PATH, load
+
+T0 = 1_800_000_000_000
+
+
+def _events(r: random.Random, n: int) -> list[Event]:
+    at, out = T0, []
+    for _ in range(n):
+        at += r.choice([0, 1, 999, 1000, 1001, 30_000, 60_000])
+        out.append(
+            Event(
+                at,
+                r.choice([100, 449_999, 450_000, 499_999, 500_000, 4_600_000]),
+                r.choice(["PAY", "TRANSFER"]),
+                f"u{r.randrange(6)}",
+                r.choice(["", "m1", "u2"]),
+                r.choice(["", "d1", "d2"]),
+                r.choice(["", "1.1.1.1"]),
+                r.choice(["", "m1"]),
+            )
+        )
+    return out
+
+
+def _scan(events: list[Event], dimension: str, key: str, now_ms: int, window_ms: int):
+    start = now_ms - window_ms
+    inside = [e for e in events if e.key(dimension) == key and start < e.at_ms <= now_ms]
+    return len(inside), sum(e.amount_fen for e in inside), tuple(inside[-DISTINCT_EVENTS_MAX:])
+
+
+def test_windows_equal_a_scan_of_committed_and_pending_events():
+    r = random.Random(7)
+    for _ in range(30):
+        events = _events(r, r.randrange(1, 300))
+        split = r.randrange(len(events) + 1)
+        counters, pending = Counters(), Pending()
+        for e in events[:split]:
+            counters.add(e)
+        for e in events[split:]:
+            pending.add(e)
+        for _ in range(20):
+            now_ms = r.choice(events).at_ms + r.choice([-1, 0, 1])
+            window_ms = r.choice([1000, 60_000, 3_600_000])
+            look = Look(counters, pending if r.random() < 0.8 else None, now_ms)
+            seen = events if look.pending is not None else events[:split]
+            for dimension in DIMENSIONS:
+                for key in ("u2", "m1", "d1", "1.1.1.1", ""):
+                    w = look(dimension, key, window_ms)
+                    count, total, newest = _scan(seen, dimension, key, now_ms, window_ms)
+                    if not key:
+                        count, total, newest = 0, 0, ()
+                    assert (w.count, w.sum_fen, w.events) == (count, total, newest)
+                    assert look(dimension, key, window_ms) is w  # computed once a decision
+                    for of in DIMENSIONS:
+                        assert w.values(of) == {e.key(of) for e in newest}
+                        assert w.distinct(of, "u2") == len({e.key(of) for e in newest} - {"u2"})
+
+
+def test_a_failed_command_leaves_the_pending_windows_as_they_were():
+    events = _events(random.Random(3), 50)
+    pending = Pending()
+    for e in events[:30]:
+        pending.add(e)
+    mark = pending.mark()
+    for e in events[30:]:
+        pending.add(e)
+    pending.rollback_to(mark)
+    look = Look(Counters(), pending, events[-1].at_ms)
+    w = look("user", "u2", 3_600_000)
+    assert (w.count, w.events) == _scan(events[:30], "user", "u2", events[-1].at_ms, 3_600_000)[::2]
+
+
+def test_near_limits_counts_what_near_limit_says():
+    amounts = [0, 100, 449_999, 450_000, 499_999, 500_000, 899_999, 900_000, 999_999]
+    amounts += [1_000_000, 1_799_999, 1_800_000, 4_499_999, 4_500_000, 4_999_999, 5_000_000]
+    amounts += random.Random(1).sample(range(6_000_000), 2000)
+    events = [Event(T0, a, "PAY", "u", "", "", "", "") for a in amounts]
+    assert near_limits(events) == sum(1 for e in events if near_limit(e.amount_fen)) > 10
+
+
+def test_stored_features_are_the_values_rounded_to_4_decimals():
+    r = random.Random(2)
+    x = (0.0, -0.0, 1.0, 1e9, 10.0, 0.00005, 0.00015, 2.5e-5)
+    x += tuple(r.uniform(-50, 50) for _ in range(40))
+    assert json.loads(features_json(x)) == [round(v, 4) for v in x]
+    odd = (1.0, math.inf, 2.0)  # not a JSON number: written as json writes it, still readable
+    assert json.loads(features_json(odd)) == [1.0, math.inf, 2.0]
+
+
+def test_rules_are_compiled_once_per_rule_set_and_a_reload_compiles_its_own():
+    rs = load(DEFAULT_PATH)
+    pay = plan(rs, "PAY")
+    assert plan(rs, "PAY") is pay
+    assert len(pay) == sum(1 for rule in rs.rules if rule.applies("PAY"))
+    assert len(plan(rs, "REFUND")) == sum(1 for rule in rs.rules if rule.applies("REFUND"))
+    again = load(DEFAULT_PATH)
+    assert plan(again, "PAY") is not pay and not again.plans.keys() - {"PAY"}
