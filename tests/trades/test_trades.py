@@ -218,3 +218,39 @@ def test_forbidden_transitions_name_their_error():
         trades.SECURED_TRADE.check(trades.WAIT_SELLER_SEND_GOODS, trades.TRADE_FINISHED)
     with pytest.raises(QianbaoError):
         trades.SECURED_TRADE.check(trades.TRADE_DISPUTED, trades.WAIT_BUYER_CONFIRM_GOODS)
+
+
+def test_created_trades_and_orders_answer_the_rows_as_stored(platform):
+    """Create builds the order and the trade rows in memory (no read-back in the batch): the
+    answers are exactly what fresh reads return, for a buyer in either unit."""
+    m = new_merchant(platform)
+    for unit in (0, 1):
+        buyer = new_user(platform, unit=unit, balance_fen=100_00)
+        trade = trades.create(
+            platform, req(m, 5_00, app_id="app1", notify_url="https://x/n"), buyer
+        )
+        assert trade == trades.get_trade(platform, trade["id"])
+        order = trades.get_order(platform, trade["order_id"])
+        assert order == trades.find_order(platform, m, trade["out_trade_no"])
+    pre = trades.precreate(platform, req(m, 7_00, timeout_minutes=5))
+    assert {k: v for k, v in pre.items() if k != "qr_code"} == trades.get_order(platform, pre["id"])
+
+
+def test_one_batch_claims_an_out_trade_no_once(platform):
+    """Two orders for one out_trade_no in the same writer batch: the same request answers the
+    first order, another body is OUT_TRADE_NO_USED — as when they come one after the other."""
+    from tests.test_batched_writer import _one_batch
+
+    m = new_merchant(platform)
+    buyer = new_user(platform, unit=0, balance_fen=100_00)
+    r = req(m, 3_00)
+    unit = platform.unit_of_bucket(trades.order_bucket(m, r.out_trade_no))
+    first, same, other = (
+        trades._order_command(r, buyer),
+        trades._order_command(r, buyer),
+        trades._order_command(req(m, 4_00, out_trade_no=r.out_trade_no), buyer),
+    )
+    a, b, c = _one_batch(platform.writers[unit], [first, same, other])
+    assert a.result()["id"] == b.result()["id"] == first.order_id
+    assert isinstance(c.exception(), QianbaoError) and c.exception().code == "OUT_TRADE_NO_USED"
+    assert trades.find_order(platform, m, r.out_trade_no)["id"] == first.order_id

@@ -29,7 +29,7 @@ from qianbao.money_movement.errors import FundingInvalid, InstallmentNotAllowed,
 from qianbao.money_movement.funding import payout_card
 from qianbao.money_movement.guards import check_amount
 from qianbao.openapi import notify
-from qianbao.payments import codes, settlement
+from qianbao.payments import codes, settlement, store
 from qianbao.payments.errors import (
     CouponNotApplicable,
     InstallmentsInvalid,
@@ -218,43 +218,44 @@ class OpenTradeOrder:
     open_trade: bool = False
 
     def __call__(self, ctx: WriteContext) -> Row:
-        order = self._claim(ctx.tx)
+        order = self._claim(ctx)
         return _open_trade(ctx, order) if self.open_trade else order
 
-    def _claim(self, tx: Tx) -> Row:
-        old = tx.one(
-            "SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
-            {"m": self.merchant_id, "o": self.out_trade_no},
-        )
+    def _claim(self, ctx: WriteContext) -> Row:
+        """The order of ``out_trade_no``: the first one (same request) or a new one. Orders
+        claimed earlier in the batch are known in memory (their inserts are staged), the
+        others are read through the bare connection, so no staged row is flushed for it."""
+        claimed: store.ClaimedOrders = ctx.participant("trades.orders", store.ClaimedOrders)
+        key = (self.merchant_id, self.out_trade_no)
+        old = claimed.rows.get(key) or store.find_order(ctx.db, *key)
         if old is not None:
             if old["request_hash"] != self.request_hash:
                 raise OutTradeNoUsed(
                     f"out_trade_no {self.out_trade_no!r} was used for another trade"
                 )
-            return dict(old)
-        tx.execute(
-            "INSERT INTO trade_orders (id, merchant_id, out_trade_no, request_hash, product,"
-            " subject, total_amount_fen, timeout_at_ms, app_id, notify_url, trade_id, buyer_id,"
-            " status, created_at_ms, updated_at_ms) VALUES (:id, :m, :o, :h, :prod, :s, :a, :t,"
-            " :app, :url, :trade, :buyer, :st, :now, :now)",
+            return old
+        order = store.insert_order(
+            ctx.tx,
             {
                 "id": self.order_id,
-                "m": self.merchant_id,
-                "o": self.out_trade_no,
-                "h": self.request_hash,
-                "prod": self.product,
-                "s": self.subject,
-                "a": self.total_amount_fen,
-                "t": self.timeout_at_ms,
-                "app": self.app_id,
-                "url": self.notify_url,
-                "trade": self.trade_id,
-                "buyer": self.buyer_id,
-                "st": "BOUND" if self.buyer_id else "OPEN",
-                "now": self.now_ms,
+                "merchant_id": self.merchant_id,
+                "out_trade_no": self.out_trade_no,
+                "request_hash": self.request_hash,
+                "product": self.product,
+                "subject": self.subject,
+                "total_amount_fen": self.total_amount_fen,
+                "timeout_at_ms": self.timeout_at_ms,
+                "app_id": self.app_id,
+                "notify_url": self.notify_url,
+                "trade_id": self.trade_id,
+                "buyer_id": self.buyer_id,
+                "status": "BOUND" if self.buyer_id else "OPEN",
+                "created_at_ms": self.now_ms,
+                "updated_at_ms": self.now_ms,
             },
         )
-        return load_row(tx, "trade_orders", self.order_id)
+        claimed.add(key, order)
+        return order
 
 
 def _order_command(
@@ -296,31 +297,25 @@ def _ensure_trade(p: Platform, order: Row) -> Row:
 
 
 def _open_trade(ctx: WriteContext, order: Row) -> Row:
-    tx = ctx.tx
+    """The bound order's trade, opened now (its row built in memory) or as it was opened."""
     now = clock.now_ms()
-    tx.execute(
-        "INSERT INTO trades (id, order_id, merchant_id, out_trade_no, buyer_id, product,"
-        " subject, total_amount_fen, fee_fen, refunded_fen, fee_refunded_fen, released_fen,"
-        " funding, status, timeout_at_ms, app_id, notify_url, created_at_ms, updated_at_ms)"
-        " VALUES (:id, :oid, :m, :o, :b, :prod, :s, :a, 0, 0, 0, 0, '', :st, :t, :app, :url,"
-        " :now, :now) ON CONFLICT (id) DO NOTHING",
-        {
-            "id": order["trade_id"],
-            "oid": order["id"],
-            "m": order["merchant_id"],
-            "o": order["out_trade_no"],
-            "b": order["buyer_id"],
-            "prod": order["product"],
-            "s": order["subject"],
-            "a": order["total_amount_fen"],
-            "st": WAIT_BUYER_PAY,
-            "t": order["timeout_at_ms"],
-            "app": order["app_id"],
-            "url": order["notify_url"],
-            "now": now,
-        },
-    )
-    return load_row(tx, "trades", order["trade_id"])
+    values = {
+        "id": order["trade_id"],
+        "order_id": order["id"],
+        "merchant_id": order["merchant_id"],
+        "out_trade_no": order["out_trade_no"],
+        "buyer_id": order["buyer_id"],
+        "product": order["product"],
+        "subject": order["subject"],
+        "total_amount_fen": order["total_amount_fen"],
+        "status": WAIT_BUYER_PAY,
+        "timeout_at_ms": order["timeout_at_ms"],
+        "app_id": order["app_id"],
+        "notify_url": order["notify_url"],
+        "created_at_ms": now,
+        "updated_at_ms": now,
+    }
+    return store.insert_trade(ctx.tx, values) or load_row(ctx.tx, "trades", order["trade_id"])
 
 
 def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
@@ -413,10 +408,7 @@ def get_buyer_trade(p: Platform, trade_id: str, buyer_id: str) -> Row:
 def find_order(p: Platform, merchant_id: str, out_trade_no: str) -> Row:
     idempotency.check_key(out_trade_no)
     with p.units[_order_unit(p, merchant_id, out_trade_no)].read() as tx:
-        row = tx.one(
-            "SELECT * FROM trade_orders WHERE merchant_id = :m AND out_trade_no = :o",
-            {"m": merchant_id, "o": out_trade_no},
-        )
+        row = store.find_order(tx, merchant_id, out_trade_no)
     if row is None:
         raise TradeNotExist("trade does not exist")
     return dict(row)
