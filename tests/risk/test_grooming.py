@@ -10,6 +10,7 @@ from datetime import timedelta
 from qianbao.money_movement.context import RequestContext, use
 from qianbao.money_movement.ports import Movement
 from qianbao.payments import service as payments
+from qianbao.platform import ids
 from qianbao.platform.clock import clock
 from qianbao.risk import evaluate as ev
 from qianbao.risk import rules as risk_rules
@@ -45,6 +46,7 @@ def test_a_transfer_to_a_payee_strangers_started_paying_this_week():
         at = T0 - (3 - i) * DAY_MS
         w.commit(transfer(payer, "scam", 20_000), at)
         remember(w.state.profiles.setdefault(payer, Profile()), "PAYEE", "scam", at)
+    w.commit(transfer("c", "scam", 40_000), T0 - DAY_MS // 2)  # c again
     old = T0 - 30 * DAY_MS  # "d" has paid them for a month: not a new payer
     remember(w.state.profiles.setdefault("d", Profile()), "PAYEE", "scam", old)
     w.commit(transfer("d", "scam", 5_000), T0 - DAY_MS)
@@ -55,12 +57,25 @@ def test_a_transfer_to_a_payee_strangers_started_paying_this_week():
     assert x[F["pair_count_7d"]] == 1.0 and round(x[F["pair_sum_7d"]], 3) == 4.615  # 100 yuan
     assert round(x[F["payee_payers_7d"]], 4) == 1.6094  # log1p(4): a, b, c, d
     assert round(x[F["payee_new_payers_7d"]], 4) == 1.3863  # log1p(3): a, b, c
+    assert round(x[F["payee_new_repeat_payers_7d"]], 4) == 0.6931  # log1p(1): c paid twice
     assert x[F["payee_seen_days"]] == 3.0 and x[F["small_round"]] == 1.0
+    assert x[F["payee_age_days"]] == -1.0  # "scam" is no id of ours: its age is unknown
     later = w.decide(transfer("u1", "scam", 30_001), T0 + PAYEE_WINDOW_MS).features
     assert later[F["pair_count_7d"]] == 0.0  # everything has left the window
     assert later[F["payee_new_payers_7d"]] == 0.0 and later[F["small_round"]] == 0.0
     pay = Movement("PAY", "x", "u1", 30_000, payee_id="scam", merchant_id="scam")
     assert not any(w.decide(pay, T0).features[F["payee_known_days"] :])  # transfers only
+
+
+def test_the_payee_account_age_comes_from_its_id():
+    opened = T0 - 3 * DAY_MS
+    young = f"{opened * 1000 + 123:016d}07"  # as platform/ids.py makes them
+    assert ids.created_ms(young) == opened and ids.created_ms("m1") is None
+    w = World(rules(BIG))
+    assert w.decide(transfer("u1", young, 1_000), T0).features[F["payee_age_days"]] == 3.0
+    old = f"{(T0 - 900 * DAY_MS) * 1000:016d}07"
+    assert w.decide(transfer("u1", old, 1_000), T0).features[F["payee_age_days"]] == 400.0
+    assert ids.created_ms(ids.new_id(7)) is not None
 
 
 def test_the_counters_keep_the_payee_window():

@@ -31,6 +31,14 @@ def new_id(bucket: int) -> str:
     return f"{_next_sequence():016d}{bucket:02d}"
 
 
+def created_ms(entity_id: str) -> int | None:
+    """When one of our ids was made (wall clock, ms): its sequence is the time in microseconds.
+    None for any other string."""
+    if len(entity_id) != 18 or not (entity_id.isascii() and entity_id.isdigit()):
+        return None
+    return int(entity_id[:16]) // 1000
+
+
 def bucket_of(entity_id: str) -> int:
     """The route bucket of one of our ids; any other string is ``UnknownId`` (a 404)."""
     tail = entity_id[-2:]

@@ -81,6 +81,7 @@ def _learn(state: State, user_id: str, e: simulate.SimEvent) -> None:
 
 
 TRAIN_FPR = 0.004  # the operating point: this share of legitimate training movements above it
+HOLDOUT = 0.2  # the last fifth of the training period sets the operating point, unfitted
 LABEL_WEIGHT = 5.0  # one operator-labelled example counts as this many simulated ones
 
 
@@ -126,16 +127,21 @@ def fit(
     labelled: Sequence[Example] = (),
     label_weight: float = LABEL_WEIGHT,
 ) -> Model:
-    """Fit on simulated ``rows`` plus ``labelled``. The operating point is the probability that
-    ``TRAIN_FPR`` of the legitimate simulated movements reach (labels are too few to set it)."""
+    """Fit on simulated ``rows`` (in time order) but their last ``HOLDOUT`` share, plus
+    ``labelled``. The operating point is the probability that ``TRAIN_FPR`` of the legitimate
+    movements of that held-out tail reach: rows the trees were fitted on score lower than new
+    ones, so a threshold set on them lets more false alarms through on a new month (labels are
+    too few to set it)."""
     import numpy as np
 
-    x = np.array([s.features for s in rows] + [e.features for e in labelled])
-    y = np.array([1 if s.label else 0 for s in rows] + [e.y for e in labelled])
-    w = np.array(typology_weights(rows) + [label_weight] * len(labelled))
+    cut = len(rows) - int(len(rows) * HOLDOUT)
+    fitted, held = rows[:cut], rows[cut:]
+    x = np.array([s.features for s in fitted] + [e.features for e in labelled])
+    y = np.array([1 if s.label else 0 for s in fitted] + [e.y for e in labelled])
+    w = np.array(typology_weights(fitted) + [label_weight] * len(labelled))
     name = version or f"{kind}-s{seed}-d{days}" + (f"-l{len(labelled)}" if labelled else "")
     model = _fit_trees(x, y, w, name, seed) if kind == "gbdt" else _fit_logistic(x, y, w, name)
-    legit = sorted(model.probability(list(s.features)) for s in rows if not s.label)
+    legit = sorted(model.probability(list(s.features)) for s in held or rows if not s.label)
     point = legit[min(len(legit) - 1, int(len(legit) * (1 - TRAIN_FPR)))] if legit else 0.5
     model = replace(model, operating_point=round(min(max(point, 0.01), 0.99), 6))
     if version:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from qianbao.platform import ids
 from qianbao.risk.counters import GET, Event, Look
 
 HOUR_MS = 3_600_000
@@ -48,6 +49,8 @@ NAMES = (
     "payee_payers_7d",
     "payee_seen_days",
     "payee_new_payers_7d",
+    "payee_new_repeat_payers_7d",
+    "payee_age_days",
     "small_round",
 )
 CASH_LIKE = frozenset({"cash_like", "precious_metals", "gambling"})
@@ -143,41 +146,54 @@ def compute(
     ]
 
 
-NO_PAYEE = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+NO_PAYEE = (0.0,) * 9
+AGE_MAX_DAYS = 400.0  # an account older than this is just "old"
 
 
 def _to_payee(
     look: Look, e: Event, known: Known, first_paid: FirstPaid | None
 ) -> tuple[float, ...]:
     """A transfer's relation to its payee, over the payee's last ``PAYEE_WINDOW_MS`` in this
-    unit: how long the payer has known the payee, how often they paid them lately, how many
-    other payers paid them and how many of those for the first time in the window (the unit's
-    profiles say when each first did), how long money has been coming to them at all, a small
-    round sum. (A scam's grooming transfers go to a payee met days ago that strangers pay.)"""
+    unit: how long the payer has known the payee, what they sent them lately, how many other
+    payers paid them, how many of those for the first time in the window (the unit's profiles
+    say when each first did) and how many of these new ones paid more than once, how long money
+    has been coming to them at all, how old the payee's account is (its id carries its creation
+    time), a small round sum. (A scam's grooming transfers go to a young account met days ago
+    that other newcomers pay again and again; a seller's buyers mostly pay once.)"""
     first = known.payee_first_ms
     days_known = min((e.at_ms - first) / DAY_MS, 60.0) if first is not None else 0.0
     window = look("payee", e.payee, PAYEE_WINDOW_MS)
-    events = window.events or ()
+    events = window.events
     if window.count > len(events):  # more than the newest events hold: seen all along
         seen_days = PAYEE_WINDOW_MS / DAY_MS
     else:
         seen_days = (e.at_ms - events[0].at_ms) / DAY_MS if events else 0.0
     me = e.user
-    pair = [x.amount_fen for x in events if x.user == me]
-    others = {x.user for x in events} - {me}
+    pair_sum = 0
+    paid: dict[str, int] = {}  # other payer -> transfers in the window
+    for x in events:
+        if x.user == me:
+            pair_sum += x.amount_fen
+        else:
+            paid[x.user] = paid.get(x.user, 0) + 1
     since = e.at_ms - PAYEE_WINDOW_MS
-    fresh = 0
+    fresh = again = 0
     if first_paid is not None:
-        for user in others:
+        for user, times in paid.items():
             first_ms = first_paid(user, e.payee)
-            fresh += first_ms is not None and first_ms > since
-    small_round = e.amount_fen < 100_000 and e.amount_fen % 1_000 == 0
+            if first_ms is not None and first_ms > since:
+                fresh += 1
+                again += times > 1
+    opened = ids.created_ms(e.payee)  # the id says when the account was opened
+    age = -1.0 if opened is None else min(max(e.at_ms - opened, 0) / DAY_MS, AGE_MAX_DAYS)
     return (
         days_known,
-        float(len(pair)),
-        math.log1p(sum(pair) / 100),
-        math.log1p(len(others)),
+        float(len(events) - sum(paid.values())),
+        math.log1p(pair_sum / 100),
+        math.log1p(len(paid)),
         seen_days,
         math.log1p(fresh),
-        float(small_round),
+        math.log1p(again),
+        age,
+        float(e.amount_fen < 100_000 and e.amount_fen % 1_000 == 0),
     )

@@ -141,19 +141,32 @@ class World:
             for value in values
         ]
 
-    def join(self) -> User:
-        """A user signing up today: no history at all, an ordinary life from now on."""
-        u = self._user()
+    def join(self, day_ms: int) -> User:
+        """A user signing up today: no history at all, an ordinary life from now on, invited by
+        one or two users who count them among their friends from now on (and pay them)."""
+        u = self._user(day_ms + self.rng.randint(0, DAY_MS // 2))
         weights = [m.popularity for m in self.merchants]
         u.favourites = self.rng.choices([m.id for m in self.merchants], weights, k=6)
         u.friends = [self.rng.choice(self.users).id for _ in range(self.rng.randint(1, 3))]
+        for inviter in self.rng.sample(self.users, self.rng.randint(1, 2)):
+            inviter.friends.append(u.id)
         self.users.append(u)
         if self.rng.random() < 0.03:  # a new seller: young, and many first-time payers
             self.sellers.append(u.id)
         return u
 
-    def new_id(self) -> str:
-        return f"{self.rng.randrange(10**15, 10**16)}{self.rng.randrange(100):02d}"
+    def new_id(self, created_ms: int) -> str:
+        """An id as the platform makes them (``platform/ids.py``): the creation time in
+        microseconds, then a route bucket. So an account's age is in its id, for everyone."""
+        return f"{created_ms * 1000 + self.rng.randrange(1000):016d}{self.rng.randrange(100):02d}"
+
+    def fresh_id(self, at_ms: int, max_days: int) -> str:
+        """An account opened in the ``max_days`` before ``at_ms`` (a thief's, a scammer's)."""
+        return self.new_id(at_ms - self.rng.randint(0, max_days * DAY_MS))
+
+    def old_ms(self) -> int:
+        """When an account of the platform's first users was opened (8 days to 4 years ago)."""
+        return T0_MS - self.rng.randint(8, 1500) * DAY_MS
 
     def device(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
@@ -167,21 +180,22 @@ class World:
     def _merchant(self) -> Merchant:
         names, weights = zip(*CATEGORIES, strict=True)
         category = self.rng.choices(names, weights)[0]
-        return Merchant(self.new_id(), category, self.rng.paretovariate(1.2))
+        return Merchant(self.new_id(self.old_ms()), category, self.rng.paretovariate(1.2))
 
-    def _user(self) -> User:
+    def _user(self, created_ms: int = 0) -> User:
         r = self.rng
+        created_ms = created_ms or self.old_ms()
         city = r.choice(CITIES)
         home = (city[0] + r.uniform(-0.2, 0.2), city[1] + r.uniform(-0.2, 0.2))
         return User(
-            id=self.new_id(),
+            id=self.new_id(created_ms),
             home=home,
             devices=[self.device() for _ in range(r.choice((1, 1, 1, 2)))],
             ips=[self.ip() for _ in range(r.randint(1, 3))],
             rate_per_day=r.lognormvariate(0.3, 0.7),
             spend_fen=r.lognormvariate(math.log(6_000), 0.9),
             huabei=r.random() < 0.4,
-            card=self.new_id(),
+            card=self.new_id(created_ms),
         )
 
     def amount(self, base_fen: float, sigma: float = 0.8) -> int:
@@ -303,7 +317,7 @@ def account_takeover(w: World, day_ms: int) -> Iterator[SimEvent]:
     thief = RequestContext(
         w.device(), w.ip(), "QianbaoApp/3", "{:.4f},{:.4f}".format(*r.choice(CITIES))
     )
-    payee = w.new_id()
+    payee = w.fresh_id(at, 30)
     for _ in range(r.randint(1, 3)):
         at += r.randint(1, 10) * MIN_MS
         amount = w.amount(max(victim.spend_fen * 15, 200_000), 0.6)
@@ -321,8 +335,8 @@ def app_scam(w: World, day_ms: int) -> Iterator[SimEvent]:
     phone (``app_scam_grooming``: a deposit, a "fee", an "investment" that seems to pay) before
     most of them send one or two large ones."""
     r = w.rng
-    scammer = w.new_id() if r.random() < 0.75 else r.choice(w.users).id
     start = day_ms + r.randint(0, DAY_MS)
+    scammer = w.fresh_id(start, 20) if r.random() < 0.75 else r.choice(w.users).id
     for victim in r.sample(w.users, r.randint(1, 5)):
         yield from _groomed(w, victim, scammer, start + r.randint(0, 3 * DAY_MS))
 
@@ -358,7 +372,7 @@ def mule(w: World, day_ms: int) -> Iterator[SimEvent]:
         amount = r.randint(50_000, 500_000)
         collected += amount
         yield SimEvent(at, _move("TRANSFER", payer.id, mule_user.id, amount), w.ctx(payer))
-    onward = w.new_id()
+    onward = w.fresh_id(at, 30)
     while collected > 0:
         at += r.randint(1, 30) * MIN_MS
         amount = min(collected, r.randint(300_000, 2_000_000))
@@ -382,7 +396,7 @@ def structuring(w: World, day_ms: int) -> Iterator[SimEvent]:
     u = r.choice(w.users)
     limit = r.choice((1_000_000, 2_000_000, 5_000_000))
     at = day_ms + r.randint(0, DAY_MS // 3)
-    payees = [w.new_id() for _ in range(r.randint(1, 3))]
+    payees = [w.fresh_id(at, 400) for _ in range(r.randint(1, 3))]
     for _ in range(r.randint(3, 6)):
         at += r.randint(20, 240) * MIN_MS
         amount = int(limit * r.uniform(0.92, 0.995))
@@ -419,7 +433,7 @@ def fake_trades(w: World, day_ms: int) -> Iterator[SimEvent]:
     subnet = f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}"
     devices = [w.device() for _ in range(r.randint(1, 3))]
     ring = [
-        w.new_id() if r.random() < 0.5 else r.choice(w.users).id  # new or rented accounts
+        w.fresh_id(day_ms, 30) if r.random() < 0.5 else r.choice(w.users).id  # new or rented
         for _ in range(r.randint(6, 15))
     ]
     base = r.randint(5_000, 50_000)
@@ -461,7 +475,7 @@ def generate(
         if d < 0:
             continue
         for _ in range(_poisson(w.rng, users * 0.01)):  # sign-ups: 1 % a day
-            events.extend(normal_day(w, w.join(), day_ms))
+            events.extend(normal_day(w, w.join(day_ms), day_ms))
         for _ in range(_poisson(w.rng, frauds_per_day * len(TYPOLOGIES))):
             events.extend(INJECT[w.rng.choice(TYPOLOGIES)](w, day_ms))
     events.sort(key=lambda e: e.at_ms)
