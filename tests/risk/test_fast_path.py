@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import asdict
 
+from qianbao.money_movement.context import RequestContext
+from qianbao.money_movement.ports import Movement
+from qianbao.risk import model as risk_model
 from qianbao.risk.counters import (
     DIMENSIONS,
     DISTINCT_EVENTS_MAX,
@@ -17,8 +21,8 @@ from qianbao.risk.counters import (
     Look,
     Pending,
 )
-from qianbao.risk.decide import plan
-from qianbao.risk.engine import features_json
+from qianbao.risk.decide import PASS, Decision, Reason, event_of, plan
+from qianbao.risk.engine import features_json, inputs_json, reasons_json
 from qianbao.risk.features import near_limit, near_limits
 from qianbao.risk.rules import DEFAULT_PATH, load
 
@@ -117,3 +121,57 @@ def test_rules_are_compiled_once_per_rule_set_and_a_reload_compiles_its_own():
     assert len(plan(rs, "REFUND")) == sum(1 for rule in rs.rules if rule.applies("REFUND"))
     again = load(DEFAULT_PATH)
     assert plan(again, "PAY") is not pay and not again.plans.keys() - {"PAY"}
+
+
+ODD = ["", "plain", 'quo"te', "back\\slash", "控制\u0001\n\t", "</script>", "é\u2028"]
+
+
+def test_a_decision_s_inputs_and_reasons_are_the_json_of_what_it_saw():
+    r = random.Random(4)
+    for _ in range(200):
+        m = Movement(
+            kind=r.choice(["PAY", "TRANSFER"]),
+            movement_id="x",
+            party_id=r.choice(ODD),
+            amount_fen=r.randrange(10**9),
+            payee_id=r.choice(ODD),
+            merchant_id=r.choice(ODD),
+            funding=r.choice(ODD),
+            category=r.choice(ODD),
+            card_id=r.choice(ODD),
+        )
+        rc = RequestContext(device_id=r.choice(ODD), ip=r.choice(ODD), user_agent=r.choice(ODD))
+        e = event_of(m, rc, T0 + r.randrange(10**6))
+        reasons = tuple(Reason(r.choice(ODD), r.randrange(-5, 100), r.choice(ODD)) for _ in "ab")
+        x = tuple(r.uniform(-3, 3) for _ in range(35))
+        p = r.choice([0.0, 1.0, r.random(), math.nan])
+        d = Decision(PASS, 1, reasons, e, x, p)
+        context = {k: v for k, v in asdict(rc).items() if v}
+        inputs = json.loads(inputs_json(m, json.dumps(context), d))
+        assert inputs.pop("model_p") == round(p, 4) or math.isnan(p)
+        assert inputs == {
+            "movement": {
+                "kind": m.kind,
+                "amount_fen": m.amount_fen,
+                "payee_id": m.payee_id,
+                "merchant_id": m.merchant_id,
+                "funding": m.funding,
+                "category": m.category,
+                "card_id": m.card_id,
+            },
+            "context": context,
+            "event": e.as_list(),
+            "features": [round(v, 4) for v in x],
+        }
+        assert json.loads(reasons_json(reasons)) == [r.as_dict() for r in reasons]
+
+
+def test_the_compiled_model_scores_exactly_as_walking_its_trees():
+    shipped = risk_model.load()
+    assert shipped.trees  # the trained trees, not "no model"
+    r = random.Random(6)
+    for _ in range(500):
+        x = [r.choice([0.0, 1.0, r.uniform(-1, 12)]) for _ in shipped.names]
+        assert shipped.raw(x) == shipped.slow_raw(x)
+    regression = risk_model.Model("lr", shipped.names, tuple(r.uniform(-1, 1) for _ in x), 0.5)
+    assert regression.raw(x) == regression.slow_raw(x)

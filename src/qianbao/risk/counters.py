@@ -59,7 +59,7 @@ class Window:
     """A window's ``count`` and ``sum_fen``, and its newest ``DISTINCT_EVENTS_MAX`` events
     (``events``, oldest first; gathered only when read)."""
 
-    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_more")
+    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_more", "_values")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Window:
         self.sum_fen = sum_fen
         self._events: tuple[Event, ...] | None = None if log is not None or more else ()
         self._log, self._first, self._end, self._more = log, first, end, more
+        self._values: dict[str, frozenset[str]] | None = None
 
     @property
     def events(self) -> tuple[Event, ...]:
@@ -86,9 +87,15 @@ class Window:
             self._events = events
         return events
 
-    def values(self, dimension: str) -> set[str]:
-        """The distinct values of ``dimension`` among ``events``."""
-        return set(map(GET[dimension], self.events))
+    def values(self, dimension: str) -> frozenset[str]:
+        """The distinct values of ``dimension`` among ``events`` (gathered once a window)."""
+        known = self._values
+        if known is None:
+            known = self._values = {}
+        values = known.get(dimension)
+        if values is None:
+            values = known[dimension] = frozenset(map(GET[dimension], self.events))
+        return values
 
     def distinct(self, dimension: str, but: str = "") -> int:
         """How many distinct values of ``dimension`` other than ``but`` ``events`` hold."""
@@ -132,17 +139,7 @@ class EventLog:
     def window(self, now_ms: int, window_ms: int, *, with_events: bool = True) -> Window:
         """The events with ``now - w < at_ms <= now`` (``with_events`` is kept for callers:
         the events are gathered only when read)."""
-        at = self.at
-        start = bisect_right(at, now_ms - window_ms, self.head)
-        end = len(at)
-        if end and at[-1] > now_ms:
-            end = bisect_right(at, now_ms, start)
-        if end <= start:
-            return EMPTY
-        cum = self.cum
-        before = cum[start - 1] if start > 0 else 0
-        first = end - DISTINCT_EVENTS_MAX
-        return Window(end - start, cum[end - 1] - before, self.events, max(first, start), end)
+        return _span(self, now_ms, window_ms)
 
     def last(self) -> Event | None:
         return self.events[-1] if len(self.events) > self.head else None
@@ -227,6 +224,23 @@ class Pending:
                     log.at.pop(), log.cum.pop(), log.events.pop()
 
 
+def _span(log: EventLog, now_ms: int, window_ms: int, more: Window | None = None) -> Window:
+    """``log``'s window (``now - w``, ``now``], with ``more`` (the batch's) after it."""
+    at = log.at
+    start = bisect_right(at, now_ms - window_ms, log.head)
+    end = len(at)
+    if end and at[-1] > now_ms:
+        end = bisect_right(at, now_ms, start)
+    if end <= start:
+        return EMPTY if more is None else more
+    cum = log.cum
+    total = cum[end - 1] - (cum[start - 1] if start > 0 else 0)
+    first = max(end - DISTINCT_EVENTS_MAX, start)
+    if more is None:
+        return Window(end - start, total, log.events, first, end)
+    return Window(end - start + more.count, total + more.sum_fen, log.events, first, end, more)
+
+
 def window(
     counters: Counters,
     pending: Pending | None,
@@ -242,21 +256,11 @@ def window(
     if not key:
         return EMPTY
     log = counters.logs[dimension].get(key)
-    base = log.window(now_ms, window_ms) if log is not None else EMPTY
     mine = pending.index.get((dimension, key)) if pending is not None else None
-    if mine is None:
-        return base
-    extra = mine.window(now_ms, window_ms)
+    extra = _span(mine, now_ms, window_ms) if mine is not None else EMPTY
     if not extra.count:
-        return base
-    return Window(
-        base.count + extra.count,
-        base.sum_fen + extra.sum_fen,
-        base._log,
-        base._first,
-        base._end,
-        extra,
-    )
+        return _span(log, now_ms, window_ms) if log is not None else EMPTY
+    return _span(log, now_ms, window_ms, extra) if log is not None else extra
 
 
 class Look:
@@ -276,7 +280,11 @@ class Look:
         ident = (dimension, key, window_ms)
         hit = self.memo.get(ident)
         if hit is None:
-            hit = self.memo[ident] = window(
-                self.counters, self.pending, dimension, key, self.now_ms, window_ms
-            )
+            pending = self.pending
+            if key and (pending is None or not pending.events):  # window(), its common case
+                log = self.counters.logs[dimension].get(key)
+                hit = _span(log, self.now_ms, window_ms) if log is not None else EMPTY
+            else:
+                hit = window(self.counters, pending, dimension, key, self.now_ms, window_ms)
+            self.memo[ident] = hit
         return hit

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from qianbao.money_movement.context import RequestContext
 from qianbao.money_movement.ports import Movement
@@ -83,8 +84,7 @@ class State:
         return profile.payees.get(payee_id) if profile is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     outcome: str
     score: int
     reasons: tuple[Reason, ...]
@@ -153,14 +153,17 @@ def decide(
                 f"watch list: {aml}",
             )
         )
-    score = sum(r.score for r in reasons)
+    score, blocked, allowed = 0, aml == "id", False
+    for r in reasons:
+        score += r.score
+        if r.rule[:5] == "list:":
+            blocked = blocked or r.rule.startswith("list:block")
+            allowed = allowed or r.rule.startswith("list:allow")
     if frozen:
         return Decision(
             REJECT, score, (Reason("frozen", 0, frozen), *reasons), e, tuple(x), p, frozen
         )
-    blocked = any(r.rule.startswith("list:block") for r in reasons)
-    allowed = any(r.rule.startswith("list:allow") for r in reasons)
-    outcome = _outcome(rs, score, blocked=blocked or aml == "id", allowed=allowed)
+    outcome = _outcome(rs, score, blocked=blocked, allowed=allowed)
     if m.kind == "REFUND" and rs.refund_approval_fen and m.amount_fen >= rs.refund_approval_fen:
         reasons.append(Reason("refund_approval", 0, f"refund >= {rs.refund_approval_fen} fen"))
         outcome = REJECT if outcome == REJECT else CHALLENGE
@@ -249,11 +252,9 @@ def _velocity(rule: Rule) -> Fire:
             value = w.count + 1
         elif measure == "sum":
             value = w.sum_fen + e.amount_fen
-        else:
-            values = w.values(of)
-            values.add(of_value(e))
-            values.discard("")
-            value = len(values)
+        else:  # the distinct values with this movement's, "" (none) not counted
+            values, mine = w.values(of), of_value(e)
+            value = len(values) + (bool(mine) and mine not in values) - ("" in values)
         return Reason(rule_id, score, f"{about}{value}") if value > limit else None
 
     return fire

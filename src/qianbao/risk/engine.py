@@ -38,6 +38,7 @@ from qianbao.risk.decide import (
     Decision,
     Lists,
     Profile,
+    Reason,
     State,
     decide,
     remember,
@@ -72,6 +73,35 @@ class UnitState:
 
 
 CONTEXT_FIELDS = tuple(RequestContext.__dataclass_fields__)
+_q = json.encoder.encode_basestring  # a JSON string as ``ensure_ascii=False`` writes it
+
+
+def inputs_json(m: Movement, rc_json: str, d: Decision) -> str:
+    """A decision's inputs (the movement, its request context, its event, the features, the
+    model's probability) as JSON, written directly: this runs with every movement."""
+    e = d.event
+    return (
+        f'{{"movement":{{"kind":{_q(m.kind)},"amount_fen":{int(m.amount_fen)},'
+        f'"payee_id":{_q(m.payee_id)},"merchant_id":{_q(m.merchant_id)},'
+        f'"funding":{_q(m.funding)},"category":{_q(m.category)},"card_id":{_q(m.card_id)}}},'
+        f'"context":{rc_json},"event":[{int(e.at_ms)},{int(e.amount_fen)},{_q(e.kind)},'
+        f"{_q(e.user)},{_q(e.payee)},{_q(e.device)},{_q(e.ip)},{_q(e.merchant)}],"
+        f'"features":{features_json(d.features)},"model_p":{_number(round(d.model_p, 4))}}}'
+    )
+
+
+def _number(v: float) -> str:
+    return repr(v) if math.isfinite(v) else _JSON(v)
+
+
+def reasons_json(reasons: tuple[Reason, ...]) -> str:
+    """``[{rule, score, detail}, ...]`` as JSON."""
+    items = [
+        f'{{"rule":{_q(r.rule)},"score":{int(r.score)},"detail":{_q(r.detail)}}}' for r in reasons
+    ]
+    return f"[{','.join(items)}]"
+
+
 _FEATURES_JSON: dict[int, str] = {}  # how many features -> the JSON array of that many "%.4f"
 
 
@@ -213,14 +243,14 @@ class RiskEngine:
         self.screened: dict[str, str] = {}  # user id -> its watch-list match ("" for none)
         self.shadow: Shadow | None = None  # a candidate rule set and model beside the live one
         self.codes: OneTimeCodes | None = None  # one-time codes by SMS (notices), when wired
-        self._contexts: dict[str, RequestContext] = {}  # encoded -> decoded (``_context``)
+        self._contexts: dict[str, tuple[RequestContext, str]] = {}  # see ``_context``
 
     # --- the port ---------------------------------------------------------------------------
     def check(self, ctx: WriteContext, movement: Movement) -> None:
         rs = self.rules.get()
         us = self._unit(ctx, rs)
         batch: _RiskBatch = ctx.participant("risk", self._batch)
-        rc = self._context(movement.context)
+        rc, rc_json = self._context(movement.context)
         self._answer_alike(us, movement, rc)
         stepped_up = bool(rc.challenge_id) and self._answered(ctx, rc, movement)
         now_ms = clock.now_ms()
@@ -236,7 +266,7 @@ class RiskEngine:
             now_ms,
             stepped_up=stepped_up,
         )
-        row = self._row(rs, movement, rc, d, now_ms, self.platform.first_bucket(ctx.unit))
+        row = self._row(rs, movement, rc_json, d, now_ms, self.platform.first_bucket(ctx.unit))
         if self.shadow is not None:
             self.shadow.compare(us.state, batch.pending, lists, movement, rc, now_ms, d, row)
         if d.outcome == PASS:
@@ -253,15 +283,17 @@ class RiskEngine:
     def _batch(self, ctx: WriteContext) -> _RiskBatch:
         return _RiskBatch(self, ctx.unit)
 
-    def _context(self, encoded: str) -> RequestContext:
-        """The command's request context, decoded once per distinct text (a payer's device,
-        IP and agent repeat; a context is immutable, so one object serves them all)."""
-        rc = self._contexts.get(encoded)
-        if rc is None:
+    def _context(self, encoded: str) -> tuple[RequestContext, str]:
+        """The command's request context and its JSON as a decision stores it, made once per
+        distinct text (a payer's device, IP and agent repeat; a context is immutable)."""
+        hit = self._contexts.get(encoded)
+        if hit is None:
             if len(self._contexts) >= CONTEXTS_MAX:
                 self._contexts = {}
-            rc = self._contexts[encoded] = decode(encoded)
-        return rc
+            rc = decode(encoded)
+            rc_json = _JSON({f: v for f in CONTEXT_FIELDS if (v := getattr(rc, f))})
+            hit = self._contexts[encoded] = (rc, rc_json)
+        return hit
 
     def _answer_alike(self, us: UnitState, m: Movement, rc: RequestContext) -> None:
         """A retry of a refused request (same key, challenge not answered) gets the same answer,
@@ -327,25 +359,9 @@ class RiskEngine:
         }
 
     def _row(
-        self, rs: RuleSet, m: Movement, rc: RequestContext, d: Decision, now_ms: int, bucket: int
+        self, rs: RuleSet, m: Movement, rc_json: str, d: Decision, now_ms: int, bucket: int
     ) -> dict[str, Any]:
-        head = _JSON(
-            {
-                "movement": {
-                    "kind": m.kind,
-                    "amount_fen": m.amount_fen,
-                    "payee_id": m.payee_id,
-                    "merchant_id": m.merchant_id,
-                    "funding": m.funding,
-                    "category": m.category,
-                    "card_id": m.card_id,
-                },
-                "context": {f: v for f in CONTEXT_FIELDS if (v := getattr(rc, f))},
-                "event": list(d.event),
-            }
-        )
-        features = features_json(d.features)
-        inputs = f'{head[:-1]},"features":{features},"model_p":{round(d.model_p, 4)!r}}}'
+        inputs = inputs_json(m, rc_json, d)
         return {
             "id": new_id(bucket),
             "kind": m.kind,
@@ -355,7 +371,7 @@ class RiskEngine:
             "amount_fen": m.amount_fen,
             "outcome": d.outcome,
             "score": d.score,
-            "reasons": _JSON([r.as_dict() for r in d.reasons]),
+            "reasons": reasons_json(d.reasons),
             "inputs": inputs,
             "rules_version": rs.version,
             "model_version": self.model.version,

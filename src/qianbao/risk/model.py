@@ -86,20 +86,23 @@ def _expression(tree: Tree, i: int = 0) -> str:
         return repr(tree.value[i])
     left = _expression(tree, tree.left[i])
     right = _expression(tree, tree.right[i])
-    return f"({left} if x[{tree.feature[i]}] <= {tree.threshold[i]!r} else {right})"
+    return f"({left} if x{tree.feature[i]} <= {tree.threshold[i]!r} else {right})"
 
 
 def _compile(model: Model) -> Callable[[list[float]], float]:
-    """The raw score as one generated Python function: each tree a nested conditional
-    expression (our own arrays, numbers only), a regression a sum of products. Compiled once
-    per model; several times faster than walking the arrays on the decision path."""
+    """The raw score as one generated Python function: the features unpacked into locals
+    ``x0, x1, ...``, each tree a nested conditional expression over them (our own arrays,
+    numbers only), a regression a sum of products. Compiled once per model; several times
+    faster than walking the arrays on the decision path."""
     if model.trees:
         terms = [_expression(t) for t in model.trees]
     else:
-        terms = [f"{w!r} * x[{i}]" for i, w in enumerate(model.coef) if w]
+        terms = [f"{w!r} * x{i}" for i, w in enumerate(model.coef) if w]
     body = " + ".join([repr(model.intercept), *terms])
+    unpack = "".join(f"x{i}, " for i in range(len(model.names)))
     namespace: dict[str, Any] = {}
-    exec(f"def raw(x):\n    return {body}\n", {"__builtins__": {}}, namespace)  # noqa: S102
+    source = f"def raw(x):\n    {unpack}= x\n    return {body}\n"
+    exec(source, {"__builtins__": {}}, namespace)  # noqa: S102
     raw: Callable[[list[float]], float] = namespace["raw"]
     return raw
 
