@@ -4,6 +4,7 @@ across a restart, and the training's two passes and typology weights, on small d
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -159,3 +160,24 @@ def test_a_fresh_state_knows_nothing():
     remember(state.profiles.setdefault("u", Profile()), "PAYEE", "v", 7)
     remember(state.profiles["u"], "PAYEE", "v", 9)  # the first time stays
     assert state.first_paid("u", "v") == 7
+
+
+def test_with_several_units_a_payer_sees_only_its_own_units_payers():
+    world = simulate.World(5, 10, 2)
+    world.history = []
+    day = simulate.T0_MS
+    payee = world.fresh_id(day, 3)
+    # payers in buckets 00, 01 and 02: with 2 units, 00 and 02 share one, 01 is in the other
+    payers = [f"{(day - 900 * DAY_MS) * 1000 + i:016d}{i:02d}" for i in range(3)]
+    events = [
+        simulate.SimEvent(day + i * 60_000, transfer(p, payee, 10_000), RequestContext("d", "ip"))
+        for i, p in enumerate(payers)
+    ]
+    rs = rules(BIG)
+    alone = ev.replay(rs, NO_MODEL, world, events)
+    split = ev.replay(rs, NO_MODEL, world, events, units=2)
+    assert [s.features[F["payee_payers_7d"]] for s in alone] == [0.0, *map(math.log1p, (1, 2))]
+    assert [s.features[F["payee_payers_7d"]] for s in split] == [0.0, 0.0, math.log1p(1)]
+    assert {s.features[F["payee_age_days"]] for s in split} == {
+        s.features[F["payee_age_days"]] for s in alone
+    }  # the account's age is in its id: the same in every unit

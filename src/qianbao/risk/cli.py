@@ -28,6 +28,9 @@ console = Console()
 SeedOpt = Annotated[int, typer.Option("--seed", help="the simulator's seed")]
 DaysOpt = Annotated[int, typer.Option("--days", help="simulated days")]
 UsersOpt = Annotated[int, typer.Option("--users", help="simulated users")]
+UnitsOpt = Annotated[
+    int, typer.Option("--units", min=1, help="spread the parties over this many units")
+]
 RulesOpt = Annotated[Path, typer.Option("--rules", help="rule file")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="model file")]
 
@@ -49,6 +52,7 @@ def train(
     report_path: Annotated[
         Path | None, typer.Option("--report", help="training report (default: beside the model)")
     ] = None,
+    units: UnitsOpt = 1,
 ) -> None:
     """Simulate ``--days`` from ``--seed``, fit the model, write it (the engine loads it). With
     ``--with-labels`` the operators' verdicts on closed cases are training examples too, and the
@@ -62,7 +66,14 @@ def train(
         dataset = _label_dataset()
         with console.status(f"simulating {days} days, training {kind} with and without labels"):
             model, report = ev.train_with_labels(
-                rs, seed, days, dataset, users=users, kind=kind, label_weight=label_weight
+                rs,
+                seed,
+                days,
+                dataset,
+                users=users,
+                kind=kind,
+                label_weight=label_weight,
+                units=units,
             )
         report_path = report_path or out.with_name(f"{out.stem}.training.json")
         ev.write_json(report, report_path)
@@ -70,7 +81,7 @@ def train(
         console.print(f"training report -> {report_path}")
     else:
         with console.status(f"simulating {days} days of {users} users and training {kind}"):
-            model = ev.train(rs, seed, days, users=users, kind=kind)
+            model = ev.train(rs, seed, days, users=users, kind=kind, units=units)
     risk_model.save(model, out)
     console.print(f"model {model.version}: operating point p >= {model.operating_point} -> {out}")
 
@@ -110,14 +121,16 @@ def evaluate(
     users: UsersOpt = 2000,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="precision-recall PNG")] = None,
+    units: UnitsOpt = 1,
     rules: RulesOpt = risk_rules.DEFAULT_PATH,
     model_path: ModelOpt = risk_model.DEFAULT_PATH,
 ) -> None:
     """Run a generated month (a seed the model never saw) through the live decision function
-    and report recall and precision per typology and the false-positive rate."""
+    and report recall and precision per typology and the false-positive rate. With ``--units``
+    each movement is decided in its payer's unit, seeing only that unit's payers."""
     model = risk_model.load(model_path)
     with console.status(f"simulating {days} days and deciding every movement"):
-        report = ev.evaluate(risk_rules.load(rules), model, seed, days, users=users)
+        report = ev.evaluate(risk_rules.load(rules), model, seed, days, users=users, units=units)
     table = Table("typology", "movements", "caught", "recall", "precision")
     for name, row in report["typologies"].items():
         table.add_row(

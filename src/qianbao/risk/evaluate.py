@@ -47,14 +47,23 @@ def replay(
     events: list[simulate.SimEvent],
     *,
     commit_all: bool = False,
+    units: int = 1,
 ) -> list[Scored]:
-    state = State(Counters(rs.horizon_ms))
+    """``units``: the parties spread over that many units by their id's route bucket, each
+    movement decided in its payer's unit from what that unit holds (its users' counters and
+    profiles), as live; 1 puts everybody in one unit, which sees every payer of a payee."""
+    states = [State(Counters(rs.horizon_ms)) for _ in range(units)]
+
+    def unit_of(party_id: str) -> State:
+        return states[int(party_id[-2:]) % units]
+
     for user_id, kind, value, first_ms in world.history:  # known before the simulation
-        remember(state.profiles.setdefault(user_id, Profile()), kind, value, first_ms)
+        remember(unit_of(user_id).profiles.setdefault(user_id, Profile()), kind, value, first_ms)
     lists = Lists(categories=dict(world.categories))
     out: list[Scored] = []
     for i, e in enumerate(events):
         m = replace(e.movement, movement_id=str(i))
+        state = unit_of(m.party_id)
         d = decide(rs, model, state, None, lists, m, e.context, e.at_ms)
         if not e.warmup:
             out.append(
@@ -95,26 +104,28 @@ def train(
     kind: str = "gbdt",
     labelled: Sequence[Example] = (),
     label_weight: float = LABEL_WEIGHT,
+    units: int = 1,
 ) -> Model:
-    """Gradient-boosted trees (LightGBM, or ``kind="logistic"``) on one simulated period, and
-    the operators' ``labelled`` examples each weighing ``label_weight`` simulated ones."""
-    rows = simulated(rs, seed, days, users=users)
+    """Gradient-boosted trees (LightGBM, or ``kind="logistic"``) on one simulated period (its
+    parties spread over ``units``), and the operators' ``labelled`` examples each weighing
+    ``label_weight`` simulated ones."""
+    rows = simulated(rs, seed, days, users=users, units=units)
     return fit(
         rows, seed, days, version=version, kind=kind, labelled=labelled, label_weight=label_weight
     )
 
 
 def simulated(
-    rs: RuleSet, seed: int, days: int, *, users: int = 2000, kind: str = "gbdt"
+    rs: RuleSet, seed: int, days: int, *, users: int = 2000, kind: str = "gbdt", units: int = 1
 ) -> list[Scored]:
     """One simulated period's rows as the live path would see them: replayed once with every
     movement committed, a draft model fitted on that, and replayed again deciding with the
     draft, so that what it stops stays out of the counters as it would live (a thief's
     withdrawal after his transfers were refused looks different from one after they went)."""
     world, events = simulate.generate(seed, days, users=users)
-    first = replay(rs, NO_MODEL, world, events, commit_all=True)
+    first = replay(rs, NO_MODEL, world, events, commit_all=True, units=units)
     draft = fit(first, seed, days, kind=kind, version="draft")
-    return replay(rs, draft, world, events)
+    return replay(rs, draft, world, events, units=units)
 
 
 def fit(
@@ -168,11 +179,12 @@ def train_with_labels(
     users: int = 2000,
     kind: str = "gbdt",
     label_weight: float = LABEL_WEIGHT,
+    units: int = 1,
 ) -> tuple[Model, dict[str, Any]]:
     """The model on the simulator plus ``dataset``'s examples, and the training report: how many
     examples were used or skipped, and their scores under the model fitted on the same simulated
     rows without them (``before``) and with them (``after``)."""
-    rows = simulated(rs, seed, days, users=users)
+    rows = simulated(rs, seed, days, users=users, units=units)
     before = fit(rows, seed, days, kind=kind)
     after = fit(rows, seed, days, kind=kind, labelled=dataset.examples, label_weight=label_weight)
     report = {
@@ -181,6 +193,7 @@ def train_with_labels(
         "seed": seed,
         "days": days,
         "users": users,
+        "units": units,
         "simulated_rows": len(rows),
         "label_weight": label_weight,
         "labelled": dataset.counts,
@@ -256,17 +269,18 @@ def report(scored: list[Scored]) -> dict[str, Any]:
 
 
 def evaluate(
-    rs: RuleSet, model: Model, seed: int, days: int, *, users: int = 2000
+    rs: RuleSet, model: Model, seed: int, days: int, *, users: int = 2000, units: int = 1
 ) -> dict[str, Any]:
     world, events = simulate.generate(seed, days, users=users)
     started = time.perf_counter()
-    scored = replay(rs, model, world, events)
+    scored = replay(rs, model, world, events, units=units)
     elapsed_s = time.perf_counter() - started
     out = report(scored)
     out |= {
         "seed": seed,
         "days": days,
         "users": users,
+        "units": units,
         "rules_version": rs.version,
         "model_version": model.version,
         "decisions_per_s": round(len(scored) / elapsed_s) if elapsed_s else 0,
