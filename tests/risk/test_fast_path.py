@@ -59,20 +59,20 @@ def test_windows_equal_a_scan_of_committed_and_pending_events():
     for _ in range(30):
         events = _events(r, r.randrange(1, 300))
         split = r.randrange(len(events) + 1)
-        counters, pending = Counters(), Pending()
+        counters = Counters()
         for e in events[:split]:
             counters.add(e)
+        pending = Pending(counters)
         for e in events[split:]:
             pending.add(e)
         for _ in range(20):
             now_ms = r.choice(events).at_ms + r.choice([-1, 0, 1])
             window_ms = r.choice([1000, 60_000, 3_600_000])
-            look = Look(counters, pending if r.random() < 0.8 else None, now_ms)
-            seen = events if look.pending is not None else events[:split]
+            look = Look(counters, now_ms)
             for dimension in DIMENSIONS:
                 for key in ("u2", "m1", "d1", "1.1.1.1", ""):
                     w = look(dimension, key, window_ms)
-                    count, total, newest = _scan(seen, dimension, key, now_ms, window_ms)
+                    count, total, newest = _scan(events, dimension, key, now_ms, window_ms)
                     if not key:
                         count, total, newest = 0, 0, ()
                     assert (w.count, w.sum_fen, w.events) == (count, total, newest)
@@ -82,18 +82,33 @@ def test_windows_equal_a_scan_of_committed_and_pending_events():
                         assert w.distinct(of, "u2") == len({e.key(of) for e in newest} - {"u2"})
 
 
-def test_a_failed_command_leaves_the_pending_windows_as_they_were():
-    events = _events(random.Random(3), 50)
-    pending = Pending()
-    for e in events[:30]:
+def test_a_failed_command_s_event_is_taken_back_and_an_unfinished_batch_s_too():
+    events = _events(random.Random(3), 120)
+    counters = Counters()
+    for e in events[:50]:
+        counters.add(e)
+    pending = Pending(counters)
+    for e in events[50:80]:
         pending.add(e)
     mark = pending.mark()
-    for e in events[30:]:
+    for e in events[80:]:
         pending.add(e)
-    pending.rollback_to(mark)
-    look = Look(Counters(), pending, events[-1].at_ms)
-    w = look("user", "u2", 3_600_000)
-    assert (w.count, w.events) == _scan(events[:30], "user", "u2", events[-1].at_ms, 3_600_000)[::2]
+    pending.rollback_to(mark)  # the later commands failed
+    now_ms, hour = events[-1].at_ms, 3_600_000
+    w = Look(counters, now_ms)("user", "u2", hour)
+    assert (w.count, w.events) == _scan(events[:80], "user", "u2", now_ms, hour)[::2]
+    Pending(counters)  # the next batch: this one never committed, nothing of it counts
+    w = Look(counters, now_ms)("user", "u2", hour)
+    assert (w.count, w.events) == _scan(events[:50], "user", "u2", now_ms, hour)[::2]
+    assert counters.staged == [] and counters.unsaved == events[:50]
+    settled = Pending(counters)
+    for e in events[50:60]:
+        settled.add(e)
+    settled.settle(saved=False)  # committed: they stay, and go into the next snapshot's delta
+    Pending(counters)
+    assert counters.unsaved == events[:60] and counters.events == 60
+    w = Look(counters, now_ms)("user", "u2", hour)
+    assert w.count == _scan(events[:60], "user", "u2", now_ms, hour)[0]
 
 
 def test_near_limits_counts_what_near_limit_says():

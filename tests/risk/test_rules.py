@@ -88,7 +88,7 @@ def test_velocity_distinct_counts_other_dimensions_and_sees_the_batch_pending():
     w.commit(mv(party_id="u1"), T0)
     w.commit(mv(party_id="u2"), T0 + 1)
     assert w.decide(mv(party_id="u2"), T0 + 2).outcome == PASS  # still 2 users
-    pending = Pending()
+    pending = Pending(w.state.counters)  # the batch's events, staged in the unit's counters
     pending.add(w.decide(mv(party_id="u3"), T0 + 3).event)  # same batch, not committed yet
     assert w.decide(mv(party_id="u4"), T0 + 4, pending=pending).outcome == CHALLENGE
     pending.rollback_to(0)  # the u3 command failed: it no longer counts

@@ -4,13 +4,14 @@ Every movement that went through becomes one ``Event``; each dimension (user, de
 merchant) keeps, per key, the events of the last ``horizon_ms`` in time order with running
 sums, so a window of any length up to the horizon is answered with one binary search: a window
 of ``w`` at ``now`` holds the events with ``now - w < at_ms <= now`` (an event exactly ``w``
-old has left it). A batch's own movements wait in ``Pending`` (they count for the later
-commands of the batch, and vanish with a command that fails) and join the logs when the batch
-commits. A distinct count (of users on a device, of payees of a user) looks at the window's
-newest ``DISTINCT_EVENTS_MAX`` events: exact up to that many, a lower bound beyond (a rule
-"more than N distinct" with N below the bound is exact). The logs are rebuilt at start from
-the durable snapshots (each the delta of events since the one before, so writing one costs what
-the traffic since did) plus the decisions stored since the last (``engine.RiskEngine._load``).
+old has left it). A batch's own movements are staged in the logs at once (``Pending``: they
+count for the later commands of the batch, a failing command's is taken back from the logs'
+tails, and they become committed with the batch). A distinct count (of users on a device, of
+payees of a user) looks at the window's newest ``DISTINCT_EVENTS_MAX`` events: exact up to
+that many, a lower bound beyond (a rule "more than N distinct" with N below the bound is
+exact). The logs are rebuilt at start from the durable snapshots (each the delta of events
+since the one before, so writing one costs what the traffic since did) plus the decisions
+stored since the last (``engine.RiskEngine._load``).
 """
 
 from __future__ import annotations
@@ -59,32 +60,23 @@ class Window:
     """A window's ``count`` and ``sum_fen``, and its newest ``DISTINCT_EVENTS_MAX`` events
     (``events``, oldest first; gathered only when read)."""
 
-    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_more", "_values")
+    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_values")
 
     def __init__(
-        self,
-        count: int,
-        sum_fen: int,
-        log: list[Event] | None = None,
-        first: int = 0,
-        end: int = 0,
-        more: Window | None = None,
+        self, count: int, sum_fen: int, log: list[Event] | None = None, first: int = 0, end: int = 0
     ) -> None:
         self.count = count
         self.sum_fen = sum_fen
-        self._events: tuple[Event, ...] | None = None if log is not None or more else ()
-        self._log, self._first, self._end, self._more = log, first, end, more
+        self._events: tuple[Event, ...] | None = None if log is not None else ()
+        self._log, self._first, self._end = log, first, end
         self._values: dict[str, frozenset[str]] | None = None
 
     @property
     def events(self) -> tuple[Event, ...]:
         events = self._events
         if events is None:
-            log = self._log
-            events = tuple(log[self._first : self._end]) if log is not None else ()
-            if self._more is not None:  # the batch's pending events come after the committed
-                events = (*events, *self._more.events)[-DISTINCT_EVENTS_MAX:]
-            self._events = events
+            assert self._log is not None
+            events = self._events = tuple(self._log[self._first : self._end])
         return events
 
     def values(self, dimension: str) -> frozenset[str]:
@@ -149,15 +141,24 @@ class EventLog:
 
 
 class Counters:
-    """All dimensions of one unit."""
+    """All dimensions of one unit: the committed events, then the running batch's (``staged``,
+    through its ``Pending``)."""
 
     def __init__(self, horizon_ms: int = DAY_MS) -> None:
         self.horizon_ms = min(horizon_ms, HORIZON_MAX_MS)
         self.logs: dict[str, dict[str, EventLog]] = {d: {} for d in DIMENSIONS}
         self.events = 0
         self.unsaved: list[Event] = []  # committed since the last snapshot (its next delta)
+        self.staged: list[Event] = []  # the running batch's, in the logs already (``Pending``)
 
     def add(self, e: Event, *, saved: bool = False) -> None:
+        """A committed event (nothing staged: a batch settles its own with ``Pending``)."""
+        self._append(e)
+        self.events += 1
+        if not saved:
+            self.unsaved.append(e)
+
+    def _append(self, e: Event) -> None:
         logs = self.logs
         for dimension, get in _KEYED:
             key = get(e)
@@ -169,9 +170,16 @@ class Counters:
             log.add(e)
             if len(log.at) & 63 == 0:  # amortised: forget old events every 64 additions
                 log.forget_before(e.at_ms - self.horizon_ms)
-        self.events += 1
-        if not saved:
-            self.unsaved.append(e)
+
+    def _take_back(self, e: Event) -> None:
+        """Remove ``e``, the newest event of each of its logs."""
+        logs = self.logs
+        for dimension, get in _KEYED:
+            key = get(e)
+            if key:
+                log = logs[dimension][key]
+                log.at.pop(), log.cum.pop(), log.events.pop()
+                log.head = min(log.head, len(log.at))
 
     def log(self, dimension: str, key: str) -> EventLog | None:
         return self.logs[dimension].get(key) if key else None
@@ -190,87 +198,69 @@ class Counters:
 
 
 class Pending:
-    """The running batch's events, by (dimension, key), each key a small ``EventLog``; undone
-    with a failing command."""
+    """A batch's events, staged in its unit's counters: each counts at once for the batch's
+    later commands (one log per key, nothing to merge), a failing command's is taken back
+    (``rollback_to``), and ``settle`` makes them committed once the batch has. Events a batch
+    left staged without settling (an attempt the writer gave up, a batch that failed whole) are
+    taken back when the next batch starts."""
 
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.index: dict[tuple[str, str], EventLog] = {}
+    def __init__(self, counters: Counters) -> None:
+        self.counters = counters
+        self.rollback_to(0)  # what an unfinished batch before left
+
+    @property
+    def events(self) -> list[Event]:
+        return self.counters.staged
 
     def add(self, e: Event) -> None:
-        self.events.append(e)
-        index = self.index
-        for dimension, get in _KEYED:
-            key = get(e)
-            if key:
-                log = index.get((dimension, key))
-                if log is None:
-                    log = index[(dimension, key)] = EventLog()
-                log.add(e)
-
-    def of(self, dimension: str, key: str) -> EventLog | None:
-        return self.index.get((dimension, key))
+        self.counters._append(e)
+        self.counters.staged.append(e)
 
     def mark(self) -> int:
-        return len(self.events)
+        return len(self.counters.staged)
 
     def rollback_to(self, mark: int) -> None:
-        while len(self.events) > mark:
-            e = self.events.pop()
-            for dimension, get in _KEYED:
-                key = get(e)
-                if key:
-                    log = self.index[(dimension, key)]
-                    log.at.pop(), log.cum.pop(), log.events.pop()
+        staged = self.counters.staged
+        while len(staged) > mark:
+            self.counters._take_back(staged.pop())
+
+    def settle(self, *, saved: bool) -> None:
+        """The batch committed: its events are the counters' own (``saved``: already in the
+        snapshot the batch wrote)."""
+        counters = self.counters
+        counters.events += len(counters.staged)
+        if not saved:
+            counters.unsaved += counters.staged
+        counters.staged = []
 
 
-def _span(log: EventLog, now_ms: int, window_ms: int, more: Window | None = None) -> Window:
-    """``log``'s window (``now - w``, ``now``], with ``more`` (the batch's) after it."""
+def _span(log: EventLog, now_ms: int, window_ms: int) -> Window:
+    """``log``'s window (``now - w``, ``now``]."""
     at = log.at
     start = bisect_right(at, now_ms - window_ms, log.head)
     end = len(at)
     if end and at[-1] > now_ms:
         end = bisect_right(at, now_ms, start)
     if end <= start:
-        return EMPTY if more is None else more
+        return EMPTY
     cum = log.cum
     total = cum[end - 1] - (cum[start - 1] if start > 0 else 0)
-    first = max(end - DISTINCT_EVENTS_MAX, start)
-    if more is None:
-        return Window(end - start, total, log.events, first, end)
-    return Window(end - start + more.count, total + more.sum_fen, log.events, first, end, more)
+    return Window(end - start, total, log.events, max(end - DISTINCT_EVENTS_MAX, start), end)
 
 
-def window(
-    counters: Counters,
-    pending: Pending | None,
-    dimension: str,
-    key: str,
-    now_ms: int,
-    window_ms: int,
-    *,
-    with_events: bool = True,
-) -> Window:
-    """The committed events plus the batch's pending ones, in the window (``now - w``, ``now``]
-    (``with_events`` is kept for callers: a window's events are gathered only when read)."""
-    if not key:
-        return EMPTY
-    log = counters.logs[dimension].get(key)
-    mine = pending.index.get((dimension, key)) if pending is not None else None
-    extra = _span(mine, now_ms, window_ms) if mine is not None else EMPTY
-    if not extra.count:
-        return _span(log, now_ms, window_ms) if log is not None else EMPTY
-    return _span(log, now_ms, window_ms, extra) if log is not None else extra
+def window(counters: Counters, dimension: str, key: str, now_ms: int, window_ms: int) -> Window:
+    """The events of ``key`` (the batch's staged ones included) in (``now - w``, ``now``]."""
+    log = counters.logs[dimension].get(key) if key else None
+    return _span(log, now_ms, window_ms) if log is not None else EMPTY
 
 
 class Look:
     """The windows one decision asks for, each computed once (rules and features share them)."""
 
-    __slots__ = ("counters", "pending", "now_ms", "memo")
+    __slots__ = ("logs", "now_ms", "memo")
 
-    def __init__(self, counters: Counters, pending: Pending | None, now_ms: int) -> None:
-        self.counters = counters
-        self.pending = pending
+    def __init__(self, counters: Counters, now_ms: int) -> None:
+        self.logs = counters.logs
         self.now_ms = now_ms
         self.memo: dict[tuple[str, str, int], Window] = {}
 
@@ -280,11 +270,6 @@ class Look:
         ident = (dimension, key, window_ms)
         hit = self.memo.get(ident)
         if hit is None:
-            pending = self.pending
-            if key and (pending is None or not pending.events):  # window(), its common case
-                log = self.counters.logs[dimension].get(key)
-                hit = _span(log, self.now_ms, window_ms) if log is not None else EMPTY
-            else:
-                hit = window(self.counters, pending, dimension, key, self.now_ms, window_ms)
-            self.memo[ident] = hit
+            log = self.logs[dimension].get(key) if key else None
+            hit = self.memo[ident] = EMPTY if log is None else _span(log, self.now_ms, window_ms)
         return hit

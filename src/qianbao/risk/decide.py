@@ -138,7 +138,9 @@ def decide(
         payee_known=m.payee_id in profile.payees,
         payee_first_ms=profile.payees.get(m.payee_id),
     )
-    look = Look(state.counters, pending, now_ms)
+    if pending is not None and pending.counters is not state.counters:
+        raise ValueError("a batch's pending events are staged in the counters it decides on")
+    look = Look(state.counters, now_ms)
     category = lists.categories.get(m.merchant_id, "")
     x = features.compute(look, e, m.funding, known, category, state.first_paid)
     p = model.probability(x)

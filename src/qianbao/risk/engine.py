@@ -191,8 +191,11 @@ class _RiskBatch:
     held: list[_Held] = field(default_factory=list)
     known: list[dict[str, Any]] = field(default_factory=list)
     places: list[tuple[str, tuple[float, float, int]]] = field(default_factory=list)
-    pending: Pending = field(default_factory=Pending)
+    pending: Pending = field(init=False)  # staged in the unit's counters
     saved: bool = False  # this batch wrote a snapshot (its events are in it)
+
+    def __post_init__(self) -> None:
+        self.pending = Pending(self.engine.units[self.unit].state.counters)
 
     def mark(self) -> tuple[int, int, int, int]:
         return len(self.passed), len(self.known), len(self.places), self.pending.mark()
@@ -210,8 +213,7 @@ class _RiskBatch:
 
     def after_commit(self) -> None:
         us = self.engine.units[self.unit]
-        for e in self.pending.events:  # already in a snapshot when this batch wrote one
-            us.state.counters.add(e, saved=self.saved)
+        self.pending.settle(saved=self.saved)  # already in a snapshot when this batch wrote one
         for row in self.known:
             profile = us.state.profiles.setdefault(row["user_id"], Profile())
             remember(profile, row["kind"], row["value"], row["now"])
