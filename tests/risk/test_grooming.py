@@ -103,7 +103,11 @@ def test_scam_campaigns_groom_several_victims_and_ordinary_life_pays_new_payees_
 
 def test_the_training_rows_are_replayed_as_the_live_path_would_see_them():
     rs = rules(BIG)
-    rows = ev.simulated(rs, 4, 3, users=200)
+    rows = ev.simulated(rs, 4, 3, users=200, units=(1, 4))
+    half = len(rows) // 2  # one layout after the other, each with its held-out tail
+    assert [s.label for s in rows[:half]] == [s.label for s in rows[half:]]
+    assert rows[half - 1].held and not rows[half].held
+    assert abs(sum(s.held for s in rows) - 0.2 * len(rows)) <= 2
     labels = Counter(s.label for s in rows)
     assert labels[simulate.GROOMING] and labels[""] > 10 * labels[simulate.GROOMING]
     weights = ev.typology_weights(rows)

@@ -52,7 +52,10 @@ def train(
     report_path: Annotated[
         Path | None, typer.Option("--report", help="training report (default: beside the model)")
     ] = None,
-    units: UnitsOpt = 1,
+    units: Annotated[
+        list[int] | None,
+        typer.Option("--units", min=1, help="a layout to learn from (repeat; default 1 and 4)"),
+    ] = None,
 ) -> None:
     """Simulate ``--days`` from ``--seed``, fit the model, write it (the engine loads it). With
     ``--with-labels`` the operators' verdicts on closed cases are training examples too, and the
@@ -62,6 +65,7 @@ def train(
     if not label_weight > 0:
         raise typer.BadParameter("--label-weight is a positive number")
     rs = risk_rules.load(rules)
+    layouts = tuple(units or ev.TRAIN_UNITS)
     if with_labels:
         dataset = _label_dataset()
         with console.status(f"simulating {days} days, training {kind} with and without labels"):
@@ -73,7 +77,7 @@ def train(
                 users=users,
                 kind=kind,
                 label_weight=label_weight,
-                units=units,
+                units=layouts,
             )
         report_path = report_path or out.with_name(f"{out.stem}.training.json")
         ev.write_json(report, report_path)
@@ -81,7 +85,7 @@ def train(
         console.print(f"training report -> {report_path}")
     else:
         with console.status(f"simulating {days} days of {users} users and training {kind}"):
-            model = ev.train(rs, seed, days, users=users, kind=kind, units=units)
+            model = ev.train(rs, seed, days, users=users, kind=kind, units=layouts)
     risk_model.save(model, out)
     console.print(f"model {model.version}: operating point p >= {model.operating_point} -> {out}")
 

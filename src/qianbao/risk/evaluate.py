@@ -38,6 +38,7 @@ class Scored:
     p: float
     features: tuple[float, ...]
     reasons: tuple[str, ...]
+    held: bool = False  # a training row kept out of the fit: it sets the operating point
 
 
 def replay(
@@ -91,6 +92,9 @@ def _learn(state: State, user_id: str, e: simulate.SimEvent) -> None:
 
 TRAIN_FPR = 0.004  # the operating point: this share of legitimate training movements above it
 HOLDOUT = 0.2  # the last fifth of the training period sets the operating point, unfitted
+# the layouts the model learns from: every party in one unit (a payee's other payers all in
+# view) and spread over four (a quarter of them), so that it holds on either (ADR 0620)
+TRAIN_UNITS = (1, 4)
 LABEL_WEIGHT = 5.0  # one operator-labelled example counts as this many simulated ones
 
 
@@ -104,11 +108,11 @@ def train(
     kind: str = "gbdt",
     labelled: Sequence[Example] = (),
     label_weight: float = LABEL_WEIGHT,
-    units: int = 1,
+    units: Sequence[int] = TRAIN_UNITS,
 ) -> Model:
     """Gradient-boosted trees (LightGBM, or ``kind="logistic"``) on one simulated period (its
-    parties spread over ``units``), and the operators' ``labelled`` examples each weighing
-    ``label_weight`` simulated ones."""
+    parties in each layout of ``units``), and the operators' ``labelled`` examples each
+    weighing ``label_weight`` simulated ones."""
     rows = simulated(rs, seed, days, users=users, units=units)
     return fit(
         rows, seed, days, version=version, kind=kind, labelled=labelled, label_weight=label_weight
@@ -116,16 +120,29 @@ def train(
 
 
 def simulated(
-    rs: RuleSet, seed: int, days: int, *, users: int = 2000, kind: str = "gbdt", units: int = 1
+    rs: RuleSet,
+    seed: int,
+    days: int,
+    *,
+    users: int = 2000,
+    kind: str = "gbdt",
+    units: Sequence[int] = TRAIN_UNITS,
 ) -> list[Scored]:
-    """One simulated period's rows as the live path would see them: replayed once with every
-    movement committed, a draft model fitted on that, and replayed again deciding with the
-    draft, so that what it stops stays out of the counters as it would live (a thief's
-    withdrawal after his transfers were refused looks different from one after they went)."""
+    """One simulated period's rows as the live path would see them, once per layout of
+    ``units`` (the parties spread over that many units): replayed with every movement
+    committed, a draft model fitted on that, and replayed again deciding with the draft, so
+    that what it stops stays out of the counters as it would live (a thief's withdrawal after
+    his transfers were refused looks different from one after they went). The last ``HOLDOUT``
+    of each layout's rows, in time, is marked ``held``."""
     world, events = simulate.generate(seed, days, users=users)
-    first = replay(rs, NO_MODEL, world, events, commit_all=True, units=units)
-    draft = fit(first, seed, days, kind=kind, version="draft")
-    return replay(rs, draft, world, events, units=units)
+    rows: list[Scored] = []
+    for n in units:
+        first = replay(rs, NO_MODEL, world, events, commit_all=True, units=n)
+        draft = fit(first, seed, days, kind=kind, version="draft")
+        again = replay(rs, draft, world, events, units=n)
+        cut = len(again) - int(len(again) * HOLDOUT)
+        rows += again[:cut] + [replace(s, held=True) for s in again[cut:]]
+    return rows
 
 
 def fit(
@@ -138,15 +155,14 @@ def fit(
     labelled: Sequence[Example] = (),
     label_weight: float = LABEL_WEIGHT,
 ) -> Model:
-    """Fit on simulated ``rows`` (in time order) but their last ``HOLDOUT`` share, plus
-    ``labelled``. The operating point is the probability that ``TRAIN_FPR`` of the legitimate
-    movements of that held-out tail reach: rows the trees were fitted on score lower than new
-    ones, so a threshold set on them lets more false alarms through on a new month (labels are
-    too few to set it)."""
+    """Fit on the simulated ``rows`` not marked ``held``, plus ``labelled``. The operating point
+    is the probability that ``TRAIN_FPR`` of the legitimate held rows reach (of all rows when
+    none is held): rows the trees were fitted on score lower than new ones, so a threshold set
+    on them lets more false alarms through on a new month (labels are too few to set it)."""
     import numpy as np
 
-    cut = len(rows) - int(len(rows) * HOLDOUT)
-    fitted, held = rows[:cut], rows[cut:]
+    fitted = [s for s in rows if not s.held]
+    held = [s for s in rows if s.held]
     x = np.array([s.features for s in fitted] + [e.features for e in labelled])
     y = np.array([1 if s.label else 0 for s in fitted] + [e.y for e in labelled])
     w = np.array(typology_weights(fitted) + [label_weight] * len(labelled))
@@ -179,7 +195,7 @@ def train_with_labels(
     users: int = 2000,
     kind: str = "gbdt",
     label_weight: float = LABEL_WEIGHT,
-    units: int = 1,
+    units: Sequence[int] = TRAIN_UNITS,
 ) -> tuple[Model, dict[str, Any]]:
     """The model on the simulator plus ``dataset``'s examples, and the training report: how many
     examples were used or skipped, and their scores under the model fitted on the same simulated
@@ -193,7 +209,7 @@ def train_with_labels(
         "seed": seed,
         "days": days,
         "users": users,
-        "units": units,
+        "units": list(units),
         "simulated_rows": len(rows),
         "label_weight": label_weight,
         "labelled": dataset.counts,
