@@ -5,6 +5,7 @@ rules compiled once per rule set (a reloaded set compiles its own)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -65,21 +66,23 @@ def test_windows_equal_a_scan_of_committed_and_pending_events():
         pending = Pending(counters)
         for e in events[split:]:
             pending.add(e)
-        for _ in range(20):
+        for _ in range(8):
             now_ms = r.choice(events).at_ms + r.choice([-1, 0, 1])
-            window_ms = r.choice([1000, 60_000, 3_600_000])
-            look = Look(counters, now_ms)
-            for dimension in DIMENSIONS:
-                for key in ("u2", "m1", "d1", "1.1.1.1", ""):
-                    w = look(dimension, key, window_ms)
-                    count, total, newest = _scan(events, dimension, key, now_ms, window_ms)
-                    if not key:
-                        count, total, newest = 0, 0, ()
-                    assert (w.count, w.sum_fen, w.events) == (count, total, newest)
-                    assert look(dimension, key, window_ms) is w  # computed once a decision
-                    for of in DIMENSIONS:
-                        assert w.values(of) == {e.key(of) for e in newest}
-                        assert w.distinct(of, "u2") == len({e.key(of) for e in newest} - {"u2"})
+            look = Look(counters, now_ms)  # windows of several lengths, as a decision asks
+            for window_ms, dimension, key in itertools.product(
+                r.sample([1000, 60_000, 3_600_000, 86_400_000], 4),
+                DIMENSIONS,
+                ("u2", "m1", "d1", "1.1.1.1", ""),
+            ):
+                w = look(dimension, key, window_ms)
+                count, total, newest = _scan(events, dimension, key, now_ms, window_ms)
+                if not key:
+                    count, total, newest = 0, 0, ()
+                assert (w.count, w.sum_fen, w.events) == (count, total, newest)
+                assert look(dimension, key, window_ms) is w  # computed once a decision
+                for of in DIMENSIONS:
+                    assert w.values(of) == {e.key(of) for e in newest}
+                    assert w.distinct(of, "u2") == len({e.key(of) for e in newest} - {"u2"})
 
 
 def test_a_failed_command_s_event_is_taken_back_and_an_unfinished_batch_s_too():

@@ -257,12 +257,15 @@ def window(counters: Counters, dimension: str, key: str, now_ms: int, window_ms:
 class Look:
     """The windows one decision asks for, each computed once (rules and features share them)."""
 
-    __slots__ = ("logs", "now_ms", "memo")
+    __slots__ = ("logs", "now_ms", "memo", "newest")
 
     def __init__(self, counters: Counters, now_ms: int) -> None:
         self.logs = counters.logs
         self.now_ms = now_ms
         self.memo: dict[tuple[str, str, int], Window] = {}
+        # (dimension, key, first, end) -> the first window with those newest events: a longer
+        # window of a busy key has the same, and their distinct values are gathered once
+        self.newest: dict[tuple[str, str, int, int], Window] = {}
 
     def __call__(self, dimension: str, key: str, window_ms: int) -> Window:
         """The window (its events are gathered when read); a count or a sum reads the same
@@ -272,4 +275,10 @@ class Look:
         if hit is None:
             log = self.logs[dimension].get(key) if key else None
             hit = self.memo[ident] = EMPTY if log is None else _span(log, self.now_ms, window_ms)
+            if hit.count:
+                same = self.newest.setdefault((dimension, key, hit._first, hit._end), hit)
+                if same is not hit:  # the same events: their distinct values are shared
+                    if same._values is None:
+                        same._values = {}
+                    hit._values = same._values
         return hit
