@@ -8,8 +8,11 @@ merchant initiates (no device of theirs), trips (by plane, so far but not imposs
 phone replaced now and then, and a big purchase now and then; transfers mostly to friends,
 some small ones to sellers (a second-hand sale, a tutor: 2 % of users, paid by many first-time
 payers) and to somebody new (who often becomes a friend paid again), a quarter in round sums.
-1 % more users sign up every day, with no history at all; what the platform knew of the first
-users before the period (devices, IPs, friends, first seen months ago) is ``World.history``.
+1 % more users sign up every day, with no history at all, each invited by one or two users who
+pay them as a friend from then on. Ids are made as the platform's (``platform/ids.py``: the
+creation time, then a bucket), so an account's age is in its id: the first users' accounts are
+8 days to 4 years old. What the platform knew of them before the period (devices, IPs, friends,
+first seen months ago) is ``World.history``.
 
 Typologies (``TYPOLOGIES``), each from an ordinary-looking account:
 
