@@ -273,6 +273,11 @@ class WriteContext:
         for item in list(self._state.values()):
             getattr(item, method)(*args)
 
+    def release(self) -> None:
+        """Drop the batch's state once the batch is done: ``ctx.tx`` refers back to the context
+        (a reference cycle), so without this every batch's rows would wait for the cyclic GC."""
+        self._state = {}
+
 
 class StagedInserts:
     """Batch participant behind ``WriteContext.stage_insert``: rows grouped by statement, each

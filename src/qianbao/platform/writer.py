@@ -208,6 +208,7 @@ class UnitWriter:
         except Exception:  # after-commit work is recoverable (check-back); never fail callers
             log.exception("unit %s after-commit hook failed", self.unit)
             self._drop_caches()
+        ctx.release()
         if self._deferred and self._queue.empty():  # no batch to ride along with: now
             self._run_deferred_alone(tx)
         _answer(outcomes)
@@ -238,6 +239,7 @@ class UnitWriter:
             ok, value = (_in_savepoint if precise else _undoable)(ctx, command)
             if ok is None:  # failed after writing directly: only savepoints can isolate it
                 tx.rollback()
+                ctx.release()
                 if len(live) == 1 and not isinstance(value, Unverified):  # alone: its answer
                     return WriteContext(self.unit, tx, self.platform), [(waiter, False, value)]
                 return None
@@ -249,6 +251,7 @@ class UnitWriter:
                 raise
             log.info("unit %s batch of %s runs again precisely", self.unit, len(live))
             tx.rollback()
+            ctx.release()
             return None
         tx.commit()
         del self._deferred[: len(riding)]
