@@ -89,8 +89,8 @@ from qianbao.notices import service as notices
 from qianbao.onboarding import errors as onboarding_errors
 from qianbao.openapi import errors as openapi_errors
 from qianbao.openapi import notify
+from qianbao.payments import activity, secured, settlement, trade_purpose, trades
 from qianbao.payments import errors as payments_errors
-from qianbao.payments import secured, settlement, trade_purpose, trades
 from qianbao.payments import service as payments
 from qianbao.payments.codes import IssuePaymentCode, SetCodeFunding
 from qianbao.payments.moneyout import errors as moneyout_errors
@@ -273,7 +273,8 @@ def wire_money_movement(p: Platform) -> None:
         offers=credit_offers.TradeOffers(),
     )
     p.relay.subscribe("transfer.credit", payments.credit_transfer, payments.transfer_committed)
-    p.relay.subscribe("merchant.activity", payments.index_activity, payments.activity_committed)
+    p.relay.subscribe(activity.ACTIVITY, activity.index_activity, activity.activity_committed)
+    p.relay.subscribe(activity.ACTIVITIES, activity.index_activities, activity.activities_committed)
     p.commands.register(Pay, handle_pay)
     p.commands.register(OpenAccount, handle_open_account)  # can travel to a unit's process
     for kind in (trades.OpenTradeOrder, trades.OpenTrade, trades.BindTradeBuyer, IssuePaymentCode):

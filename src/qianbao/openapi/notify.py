@@ -14,6 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -51,7 +52,13 @@ NOTIFY_TASK = StateMachine(
 def ms_to_text(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return _second_text(ms // 1000)
+
+
+@lru_cache(maxsize=4096)
+def _second_text(second: int) -> str:
+    """Local time of a whole second (a trade's notifications mostly name the current one)."""
+    return datetime.fromtimestamp(second, tz=UTC).astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def trade_params(trade: Row) -> dict[str, str]:

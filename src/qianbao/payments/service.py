@@ -22,6 +22,7 @@ from qianbao.money_movement.guards import check_amount
 from qianbao.money_movement.ports import Funded, Movement
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.payments import settlement
+from qianbao.payments.activity import record_activity
 from qianbao.payments.errors import (
     OrderNotFound,
     PaymentNotFound,
@@ -648,59 +649,6 @@ class PaymentPurpose:
             -quote.fee_back_fen,
         )
         return _load(ctx.tx, "refunds", refund.refund_id)
-
-
-def record_activity(
-    ctx: WriteContext,
-    merchant_id: str,
-    ref_id: str,
-    kind: str,
-    payment_id: str,
-    amount_fen: int,
-    fee_fen: int,
-) -> None:
-    """Tell the merchant's home unit about a payment or refund (``ref_id`` is its voucher ref),
-    so a merchant reads its activity from one place whatever paid it. When this unit is the
-    merchant's home, the row is written in this transaction (no message to relay)."""
-    activity = {
-        "merchant_id": merchant_id,
-        "ref_id": ref_id,
-        "kind": kind,
-        "payment_id": payment_id,
-        "amount_fen": amount_fen,
-        "fee_fen": fee_fen,
-        "at_ms": clock.now_ms(),
-    }
-    home = ctx.platform.unit_of(merchant_id)
-    if home == ctx.unit:
-        index_activity(ctx, activity)
-    else:
-        messages.send(ctx, home, "merchant.activity", {**activity, "unit": ctx.unit})
-
-
-def index_activity(ctx: WriteContext, m: dict[str, Any]) -> None:
-    ctx.tx.execute(
-        "INSERT INTO merchant_activity (merchant_id, ref_id, kind, payment_id, amount_fen, fee_fen,"
-        " at_ms) VALUES (:merchant_id, :ref_id, :kind, :payment_id, :amount_fen, :fee_fen, :at_ms)"
-        " ON CONFLICT (merchant_id, ref_id) DO NOTHING",
-        {
-            k: m[k]
-            for k in (
-                "merchant_id",
-                "ref_id",
-                "kind",
-                "payment_id",
-                "amount_fen",
-                "fee_fen",
-                "at_ms",
-            )
-        },
-    )
-
-
-def activity_committed(tx: Tx, m: dict[str, Any]) -> bool:
-    """Every activity has a voucher under its ref, written in the same transaction."""
-    return tx.one("SELECT 1 AS x FROM vouchers WHERE ref = :r", {"r": m["ref_id"]}) is not None
 
 
 def get_payment(p: Platform, payment_id: str, party_id: str) -> Row:

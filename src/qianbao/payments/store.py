@@ -92,3 +92,32 @@ class ClaimedOrders:
 
     def after_commit(self) -> None:
         pass
+
+
+# --- the merchant's activity index ---------------------------------------------------------------
+_INSERT_ACTIVITY = (
+    "INSERT INTO merchant_activity (merchant_id, ref_id, kind, payment_id, amount_fen, fee_fen,"
+    " at_ms) VALUES (:merchant_id, :ref_id, :kind, :payment_id, :amount_fen, :fee_fen, :at_ms)"
+    " ON CONFLICT (merchant_id, ref_id) DO NOTHING"
+)
+_ACTIVITY_COLUMNS = (
+    "merchant_id",
+    "ref_id",
+    "kind",
+    "payment_id",
+    "amount_fen",
+    "fee_fen",
+    "at_ms",
+)
+
+
+def insert_activity(tx: Tx, activity: dict[str, Any]) -> None:
+    """One activity row (a replayed one is ignored); extra keys of ``activity`` are not
+    columns (an older message carries its source ``unit``)."""
+    if len(activity) != len(_ACTIVITY_COLUMNS):
+        activity = {k: activity[k] for k in _ACTIVITY_COLUMNS}
+    tx.execute(_INSERT_ACTIVITY, activity)
+
+
+def voucher_exists(tx: Tx, ref: str) -> bool:
+    return tx.one("SELECT 1 AS x FROM vouchers WHERE ref = :r", {"r": ref}) is not None

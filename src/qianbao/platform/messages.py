@@ -129,6 +129,15 @@ def send(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any])
     return message_id
 
 
+def send_at_commit(ctx: WriteContext, dest_unit: int, topic: str, payload: dict[str, Any]) -> str:
+    """``send`` from a batch participant's ``before_commit``: the outbox may have written its
+    rows already, so this message is written at once (same transaction, before the commit)."""
+    message_id = send(ctx, dest_unit, topic, payload)
+    outbox: _Outbox = ctx.participant("outbox", _Outbox)
+    outbox.flush(ctx.db)
+    return message_id
+
+
 def _set_status(tx: Tx, ids: list[str], status: str, *, durable: bool) -> None:
     """Mark messages; a lost confirmation is recovered by check-back, so it need not fsync."""
     if not durable and tx.dialect == "sqlite":
