@@ -219,9 +219,12 @@ def inprocess_async(
     if warmup_s:
         asyncio.run(drive(warmup_s, []))
     latencies_s: list[float] = []
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     done = asyncio.run(drive(seconds, latencies_s))
-    return done / (time.perf_counter() - start), latency_ms(latencies_s)
+    latency = latency_ms(latencies_s)
+    # the process's CPU (every thread) per payment: steadier than the rate on a shared machine
+    latency["cpu_us_per_payment"] = round((time.process_time() - cpu_start) * 1e6 / done, 1)
+    return done / (time.perf_counter() - start), latency
 
 
 def latency_ms(latencies_s: list[float]) -> dict[str, float]:
@@ -427,6 +430,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
     args = parser.parse_args()
     pg_url = os.environ.get("QIANBAO_TEST_PG_URL")
+    load_at_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="qb-ref-"))
     with console.status("reference: bare sqlite3 loop"):
         bare_each = bare_sqlite(tmp / "a.db", args.seconds / 2, 1)
@@ -467,7 +471,12 @@ def main() -> None:
         "target_inprocess_sqlite_vs_bare_commit_1000": TARGET_VS_BARE_1000,
         "target_inprocess_postgres_vs_pgbench_tpcb": TARGET_VS_TPCB,
         "target_inprocess_p99_ms": TARGET_P99_MS,
-        "machine": machine(),
+        "machine": {
+            **machine(),
+            # 1/5/15-minute load averages: the machine is shared, so every figure is noisy
+            "load_average_start": [round(x, 2) for x in load_at_start],
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        },
         "settings": {
             "seconds": args.seconds,
             "payers": args.payers,
