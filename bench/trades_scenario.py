@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.factories import new_user
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from tests.factories import new_user
 
 from qianbao.bootstrap import open_platform
 from qianbao.members import service as members
