@@ -4,8 +4,8 @@ processes). The access platform owns no unit: every write travels as a command.
 
 Wallet pay, same- and cross-unit transfer, top-up, withdrawal, refund, a trade created and paid
 through the signed gateway (the buyer's payment code, and a created trade paid at the API),
-its refund; idempotent replays; a global change (a frozen merchant) seen by every process at
-once; the ledger check clean at the end.
+its refund; a merchant batch of payment codes; idempotent replays; a global change (a frozen
+merchant, a user's limit) seen by every process at once; the ledger check clean at the end.
 """
 
 from __future__ import annotations
@@ -287,3 +287,47 @@ def test_secured_trade_follow_ups_and_close_travel_as_commands(deployment: Deplo
     closed = client.call("qianbao.trade.close", {"out_trade_no": "gw-sec-2"})
     assert closed["code"] == "10000" and closed["trade_no"] == unpaid["trade_no"], closed
     _settled(d, {c: before - 300})
+
+
+def test_a_merchant_batch_of_payment_codes_through_the_access_layer(
+    deployment: Deployment,
+) -> None:
+    """The batch endpoint's items reach both units' processes as commands; a repeat moves
+    nothing; the ledger is clean."""
+    d, p = deployment, deployment.access.p
+    a, _, c = d.seed["users"]
+    before = {u: payments.balance(p, u)["balance_fen"] for u in (a, c)}
+    items = [
+        {
+            "out_trade_no": f"batch-{k}",
+            "auth_code": d.http.post("/api/v1/me/payment-code", headers=_login(d, k)).json()[
+                "code"
+            ],
+            "amount_fen": 250,
+        }
+        for k in (0, 2)  # a buyer in each unit
+    ]
+    mh = {"Authorization": f"Bearer {d.seed['key']}"}
+    first = d.http.post("/api/v1/merchant/payments/batch", json={"items": items}, headers=mh)
+    assert first.status_code == 200 and first.json()["succeeded"] == 2, first.text
+    again = d.http.post("/api/v1/merchant/payments/batch", json={"items": items}, headers=mh)
+    trade_nos = [r.get("trade_no") for r in again.json()["results"]]
+    assert trade_nos == [r["trade_no"] for r in first.json()["results"]], again.text
+    _settled(d, {a: before[a] - 250, c: before[c] - 250})
+
+
+def test_a_user_changed_by_another_process_is_dropped_from_every_cache(
+    deployment: Deployment,
+) -> None:
+    """The user cache keeps a row until a change drops it: a change made through a unit's
+    process reaches the access layer's cache by the users trigger's notice."""
+    d, p = deployment, deployment.access.p
+    a = d.seed["users"][0]
+    members.get_user_cached(p, a)
+    assert a in p.user_cache
+    members.set_password_free_limit(d.units[1].p, a, 4_000, PAY_PASSWORD)
+    deadline = time.monotonic() + 2
+    while a in p.user_cache:
+        assert time.monotonic() < deadline, "the access layer kept the changed user"
+        time.sleep(0.02)
+    assert members.get_user_cached(p, a)["password_free_limit_fen"] == 4_000

@@ -31,7 +31,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from qianbao.cluster import failover, replication, store, up, upgrade
-from qianbao.cluster.local import CONFIG, Layout, pg_bin, read_state, write_state
+from qianbao.cluster.local import (
+    CONFIG,
+    Layout,
+    block_layout,
+    pg_bin,
+    port_block,
+    read_state,
+    write_state,
+)
 from qianbao.cluster.serve import open_access_process
 from tests.cluster.test_cluster import (
     USERS_PER_UNIT,
@@ -44,7 +52,6 @@ from tests.cluster.test_cluster import (
     with_timeout_wait,
 )
 from tests.conftest import PG_URL
-from tests.http_server import free_port
 
 pytestmark = pytest.mark.postgres
 WORKERS = 6
@@ -52,15 +59,12 @@ WORKERS = 6
 
 def _layout(root: Path, prefix: str) -> Layout:
     pg_port = urlsplit(PG_URL).port or 5432
-    return Layout(
+    return block_layout(
+        port_block(),
         root=root,
         pg_port=pg_port,
         replica_port_base=pg_port + 1,  # unit 0's pair: the next two ports
         replicated_units=[0],
-        port=free_port(),
-        nats_port=free_port(),
-        unit_port_base=free_port(),
-        access_port_base=free_port(),
         db_prefix=prefix,
         extra_settings={
             "password_time_cost": 1,

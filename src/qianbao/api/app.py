@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qianbao import __version__
-from qianbao.api import controls, merchant, observe, ops, ops_security, risk, wallet
+from qianbao.api import controls, merchant, merchant_batch, observe, ops, ops_security, risk, wallet
 from qianbao.api import sessions as sessions_api
 from qianbao.api.errors import Code
 from qianbao.api.flow import FlowMiddleware
@@ -131,7 +131,14 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    routers = [wallet.router, merchant.router, ops.router, ops_security.router, sessions_api.router]
+    routers = [
+        wallet.router,
+        merchant.router,
+        merchant_batch.router,
+        ops.router,
+        ops_security.router,
+        sessions_api.router,
+    ]
     for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     app.include_router(risk.router)

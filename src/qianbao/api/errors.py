@@ -22,6 +22,7 @@ class Code(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     BODY_NOT_JSON = "BODY_NOT_JSON"
     CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID"
+    DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"
 
 
 class InstallmentOfferNotFound(NotFound):
@@ -50,3 +51,9 @@ class DayInFuture(InvalidArgument):
 
 class CsrfTokenInvalid(Forbidden):
     code = Code.CSRF_TOKEN_INVALID
+
+
+class DuplicateInBatch(InvalidArgument):
+    """An item of a batch repeats an earlier item's key (``api/merchant_batch.py``)."""
+
+    code = Code.DUPLICATE_IN_BATCH

@@ -143,6 +143,49 @@ def _as_postgres() -> list[str]:
 
 
 # --- processes -------------------------------------------------------------------------------
+BLOCK = 30  # ports of one local cluster: public, nats, units (base + 10 ...), access (+ 20 ...)
+
+
+def _ephemeral() -> range:
+    """The kernel's range for the local ports of outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
+def port_block(host: str = "127.0.0.1", size: int = BLOCK) -> int:
+    """The first port of ``size`` free consecutive ports below the ephemeral range, and free
+    again at ``base + 4001`` (nats-server's monitor). A port picked inside the ephemeral range
+    may be taken by any outgoing connection before its server (re)starts: a restart would then
+    fail with "address in use"."""
+    import random
+
+    top = min(_ephemeral().start, 65536) - size
+    for _ in range(200):
+        base = random.randrange(10000, max(10001, top - 4001), 10)
+        try:
+            for port in [*range(base, base + size), base + 4001]:
+                with socket.socket() as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports")
+
+
+def block_layout(base: int, **fields: Any) -> Layout:
+    """A layout whose ports are the block at ``base`` (see ``port_block``)."""
+    return Layout(
+        port=base,
+        nats_port=base + 1,
+        unit_port_base=base + 10,
+        access_port_base=base + 20,
+        **fields,
+    )
+
+
 def port_open(host: str, port: int, timeout_s: float = 0.3) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout_s):

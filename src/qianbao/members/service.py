@@ -51,6 +51,7 @@ from qianbao.members.identity import (
     parse_id_number,
 )
 from qianbao.members.roles import ROLES
+from qianbao.platform import global_cache
 from qianbao.platform.clock import clock
 from qianbao.platform.controls import REGISTRATIONS_PAUSED
 from qianbao.platform.db import Row, Tx
@@ -173,27 +174,32 @@ def get_user(p: Platform, user_id: str) -> Row:
     return row
 
 
-_USER_CACHE_TTL_MS = 2_000
+_USER_CACHE_MAX_AGE_MS = 60_000
 _USER_CACHE_MAX = 200_000
 
 
 def get_user_cached(p: Platform, user_id: str) -> Row:
-    """The user as read at most 2 seconds ago (``p.user_cache``): the hot payment path saves a
-    global-database read. This process drops a user's entry whenever it changes the user
-    (``_forget_user``); another process's change is seen within the 2 seconds."""
+    """The user as cached in ``p.user_cache`` (the hot payment path saves a global-database
+    read), kept until a change drops it: this process's own changes (``_forget_user``) and, in
+    the distributed mode, every process's (the ``users`` trigger's notice, ``global_cache``).
+    An entry is at most a minute old, as a backstop for a change no notice reaches (another
+    process on the same SQLite file, a notice missed while the listener reconnected). A row
+    read while a change was being dropped is not kept (the generation moved meanwhile)."""
     now_ms = int(time.monotonic() * 1000)
     hit = p.user_cache.get(user_id)
-    if hit is not None and 0 <= now_ms - hit[0] < _USER_CACHE_TTL_MS:
+    if hit is not None and 0 <= now_ms - hit[0] < _USER_CACHE_MAX_AGE_MS:
         return hit[1]
+    generation = p.cache_generation
     row = get_user(p, user_id)
     if len(p.user_cache) >= _USER_CACHE_MAX:
         p.user_cache.clear()
-    p.user_cache[user_id] = (now_ms, row)
+    if p.cache_generation == generation:
+        p.user_cache[user_id] = (now_ms, row)
     return row
 
 
 def _forget_user(p: Platform, user_id: str) -> None:
-    p.user_cache.pop(user_id, None)
+    global_cache.forget(p, "users", user_id)
 
 
 def find_user_by_phone(p: Platform, phone: str) -> Row:
@@ -310,8 +316,8 @@ def user_for_token(p: Platform, token: str) -> str:
 def authorize_payment(p: Platform, user_id: str, amount_fen: int, pay_password: str | None) -> Row:
     """The payment password, unless the amount is within the user's password-free limit.
 
-    A password-free payment reads the user through a 2-second cache (``get_user_cached``); a
-    payment with a password reads it fresh, as the lockout needs."""
+    A password-free payment reads the user through the cache (``get_user_cached``); a payment
+    with a password reads it fresh, as the lockout needs."""
     user = get_user_cached(p, user_id) if pay_password is None else get_user(p, user_id)
     if user["status"] != "ACTIVE":
         raise UserFrozen("user is not active")

@@ -10,7 +10,9 @@ migration). Each process LISTENs on a dedicated connection and drops the entry (
 0403-global-data-and-caches.md). If that connection breaks, notices may have been missed, so
 the process drops every cache when it loses the connection and again when it has listened
 anew (``healthy`` says which); in between (about ``retry_s``) an entry read then may be stale,
-as any entry of the 5-second merchant cache already may be.
+as any entry of the 5-second merchant cache already may be. Every drop moves
+``Platform.cache_generation``: a reader that read a row while a drop happened does not cache it
+(the notice may have come between its read and its store).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def forget(p: Platform, table: str, key: str) -> None:
     cache = caches.get(table)
     if cache is None:
         return
+    p.cache_generation += 1  # a read under way may have seen the row before the change
     if key:
         cache.pop(key, None)
     else:
@@ -87,6 +90,7 @@ def forget(p: Platform, table: str, key: str) -> None:
 
 
 def forget_all(p: Platform) -> None:
+    p.cache_generation += 1
     p.user_cache.clear()
     p.merchant_cache.clear()
     p.token_cache.clear()

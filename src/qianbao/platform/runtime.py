@@ -93,9 +93,10 @@ class Platform:
         self.step_up: Any = None
         # members: merchant id -> (monotonic ms when read, the row), read for 5 s on the pay path
         self.merchant_cache: dict[str, tuple[int, Row]] = {}
-        # members: user id -> (monotonic ms when read, the row), read for 2 s by password-free
-        # payments; every change this process makes to a user drops its entry
+        # members: user id -> (monotonic ms when read, the row), read by password-free payments
+        # until a change drops it (global_cache.forget), at most a minute
         self.user_cache: dict[str, tuple[int, Row]] = {}
+        self.cache_generation = 0  # moved by every drop of a cached global row
         # scoring: scorecard version -> the loaded card; the lock trains the first card only once
         self.scorecards: dict[str, Any] = {}
         self.scorecard_lock = threading.Lock()
