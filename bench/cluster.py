@@ -215,7 +215,12 @@ def wrk(base: str, tokens: list[str], merchant: str, seconds: float) -> dict[str
             str(ROOT / "bench/pay.lua"),
             base,
         ],
-        env={**os.environ, "QB_TOKENS": f.name, "QB_MERCHANT": merchant},
+        env={
+            **os.environ,
+            "QB_TOKENS": f.name,
+            "QB_MERCHANT": merchant,
+            "QB_RUN": uuid.uuid4().hex[:8],  # this run's own request ids
+        },
         check=True,
         capture_output=True,
         text=True,
@@ -294,7 +299,7 @@ def _issue_codes(base: str, tokens: list[str], count: int) -> list[str]:
 
 
 def batch_load(
-    base: str, data: dict[str, Any], seconds: float, groups: dict[str, list[int]]
+    base: str, data: dict[str, Any], seconds: float, groups: dict[str, list[int]], root: Path
 ) -> dict[str, Any]:
     """Payment codes issued first (not counted), then ``BATCH_CALLERS`` callers each posting
     batches of ``BATCH_SIZE`` codes until the codes are spent: payments per second, every
@@ -334,6 +339,7 @@ def batch_load(
                         first_refusal.append(json.dumps(r, ensure_ascii=False)[:300])
 
     before = {name: cpu_ticks(pids) for name, pids in groups.items()}
+    spies = profile(groups, seconds, root)
     started = time.perf_counter()
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(BATCH_CALLERS)]
     for t in threads:
@@ -341,6 +347,8 @@ def batch_load(
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    for spy in spies:
+        spy.wait(timeout=60)
     paid = statuses.get("200", 0)
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
     latencies.sort()
@@ -511,7 +519,7 @@ def run_cluster(
             wait_healthy(where, pid, 90, f"access {a}")
         public = f"http://{layout.host}:{layout.port}"
         if batch:
-            return batch_load(public, data, seconds, groups)
+            return batch_load(public, data, seconds, groups, layout.root)
         return load(public, data, seconds, groups, layout.root, lambda: pg_backends(admin, names))
     finally:
         stop([pid for name, pids in groups.items() if name != "postgres" for pid in pids])
@@ -553,7 +561,7 @@ def run_embedded(seconds: float, payers: int, root: Path, *, batch: bool = False
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, proc.pid, 90, "qianbao serve")
         if batch:
-            return batch_load(base, data, seconds, {"embedded": [proc.pid]})
+            return batch_load(base, data, seconds, {"embedded": [proc.pid]}, data_dir)
         return load(base, data, seconds, {"embedded": [proc.pid]}, root)
     finally:
         stop([proc.pid])

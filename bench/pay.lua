@@ -1,5 +1,6 @@
 -- wrk script: POST /api/v1/payments with a unique request_id per request, users round-robin.
--- Reads tokens (one per line) from $QB_TOKENS and the merchant id from $QB_MERCHANT.
+-- Reads tokens (one per line) from $QB_TOKENS and the merchant id from $QB_MERCHANT; $QB_RUN
+-- makes each run's request ids its own (a warm-up's ids again would be answered as replays).
 -- Counts every answer by status and by error code, and keeps the first refusal's body, so a
 -- run that gets refusals shows them ("payments" counts the 200s that say SUCCEEDED only).
 local counter, tokens = 0, {}
@@ -19,8 +20,8 @@ function request()
   counter = counter + 1
   local token = tokens[(counter + thread_no * 7) % #tokens + 1]
   local body = string.format(
-    '{"merchant_id":"%s","amount_fen":100,"request_id":"wrk-%d-%d"}',
-    os.getenv("QB_MERCHANT"), thread_no, counter)
+    '{"merchant_id":"%s","amount_fen":100,"request_id":"wrk-%s-%d-%d"}',
+    os.getenv("QB_MERCHANT"), os.getenv("QB_RUN") or "", thread_no, counter)
   return wrk.format("POST", "/api/v1/payments",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end

@@ -10,6 +10,7 @@ merchant, a user's limit) seen by every process at once; the ledger check clean 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -29,7 +30,9 @@ from qianbao.members import service as members
 from qianbao.openapi import apps
 from qianbao.payments import service as payments
 from qianbao.platform.global_cache import install_triggers
+from qianbao.platform.remote import RemoteWriter
 from qianbao.platform.settings import Settings
+from qianbao.risk import service as risk
 from tests.conftest import PG_URL, fast_settings
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, card_of, new_user
 from tests.http_server import free_port
@@ -66,6 +69,8 @@ def _seed(settings: Settings) -> dict[str, Any]:
             new_user(p, unit=u, balance_fen=100_000, password_free_fen=5_000) for u in (0, 0, 1)
         ]
         merchant, api_key = members.create_merchant(p, f"分布式商户{uuid.uuid4().hex[:6]}")
+        # a few wallets pay it many times a minute here: known to the operators' allow list
+        risk.put_list_entry(p, "allow", "merchant", merchant["id"], "distributed test", "test")
         creds = apps.create_sandbox_app(p, merchant["id"])
         phones = [members.get_user(p, u)["phone"] for u in users]
         return {
@@ -331,3 +336,34 @@ def test_a_user_changed_by_another_process_is_dropped_from_every_cache(
         assert time.monotonic() < deadline, "the access layer kept the changed user"
         time.sleep(0.02)
     assert members.get_user_cached(p, a)["password_free_limit_fen"] == 4_000
+
+
+def test_concurrent_commands_share_requests_and_keep_their_own_outcomes(
+    deployment: Deployment,
+) -> None:
+    """Payments sent at once go to their unit several per request (``CommandLanes``); each
+    keeps its own answer, a refused one among them included, and each is applied once."""
+    d, p = deployment, deployment.access.p
+    b, merchant = d.seed["users"][1], d.seed["merchant"]
+    writer = p.writers[p.unit_of(b)]
+    assert isinstance(writer, RemoteWriter)
+    first = asyncio.run(payments.pay_merchant_async(p, b, merchant, 10, "lanes-0"))
+    before, batches = payments.balance(p, b)["balance_fen"], writer.batched_requests
+
+    async def at_once() -> list[object]:
+        calls = [
+            payments.pay_merchant_async(p, b, merchant, 10, f"lanes-{i}") for i in range(1, 41)
+        ]
+        calls.append(payments.pay_merchant_async(p, b, merchant, 11, "lanes-0"))  # key reused
+        calls.append(payments.pay_merchant_async(p, b, merchant, 10, "lanes-0"))  # a repeat
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(at_once())
+    assert writer.batched_requests > batches  # some requests carried several commands
+    paid = results[:40]
+    assert all(isinstance(r, dict) and r["status"] == "SUCCEEDED" for r in paid), results
+    assert len({r["id"] for r in paid if isinstance(r, dict)}) == 40
+    reused, repeat = results[40], results[41]
+    assert getattr(reused, "code", None) == "IDEMPOTENCY_KEY_REUSED", reused
+    assert isinstance(repeat, dict) and repeat["id"] == first["id"], repeat
+    _settled(d, {b: before - 400})

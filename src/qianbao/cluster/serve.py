@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from qianbao.cluster.unit_app import build_unit_app
 from qianbao.platform.errors import UnitUnavailable
 from qianbao.platform.global_cache import CacheInvalidator
 from qianbao.platform.lease import Lease, LeaseHeld, acquire, fence_writer
+from qianbao.platform.remote import serve_on_this_loop
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
 from qianbao.server import build_app
@@ -135,4 +137,5 @@ def open_access_process(settings: Settings) -> Process:
     p = open_platform(settings, run_migrations=False)
     app = build_app(p)
     app.add_exception_handler(UnitUnavailable, _unit_unavailable)
+    app.router.on_startup.append(partial(serve_on_this_loop, p))  # threads' commands: ADR 0416
     return Process(p, app, [], _invalidator(p))

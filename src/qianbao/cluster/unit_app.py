@@ -5,16 +5,22 @@ the unit's writer (group commit with everything else waiting) and answers
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {type, code, message,
 http_status}}`` for a domain error (the access layer raises the same class again).
 ``POST /unit/v1/{unit}/messages`` ``{"messages": [rows]}`` consumes relayed messages through
-the inbox and answers the ids handled. A unit this process does not own answers 421, a
-process that is shutting down 503: the caller sees ``UNIT_UNAVAILABLE`` and retries.
+the inbox and answers the ids handled. ``POST /unit/v1/{unit}/batch`` ``{"commands": [...]}``
+runs many commands together and answers ``{"ok": true, "results": [{"status", ...}, ...]}``,
+in order (``platform/unit_wire.CommandLanes`` sends it). A unit this process does not own
+answers 421, a process that is shutting down 503: the caller sees ``UNIT_UNAVAILABLE`` and
+retries.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -26,7 +32,7 @@ from starlette.routing import Route
 from qianbao.platform.errors import InvalidArgument, QianbaoError
 from qianbao.platform.lease import Lease
 from qianbao.platform.messages import _consume_all
-from qianbao.platform.remote import encode_error, jsonable
+from qianbao.platform.remote import encode_error, jsonable, serve_on_this_loop
 from qianbao.platform.runtime import Platform
 
 log = logging.getLogger("qianbao.unit")
@@ -51,13 +57,13 @@ def _database_lost(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
-def _database_away(unit: int, exc: BaseException) -> Response:
+def _database_away(unit: int, exc: BaseException) -> tuple[int, dict[str, Any]]:
     log.warning("unit %s: its database is not reachable (%s)", unit, str(exc).strip()[:200])
     error = {
         "code": "UNIT_DATABASE_AWAY",
         "message": f"unit {unit}'s database is not reachable; retry with the same request id",
     }
-    return _json({"ok": False, "error": error}, 503)
+    return 503, {"ok": False, "error": error}
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -71,22 +77,40 @@ def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
     """A bare Starlette app (no validation layer: the body is ours, from ``RemoteWriter``)."""
     started_at = time.time()
 
+    async def run(unit: int, data: Any) -> tuple[int, dict[str, Any]]:
+        """One command's status and answer."""
+        try:
+            decoded = p.commands.decode(data if isinstance(data, dict) else {})
+            result = await p.writers[unit].run(p.commands.bind(decoded))
+        except QianbaoError as exc:
+            return 200, {"ok": False, "error": encode_error(exc)}
+        except Exception as exc:  # a bug in a handler: logged here, a 500 there
+            if _database_lost(exc):  # the batch rolled back or its outcome is unknown:
+                return _database_away(unit, exc)  # the caller repeats it by request id
+            log.exception("unit %s command failed", unit)
+            return 500, {"ok": False, "error": encode_error(exc)}
+        return 200, {"ok": True, "result": jsonable(result)}
+
     async def command(request: Request) -> Response:
         unit = int(request.path_params["unit"])
         refused = _not_owned(p, unit)
         if refused is not None:
             return refused
-        try:
-            decoded = p.commands.decode((await _body(request)).get("command") or {})
-            result = await p.writers[unit].run(p.commands.bind(decoded))
-        except QianbaoError as exc:
-            return _json({"ok": False, "error": encode_error(exc)})
-        except Exception as exc:  # a bug in a handler: logged here, a 500 there
-            if _database_lost(exc):  # the batch rolled back or its outcome is unknown:
-                return _database_away(unit, exc)  # the caller repeats it by request id
-            log.exception("unit %s command failed", unit)
-            return _json({"ok": False, "error": encode_error(exc)}, 500)
-        return _json({"ok": True, "result": jsonable(result)})
+        status, answer = await run(unit, (await _body(request)).get("command"))
+        return _json(answer, status)
+
+    async def batch(request: Request) -> Response:
+        """Many commands (``unit_wire.CommandLanes``), run together: they wait for the same
+        writer batch. Each has its own status and answer, in order."""
+        unit = int(request.path_params["unit"])
+        refused = _not_owned(p, unit)
+        if refused is not None:
+            return refused
+        commands = (await _body(request)).get("commands")
+        if not isinstance(commands, list):
+            raise InvalidArgument("commands must be a list")
+        outcomes = await asyncio.gather(*(run(unit, data) for data in commands))
+        return _json({"ok": True, "results": [{"status": s, **a} for s, a in outcomes]})
 
     async def messages(request: Request) -> Response:
         unit = int(request.path_params["unit"])
@@ -113,10 +137,17 @@ def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
             }
         )
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await serve_on_this_loop(p)  # its threads' commands to other units go through the loop
+        yield
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/unit/v1/{unit:int}/commands", command, methods=["POST"]),
+            Route("/unit/v1/{unit:int}/batch", batch, methods=["POST"]),
             Route("/unit/v1/{unit:int}/messages", messages, methods=["POST"]),
             Route("/unit/v1/health", health, methods=["GET"]),
-        ]
+        ],
     )

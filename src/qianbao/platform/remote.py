@@ -7,8 +7,11 @@ docs/decisions/0402-access-to-unit-transport.md):
 
 * a bound command (``CommandBus.bind``), or a registered command that is its own writer
   callable (``ledger.service.OpenAccount``), travels as data (``CommandBus.encode``) to
-  ``POST {endpoint}/unit/v1/{unit}/commands``; its idempotency key travels inside it, so a
-  retry after a lost answer is answered from the unit's idempotency record, never applied twice;
+  ``POST {endpoint}/unit/v1/{unit}/commands``, or with the others that arrived while every
+  lane was busy to ``POST .../batch`` (``unit_wire.CommandLanes``; commands from threads go
+  through the server's event loop for that, ``serve_on``); its idempotency key travels inside
+  it, so a retry after a lost answer is answered from the unit's idempotency record, never
+  applied twice;
 * a relay delivery (``messages._consume_all``) travels as the message rows to
   ``POST .../messages``; the destination records each id in its inbox, and the source marks a
   message SENT only after that answer, so an unanswered delivery is delivered again;
@@ -36,7 +39,13 @@ from urllib.parse import quote
 from qianbao.platform.commands import BoundCommand
 from qianbao.platform.errors import NotDistributed, QianbaoError, UnitUnavailable
 from qianbao.platform.messages import Relay, _consume_all
-from qianbao.platform.unit_wire import AsyncUnitClient, NoAnswer, NotSent, SyncUnitClient
+from qianbao.platform.unit_wire import (
+    AsyncUnitClient,
+    CommandLanes,
+    NoAnswer,
+    NotSent,
+    SyncUnitClient,
+)
 from qianbao.platform.writer import UnitWriter, WriteContext
 
 if TYPE_CHECKING:
@@ -49,6 +58,7 @@ T = TypeVar("T")
 DOWN_LOG_EVERY_S = 10.0
 AWAY = frozenset({421, 503})  # the unit process refused before running anything
 AWAY_PAUSE_S = 0.1
+COMMANDS, MESSAGES = "commands", "messages"  # the unit endpoint's two kinds of request
 
 
 def read_only_url(url: str) -> str:
@@ -133,6 +143,8 @@ class RemoteWriter(UnitWriter):
         self._retry_window_s = settings.unit_retry_window_ms / 1000
         self._client: SyncUnitClient | None = None
         self._async: dict[asyncio.AbstractEventLoop, AsyncUnitClient] = {}
+        self._lanes: dict[asyncio.AbstractEventLoop, CommandLanes] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.sent = 0
@@ -150,13 +162,28 @@ class RemoteWriter(UnitWriter):
             for client in self._async.values():
                 client.close()
             self._async.clear()
+            self._lanes.clear()
+            self._loop = None
 
     def submit(self, command: Callable[[WriteContext], T]) -> T:
+        """From a thread: a command goes through the event loop of this process when there is
+        one (``serve_on``), so it shares the loop's requests with the others (``CommandLanes``);
+        otherwise, and for relay deliveries, on this thread's own connection."""
         path, body = self._request(command)
+        loop = self._loop
+        if path == COMMANDS and loop is not None and loop.is_running() and not _on(loop):
+            wait_s = sum(self._timeouts) + self._retry_window_s + 1.0
+            future = asyncio.run_coroutine_threadsafe(self._run_command(body), loop)
+            try:
+                return future.result(timeout=wait_s)  # type: ignore[no-any-return]
+            except TimeoutError:
+                future.cancel()
+                raise self._unavailable(NoAnswer(f"no answer within {wait_s:.0f} s")) from None
         deadline = time.monotonic() + self._window_s(path)
+        url = self._path(path)
         while True:
             try:
-                status, answer = self._sync_client().post(path, _dumps(body))
+                status, answer = self._sync_client().post(url, self._envelope(path, body))
             except NotSent as exc:
                 if time.monotonic() + AWAY_PAUSE_S >= deadline:
                     raise self._unavailable(exc) from None
@@ -165,7 +192,7 @@ class RemoteWriter(UnitWriter):
             except NoAnswer as exc:
                 raise self._unavailable(exc) from None
             if status not in AWAY or time.monotonic() + AWAY_PAUSE_S >= deadline:
-                return self._answer(status, answer)  # type: ignore[no-any-return]
+                return self._answer(status, _loads(answer))  # type: ignore[no-any-return]
             time.sleep(AWAY_PAUSE_S)
 
     def submit_async(self, command: Callable[[WriteContext], T]) -> Future[T]:
@@ -175,15 +202,34 @@ class RemoteWriter(UnitWriter):
             pool = self._pool
         return pool.submit(self.submit, command)
 
+    @property
+    def batched_requests(self) -> int:
+        """Requests that carried several commands (``CommandLanes``), over every loop."""
+        return sum(lanes.batches for lanes in list(self._lanes.values()))
+
+    def serve_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop of this process's server: threads send their commands through it."""
+        self._loop = loop
+
     async def run(self, command: Callable[[WriteContext], T]) -> T:
         """Sent again while the unit is away and nothing was applied (not reachable, 421,
         503), for at most ``unit_retry_window_ms``; an unanswered request is not resent here
         (the caller repeats it with its request id)."""
         path, body = self._request(command)
-        deadline = time.monotonic() + self._window_s(path)
+        if path == COMMANDS:
+            return await self._run_command(body)  # type: ignore[no-any-return]
+        try:  # a relay delivery: not sent again here (the relay comes back to it)
+            status, answer = await self._async_client().post(self._path(path), body)
+        except (NotSent, NoAnswer) as exc:
+            raise self._unavailable(exc) from None
+        return self._answer(status, _loads(answer))  # type: ignore[no-any-return]
+
+    async def _run_command(self, command: bytes) -> Any:
+        deadline = time.monotonic() + self._retry_window_s
+        lanes = self._lanes_here()
         while True:
             try:
-                status, answer = await self._async_client().post(path, _dumps(body))
+                status, answer = await lanes.send(command)
             except NotSent as exc:
                 if time.monotonic() + AWAY_PAUSE_S >= deadline:
                     raise self._unavailable(exc) from None
@@ -192,28 +238,43 @@ class RemoteWriter(UnitWriter):
             except NoAnswer as exc:
                 raise self._unavailable(exc) from None
             if status not in AWAY or time.monotonic() + AWAY_PAUSE_S >= deadline:
-                return self._answer(status, answer)  # type: ignore[no-any-return]
+                return self._answer(status, answer)
             await asyncio.sleep(AWAY_PAUSE_S)
 
     def _window_s(self, path: str) -> float:
         """Commands wait a moment for a unit that is away; relay deliveries do not (the
         relay moves on to the other destinations and comes back)."""
-        return self._retry_window_s if path.endswith("/commands") else 0.0
+        return self._retry_window_s if path == COMMANDS else 0.0
 
     # --- the wire ------------------------------------------------------------------------------
-    def _request(self, command: Callable[[WriteContext], Any]) -> tuple[str, dict[str, Any]]:
+    def _request(self, command: Callable[[WriteContext], Any]) -> tuple[str, bytes]:
+        """Which endpoint (``COMMANDS`` or ``MESSAGES``) and the JSON of what goes there."""
         bus = self.platform.commands
         if isinstance(command, BoundCommand) or bus.knows(command):
             data = command.command if isinstance(command, BoundCommand) else command
-            return f"/unit/v1/{self.unit}/commands", {"command": bus.encode(data)}
+            return COMMANDS, _dumps(bus.encode(data))
         if isinstance(command, functools.partial) and command.func is _consume_all:
             rows = [jsonable(m) for m in command.keywords["messages"]]
-            return f"/unit/v1/{self.unit}/messages", {"messages": rows}
+            return MESSAGES, _dumps({"messages": rows})
         name = getattr(command, "__qualname__", type(command).__name__)
         raise NotDistributed(
             f"{name} is not a command that can be sent to unit {self.unit}'s process;"
             " this operation runs only in the embedded mode for now"
         )
+
+    def _path(self, kind: str) -> str:
+        return f"/unit/v1/{self.unit}/{kind}"
+
+    @staticmethod
+    def _envelope(kind: str, body: bytes) -> bytes:
+        return b'{"command":' + body + b"}" if kind == COMMANDS else body
+
+    def _lanes_here(self) -> CommandLanes:
+        loop = asyncio.get_running_loop()
+        lanes = self._lanes.get(loop)
+        if lanes is None:
+            lanes = self._lanes[loop] = CommandLanes(self._async_client(), self.unit)
+        return lanes
 
     def _sync_client(self) -> SyncUnitClient:
         client = self._client
@@ -242,17 +303,16 @@ class RemoteWriter(UnitWriter):
         log.warning("unit %s at %s %s", self.unit, self.endpoint, what)
         return UnitUnavailable(f"unit {self.unit} {what}", retry_after_s=self.retry_after_s)
 
-    def _answer(self, status: int, answer: bytes) -> Any:
+    def _answer(self, status: int, data: Any) -> Any:
+        """What the unit answered (``data``: the decoded JSON, None if it was not JSON)."""
         if status in (421, 502, 503, 504):  # not the owner (yet), or shutting down
             raise UnitUnavailable(
                 f"unit {self.unit} is not being served at {self.endpoint}"
                 f" ({status}); retry shortly",
                 retry_after_s=self.retry_after_s,
             )
-        try:
-            data = json.loads(answer)
-        except ValueError:
-            raise UnitInternalError(f"unit {self.unit} answered {status}") from None
+        if not isinstance(data, dict):
+            raise UnitInternalError(f"unit {self.unit} answered {status}")
         self.sent += 1
         if data.get("ok"):
             return data.get("result")
@@ -261,6 +321,29 @@ class RemoteWriter(UnitWriter):
 
 def _dumps(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _loads(answer: bytes) -> Any:
+    try:
+        return json.loads(answer)
+    except ValueError:
+        return None
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether this thread runs ``loop`` (waiting on it from here would never end)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+async def serve_on_this_loop(platform: Platform) -> None:
+    """At server start: the remote writers send the threads' commands through this loop."""
+    loop = asyncio.get_running_loop()
+    for writer in platform.writers:
+        if isinstance(writer, RemoteWriter):
+            writer.serve_on(loop)
 
 
 class OwnedRelay(Relay):

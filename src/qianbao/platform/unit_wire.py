@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import json
 import socket
 import threading
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_CONNECTIONS = 256  # per unit and event loop; more callers wait for a free one
@@ -175,3 +177,80 @@ class SyncUnitClient:
                 self._local.conn = None
                 raise NoAnswer(f"{type(exc).__name__}: {exc}") from None
         raise NoAnswer("the unit closed the connection twice")
+
+
+# --- many commands per request ---------------------------------------------------------------
+LANES = 4  # requests in flight per unit and event loop; the commands arriving meanwhile wait
+BATCH_MAX = 200  # commands per request at most
+
+
+class CommandLanes:
+    """The commands of one event loop for one unit, sent on at most ``LANES`` requests at once.
+
+    A command that finds a lane free goes at once, alone (``POST .../commands``): at low load
+    nothing waits. The commands that arrive while every lane is busy go together, as one
+    ``POST .../batch``, when the next lane frees: at high load one request, one parse and one
+    answer serve many commands, on both sides, and the unit's writer still commits them in one
+    group. Each command gets its own outcome ``(status, answer object)``; a request that fails
+    fails every command it carried with the same ``NotSent`` or ``NoAnswer``."""
+
+    def __init__(self, client: AsyncUnitClient, unit: int) -> None:
+        self.client, self.unit = client, unit
+        self.waiting: list[tuple[bytes, asyncio.Future[tuple[int, Any]]]] = []
+        self.busy = 0
+        self.batches = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, command: bytes) -> tuple[int, Any]:
+        """``command``: the JSON of one encoded command. Its status and decoded answer."""
+        future: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting.append((command, future))
+        if self.busy < LANES:
+            self._next()
+        return await future
+
+    def _next(self) -> None:
+        batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+        self.busy += 1
+        task = asyncio.get_running_loop().create_task(self._post(batch))
+        self._tasks.add(task)  # kept until done (the loop holds tasks weakly)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, batch: list[tuple[bytes, asyncio.Future[tuple[int, Any]]]]) -> None:
+        try:
+            outcomes = await self._exchange([command for command, _ in batch])
+        except BaseException as exc:  # NotSent, NoAnswer, or this task cancelled at shutdown
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else NoAnswer("stop"))
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():  # its caller may have gone (a cancelled request)
+                    future.set_result(outcome)
+        finally:
+            self.busy -= 1
+            if self.waiting and self.busy < LANES:
+                self._next()
+
+    async def _exchange(self, commands: list[bytes]) -> list[tuple[int, Any]]:
+        if len(commands) == 1:
+            path, body = f"/unit/v1/{self.unit}/commands", b'{"command":' + commands[0] + b"}"
+            status, answer = await self.client.post(path, body)
+            return [(status, _loads(answer))]
+        self.batches += 1
+        body = b'{"commands":[' + b",".join(commands) + b"]}"
+        status, answer = await self.client.post(f"/unit/v1/{self.unit}/batch", body)
+        data = _loads(answer)
+        results = data.get("results") if status == 200 and isinstance(data, dict) else None
+        if not isinstance(results, list) or len(results) != len(commands):
+            return [(status if status != 200 else 502, data)] * len(commands)
+        return [(int(r.pop("status", 200)), r) for r in results]
+
+
+def _loads(answer: bytes) -> Any:
+    try:
+        return json.loads(answer)
+    except ValueError:
+        return None
