@@ -25,7 +25,6 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from fastapi import Request
-from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,6 +84,7 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self._defaults = {kind: _defaults(kind, settings) for kind in ("page", "api", "docs")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,26 +101,39 @@ class SecurityMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._decorate(MutableHeaders(scope=message), kind, fresh)
+                self._decorate(message, kind, fresh)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _decorate(self, headers: MutableHeaders, kind: str, fresh: str) -> None:
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
-        csp = {"page": PAGE_CSP, "api": API_CSP, "docs": DOCS_CSP}[kind]
-        headers.setdefault("Content-Security-Policy", csp)
-        if kind != "docs":
-            headers.setdefault("Cache-Control", "no-store")
-        if self.settings.production:
-            headers.setdefault("Strict-Transport-Security", HSTS)
+    def _decorate(self, message: Message, kind: str, fresh: str) -> None:
+        """Each default header the response does not set itself (``setdefault``), appended to
+        the raw header list at once (a ``MutableHeaders.setdefault`` rescans it each time)."""
+        raw = list(message.get("headers", ()))
+        present = {name.lower() for name, _ in raw}
+        raw += [(name, value) for name, value in self._defaults[kind] if name not in present]
         if fresh:
-            headers.append(
-                "set-cookie",
-                cookie_header(CSRF_COOKIE, fresh, self.settings, samesite="Lax", max_age=86_400),
+            cookie = cookie_header(
+                CSRF_COOKIE, fresh, self.settings, samesite="Lax", max_age=86_400
             )
+            raw.append((b"set-cookie", cookie.encode("latin-1")))
+        message["headers"] = raw
+
+
+def _defaults(kind: str, settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The security headers of a response of ``kind`` (page, api, docs), as raw header pairs."""
+    csp = {"page": PAGE_CSP, "api": API_CSP, "docs": DOCS_CSP}[kind]
+    headers = [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", csp),
+    ]
+    if kind != "docs":
+        headers.append(("cache-control", "no-store"))
+    if settings.production:
+        headers.append(("strict-transport-security", HSTS))
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 def _same_origin(request: Request) -> bool:

@@ -73,30 +73,46 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+async def run_command(p: Platform, unit: int, data: Any) -> tuple[int, dict[str, Any]]:
+    """One encoded command run in ``unit``'s writer: its status and answer."""
+    try:
+        decoded = p.commands.decode(data if isinstance(data, dict) else {})
+        result = await p.writers[unit].run(p.commands.bind(decoded))
+    except QianbaoError as exc:
+        return 200, {"ok": False, "error": encode_error(exc)}
+    except Exception as exc:  # a bug in a handler: logged here, a 500 there
+        if _database_lost(exc):  # the batch rolled back or its outcome is unknown:
+            return _database_away(unit, exc)  # the caller repeats it by request id
+        log.exception("unit %s command failed", unit)
+        return 500, {"ok": False, "error": encode_error(exc)}
+    return 200, {"ok": True, "result": jsonable(result)}
+
+
+def _health(p: Platform, leases: list[Lease], started_at: float) -> dict[str, Any]:
+    return {
+        "status": "ok" if p.started and all(le.alive() for le in leases) else "down",
+        "pid": os.getpid(),
+        "units": list(p.owned_units),
+        "leases": {lease.unit: lease.holder for lease in leases},
+        "uptime_s": round(time.time() - started_at, 1),
+        "writers": {
+            u: {"batches": p.writers[u].batches, "commands": p.writers[u].commands}
+            for u in p.owned_units
+        },
+        "relay_delivered": p.relay.delivered,
+    }
+
+
 def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
     """A bare Starlette app (no validation layer: the body is ours, from ``RemoteWriter``)."""
     started_at = time.time()
-
-    async def run(unit: int, data: Any) -> tuple[int, dict[str, Any]]:
-        """One command's status and answer."""
-        try:
-            decoded = p.commands.decode(data if isinstance(data, dict) else {})
-            result = await p.writers[unit].run(p.commands.bind(decoded))
-        except QianbaoError as exc:
-            return 200, {"ok": False, "error": encode_error(exc)}
-        except Exception as exc:  # a bug in a handler: logged here, a 500 there
-            if _database_lost(exc):  # the batch rolled back or its outcome is unknown:
-                return _database_away(unit, exc)  # the caller repeats it by request id
-            log.exception("unit %s command failed", unit)
-            return 500, {"ok": False, "error": encode_error(exc)}
-        return 200, {"ok": True, "result": jsonable(result)}
 
     async def command(request: Request) -> Response:
         unit = int(request.path_params["unit"])
         refused = _not_owned(p, unit)
         if refused is not None:
             return refused
-        status, answer = await run(unit, (await _body(request)).get("command"))
+        status, answer = await run_command(p, unit, (await _body(request)).get("command"))
         return _json(answer, status)
 
     async def batch(request: Request) -> Response:
@@ -109,7 +125,7 @@ def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
         commands = (await _body(request)).get("commands")
         if not isinstance(commands, list):
             raise InvalidArgument("commands must be a list")
-        outcomes = await asyncio.gather(*(run(unit, data) for data in commands))
+        outcomes = await asyncio.gather(*(run_command(p, unit, data) for data in commands))
         return _json({"ok": True, "results": [{"status": s, **a} for s, a in outcomes]})
 
     async def messages(request: Request) -> Response:
@@ -122,20 +138,7 @@ def build_unit_app(p: Platform, leases: list[Lease]) -> Starlette:
         return _json({"ok": True, "result": handled})
 
     async def health(request: Request) -> Response:
-        return _json(
-            {
-                "status": "ok" if p.started and all(le.alive() for le in leases) else "down",
-                "pid": os.getpid(),
-                "units": list(p.owned_units),
-                "leases": {lease.unit: lease.holder for lease in leases},
-                "uptime_s": round(time.time() - started_at, 1),
-                "writers": {
-                    u: {"batches": p.writers[u].batches, "commands": p.writers[u].commands}
-                    for u in p.owned_units
-                },
-                "relay_delivered": p.relay.delivered,
-            }
-        )
+        return _json(_health(p, leases, started_at))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
