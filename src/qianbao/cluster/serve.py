@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from qianbao.bootstrap import open_platform
 from qianbao.cluster.buckets import commands as bucket_commands
 from qianbao.cluster.unit_app import build_unit_app
+from qianbao.platform import id_nodes
 from qianbao.platform.errors import UnitUnavailable
 from qianbao.platform.global_cache import CacheInvalidator
 from qianbao.platform.lease import Lease, LeaseHeld, acquire, fence_writer
@@ -38,6 +39,7 @@ class Process:
     app: Any  # the FastAPI app (access layer) or the unit's Starlette app
     leases: list[Lease] = field(default_factory=list)
     invalidator: CacheInvalidator | None = None
+    id_node: id_nodes.IdNode | None = None
 
     def close(self) -> None:
         if self.invalidator is not None:
@@ -45,6 +47,8 @@ class Process:
         self.p.close()
         for lease in self.leases:
             lease.release()
+        if self.id_node is not None:
+            self.id_node.release()
 
 
 class NotConfigured(RuntimeError):
@@ -93,24 +97,31 @@ def open_unit_process(
     unit_address(settings, unit)
     settings = settings.with_(owned_units=(unit,))
     leases = take_leases(settings, (unit,), lease_wait_s)
+    node: id_nodes.IdNode | None = None
     try:
+        node = id_nodes.claim_for_this_process(settings.global_database_url)
         p = open_platform(settings, run_migrations=False)
         bucket_commands.register(p)  # a bucket move's commands (ADR 0935)
     except BaseException:
-        for lease in leases:
-            lease.release()
+        _give_back(leases, node)
         raise
     if p.units[unit].dialect == "postgresql":
         try:
             fence_writer(p.writers[unit], unit, wait_s=max(lease_wait_s, 5.0))
         except BaseException:
             p.close()
-            for lease in leases:
-                lease.release()
+            _give_back(leases, node)
             raise
     for lease in leases:
         lease.watch(on_lost)
-    return Process(p, build_unit_app(p, leases), leases, _invalidator(p))
+    return Process(p, build_unit_app(p, leases), leases, _invalidator(p), node)
+
+
+def _give_back(leases: list[Lease], node: id_nodes.IdNode | None) -> None:
+    for lease in leases:
+        lease.release()
+    if node is not None:
+        node.release()
 
 
 def _invalidator(p: Platform) -> CacheInvalidator | None:
@@ -134,8 +145,13 @@ def open_access_process(settings: Settings) -> Process:
     if not settings.unit_endpoints:
         raise NotConfigured("the access layer needs unit_endpoints (one URL per unit)")
     settings = settings.with_(owned_units=())
-    p = open_platform(settings, run_migrations=False)
+    node = id_nodes.claim_for_this_process(settings.global_database_url)
+    try:
+        p = open_platform(settings, run_migrations=False)
+    except BaseException:
+        node.release()
+        raise
     app = build_app(p)
     app.add_exception_handler(UnitUnavailable, _unit_unavailable)
     app.router.on_startup.append(partial(serve_on_this_loop, p))  # threads' commands: ADR 0416
-    return Process(p, app, [], _invalidator(p))
+    return Process(p, app, [], _invalidator(p), node)
