@@ -63,7 +63,7 @@ def _layout(root: Path, prefix: str) -> Layout:
         port_block(),
         root=root,
         pg_port=pg_port,
-        replica_port_base=pg_port + 1,  # unit 0's pair: the next two ports
+        replica_port_base=port_block(size=2),  # unit 0's pair: two free ports of its own
         replicated_units=[0],
         db_prefix=prefix,
         extra_settings={
