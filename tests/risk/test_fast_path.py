@@ -193,3 +193,53 @@ def test_the_compiled_model_scores_exactly_as_walking_its_trees():
         assert shipped.raw(x) == shipped.slow_raw(x)
     regression = risk_model.Model("lr", shipped.names, tuple(r.uniform(-1, 1) for _ in x), 0.5)
     assert regression.raw(x) == regression.slow_raw(x)
+
+
+def test_a_busy_key_s_running_distinct_tally_equals_a_scan_through_adds_takebacks_and_trims():
+    """A key's newest events are tallied as they come (``EventLog.tail``); after every step of
+    commits, a batch's staged events, a failed command taken back, a batch that never committed
+    and old events forgotten, each window's distinct values equal those of its newest events."""
+    r = random.Random(11)
+    counters = Counters(horizon_ms=400_000)  # short: the logs forget and trim as they go
+    committed: list[Event] = []
+    at = T0
+    for step in range(400):
+        if step in (150, 300):
+            at += 1_000_000  # a quiet spell: the logs forget all but the newest and trim
+        pending = Pending(counters)  # takes back what an unfinished batch left
+        batch: list[Event] = []
+        for _ in range(r.randrange(1, 12)):
+            at += r.choice([0, 1, 500, 1000])
+            batch.append(
+                Event(
+                    at,
+                    100,
+                    "PAY",
+                    f"u{r.randrange(3 if step % 50 < 25 else 90)}",  # few, then many users
+                    r.choice(["m1", "m1", "m2", f"p{r.randrange(70)}"]),
+                    r.choice(["d1", "d1", f"d{r.randrange(80)}"]),
+                    "1.1.1.1",
+                    "m1",
+                )
+            )
+            pending.add(batch[-1])
+        mark = r.randrange(len(batch) + 1)
+        pending.rollback_to(mark)  # the later commands failed
+        if r.random() < 0.1:
+            continue  # this batch never commits: the next one takes its events back
+        pending.settle(saved=False)
+        committed += batch[:mark]
+        look = Look(counters, at)
+        for dimension, key in (("merchant", "m1"), ("ip", "1.1.1.1"), ("device", "d1")):
+            for window_ms in (60_000, 400_000):
+                w = look(dimension, key, window_ms)
+                live = [e for e in committed if e.at_ms > at - 400_000]
+                newest = _scan(live, dimension, key, at, window_ms)[2]
+                for of in ("user", "payee", "device"):
+                    expected = {e.key(of) for e in newest}
+                    assert set(w.seen(of)) == w.values(of) == expected, (step, dimension, of)
+                    assert w.distinct(of, "u1") == len(expected - {"u1"})
+        if step % 40 == 39:
+            counters.prune(at)
+    log = counters.log("merchant", "m1")
+    assert log is not None and log.tails  # the busy key kept its tallies

@@ -9,23 +9,36 @@ count for the later commands of the batch, a failing command's is taken back fro
 tails, and they become committed with the batch). A distinct count (of users on a device, of
 payees of a user) looks at the window's newest ``DISTINCT_EVENTS_MAX`` events: exact up to
 that many, a lower bound beyond (a rule "more than N distinct" with N below the bound is
-exact). The logs are rebuilt at start from the durable snapshots (each the delta of events
-since the one before, so writing one costs what the traffic since did) plus the decisions
-stored since the last (``engine.RiskEngine._load``).
+exact); a busy key keeps a running tally of its newest events' values for each dimension
+asked (``EventLog.tail``), so its distinct count is a lookup. The logs are rebuilt at start
+from the durable snapshots (each the delta of events since the one before, so writing one
+costs what the traffic since did) plus the decisions stored since the last
+(``engine.RiskEngine._load``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 DIMENSIONS = ("user", "device", "ip", "payee", "merchant")
 DAY_MS = 86_400_000
 HORIZON_MAX_MS = 31 * DAY_MS
 EVENTS_PER_KEY_MAX = 20_000  # a key past this forgets its oldest events (a hot merchant)
 DISTINCT_EVENTS_MAX = 64  # a distinct count looks at the window's newest events only
+TAIL_MAX = DISTINCT_EVENTS_MAX
+TAIL_OUT = DISTINCT_EVENTS_MAX + 1  # the event that leaves the newest when one arrives
+
+
+def _untally(tally: dict[str, int], value: str) -> None:
+    left = tally[value] - 1
+    if left:
+        tally[value] = left
+    else:
+        del tally[value]
 
 
 class Event(NamedTuple):
@@ -63,35 +76,47 @@ class Window:
     __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_values")
 
     def __init__(
-        self, count: int, sum_fen: int, log: list[Event] | None = None, first: int = 0, end: int = 0
+        self, count: int, sum_fen: int, log: EventLog | None = None, first: int = 0, end: int = 0
     ) -> None:
         self.count = count
         self.sum_fen = sum_fen
         self._events: tuple[Event, ...] | None = None if log is not None else ()
         self._log, self._first, self._end = log, first, end
-        self._values: dict[str, frozenset[str]] | None = None
+        self._values: dict[str, Collection[str]] | None = None
 
     @property
     def events(self) -> tuple[Event, ...]:
         events = self._events
         if events is None:
             assert self._log is not None
-            events = self._events = tuple(self._log[self._first : self._end])
+            events = self._events = tuple(self._log.events[self._first : self._end])
         return events
 
-    def values(self, dimension: str) -> frozenset[str]:
-        """The distinct values of ``dimension`` among ``events`` (gathered once a window)."""
+    def seen(self, dimension: str) -> Collection[str]:
+        """The distinct values of ``dimension`` among ``events`` (gathered once a window; a
+        window of a log's newest ``DISTINCT_EVENTS_MAX`` events reads the log's running tally:
+        valid until the log changes, as the window's count)."""
         known = self._values
         if known is None:
             known = self._values = {}
         values = known.get(dimension)
         if values is None:
-            values = known[dimension] = frozenset(map(GET[dimension], self.events))
+            log = self._log
+            end = self._end
+            if log is not None and end == len(log.events) and end - self._first == TAIL_MAX:
+                values = known[dimension] = log.tail(dimension)
+            else:
+                values = known[dimension] = frozenset(map(GET[dimension], self.events))
         return values
+
+    def values(self, dimension: str) -> frozenset[str]:
+        """The distinct values of ``dimension`` among ``events`` (a set of its own)."""
+        values = self.seen(dimension)
+        return values if isinstance(values, frozenset) else frozenset(values)
 
     def distinct(self, dimension: str, but: str = "") -> int:
         """How many distinct values of ``dimension`` other than ``but`` ``events`` hold."""
-        values = self.values(dimension)
+        values = self.seen(dimension)
         return len(values) - (but in values)
 
 
@@ -99,15 +124,19 @@ EMPTY = Window(0, 0)
 
 
 class EventLog:
-    """One key's events, oldest first, with cumulative amounts (``cum[i]``: events 0..i)."""
+    """One key's events, oldest first, with cumulative amounts (``cum[i]``: events 0..i), and
+    for the dimensions a distinct count asked of its newest events, a running tally of their
+    values over the newest ``DISTINCT_EVENTS_MAX`` events (``tail``: kept as events come and
+    go, so a busy key's distinct count costs a lookup, not a pass over 64 events)."""
 
-    __slots__ = ("at", "cum", "events", "head")
+    __slots__ = ("at", "cum", "events", "head", "tails")
 
     def __init__(self) -> None:
         self.at: list[int] = []
         self.cum: list[int] = []
         self.events: list[Event] = []
         self.head = 0
+        self.tails: list[tuple[str, itemgetter[Any], dict[str, int]]] = []
 
     def add(self, e: Event) -> None:
         at = self.at
@@ -118,7 +147,40 @@ class EventLog:
         else:
             at.append(e.at_ms)
             self.cum.append(e.amount_fen)
-        self.events.append(e)
+        events = self.events
+        events.append(e)
+        if self.tails:
+            left = events[-TAIL_OUT] if len(events) >= TAIL_OUT else None
+            for _, get, tally in self.tails:
+                value = get(e)
+                tally[value] = tally.get(value, 0) + 1
+                if left is not None:
+                    _untally(tally, get(left))
+
+    def pop(self) -> None:
+        """Take back the newest event."""
+        self.at.pop(), self.cum.pop()
+        events = self.events
+        e = events.pop()
+        self.head = min(self.head, len(events))
+        if self.tails:
+            back = events[-DISTINCT_EVENTS_MAX] if len(events) >= DISTINCT_EVENTS_MAX else None
+            for _, get, tally in self.tails:
+                _untally(tally, get(e))
+                if back is not None:
+                    value = get(back)
+                    tally[value] = tally.get(value, 0) + 1
+
+    def tail(self, dimension: str) -> dict[str, int]:
+        """The running tally of ``dimension``'s values among the newest events (made at the
+        first request, then kept)."""
+        for name, _, tally in self.tails:
+            if name == dimension:
+                return tally
+        get = GET[dimension]
+        tally = dict(Counter(map(get, self.events[-DISTINCT_EVENTS_MAX:])))
+        self.tails.append((dimension, get, tally))
+        return tally
 
     def forget_before(self, oldest_ms: int) -> None:
         """Drop events at or before ``oldest_ms`` (and past the per-key bound)."""
@@ -127,6 +189,8 @@ class EventLog:
         if self.head > 256 and self.head * 2 > len(self.at):
             del self.at[: self.head], self.cum[: self.head], self.events[: self.head]
             self.head = 0
+            if len(self.events) < DISTINCT_EVENTS_MAX:  # the tallies counted what went
+                self.tails = []
 
     def window(self, now_ms: int, window_ms: int, *, with_events: bool = True) -> Window:
         """The events with ``now - w < at_ms <= now`` (``with_events`` is kept for callers:
@@ -177,9 +241,7 @@ class Counters:
         for dimension, get in _KEYED:
             key = get(e)
             if key:
-                log = logs[dimension][key]
-                log.at.pop(), log.cum.pop(), log.events.pop()
-                log.head = min(log.head, len(log.at))
+                logs[dimension][key].pop()
 
     def log(self, dimension: str, key: str) -> EventLog | None:
         return self.logs[dimension].get(key) if key else None
@@ -245,7 +307,7 @@ def _span(log: EventLog, now_ms: int, window_ms: int) -> Window:
         return EMPTY
     cum = log.cum
     total = cum[end - 1] - (cum[start - 1] if start > 0 else 0)
-    return Window(end - start, total, log.events, max(end - DISTINCT_EVENTS_MAX, start), end)
+    return Window(end - start, total, log, max(end - DISTINCT_EVENTS_MAX, start), end)
 
 
 def window(counters: Counters, dimension: str, key: str, now_ms: int, window_ms: int) -> Window:

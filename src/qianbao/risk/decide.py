@@ -255,7 +255,7 @@ def _velocity(rule: Rule) -> Fire:
         elif measure == "sum":
             value = w.sum_fen + e.amount_fen
         else:  # the distinct values with this movement's, "" (none) not counted
-            values, mine = w.values(of), of_value(e)
+            values, mine = w.seen(of), of_value(e)
             value = len(values) + (bool(mine) and mine not in values) - ("" in values)
         return Reason(rule_id, score, f"{about}{value}") if value > limit else None
 
