@@ -23,8 +23,8 @@ from qianbao.risk.counters import (
     Pending,
 )
 from qianbao.risk.decide import PASS, Decision, Reason, event_of, plan
-from qianbao.risk.engine import features_json, inputs_json, reasons_json
 from qianbao.risk.features import near_limit, near_limits
+from qianbao.risk.record import inputs, inputs_json, reasons_json, stored_event
 from qianbao.risk.rules import DEFAULT_PATH, load
 
 T0 = 1_800_000_000_000
@@ -122,15 +122,6 @@ def test_near_limits_counts_what_near_limit_says():
     assert near_limits(events) == sum(1 for e in events if near_limit(e.amount_fen)) > 10
 
 
-def test_stored_features_are_the_values_rounded_to_4_decimals():
-    r = random.Random(2)
-    x = (0.0, -0.0, 1.0, 1e9, 10.0, 0.00005, 0.00015, 2.5e-5)
-    x += tuple(r.uniform(-50, 50) for _ in range(40))
-    assert json.loads(features_json(x)) == [round(v, 4) for v in x]
-    odd = (1.0, math.inf, 2.0)  # not a JSON number: written as json writes it, still readable
-    assert json.loads(features_json(odd)) == [1.0, math.inf, 2.0]
-
-
 def test_rules_are_compiled_once_per_rule_set_and_a_reload_compiles_its_own():
     rs = load(DEFAULT_PATH)
     pay = plan(rs, "PAY")
@@ -144,9 +135,11 @@ def test_rules_are_compiled_once_per_rule_set_and_a_reload_compiles_its_own():
 ODD = ["", "plain", 'quo"te', "back\\slash", "控制\u0001\n\t", "</script>", "é\u2028"]
 
 
-def test_a_decision_s_inputs_and_reasons_are_the_json_of_what_it_saw():
+def test_a_decision_s_stored_inputs_and_reasons_read_back_as_what_it_saw():
+    """Format 2 keeps what the row's columns do not; read back with the row, the inputs are
+    the movement, its context, the counters' event, the exact features and the probability."""
     r = random.Random(4)
-    for _ in range(200):
+    for _ in range(300):
         m = Movement(
             kind=r.choice(["PAY", "TRANSFER"]),
             movement_id="x",
@@ -161,13 +154,21 @@ def test_a_decision_s_inputs_and_reasons_are_the_json_of_what_it_saw():
         rc = RequestContext(device_id=r.choice(ODD), ip=r.choice(ODD), user_agent=r.choice(ODD))
         e = event_of(m, rc, T0 + r.randrange(10**6))
         reasons = tuple(Reason(r.choice(ODD), r.randrange(-5, 100), r.choice(ODD)) for _ in "ab")
-        x = tuple(r.uniform(-3, 3) for _ in range(35))
+        x = tuple(r.choice([0.0, -0.0, 1.0, 1e9, math.inf, r.uniform(-3, 3)]) for _ in range(37))
         p = r.choice([0.0, 1.0, r.random(), math.nan])
         d = Decision(PASS, 1, reasons, e, x, p)
         context = {k: v for k, v in asdict(rc).items() if v}
-        inputs = json.loads(inputs_json(m, json.dumps(context), d))
-        assert inputs.pop("model_p") == round(p, 4) or math.isnan(p)
-        assert inputs == {
+        row = {
+            "movement_kind": m.kind,
+            "amount_fen": m.amount_fen,
+            "party_id": m.party_id,
+            "payee_id": m.payee_id,
+            "created_at_ms": e.at_ms,
+            "inputs": inputs_json(m, json.dumps(context), d),
+        }
+        read = inputs(row)
+        assert read.pop("model_p") == round(p, 4) or math.isnan(p)
+        assert read == {
             "movement": {
                 "kind": m.kind,
                 "amount_fen": m.amount_fen,
@@ -179,9 +180,24 @@ def test_a_decision_s_inputs_and_reasons_are_the_json_of_what_it_saw():
             },
             "context": context,
             "event": e.as_list(),
-            "features": [round(v, 4) for v in x],
+            "features": list(x),
         }
+        assert stored_event(row) == e
         assert json.loads(reasons_json(reasons)) == [r.as_dict() for r in reasons]
+    assert reasons_json(()) == "[]"
+
+
+def test_inputs_stored_whole_before_format_2_read_as_they_were():
+    e = Event(T0, 12_34, "PAY", "u1", "m1", "d1", "1.1.1.1", "m1")
+    old = {
+        "movement": {"kind": "PAY", "amount_fen": 12_34, "payee_id": "m1", "merchant_id": "m1"},
+        "context": {"device_id": "d1", "ip": "1.1.1.1"},
+        "event": e.as_list(),
+        "features": [0.5, 1.0],
+        "model_p": 0.01,
+    }
+    row = {"inputs": json.dumps(old)}
+    assert inputs(row) == old and stored_event(row) == e
 
 
 def test_the_compiled_model_scores_exactly_as_walking_its_trees():

@@ -14,7 +14,7 @@ from qianbao.money_movement.context import RequestContext, use
 from qianbao.payments import service as payments
 from qianbao.platform.ids import new_id
 from qianbao.risk import evaluate as ev
-from qianbao.risk import labels
+from qianbao.risk import labels, record
 from qianbao.risk import model as risk_model
 from qianbao.risk import rules as risk_rules
 from qianbao.risk import service as risk
@@ -30,7 +30,7 @@ HOME = RequestContext(device_id="phone-1", ip="10.0.0.1", location="31.23,121.47
 
 
 def _features(decision: dict[str, object]) -> tuple[float, ...]:
-    return tuple(json.loads(str(decision["inputs"]))["features"])
+    return tuple(record.inputs(decision)["features"])
 
 
 def _label_some_cases(p) -> dict[str, str]:

@@ -334,13 +334,20 @@ class Look:
         object."""
         ident = (dimension, key, window_ms)
         hit = self.memo.get(ident)
-        if hit is None:
-            log = self.logs[dimension].get(key) if key else None
-            hit = self.memo[ident] = EMPTY if log is None else _span(log, self.now_ms, window_ms)
-            if hit.count:
-                same = self.newest.setdefault((dimension, key, hit._first, hit._end), hit)
-                if same is not hit:  # the same events: their distinct values are shared
-                    if same._values is None:
-                        same._values = {}
-                    hit._values = same._values
+        if hit is not None:
+            return hit
+        log = self.logs[dimension].get(key) if key else None
+        if log is None:
+            hit = self.memo[ident] = EMPTY
+            return hit
+        hit = self.memo[ident] = _span(log, self.now_ms, window_ms)
+        first, end = hit._first, hit._end
+        if hit.count and (end - first < TAIL_MAX or end != len(log.events)):
+            # not a busy key's newest (those read the log's tallies): share with a window of
+            # the same events their distinct values
+            same = self.newest.setdefault((dimension, key, first, end), hit)
+            if same is not hit:
+                if same._values is None:
+                    same._values = {}
+                hit._values = same._values
         return hit

@@ -4,7 +4,7 @@ simulator's evaluation runs this same function over a generated month."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -20,8 +20,9 @@ AML_KINDS = frozenset({"WITHDRAW", "TRANSFER"})  # payouts: screened against the
 AML_NAME_SCORE = 40  # a name-only hit (names collide): an ID-number hit rejects
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
+    """Why a rule fired (a tuple: several are made with every decision)."""
+
     rule: str
     score: int
     detail: str
@@ -100,19 +101,20 @@ def event_of(m: Movement, rc: RequestContext, now_ms: int) -> Event:
     )
 
 
-def parties(m: Movement, rc: RequestContext) -> Iterator[tuple[str, str]]:
+def parties(m: Movement, rc: RequestContext) -> list[tuple[str, str]]:
     """The movement's (list kind, value) pairs a list or a freeze may name."""
-    yield ("user", m.party_id)
+    mine = [("user", m.party_id)]
     if m.kind != "REFUND" and m.payee_id and not m.merchant_id:
-        yield ("user", m.payee_id)
-    for kind, value in (
-        ("merchant", m.merchant_id),
-        ("card", m.card_id),
-        ("device", rc.device_id),
-        ("ip", rc.ip),
-    ):
-        if value:
-            yield (kind, value)
+        mine.append(("user", m.payee_id))
+    if m.merchant_id:
+        mine.append(("merchant", m.merchant_id))
+    if m.card_id:
+        mine.append(("card", m.card_id))
+    if rc.device_id:
+        mine.append(("device", rc.device_id))
+    if rc.ip:
+        mine.append(("ip", rc.ip))
+    return mine
 
 
 def decide(
@@ -128,8 +130,9 @@ def decide(
     stepped_up: bool = False,
 ) -> Decision:
     e = event_of(m, rc, now_ms)
-    mine = list(parties(m, rc))
-    frozen = next((f"{k}:{v}" for k, v in mine if (k, v) in lists.frozen), "")
+    mine = parties(m, rc)
+    freezes = lists.frozen
+    frozen = next((f"{k}:{v}" for k, v in mine if (k, v) in freezes), "") if freezes else ""
     profile = state.profile(m.party_id)
     known = features.Known(
         has_history=bool(profile.devices or profile.ips),  # a client history to compare with
@@ -239,27 +242,33 @@ def _threshold(rule: Rule) -> Fire:
 
 
 def _velocity(rule: Rule) -> Fire:
-    """Count, sum or distinct over the window, this movement included."""
+    """Count, sum or distinct over the window, this movement included (one closure per
+    measure: nothing is chosen per decision)."""
     rule_id, score, params = rule.id, rule.score, rule.params
     key, measure, limit = params["key"], params["measure"], params["above"]
     key_of, window_ms = GET[key], params["window_s"] * 1000
     about = f"{measure} per {key} in {rule.p('window_s')} s = "
+
+    def count(c: Case) -> Reason | None:
+        e = c.e
+        value = c.look(key, key_of(e), window_ms).count + 1
+        return Reason(rule_id, score, f"{about}{value}") if value > limit else None
+
+    def total(c: Case) -> Reason | None:
+        e = c.e
+        value = c.look(key, key_of(e), window_ms).sum_fen + e.amount_fen
+        return Reason(rule_id, score, f"{about}{value}") if value > limit else None
+
     of = params.get("of", "")
     of_value = GET[of or key]
 
-    def fire(c: Case) -> Reason | None:
+    def distinct(c: Case) -> Reason | None:  # with this movement's, "" (none) not counted
         e = c.e
-        w = c.look(key, key_of(e), window_ms)
-        if measure == "count":
-            value = w.count + 1
-        elif measure == "sum":
-            value = w.sum_fen + e.amount_fen
-        else:  # the distinct values with this movement's, "" (none) not counted
-            values, mine = w.seen(of), of_value(e)
-            value = len(values) + (bool(mine) and mine not in values) - ("" in values)
+        values, mine = c.look(key, key_of(e), window_ms).seen(of), of_value(e)
+        value = len(values) + (bool(mine) and mine not in values) - ("" in values)
         return Reason(rule_id, score, f"{about}{value}") if value > limit else None
 
-    return fire
+    return count if measure == "count" else total if measure == "sum" else distinct
 
 
 def _new_device(rule: Rule) -> Fire:

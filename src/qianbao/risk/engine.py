@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections import Counter, deque
@@ -38,7 +37,6 @@ from qianbao.risk.decide import (
     Decision,
     Lists,
     Profile,
-    Reason,
     State,
     decide,
     remember,
@@ -52,6 +50,7 @@ from qianbao.risk.errors import (
 )
 from qianbao.risk.model import Model
 from qianbao.risk.ports import OneTimeCodes
+from qianbao.risk.record import inputs_json, reasons_json, stored_event
 from qianbao.risk.rules import RuleFile, RuleSet, parse_location
 
 log = logging.getLogger("qianbao.risk")
@@ -73,47 +72,6 @@ class UnitState:
 
 
 CONTEXT_FIELDS = tuple(RequestContext.__dataclass_fields__)
-_q = json.encoder.encode_basestring  # a JSON string as ``ensure_ascii=False`` writes it
-
-
-def inputs_json(m: Movement, rc_json: str, d: Decision) -> str:
-    """A decision's inputs (the movement, its request context, its event, the features, the
-    model's probability) as JSON, written directly: this runs with every movement."""
-    e = d.event
-    return (
-        f'{{"movement":{{"kind":{_q(m.kind)},"amount_fen":{int(m.amount_fen)},'
-        f'"payee_id":{_q(m.payee_id)},"merchant_id":{_q(m.merchant_id)},'
-        f'"funding":{_q(m.funding)},"category":{_q(m.category)},"card_id":{_q(m.card_id)}}},'
-        f'"context":{rc_json},"event":[{int(e.at_ms)},{int(e.amount_fen)},{_q(e.kind)},'
-        f"{_q(e.user)},{_q(e.payee)},{_q(e.device)},{_q(e.ip)},{_q(e.merchant)}],"
-        f'"features":{features_json(d.features)},"model_p":{_number(round(d.model_p, 4))}}}'
-    )
-
-
-def _number(v: float) -> str:
-    return repr(v) if math.isfinite(v) else _JSON(v)
-
-
-def reasons_json(reasons: tuple[Reason, ...]) -> str:
-    """``[{rule, score, detail}, ...]`` as JSON."""
-    items = [
-        f'{{"rule":{_q(r.rule)},"score":{int(r.score)},"detail":{_q(r.detail)}}}' for r in reasons
-    ]
-    return f"[{','.join(items)}]"
-
-
-_FEATURES_JSON: dict[int, str] = {}  # how many features -> the JSON array of that many "%.4f"
-
-
-def features_json(x: tuple[float, ...]) -> str:
-    """The features as a JSON array, each with 4 decimals (the value ``round(v, 4)`` is, in
-    one formatting call: this runs with every decision)."""
-    if not math.isfinite(sum(x)):  # an infinity or a NaN (not JSON numbers): the slow way
-        return _JSON([round(v, 4) for v in x])
-    template = _FEATURES_JSON.get(len(x))
-    if template is None:
-        template = _FEATURES_JSON[len(x)] = "[" + ",".join(["%.4f"] * len(x)) + "]"
-    return template % x
 
 
 class Shadow:
@@ -439,7 +397,7 @@ class RiskEngine:
                 int(until),
             )
         for row in store.passed_since(tx, max(since, horizon_start)):
-            counters.add(Event.from_list(json.loads(row["inputs"])["event"]))
+            counters.add(stored_event(row))
         us.snapshot_at_ms = since or clock.now_ms()
         us.loaded = True
 

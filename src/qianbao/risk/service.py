@@ -19,7 +19,7 @@ from qianbao.platform.errors import QianbaoError
 from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import WriteContext
-from qianbao.risk import aml, labels, store
+from qianbao.risk import aml, labels, record, store
 from qianbao.risk.engine import RiskEngine
 from qianbao.risk.errors import (
     AlreadyFrozen,
@@ -275,7 +275,7 @@ def public_decision(row: Row) -> dict[str, Any]:
             )
         },
         "reasons": json.loads(row["reasons"]),
-        "inputs": json.loads(row["inputs"]),
+        "inputs": record.inputs(row),
     }
 
 
@@ -403,7 +403,8 @@ def label_dataset(p: Platform) -> Dataset:
         decision_id = str(case["decision_id"] or "")
         if decision_id and decision_id not in found:
             try:
-                found[decision_id] = dict(get_decision(p, decision_id))
+                row = get_decision(p, decision_id)
+                found[decision_id] = {**dict(row), "inputs": record.inputs(row)}
             except DecisionQueryInvalid:
                 continue  # counted as decision_missing
     return labels.assemble(cases, found)

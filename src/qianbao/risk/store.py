@@ -80,7 +80,8 @@ def snapshots_since(tx: Tx, oldest_ms: int) -> list[Row]:
 
 def passed_since(tx: Tx, since_ms: int) -> list[Row]:
     return tx.all(
-        "SELECT inputs FROM risk_decisions WHERE outcome = 'PASS' AND created_at_ms > :t"
+        "SELECT movement_kind, party_id, payee_id, amount_fen, inputs, created_at_ms"
+        " FROM risk_decisions WHERE outcome = 'PASS' AND created_at_ms > :t"
         " ORDER BY created_at_ms",
         {"t": since_ms},
     )
