@@ -135,6 +135,29 @@ class _Books:
         self._forget()  # also when nothing was pending: the statement may change accounts
         return wrote
 
+    def checkpoint(self, tx: Tx) -> bool:
+        """``flush`` before a savepoint: the rows written are what this transaction now holds,
+        so each written account's row moves forward (a fresh row stays fresh, a cached one
+        stays cached: still verified by the guard of a later write) instead of being read
+        again. A rollback to an earlier mark, or of the batch, forgets them (``rollback_to``,
+        the writer's dropped caches)."""
+        moved: list[tuple[dict[str, tuple[int, int]], str, tuple[int, int]]] = []
+        for account in {account for account, _, _ in self.log}:
+            source = self.fresh if account in self.fresh else self.known
+            row = source.get(account)
+            if row is not None:
+                after = (row[0] + self.balance[account], row[1] + self.hold[account])
+                moved.append((source, account, after))
+        wrote = self._write(tx)
+        for source, account, after in moved:
+            source[account] = after
+        for items in (self.vouchers, self.postings, self.log):
+            items.clear()
+        self.balance.clear()
+        self.hold.clear()
+        self.flushes += 1
+        return wrote
+
     def _write(self, tx: Tx) -> bool:
         changes = []
         for account in sorted({account for account, _, _ in self.log}):

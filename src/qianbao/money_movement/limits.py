@@ -141,6 +141,26 @@ class _DailySpend:
         self._forget()  # also when nothing was pending: the statement may change the totals
         return wrote
 
+    def checkpoint(self, tx: Tx) -> bool:
+        """``flush`` before a savepoint: each written total moves forward in the cache it came
+        from (see ``ledger.service._Books.checkpoint``) instead of being read again."""
+        moved: list[tuple[dict[Counter, int | None], Counter, int]] = []
+        for counter, amount_fen in self.pending.items():
+            if amount_fen:
+                total_fen = (self.spent(counter) or 0) + amount_fen
+                source = self.fresh if counter in self.fresh else self.known
+                moved.append((source, counter, total_fen))
+        wrote = bool(self.log)
+        if wrote:
+            self._write(tx)
+        for source, counter, total_fen in moved:
+            source[counter] = total_fen
+        self.pending.clear()
+        self.limit_fen.clear()
+        self.log.clear()
+        self.flushes += 1
+        return wrote
+
     def _forget(self) -> None:
         for table in (self.fresh, self.known, self.pending, self.limit_fen):
             table.clear()

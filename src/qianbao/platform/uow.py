@@ -77,7 +77,9 @@ class BatchParticipant(Protocol):
     rolled-back command staged is dropped, what committed is written before the batch commits.
 
     A participant may also declare ``tables`` (a frozenset of table names) and ``flush(tx)``:
-    a statement through ``ctx.tx`` that names one of those tables flushes it first."""
+    a statement through ``ctx.tx`` that names one of those tables flushes it first. A
+    participant with caches of its rows may add ``checkpoint(tx)``: the write before a
+    savepoint, which no other statement follows, so the caches can move forward with it."""
 
     def mark(self) -> Any: ...
     def rollback_to(self, mark: Any) -> None: ...
@@ -230,8 +232,11 @@ class WriteContext:
             item.rollback_to(marks.get(key))
 
     def flush_all(self) -> None:
+        """Write every participant's pending state before a savepoint. No statement of a
+        command runs here, so a participant may keep what it knows of its rows
+        (``checkpoint``) instead of forgetting it as ``flush`` does."""
         for item in list(self._state.values()):
-            flush = getattr(item, "flush", None)
+            flush = getattr(item, "checkpoint", None) or getattr(item, "flush", None)
             if flush is not None:
                 flush(self.db)
 

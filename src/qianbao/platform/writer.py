@@ -240,6 +240,7 @@ class UnitWriter:
             if ok is None:  # failed after writing directly: only savepoints can isolate it
                 tx.rollback()
                 ctx.release()
+                self._drop_caches()  # a checkpoint may have moved them past the rollback
                 if len(live) == 1 and not isinstance(value, Unverified):  # alone: its answer
                     return WriteContext(self.unit, tx, self.platform), [(waiter, False, value)]
                 return None
