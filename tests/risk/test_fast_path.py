@@ -78,8 +78,10 @@ def test_windows_equal_a_scan_of_committed_and_pending_events():
                 count, total, newest = _scan(events, dimension, key, now_ms, window_ms)
                 if not key:
                     count, total, newest = 0, 0, ()
+                assert Look(counters, now_ms).count(dimension, key, window_ms) == count
                 assert (w.count, w.sum_fen, w.events) == (count, total, newest)
                 assert look(dimension, key, window_ms) is w  # computed once a decision
+                assert look.count(dimension, key, window_ms) == count
                 for of in DIMENSIONS:
                     assert w.values(of) == {e.key(of) for e in newest}
                     assert w.distinct(of, "u2") == len({e.key(of) for e in newest} - {"u2"})

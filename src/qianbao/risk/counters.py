@@ -102,8 +102,7 @@ class Window:
         values = known.get(dimension)
         if values is None:
             log = self._log
-            end = self._end
-            if log is not None and end == len(log.events) and end - self._first == TAIL_MAX:
+            if log is not None and log.tallies(self._first, self._end):
                 values = known[dimension] = log.tail(dimension)
             else:
                 values = known[dimension] = frozenset(map(GET[dimension], self.events))
@@ -127,7 +126,8 @@ class EventLog:
     """One key's events, oldest first, with cumulative amounts (``cum[i]``: events 0..i), and
     for the dimensions a distinct count asked of its newest events, a running tally of their
     values over the newest ``DISTINCT_EVENTS_MAX`` events (``tail``: kept as events come and
-    go, so a busy key's distinct count costs a lookup, not a pass over 64 events)."""
+    go, so the distinct count of a window that holds the log's newest events — a busy key's,
+    or all of a young key's — costs a lookup, not a pass over its events)."""
 
     __slots__ = ("at", "cum", "events", "head", "tails")
 
@@ -170,6 +170,11 @@ class EventLog:
                 if back is not None:
                     value = get(back)
                     tally[value] = tally.get(value, 0) + 1
+
+    def tallies(self, first: int, end: int) -> bool:
+        """Are ``events[first:end]`` the ones the tallies count (the newest, up to
+        ``DISTINCT_EVENTS_MAX``)?"""
+        return end == len(self.events) and first == max(0, end - TAIL_MAX)
 
     def tail(self, dimension: str) -> dict[str, int]:
         """The running tally of ``dimension``'s values among the newest events (made at the
@@ -342,12 +347,27 @@ class Look:
             return hit
         hit = self.memo[ident] = _span(log, self.now_ms, window_ms)
         first, end = hit._first, hit._end
-        if hit.count and (end - first < TAIL_MAX or end != len(log.events)):
-            # not a busy key's newest (those read the log's tallies): share with a window of
-            # the same events their distinct values
+        if hit.count and not (end == len(log.events) and first == max(0, end - TAIL_MAX)):
+            # not the log's newest (those read its tallies): share with a window of the same
+            # events their distinct values
             same = self.newest.setdefault((dimension, key, first, end), hit)
             if same is not hit:
                 if same._values is None:
                     same._values = {}
                 hit._values = same._values
         return hit
+
+    def count(self, dimension: str, key: str, window_ms: int) -> int:
+        """How many events the window holds (as ``self(...).count``, without the window)."""
+        hit = self.memo.get((dimension, key, window_ms))
+        if hit is not None:
+            return hit.count
+        log = self.logs[dimension].get(key) if key else None
+        if log is None:
+            return 0
+        at, now_ms = log.at, self.now_ms
+        start = bisect_right(at, now_ms - window_ms, log.head)
+        end = len(at)
+        if end and at[-1] > now_ms:
+            end = bisect_right(at, now_ms, start)
+        return end - start if end > start else 0

@@ -251,7 +251,7 @@ def _velocity(rule: Rule) -> Fire:
 
     def count(c: Case) -> Reason | None:
         e = c.e
-        value = c.look(key, key_of(e), window_ms).count + 1
+        value = c.look.count(key, key_of(e), window_ms) + 1
         return Reason(rule_id, score, f"{about}{value}") if value > limit else None
 
     def total(c: Case) -> Reason | None:
