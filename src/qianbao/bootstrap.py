@@ -111,6 +111,7 @@ from qianbao.redpackets import service as redpackets
 from qianbao.risk import engine as risk_engine
 from qianbao.risk import errors as risk_errors
 from qianbao.risk import model as risk_model
+from qianbao.risk import payees as risk_payees
 from qianbao.risk import rules as risk_rules
 from qianbao.risk import service as risk_service
 from qianbao.scoring import errors as scoring_errors
@@ -318,6 +319,8 @@ def wire_risk(p: Platform) -> None:
         )
     engine.codes = NoticeCodes()
     p.money.risk = engine
+    p.relay.subscribe(risk_payees.INBOUND, engine.on_inbound, risk_payees.committed)
+    p.relay.subscribe(risk_payees.VIEWS, engine.on_views, risk_payees.committed)
     risk_service.restore_watchlist(p)
     p.registration_screens.append(lambda user: risk_service.screen_registration(p, user))
 

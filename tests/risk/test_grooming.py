@@ -14,9 +14,9 @@ from qianbao.payments import service as payments
 from qianbao.platform import ids
 from qianbao.platform.clock import clock
 from qianbao.risk import evaluate as ev
+from qianbao.risk import payees, simulate
 from qianbao.risk import rules as risk_rules
 from qianbao.risk import service as risk
-from qianbao.risk import simulate
 from qianbao.risk.counters import Counters
 from qianbao.risk.decide import Profile, State, decide, remember
 from qianbao.risk.features import DAY_MS, NAMES, PAYEE_WINDOW_MS
@@ -166,22 +166,33 @@ def test_a_fresh_state_knows_nothing():
     assert state.first_paid("u", "v") == 7
 
 
-def test_with_several_units_a_payer_sees_only_its_own_units_payers():
+def test_with_several_units_a_payer_sees_the_other_units_payers_a_little_late():
     world = simulate.World(5, 10, 2)
     world.history = []
     day = simulate.T0_MS
     payee = world.fresh_id(day, 3)
     # payers in buckets 00, 01 and 02: with 2 units, 00 and 02 share one, 01 is in the other
     payers = [f"{(day - 900 * DAY_MS) * 1000 + i:016d}{i:02d}" for i in range(3)]
-    events = [
-        simulate.SimEvent(day + i * 60_000, transfer(p, payee, 10_000), RequestContext("d", "ip"))
-        for i, p in enumerate(payers)
-    ]
+
+    def spaced(gap_ms: int) -> list[simulate.SimEvent]:
+        return [
+            simulate.SimEvent(
+                day + i * gap_ms, transfer(p, payee, 10_000), RequestContext("d", "ip")
+            )
+            for i, p in enumerate(payers)
+        ]
+
     rs = rules(BIG)
-    alone = ev.replay(rs, NO_MODEL, world, events)
-    split = ev.replay(rs, NO_MODEL, world, events, units=2)
+    minutes = spaced(3 * payees.PUBLISH_EVERY_MS)  # time for the messages to travel
+    alone = ev.replay(rs, NO_MODEL, world, minutes)
+    split = ev.replay(rs, NO_MODEL, world, minutes, units=2)
     assert [s.features[F["payee_payers_7d"]] for s in alone] == [0.0, *map(math.log1p, (1, 2))]
-    assert [s.features[F["payee_payers_7d"]] for s in split] == [0.0, 0.0, math.log1p(1)]
-    assert {s.features[F["payee_age_days"]] for s in split} == {
-        s.features[F["payee_age_days"]] for s in alone
-    }  # the account's age is in its id: the same in every unit
+    payee_side = [F["payee_fanin_24h"], *range(F["payee_known_days"], len(NAMES))]
+    assert [[s.features[i] for i in payee_side] for s in split] == [
+        [s.features[i] for i in payee_side] for s in alone
+    ]  # (devices and IPs stay in their payer's unit)
+    quick = spaced(1_000)  # before any message arrived
+    seconds = ev.replay(rs, NO_MODEL, world, quick, units=2)
+    assert [s.features[F["payee_payers_7d"]] for s in seconds] == [0.0, 0.0, math.log1p(1)]
+    ages = [s.features[F["payee_age_days"]] for s in ev.replay(rs, NO_MODEL, world, quick)]
+    assert [s.features[F["payee_age_days"]] for s in seconds] == ages  # in the id: everywhere

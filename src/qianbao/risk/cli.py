@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qianbao.bootstrap import open_platform
-from qianbao.platform.settings import load_settings
+from qianbao.platform.settings import Settings, load_settings
 from qianbao.risk import evaluate as ev
 from qianbao.risk import labels
 from qianbao.risk import model as risk_model
@@ -125,13 +125,15 @@ def evaluate(
     users: UsersOpt = 2000,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="precision-recall PNG")] = None,
-    units: UnitsOpt = 1,
+    units: UnitsOpt = Settings.unit_count,
     rules: RulesOpt = risk_rules.DEFAULT_PATH,
     model_path: ModelOpt = risk_model.DEFAULT_PATH,
 ) -> None:
     """Run a generated month (a seed the model never saw) through the live decision function
-    and report recall and precision per typology and the false-positive rate. With ``--units``
-    each movement is decided in its payer's unit, seeing only that unit's payers."""
+    and report recall and precision per typology and the false-positive rate. The parties are
+    spread over ``--units`` units (default: the platform's default layout), each movement
+    decided in its payer's unit from what that unit holds and what the other units sent it
+    (ADR 0621); ``--units 1`` puts every party in one unit."""
     model = risk_model.load(model_path)
     with console.status(f"simulating {days} days and deciding every movement"):
         report = ev.evaluate(risk_rules.load(rules), model, seed, days, users=users, units=units)

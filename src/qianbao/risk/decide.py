@@ -71,10 +71,12 @@ def remember(profile: Profile, kind: str, value: str, first_seen_ms: int = 0) ->
 
 @dataclass
 class State:
-    """One unit's memory: the counters and the users' profiles."""
+    """One unit's memory: the counters, the users' profiles, and the other units' payees as
+    their home units see them (``risk/payees.py``)."""
 
     counters: Counters
     profiles: dict[str, Profile] = field(default_factory=dict)
+    views: dict[str, features.PayeeView] = field(default_factory=dict)
 
     def profile(self, user_id: str) -> Profile:
         return self.profiles.get(user_id) or Profile()
@@ -145,7 +147,8 @@ def decide(
         raise ValueError("a batch's pending events are staged in the counters it decides on")
     look = Look(state.counters, now_ms)
     category = lists.categories.get(m.merchant_id, "")
-    x = features.compute(look, e, m.funding, known, category, state.first_paid)
+    view = state.views.get(m.payee_id) if state.views else None
+    x = features.compute(look, e, m.funding, known, category, state.first_paid, view)
     p = model.probability(x)
     case = Case(look, state, lists, m, rc, e, mine, known, p, model)
     reasons = [r for fire in plan(rs, m.kind) if (r := fire(case)) is not None]

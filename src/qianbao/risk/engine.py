@@ -23,10 +23,11 @@ from qianbao.money_movement.context import RequestContext, decode
 from qianbao.money_movement.ports import Movement
 from qianbao.platform.clock import clock
 from qianbao.platform.db import Tx
+from qianbao.platform.errors import UnknownId
 from qianbao.platform.ids import new_id
 from qianbao.platform.runtime import Platform
 from qianbao.platform.writer import Unverified, WriteContext
-from qianbao.risk import store
+from qianbao.risk import payees, store
 from qianbao.risk.aml import WatchList, screen_user
 from qianbao.risk.counters import Counters, Event, Pending
 from qianbao.risk.decide import (
@@ -69,6 +70,7 @@ class UnitState:
     # request key -> (decision id, outcome, challenge id, answered alike until ms)
     held: dict[str, tuple[str, str, str | None, int]] = field(default_factory=dict)
     rules: RuleSet | None = None  # the rule set the counters' horizon was last set from
+    outbound: payees.Outbound = field(default_factory=payees.Outbound)  # views to send
 
 
 CONTEXT_FIELDS = tuple(RequestContext.__dataclass_fields__)
@@ -141,37 +143,69 @@ class _Held:
 
 @dataclass
 class _RiskBatch:
-    """Batch participant: the batch's decisions, new profile rows and pending events."""
+    """Batch participant: the batch's decisions, new profile rows and pending events, and the
+    transfers to other units' users (their home units are told, ``risk/payees.py``)."""
 
     engine: RiskEngine
-    unit: int
+    ctx: WriteContext
     passed: list[dict[str, Any]] = field(default_factory=list)
     held: list[_Held] = field(default_factory=list)
     known: list[dict[str, Any]] = field(default_factory=list)
     places: list[tuple[str, tuple[float, float, int]]] = field(default_factory=list)
+    inbound: list[tuple[int, list[Any]]] = field(default_factory=list)  # (home unit, transfer)
+    paid: list[str] = field(default_factory=list)  # this unit's users paid by a transfer
     pending: Pending = field(init=False)  # staged in the unit's counters
     saved: bool = False  # this batch wrote a snapshot (its events are in it)
+    viewed: list[str] = field(default_factory=list)  # payees whose views this batch sent
 
     def __post_init__(self) -> None:
+        self.unit = self.ctx.unit
         self.pending = Pending(self.engine.units[self.unit].state.counters)
 
-    def mark(self) -> tuple[int, int, int, int]:
-        return len(self.passed), len(self.known), len(self.places), self.pending.mark()
+    def mark(self) -> tuple[int, ...]:
+        return (
+            len(self.passed),
+            len(self.known),
+            len(self.places),
+            len(self.inbound),
+            len(self.paid),
+            self.pending.mark(),
+        )
 
-    def rollback_to(self, mark: tuple[int, int, int, int] | None) -> None:
-        passed, known, places, pending = mark or (0, 0, 0, 0)
+    def rollback_to(self, mark: tuple[int, ...] | None) -> None:
+        passed, known, places, inbound, paid, pending = mark or (0,) * 6
         del self.passed[passed:], self.known[known:], self.places[places:]
+        del self.inbound[inbound:], self.paid[paid:]
         self.pending.rollback_to(pending)  # held decisions stay: they are the refusal's record
+
+    def transfer(self, e: Event, first_ms: int) -> None:
+        """A passed transfer: its payee's home unit is told, or its payee's view is due."""
+        try:
+            home = self.engine.platform.unit_of(e.payee)
+        except UnknownId:  # not one of our ids (the transfer itself fails on it): nobody to tell
+            return
+        if home == self.unit:
+            if self.engine.platform.settings.unit_count > 1:  # somebody to send its view to
+                self.paid.append(e.payee)
+        else:
+            self.inbound.append((home, payees.inbound_item(e, first_ms)))
 
     def before_commit(self, tx: Tx) -> None:
         store.insert_decisions(tx, self.passed + [h.decision for h in self.held])
         store.insert_challenges(tx, [h.challenge for h in self.held if h.challenge])
         store.insert_known(tx, self.known)
         self.saved = self.engine.snapshot_if_due(tx, self.unit, self.pending)
+        us = self.engine.units[self.unit]
+        self.viewed = payees.send(
+            self.ctx, us.state, us.outbound, self.inbound, self.paid, self.known
+        )
 
     def after_commit(self) -> None:
         us = self.engine.units[self.unit]
         self.pending.settle(saved=self.saved)  # already in a snapshot when this batch wrote one
+        us.outbound.add(self.paid)
+        if self.viewed:
+            us.outbound.sent(self.viewed, clock.now_ms())
         for row in self.known:
             profile = us.state.profiles.setdefault(row["user_id"], Profile())
             remember(profile, row["kind"], row["value"], row["now"])
@@ -234,6 +268,11 @@ class RiskEngine:
                 store.CHALLENGE.move(ctx.tx, rc.challenge_id, "ANSWERED", "USED")
             batch.passed.append(row)
             batch.pending.add(d.event)
+            if movement.kind == "TRANSFER":
+                batch.transfer(
+                    d.event,
+                    us.state.profile(movement.party_id).payees.get(movement.payee_id, now_ms),
+                )
             self._learn(batch, movement, rc, now_ms)
             return
         if not ctx.precise:  # a refusal is decided on fresh reads: this may be a replay whose key
@@ -241,7 +280,7 @@ class RiskEngine:
         self._refuse(ctx, batch, rs, movement, d, row, now_ms)
 
     def _batch(self, ctx: WriteContext) -> _RiskBatch:
-        return _RiskBatch(self, ctx.unit)
+        return _RiskBatch(self, ctx)
 
     def _context(self, encoded: str) -> tuple[RequestContext, str]:
         """The command's request context and its JSON as a decision stores it, made once per
@@ -365,6 +404,29 @@ class RiskEngine:
         return (
             row is not None and row["status"] == "ANSWERED" and row["movement_id"] == m.movement_id
         )
+
+    # --- the other units (risk/payees.py) -----------------------------------------------------
+    def on_inbound(self, ctx: WriteContext, m: dict[str, Any]) -> None:
+        """``risk.inbound``: another unit's passed transfers to this unit's users join the
+        counters (with the batch) and the payer's first payment the profiles at once (the
+        payee's view in this batch tells it) and as a stored row (written again on a retry)."""
+        us = self._unit(ctx, self.rules.get())
+        batch: _RiskBatch = ctx.participant("risk", self._batch)
+        profiles = us.state.profiles
+        for item in m["transfers"]:
+            e, first_ms = payees.inbound_event(item)
+            batch.pending.add(e)
+            batch.paid.append(e.payee)
+            profiles.setdefault(e.user, Profile()).payees.setdefault(e.payee, first_ms)
+            row = {"user_id": e.user, "kind": "PAYEE", "value": e.payee, "now": first_ms}
+            batch.known.append(row)
+
+    def on_views(self, ctx: WriteContext, m: dict[str, Any]) -> None:
+        """``risk.payee_views``: another unit's views of its paid users, the newest kept."""
+        us = self._unit(ctx, self.rules.get())
+        now_ms = clock.now_ms()
+        for item in m["views"]:
+            payees.keep(us.state, item, now_ms)
 
     # --- state --------------------------------------------------------------------------------
     def _unit(self, ctx: WriteContext, rs: RuleSet) -> UnitState:

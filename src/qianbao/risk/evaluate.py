@@ -13,6 +13,7 @@ false-positive rate.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import time
@@ -22,8 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qianbao.risk import labels, simulate
-from qianbao.risk.counters import Counters
+from qianbao.risk import labels, payees, simulate
+from qianbao.risk.counters import Counters, Event
 from qianbao.risk.decide import CHALLENGE, PASS, Lists, Profile, State, decide, remember
 from qianbao.risk.features import NAMES
 from qianbao.risk.labels import Dataset, Example
@@ -52,19 +53,20 @@ def replay(
 ) -> list[Scored]:
     """``units``: the parties spread over that many units by their id's route bucket, each
     movement decided in its payer's unit from what that unit holds (its users' counters and
-    profiles), as live; 1 puts everybody in one unit, which sees every payer of a payee."""
-    states = [State(Counters(rs.horizon_ms)) for _ in range(units)]
-
-    def unit_of(party_id: str) -> State:
-        return states[int(party_id[-2:]) % units]
-
+    profiles, the other units' payees' views), as live; 1 puts everybody in one unit, which
+    sees every payer of a payee. Between units the payees' transfers and views travel as the
+    engine sends them (``risk/payees.py``), each message arriving ``RELAY_DELAY_MS`` late."""
+    net = _Units(rs, units)
     for user_id, kind, value, first_ms in world.history:  # known before the simulation
-        remember(unit_of(user_id).profiles.setdefault(user_id, Profile()), kind, value, first_ms)
+        state = net.states[net.unit_of(user_id)]
+        remember(state.profiles.setdefault(user_id, Profile()), kind, value, first_ms)
     lists = Lists(categories=dict(world.categories))
     out: list[Scored] = []
     for i, e in enumerate(events):
         m = replace(e.movement, movement_id=str(i))
-        state = unit_of(m.party_id)
+        unit = net.unit_of(m.party_id)
+        net.deliver(e.at_ms)
+        state = net.states[unit]
         d = decide(rs, model, state, None, lists, m, e.context, e.at_ms)
         if not e.warmup:
             out.append(
@@ -74,7 +76,65 @@ def replay(
         if commit_all or d.outcome == PASS or answered:
             state.counters.add(d.event)
             _learn(state, m.party_id, e)
+            net.committed(unit, d.event)
+        net.publish(unit, e.at_ms)
     return out
+
+
+class _Units:
+    """The replay's units and the messages between them (``risk/payees.py``), each delivered
+    ``RELAY_DELAY_MS`` after it was sent."""
+
+    def __init__(self, rs: RuleSet, units: int) -> None:
+        self.states = [State(Counters(rs.horizon_ms)) for _ in range(units)]
+        self.outbound = [payees.Outbound() for _ in range(units)]
+        self.queue: list[tuple[int, int, int, str, Any]] = []  # (due ms, seq, unit, topic, body)
+        self.sent = 0
+
+    def unit_of(self, party_id: str) -> int:
+        return int(party_id[-2:]) % len(self.states)
+
+    def committed(self, unit: int, e: Event) -> None:
+        if e.kind != "TRANSFER" or len(self.states) == 1:
+            return
+        home = self.unit_of(e.payee)
+        if home == unit:
+            self.outbound[unit].add((e.payee,))
+            return
+        first_ms = self.states[unit].first_paid(e.user, e.payee)
+        item = payees.inbound_item(e, e.at_ms if first_ms is None else first_ms)
+        self._send(e.at_ms, home, payees.INBOUND, item)
+
+    def _send(self, now_ms: int, unit: int, topic: str, body: Any) -> None:
+        self.sent += 1
+        heapq.heappush(self.queue, (now_ms + payees.RELAY_DELAY_MS, self.sent, unit, topic, body))
+
+    def deliver(self, now_ms: int) -> None:
+        queue = self.queue
+        while queue and queue[0][0] <= now_ms:
+            due_ms, _, unit, topic, body = heapq.heappop(queue)
+            state = self.states[unit]
+            if topic == payees.INBOUND:
+                e, first_ms = payees.inbound_event(body)
+                state.profiles.setdefault(e.user, Profile()).payees.setdefault(e.payee, first_ms)
+                state.counters.add(e)
+                self.outbound[unit].add((e.payee,))
+                self.publish(unit, due_ms)
+            else:
+                for item in body:
+                    payees.keep(state, item, due_ms)
+
+    def publish(self, unit: int, now_ms: int) -> None:
+        out = self.outbound[unit]
+        if not out.due(now_ms):
+            return
+        state = self.states[unit]
+        chosen = out.peek()
+        out.sent(chosen, now_ms)
+        for payload in payees.messages_of(state, chosen, now_ms):
+            for other in range(len(self.states)):
+                if other != unit:
+                    self._send(now_ms, other, payees.VIEWS, payload["views"])
 
 
 def _learn(state: State, user_id: str, e: simulate.SimEvent) -> None:

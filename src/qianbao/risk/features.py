@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from qianbao.platform import ids
 from qianbao.risk.counters import GET, Event, Look
@@ -88,6 +89,26 @@ def near_limits(events: Iterable[Event]) -> int:
 FirstPaid = Callable[[str, str], "int | None"]  # (payer, payee) -> when first paid, if ever
 
 
+class Payer(NamedTuple):
+    """One transfer to a payee as its home unit saw it: when, from whom, and when that payer
+    first paid the payee (-1: unknown)."""
+
+    at_ms: int
+    payer: str
+    first_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayeeView:
+    """What a payee's home unit knows of the transfers to it (``risk/payees.py`` sends it to the
+    other units): as of ``as_of_ms``, ``count`` transfers in the last ``PAYEE_WINDOW_MS``, the
+    newest of them (at most ``DISTINCT_EVENTS_MAX``, oldest first) in ``payers``."""
+
+    as_of_ms: int
+    count: int
+    payers: tuple[Payer, ...]
+
+
 def compute(
     look: Look,
     e: Event,
@@ -95,7 +116,10 @@ def compute(
     known: Known,
     category: str = "",
     first_paid: FirstPaid | None = None,
+    view: PayeeView | None = None,
 ) -> list[float]:
+    """``view``: the payee's home unit's view of a transfer's payee, when it lives in another
+    unit (its payers from every unit, a little late; ``risk/payees.py``)."""
     now = e.at_ms
     user_day = look("user", e.user, DAY_MS)
     user_hour = look("user", e.user, HOUR_MS)
@@ -113,6 +137,9 @@ def compute(
     device_new = float(known.has_history and bool(e.device) and not known.device_known)
     minutes = (now - last) / 60_000 if last is not None else 1e9
     shared = device.distinct("user", e.user)
+    payers_24h = fanin.distinct("user", e.user)
+    if view is not None and view.as_of_ms > now - DAY_MS and e.kind == "TRANSFER":
+        payers_24h = view_fanin(view, fanin.events, e.user, now - DAY_MS)
     return [
         log_amount,
         math.log1p(e.amount_fen / mean) if mean else 1.0,
@@ -122,7 +149,7 @@ def compute(
         payee_new,
         device_new,
         float(known.has_history and bool(e.ip) and not known.ip_known),
-        math.log1p(fanin.distinct("user", e.user)),
+        math.log1p(payers_24h),
         float(shared),
         math.log1p(ip.distinct("user", e.user)),
         math.log1p(inflow.count),
@@ -142,7 +169,7 @@ def compute(
         payee_new * log_amount,
         float(inflow.count > 0 and minutes < 60 and e.kind != "PAY"),
         float(shared > 0 and funding == "HUABEI"),
-        *(_to_payee(look, e, known, first_paid) if e.kind == "TRANSFER" else NO_PAYEE),
+        *(_to_payee(look, e, known, first_paid, view) if e.kind == "TRANSFER" else NO_PAYEE),
     ]
 
 
@@ -151,44 +178,50 @@ AGE_MAX_DAYS = 400.0  # an account older than this is just "old"
 
 
 def _to_payee(
-    look: Look, e: Event, known: Known, first_paid: FirstPaid | None
+    look: Look, e: Event, known: Known, first_paid: FirstPaid | None, view: PayeeView | None
 ) -> tuple[float, ...]:
-    """A transfer's relation to its payee, over the payee's last ``PAYEE_WINDOW_MS`` in this
-    unit: how long the payer has known the payee, what they sent them lately, how many other
-    payers paid them, how many of those for the first time in the window (the unit's profiles
-    say when each first did) and how many of these new ones paid more than once, how long money
-    has been coming to them at all, how old the payee's account is (its id carries its creation
-    time), a small round sum. (A scam's grooming transfers go to a young account met days ago
-    that other newcomers pay again and again; a seller's buyers mostly pay once.)"""
+    """A transfer's relation to its payee, over the payee's last ``PAYEE_WINDOW_MS``: how long
+    the payer has known the payee, what they sent them lately, how many other payers paid them,
+    how many of those for the first time in the window (when each first did: the unit's
+    profiles, or the payee's home unit's ``view``) and how many of these new ones paid more than
+    once, how long money has been coming to them at all, how old the payee's account is (its id
+    carries its creation time), a small round sum. (A scam's grooming transfers go to a young
+    account met days ago that other newcomers pay again and again; a seller's buyers mostly pay
+    once.) The payee's transfers are this unit's and, when the payee lives in another unit, its
+    home unit's ``view`` of them, each transfer counted once."""
     first = known.payee_first_ms
     days_known = min((e.at_ms - first) / DAY_MS, 60.0) if first is not None else 0.0
+    since = e.at_ms - PAYEE_WINDOW_MS
     window = look("payee", e.payee, PAYEE_WINDOW_MS)
     events = window.events
-    if window.count > len(events):  # more than the newest events hold: seen all along
-        seen_days = PAYEE_WINDOW_MS / DAY_MS
-    else:
-        seen_days = (e.at_ms - events[0].at_ms) / DAY_MS if events else 0.0
+    oldest = events[0].at_ms if events else e.at_ms
+    all_along = window.count > len(events)  # more than the newest events hold: seen all along
     me = e.user
-    pair_sum = 0
+    pair_count = pair_sum = 0
     paid: dict[str, int] = {}  # other payer -> transfers in the window
+    firsts: dict[str, int] = {}  # other payer -> when first paid, from the view
     for x in events:
         if x.user == me:
+            pair_count += 1
             pair_sum += x.amount_fen
         else:
             paid[x.user] = paid.get(x.user, 0) + 1
-    since = e.at_ms - PAYEE_WINDOW_MS
+    if view is not None and view.as_of_ms > since:
+        oldest, all_along = _merge(view, events, me, since, paid, firsts, oldest, all_along)
+    seen_days = PAYEE_WINDOW_MS / DAY_MS if all_along else (e.at_ms - oldest) / DAY_MS
     fresh = again = 0
-    if first_paid is not None:
-        for user, times in paid.items():
-            first_ms = first_paid(user, e.payee)
-            if first_ms is not None and first_ms > since:
-                fresh += 1
-                again += times > 1
+    for user, times in paid.items():
+        first_ms = first_paid(user, e.payee) if first_paid is not None else None
+        if first_ms is None:
+            first_ms = firsts.get(user)
+        if first_ms is not None and first_ms > since:
+            fresh += 1
+            again += times > 1
     opened = ids.created_ms(e.payee)  # the id says when the account was opened
     age = -1.0 if opened is None else min(max(e.at_ms - opened, 0) / DAY_MS, AGE_MAX_DAYS)
     return (
         days_known,
-        float(len(events) - sum(paid.values())),
+        float(pair_count),
         math.log1p(pair_sum / 100),
         math.log1p(len(paid)),
         seen_days,
@@ -197,3 +230,37 @@ def _to_payee(
         age,
         float(e.amount_fen < 100_000 and e.amount_fen % 1_000 == 0),
     )
+
+
+def _merge(
+    view: PayeeView,
+    events: tuple[Event, ...],
+    me: str,
+    since: int,
+    paid: dict[str, int],
+    firsts: dict[str, int],
+    oldest: int,
+    all_along: bool,
+) -> tuple[int, bool]:
+    """Add the home unit's ``view`` to the other payers ``paid`` counted from ``events``: each
+    of its transfers still in the window and not among ``events`` (the same time and payer),
+    the payer's first payment into ``firsts``. The payer's own are all in ``events`` (a payer's
+    transfers are decided in its unit). The window's oldest transfer and whether it held more
+    than its newest, with the view's."""
+    local = {(x.at_ms, x.user) for x in events} if events else ()
+    for at_ms, payer, first_ms in view.payers:
+        if at_ms <= since or payer == me or (at_ms, payer) in local:
+            continue
+        paid[payer] = paid.get(payer, 0) + 1
+        if first_ms >= 0:
+            firsts.setdefault(payer, first_ms)
+        oldest = min(oldest, at_ms)
+    return oldest, all_along or (view.count > len(view.payers) and view.as_of_ms > since)
+
+
+def view_fanin(view: PayeeView, events: Iterable[Event], me: str, since_ms: int) -> int:
+    """The distinct other payers since ``since_ms`` among a payee's ``events`` here and its home
+    unit's ``view``."""
+    payers = {x.user for x in events if x.user != me}
+    payers.update(p.payer for p in view.payers if p.at_ms > since_ms and p.payer != me)
+    return len(payers)
