@@ -29,8 +29,13 @@ from tests.factories import PAY_PASSWORD, new_user
 
 
 def _outbox(p: Platform, unit: int) -> dict[str, int]:
+    """The money's messages by status (risk's word about each transfer to the payee's unit,
+    ``risk.inbound``, and its views travel beside them: ADR 0621)."""
     with p.units[unit].read() as tx:
-        rows = tx.all("SELECT status, COUNT(*) AS n FROM messages GROUP BY status")
+        rows = tx.all(
+            "SELECT status, COUNT(*) AS n FROM messages WHERE topic = 'transfer.credit'"
+            " GROUP BY status"
+        )
     return {str(r["status"]): int(r["n"]) for r in rows}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from qianbao.platform import ids
@@ -107,6 +107,23 @@ class PayeeView:
     as_of_ms: int
     count: int
     payers: tuple[Payer, ...]
+    # payer -> (its transfers in ``payers``, first paid, oldest and newest ms): made once
+    by_payer: dict[str, tuple[int, int, int, int]] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_payer: dict[str, tuple[int, int, int, int]] = {}
+        for at_ms, payer, first_ms in self.payers:
+            held = by_payer.get(payer)
+            if held is None:
+                by_payer[payer] = (1, first_ms, at_ms, at_ms)
+            else:
+                times, first, oldest, newest = held
+                first = first_ms if first < 0 else first
+                by_payer[payer] = (times + 1, first, min(oldest, at_ms), max(newest, at_ms))
+        object.__setattr__(self, "by_payer", by_payer)
+
+    def transfers_since(self, payer: str, since_ms: int) -> int:
+        return sum(1 for p in self.payers if p.payer == payer and p.at_ms > since_ms)
 
 
 def compute(
@@ -207,13 +224,13 @@ def _to_payee(
         else:
             paid[x.user] = paid.get(x.user, 0) + 1
     if view is not None and view.as_of_ms > since:
-        oldest, all_along = _merge(view, events, me, since, paid, firsts, oldest, all_along)
+        oldest, all_along = _merge(view, me, since, paid, firsts, oldest, all_along)
     seen_days = PAYEE_WINDOW_MS / DAY_MS if all_along else (e.at_ms - oldest) / DAY_MS
     fresh = again = 0
     for user, times in paid.items():
-        first_ms = first_paid(user, e.payee) if first_paid is not None else None
-        if first_ms is None:
-            first_ms = firsts.get(user)
+        first_ms = firsts.get(user)  # another unit's payer: as its view says
+        if first_ms is None and first_paid is not None:
+            first_ms = first_paid(user, e.payee)
         if first_ms is not None and first_ms > since:
             fresh += 1
             again += times > 1
@@ -234,7 +251,6 @@ def _to_payee(
 
 def _merge(
     view: PayeeView,
-    events: tuple[Event, ...],
     me: str,
     since: int,
     paid: dict[str, int],
@@ -242,19 +258,19 @@ def _merge(
     oldest: int,
     all_along: bool,
 ) -> tuple[int, bool]:
-    """Add the home unit's ``view`` to the other payers ``paid`` counted from ``events``: each
-    of its transfers still in the window and not among ``events`` (the same time and payer),
-    the payer's first payment into ``firsts``. The payer's own are all in ``events`` (a payer's
-    transfers are decided in its unit). The window's oldest transfer and whether it held more
-    than its newest, with the view's."""
-    local = {(x.at_ms, x.user) for x in events} if events else ()
-    for at_ms, payer, first_ms in view.payers:
-        if at_ms <= since or payer == me or (at_ms, payer) in local:
+    """Add the home unit's ``view`` to the other payers ``paid`` counted in this unit: each
+    payer it names that this unit's counters do not (a payer seen here is one of this unit's,
+    whose transfers are all decided, and counted, here), with its transfers still in the window
+    and its first payment (into ``firsts``). The window's oldest transfer and whether it held
+    more than its newest, with the view's."""
+    local = paid.copy()
+    for payer, (times, first_ms, oldest_ms, newest_ms) in view.by_payer.items():
+        if newest_ms <= since or payer == me or payer in local:
             continue
-        paid[payer] = paid.get(payer, 0) + 1
+        paid[payer] = times if oldest_ms > since else view.transfers_since(payer, since)
         if first_ms >= 0:
-            firsts.setdefault(payer, first_ms)
-        oldest = min(oldest, at_ms)
+            firsts[payer] = first_ms
+        oldest = min(oldest, max(oldest_ms, since + 1))
     return oldest, all_along or (view.count > len(view.payers) and view.as_of_ms > since)
 
 
@@ -262,5 +278,8 @@ def view_fanin(view: PayeeView, events: Iterable[Event], me: str, since_ms: int)
     """The distinct other payers since ``since_ms`` among a payee's ``events`` here and its home
     unit's ``view``."""
     payers = {x.user for x in events if x.user != me}
-    payers.update(p.payer for p in view.payers if p.at_ms > since_ms and p.payer != me)
-    return len(payers)
+    return len(payers) + sum(
+        1
+        for payer, (_, _, _, newest_ms) in view.by_payer.items()
+        if newest_ms > since_ms and payer != me and payer not in payers
+    )
