@@ -122,8 +122,10 @@ class PayeeView:
                 by_payer[payer] = (times + 1, first, min(oldest, at_ms), max(newest, at_ms))
         object.__setattr__(self, "by_payer", by_payer)
 
-    def transfers_since(self, payer: str, since_ms: int) -> int:
-        return sum(1 for p in self.payers if p.payer == payer and p.at_ms > since_ms)
+    def since(self, payer: str, since_ms: int) -> tuple[int, int]:
+        """``payer``'s transfers after ``since_ms`` and the oldest of them (ms)."""
+        times = [p.at_ms for p in self.payers if p.payer == payer and p.at_ms > since_ms]
+        return len(times), min(times)
 
 
 def compute(
@@ -267,10 +269,12 @@ def _merge(
     for payer, (times, first_ms, oldest_ms, newest_ms) in view.by_payer.items():
         if newest_ms <= since or payer == me or payer in local:
             continue
-        paid[payer] = times if oldest_ms > since else view.transfers_since(payer, since)
+        if oldest_ms <= since:  # some of its transfers have left the window
+            times, oldest_ms = view.since(payer, since)
+        paid[payer] = times
         if first_ms >= 0:
             firsts[payer] = first_ms
-        oldest = min(oldest, max(oldest_ms, since + 1))
+        oldest = min(oldest, oldest_ms)
     return oldest, all_along or (view.count > len(view.payers) and view.as_of_ms > since)
 
 
