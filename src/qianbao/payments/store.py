@@ -1,17 +1,26 @@
 """SQL of trade orders and trades (the rows ``payments.trades`` opens), and the row a fresh
 insert stores, built in memory (``stored_row``) so opening an order or a trade needs no
 read-back inside the writer's batch (a read would flush the batch's staged inserts first).
+
+Paying a trade needs no statement of its own either (``Waiting``): the trade's row comes from
+the writer's memory of the trades it opened, and the move to paid is one guarded multi-row
+update per batch.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from qianbao.payments.trades_tables import trade_orders, trades
+from qianbao.platform.clock import clock
 from qianbao.platform.db import Row, Tx
-from qianbao.platform.uow import WriteContext
+from qianbao.platform.errors import Conflict
+from qianbao.platform.states import StateMachine
+from qianbao.platform.uow import Unverified, WriteContext
 
 _INSERT_ORDER = (
     "INSERT INTO trade_orders (id, merchant_id, out_trade_no, request_hash, product, subject,"
@@ -32,16 +41,20 @@ _INSERT_TRADE = (
 def stored_row(table: sa.Table, values: dict[str, Any]) -> Row:
     """The row ``SELECT *`` returns after inserting ``values``: every column in table order,
     the server default (or NULL) for the columns not given."""
-    row: dict[str, Any] = {}
+    return {name: values.get(name, default) for name, default in _row_shape(table)}
+
+
+@lru_cache(maxsize=16)
+def _row_shape(table: sa.Table) -> tuple[tuple[str, Any], ...]:
+    """Each column's name and the value a row gets without one (computed once per table)."""
+    shape: list[tuple[str, Any]] = []
     for column in table.columns:
-        if column.name in values:
-            row[column.name] = values[column.name]
-        elif column.server_default is not None:
+        default = None
+        if column.server_default is not None:
             text = str(column.server_default.arg)  # type: ignore[attr-defined]
-            row[column.name] = int(text) if isinstance(column.type, sa.Integer) else text
-        else:
-            row[column.name] = None
-    return row
+            default = int(text) if isinstance(column.type, sa.Integer) else text
+        shape.append((column.name, default))
+    return tuple(shape)
 
 
 def find_order(tx: Tx, merchant_id: str, out_trade_no: str) -> Row | None:
@@ -64,6 +77,129 @@ def insert_trade(tx: Tx, values: dict[str, Any]) -> Row | None:
     if tx.execute(_INSERT_TRADE, values) != 1:
         return None
     return stored_row(trades, values)
+
+
+# The columns a pay sets on its trade (``TradePurpose.record``), with its status and stamp.
+PAID_COLUMNS = (
+    "fee_fen",
+    "subsidy_fen",
+    "funding",
+    "card_id",
+    "coupon_id",
+    "coupon_fen",
+    "coupon_funder",
+    "offer_id",
+    "offer_fen",
+    "offer_funder",
+    "paid_at_ms",
+)
+_MOVE_PAID = (
+    "WITH d (id, cur, st, up, "
+    + ", ".join(f"c_{c}" for c in PAID_COLUMNS)
+    + ") AS (VALUES (:id, :current, :status, :updated_at_ms, "
+    + ", ".join(f":{c}" for c in PAID_COLUMNS)
+    + ")) UPDATE trades SET status = d.st, updated_at_ms = d.up, "
+    + ", ".join(f"{c} = d.c_{c}" for c in PAID_COLUMNS)
+    + " FROM d WHERE trades.id = d.id AND trades.status = d.cur"
+)
+WAITING_CACHED_MAX = 50_000  # trades opened by a writer and not paid yet, kept in its memory
+
+
+class Waiting:
+    """Batch participant: the trades waiting for their buyer that this writer opened (kept
+    across batches in the writer's cache, ``trades.waiting``), and the batch's moves of trades
+    to paid, written with one guarded update (``status`` still the one decided on) before the
+    commit. A move that does not hold there (the trade changed outside this memory) makes the
+    batch run again precisely, where the trade is read fresh and moved at once.
+
+    A statement through ``ctx.tx`` that names ``trades`` (a close, a refund) first writes the
+    pending moves and forgets the memory, which is only a shortcut for the next pay."""
+
+    tables = frozenset({"trades"})
+
+    def __init__(self, ctx: WriteContext) -> None:
+        self.precise = ctx.precise
+        self.known: OrderedDict[str, Row] = ctx.cache("trades.waiting", OrderedDict)
+        self.opened: list[Row] = []
+        self.moves: list[dict[str, Any]] = []
+        self.moved: set[str] = set()
+
+    def opened_trade(self, row: Row) -> None:
+        """A trade this batch opens (remembered once the batch commits)."""
+        self.opened.append(row)
+
+    def find(self, ctx: WriteContext, trade_id: str) -> Row | None:
+        """The trade: as this writer opened it while it waits, else read. The read goes through
+        the bare connection (no flush of the batch's staged rows) unless this batch opened or
+        moved the trade, whose row only ``ctx.tx`` (flushing first) shows as it is now."""
+        staged = self.precise or trade_id in self.moved
+        if not staged:
+            hit = self.known.get(trade_id)
+            if hit is not None:
+                return hit
+            staged = any(row["id"] == trade_id for row in self.opened)
+        row = (ctx.tx if staged else ctx.db).one(
+            "SELECT * FROM trades WHERE id = :id", {"id": trade_id}
+        )
+        return None if row is None else dict(row)
+
+    def move_paid(
+        self, tx: Tx, states: StateMachine, trade_id: str, current: str, target: str, **paid: Any
+    ) -> int:
+        """``states.move`` of a trade to paid with the ``PAID_COLUMNS``; returns the stamp."""
+        states.check(current, target)
+        if self.precise:
+            return states.move(tx, trade_id, current, target, **paid)
+        if trade_id in self.moved:
+            raise Conflict(f"trade {trade_id} changed concurrently", code="CONCURRENT_UPDATE")
+        now_ms = clock.now_ms()
+        self.moves.append(
+            {"id": trade_id, "current": current, "status": target, "updated_at_ms": now_ms}
+            | {c: paid[c] for c in PAID_COLUMNS}
+        )
+        self.moved.add(trade_id)
+        return now_ms
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.opened), len(self.moves)
+
+    def rollback_to(self, mark: tuple[int, int] | None) -> None:
+        opened, moves = mark or (0, 0)
+        del self.opened[opened:]
+        for move in self.moves[moves:]:
+            self.moved.discard(move["id"])
+        del self.moves[moves:]
+
+    def flush(self, tx: Tx) -> bool:
+        wrote = self.checkpoint(tx)
+        self.known.clear()  # the statement that follows may change any trade
+        return wrote
+
+    def checkpoint(self, tx: Tx) -> bool:
+        if not self.moves:
+            return False
+        if tx.execute_values(_MOVE_PAID, self.moves) != len(self.moves):
+            raise Unverified("a trade moved to paid was no longer in its state")
+        for move in self.moves:
+            self.known.pop(move["id"], None)
+        self.moves.clear()  # ``moved`` stays: a second pay in the batch reads the trade
+        return True
+
+    def before_commit(self, tx: Tx) -> None:
+        self.checkpoint(tx)
+
+    def after_commit(self) -> None:
+        for trade_id in self.moved:
+            self.known.pop(trade_id, None)
+        for row in self.opened:
+            self.known[row["id"]] = row
+        while len(self.known) > WAITING_CACHED_MAX:
+            self.known.popitem(last=False)
+
+
+def waiting(ctx: WriteContext) -> Waiting:
+    found: Waiting = ctx.participant("trades.waiting", Waiting)
+    return found
 
 
 class ClaimedOrders:

@@ -13,7 +13,7 @@ from qianbao.money_movement.commands import BALANCE, Pay, Refund
 from qianbao.money_movement.ports import Funded
 from qianbao.money_movement.quote import Paid, Quote, RefundQuote
 from qianbao.openapi import notify
-from qianbao.payments import codes
+from qianbao.payments import codes, store
 from qianbao.payments.errors import (
     TradeNotExist,
 )
@@ -48,7 +48,10 @@ class TradePurpose:
     pay_voucher, refund_voucher, scope = "trade.pay", "trade.refund", "trade"
 
     def open(self, ctx: WriteContext, pay: Pay) -> Row | None:
-        trade = load_row(ctx.tx, "trades", pay.payment_id)
+        """The trade, payable (from the writer's memory when it opened it: ``store.Waiting``)."""
+        trade = store.waiting(ctx).find(ctx, pay.payment_id)
+        if trade is None:
+            raise TradeNotExist("trade does not exist")
         check_payable(trade)
         if pay.auth_code:
             codes.use_code(ctx, pay.auth_code, pay.payer_id, pay.payment_id)
@@ -81,7 +84,10 @@ class TradePurpose:
             "offer_funder": pay.offer_funder,
             "paid_at_ms": clock.now_ms(),
         }
-        moved_ms = states.move(ctx.tx, pay.payment_id, WAIT_BUYER_PAY, target, **columns)
+        moves = store.waiting(ctx)  # one guarded update for the batch's paid trades
+        moved_ms = moves.move_paid(
+            ctx.tx, states, pay.payment_id, WAIT_BUYER_PAY, target, **columns
+        )
         paid = {**opened, **columns, "status": target, "updated_at_ms": moved_ms}
         notify.enqueue(ctx, paid, "TRADE_PAID")
         return paid

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from qianbao.ledger.chart import unit_account
@@ -149,10 +149,15 @@ class TradeRequest:
     notify_url: str = ""
 
     def fingerprint(self, buyer_id: str | None) -> str:
-        body = {**asdict(self), "buyer_id": buyer_id}
-        body.pop("app_id")
-        body.pop("notify_url")
+        """The request's digest: every field but where to notify, and the buyer."""
+        body = {name: getattr(self, name) for name in _FINGERPRINTED}
+        body["buyer_id"] = buyer_id
         return idempotency.request_hash(body)
+
+
+_FINGERPRINTED = tuple(
+    f.name for f in fields(TradeRequest) if f.name not in ("app_id", "notify_url")
+)
 
 
 def _check_request(p: Platform, req: TradeRequest) -> None:
@@ -315,7 +320,11 @@ def _open_trade(ctx: WriteContext, order: Row) -> Row:
         "created_at_ms": now,
         "updated_at_ms": now,
     }
-    return store.insert_trade(ctx.tx, values) or load_row(ctx.tx, "trades", order["trade_id"])
+    opened = store.insert_trade(ctx.tx, values)
+    if opened is None:
+        return load_row(ctx.tx, "trades", order["trade_id"])
+    store.waiting(ctx).opened_trade(opened)  # its pay needs no read (``store.Waiting``)
+    return opened
 
 
 def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
