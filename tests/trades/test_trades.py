@@ -254,3 +254,38 @@ def test_one_batch_claims_an_out_trade_no_once(platform):
     assert a.result()["id"] == b.result()["id"] == first.order_id
     assert isinstance(c.exception(), QianbaoError) and c.exception().code == "OUT_TRADE_NO_USED"
     assert trades.find_order(platform, m, r.out_trade_no)["id"] == first.order_id
+
+
+def test_pay_decided_on_the_writers_memory_of_a_trade_is_checked_when_written(
+    platform, monkeypatch
+):
+    """Paying a trade the writer opened reads nothing (``store.Waiting``); the batch's guarded
+    update verifies it. A trade that changed where that memory did not see it (a direct update,
+    while the caller still saw it waiting) is refused all the same, after the batch ran again
+    precisely; a trade closed through the writer is refused too."""
+    m = new_merchant(platform)
+    buyer = new_user(platform, unit=0, balance_fen=100_00)
+    changed = trades.create(platform, req(m, 3_00), buyer)
+    writer = platform.writer_for(changed["id"])
+    with platform.db_for(changed["id"]).transaction() as tx:
+        tx.execute(
+            "UPDATE trades SET status = 'TRADE_CLOSED' WHERE id = :id", {"id": changed["id"]}
+        )
+    precise = writer.precise_batches
+    with monkeypatch.context() as patched:  # the caller read the trade before it changed
+        patched.setattr(trades, "get_trade", lambda p, trade_id: changed)
+        with pytest.raises(QianbaoError) as e:
+            trades.pay(platform, changed["id"], buyer, PAY_PASSWORD)
+    assert _code(e) == "TRADE_HAS_CLOSED"
+    assert writer.precise_batches == precise + 1
+    closed = trades.create(platform, req(m, 4_00), buyer)
+    trades.close(platform, m, trade_no=closed["id"])
+    with pytest.raises(QianbaoError) as e:
+        trades.pay(platform, closed["id"], buyer, PAY_PASSWORD)
+    assert _code(e) == "TRADE_HAS_CLOSED"
+    paid = trades.pay(
+        platform, trades.create(platform, req(m, 5_00), buyer)["id"], buyer, PAY_PASSWORD
+    )
+    assert paid == trades.get_trade(platform, paid["id"])  # the answer is the row as stored
+    assert balance(platform, buyer) == 100_00 - 5_00
+    assert_ledger_clean(platform)
