@@ -427,6 +427,39 @@ def run_engine(
     return result
 
 
+def run_part(part: str, seconds: float, payers: int, trades: int) -> None:
+    """One part of the benchmark alone (``--only``), for before/after runs of a change."""
+    load = os.getloadavg()
+    if part == "trades":
+        from bench.trades_scenario import run_scenario
+
+        tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
+        p = open_platform(bench_settings(tmp, None))
+        reference, trade, pay_only = run_scenario(p, trades, threads=32)
+        p.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        rows = {
+            "instant_per_s": reference["per_second"],
+            "trade_per_s": trade["per_second"],
+            "trade_pay_only_per_s": pay_only["per_second"],
+            "trade_vs_instant": round(trade["per_second"] / reference["per_second"], 2),
+            "pay_only_vs_instant": round(pay_only["per_second"] / reference["per_second"], 2),
+        }
+    else:
+        pg_url = os.environ["QIANBAO_TEST_PG_URL"]
+        tpcb = pgbench_tps(pg_url, int(seconds), clients=16) or 0.0
+        tmp = Path(tempfile.mkdtemp(prefix="qb-bench-"))
+        p = open_platform(bench_settings(tmp, pg_url))
+        users, merchant = populate(p, payers)
+        rate, latency = inprocess_async(p, users, merchant, seconds)
+        p.close()
+        _pg_drop_created(pg_url)
+        shutil.rmtree(tmp, ignore_errors=True)
+        rows = {"pgbench_tpcb_tps": round(tpcb), "inprocess_postgres_per_s": round(rate)}
+        rows |= {"vs_tpcb": round(rate / tpcb, 2) if tpcb else 0.0, **latency}
+    console.print({**rows, "load_average": [load, os.getloadavg()]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -434,7 +467,16 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=3000, help="trades in the trade scenario")
     parser.add_argument("--huabei-payers", type=int, default=64, help="payers with Huabei")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/payments.json")
+    parser.add_argument(
+        "--only",
+        choices=("pg", "trades"),
+        help="run one part and print it (writes nothing): pg = pgbench TPC-B and the in-process"
+        " PostgreSQL payments; trades = the trade scenario on SQLite",
+    )
     args = parser.parse_args()
+    if args.only:
+        run_part(args.only, args.seconds, args.payers, args.trades)
+        return
     pg_url = os.environ.get("QIANBAO_TEST_PG_URL")
     load_at_start = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="qb-ref-"))
