@@ -92,15 +92,6 @@ PAID_COLUMNS = (
     "offer_funder",
     "paid_at_ms",
 )
-_MOVE_PAID = (
-    "WITH d (id, cur, st, up, "
-    + ", ".join(f"c_{c}" for c in PAID_COLUMNS)
-    + ") AS (VALUES (:id, :current, :status, :updated_at_ms, "
-    + ", ".join(f":{c}" for c in PAID_COLUMNS)
-    + ")) UPDATE trades SET status = d.st, updated_at_ms = d.up, "
-    + ", ".join(f"{c} = d.c_{c}" for c in PAID_COLUMNS)
-    + " FROM d WHERE trades.id = d.id AND trades.status = d.cur"
-)
 WAITING_CACHED_MAX = 50_000  # trades opened by a writer and not paid yet, kept in its memory
 
 
@@ -122,6 +113,7 @@ class Waiting:
         self.opened: list[Row] = []
         self.moves: list[dict[str, Any]] = []
         self.moved: set[str] = set()
+        self.states: dict[str, StateMachine] = {}  # by target: instant and secured trades
 
     def opened_trade(self, row: Row) -> None:
         """A trade this batch opens (remembered once the batch commits)."""
@@ -151,9 +143,10 @@ class Waiting:
             return states.move(tx, trade_id, current, target, **paid)
         now_ms = clock.now_ms()
         self.moves.append(
-            {"id": trade_id, "current": current, "status": target, "updated_at_ms": now_ms}
+            {"id": trade_id, "from_state": current, "to_state": target, "stamp": now_ms}
             | {c: paid[c] for c in PAID_COLUMNS}
         )
+        self.states.setdefault(target, states)
         self.moved.add(trade_id)
         return now_ms
 
@@ -175,7 +168,11 @@ class Waiting:
     def checkpoint(self, tx: Tx) -> bool:
         if not self.moves:
             return False
-        if tx.execute_values(_MOVE_PAID, self.moves) != len(self.moves):
+        moved = 0
+        for target, states in self.states.items():
+            moves = [move for move in self.moves if move["to_state"] == target]
+            moved += states.move_each(tx, moves, PAID_COLUMNS) if moves else 0
+        if moved != len(self.moves):
             raise Unverified("a trade moved to paid was no longer in its state")
         for move in self.moves:
             self.known.pop(move["id"], None)

@@ -8,7 +8,8 @@ inserted in a declared starting state, so the hot path needs no insert-then-move
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from qianbao.platform.clock import clock
@@ -65,6 +66,18 @@ class StateMachine:
             raise Conflict(f"{self.name} {row_id} changed concurrently", code="CONCURRENT_UPDATE")
         return now_ms
 
+    def move_each(
+        self, tx: Tx, moves: Sequence[Mapping[str, Any]], columns: tuple[str, ...] = ()
+    ) -> int:
+        """Many guarded transitions in one statement (a writer batch's moves): each of ``moves``
+        names its row (``id``), its current state ``from_state`` and its target ``to_state``
+        (checked here), the ``stamp`` and a value for each of ``columns``. Returns how many rows
+        moved: a row no longer in its ``from_state`` does not."""
+        assert len(self.key) == 1, f"{self.name}: move_each takes a one-column key"
+        for move in moves:
+            self.check(move["from_state"], move["to_state"])
+        return tx.execute_values(_moves_sql(self.table, self.key[0], self.stamp, columns), moves)
+
     def move_all(
         self,
         tx: Tx,
@@ -100,3 +113,16 @@ class StateMachine:
         return tx.execute(
             f"UPDATE {self.table} SET {assigned} WHERE {matched} AND status IN ({states})", params
         )
+
+
+@lru_cache(maxsize=64)
+def _moves_sql(table: str, key: str, stamp: str | None, columns: tuple[str, ...]) -> str:
+    """``UPDATE ... FROM`` a list of rows (``Tx.execute_values``), each guarded by its state."""
+    names = ("id", "from_state", "to_state", *(("stamp",) if stamp else ()), *columns)
+    sets = ["status = d.to_state", *([f"{stamp} = d.stamp"] if stamp else [])]
+    sets += [f"{c} = d.{c}" for c in columns]
+    return (
+        f"WITH d ({', '.join(names)}) AS (VALUES ({', '.join(':' + n for n in names)}))"
+        f" UPDATE {table} SET {', '.join(sets)} FROM d"
+        f" WHERE {table}.{key} = d.id AND {table}.status = d.from_state"
+    )
