@@ -14,16 +14,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qianbao import __version__
 from qianbao.api import controls, merchant, merchant_batch, observe, ops, ops_security, risk, wallet
 from qianbao.api import sessions as sessions_api
+from qianbao.api.door import Door
 from qianbao.api.errors import Code
-from qianbao.api.flow import FlowMiddleware
+from qianbao.api.hot import hot_routes
 from qianbao.api.models import ErrorOut
-from qianbao.api.ops_audit import AuditMiddleware, note_error
-from qianbao.api.security import SecurityMiddleware
+from qianbao.api.ops_audit import note_error
 from qianbao.platform.errors import InvalidArgument, QianbaoError, all_codes
 from qianbao.platform.runtime import Platform
 
 log = logging.getLogger("qianbao.api")
 ERRORS = Counter("qianbao_api_errors_total", "API errors by code", ["code"])
+HOT_ROUTES = [("POST", "/api/v1/payments")]  # served by api/hot.py, without dependency solving
+# FastAPI's own OpenTelemetry instrumentation: off (metrics are prometheus', api/observe.py;
+# its per-request checks for a configured provider cost more than the rest of the door)
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 DESCRIPTION = """Wallet, payments and merchant API of Qianbao.
 
@@ -78,24 +82,9 @@ def _http_error(exc: StarletteHTTPException) -> JSONResponse:
     return response
 
 
-def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) -> FastAPI:
-    app = FastAPI(
-        title="Qianbao API",
-        version=__version__,
-        description=DESCRIPTION + describe_codes(error_codes(platform)),
-        responses={
-            400: {"model": ErrorOut},
-            401: {"model": ErrorOut},
-            403: {"model": ErrorOut},
-            404: {"model": ErrorOut},
-            409: {"model": ErrorOut},
-            422: {"model": ErrorOut},
-        },
-    )
-    app.state.platform = platform
-    app.add_middleware(AuditMiddleware, platform=platform)  # every operator request is audited
-    app.add_middleware(SecurityMiddleware, settings=platform.settings)  # headers, CSRF cookie
-    observe.install(app, platform)
+def _map_errors(app: FastAPI) -> None:
+    """Every error as ``{code, message}``: domain errors with their status, bad input as 400 or
+    422, Starlette's own answers, and a bug as 500 (logged)."""
 
     @app.exception_handler(QianbaoError)
     async def domain_error(request: Request, exc: QianbaoError) -> JSONResponse:
@@ -123,6 +112,34 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, Code.INTERNAL_ERROR, "internal error; it has been logged")
 
+
+def create_app(
+    platform: Platform,
+    *,
+    extra_routers: list[Any] | None = None,
+    hot_paths: list[tuple[str, str]] = HOT_ROUTES,
+) -> FastAPI:
+    """The API (and ``extra_routers``); the routes of ``hot_paths`` are served by their
+    pre-solved form (``api/hot.py``: the same answers, without FastAPI's per-request work)."""
+    app = FastAPI(
+        title="Qianbao API",
+        version=__version__,
+        description=DESCRIPTION + describe_codes(error_codes(platform)),
+        telemetry=NO_TELEMETRY,  # type: ignore[arg-type]
+        responses={
+            400: {"model": ErrorOut},
+            401: {"model": ErrorOut},
+            403: {"model": ErrorOut},
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut},
+            422: {"model": ErrorOut},
+        },
+    )
+    app.state.platform = platform
+    observe.install(app)
+
+    _map_errors(app)
+
     @app.get("/healthz", tags=["platform"])
     def health() -> dict[str, Any]:
         return {"status": "ok", "units": len(platform.units), "version": __version__}
@@ -144,6 +161,7 @@ def create_app(platform: Platform, *, extra_routers: list[Any] | None = None) ->
     app.include_router(risk.router)
     app.include_router(controls.router)  # flow limits, switches, breakers (ADR 0940-0942)
     proxies = tuple((platform.settings.extra.get("risk") or {}).get("trusted_proxies", ()))
-    app.add_middleware(risk.RequestContextMiddleware, trusted_proxies=proxies)
-    app.add_middleware(FlowMiddleware, platform=platform)  # in-flight bound, per-address limits
+    hot = tuple(hot_routes(app, hot_paths))
+    # flow limits, risk context, request id and metrics, security headers, audit: api/door.py
+    app.add_middleware(Door, platform=platform, trusted_proxies=proxies, hot=hot)
     return app

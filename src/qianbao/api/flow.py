@@ -9,7 +9,7 @@ import time
 
 from prometheus_client import Counter
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from qianbao.api.deps import client_address
 from qianbao.members import service as members
@@ -27,31 +27,29 @@ def rejected(exc: QianbaoError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
 
-class FlowMiddleware:
-    def __init__(self, app: ASGIApp, platform: Platform) -> None:
-        self.app = app
+class FlowGate:
+    """The door's first step (``api/door.py``), before routing or reading the body: enter the
+    in-flight bound, then pass the limits. ``admit`` answers a refusal (nothing entered) or
+    None (entered: the door calls ``leave`` once the response is sent)."""
+
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "") in EXEMPT:
-            await self.app(scope, receive, send)
-            return
+    def admit(self, scope: Scope, headers: dict[bytes, bytes]) -> JSONResponse | None:
         controls = self.platform.controls
         try:
             controls.in_flight.enter()
         except QianbaoError as exc:
-            await rejected(exc)(scope, receive, send)
-            return
+            return rejected(exc)
         try:
-            self._check(scope)
+            self._check(scope, headers)
         except QianbaoError as exc:
             controls.in_flight.leave()
-            await rejected(exc)(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            controls.in_flight.leave()
+            return rejected(exc)
+        return None
+
+    def leave(self) -> None:
+        self.platform.controls.in_flight.leave()
 
     def _check_caller(self, authorization: str) -> None:
         """Per user (a user token) and per merchant app (an API key), from the cached
@@ -73,10 +71,9 @@ class FlowMiddleware:
             return
         self.platform.controls.check(kind, caller)
 
-    def _check(self, scope: Scope) -> None:
+    def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> None:
         controls = self.platform.controls
         peer = (scope.get("client") or ("", 0))[0]
-        headers = dict(scope.get("headers") or [])
         forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
         controls.check("ip", client_address(peer, forwarded, self.platform.settings))
         self._check_caller(headers.get(b"authorization", b"").decode("latin-1"))

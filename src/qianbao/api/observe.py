@@ -2,99 +2,77 @@
 caller's unit, an access log line (every request when ``log_requests``, else the slow and the
 failed ones), and ``/readyz``.
 
-A pure ASGI middleware (no task per request, unlike ``BaseHTTPMiddleware``). The request id is
-the caller's ``X-Request-Id`` when it is a plain token of at most 64 characters, else a new
-one; the response carries it back. Dependencies note the caller and unit, the command bus notes
-the command (``platform/logs.note``); all of it lands in the request's log lines.
+Steps of the door (``api/door.py``). The request id is the caller's ``X-Request-Id`` when it
+is a plain token of at most 64 characters, else a new one; the response carries it back.
+Dependencies note the caller and unit, the command bus notes the command
+(``platform/logs.note``); all of it lands in the request's log lines.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
-import time
+from collections.abc import MutableMapping
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from qianbao.platform.health import readiness
-from qianbao.platform.logs import REQUEST_INFO
 from qianbao.platform.metrics import REQUEST_LATENCY
 from qianbao.platform.runtime import Platform
 
 log = logging.getLogger("qianbao.access")
 SLOW_REQUEST_S = 1.0
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_PREFIX = os.urandom(8).hex()
+_COUNT = itertools.count(1)
+_LATENCY: dict[tuple[str, str, str, str], Any] = {}  # the histogram's children, by labels
 router = APIRouter(tags=["platform"])
 
 
-def _request_id(scope: dict[str, Any]) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            if _REQUEST_ID.fullmatch(text):
-                return text
-            break
-    return os.urandom(16).hex()  # 128 random bits, a fifth of uuid4().hex's cost
+def request_id(headers: dict[bytes, bytes]) -> str:
+    """The caller's ``X-Request-Id`` when it is a plain token, else a new one: this process's
+    random 64-bit prefix and its request count (unique without a system call per request)."""
+    given = headers.get(b"x-request-id")
+    if given is not None:
+        text = given.decode("latin-1")
+        if _REQUEST_ID.fullmatch(text):
+            return text
+    return f"{_PREFIX}{next(_COUNT):016x}"
 
 
-class RequestObserver:
-    def __init__(self, app: Any, log_requests: bool = False) -> None:
-        self.app = app
-        self.log_requests = log_requests
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = _request_id(scope)
-        info: dict[str, Any] = {"request_id": request_id}
-        token = REQUEST_INFO.set(info)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                headers = list(message.get("headers", ()))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            self._observe(scope, info, status, time.perf_counter() - started)
-            REQUEST_INFO.reset(token)
-            structlog.contextvars.clear_contextvars()
-
-    def _observe(
-        self, scope: dict[str, Any], info: dict[str, Any], status: int, took: float
-    ) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
-        unit = info.get("unit")
-        REQUEST_LATENCY.labels(
-            route, scope["method"], f"{status // 100}xx", "" if unit is None else str(unit)
-        ).observe(took)
-        if self.log_requests or status >= 500 or took >= SLOW_REQUEST_S:
-            level = logging.WARNING if status >= 500 or took >= SLOW_REQUEST_S else logging.INFO
-            log.log(
-                level,
-                "request",
-                extra={
-                    **info,  # noted on threads too: their context copies do not flow back
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(took * 1000, 2),
-                },
-            )
+def observe(
+    scope: MutableMapping[str, Any],
+    info: dict[str, Any],
+    status: int,
+    took_s: float,
+    log_requests: bool,
+) -> None:
+    """The latency histogram, and the access line (every request when ``log_requests``, else
+    the slow and the failed ones)."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    unit = info.get("unit")
+    labels = (route, scope["method"], f"{status // 100}xx", "" if unit is None else str(unit))
+    child = _LATENCY.get(labels)
+    if child is None:  # route templates, methods, status classes, units: a bounded set
+        child = _LATENCY[labels] = REQUEST_LATENCY.labels(*labels)
+    child.observe(took_s)
+    if log_requests or status >= 500 or took_s >= SLOW_REQUEST_S:
+        level = logging.WARNING if status >= 500 or took_s >= SLOW_REQUEST_S else logging.INFO
+        log.log(
+            level,
+            "request",
+            extra={
+                **info,  # noted on threads too: their context copies do not flow back
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(took_s * 1000, 2),
+            },
+        )
 
 
 @router.get("/readyz", summary="Ready: databases, unit writers, relay and broker reachable")
@@ -113,7 +91,6 @@ def ready(request: Request) -> JSONResponse:
     )
 
 
-def install(app: FastAPI, platform: Platform) -> None:
-    """The middleware and ``/readyz`` on ``app``."""
-    app.add_middleware(RequestObserver, log_requests=platform.settings.log_requests)
+def install(app: FastAPI) -> None:
+    """``/readyz`` on ``app`` (the door, ``api/door.py``, observes every request)."""
     app.include_router(router)

@@ -7,8 +7,8 @@ The back office's pages (``/ops``) are audited the same way: the operator is the
 reason) to the target through ``note_target``. The sign-in form is not recorded (nobody is
 signed in), nor the plots' images (aggregates; the plot page that shows them is).
 
-A plain ASGI middleware, so requests to other paths pay one string comparison and nothing
-else. The error code comes from the API's exception handlers (``note_error``)."""
+A step of the door (``api/door.py``), so requests to other paths pay one string comparison
+and nothing else. The error code comes from the API's exception handlers (``note_error``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from qianbao.api.security import _cookie
 from qianbao.backoffice import audit
@@ -43,7 +43,7 @@ def note_target(request: Request, **fields: str) -> None:
     request.state.audit_target = {**noted, **{k: v[:200] for k, v in fields.items()}}
 
 
-def _audited(path: str) -> bool:
+def audited(path: str) -> bool:
     if path.startswith(OPS_PREFIX):
         return True
     page = path == PAGES_PREFIX or path.startswith(PAGES_PREFIX + "/")
@@ -91,25 +91,7 @@ def _entry(p: Platform, scope: Scope, status: int) -> audit.Entry:
     )
 
 
-class AuditMiddleware:
-    def __init__(self, app: ASGIApp, platform: Platform) -> None:
-        self.app = app
-        self.platform = platform
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _audited(str(scope.get("path", ""))):
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def answered(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, answered)
-        finally:
-            entry = _entry(self.platform, scope, status)
-            await run_in_threadpool(audit.record, self.platform, entry)
+async def record(p: Platform, scope: Scope, status: int) -> None:
+    """The entry of an audited request once it is answered (``status``; 500 if it crashed),
+    written on a worker thread."""
+    await run_in_threadpool(audit.record, p, _entry(p, scope, status))

@@ -1,7 +1,7 @@
 """Risk control over HTTP: the request context every money request carries, a payer answering
 a challenge, and the operators' console (decisions, rules, freezes, lists, cases, approvals).
 
-``RequestContextMiddleware`` reads the context from the headers of every request (the API's and
+``ContextReader`` reads the context from the headers of every request (the API's and
 the gateway's): ``X-Device-Id``, ``User-Agent``, ``X-Geo-Location`` ("lat,lon") and the client
 IP — the socket's peer, or, when the peer is one of the configured trusted proxies
 (``settings.extra["risk"]["trusted_proxies"]``), the right-most untrusted ``X-Forwarded-For``
@@ -16,55 +16,66 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from qianbao.api.deps import Operator, PlatformDep, UserId
-from qianbao.money_movement.context import RequestContext, use
+from qianbao.money_movement.context import RequestContext
 from qianbao.platform.errors import InvalidArgument
 from qianbao.risk import service as risk
 
 router = APIRouter(tags=["risk"])
 MERCHANT_SERVER_PATHS = ("/gateway.do",)  # a merchant server acting for the payer (codes)
+CONTEXTS_KEPT = 4096
 ops = "/api/v1/ops/risk"
 
 
-class RequestContextMiddleware:
-    """Pure ASGI: the context is set in the request's own task, so endpoints (and the worker
-    threads sync endpoints run on) see it."""
+class ContextReader:
+    """The request's encoded context, read by the door (``api/door.py``) and set with ``use``
+    around the request, in its own task, so endpoints (and the worker threads sync endpoints
+    run on) see it. Clients send the same headers on every request: the encoding of each
+    distinct context is kept (at most ``CONTEXTS_KEPT``, then forgotten at once)."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: tuple[str, ...] = ()) -> None:
-        self.app = app
+    def __init__(self, trusted_proxies: tuple[str, ...] = ()) -> None:
         self.trusted = frozenset(trusted_proxies)
+        self._encoded: dict[tuple[str, ...], str] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    def encoded(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        agent = headers.get(b"user-agent", b"").decode("latin-1")
         if str(scope.get("path", "")).startswith(MERCHANT_SERVER_PATHS):
             # the merchant's server calls for the payer: its IP and agent describe the merchant,
             # so nothing of it may teach (or judge) the payer's devices and places
-            with use(RequestContext(user_agent=headers.get("user-agent", ""))):
-                await self.app(scope, receive, send)
-            return
-        rc = RequestContext(
-            device_id=headers.get("x-device-id", "").strip(),
-            ip=self.client_ip(scope, headers),
-            user_agent=headers.get("user-agent", ""),
-            location=headers.get("x-geo-location", "").replace(" ", ""),
-        )
-        with use(rc):
-            await self.app(scope, receive, send)
+            key: tuple[str, ...] = ("merchant", agent)
+        else:
+            key = (
+                headers.get(b"x-device-id", b"").decode("latin-1").strip(),
+                self.client_ip(scope, headers),
+                agent,
+                headers.get(b"x-geo-location", b"").decode("latin-1").replace(" ", ""),
+            )
+        known = self._encoded.get(key)
+        if known is None:
+            if len(self._encoded) >= CONTEXTS_KEPT:
+                self._encoded.clear()
+            known = self._encoded[key] = _context(key).encode()
+        return known
 
-    def client_ip(self, scope: Scope, headers: dict[str, str]) -> str:
+    def client_ip(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
         peer = (scope.get("client") or ("", 0))[0] or ""
         if peer not in self.trusted:
             return str(peer)
-        hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         for hop in reversed(hops):
             if hop not in self.trusted:
                 return hop
         return str(peer)
+
+
+def _context(key: tuple[str, ...]) -> RequestContext:
+    if len(key) == 2:  # ("merchant", its agent)
+        return RequestContext(user_agent=key[1])
+    device_id, ip, agent, location = key
+    return RequestContext(device_id=device_id, ip=ip, user_agent=agent, location=location)
 
 
 def _plain(row: Any) -> dict[str, Any]:

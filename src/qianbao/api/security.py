@@ -26,7 +26,7 @@ from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from qianbao.api.errors import CsrfTokenInvalid
 from qianbao.platform.settings import Settings
@@ -77,19 +77,17 @@ def cookie_header(name: str, value: str, settings: Settings, *, samesite: str, m
     return "; ".join(parts)
 
 
-class SecurityMiddleware:
-    """Pure ASGI (no extra task per request, unlike ``BaseHTTPMiddleware``): the headers, and
-    the CSRF cookie and token (``request.state.csrf_token``) of pages."""
+class PageSecurity:
+    """The headers, and the CSRF cookie and token (``request.state.csrf_token``) of pages, for
+    the door (``api/door.py``): ``prepare`` before the request is served, ``decorate`` its
+    response's start message."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._defaults = {kind: _defaults(kind, settings) for kind in ("page", "api", "docs")}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def prepare(self, scope: Scope) -> tuple[str, str]:
+        """The response kind of the path, and the new CSRF cookie a page sets ("" if none)."""
         kind = _kind(scope["path"])
         fresh = ""
         if kind == "page":
@@ -98,17 +96,14 @@ class SecurityMiddleware:
                 cookie = fresh = secrets.token_urlsafe(24)
             state: dict[str, Any] = scope.setdefault("state", {})
             state["csrf_token"] = csrf_token_for(self.settings.secret_key, cookie)
+        return kind, fresh
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self._decorate(message, kind, fresh)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    def _decorate(self, message: Message, kind: str, fresh: str) -> None:
-        """Each default header the response does not set itself (``setdefault``), appended to
-        the raw header list at once (a ``MutableHeaders.setdefault`` rescans it each time)."""
+    def decorate(
+        self, message: Message, kind: str, fresh: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
+        """Each default header the response does not set itself (``setdefault``), then
+        ``extra``, appended to the raw header list at once (a ``MutableHeaders.setdefault``
+        rescans it each time)."""
         raw = list(message.get("headers", ()))
         present = {name.lower() for name, _ in raw}
         raw += [(name, value) for name, value in self._defaults[kind] if name not in present]
@@ -117,6 +112,7 @@ class SecurityMiddleware:
                 CSRF_COOKIE, fresh, self.settings, samesite="Lax", max_age=86_400
             )
             raw.append((b"set-cookie", cookie.encode("latin-1")))
+        raw += extra
         message["headers"] = raw
 
 
