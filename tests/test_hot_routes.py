@@ -8,12 +8,14 @@ import json
 from typing import Any
 
 import pytest
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from qianbao.api import hot
 from qianbao.api.app import create_app
 from qianbao.ledger.service import check_platform
 from qianbao.members import service as members
+from qianbao.members.errors import PayPasswordRequired
 from qianbao.platform.metrics import REQUEST_LATENCY
 from tests.factories import LOGIN_PASSWORD, PAY_PASSWORD, new_user
 
@@ -101,6 +103,19 @@ def test_a_payment_and_its_replay_answer_as_fastapi_does(two):
     labels = {s.labels.get("route") for m in REQUEST_LATENCY.collect() for s in m.samples}
     assert PATH in labels
     check_platform(w["p"])
+
+
+def test_an_error_handler_added_later_answers_as_it_does_for_fastapi(two):
+    """The access layer adds a sync handler (UNIT_UNAVAILABLE) after the app is built."""
+    w = two
+
+    def mine(request: Any, exc: Exception) -> JSONResponse:
+        return JSONResponse({"code": "MINE", "message": str(exc)}, status_code=418)
+
+    for side in ("hot", "cold"):
+        w[side].app.add_exception_handler(PayPasswordRequired, mine)
+    answers = _both(w, _pay(w, amount_fen=90_000), {**JSON, **w["auth"]})
+    assert answers[0].status_code == 418 and answers[0].json()["code"] == "MINE"
 
 
 BAD_BODIES: list[tuple[str, Any]] = [

@@ -31,6 +31,7 @@ from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
@@ -39,7 +40,7 @@ from qianbao.api import deps
 from qianbao.platform.errors import QianbaoError
 
 JSON_TYPE = "application/json"
-Handler = Callable[[Request, Exception], Awaitable[Any]]
+Handler = Callable[[Request, Exception], Awaitable[Any] | Any]
 
 
 class NotHot(ValueError):
@@ -75,7 +76,11 @@ class HotRoute:
             handler = _handler(scope["app"], exc)
             if handler is None:
                 raise  # a bug: the server's error middleware answers 500
-            response = await handler(Request(scope, _replay(messages, receive)), exc)
+            request = Request(scope, _replay(messages, receive))
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:  # as Starlette runs a sync handler
+                response = await run_in_threadpool(handler, request, exc)
             await response(scope, receive, send)
             return
         await self._answer(raw, send)
