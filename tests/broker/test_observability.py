@@ -88,14 +88,16 @@ def test_latency_histograms_per_route_and_unit(sqlite_platform: Platform) -> Non
     client = TestClient(create_app(p))
     user = new_user(p, unit=1, balance_fen=10_00)
     headers = _login(client, p, user)
+    series = (
+        'qianbao_http_request_duration_seconds_count{method="GET",route="/api/v1/me/balance",'
+        'status="2xx",unit="1"} '
+    )
+    before = _sample(client.get("/metrics").text, series)  # the registry is the process's
     assert client.get("/api/v1/me/balance", headers=headers).status_code == 200
     payments.transfer(p, user, new_user(p, unit=0), 1_00, "lag-1", PAY_PASSWORD)  # across
     assert wait_until(lambda: p.relay.delivered >= 1)
     text = client.get("/metrics").text
-    assert (
-        'qianbao_http_request_duration_seconds_count{method="GET",route="/api/v1/me/balance",'
-        'status="2xx",unit="1"} 1.0'
-    ) in text
+    assert _sample(text, series) == before + 1
     assert 'qianbao_writer_batch_size_count{unit="1"}' in text
     assert 'qianbao_writer_batch_seconds_bucket{le="0.005",unit="0"}' in text
     assert 'qianbao_writer_queue_depth{unit="0"}' in text
@@ -103,6 +105,12 @@ def test_latency_histograms_per_route_and_unit(sqlite_platform: Platform) -> Non
     missing = client.get("/no/such/page")
     assert missing.status_code == 404
     assert 'route="unmatched",status="4xx"' in client.get("/metrics").text
+
+
+def _sample(text: str, series: str) -> float:
+    """The value of one exposition line starting with ``series`` (0 when absent)."""
+    line = next((x for x in text.splitlines() if x.startswith(series)), None)
+    return 0.0 if line is None else float(line[len(series) :])
 
 
 @pytest.fixture

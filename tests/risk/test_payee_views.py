@@ -107,3 +107,32 @@ class World:
         from tests.risk.test_rules import rules
 
         self.rs, self.lists = rules(BIG), Lists()
+
+
+def test_a_payers_first_payment_is_kept_with_the_payee_and_survives_a_restart(tmp_path):
+    """The payee's unit stores a cross-unit payer's first payment under the payee (its own
+    user: the row lives where its key routes, so a bucket move takes it along) and remembers
+    it after a restart."""
+    from tests.conftest import make_platform
+
+    extra = {"risk": {"rules_path": str(write_rules(tmp_path / "rules.yaml"))}}
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)
+    try:
+        w1 = new_user(p, unit=0, balance_fen=1_000_00)
+        v, w2 = new_user(p, unit=1), new_user(p, unit=1, balance_fen=1_000_00)
+        _send(p, w1, v, "first")
+        assert _delivered(p, lambda: risk.engine(p).units[1].state.first_paid(w1, v) is not None)
+        with p.units[1].read() as tx:
+            rows = tx.all("SELECT user_id, kind, value FROM risk_known WHERE value = :w", {"w": w1})
+            owners = [str(r["user_id"]) for r in tx.all("SELECT user_id FROM risk_known")]
+        assert [(r["user_id"], r["kind"], r["value"]) for r in rows] == [(v, "PAYER", w1)]
+        assert {p.unit_of(owner) for owner in owners} == {1}
+        first_ms = risk.engine(p).units[1].state.first_paid(w1, v)
+    finally:
+        p.close()
+    p = make_platform("sqlite", tmp_path / "data", extra=extra)
+    try:
+        _send(p, w2, v, "after-restart")  # unit 1's first batch loads its profiles
+        assert risk.engine(p).units[1].state.first_paid(w1, v) == first_ms
+    finally:
+        p.close()

@@ -69,6 +69,18 @@ def remember(profile: Profile, kind: str, value: str, first_seen_ms: int = 0) ->
     known.add(value)
 
 
+def remember_row(
+    profiles: dict[str, Profile], user_id: str, kind: str, value: str, first_seen_ms: int
+) -> None:
+    """A ``risk_known`` row into the profiles. A ``PAYER`` row is kept by a payee of this unit
+    for a payer of another unit (``risk.inbound``): the row lives with the payee, where its
+    key routes (a bucket move takes it along), and the payer's profile here remembers the
+    payee."""
+    if kind == "PAYER":
+        user_id, kind, value = value, "PAYEE", user_id
+    remember(profiles.setdefault(user_id, Profile()), kind, value, first_seen_ms)
+
+
 @dataclass
 class State:
     """One unit's memory: the counters, the users' profiles, and the other units' payees as

@@ -40,7 +40,7 @@ from qianbao.risk.decide import (
     Profile,
     State,
     decide,
-    remember,
+    remember_row,
 )
 from qianbao.risk.errors import (
     ApprovalRequired,
@@ -207,8 +207,7 @@ class _RiskBatch:
         if self.viewed:
             us.outbound.sent(self.viewed, clock.now_ms())
         for row in self.known:
-            profile = us.state.profiles.setdefault(row["user_id"], Profile())
-            remember(profile, row["kind"], row["value"], row["now"])
+            remember_row(us.state.profiles, row["user_id"], row["kind"], row["value"], row["now"])
         for user_id, place in self.places:
             us.state.profiles.setdefault(user_id, Profile()).last_place = place
         for h in self.held:
@@ -418,8 +417,8 @@ class RiskEngine:
             batch.pending.add(e)
             batch.paid.append(e.payee)
             profiles.setdefault(e.user, Profile()).payees.setdefault(e.payee, first_ms)
-            row = {"user_id": e.user, "kind": "PAYEE", "value": e.payee, "now": first_ms}
-            batch.known.append(row)
+            row = {"user_id": e.payee, "kind": "PAYER", "value": e.user, "now": first_ms}
+            batch.known.append(row)  # kept with the payee, this unit's user
 
     def on_views(self, ctx: WriteContext, m: dict[str, Any]) -> None:
         """``risk.payee_views``: another unit's views of its paid users, the newest kept."""
@@ -441,8 +440,13 @@ class RiskEngine:
     def _load(self, tx: Tx, us: UnitState) -> None:
         """Profiles, the snapshot deltas in the horizon, and every PASS stored since the last."""
         for row in store.all_known(tx):
-            profile = us.state.profiles.setdefault(str(row["user_id"]), Profile())
-            remember(profile, str(row["kind"]), str(row["value"]), int(row["first_seen_ms"]))
+            remember_row(
+                us.state.profiles,
+                str(row["user_id"]),
+                str(row["kind"]),
+                str(row["value"]),
+                int(row["first_seen_ms"]),
+            )
         counters = us.state.counters
         horizon_start = clock.now_ms() - counters.horizon_ms
         since = 0

@@ -170,6 +170,7 @@ def send(
     chosen = out.peek(paid)
     others = [u for u in range(ctx.platform.settings.unit_count) if u != ctx.unit]
     firsts = {(r["user_id"], r["value"]): r["now"] for r in known if r["kind"] == "PAYEE"}
+    firsts |= {(r["value"], r["user_id"]): r["now"] for r in known if r["kind"] == "PAYER"}
     for payload in messages_of(state, chosen, now_ms, firsts):
         for unit in others:
             messages.send_at_commit(ctx, unit, VIEWS, payload)

@@ -54,7 +54,7 @@ risk_known = sa.Table(
     "risk_known",
     unit_metadata,
     ident("user_id", primary_key=True),
-    sa.Column("kind", sa.String(8), primary_key=True),  # DEVICE | IP | PLACE
+    sa.Column("kind", sa.String(8), primary_key=True),  # DEVICE | IP | PAYEE | PAYER
     sa.Column("value", sa.String(200), primary_key=True),
     sa.Column("first_seen_ms", Millis, nullable=False),
 )
