@@ -128,6 +128,7 @@ def serve(
     """Serve the API (/api/v1, /docs) and the console pages."""
     import uvicorn
 
+    from qianbao.api.wire import OneWriteHttp
     from qianbao.server import build_app
 
     settings = load_settings()
@@ -144,6 +145,7 @@ def serve(
             log_level="info",
             log_config=None,
             access_log=False,  # the API's own access line carries request id, caller, unit
+            http=OneWriteHttp,  # one send per response (api/wire.py)
         )
     finally:
         stop.set()

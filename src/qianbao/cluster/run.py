@@ -15,6 +15,7 @@ import sys
 
 import uvicorn
 
+from qianbao.api.wire import OneWriteHttp
 from qianbao.cluster.serve import (
     EXIT_LEASE_HELD,
     Process,
@@ -41,7 +42,7 @@ def _uvicorn(process: Process, sockets: list[socket.socket]) -> None:
         access_log=False,
         timeout_keep_alive=30,
         loop="auto",
-        http="auto",
+        http=OneWriteHttp,  # one send per response (api/wire.py)
     )
     try:
         uvicorn.Server(config).run(sockets=sockets)
