@@ -227,6 +227,43 @@ def inprocess_async(
     return done / (time.perf_counter() - start), latency
 
 
+def open_loop(
+    p: Platform, users: list[str], merchant: str, rate_per_s: float, seconds: float
+) -> dict[str, float]:
+    """Latency at an offered load below saturation: payments arrive at random (Poisson, mean
+    ``rate_per_s``), each from the next payer in turn, whether or not earlier ones are done; a
+    payment's latency runs from its scheduled arrival (a late start counts against us, so the
+    figure has no coordinated omission)."""
+    import random
+
+    async def drive() -> dict[str, float]:
+        rng, run = random.Random(7), uuid.uuid4().hex[:8]
+        latencies_s: list[float] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def one(n: int, due: float) -> None:
+            with use(payer_context(n % len(users))):
+                user = users[n % len(users)]
+                await payments.pay_merchant_async(p, user, merchant, PAYMENT_FEN, f"{run}-o{n}")
+            latencies_s.append(time.perf_counter() - due)
+
+        start = due = time.perf_counter()
+        n = 0
+        while due < start + seconds:
+            due += rng.expovariate(rate_per_s)
+            if (wait_s := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait_s)
+            tasks.append(asyncio.create_task(one(n, due)))
+            n += 1
+        await asyncio.gather(*tasks)
+        done_s = time.perf_counter() - start
+        return {"offered_per_s": round(rate_per_s), "done_per_s": round(n / done_s)} | latency_ms(
+            latencies_s
+        )
+
+    return asyncio.run(drive())
+
+
 def latency_ms(latencies_s: list[float]) -> dict[str, float]:
     ordered = sorted(latencies_s)
     if not ordered:
@@ -402,6 +439,10 @@ def run_engine(
         "inprocess": rate,
         "inprocess_latency": latency,
         "inprocess_threads": inprocess(p, users, merchant, seconds),
+        # below saturation: latency at half and at 80 % of the closed-loop rate just measured
+        "inprocess_open_loop": [
+            open_loop(p, users, merchant, rate * share, seconds) for share in (0.5, 0.8)
+        ],
     }
     if huabei_payers:
         result["huabei"] = huabei(p, users[:huabei_payers], merchant, seconds)
@@ -538,6 +579,8 @@ def main() -> None:
     }
     results["inprocess_sqlite_latency_ms"] = sqlite_r["inprocess_latency"]
     results["inprocess_postgres_latency_ms"] = pg_r.get("inprocess_latency")
+    results["inprocess_sqlite_latency_at_offered_load_ms"] = sqlite_r["inprocess_open_loop"]
+    results["inprocess_postgres_latency_at_offered_load_ms"] = pg_r.get("inprocess_open_loop")
     results["http_sqlite_latency_ms"] = sqlite_r["http_latency"]
     results["http_postgres_latency_ms"] = pg_r.get("http_latency")
     results["ratios"] = {
@@ -570,6 +613,10 @@ def main() -> None:
     for key in ("inprocess_sqlite_latency_ms", "inprocess_postgres_latency_ms"):
         if results.get(key):
             table.add_row(f"{key} p50 / p99", "{p50_ms} / {p99_ms}".format(**results[key]))
+    for key in ("sqlite", "postgres"):
+        for at in results.get(f"inprocess_{key}_latency_at_offered_load_ms") or []:
+            shown = "{p50_ms} / {p99_ms}".format(**at)
+            table.add_row(f"{key} p50 / p99 ms at {at['offered_per_s']:,}/s offered", shown)
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
