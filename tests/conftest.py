@@ -19,6 +19,7 @@ from qianbao.ledger.service import check_platform
 from qianbao.platform.clock import clock
 from qianbao.platform.runtime import Platform
 from qianbao.platform.settings import Settings
+from tests.db_templates import TEMPLATES
 
 PG_URL = os.environ.get("QIANBAO_TEST_PG_URL", "")
 
@@ -75,16 +76,33 @@ def _drop_pg_databases() -> Iterator[None]:
             conn.execute(f"DROP DATABASE IF EXISTS {_pg_created.pop()} WITH (FORCE)")
 
 
+def _pg_migrated(kinds: list[str]) -> list[str]:
+    """Fresh databases of ``kinds``, each a copy of its kind's migrated template."""
+    names = [f"qb_{uuid.uuid4().hex[:10]}_{i}" for i in range(len(kinds))]
+    for kind, name in zip(kinds, names, strict=True):
+        TEMPLATES.pg_database(_pg_admin_url(), kind, name)
+        _pg_created.append(name)
+    return [_pg_admin_url().rsplit("/", 1)[0] + "/" + n for n in names]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    TEMPLATES.drop()
+
+
 def make_platform(engine: str, data_dir: Path, **kw: object) -> Platform:
+    """A platform on fresh databases, copied from ones migrated once per session
+    (tests/db_templates.py)."""
     if engine == "postgres":
         if not PG_URL:
             if os.environ.get("QIANBAO_REQUIRE_PG"):
                 pytest.fail("QIANBAO_REQUIRE_PG is set but no PostgreSQL server was started")
             pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
         units = int(kw.get("unit_count", 2))  # type: ignore[call-overload]
-        urls = _pg_databases(units + 1)
+        urls = _pg_migrated(["global"] + ["unit"] * units)
         kw = {**kw, "global_url": urls[0], "unit_urls": tuple(urls[1:])}
-    return open_platform(fast_settings(data_dir, **kw))
+    settings = fast_settings(data_dir, **kw)
+    TEMPLATES.seed_sqlite(settings)
+    return open_platform(settings)
 
 
 @pytest.fixture(params=ENGINES)
