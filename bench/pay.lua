@@ -16,6 +16,13 @@ function init(args)
   for line in io.lines(os.getenv("QB_TOKENS")) do tokens[#tokens + 1] = line end
 end
 
+-- $QB_PACE_MS paces each connection: before each request it waits a random time (exponential,
+-- that mean), so the offered rate is about connections / pace; unset, requests go back to back.
+local pace_ms = tonumber(os.getenv("QB_PACE_MS") or "")
+if pace_ms then
+  function delay() return -math.log(1 - math.random()) * pace_ms end
+end
+
 function request()
   counter = counter + 1
   local token = tokens[(counter + thread_no * 7) % #tokens + 1]
