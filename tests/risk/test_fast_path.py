@@ -80,6 +80,8 @@ def test_windows_equal_a_scan_of_committed_and_pending_events():
                     count, total, newest = 0, 0, ()
                 assert Look(counters, now_ms).count(dimension, key, window_ms) == count
                 assert (w.count, w.sum_fen, w.events) == (count, total, newest)
+                assert w.near_limits() == near_limits(newest)  # the log's running count
+                assert w.newest() == (newest[-1] if newest else None)
                 assert look(dimension, key, window_ms) is w  # computed once a decision
                 assert look.count(dimension, key, window_ms) == count
                 for of in DIMENSIONS:
@@ -231,7 +233,7 @@ def test_a_busy_key_s_running_distinct_tally_equals_a_scan_through_adds_takeback
             batch.append(
                 Event(
                     at,
-                    100,
+                    r.choice([100, 450_000, 499_999, 500_000, 1_900_000]),
                     "PAY",
                     f"u{r.randrange(3 if step % 50 < 25 else 90)}",  # few, then many users
                     r.choice(["m1", "m1", "m2", f"p{r.randrange(70)}"]),
@@ -257,6 +259,7 @@ def test_a_busy_key_s_running_distinct_tally_equals_a_scan_through_adds_takeback
                     expected = {e.key(of) for e in newest}
                     assert set(w.seen(of)) == w.values(of) == expected, (step, dimension, of)
                     assert w.distinct(of, "u1") == len(expected - {"u1"})
+                assert w.near_limits() == near_limits(newest)  # kept through trims too
         if step % 40 == 39:
             counters.prune(at)
     log = counters.log("merchant", "m1")

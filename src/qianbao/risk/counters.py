@@ -31,6 +31,16 @@ EVENTS_PER_KEY_MAX = 20_000  # a key past this forgets its oldest events (a hot 
 DISTINCT_EVENTS_MAX = 64  # a distinct count looks at the window's newest events only
 TAIL_MAX = DISTINCT_EVENTS_MAX
 TAIL_OUT = DISTINCT_EVENTS_MAX + 1  # the event that leaves the newest when one arrives
+LIMITS_FEN = (500_000, 1_000_000, 2_000_000, 5_000_000)  # round amounts people stay under
+NEAR_LOW_FEN, NEAR_HIGH_FEN = int(0.9 * min(LIMITS_FEN)), max(LIMITS_FEN)
+
+
+def near_limit(amount_fen: int) -> bool:
+    """Just under a round limit (within 10 %): a log keeps how many of its events are, like
+    its sums (``EventLog.near``), for the features (``features.py``)."""
+    if amount_fen < NEAR_LOW_FEN or amount_fen >= NEAR_HIGH_FEN:  # most amounts: one test
+        return False
+    return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
 
 
 def _untally(tally: dict[str, int], value: str) -> None:
@@ -73,15 +83,22 @@ class Window:
     """A window's ``count`` and ``sum_fen``, and its newest ``DISTINCT_EVENTS_MAX`` events
     (``events``, oldest first; gathered only when read)."""
 
-    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_values")
+    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_values", "_start")
 
     def __init__(
-        self, count: int, sum_fen: int, log: EventLog | None = None, first: int = 0, end: int = 0
+        self,
+        count: int,
+        sum_fen: int,
+        log: EventLog | None = None,
+        first: int = 0,
+        end: int = 0,
+        start: int = 0,
     ) -> None:
         self.count = count
         self.sum_fen = sum_fen
         self._events: tuple[Event, ...] | None = None if log is not None else ()
         self._log, self._first, self._end = log, first, end
+        self._start = start  # the window's oldest event (``first``: its oldest of the newest)
         self._values: dict[str, Collection[str]] | None = None
 
     @property
@@ -92,6 +109,19 @@ class Window:
             events = self._events = tuple(self._log.events[self._first : self._end])
         return events
 
+    def newest(self) -> Event | None:
+        """The window's newest event (None for an empty window)."""
+        log = self._log
+        return log.events[self._end - 1] if log is not None and self.count else None
+
+    def near_limits(self) -> int:
+        """How many of ``events`` are ``near_limit`` (from the log's running count)."""
+        log = self._log
+        if log is None or not self.count:
+            return 0
+        near, first = log.near, self._first
+        return near[self._end - 1] - (near[first - 1] if first else 0)
+
     def seen(self, dimension: str) -> Collection[str]:
         """The distinct values of ``dimension`` among ``events`` (gathered once a window; a
         window of a log's newest ``DISTINCT_EVENTS_MAX`` events reads the log's running tally:
@@ -101,9 +131,9 @@ class Window:
             known = self._values = {}
         values = known.get(dimension)
         if values is None:
-            log = self._log
-            if log is not None and log.tallies(self._first, self._end):
-                values = known[dimension] = log.tail(dimension)
+            log, end = self._log, self._end
+            if log is not None and end == len(log.events) and self._first == max(0, end - TAIL_MAX):
+                values = known[dimension] = log.tail(dimension)  # the log's newest: its tally
             else:
                 values = known[dimension] = frozenset(map(GET[dimension], self.events))
         return values
@@ -127,31 +157,36 @@ class EventLog:
     for the dimensions a distinct count asked of its newest events, a running tally of their
     values over the newest ``DISTINCT_EVENTS_MAX`` events (``tail``: kept as events come and
     go, so the distinct count of a window that holds the log's newest events — a busy key's,
-    or all of a young key's — costs a lookup, not a pass over its events)."""
+    or all of a young key's — costs a lookup, not a pass over its events). ``near[i]``: how
+    many of events 0..i are ``near_limit`` (a window's count is a subtraction, as its sum)."""
 
-    __slots__ = ("at", "cum", "events", "head", "tails")
+    __slots__ = ("at", "cum", "near", "events", "head", "tails")
 
     def __init__(self) -> None:
         self.at: list[int] = []
         self.cum: list[int] = []
+        self.near: list[int] = []
         self.events: list[Event] = []
         self.head = 0
-        self.tails: list[tuple[str, itemgetter[Any], dict[str, int]]] = []
+        self.tails: dict[str, tuple[itemgetter[Any], dict[str, int]]] = {}  # dimension ->
 
     def add(self, e: Event) -> None:
-        at = self.at
+        at, amount = self.at, e.amount_fen
+        near = NEAR_LOW_FEN <= amount < NEAR_HIGH_FEN and near_limit(amount)
         if at:
             last = at[-1]
             at.append(e.at_ms if e.at_ms > last else last)  # time never runs backwards in a log
-            self.cum.append(self.cum[-1] + e.amount_fen)
+            self.cum.append(self.cum[-1] + amount)
+            self.near.append(self.near[-1] + near)
         else:
             at.append(e.at_ms)
-            self.cum.append(e.amount_fen)
+            self.cum.append(amount)
+            self.near.append(int(near))
         events = self.events
         events.append(e)
         if self.tails:
             left = events[-TAIL_OUT] if len(events) >= TAIL_OUT else None
-            for _, get, tally in self.tails:
+            for get, tally in self.tails.values():
                 value = get(e)
                 tally[value] = tally.get(value, 0) + 1
                 if left is not None:
@@ -159,32 +194,27 @@ class EventLog:
 
     def pop(self) -> None:
         """Take back the newest event."""
-        self.at.pop(), self.cum.pop()
+        self.at.pop(), self.cum.pop(), self.near.pop()
         events = self.events
         e = events.pop()
         self.head = min(self.head, len(events))
         if self.tails:
             back = events[-DISTINCT_EVENTS_MAX] if len(events) >= DISTINCT_EVENTS_MAX else None
-            for _, get, tally in self.tails:
+            for get, tally in self.tails.values():
                 _untally(tally, get(e))
                 if back is not None:
                     value = get(back)
                     tally[value] = tally.get(value, 0) + 1
 
-    def tallies(self, first: int, end: int) -> bool:
-        """Are ``events[first:end]`` the ones the tallies count (the newest, up to
-        ``DISTINCT_EVENTS_MAX``)?"""
-        return end == len(self.events) and first == max(0, end - TAIL_MAX)
-
     def tail(self, dimension: str) -> dict[str, int]:
         """The running tally of ``dimension``'s values among the newest events (made at the
         first request, then kept)."""
-        for name, _, tally in self.tails:
-            if name == dimension:
-                return tally
+        held = self.tails.get(dimension)
+        if held is not None:
+            return held[1]
         get = GET[dimension]
         tally = dict(Counter(map(get, self.events[-DISTINCT_EVENTS_MAX:])))
-        self.tails.append((dimension, get, tally))
+        self.tails[dimension] = (get, tally)
         return tally
 
     def forget_before(self, oldest_ms: int) -> None:
@@ -192,10 +222,12 @@ class EventLog:
         self.head = max(self.head, bisect_right(self.at, oldest_ms, self.head))
         self.head = max(self.head, len(self.at) - EVENTS_PER_KEY_MAX)
         if self.head > 256 and self.head * 2 > len(self.at):
+            base = self.near[self.head - 1]  # counted from the first kept event on
+            self.near = [n - base for n in self.near[self.head :]]
             del self.at[: self.head], self.cum[: self.head], self.events[: self.head]
             self.head = 0
             if len(self.events) < DISTINCT_EVENTS_MAX:  # the tallies counted what went
-                self.tails = []
+                self.tails = {}
 
     def window(self, now_ms: int, window_ms: int, *, with_events: bool = True) -> Window:
         """The events with ``now - w < at_ms <= now`` (``with_events`` is kept for callers:
@@ -312,7 +344,7 @@ def _span(log: EventLog, now_ms: int, window_ms: int) -> Window:
         return EMPTY
     cum = log.cum
     total = cum[end - 1] - (cum[start - 1] if start > 0 else 0)
-    return Window(end - start, total, log, max(end - DISTINCT_EVENTS_MAX, start), end)
+    return Window(end - start, total, log, max(end - DISTINCT_EVENTS_MAX, start), end, start)
 
 
 def window(counters: Counters, dimension: str, key: str, now_ms: int, window_ms: int) -> Window:
@@ -324,15 +356,16 @@ def window(counters: Counters, dimension: str, key: str, now_ms: int, window_ms:
 class Look:
     """The windows one decision asks for, each computed once (rules and features share them)."""
 
-    __slots__ = ("logs", "now_ms", "memo", "newest")
+    __slots__ = ("logs", "now_ms", "memo", "spans")
 
     def __init__(self, counters: Counters, now_ms: int) -> None:
         self.logs = counters.logs
         self.now_ms = now_ms
         self.memo: dict[tuple[str, str, int], Window] = {}
-        # (dimension, key, first, end) -> the first window with those newest events: a longer
-        # window of a busy key has the same, and their distinct values are gathered once
-        self.newest: dict[tuple[str, str, int, int], Window] = {}
+        # (log, first, end) -> the first window with those newest events: a window of the key
+        # that holds the same events is that object (a young key's windows, a busy key's
+        # short ones), a longer one shares its distinct values
+        self.spans: dict[tuple[EventLog, int, int], Window] = {}
 
     def __call__(self, dimension: str, key: str, window_ms: int) -> Window:
         """The window (its events are gathered when read); a count or a sum reads the same
@@ -345,16 +378,31 @@ class Look:
         if log is None:
             hit = self.memo[ident] = EMPTY
             return hit
-        hit = self.memo[ident] = _span(log, self.now_ms, window_ms)
-        first, end = hit._first, hit._end
-        if hit.count and not (end == len(log.events) and first == max(0, end - TAIL_MAX)):
-            # not the log's newest (those read its tallies): share with a window of the same
-            # events their distinct values
-            same = self.newest.setdefault((dimension, key, first, end), hit)
-            if same is not hit:
-                if same._values is None:
-                    same._values = {}
-                hit._values = same._values
+        at, now_ms = log.at, self.now_ms
+        start = bisect_right(at, now_ms - window_ms, log.head)
+        end = len(at)
+        if end and at[-1] > now_ms:
+            end = bisect_right(at, now_ms, start)
+        if end <= start:
+            hit = self.memo[ident] = EMPTY
+            return hit
+        first = end - DISTINCT_EVENTS_MAX
+        if first < start:
+            first = start
+        span = (log, first, end)
+        same = self.spans.get(span)
+        if same is not None and same._start == start:
+            hit = self.memo[ident] = same  # the same events: the same count, sum and values
+            return hit
+        cum = log.cum
+        total = cum[end - 1] - (cum[start - 1] if start > 0 else 0)
+        hit = self.memo[ident] = Window(end - start, total, log, first, end, start)
+        if same is None:
+            self.spans[span] = hit
+        else:  # the same newest events: their distinct values are gathered once
+            if same._values is None:
+                same._values = {}
+            hit._values = same._values
         return hit
 
     def count(self, dimension: str, key: str, window_ms: int) -> int:

@@ -332,7 +332,7 @@ def _list(rule: Rule) -> Fire:
 
     def fire(c: Case) -> Reason | None:
         entries = c.lists.named(name)
-        if not entries:
+        if not entries or entries.isdisjoint(c.mine):  # most decisions: none of them listed
             return None
         hits = [f"{k}:{v}" for k, v in c.mine if k in kinds and (k, v) in entries]
         return Reason(rule_id, score, ", ".join(hits)) if hits else None

@@ -9,12 +9,18 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from qianbao.platform import ids
-from qianbao.risk.counters import GET, Event, Look
+from qianbao.risk.counters import (
+    GET,
+    NEAR_HIGH_FEN,
+    NEAR_LOW_FEN,
+    Event,
+    Look,
+    near_limit,
+)
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 PAYEE_WINDOW_MS = 7 * DAY_MS  # the payee-side window of a transfer (the counters keep it)
-LIMITS_FEN = (500_000, 1_000_000, 2_000_000, 5_000_000)  # round amounts people stay under
 NAMES = (
     "log_amount",
     "amount_ratio",
@@ -57,24 +63,14 @@ NAMES = (
 CASH_LIKE = frozenset({"cash_like", "precious_metals", "gambling"})
 
 
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What a user is known by before this movement."""
+class Known(NamedTuple):
+    """What a user is known by before this movement (a tuple: one is made every decision)."""
 
     has_history: bool
     device_known: bool
     ip_known: bool
     payee_known: bool = False
     payee_first_ms: int | None = None  # when the user first paid this payee (known payees)
-
-
-NEAR_LOW_FEN, NEAR_HIGH_FEN = int(0.9 * min(LIMITS_FEN)), max(LIMITS_FEN)
-
-
-def near_limit(amount_fen: int) -> bool:
-    if amount_fen < NEAR_LOW_FEN or amount_fen >= NEAR_HIGH_FEN:  # most amounts: one test
-        return False
-    return any(0.9 * limit <= amount_fen < limit for limit in LIMITS_FEN)
 
 
 _AMOUNT = GET["amount_fen"]
@@ -142,14 +138,14 @@ def compute(
     now = e.at_ms
     user_day = look("user", e.user, DAY_MS)
     user_hour = look("user", e.user, HOUR_MS)
-    events = user_day.events
+    newest = user_day.newest()
     mean = (user_day.sum_fen / user_day.count) if user_day.count else 0.0
     fanin = look("payee", e.payee, DAY_MS)
     device = look("device", e.device, DAY_MS)
     ip = look("ip", e.ip, DAY_MS)
     inflow = look("payee", e.user, DAY_MS)
     back = look("user", e.payee, DAY_MS)
-    last = events[-1].at_ms if events else None
+    last = newest.at_ms if newest is not None else None
     hour = (now // HOUR_MS + 8) % 24  # Asia/Shanghai
     log_amount = math.log1p(e.amount_fen / 100)
     payee_new = float(known.has_history and e.kind != "WITHDRAW" and not known.payee_known)
@@ -175,7 +171,7 @@ def compute(
         math.log1p(len(inflow.values("user"))),
         float(sum(1 for x in back.events or () if x.payee == e.user)),
         float(near_limit(e.amount_fen)),
-        float(near_limits(events)),
+        float(user_day.near_limits()),
         math.log1p(min((now - last) / 60_000, 10_000)) if last is not None else 10.0,
         float(e.kind == "TRANSFER"),
         float(e.kind == "WITHDRAW"),

@@ -57,14 +57,25 @@ def _number(v: float) -> str:
     return repr(v) if math.isfinite(v) else _JSON(v)
 
 
+REASONS_KEPT_MAX = 4096  # distinct reason lists whose JSON is kept (then it starts again)
+_reasons: dict[tuple[Reason, ...], str] = {}
+
+
 def reasons_json(reasons: tuple[Reason, ...]) -> str:
-    """``[{rule, score, detail}, ...]`` as JSON."""
+    """``[{rule, score, detail}, ...]`` as JSON (made once per distinct list: the same reasons
+    come again and again, an allow-listed merchant's with every payment)."""
     if not reasons:
         return "[]"
-    items = [
-        f'{{"rule":{_q(r.rule)},"score":{int(r.score)},"detail":{_q(r.detail)}}}' for r in reasons
-    ]
-    return f"[{','.join(items)}]"
+    text = _reasons.get(reasons)
+    if text is None:
+        if len(_reasons) >= REASONS_KEPT_MAX:
+            _reasons.clear()
+        items = [
+            f'{{"rule":{_q(r.rule)},"score":{int(r.score)},"detail":{_q(r.detail)}}}'
+            for r in reasons
+        ]
+        text = _reasons[reasons] = f"[{','.join(items)}]"
+    return text
 
 
 def inputs(row: Mapping[str, Any]) -> dict[str, Any]:
