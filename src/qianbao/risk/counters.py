@@ -83,7 +83,17 @@ class Window:
     """A window's ``count`` and ``sum_fen``, and its newest ``DISTINCT_EVENTS_MAX`` events
     (``events``, oldest first; gathered only when read)."""
 
-    __slots__ = ("count", "sum_fen", "_events", "_log", "_first", "_end", "_values", "_start")
+    __slots__ = (
+        "count",
+        "sum_fen",
+        "_events",
+        "_log",
+        "_first",
+        "_end",
+        "_values",
+        "_start",
+        "_tallied",
+    )
 
     def __init__(
         self,
@@ -100,6 +110,9 @@ class Window:
         self._log, self._first, self._end = log, first, end
         self._start = start  # the window's oldest event (``first``: its oldest of the newest)
         self._values: dict[str, Collection[str]] | None = None
+        # its events are the log's newest (its tallies count them): None until asked, or
+        # ``Look``'s answer when it made the window (the log does not change within a decision)
+        self._tallied: bool | None = None
 
     @property
     def events(self) -> tuple[Event, ...]:
@@ -126,16 +139,20 @@ class Window:
         """The distinct values of ``dimension`` among ``events`` (gathered once a window; a
         window of a log's newest ``DISTINCT_EVENTS_MAX`` events reads the log's running tally:
         valid until the log changes, as the window's count)."""
+        log, tallied = self._log, self._tallied
+        if tallied is None:
+            end = self._end
+            tallied = (
+                log is not None and end == len(log.events) and self._first == max(0, end - TAIL_MAX)
+            )
+        if tallied and log is not None:
+            return log.tail(dimension)  # the log's newest: its tally
         known = self._values
         if known is None:
             known = self._values = {}
         values = known.get(dimension)
         if values is None:
-            log, end = self._log, self._end
-            if log is not None and end == len(log.events) and self._first == max(0, end - TAIL_MAX):
-                values = known[dimension] = log.tail(dimension)  # the log's newest: its tally
-            else:
-                values = known[dimension] = frozenset(map(GET[dimension], self.events))
+            values = known[dimension] = frozenset(map(GET[dimension], self.events))
         return values
 
     def values(self, dimension: str) -> frozenset[str]:
@@ -397,6 +414,7 @@ class Look:
         cum = log.cum
         total = cum[end - 1] - (cum[start - 1] if start > 0 else 0)
         hit = self.memo[ident] = Window(end - start, total, log, first, end, start)
+        hit._tallied = end == len(at) and first == (end - TAIL_MAX if end > TAIL_MAX else 0)
         if same is None:
             self.spans[span] = hit
         else:  # the same newest events: their distinct values are gathered once

@@ -57,25 +57,25 @@ def _number(v: float) -> str:
     return repr(v) if math.isfinite(v) else _JSON(v)
 
 
-REASONS_KEPT_MAX = 4096  # distinct reason lists whose JSON is kept (then it starts again)
-_reasons: dict[tuple[Reason, ...], str] = {}
+REASONS_KEPT_MAX = 4096  # distinct reasons whose JSON is kept (then it starts again)
+_reasons: dict[Reason, str] = {}
 
 
 def reasons_json(reasons: tuple[Reason, ...]) -> str:
-    """``[{rule, score, detail}, ...]`` as JSON (made once per distinct list: the same reasons
-    come again and again, an allow-listed merchant's with every payment)."""
+    """``[{rule, score, detail}, ...]`` as JSON (each reason's made once: the same come again
+    and again, an allow-listed merchant's with every payment, a burst's count)."""
     if not reasons:
         return "[]"
-    text = _reasons.get(reasons)
-    if text is None:
-        if len(_reasons) >= REASONS_KEPT_MAX:
-            _reasons.clear()
-        items = [
-            f'{{"rule":{_q(r.rule)},"score":{int(r.score)},"detail":{_q(r.detail)}}}'
-            for r in reasons
-        ]
-        text = _reasons[reasons] = f"[{','.join(items)}]"
-    return text
+    items = []
+    for r in reasons:
+        item = _reasons.get(r)
+        if item is None:
+            if len(_reasons) >= REASONS_KEPT_MAX:
+                _reasons.clear()
+            rule, score, detail = _q(r.rule), int(r.score), _q(r.detail)
+            item = _reasons[r] = f'{{"rule":{rule},"score":{score},"detail":{detail}}}'
+        items.append(item)
+    return f"[{','.join(items)}]"
 
 
 def inputs(row: Mapping[str, Any]) -> dict[str, Any]:
