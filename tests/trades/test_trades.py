@@ -289,3 +289,32 @@ def test_pay_decided_on_the_writers_memory_of_a_trade_is_checked_when_written(
     assert paid == trades.get_trade(platform, paid["id"])  # the answer is the row as stored
     assert balance(platform, buyer) == 100_00 - 5_00
     assert_ledger_clean(platform)
+
+
+def test_an_out_trade_no_is_taken_as_new_without_a_read_and_checked_when_written(platform):
+    """Creating a trade reads no order (``store.ClaimedOrders``): a replay the order unit's
+    writer remembers answers the first trade in the same batch run; one it does not remember
+    (its memory dropped, as after a restart) meets the first order when the new one is written,
+    and the batch runs again precisely: the same body answers the first trade, another body is
+    OUT_TRADE_NO_USED. Nothing is left half-done, for a buyer in either unit."""
+    m = new_merchant(platform)
+    for unit in (0, 1):
+        buyer = new_user(platform, unit=unit, balance_fen=100_00)
+        r = req(m, 2_00)
+        writer = platform.writers[trades._order_unit(platform, m, r.out_trade_no)]
+        first = trades.create(platform, r, buyer)
+        precise = writer.precise_batches
+        assert trades.create(platform, r, buyer) == first  # remembered: no second run
+        assert writer.precise_batches == precise
+        writer._caches.pop("trades.orders")  # forgotten
+        assert trades.create(platform, r, buyer) == first
+        assert writer.precise_batches == precise + 1
+        writer._caches.pop("trades.orders", None)
+        with pytest.raises(QianbaoError) as e:
+            trades.create(platform, req(m, 3_00, out_trade_no=r.out_trade_no), buyer)
+        assert _code(e) == "OUT_TRADE_NO_USED"
+        assert trades.find_order(platform, m, r.out_trade_no)["trade_id"] == first["id"]
+        assert trades.list_buyer_trades(platform, buyer) == [first]
+        paid = trades.pay(platform, first["id"], buyer, PAY_PASSWORD)
+        assert trades.create(platform, r, buyer) == paid  # a replay after the pay: as stored
+    assert_ledger_clean(platform)

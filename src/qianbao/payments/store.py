@@ -28,6 +28,7 @@ _INSERT_ORDER = (
     " :product, :subject, :total_amount_fen, :timeout_at_ms, :app_id, :notify_url, :trade_id,"
     " :buyer_id, :status, :created_at_ms, :updated_at_ms)"
 )
+_INSERT_NEW_ORDER = _INSERT_ORDER + " ON CONFLICT (merchant_id, out_trade_no) DO NOTHING"
 _INSERT_TRADE = (
     "INSERT INTO trades (id, order_id, merchant_id, out_trade_no, buyer_id, product, subject,"
     " total_amount_fen, status, timeout_at_ms, app_id, notify_url, created_at_ms, updated_at_ms)"
@@ -62,12 +63,6 @@ def find_order(tx: Tx, merchant_id: str, out_trade_no: str) -> Row | None:
         {"m": merchant_id, "o": out_trade_no},
     )
     return None if row is None else dict(row)
-
-
-def insert_order(tx: Tx, values: dict[str, Any]) -> Row:
-    """Insert a new order; returns the row as stored."""
-    tx.execute(_INSERT_ORDER, values)
-    return stored_row(trade_orders, values)
 
 
 def insert_trade(tx: Tx, values: dict[str, Any]) -> Row | None:
@@ -196,32 +191,77 @@ def waiting(ctx: WriteContext) -> Waiting:
     return found
 
 
+ORDERS_CACHED_MAX = 50_000  # orders bound to their buyer when claimed, kept in a writer's memory
+
+
 class ClaimedOrders:
-    """Batch participant: the orders claimed by the running batch, by (merchant, out_trade_no):
-    their inserts are staged, so a read through the bare connection would not see them yet.
-    Dropped with the command that claimed them if it fails."""
+    """Batch participant: the orders this writer knows, by (merchant, out_trade_no) — the
+    running batch's claims and, across batches, the orders it claimed with their buyer (such a
+    row never changes: only an OPEN order is bound or closed). Any other ``out_trade_no`` is
+    taken as new without a read, as idempotency keys are: the batch's new orders are written
+    with one ``INSERT ... ON CONFLICT DO NOTHING`` before the commit, which must insert every
+    row; one that met an existing order (a replay this writer did not remember) makes the batch
+    run again precisely, where the order is read first and inserted at once. A statement
+    through ``ctx.tx`` that names ``trade_orders`` writes the batch's new orders first."""
+
+    tables = frozenset({"trade_orders"})
 
     def __init__(self, ctx: WriteContext) -> None:
-        self.rows: dict[tuple[str, str], Row] = {}
+        self.db = ctx.db
+        self.precise = ctx.precise
+        self.recent: OrderedDict[tuple[str, str], Row] = ctx.cache("trades.orders", OrderedDict)
+        self.rows: dict[tuple[str, str], Row] = {}  # the batch's claims
         self.log: list[tuple[str, str]] = []
+        self.pending: list[dict[str, Any]] = []  # new orders not written yet
+        self.written: list[Row] = []
 
-    def add(self, key: tuple[str, str], order: Row) -> None:
+    def find(self, key: tuple[str, str]) -> Row | None:
+        """The order claimed under ``key`` as far as this writer knows (precisely: read)."""
+        hit = self.rows.get(key) or self.recent.get(key)
+        if hit is not None or not self.precise:
+            return hit
+        return find_order(self.db, *key)
+
+    def claim(self, tx: Tx, key: tuple[str, str], values: dict[str, Any]) -> Row:
+        """A new order under ``key`` (``find`` found none); returns the row as stored."""
+        if self.precise:
+            tx.execute(_INSERT_ORDER, values)  # at once, in the command's savepoint
+        else:
+            self.pending.append(values)
+        order = stored_row(trade_orders, values)
         self.rows[key] = order
         self.log.append(key)
+        return order
 
-    def mark(self) -> int:
-        return len(self.log)
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.log), len(self.pending), len(self.written)
 
-    def rollback_to(self, mark: int | None) -> None:
-        for key in self.log[mark or 0 :]:
+    def rollback_to(self, mark: tuple[int, int, int] | None) -> None:
+        log, pending, written = mark or (0, 0, 0)
+        for key in self.log[log:]:
             self.rows.pop(key, None)
-        del self.log[mark or 0 :]
+        del self.log[log:]
+        del self.pending[pending:]
+        del self.written[written:]  # written inside a savepoint that was rolled back
+
+    def flush(self, tx: Tx) -> bool:
+        if not self.pending:
+            return False
+        if tx.execute_values(_INSERT_NEW_ORDER, self.pending) != len(self.pending):
+            raise Unverified("an out_trade_no taken as new was already claimed")
+        self.written += [stored_row(trade_orders, values) for values in self.pending]
+        self.pending.clear()
+        return True
 
     def before_commit(self, tx: Tx) -> None:
-        pass
+        self.flush(tx)
 
     def after_commit(self) -> None:
-        pass
+        for order in self.written:
+            if order["status"] == "BOUND":
+                self.recent[(order["merchant_id"], order["out_trade_no"])] = order
+        while len(self.recent) > ORDERS_CACHED_MAX:
+            self.recent.popitem(last=False)
 
 
 # --- the merchant's activity index ---------------------------------------------------------------

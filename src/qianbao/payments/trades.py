@@ -195,10 +195,8 @@ def load_row(tx: Tx, table: str, row_id: str) -> Row:
 # --- orders (routing and out_trade_no uniqueness) --------------------------------------------
 def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
     """Claim ``out_trade_no`` in its order unit; the same request again returns the first order."""
-    command = _order_command(req, buyer_id)
-    return p.writers[p.unit_of_bucket(order_bucket(req.merchant_id, req.out_trade_no))].submit(
-        command
-    )
+    unit = _order_unit(p, req.merchant_id, req.out_trade_no)
+    return p.writers[unit].submit(_order_command(req, buyer_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,43 +222,33 @@ class OpenTradeOrder:
 
     def __call__(self, ctx: WriteContext) -> Row:
         order = self._claim(ctx)
-        return _open_trade(ctx, order) if self.open_trade else order
+        if not self.open_trade:
+            return order
+        return _open_trade(ctx, order, new=order["id"] == self.order_id)
 
     def _claim(self, ctx: WriteContext) -> Row:
-        """The order of ``out_trade_no``: the first one (same request) or a new one. Orders
-        claimed earlier in the batch are known in memory (their inserts are staged), the
-        others are read through the bare connection, so no staged row is flushed for it."""
+        """The order of ``out_trade_no``: the first one (same request) or a new one, decided
+        without a read of the database unless the batch runs precisely (``store.ClaimedOrders``:
+        a replay this writer does not remember is found when the new order is written)."""
         claimed: store.ClaimedOrders = ctx.participant("trades.orders", store.ClaimedOrders)
         key = (self.merchant_id, self.out_trade_no)
-        old = claimed.rows.get(key) or store.find_order(ctx.db, *key)
+        old = claimed.find(key)
         if old is not None:
             if old["request_hash"] != self.request_hash:
                 raise OutTradeNoUsed(
                     f"out_trade_no {self.out_trade_no!r} was used for another trade"
                 )
             return old
-        order = store.insert_order(
-            ctx.tx,
-            {
-                "id": self.order_id,
-                "merchant_id": self.merchant_id,
-                "out_trade_no": self.out_trade_no,
-                "request_hash": self.request_hash,
-                "product": self.product,
-                "subject": self.subject,
-                "total_amount_fen": self.total_amount_fen,
-                "timeout_at_ms": self.timeout_at_ms,
-                "app_id": self.app_id,
-                "notify_url": self.notify_url,
-                "trade_id": self.trade_id,
-                "buyer_id": self.buyer_id,
-                "status": "BOUND" if self.buyer_id else "OPEN",
-                "created_at_ms": self.now_ms,
-                "updated_at_ms": self.now_ms,
-            },
-        )
-        claimed.add(key, order)
-        return order
+        values = {name: getattr(self, name) for name in _ORDER_COLUMNS}
+        values["status"] = "BOUND" if self.buyer_id else "OPEN"
+        values["created_at_ms"] = values["updated_at_ms"] = self.now_ms
+        return claimed.claim(ctx.tx, key, values | {"id": self.order_id})
+
+
+_ORDER_COLUMNS = (  # the order's columns as the command carries them
+    *("merchant_id", "out_trade_no", "request_hash", "product", "subject", "total_amount_fen"),
+    *("timeout_at_ms", "app_id", "notify_url", "trade_id", "buyer_id"),
+)
 
 
 def _order_command(
@@ -287,22 +275,29 @@ def _order_command(
 
 @dataclass(frozen=True, slots=True)
 class OpenTrade:
-    """Open the trade of a bound order in the buyer's unit (idempotent). A command as data."""
+    """Open the trade of a bound order in the buyer's unit (idempotent). A command as data;
+    ``new``: the order was claimed just now, so its trade cannot exist yet."""
 
     order: dict[str, Any]
+    new: bool = False
 
     def __call__(self, ctx: WriteContext) -> Row:
-        return _open_trade(ctx, self.order)
+        return _open_trade(ctx, self.order, new=self.new)
 
 
-def _ensure_trade(p: Platform, order: Row) -> Row:
+def _ensure_trade(p: Platform, order: Row, *, new: bool = False) -> Row:
     """Open the trade of a bound order in the buyer's unit (idempotent: heals a half-done bind)."""
     assert order["trade_id"] and order["buyer_id"]
-    return p.writer_for(order["trade_id"]).submit(OpenTrade(dict(order)))
+    return p.writer_for(order["trade_id"]).submit(OpenTrade(dict(order), new))
 
 
-def _open_trade(ctx: WriteContext, order: Row) -> Row:
-    """The bound order's trade, opened now (its row built in memory) or as it was opened."""
+def _open_trade(ctx: WriteContext, order: Row, *, new: bool = False) -> Row:
+    """The bound order's trade, opened now (its row built in memory) or as it was opened (a
+    known order's trade is looked for first, so its insert does not meet the existing row)."""
+    waiting = store.waiting(ctx)
+    found = None if new else waiting.find(ctx, order["trade_id"])
+    if found is not None:
+        return found
     now = clock.now_ms()
     values = {
         "id": order["trade_id"],
@@ -323,7 +318,7 @@ def _open_trade(ctx: WriteContext, order: Row) -> Row:
     opened = store.insert_trade(ctx.tx, values)
     if opened is None:
         return load_row(ctx.tx, "trades", order["trade_id"])
-    store.waiting(ctx).opened_trade(opened)  # its pay needs no read (``store.Waiting``)
+    waiting.opened_trade(opened)  # its pay needs no read (``store.Waiting``)
     return opened
 
 
@@ -334,10 +329,12 @@ def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
     instead of two); otherwise the order is claimed first and the trade opened after it."""
     _check_request(p, req)
     members.get_user_cached(p, buyer_id)  # the buyer exists
-    unit = p.unit_of_bucket(order_bucket(req.merchant_id, req.out_trade_no))
-    if unit != p.unit_of(buyer_id):
-        return _ensure_trade(p, _open_order(p, req, buyer_id))
-    return p.writers[unit].submit(_order_command(req, buyer_id, open_trade=True))
+    unit = _order_unit(p, req.merchant_id, req.out_trade_no)
+    command = _order_command(req, buyer_id, open_trade=unit == p.unit_of(buyer_id))
+    order = p.writers[unit].submit(command)
+    if command.open_trade:
+        return order
+    return _ensure_trade(p, order, new=order["id"] == command.order_id)
 
 
 def precreate(p: Platform, req: TradeRequest) -> Row:
