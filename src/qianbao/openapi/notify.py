@@ -24,7 +24,7 @@ from qianbao.openapi.errors import NotifyNotFound
 from qianbao.platform.breaker import CallTimedOut
 from qianbao.platform.clock import TZ, clock
 from qianbao.platform.controls import NOTIFY_DEFER
-from qianbao.platform.db import Row, Tx
+from qianbao.platform.db import Database, Row, Tx
 from qianbao.platform.errors import Conflict, DependencyUnavailable
 from qianbao.platform.ids import bucket_of, new_id
 from qianbao.platform.money import fen_to_yuan
@@ -174,27 +174,31 @@ def deliver_due(
     counts = {"delivered": 0, "failed": 0}
     if p.controls.switch_on(NOTIFY_DEFER):
         return counts
-    own = client is None
+    due = [(unit, task) for unit, db in p.owned_dbs() for task in _due(db, now, limit)]
+    if not due:
+        return counts  # no client made: its TLS context costs milliseconds of CPU
     http = client or httpx.Client(timeout=outbound.timeouts(p.settings), follow_redirects=False)
     try:
-        for unit, db in p.owned_dbs():
-            with db.read() as tx:
-                due = tx.all(
-                    "SELECT * FROM notify_tasks WHERE status = 'PENDING'"
-                    " AND next_at_ms <= :now ORDER BY next_at_ms LIMIT :l",
-                    {"now": now, "l": limit},
-                )
-            for task in due:
-                answer = _guarded_post(p, http, task)
-                if answer is None:
-                    continue  # its merchant's breaker is open: the task waits, due
-                ok, status, detail = answer
-                p.writers[unit].submit(_recorder(task, ok, status, detail))
-                counts["delivered" if ok else "failed"] += 1
+        for unit, task in due:
+            answer = _guarded_post(p, http, task)
+            if answer is None:
+                continue  # its merchant's breaker is open: the task waits, due
+            ok, status, detail = answer
+            p.writers[unit].submit(_recorder(task, ok, status, detail))
+            counts["delivered" if ok else "failed"] += 1
     finally:
-        if own:
+        if client is None:
             http.close()
     return counts
+
+
+def _due(db: Database, now_ms: int, limit: int) -> list[Row]:
+    with db.read() as tx:
+        return tx.all(
+            "SELECT * FROM notify_tasks WHERE status = 'PENDING'"
+            " AND next_at_ms <= :now ORDER BY next_at_ms LIMIT :l",
+            {"now": now_ms, "l": limit},
+        )
 
 
 def _recorder(task: Row, ok: bool, http_status: int | None, detail: str) -> Any:
