@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from qianbao.api.wire import OneWriteHttp
 from qianbao.platform.runtime import Platform
 from qianbao.server import build_app
 
@@ -23,7 +24,9 @@ def free_port() -> int:
 @contextmanager
 def serving(p: Platform) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(build_app(p), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        build_app(p), host="127.0.0.1", port=port, log_level="warning", http=OneWriteHttp
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,6 +1,8 @@
 """The door: the one pure-ASGI layer every HTTP request of the API and the pages passes, in this
 order (each step is its own module's):
 
+0. the body cap (``api/body_cap.py``): a declared body over the cap is refused at once, an
+   undeclared one as soon as it passes it;
 1. flow control (``api/flow.py``, ADR 0940): the in-flight bound and the limits per address,
    caller and route, before routing or reading the body; a refusal is answered at once;
 2. the request's risk context (``api/risk.py``: device, client IP, agent, location), set for
@@ -24,12 +26,14 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qianbao.api import observe, ops_audit
-from qianbao.api.flow import EXEMPT, FlowGate
+from qianbao.api import body_cap, observe, ops_audit
+from qianbao.api.errors import RequestTooLarge
+from qianbao.api.flow import EXEMPT, FlowGate, rejected
 from qianbao.api.hot import HotRoute
 from qianbao.api.risk import ContextReader
 from qianbao.api.security import PageSecurity
 from qianbao.money_movement.context import use
+from qianbao.platform.errors import QianbaoError
 from qianbao.platform.logs import REQUEST_INFO
 from qianbao.platform.runtime import Platform
 
@@ -55,6 +59,13 @@ class Door:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        try:
+            if body_cap.declared_over(headers):
+                raise body_cap.too_large()
+        except QianbaoError as exc:
+            await rejected(exc)(scope, receive, send)
+            return
+        cap = None if b"content-length" in headers else body_cap.Cap(receive)
         gated = scope["path"] not in EXEMPT
         if gated:
             refusal = self.gate.admit(scope, headers)
@@ -63,13 +74,18 @@ class Door:
                 return
         try:
             with use(self.context.encoded(scope, headers)):
-                await self._observed(scope, receive, send, headers)
+                await self._observed(scope, receive, send, headers, cap)
         finally:
             if gated:
                 self.gate.leave()
 
     async def _observed(
-        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        cap: body_cap.Cap | None,
     ) -> None:
         request_id = observe.request_id(headers)
         info: dict[str, Any] = {"request_id": request_id}
@@ -78,7 +94,7 @@ class Door:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         kind, fresh = self.security.prepare(scope)
         extra = ((b"x-request-id", request_id.encode()),)
-        status = 500
+        status = 0  # none sent yet
         started = time.perf_counter()
 
         async def answer(message: Message) -> None:
@@ -88,13 +104,20 @@ class Door:
                 self.security.decorate(message, kind, fresh, extra)
             await send(message)
 
+        app_send = answer if cap is None else cap.guard(scope, answer)
+        app_receive = receive if cap is None else cap.receive
         try:
             hot = self.hot.get((scope["method"], scope["path"]))
             if hot is None:
-                await self.app(scope, receive, answer)
+                await self.app(scope, app_receive, app_send)
             else:
-                await hot(scope, receive, answer, self.app)
+                await hot(scope, app_receive, app_send, self.app)
+        except RequestTooLarge:
+            if cap is None or not cap.over:
+                raise
+            await app_send({"type": "http.response.start", "status": 413})  # the guard's 413
         finally:
+            status = status or 500  # nothing sent: the server's error middleware answers 500
             if ops_audit.audited(scope["path"]):
                 await ops_audit.record(self.platform, scope, status)
             took_s = time.perf_counter() - started

@@ -31,6 +31,7 @@ class InstallmentOfferNotFound(NotFound):
 
 class RequestTooLarge(InvalidArgument):
     code = Code.REQUEST_TOO_LARGE
+    http_status = 413
 
 
 class AccountNotFound(NotFound):
