@@ -318,3 +318,34 @@ def test_an_out_trade_no_is_taken_as_new_without_a_read_and_checked_when_written
         paid = trades.pay(platform, first["id"], buyer, PAY_PASSWORD)
         assert trades.create(platform, r, buyer) == paid  # a replay after the pay: as stored
     assert_ledger_clean(platform)
+
+
+def test_the_first_pay_of_a_trade_created_here_reads_no_trade_before_the_writer(
+    platform, monkeypatch
+):
+    """``create`` keeps the trade for its first pay (``p.created_trades``): that pay's caller
+    reads nothing; the writer still checks the trade, and any later attempt reads it again."""
+    m = new_merchant(platform)
+    buyer = new_user(platform, unit=0, balance_fen=100_00)
+    other = new_user(platform, unit=1, balance_fen=100_00)
+    read = trades.get_trade
+    reads: list[str] = []
+    monkeypatch.setattr(trades, "get_trade", lambda p, t: reads.append(t) or read(p, t))
+    trade = trades.create(platform, req(m, 2_00), buyer)
+    paid = trades.pay(platform, trade["id"], buyer, PAY_PASSWORD)
+    assert reads == [] and paid == read(platform, trade["id"])
+    with pytest.raises(QianbaoError) as e:
+        trades.pay(platform, trade["id"], buyer, PAY_PASSWORD)
+    assert _code(e) == "TRADE_HAS_SUCCESS" and reads == [trade["id"]]
+    closed = trades.create(platform, req(m, 3_00), buyer)
+    trades.close(platform, m, trade_no=closed["id"])
+    with pytest.raises(QianbaoError) as e:
+        trades.pay(platform, closed["id"], buyer, PAY_PASSWORD)
+    assert _code(e) == "TRADE_HAS_CLOSED"
+    theirs = trades.create(platform, req(m, 4_00), buyer)
+    with pytest.raises(QianbaoError) as e:
+        trades.pay(platform, theirs["id"], other, PAY_PASSWORD)
+    assert _code(e) == "TRADE_BUYER_NOT_MATCH"
+    assert trades.pay(platform, theirs["id"], buyer, PAY_PASSWORD)["status"] == trades.TRADE_SUCCESS
+    assert balance(platform, buyer) == 100_00 - 2_00 - 4_00
+    assert_ledger_clean(platform)

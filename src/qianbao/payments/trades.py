@@ -110,6 +110,7 @@ DEFAULTS: dict[str, int] = {
 }
 DAY_MS = 86_400_000
 JOB_BATCH_MAX = 500
+CREATED_TRADES_MAX = 10_000  # trades created in this process that no one tried to pay yet
 OUT_NO_MAX_CHARS = 64
 
 
@@ -193,12 +194,6 @@ def load_row(tx: Tx, table: str, row_id: str) -> Row:
 
 
 # --- orders (routing and out_trade_no uniqueness) --------------------------------------------
-def _open_order(p: Platform, req: TradeRequest, buyer_id: str | None) -> Row:
-    """Claim ``out_trade_no`` in its order unit; the same request again returns the first order."""
-    unit = _order_unit(p, req.merchant_id, req.out_trade_no)
-    return p.writers[unit].submit(_order_command(req, buyer_id))
-
-
 @dataclass(frozen=True, slots=True)
 class OpenTradeOrder:
     """Claim ``out_trade_no`` in its order unit (and, with ``open_trade``, open the buyer's
@@ -275,8 +270,7 @@ def _order_command(
 
 @dataclass(frozen=True, slots=True)
 class OpenTrade:
-    """Open the trade of a bound order in the buyer's unit (idempotent). A command as data;
-    ``new``: the order was claimed just now, so its trade cannot exist yet."""
+    """Open a bound order's trade in the buyer's unit (idempotent; ``new``: just claimed)."""
 
     order: dict[str, Any]
     new: bool = False
@@ -323,24 +317,28 @@ def _open_trade(ctx: WriteContext, order: Row, *, new: bool = False) -> Row:
 
 
 def create(p: Platform, req: TradeRequest, buyer_id: str) -> Row:
-    """A trade for a known buyer, waiting for the buyer to pay (at the cashier or by code).
-
-    When the order's unit is the buyer's, the order and the trade are one command (one commit
-    instead of two); otherwise the order is claimed first and the trade opened after it."""
+    """A trade for a known buyer, waiting for the buyer to pay (at the cashier or by code): one
+    command when the order's unit is the buyer's, else the order is claimed first and the trade
+    opened after it (two commits)."""
     _check_request(p, req)
     members.get_user_cached(p, buyer_id)  # the buyer exists
     unit = _order_unit(p, req.merchant_id, req.out_trade_no)
     command = _order_command(req, buyer_id, open_trade=unit == p.unit_of(buyer_id))
-    order = p.writers[unit].submit(command)
-    if command.open_trade:
-        return order
-    return _ensure_trade(p, order, new=order["id"] == command.order_id)
+    trade = order = p.writers[unit].submit(command)
+    if not command.open_trade:
+        trade = _ensure_trade(p, order, new=order["id"] == command.order_id)
+    if trade["status"] == WAIT_BUYER_PAY:  # its first pay needs no read (``pay``)
+        if len(p.created_trades) >= CREATED_TRADES_MAX:
+            p.created_trades.clear()
+        p.created_trades[trade["id"]] = trade
+    return trade
 
 
 def precreate(p: Platform, req: TradeRequest) -> Row:
     """An order with a dynamic QR; the first buyer to scan it is bound to it."""
     _check_request(p, req)
-    order = _open_order(p, req, None)
+    unit = _order_unit(p, req.merchant_id, req.out_trade_no)
+    order = p.writers[unit].submit(_order_command(req, None))
     return {**order, "qr_code": codes.order_qr_content(p, order["id"])}
 
 
@@ -555,7 +553,7 @@ def pay(
     until the buyer confirms receipt. ``coupon_id``: one coupon with the funding source
     (instant trades), see ``money_movement.quote``.
     """
-    trade = get_trade(p, trade_id)
+    trade = p.created_trades.pop(trade_id, None) or get_trade(p, trade_id)
     if trade["buyer_id"] != buyer_id:
         raise TradeBuyerNotMatch("this trade belongs to another buyer")
     check_payable(trade)
@@ -767,6 +765,7 @@ def close(
         if order["status"] == "CLOSED":
             return lookup(p, merchant_id, out_trade_no=order["out_trade_no"])
         trade = _ensure_trade(p, order)  # a buyer was bound meanwhile: close that trade
+    p.created_trades.pop(trade["id"], None)
     return p.writer_for(trade["id"]).submit(CloseTrade(trade["id"], "merchant"))
 
 

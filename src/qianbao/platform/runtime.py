@@ -113,6 +113,9 @@ class Platform:
         self.payout_holds: list[Any] = []
         # marketing.reductions: (monotonic ms when read, the live campaigns), read for 5 s
         self.live_reductions: tuple[int, list[Row]] | None = None
+        # payments: trades created here, by id, until their first pay's caller takes them (its
+        # terms never change; the unit's writer checks the status), bounded (payments.trades)
+        self.created_trades: dict[str, Row] = {}
 
     def _unit_databases(self) -> list[Database]:
         """Every unit's database: writable for the owned units, read-only for the others."""
