@@ -145,12 +145,10 @@ def test_rescoring_fixes_a_new_tier_and_cut_bills_keep_theirs(platform: Platform
 
 
 def test_a_platform_with_bad_interest_rates_does_not_start(tmp_path) -> None:
-    from tests.conftest import make_platform
+    from qianbao.bootstrap import open_platform
+    from tests.conftest import fast_settings
 
-    with pytest.raises(ValueError, match="platinum"):
-        make_platform(
-            "sqlite",
-            tmp_path,
-            extra={"credit": {"band_daily_interest_rates": {"platinum": "0.0001"}}},
-        )
+    extra = {"credit": {"band_daily_interest_rates": {"platinum": "0.0001"}}}
+    with pytest.raises(ValueError, match="platinum"):  # not make_platform: it copies databases
+        open_platform(fast_settings(tmp_path, extra=extra))
     assert not (tmp_path / "global.db").exists()  # refused before any database was touched
