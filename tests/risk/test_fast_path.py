@@ -218,7 +218,8 @@ def test_the_compiled_model_scores_exactly_as_walking_its_trees():
 def test_a_busy_key_s_running_distinct_tally_equals_a_scan_through_adds_takebacks_and_trims():
     """A key's newest events are tallied as they come (``EventLog.tail``); after every step of
     commits, a batch's staged events, a failed command taken back, a batch that never committed
-    and old events forgotten, each window's distinct values equal those of its newest events."""
+    and old events forgotten, each window's count, sum and distinct values equal a scan's (a
+    trim that drops a log's head rebases its running sums too)."""
     r = random.Random(11)
     counters = Counters(horizon_ms=400_000)  # short: the logs forget and trim as they go
     committed: list[Event] = []
@@ -254,7 +255,8 @@ def test_a_busy_key_s_running_distinct_tally_equals_a_scan_through_adds_takeback
             for window_ms in (60_000, 400_000):
                 w = look(dimension, key, window_ms)
                 live = [e for e in committed if e.at_ms > at - 400_000]
-                newest = _scan(live, dimension, key, at, window_ms)[2]
+                count, sum_fen, newest = _scan(live, dimension, key, at, window_ms)
+                assert (w.count, w.sum_fen) == (count, sum_fen), (step, dimension, window_ms)
                 for of in ("user", "payee", "device"):
                     expected = {e.key(of) for e in newest}
                     assert set(w.seen(of)) == w.values(of) == expected, (step, dimension, of)

@@ -239,9 +239,11 @@ class EventLog:
         self.head = max(self.head, bisect_right(self.at, oldest_ms, self.head))
         self.head = max(self.head, len(self.at) - EVENTS_PER_KEY_MAX)
         if self.head > 256 and self.head * 2 > len(self.at):
-            base = self.near[self.head - 1]  # counted from the first kept event on
-            self.near = [n - base for n in self.near[self.head :]]
-            del self.at[: self.head], self.cum[: self.head], self.events[: self.head]
+            head = self.head  # running sums and counts start again at the first kept event
+            near, cum = self.near[head - 1], self.cum[head - 1]
+            self.near = [n - near for n in self.near[head:]]
+            self.cum = [c - cum for c in self.cum[head:]]
+            del self.at[:head], self.events[:head]
             self.head = 0
             if len(self.events) < DISTINCT_EVENTS_MAX:  # the tallies counted what went
                 self.tails = {}
