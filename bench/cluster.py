@@ -1,7 +1,7 @@
 """HTTP payments on the cluster beside bare FastAPI endpoints, all measured in the same run
 with the same load generator (wrk + bench/pay.lua, one user per connection).
 
-    python bench/cluster.py [--seconds 10] [--connections 64]
+    python bench/cluster.py [--seconds 10] [--connections 64] [--rounds 1]
 
 Needs PostgreSQL (``QIANBAO_TEST_PG_URL``, e.g. from ``source scripts/pg-test-server.sh``).
 Measures, in this order:
@@ -623,6 +623,9 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--tokens")
     parser.add_argument("--only", help="comma-separated runs (a partial run writes no results)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every configuration this many times, in turn"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the logs, data and profiles")
     args = parser.parse_args()
     if args.bare:
@@ -633,17 +636,20 @@ def main() -> None:
         raise SystemExit("set QIANBAO_TEST_PG_URL (source scripts/pg-test-server.sh)")
     seconds, payers = args.seconds, args.connections
     only = set(args.only.split(",")) if args.only else set(RUNS)
-    runs: dict[str, dict[str, Any]] = {}
+    rounds: list[dict[str, dict[str, Any]]] = []
     root = Path(tempfile.mkdtemp(prefix="qb-bench-cluster-"))
     load_before = os.getloadavg()
     try:
-        for name in [n for n in RUNS if n in only]:
-            runs[name] = _one(name, pg_url, seconds, payers, root)
-            shown = ("per_s", "p50_ms", "p99_ms", "failed", "statuses", "cpu_us_per_request")
-            shown += ("paced",)
-            print(name, {k: runs[name].get(k) for k in shown})
-            if runs[name]["failed"]:
-                print("  first refusal:", runs[name]["first_refusal"])
+        for number in range(1, args.rounds + 1):
+            runs: dict[str, dict[str, Any]] = {}
+            rounds.append(runs)
+            here = root / f"round{number}"
+            here.mkdir()
+            for name in [n for n in RUNS if n in only]:
+                runs[name] = _one(name, pg_url, seconds, payers, here)
+                print(f"round {number}", name, {k: runs[name].get(k) for k in SHOWN})
+                if runs[name]["failed"]:
+                    print("  first refusal:", runs[name]["first_refusal"])
     finally:
         if args.keep or os.environ.get("QB_PROFILE"):
             print(f"kept {root}")
@@ -651,7 +657,26 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     loadavg = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     if only == set(RUNS):
-        report(runs, seconds, payers, loadavg)
+        report(rounds, seconds, payers, loadavg)
+
+
+SHOWN = ("per_s", "p50_ms", "p99_ms", "failed", "statuses", "cpu_us_per_request", "paced")
+RATIOS = {  # the result's ratios: (numerator run, denominator run)
+    "cluster_2_vs_bare": ("cluster_2", "bare_pg"),
+    "embedded_vs_bare_sqlite": ("embedded", "bare_sqlite"),
+    "two_vs_one_unit_process": ("cluster_2", "cluster_1"),
+    "cluster_1_vs_bare": ("cluster_1", "bare_pg"),
+}
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[(len(values) - 1) // 2]  # the lower middle of an even count
+
+
+def _median_runs(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each configuration's run with the median payments per second (its other figures too)."""
+    by_rate = {name: sorted((r[name] for r in rounds), key=lambda x: x["per_s"]) for name in RUNS}
+    return {name: runs[(len(runs) - 1) // 2] for name, runs in by_rate.items()}
 
 
 RUNS = (
@@ -684,11 +709,18 @@ def _one(name: str, pg_url: str, seconds: float, payers: int, root: Path) -> dic
 
 
 def report(
-    runs: dict[str, dict[str, Any]], seconds: float, payers: int, loadavg: list[float]
+    rounds: list[dict[str, dict[str, Any]]], seconds: float, payers: int, loadavg: list[float]
 ) -> None:
+    """The results of every configuration's median run; each ratio is the median of the
+    rounds' own ratios (a round's configurations ran minutes apart, the rounds further)."""
     from rich.console import Console
     from rich.table import Table
 
+    runs = _median_runs(rounds)
+    ratios = {
+        key: [round(r[a]["per_s"] / r[b]["per_s"], 2) for r in rounds]
+        for key, (a, b) in RATIOS.items()
+    }
     results: dict[str, Any] = {
         "http_payments_per_s_1_unit_process": runs["cluster_1"]["per_s"],
         "http_payments_per_s_2_unit_processes": runs["cluster_2"]["per_s"],
@@ -697,17 +729,14 @@ def report(
         "bare_fastapi_sqlite_req_per_s": runs["bare_sqlite"]["per_s"],
         "p50_ms": runs["cluster_2"]["p50_ms"],
         "p99_ms": runs["cluster_2"]["p99_ms"],
-        "cluster_2_vs_bare": round(runs["cluster_2"]["per_s"] / runs["bare_pg"]["per_s"], 2),
-        "embedded_vs_bare_sqlite": round(
-            runs["embedded"]["per_s"] / runs["bare_sqlite"]["per_s"], 2
-        ),
-        "two_vs_one_unit_process": round(
-            runs["cluster_2"]["per_s"] / runs["cluster_1"]["per_s"], 2
-        ),
-        "cluster_1_vs_bare": round(runs["cluster_1"]["per_s"] / runs["bare_pg"]["per_s"], 2),
+        **{key: _median(values) for key, values in ratios.items()},
         "batch_http_payments_per_s_1_unit_process": runs["batch_cluster_1"]["per_s"],
         "batch_embedded_http_payments_per_s": runs["batch_embedded"]["per_s"],
         "runs": runs,
+        "rounds": {
+            "per_s": {name: [r[name]["per_s"] for r in rounds] for name in RUNS},
+            "ratios": ratios,
+        },
         "machine": {**machine(), "load_average_before_after": loadavg},
         "settings": {
             "seconds": seconds,
@@ -718,6 +747,9 @@ def report(
             "embedded": "qianbao serve, one process, SQLite WAL synchronous=FULL",
             "bare": "FastAPI + psycopg / sqlite3, one transaction per request (idempotency key,"
             " guarded debit, credit, two journal rows), same server, same load generator",
+            "rounds": f"{len(rounds)}: every configuration ran once per round, in turn; 'runs'"
+            " holds each configuration's median run, each ratio is the median of the rounds'"
+            " ratios ('rounds' lists them)",
             "p50_p99": "of the 2-unit-process cluster run",
             "paced": "each run's 'paced': the same connections with random pauses, offering"
             " half the closed-loop rate (latency below saturation; QB_PACE_MS in pay.lua)",
@@ -728,7 +760,7 @@ def report(
             " per_s; statuses and first_refusal show what was answered",
         },
     }
-    table = Table(title="HTTP payments per second (same run, same wrk load)")
+    table = Table(title=f"HTTP payments per second (same wrk load; median of {len(rounds)})")
     for col in ("configuration", "per s", "p50 ms", "p99 ms", "failed", "half rate: p50 / p99"):
         table.add_column(col)
     names = {
