@@ -63,6 +63,16 @@ def _pg_databases(count: int) -> list[str]:
     return [_pg_admin_url().rsplit("/", 1)[0] + "/" + n for n in names]
 
 
+def empty_database_url(engine: str, tmp_path: Path, file_name: str) -> str:
+    """A new empty database: a SQLite file ``file_name`` under ``tmp_path``, or a PostgreSQL
+    database on the test server (the test is skipped without one)."""
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / file_name}"
+    if not PG_URL:
+        pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
+    return _pg_databases(1)[0]
+
+
 @pytest.fixture(autouse=True)
 def _drop_pg_databases() -> Iterator[None]:
     """Each test's PostgreSQL databases are dropped after it, so the test server stays small."""

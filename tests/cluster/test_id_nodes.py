@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from qianbao.platform import id_nodes, ids
-from tests.conftest import PG_URL, _pg_databases
+from tests.conftest import empty_database_url
 
 HOLD = """
 import sys, time
@@ -60,17 +60,9 @@ def test_new_ids_keep_their_shape_and_time() -> None:
     assert ids.created_ms(made) == pytest.approx(time.time() * 1000, abs=5_000)
 
 
-def _global_url(engine: str, tmp_path: Path) -> str:
-    if engine == "sqlite":
-        return f"sqlite:///{tmp_path / 'global.db'}"
-    if not PG_URL:
-        pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
-    return _pg_databases(1)[0]
-
-
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_processes_claim_distinct_nodes_and_a_tenth_is_refused(engine: str, tmp_path: Path) -> None:
-    url = _global_url(engine, tmp_path)
+    url = empty_database_url(engine, tmp_path, "global.db")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     other = subprocess.Popen(
         [sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True, env=env

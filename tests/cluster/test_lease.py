@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qianbao.platform.lease import LeaseHeld, acquire
-from tests.conftest import PG_URL, _pg_databases
+from tests.conftest import empty_database_url
 
 HOLD = """
 import sys, time
@@ -20,14 +20,6 @@ lease = acquire(sys.argv[1], int(sys.argv[2]))
 print("held", flush=True)
 time.sleep(60)
 """
-
-
-def _unit_url(engine: str, tmp_path: Path) -> str:
-    if engine == "sqlite":
-        return f"sqlite:///{tmp_path / 'unit0.db'}"
-    if not PG_URL:
-        pytest.skip("PostgreSQL not available (set QIANBAO_TEST_PG_URL)")
-    return _pg_databases(1)[0]
 
 
 def _holder(url: str) -> subprocess.Popen[str]:
@@ -41,7 +33,7 @@ def _holder(url: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_second_owner_refuses_and_names_the_holder(engine: str, tmp_path: Path) -> None:
-    url = _unit_url(engine, tmp_path)
+    url = empty_database_url(engine, tmp_path, "unit0.db")
     first = acquire(url, 0)
     try:
         with pytest.raises(LeaseHeld) as refused:
@@ -61,7 +53,7 @@ def test_second_owner_refuses_and_names_the_holder(engine: str, tmp_path: Path) 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_killed_owner_frees_the_unit(engine: str, tmp_path: Path) -> None:
-    url = _unit_url(engine, tmp_path)
+    url = empty_database_url(engine, tmp_path, "unit0.db")
     proc = _holder(url)
     try:
         with pytest.raises(LeaseHeld) as refused:
@@ -76,7 +68,7 @@ def test_a_killed_owner_frees_the_unit(engine: str, tmp_path: Path) -> None:
 
 
 def test_the_watchdog_reports_a_lost_pg_lease(tmp_path: Path) -> None:
-    url = _unit_url("postgres", tmp_path)
+    url = empty_database_url("postgres", tmp_path, "unit0.db")
     lease = acquire(url, 0)
     lost: list[int] = []
     lease.watch(lambda held: lost.append(held.unit), interval_s=0.05)
@@ -103,7 +95,7 @@ def test_the_fence_waits_for_a_predecessor_writer_session(tmp_path: Path) -> Non
     from qianbao.platform.lease import FENCE_CLASS, fence_writer
     from qianbao.platform.writer import UnitWriter
 
-    url = _unit_url("postgres", tmp_path)
+    url = empty_database_url("postgres", tmp_path, "unit0.db")
     frozen = psycopg.connect(url, autocommit=True)  # the old owner's writer session
     frozen.execute("SELECT pg_advisory_lock(%s, 0)", (FENCE_CLASS,))
     db = Database(url)
