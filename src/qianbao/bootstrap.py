@@ -223,6 +223,8 @@ def open_platform(
     p.start(relay=start)
     for unit in p.owned_units:  # a unit process opens its own unit's (distributed mode)
         p.writers[unit].submit(_platform_accounts_opener(unit, len(p.units)))
+        if p.money.risk is not None:  # before the unit serves, not in its first batch
+            p.writers[unit].submit(p.money.risk.warm)
     if len(p.owned_units) == len(p.units):  # else `qianbao cluster init` opened them once
         trades.open_trade_accounts(p)
     return p

@@ -189,6 +189,9 @@ def test_velocity_counts_committed_movements_and_survives_a_restart(tmp_path):
         p.close()
     p = make_platform("sqlite", tmp_path / "data", extra=extra)  # counters rebuilt from the unit
     try:
+        unit = risk.engine(p).units[p.unit_of(u)]
+        assert unit.loaded  # as the unit started, not in the first payment's batch
+        assert unit.state.counters.log("user", u).window(clock.now_ms(), 60_000).count == 4
         with pytest.raises(RiskRejected):
             _pay(p, u, m, 1_00, "v3")  # the 5th movement (a top-up, 4 payments) in a minute
         state = risk.engine(p).units[p.unit_of(u)].state

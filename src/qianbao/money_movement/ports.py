@@ -181,6 +181,10 @@ class RiskCheck(Protocol):
         decision is stored in this batch either way; a refused movement moves no money."""
         ...
 
+    def warm(self, ctx: WriteContext) -> None:
+        """Load what the unit's decisions read, once, as the unit starts (before it serves)."""
+        ...
+
 
 @dataclass
 class Ports:

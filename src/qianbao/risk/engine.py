@@ -428,6 +428,12 @@ class RiskEngine:
             payees.keep(us.state, item, now_ms)
 
     # --- state --------------------------------------------------------------------------------
+    def warm(self, ctx: WriteContext) -> None:
+        """Load the unit's state now (its profiles, the counters' events in the horizon, the
+        held decisions), as the unit starts: else the first batch after a restart loads it
+        while its payments wait."""
+        self._unit(ctx, self.rules.get())
+
     def _unit(self, ctx: WriteContext, rs: RuleSet) -> UnitState:
         us = self.units[ctx.unit]
         if us.rules is not rs:  # a rule set seen for the first time: its longest window
