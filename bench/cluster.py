@@ -26,6 +26,7 @@ outbox message). Prints a table and writes bench/results/cluster.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -551,7 +552,7 @@ def run_cluster(
         public = f"http://{layout.host}:{layout.port}"
         if batch:
             return batch_load(public, data, seconds, groups, layout.root)
-        backends = lambda: pg_backends(admin, names)  # noqa: E731
+        backends = functools.partial(pg_backends, admin, names)
         return load(public, data, seconds, groups, layout.root, backends, target_per_s)
     finally:
         stop([pid for name, pids in groups.items() if name != "postgres" for pid in pids])
