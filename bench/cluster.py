@@ -178,15 +178,15 @@ def bare_setup(kind: str, url: str, payers: list[str], merchant: str) -> None:
                     [(a, START_FEN) for a in [*payers, merchant]],
                 )
         return
-    c = sqlite3.connect(url, isolation_level=None)
-    c.execute("PRAGMA journal_mode=WAL")
+    db = sqlite3.connect(url, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
     for sql in BARE_SCHEMA:
-        c.execute(sql)
-    c.executemany(
+        db.execute(sql)
+    db.executemany(
         "INSERT OR IGNORE INTO accounts VALUES (?, ?)",
         [(a, START_FEN) for a in [*payers, merchant]],
     )
-    c.close()
+    db.close()
 
 
 def serve_bare(kind: str, url: str, port: int, tokens_file: str) -> None:
@@ -269,12 +269,27 @@ def load(
     }
     stats["paced"] = paced(base, data, seconds, stats["per_s"] * 0.5)
     if target_per_s:
-        at = paced(base, data, seconds, target_per_s, stats["paced"]["p50_ms"])
-        if at["per_s"] < 0.95 * target_per_s:  # the answers took longer: once more, measured
-            cycle_ms = len(data["tokens"]) * 1e3 / max(1, at["per_s"])
-            at = paced(base, data, seconds, target_per_s, cycle_ms - at["pace_ms"])
-        stats["at_target"] = at
+        stats["at_target"] = at_rate(base, data, seconds, target_per_s, stats["paced"]["mean_ms"])
     return stats
+
+
+PACE_AIM = 1.03  # offer a little above the rate to reach: the pauses are random
+PACE_TRIES = 3
+
+
+def at_rate(
+    base: str, data: dict[str, Any], seconds: float, rate_per_s: float, latency_ms: float
+) -> dict[str, Any]:
+    """Paced runs until one reaches ``rate_per_s`` (at most ``PACE_TRIES``; the last counts).
+    A connection's cycle is its pause plus its answer's time, and answers slow down as the
+    rate rises, so each try's pause is set from the mean latency the previous try measured."""
+    at: dict[str, Any] = {}
+    for tries in range(1, PACE_TRIES + 1):
+        at = paced(base, data, seconds, rate_per_s * PACE_AIM, latency_ms) | {"tries": tries}
+        if at["per_s"] >= rate_per_s:
+            break
+        latency_ms = at["mean_ms"]
+    return at
 
 
 def paced(
@@ -288,7 +303,7 @@ def paced(
     pace_ms = max(0.1, len(data["tokens"]) * 1e3 / offered - latency_ms)
     stats = wrk(base, data["tokens"], data["merchant"], seconds, pace_ms)
     return {"offered_per_s": round(offered), "pace_ms": round(pace_ms, 2)} | {
-        k: stats[k] for k in ("per_s", "p50_ms", "p99_ms", "max_ms", "failed")
+        k: stats[k] for k in ("per_s", "mean_ms", "p50_ms", "p99_ms", "max_ms", "failed")
     }
 
 
@@ -317,7 +332,7 @@ def _issue_codes(base: str, tokens: list[str], count: int) -> list[str]:
 
     def one(i: int) -> str:
         conn = getattr(local, "conn", None) or http.client.HTTPConnection(
-            parts.hostname, parts.port
+            parts.hostname or "127.0.0.1", parts.port
         )
         local.conn = conn
         answer = _post(conn, "/api/v1/me/payment-code", {}, tokens[i % len(tokens)])
@@ -346,7 +361,7 @@ def batch_load(
     first_refusal: list[str] = []
 
     def caller(no: int) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
         for k in range(no, len(chunks), BATCH_CALLERS):
             items = [
                 {"out_trade_no": f"b{k}-{i}", "auth_code": code, "amount_fen": 100}
@@ -810,8 +825,10 @@ def report(
             "rounds": f"{len(rounds)}: every configuration ran once per round, in turn; 'runs'"
             " holds each configuration's median run, each ratio is the median of the rounds'"
             " ratios ('rounds' lists them)",
-            "at_1_5x_bare": f"each platform run's 'at_target': paced to offer {TARGET_VS_BARE}x"
-            " the bare endpoint's closed-loop rate of the same round; per configuration the"
+            "at_1_5x_bare": f"each platform run's 'at_target': paced to reach {TARGET_VS_BARE}x"
+            " the bare endpoint's closed-loop rate of the same round (offering"
+            f" {PACE_AIM}x that, up to {PACE_TRIES} tries, each pause set from the previous"
+            " try's mean latency; the last try counts); per configuration the"
             " median over rounds of what it reached (vs_bare) and of its p99 (the target:"
             f" vs_bare >= {TARGET_VS_BARE} with p99 <= {TARGET_P99_MS:.0f} ms)",
             "p50_p99": "of the 2-unit-process cluster run",

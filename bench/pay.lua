@@ -59,8 +59,8 @@ function done(summary, latency, requests)
   end
   local parts = {}
   for k, n in pairs(all) do parts[#parts + 1] = string.format('%s: %d', quote(k), n) end
-  io.write(string.format('{"requests": %d, "payments": %d, "non2xx": %d, "connect": %d, "read": %d, "write": %d, "timeout": %d, "seconds": %.3f, "p50_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f, "statuses": {%s}, "first_refusal": %s}\n',
+  io.write(string.format('{"requests": %d, "payments": %d, "non2xx": %d, "connect": %d, "read": %d, "write": %d, "timeout": %d, "seconds": %.3f, "mean_ms": %.2f, "p50_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f, "statuses": {%s}, "first_refusal": %s}\n',
     summary.requests, total, e.status, e.connect, e.read, e.write, e.timeout,
-    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.duration / 1e6, latency.mean / 1000, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000, table.concat(parts, ", "), quote(refusal)))
 end
