@@ -258,7 +258,9 @@ def load(
         groups = {**groups, "postgres": backends()}
     before = {name: cpu_ticks(pids) for name, pids in groups.items()}
     spies = profile(groups, seconds, root)
+    machine_before = machine_ticks()
     stats = wrk(base, data["tokens"], data["merchant"], seconds)
+    stats["machine_cpu"] = machine_share(machine_before, machine_ticks())
     for spy in spies:
         spy.wait(timeout=60)
     answered = max(1, stats["requests"])
@@ -386,6 +388,7 @@ def batch_load(
 
     before = {name: cpu_ticks(pids) for name, pids in groups.items()}
     spies = profile(groups, seconds, root)
+    machine_before = machine_ticks()
     started = time.perf_counter()
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(BATCH_CALLERS)]
     for t in threads:
@@ -393,6 +396,7 @@ def batch_load(
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    machine_cpu = machine_share(machine_before, machine_ticks())
     for spy in spies:
         spy.wait(timeout=60)
     paid = statuses.get("200", 0)
@@ -413,6 +417,7 @@ def batch_load(
             name: round((cpu_ticks(pids) - before[name]) * tick_us / max(1, len(codes)))
             for name, pids in groups.items()
         },
+        "machine_cpu": machine_cpu,
     }
 
 
@@ -426,6 +431,26 @@ def cpu_ticks(pids: list[int]) -> int:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total
+
+
+def machine_ticks() -> list[int]:
+    """The machine's CPU time so far by state (/proc/stat: user nice system idle iowait irq
+    softirq steal), in clock ticks."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def machine_share(before: list[int], after: list[int]) -> dict[str, float]:
+    """Where the machine's CPU went between two readings, in % of all of it: busy, idle, and
+    stolen (the hypervisor ran another guest on our cores: such a run is slower for no fault
+    of the code under test)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = max(1, sum(spent))
+    idle = spent[3] + spent[4]
+    return {
+        "busy_pct": round(100 * (total - idle - spent[7]) / total, 1),
+        "idle_pct": round(100 * idle / total, 1),
+        "steal_pct": round(100 * spent[7] / total, 1),
+    }
 
 
 def profile(groups: dict[str, list[int]], seconds: float, root: Path) -> list[Any]:
@@ -700,7 +725,7 @@ def main() -> None:
         report(rounds, seconds, payers, loadavg)
 
 
-SHOWN = ("per_s", "p50_ms", "p99_ms", "failed", "statuses", "cpu_us_per_request")
+SHOWN = ("per_s", "p50_ms", "p99_ms", "failed", "statuses", "cpu_us_per_request", "machine_cpu")
 SHOWN_PACED = ("paced", "at_target")
 RATIOS = {  # the result's ratios: (numerator run, denominator run)
     "cluster_2_vs_bare": ("cluster_2", "bare_pg"),
@@ -810,6 +835,9 @@ def report(
         "runs": runs,
         "rounds": {
             "per_s": {name: [r[name]["per_s"] for r in rounds] for name in RUNS},
+            "steal_pct": {
+                name: [r[name]["machine_cpu"]["steal_pct"] for r in rounds] for name in RUNS
+            },
             "ratios": ratios,
         },
         "machine": {**machine(), "load_average_before_after": loadavg},
